@@ -1,0 +1,3 @@
+from dashbench.cli import app
+
+app(prog_name="dashbench")

@@ -1,0 +1,228 @@
+"""The `dashbench` command line (Typer). Each command is a thin layer over the library."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from dashbench import units
+
+app = typer.Typer(
+    name="dashbench",
+    help="Benchmarks and kernels for adaptively sparse attention (DashAttention) and its baselines.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+# Logs and CI are not terminals: give tables room instead of rich's 80-column default.
+console = Console() if sys.stdout.isatty() else Console(width=150)
+
+# Defaults that finish in a few minutes: an H100 sweep, or a CPU smoke run.
+DEFAULT_SEQLEN = {"cuda": "4k,16k,64k", "cpu": "512"}
+CPU_BUDGET_S = 120.0
+
+
+def _parsed(parse, value: str, option: str):
+    try:
+        return parse(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from None
+
+
+def _int_list(text: str) -> list[int]:
+    return units.parse_size_list(text)
+
+
+def _word_list(allowed):
+    def parse(text: str) -> list[str]:
+        words = list(dict.fromkeys(w.strip() for w in text.split(",") if w.strip()))
+        bad = [w for w in words if w not in allowed]
+        if bad or not words:
+            raise ValueError(f"{', '.join(bad) or repr(text)}: expected one of {', '.join(allowed)}")
+        return words
+
+    return parse
+
+
+@app.command()
+def env(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+):
+    """Show the machine, software versions and every provider: available or not, and why."""
+    from dashbench import env_info
+    from dashbench.providers import load_plugins
+
+    load_plugins()
+    info = {"machine": env_info.machine(), "providers": env_info.providers_table()}
+    if as_json:
+        typer.echo(json.dumps(info, indent=2))
+        return
+    machine = Table(title="machine", show_header=False)
+    for key, value in info["machine"].items():
+        machine.add_row(key, str(value))
+    console.print(machine)
+    table = Table(title="providers")
+    for col in ("name", "family", "available", "impl / why not", "modes", "dtypes", "head dims"):
+        table.add_column(col, overflow="fold", ratio=3 if col == "impl / why not" else 1)
+    for p in info["providers"]:
+        table.add_row(
+            p["name"], p["family"],
+            "[green]yes[/]" if p["available"] else "[red]no[/]",
+            p["impl_or_reason"], ",".join(p["modes"]), ",".join(p["dtypes"]), p["head_dims"],
+        )  # fmt: skip
+    console.print(table)
+
+
+@app.command()
+def kernel(
+    seqlen: Annotated[Optional[str], typer.Option(help=f"Sequence lengths: {units.SIZE_HELP}. Default: {DEFAULT_SEQLEN['cuda']} on a GPU, {DEFAULT_SEQLEN['cpu']} on the CPU.")] = None,  # noqa: E501
+    batch: Annotated[str, typer.Option(help="Batch sizes, comma list.")] = "1",
+    heads: Annotated[str, typer.Option(help="Query/KV heads as Hq/Hkv (GQA), comma list: 32/8,16/16.")] = "32/8",  # noqa: E501
+    head_dim: Annotated[str, typer.Option(help="Head dims, comma list.")] = "128",
+    dtype: Annotated[str, typer.Option(help="bf16, fp16 or fp32, comma list.")] = "bf16",
+    mode: Annotated[str, typer.Option(help="fwd (prefill), fwd+bwd, decode; comma list.")] = "fwd",
+    providers: Annotated[Optional[str], typer.Option(help="Providers, comma list (see `dashbench env`). Default: every dense provider available here.")] = None,  # noqa: E501
+    baseline: Annotated[str, typer.Option(help="Provider the speedup column divides by; 'auto' = fa3 when it ran, else the fastest dense provider.")] = "auto",  # noqa: E501
+    out: Annotated[Path, typer.Option(help="Folder holding run folders.")] = Path("results/runs"),
+    resume: Annotated[Optional[str], typer.Option(help="Finish an interrupted run (its id or folder); other sweep options are taken from it.")] = None,  # noqa: E501
+    warmup: Annotated[float, typer.Option(help="Warm-up budget per case, in milliseconds.")] = 25.0,
+    rep: Annotated[float, typer.Option(help="Measurement budget per case, in milliseconds.")] = 100.0,
+    cuda_graph: Annotated[bool, typer.Option("--cuda-graph", help="Time CUDA-graph replays (no launch gaps; L2 stays warm).")] = False,  # noqa: E501
+    device: Annotated[Optional[str], typer.Option(help="cuda or cpu; default: cuda when present.")] = None,  # noqa: E501
+    seed: Annotated[int, typer.Option(help="Seed of the random inputs.")] = 0,
+):
+    """Time attention providers across lengths, heads, dims, dtypes and modes (checked first)."""
+    import torch
+
+    from dashbench.harness.cases import expand_sweep
+    from dashbench.harness.results import RunWriter, new_run_id, resolve_run_dir
+    from dashbench.harness.runner import run_sweep
+    from dashbench.harness.timing import TimingConfig
+    from dashbench.providers import MODES, REGISTRY, load_plugins
+    from dashbench.providers.registry import DTYPES
+
+    load_plugins()
+    if resume:
+        try:
+            run_dir = resolve_run_dir(resume, out)
+        except FileNotFoundError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--resume") from None
+        sweep = json.loads((run_dir / "env.json").read_text())["sweep"]
+        console.print(f"resuming [bold]{run_dir}[/]")
+    else:
+        dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if dev not in ("cuda", "cpu"):
+            raise typer.BadParameter(f"{dev!r}: expected cuda or cpu", param_hint="--device")
+        if dev == "cuda" and not torch.cuda.is_available():
+            raise typer.BadParameter("no CUDA device is visible to PyTorch", param_hint="--device")
+        provider_names = (
+            _parsed(_word_list(sorted(REGISTRY)), providers, "--providers")
+            if providers
+            else _default_providers(dev)
+        )
+        sweep = {
+            "device": dev,
+            "providers": provider_names,
+            "modes": _parsed(_word_list(MODES), mode, "--mode"),
+            "seqlens": _parsed(_int_list, seqlen or DEFAULT_SEQLEN[dev], "--seqlen"),
+            "batches": _parsed(_int_list, batch, "--batch"),
+            "heads": [_parsed(units.parse_heads, h, "--heads") for h in heads.split(",")],
+            "head_dims": _parsed(_int_list, head_dim, "--head-dim"),
+            "dtypes": _parsed(_word_list(list(DTYPES)), dtype, "--dtype"),
+            "baseline": baseline,
+            "timing": {"warmup_ms": warmup, "rep_ms": rep, "cuda_graph": cuda_graph},
+            "seed": seed,
+        }
+        if baseline != "auto" and baseline not in REGISTRY:
+            raise typer.BadParameter(f"{baseline!r} is no provider", param_hint="--baseline")
+        run_dir = out / new_run_id()
+
+    cases = expand_sweep(
+        sweep["providers"], sweep["modes"], sweep["seqlens"], sweep["batches"],
+        [tuple(h) for h in sweep["heads"]], sweep["head_dims"], sweep["dtypes"],
+    )  # fmt: skip
+    if sweep["device"] == "cpu":
+        _refuse_slow_cpu_sweep(cases, sweep["seqlens"])
+
+    from dashbench import env_info
+
+    env_record = None
+    if not resume:
+        env_record = {"machine": env_info.machine(), "command": env_info.command_line(), "sweep": sweep}
+    writer = RunWriter(run_dir, env_record, baseline=sweep["baseline"])
+    console.print(f"run [bold]{run_dir.name}[/] -> {run_dir}  ({len(cases)} cases)")
+    run_sweep(cases, writer, sweep["device"], TimingConfig(**sweep["timing"]), seed=sweep["seed"])
+    print_results(writer.frame(), title=f"{run_dir.name} ({sweep['device']})")
+    console.print(f"wrote {writer.csv_path}, results.json, table.md, env.json")
+
+
+def _default_providers(device: str) -> list[str]:
+    from dashbench.providers import all_providers
+
+    names = [p.name for p in all_providers() if p.family == "dense" and p.probe().available
+             and device in p.caps().devices]  # fmt: skip
+    return names or ["reference"]
+
+
+def _refuse_slow_cpu_sweep(cases, seqlens: list[int]) -> None:
+    """Refuse CPU sweeps that would take more than a couple of minutes, naming what fits."""
+    from dashbench.harness.cpu_budget import estimate_seconds, largest_seqlen_within
+
+    seconds = estimate_seconds(cases)
+    if seconds > CPU_BUDGET_S:
+        fits = largest_seqlen_within(cases, CPU_BUDGET_S)
+        hint = f"try --seqlen {units.format_size(fits)} or less" if fits else "try a smaller shape"
+        raise typer.BadParameter(
+            f"on the CPU this sweep would take about {seconds / 60:.0f} min (limit "
+            f"{CPU_BUDGET_S / 60:.0f} min); {hint}, or run on a GPU",
+            param_hint="--seqlen",
+        )
+
+
+def print_results(df, title: str) -> None:
+    """One compact row per case that ran; cases that could not run are listed once below."""
+    skipped = df["status"].isin(["UNAVAILABLE", "UNSUPPORTED"])
+    table = Table(title=title)
+    columns = {
+        "provider": "provider", "mode": "mode", "shape": "B Hq/Hkv N D", "dtype": "dtype",
+        "status": "status", "rel_err": "rel err", "ms": "ms", "tflops": "TFLOP/s",
+        "gbps": "GB/s", "extra_mem_mib": "extra MiB", "speedup": "speedup",
+    }  # fmt: skip
+    for header in columns.values():
+        numeric = header not in ("provider", "mode", "dtype", "status", "B Hq/Hkv N D")
+        table.add_column(header, no_wrap=True, justify="right" if numeric else "left")
+    for _, row in df[~skipped].iterrows():
+        shape = f"{row['batch']} {row['heads_q']}/{row['heads_kv']} {units.format_size(int(row['seqlen']))} {row['head_dim']}"
+        cells = [shape if key == "shape" else _cell(row.get(key), key) for key in columns]
+        table.add_row(*cells)
+    console.print(table)
+    if "baseline" in df and (df["baseline"] != "").any():
+        used = ", ".join(sorted(set(df["baseline"]) - {""}))
+        console.print(f"speedup = baseline ms / ms; baseline used: [bold]{used}[/]")
+    problems = df[~df["status"].isin(["OK"])]
+    for (provider, status, note), group in problems.groupby(["provider", "status", "note"], dropna=False):
+        console.print(f"[dim]{provider}: {status} in {len(group)} case(s): {note}[/]")
+
+
+def _cell(value, column: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if column == "status":
+        color = {"OK": "green", "INCORRECT": "red", "OOM": "yellow", "ERROR": "red"}.get(value, "dim")
+        return f"[{color}]{value}[/]"
+    if isinstance(value, float):
+        if column in ("rel_err",):
+            return f"{value:.1e}"
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+    return str(value)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,91 @@
+"""A benchmark case: provider x mode x shape x dtype (x method knobs), and sweep expansion."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import asdict, dataclass, field
+
+from dashbench.providers.registry import DTYPES, MODES
+
+
+@dataclass(frozen=True)
+class Shape:
+    batch: int
+    heads_q: int
+    heads_kv: int
+    seqlen: int  # keys in the cache (decode) or tokens in the sequence (prefill)
+    head_dim: int
+
+    def __post_init__(self):
+        for name in ("batch", "heads_q", "heads_kv", "seqlen", "head_dim"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1; got {getattr(self, name)}")
+        if self.heads_q % self.heads_kv:
+            raise ValueError(
+                f"heads_q ({self.heads_q}) must be a multiple of heads_kv ({self.heads_kv})"
+            )
+
+    @property
+    def gqa_ratio(self) -> int:
+        return self.heads_q // self.heads_kv
+
+
+@dataclass(frozen=True)
+class Case:
+    provider: str
+    mode: str
+    shape: Shape
+    dtype: str
+    knobs: tuple[tuple[str, object], ...] = field(default=())
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ValueError(f"mode {self.mode!r} not in {MODES}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype {self.dtype!r} not in {tuple(DTYPES)}")
+
+    @property
+    def case_id(self) -> str:
+        """Stable key used for resume and for matching cases across runs."""
+        s = self.shape
+        parts = [
+            self.provider,
+            self.mode,
+            f"B{s.batch}",
+            f"H{s.heads_q}/{s.heads_kv}",
+            f"N{s.seqlen}",
+            f"D{s.head_dim}",
+            self.dtype,
+        ]
+        parts += [f"{k}={v}" for k, v in self.knobs]
+        return "|".join(parts)
+
+    @property
+    def shape_key(self) -> tuple:
+        """Cases with equal keys compute the same function and are compared with each other."""
+        return (self.mode, self.shape, self.dtype)
+
+    def columns(self) -> dict:
+        out = {"provider": self.provider, "mode": self.mode, **asdict(self.shape), "dtype": self.dtype}
+        out["knobs"] = ";".join(f"{k}={v}" for k, v in self.knobs)
+        return out
+
+
+def expand_sweep(
+    providers: list[str],
+    modes: list[str],
+    seqlens: list[int],
+    batches: list[int],
+    heads: list[tuple[int, int]],
+    head_dims: list[int],
+    dtypes: list[str],
+) -> list[Case]:
+    """Cartesian product, ordered so one shape's providers run back to back (the baseline is
+    then timed next to the methods it is compared with)."""
+    cases = []
+    for mode, dtype, d, (hq, hkv), b, n in itertools.product(
+        modes, dtypes, head_dims, heads, batches, seqlens
+    ):
+        shape = Shape(b, hq, hkv, n, d)
+        cases += [Case(p, mode, shape, dtype) for p in providers]
+    return cases
