@@ -144,6 +144,13 @@ def kernel(
             raise typer.BadParameter(f"{baseline!r} is no provider", param_hint="--baseline")
         run_dir = out / new_run_id()
 
+    unknown = [p for p in sweep["providers"] if p not in REGISTRY]
+    if unknown:
+        raise typer.BadParameter(
+            f"the run used providers not registered here: {', '.join(unknown)} "
+            "(a plugin? name its module in DASHBENCH_PLUGINS)",
+            param_hint="--resume",
+        )
     cases = expand_sweep(
         sweep["providers"], sweep["modes"], sweep["seqlens"], sweep["batches"],
         [tuple(h) for h in sweep["heads"]], sweep["head_dims"], sweep["dtypes"],
@@ -155,12 +162,38 @@ def kernel(
 
     env_record = None
     if not resume:
-        env_record = {"machine": env_info.machine(), "command": env_info.command_line(), "sweep": sweep}
+        env_record = {
+            "machine": env_info.machine(),
+            "command": _sweep_command(sweep),  # canonical: reruns exactly this sweep
+            "argv": env_info.command_line(),  # as typed
+            "sweep": sweep,
+        }
     writer = RunWriter(run_dir, env_record, baseline=sweep["baseline"])
     console.print(f"run [bold]{run_dir.name}[/] -> {run_dir}  ({len(cases)} cases)")
     run_sweep(cases, writer, sweep["device"], TimingConfig(**sweep["timing"]), seed=sweep["seed"])
     print_results(writer.frame(), title=f"{run_dir.name} ({sweep['device']})")
     console.print(f"wrote {writer.csv_path}, results.json, table.md, env.json")
+
+
+def _sweep_command(sweep: dict) -> str:
+    t = sweep["timing"]
+    parts = [
+        "dashbench kernel",
+        f"--device {sweep['device']}",
+        f"--providers {','.join(sweep['providers'])}",
+        f"--mode {','.join(sweep['modes'])}",
+        f"--seqlen {','.join(units.format_size(n) for n in sweep['seqlens'])}",
+        f"--batch {','.join(map(str, sweep['batches']))}",
+        f"--heads {','.join(f'{hq}/{hkv}' for hq, hkv in sweep['heads'])}",
+        f"--head-dim {','.join(map(str, sweep['head_dims']))}",
+        f"--dtype {','.join(sweep['dtypes'])}",
+        f"--baseline {sweep['baseline']}",
+        f"--warmup {t['warmup_ms']:g} --rep {t['rep_ms']:g}",
+        f"--seed {sweep['seed']}",
+    ]
+    if t["cuda_graph"]:
+        parts.append("--cuda-graph")
+    return " ".join(parts)
 
 
 def _default_providers(device: str) -> list[str]:

@@ -82,6 +82,7 @@ def run_case(case: Case, inputs: Inputs, device: str, timing: TimingConfig) -> d
                 "note": refusal}  # fmt: skip
 
     q, k, v, do = inputs.q, inputs.k, inputs.v, inputs.do
+    grads = [q, k, v] if case.mode == "fwd+bwd" else None
     try:
         row["note"] = provider.notes(case.mode, q, k)
         fwd = provider.prepare(case.mode, q, k, v)
@@ -95,9 +96,8 @@ def run_case(case: Case, inputs: Inputs, device: str, timing: TimingConfig) -> d
             out = fwd()
             out.backward(do)
             result = check_against_reference(out.detach(), q, k, v, case.dtype, do, q.grad)
-            grads = [q, k, v]
         else:
-            fn, grads = fwd, None
+            fn = fwd
             with torch.no_grad():
                 out = fwd()
             result = check_against_reference(out, q, k, v, case.dtype)

@@ -1,0 +1,115 @@
+import math
+
+import pandas as pd
+import pytest
+import torch
+
+from dashbench.harness.cases import Case, Shape, expand_sweep
+from dashbench.harness.results import RunWriter
+from dashbench.harness.runner import make_inputs, run_sweep
+from dashbench.harness.timing import TimingConfig
+from dashbench.kernels.reference import attention_reference
+from dashbench.providers.dense import Reference
+from dashbench.providers.registry import Capabilities, Probe, Provider, register
+
+FAST = TimingConfig(warmup_ms=1, rep_ms=5)
+SHAPE = Shape(batch=1, heads_q=4, heads_kv=2, seqlen=96, head_dim=32)
+
+
+@pytest.fixture
+def fake_providers(registry_snapshot):
+    caps = Capabilities(frozenset({"fwd", "fwd+bwd", "decode"}), frozenset({"cpu"}),
+                        frozenset({"bf16", "fp32"}))  # fmt: skip
+
+    @register
+    class Wrong(Provider):
+        name, capabilities = "t-wrong", caps
+
+        def prepare(self, mode, q, k, v):
+            return lambda: attention_reference(q, k, v, causal=False).to(q.dtype)
+
+    @register
+    class OutOfMemory(Provider):
+        name, capabilities = "t-oom", caps
+
+        def prepare(self, mode, q, k, v):
+            def run():
+                raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 64.00 GiB")
+
+            return run
+
+    @register
+    class Broken(Provider):
+        name, capabilities = "t-broken", caps
+
+        def prepare(self, mode, q, k, v):
+            raise RuntimeError("kernel launch failed\nsecond line")
+
+    @register
+    class Missing(Provider):
+        name, capabilities = "t-missing", caps
+
+        def _probe(self):
+            return Probe(False, "t_missing not importable: not installed")
+
+    @register
+    class Fp32Only(Reference):
+        name = "t-fp32"
+        capabilities = Capabilities(frozenset({"fwd"}), frozenset({"cpu"}), frozenset({"fp32"}))
+
+    return registry_snapshot
+
+
+def _run(tmp_path, cases):
+    writer = RunWriter(tmp_path / "run", env={"sweep": {}})
+    run_sweep(cases, writer, "cpu", FAST, show_progress=False)
+    return pd.read_csv(tmp_path / "run" / "results.csv").set_index("provider")
+
+
+def test_every_failure_is_a_row_and_the_sweep_goes_on(tmp_path, fake_providers):
+    names = ["t-oom", "reference", "t-wrong", "t-broken", "t-missing", "t-fp32"]
+    df = _run(tmp_path, [Case(p, "fwd", SHAPE, "bf16") for p in names])
+    assert df.status.to_dict() == {
+        "t-oom": "OOM", "reference": "OK", "t-wrong": "INCORRECT", "t-broken": "ERROR",
+        "t-missing": "UNAVAILABLE", "t-fp32": "UNSUPPORTED",
+    }  # fmt: skip
+    assert "64.00 GiB" in df.note["t-oom"]
+    assert df.note["t-broken"] == "RuntimeError: kernel launch failed"
+    assert "not installed" in df.note["t-missing"]
+    assert "dtype bf16" in df.note["t-fp32"]
+    # An incorrect provider is checked but never timed, and never gets a speedup.
+    assert df.rel_err["t-wrong"] > df.tol["t-wrong"]
+    assert math.isnan(df.ms["t-wrong"]) and math.isnan(df.speedup["t-wrong"])
+    assert df.ms["reference"] > 0 and df.speedup["reference"] == 1.0
+    assert df.baseline["reference"] == "reference"
+
+
+@pytest.mark.parametrize("mode", ["fwd", "fwd+bwd", "decode"])
+def test_reference_rows_are_checked_and_timed_in_every_mode(tmp_path, mode):
+    df = _run(tmp_path, [Case("reference", mode, SHAPE, "fp32")])
+    row = df.loc["reference"]
+    assert row.status == "OK" and row.rel_err < 1e-5 and row.ms > 0 and row.tflops > 0
+    assert (row.rel_err_grad < 1e-5) if mode == "fwd+bwd" else math.isnan(row.rel_err_grad)
+    assert (row.gbps > 0) if mode == "decode" else math.isnan(row.gbps)
+
+
+def test_a_run_resumes_without_repeating_finished_cases(tmp_path):
+    cases = expand_sweep(["reference"], ["fwd"], [32, 48, 64], [1], [(2, 1)], [16], ["fp32"])
+    writer = RunWriter(tmp_path / "run", env={"sweep": {}})
+    run_sweep(cases[:1], writer, "cpu", FAST, show_progress=False)
+    first = pd.read_csv(tmp_path / "run" / "results.csv")
+    resumed = RunWriter(tmp_path / "run")
+    run_sweep(cases, resumed, "cpu", FAST, show_progress=False)
+    df = pd.read_csv(tmp_path / "run" / "results.csv")
+    assert list(df.seqlen) == [32, 48, 64]
+    assert df.finished_at[0] == first.finished_at[0] and df.ms[0] == first.ms[0]
+
+
+def test_inputs_are_seeded_per_shape_and_shared_by_providers():
+    a = make_inputs(Case("reference", "fwd", SHAPE, "bf16"), "cpu")
+    b = make_inputs(Case("flex", "fwd", SHAPE, "bf16"), "cpu")
+    assert torch.equal(a.q, b.q) and torch.equal(a.v, b.v)
+    c = make_inputs(Case("reference", "fwd", SHAPE, "bf16"), "cpu", seed=1)
+    assert not torch.equal(a.q, c.q)
+    d = make_inputs(Case("reference", "decode", SHAPE, "bf16"), "cpu")
+    assert d.q.shape == (1, 4, 1, 32) and d.k.shape == (1, 2, 96, 32)
