@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import shlex
 import subprocess
@@ -23,9 +24,13 @@ def _run(cmd: list[str], cwd: Path | None = None) -> str:
 
 
 def git_commit() -> str:
-    """Commit of the dashbench source tree, with ``+dirty`` when it has uncommitted changes."""
+    """Commit of the dashbench source tree, with ``+dirty`` when it has uncommitted changes.
+
+    Where the tree travelled without its .git (a lent GPU), ``DASHBENCH_GIT_COMMIT`` says it."""
     src = Path(dashbench.__file__).resolve().parent.parent
     commit = _run(["git", "rev-parse", "--short=12", "HEAD"], cwd=src)
+    if not commit:
+        return os.environ.get("DASHBENCH_GIT_COMMIT", "")
     if commit and _run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=src):
         commit += "+dirty"
     return commit
@@ -91,8 +96,6 @@ def _version(module: str) -> str:
 
 
 def _cpu_count() -> int:
-    import os
-
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
