@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from dashbench import units
+from dashbench.console import make_console
 
 app = typer.Typer(
     name="dashbench",
@@ -21,8 +20,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-# Logs and CI are not terminals: give tables room instead of rich's 80-column default.
-console = Console() if sys.stdout.isatty() else Console(width=150)
+console = make_console()
 
 # Defaults that finish in a few minutes: an H100 sweep, or a CPU smoke run.
 DEFAULT_SEQLEN = {"cuda": "4k,16k,64k", "cpu": "512"}

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from dashbench.harness.cases import Case, Shape
+from dashbench.console import make_console
+from dashbench.harness.cases import Case
 from dashbench.harness.correctness import check_against_reference
 from dashbench.harness.flops import attention_flops, min_bytes
 from dashbench.harness.results import RunWriter
@@ -154,7 +155,7 @@ def run_sweep(
     inputs_key, inputs = None, None
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn()]  # fmt: skip
-    with Progress(*columns, disable=not show_progress, transient=False) as progress:
+    with Progress(*columns, console=make_console(), disable=not show_progress) as progress:
         task = progress.add_task("cases", total=len(todo))
         for case in todo:
             progress.update(task, description=f"{case.provider} {case.mode} N={case.shape.seqlen}")
@@ -176,12 +177,25 @@ def run_sweep(
                 row = run_case(case, inputs, device, timing)
             row["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
             writer.append(row)
+            if show_progress:
+                progress.console.print(_summary_line(row), highlight=False)
             if on_row:
                 on_row(row)
             progress.advance(task)
             _free_if_oom(row, device)
     inputs = None
     _free(device)
+
+
+def _summary_line(row: dict) -> str:
+    """One line per finished case, printed above the bar (and readable in a log file)."""
+    shape = f"B{row['batch']} H{row['heads_q']}/{row['heads_kv']} N{row['seqlen']} D{row['head_dim']}"
+    text = f"{row['provider']:<11} {row['mode']:<7} {shape:<24} {row['dtype']:<5} {row['status']:<11}"
+    if row["status"] == Status.OK.value:
+        text += f" {row['ms']:10.4f} ms  rel_err {row['rel_err']:.1e}"
+    elif row.get("note"):
+        text += f" {str(row['note'])[:90]}"
+    return text
 
 
 def _free_if_oom(row: dict, device: str) -> None:

@@ -204,6 +204,13 @@ def _compiled_flex():
     return torch.compile(flex_attention, dynamic=False)
 
 
+@functools.cache
+def _compiled_block_mask():
+    from torch.nn.attention.flex_attention import create_block_mask
+
+    return torch.compile(create_block_mask)
+
+
 def _causal(b, h, q_idx, kv_idx):
     return q_idx >= kv_idx
 
@@ -224,14 +231,14 @@ class Flex(Provider):
         return Probe(True, impl=f"torch {torch.__version__} flex_attention (compiled)")
 
     def prepare(self, mode, q, k, v):
-        from torch.nn.attention.flex_attention import create_block_mask
-
         flex = _compiled_flex()
         gqa = q.shape[1] != k.shape[1]
         if mode == "decode":
             return lambda: flex(q, k, v, enable_gqa=gqa)
         n = q.shape[2]
-        mask = create_block_mask(_causal, B=None, H=None, Q_LEN=n, KV_LEN=n, device=q.device)
+        # Compiled, create_block_mask works block by block; eager, it first materializes all
+        # N*N mask entries (16 GiB and minutes at 128k).
+        mask = _compiled_block_mask()(_causal, None, None, n, n, device=q.device)
         return lambda: flex(q, k, v, block_mask=mask, enable_gqa=gqa)
 
 
