@@ -15,6 +15,7 @@ FAST="--providers fa3,cudnn,sdpa-flash,flex"
   dashbench kernel --seqlen 8k,32k $SHAPE --mode fwd --providers reference --out $O/runs
   dashbench kernel --seqlen 8k,32k,128k --batch 1,8 $SHAPE --mode decode $FAST,reference --out $O/runs
   dashbench kernel --seqlen 8k,32k,128k --batch 1,8 $SHAPE --mode decode $FAST --cuda-graph --out $O/runs
+  dashbench kernel --seqlen 8k,32k $SHAPE --mode fwd+bwd --providers cudnn,sdpa-flash,flex --out $O/runs
   python3 scripts/crosscheck_sdpa.py --seqlen 8k,32k,128k --out $O
   echo ALL-DONE
 } > $O/log.txt 2>&1

@@ -39,19 +39,23 @@ def check_attention_inputs(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) ->
 
 def _attend_block(
     q: torch.Tensor,  # [B, Hkv, G, bq, D] in compute dtype
-    k: torch.Tensor,  # [B, Hkv, 1, Nk, D]
+    k: torch.Tensor,  # [B, Hkv, Nk, D]
     v: torch.Tensor,
     q_pos: torch.Tensor | None,  # [bq] absolute positions, or None for no mask
     scale: float,
 ) -> torch.Tensor:
-    scores = torch.matmul(q, k.transpose(-1, -2)) * scale  # [B, Hkv, G, bq, Nk]
+    B, Hkv, G, bq, D = q.shape
+    # The G query heads sharing a KV head are stacked as rows, so K and V are read as they
+    # are; broadcasting them over G would copy each G times.
+    scores = torch.matmul(q.reshape(B, Hkv, G * bq, D), k.transpose(-1, -2)) * scale
+    scores = scores.view(B, Hkv, G, bq, -1)
     if q_pos is not None:
         k_pos = torch.arange(k.shape[-2], device=q.device)
         scores = scores.masked_fill(k_pos[None, :] > q_pos[:, None], float("-inf"))
     probs = torch.softmax(scores, dim=-1)
     # A query with no visible key (only possible with explicit positions) attends nothing.
     probs = torch.nan_to_num(probs, nan=0.0)
-    return torch.matmul(probs, v)
+    return torch.matmul(probs.view(B, Hkv, G * bq, -1), v).view(B, Hkv, G, bq, D)
 
 
 def attention_reference(
@@ -97,8 +101,7 @@ def attention_reference(
     q_positions = q_positions.to(q.device)
 
     qg = q.to(dtype).view(B, Hkv, G, Nq, D)
-    kg = k.to(dtype).unsqueeze(2)
-    vg = v.to(dtype).unsqueeze(2)
+    kg, vg = k.to(dtype), v.to(dtype)
     if block_q is None:
         block_q = max(1, min(Nq, _SCORE_BUDGET // max(1, B * Hq * Nk)))
 
@@ -110,7 +113,7 @@ def attention_reference(
         # Keys after the block's last position are masked for every row: skip them (halves
         # the causal work without changing the result).
         n_keys = Nk if pos is None else max(1, min(Nk, int(pos.max()) + 1))
-        args = (qg[:, :, :, rows], kg[..., :n_keys, :], vg[..., :n_keys, :], pos, scale)
+        args = (qg[:, :, :, rows].contiguous(), kg[..., :n_keys, :], vg[..., :n_keys, :], pos, scale)
         if use_checkpoint and Nq > block_q:
             outs.append(checkpoint(_attend_block, *args, use_reentrant=False))
         else:
