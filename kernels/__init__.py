@@ -3,3 +3,8 @@
 Each kernel has a plain-PyTorch reference in :mod:`dashbench.kernels.reference`; tests compare
 the two on random inputs.
 """
+
+from dashbench.kernels.dash import dash_attention
+from dashbench.kernels.reference.dash import DashStats, calibrate_scaling
+
+__all__ = ["DashStats", "calibrate_scaling", "dash_attention"]

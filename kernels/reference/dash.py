@@ -34,13 +34,24 @@ class DashStats:
 
     active_chunks: ``[B, Hkv, Nq]`` chunks attended per token, the diagonal chunk included.
     token_density: ``[B, Hkv, Nq]`` keys attended over causal keys (``pos + 1``).
-    compute_density: fraction of (query tile, KV chunk) pairs a kernel computes; ``None`` for
-        the reference, which computes exactly the per-token sets.
+    compute_density: fraction of causal (query tile, KV chunk) pairs a kernel computes; ``None``
+        for the reference, which computes exactly the per-token sets. Compare it with
+        :attr:`pair_density`, the same fraction for (token, chunk) pairs: tiles that take the
+        union of their tokens' chunks compute at least that much.
     """
 
     active_chunks: torch.Tensor
     token_density: torch.Tensor
     compute_density: float | None = None
+    positions: torch.Tensor | None = None
+    chunk_size: int = 0
+
+    @property
+    def pair_density(self) -> float:
+        """Routed (token, chunk) pairs over causal (token, chunk) pairs (chunks up to the own)."""
+        own = torch.div(self.positions, self.chunk_size, rounding_mode="floor")
+        causal = (own + 1).double().sum() * self.active_chunks.shape[0] * self.active_chunks.shape[1]
+        return float(self.active_chunks.double().sum() / causal)
 
     @property
     def mean_density(self) -> float:
@@ -216,6 +227,8 @@ def _stats(active: torch.Tensor, positions: torch.Tensor, chunk_size: int, n_key
     return DashStats(
         active_chunks=active.sum(-1).to(torch.int32),
         token_density=keys.double() / (positions.double() + 1),
+        positions=positions,
+        chunk_size=chunk_size,
     )
 
 

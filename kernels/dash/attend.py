@@ -1,0 +1,119 @@
+"""Stage 3: prior-biased token softmax over the routed chunks (forward).
+
+One program per (query tile, batch, KV head), with the same row layout as the router (the
+``G`` heads of ``BM`` consecutive tokens of one chunk). It attends the tile's own (diagonal)
+chunk first, with the causal mask, then every earlier chunk in the tile's union bitmask. For
+each such chunk it recomputes the routing probability of every row from the stored threshold
+(one dot of the row with the chunk summary: ``D`` flops per row against ``C * D`` for the
+attention itself), so no ``N x N/C`` prior is ever stored; tokens that did not route to the
+chunk get a ``-inf`` bias, so each row still attends exactly its own chunk set.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def _attend_fwd_kernel(
+    Q, K, V, S, TAU, LOGG, MASK, OUT, LSE,
+    stride_qb, stride_qh, stride_qn,
+    stride_kb, stride_kh, stride_kn,
+    stride_sb, stride_sh, stride_sc,
+    stride_ob, stride_oh, stride_on,
+    N, n_tiles, n_words, xscale, sm_scale, inv_sigma,
+    HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
+    D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr,
+):  # fmt: skip
+    R: tl.constexpr = GP * BM
+    t = tl.program_id(0)
+    bh = tl.program_id(1)
+    b = (bh // HKV).to(tl.int64)
+    h = bh % HKV
+    rows = tl.arange(0, R)
+    g = rows // BM
+    pos = t.to(tl.int64) * BM + rows % BM
+    valid = (pos < N) & (g < G)
+    own = (t * BM) // C
+    dims = tl.arange(0, D)
+    head = (h * G + g).to(tl.int64)
+    q = tl.load(Q + b * stride_qb + head[:, None] * stride_qh + pos[:, None] * stride_qn
+                + dims[None, :], mask=valid[:, None], other=0.0)  # fmt: skip
+    qf = q.to(tl.float32)
+    tau = tl.load(TAU + (b * HKV * G + head) * N + pos, mask=valid, other=float("inf"))
+    log_g = tl.load(LOGG + (b * HKV + h) * N + pos, mask=valid, other=0.0)
+    k_base = K + b * stride_kb + h * stride_kh
+    v_base = V + b * stride_kb + h * stride_kh
+    keys = tl.arange(0, C)
+
+    # Diagonal chunk: every valid row sees at least its own key, so m_i is finite afterwards.
+    kpos = own.to(tl.int64) * C + keys
+    kvalid = kpos < N
+    k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :], mask=kvalid[:, None], other=0.0)
+    v = tl.load(v_base + kpos[:, None] * stride_kn + dims[None, :], mask=kvalid[:, None], other=0.0)
+    s = tl.dot(q, tl.trans(k)) * sm_scale
+    s = tl.where((kpos[None, :] <= pos[:, None]) & kvalid[None, :], s, float("-inf"))
+    m_i = tl.max(s, axis=1)
+    p = tl.exp(s - m_i[:, None])
+    l_i = tl.sum(p, axis=1)
+    acc = tl.dot(p.to(v.dtype), v)
+
+    mask_base = MASK + ((b * HKV + h) * n_tiles + t) * n_words
+    s_base = S + b * stride_sb + h * stride_sh
+    for c in range(0, own):
+        word = tl.load(mask_base + c // 32)
+        if ((word >> (c % 32)) & 1) != 0:
+            summary = tl.load(s_base + c * stride_sc + dims)
+            x = tl.sum(qf * summary[None, :], axis=1) * xscale
+            pr = tl.maximum(x - tau, 0.0)
+            pr = tl.where(valid, pr * pr, 0.0)
+            p_bar = tl.sum(tl.reshape(pr, (GP, BM)), axis=0) / G
+            p_bar = tl.reshape(tl.broadcast_to(p_bar[None, :], (GP, BM)), (R,))
+            routed = p_bar > 1e-20
+            log_p = tl.log(tl.where(routed, p_bar, 1.0))
+            if ESTIMATE_DIAGONAL:
+                bias = (log_p - log_g) * inv_sigma
+            else:
+                bias = log_p
+            bias = tl.where(routed, bias, float("-inf"))
+
+            kpos = (c * C + keys).to(tl.int64)
+            k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :])
+            v = tl.load(v_base + kpos[:, None] * stride_kn + dims[None, :])
+            s = tl.dot(q, tl.trans(k)) * sm_scale + bias[:, None]
+            m_new = tl.maximum(m_i, tl.max(s, axis=1))
+            alpha = tl.exp(m_i - m_new)
+            p = tl.exp(s - m_new[:, None])
+            l_i = l_i * alpha + tl.sum(p, axis=1)
+            acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
+            m_i = m_new
+
+    out = acc / l_i[:, None]
+    tl.store(OUT + b * stride_ob + head[:, None] * stride_oh + pos[:, None] * stride_on
+             + dims[None, :], out.to(OUT.dtype.element_ty), mask=valid[:, None])  # fmt: skip
+    tl.store(LSE + (b * HKV * G + head) * N + pos, m_i + tl.log(l_i), mask=valid)
+
+
+def attend(q, k, v, summaries, tau, log_g, mask, *, chunk_size, scaling, sigma,
+           estimate_diagonal, bm, gp):  # fmt: skip
+    """Run stage 3; returns ``(out [B, Hq, N, D] in q's dtype, lse [B, Hq, N] fp32)``."""
+    B, Hq, N, D = q.shape
+    Hkv = k.shape[1]
+    n_tiles, n_words = mask.shape[2], mask.shape[3]
+    out = torch.empty_like(q)
+    lse = torch.empty(B, Hq, N, device=q.device, dtype=torch.float32)
+    _attend_fwd_kernel[(n_tiles, B * Hkv)](
+        q, k, v, summaries, tau, log_g, mask, out, lse,
+        q.stride(0), q.stride(1), q.stride(2),
+        k.stride(0), k.stride(1), k.stride(2),
+        summaries.stride(0), summaries.stride(1), summaries.stride(2),
+        out.stride(0), out.stride(1), out.stride(2),
+        N, n_tiles, n_words, 0.5 * scaling / math.sqrt(D), 1.0 / math.sqrt(D), 1.0 / sigma,
+        HKV=Hkv, G=Hq // Hkv, GP=gp, BM=bm, C=chunk_size, D=D,
+        ESTIMATE_DIAGONAL=estimate_diagonal,
+    )  # fmt: skip
+    return out, lse

@@ -1,0 +1,116 @@
+"""``dash_attention``: DashAttention prefill through the Triton kernels (stages 1-3)."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from dashbench.kernels.dash.attend import attend
+from dashbench.kernels.dash.route import padded_group, route, tile_rows
+from dashbench.kernels.dash.summarize import summarize
+from dashbench.kernels.reference.dash import DashStats, check_dash_inputs, dash_attention_reference
+
+HEAD_DIMS = (64, 128)
+CHUNK_SIZES = (32, 64, 128)
+DTYPES = (torch.bfloat16, torch.float16, torch.float32)
+MAX_GQA = 16
+
+
+def check_kernel_inputs(q, k, v, head_cls, chunk_size: int) -> None:
+    """What the kernels accept beyond the math's own contract; ``ValueError`` names the problem."""
+    check_dash_inputs(q, k, v, head_cls, chunk_size)
+    if q.shape[-1] not in HEAD_DIMS:
+        raise ValueError(f"head dim {q.shape[-1]} not supported by the kernels (supports {HEAD_DIMS})")
+    if chunk_size not in CHUNK_SIZES:
+        raise ValueError(f"chunk_size {chunk_size} not supported (supports {CHUNK_SIZES})")
+    if q.dtype not in DTYPES:
+        raise ValueError(f"dtype {q.dtype} not supported (supports bf16, fp16, fp32)")
+    if q.shape[1] // k.shape[1] > MAX_GQA:
+        raise ValueError(f"GQA ratio {q.shape[1] // k.shape[1]} above {MAX_GQA}")
+    if q.shape[2] != k.shape[2]:
+        raise ValueError(f"prefill needs as many queries as keys; got {q.shape[2]} and {k.shape[2]}")
+    if q.device.type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
+        raise ValueError(f"the Triton kernels need a CUDA device (or TRITON_INTERPRET=1); q is on {q.device}")
+
+
+class _DashAttention(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, q, k, v, head_cls, chunk_size, scaling, sigma, estimate_diagonal):
+        k, v = k.contiguous(), v.contiguous()
+        G = q.shape[1] // k.shape[1]
+        bm = tile_rows(G, chunk_size)
+        summaries = summarize(k, head_cls, chunk_size)
+        tau, log_g, count, mask = route(q, summaries, chunk_size, scaling, bm)
+        out, lse = attend(q, k, v, summaries, tau, log_g, mask, chunk_size=chunk_size,
+                          scaling=scaling, sigma=sigma, estimate_diagonal=estimate_diagonal,
+                          bm=bm, gp=padded_group(G))  # fmt: skip
+        ctx.save_for_backward(q, k, v, head_cls)
+        ctx.args = (chunk_size, scaling, sigma, estimate_diagonal)
+        ctx.routing = (count, mask, bm)
+        ctx.mark_non_differentiable(count, mask)
+        return out, count, mask
+
+    @staticmethod
+    def backward(ctx, d_out, _d_count, _d_mask):
+        # Interim backward: the exact gradient of the same function, recomputed through the
+        # PyTorch reference (checkpointed per query block). Triton backward kernels replace it.
+        q, k, v, head_cls = ctx.saved_tensors
+        chunk_size, scaling, sigma, estimate_diagonal = ctx.args
+        with torch.enable_grad():
+            inputs = [t.detach().requires_grad_() for t in (q, k, v, head_cls)]
+            out = dash_attention_reference(*inputs, chunk_size=chunk_size, scaling=scaling,
+                                           sigma=sigma, estimate_diagonal=estimate_diagonal)  # fmt: skip
+            grads = torch.autograd.grad(out, inputs, d_out.to(out.dtype))
+        return (*(g.to(t.dtype) for g, t in zip(grads, (q, k, v, head_cls))), None, None, None, None)
+
+
+def dash_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    head_cls: torch.Tensor,
+    *,
+    chunk_size: int = 64,
+    scaling: float = 1.0,
+    sigma: float = 1.0,
+    estimate_diagonal: bool = True,
+    return_stats: bool = False,
+):
+    """Causal DashAttention prefill (see ``shared/specs/dashattention.md``).
+
+    Args:
+        q: ``[B, Hq, N, D]``; k, v: ``[B, Hkv, N, D]`` (``Hq % Hkv == 0``, ratio <= 16);
+            head_cls: ``[Hkv, D]``. D in {64, 128}; bf16, fp16 or fp32; any N >= 1.
+        chunk_size: 32, 64 or 128.
+        scaling: multiplies the routing scores (the sparsity knob; see ``calibrate_scaling``).
+        sigma: prior temperature (1: full entmax prior; large: flat).
+        estimate_diagonal: centre the prior on the geometric mean of the routed chunks.
+        return_stats: also return :class:`DashStats` (active chunks per token, token density,
+            and compute density: the fraction of causal (query tile, chunk) pairs computed).
+
+    Returns ``out`` ``[B, Hq, N, D]`` in q's dtype, or ``(out, stats)``. Differentiable in q, k,
+    v and head_cls.
+    """
+    check_kernel_inputs(q, k, v, head_cls, chunk_size)
+    out, count, mask = _DashAttention.apply(q, k, v, head_cls, chunk_size, float(scaling),
+                                            float(sigma), bool(estimate_diagonal))  # fmt: skip
+    if not return_stats:
+        return out
+    bm = tile_rows(q.shape[1] // k.shape[1], chunk_size)
+    return out, routing_stats(count, mask, chunk_size, q.shape[2], bm)
+
+
+def routing_stats(count: torch.Tensor, mask: torch.Tensor, chunk_size: int, n: int, bm: int) -> DashStats:
+    """Token density from per-token counts; compute density from the per-tile union bitmasks."""
+    pos = torch.arange(n, device=count.device)
+    own = pos // chunk_size
+    keys = (count.long() - 1) * chunk_size + (pos - own * chunk_size + 1)
+    token_density = keys.double() / (pos.double() + 1)
+    bits = torch.stack([(mask >> i) & 1 for i in range(32)], dim=-1).sum(dim=(-1, -2))
+    tile_own = (torch.arange(mask.shape[2], device=mask.device) * bm) // chunk_size
+    computed = (bits + 1).double().sum()  # + the diagonal chunk of every tile
+    causal = (tile_own + 1).double().sum() * count.shape[0] * count.shape[1]
+    return DashStats(active_chunks=count, token_density=token_density,
+                     compute_density=float(computed / causal), positions=pos,
+                     chunk_size=chunk_size)  # fmt: skip

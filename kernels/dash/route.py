@@ -1,0 +1,161 @@
+"""Stage 2: 1.5-entmax routing, kept as O(N) state instead of an N x N/C score tensor.
+
+One program per (tile of ``BM`` consecutive query tokens inside one chunk, batch, KV head). Its
+rows are the ``G`` query heads of those tokens (``R = G * BM`` rows, so tensor cores see
+M >= 16). Scores ``x = z / 2`` against the summaries of the chunks before the tile's chunk are
+recomputed on every pass instead of stored (one pass costs about ``1 / (2C)`` of dense causal
+attention):
+
+* pass 0 finds each row's max ``m``;
+* then the threshold ``tau`` (relative to ``m``, in ``[-1, 0]``) solves
+  ``sum [y - tau]_+^2 = 1`` exactly: each pass takes the support ``{y > tau}``, solves the
+  quadratic on it, and stops when the solution is consistent with its own support (all support
+  entries above it, every other entry at or below it). Starting from ``tau = -1`` this converges
+  in a handful of passes (<= 7 on 3000 random rows of up to 2048 chunks, to fp32 rounding);
+* a last pass forms the GQA-mean probability ``p_bar`` per (token, chunk), marks chunks with
+  ``p_bar > 1e-20`` as routed, and writes per token the count and the mean log-probability of the
+  routed chunks (for the prior), and per tile the union of routed chunks as a bitmask.
+
+Outputs (``n_tiles = ceil(N / BM)``, ``n_words = ceil(n_chunks / 32)``):
+  tau ``[B, Hq, N]`` fp32 absolute threshold on ``x`` (``+inf`` for tokens of chunk 0),
+  log_g ``[B, Hkv, N]`` fp32, count ``[B, Hkv, N]`` int32 (diagonal included),
+  mask ``[B, Hkv, n_tiles, n_words]`` int32 (bit ``c % 32`` of word ``c // 32``; chunks before
+  the tile's own chunk only).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import triton
+import triton.language as tl
+
+P_FLOOR = 1e-20
+CB = 32  # chunks per block: one mask word
+MAX_ITER = 12
+
+
+@triton.jit
+def _scores(q, s_base, stride_sc, c0, own, xscale, D: tl.constexpr, CB: tl.constexpr):
+    """x for the rows of ``q`` against chunks ``c0 .. c0 + CB`` (``-inf`` at and after ``own``)."""
+    cs = c0 + tl.arange(0, CB)
+    cm = cs < own
+    s = tl.load(s_base + cs[:, None].to(tl.int64) * stride_sc + tl.arange(0, D)[None, :],
+                mask=cm[:, None], other=0.0)  # fmt: skip
+    x = tl.dot(q, tl.trans(s)) * xscale
+    return tl.where(cm[None, :], x, float("-inf")), cm
+
+
+@triton.jit
+def _route_kernel(
+    Q, S, TAU, LOGG, COUNT, MASK,
+    stride_qb, stride_qh, stride_qn,
+    stride_sb, stride_sh, stride_sc,
+    N, n_tiles, n_words, xscale, max_iter,
+    HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
+    D: tl.constexpr, CB: tl.constexpr,
+):  # fmt: skip
+    R: tl.constexpr = GP * BM  # GP: G padded to a power of two (padding rows are masked)
+    t = tl.program_id(0)
+    bh = tl.program_id(1)
+    b = (bh // HKV).to(tl.int64)
+    h = bh % HKV
+    rows = tl.arange(0, R)
+    g = rows // BM
+    pos = t.to(tl.int64) * BM + rows % BM
+    valid = (pos < N) & (g < G)
+    own = (t * BM) // C
+    dims = tl.arange(0, D)
+    q = tl.load(Q + b * stride_qb + (h * G + g)[:, None].to(tl.int64) * stride_qh
+                + pos[:, None] * stride_qn + dims[None, :], mask=valid[:, None], other=0.0)  # fmt: skip
+    q = q.to(tl.float32)
+    s_base = S + b * stride_sb + h * stride_sh
+
+    m = tl.full([R], float("-inf"), tl.float32)
+    for c0 in range(0, own, CB):
+        x, cm = _scores(q, s_base, stride_sc, c0, own, xscale, D, CB)
+        m = tl.maximum(m, tl.max(x, axis=1))
+
+    tau = tl.full([R], -1.0, tl.float32)
+    done = (~valid) | (own == 0)
+    it = 0
+    while (it < max_iter) & (tl.min(done.to(tl.int32), axis=0) == 0):
+        cnt = tl.zeros([R], tl.float32)
+        s1 = tl.zeros([R], tl.float32)
+        s2 = tl.zeros([R], tl.float32)
+        lowest_in = tl.full([R], float("inf"), tl.float32)
+        highest_out = tl.full([R], float("-inf"), tl.float32)
+        for c0 in range(0, own, CB):
+            x, cm = _scores(q, s_base, stride_sc, c0, own, xscale, D, CB)
+            y = x - m[:, None]
+            sup = (y > tau[:, None]) & cm[None, :]
+            out = (y <= tau[:, None]) & cm[None, :]
+            ys = tl.where(sup, y, 0.0)
+            cnt += tl.sum(sup.to(tl.float32), axis=1)
+            s1 += tl.sum(ys, axis=1)
+            s2 += tl.sum(ys * ys, axis=1)
+            lowest_in = tl.minimum(lowest_in, tl.min(tl.where(sup, y, float("inf")), axis=1))
+            highest_out = tl.maximum(highest_out, tl.max(tl.where(out, y, float("-inf")), axis=1))
+        disc = tl.maximum(s1 * s1 - cnt * (s2 - 1.0), 0.0)
+        root = (s1 - tl.sqrt(disc)) / tl.maximum(cnt, 1.0)
+        converged = (lowest_in > root) & (highest_out <= root)
+        tau = tl.where(done, tau, root)
+        done = done | converged
+        it += 1
+    tau_abs = tl.where(own > 0, m + tau, float("inf"))
+    tl.store(TAU + b * (HKV * G * N) + (h * G + g).to(tl.int64) * N + pos, tau_abs, mask=valid)
+
+    tok_pos = t.to(tl.int64) * BM + tl.arange(0, BM)
+    tok_valid = tok_pos < N
+    log_sum = tl.zeros([BM], tl.float32)
+    n_routed = tl.zeros([BM], tl.int32)
+    lanes = tl.arange(0, CB)
+    mask_base = MASK + ((b * HKV + h) * n_tiles + t) * n_words
+    for c0 in range(0, own, CB):
+        x, cm = _scores(q, s_base, stride_sc, c0, own, xscale, D, CB)
+        p = tl.maximum(x - tau_abs[:, None], 0.0)
+        p = tl.where(cm[None, :] & valid[:, None], p * p, 0.0)
+        p_bar = tl.sum(tl.reshape(p, (GP, BM, CB)), axis=0) / G
+        routed = (p_bar > 1e-20) & cm[None, :] & tok_valid[:, None]
+        log_sum += tl.sum(tl.where(routed, tl.log(tl.where(routed, p_bar, 1.0)), 0.0), axis=1)
+        n_routed += tl.sum(routed.to(tl.int32), axis=1)
+        any_routed = tl.max(routed.to(tl.int32), axis=0)
+        tl.store(mask_base + c0 // CB, tl.sum(any_routed << lanes, axis=0))
+    tok_out = (b * HKV + h) * N + tok_pos
+    tl.store(LOGG + tok_out, log_sum / tl.maximum(n_routed, 1).to(tl.float32), mask=tok_valid)
+    tl.store(COUNT + tok_out, n_routed + 1, mask=tok_valid)
+
+
+def padded_group(group: int) -> int:
+    return triton.next_power_of_2(group)
+
+
+def tile_rows(group: int, chunk_size: int) -> int:
+    """Query tokens per tile: a power of two dividing the chunk size, with GP * BM rows between
+    16 (the smallest tensor-core tile) and 64."""
+    gp = padded_group(group)
+    return min(chunk_size, max(16 // gp, 64 // gp, 1))
+
+
+def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: float, bm: int):
+    """Run stage 2; see the module docstring for the outputs."""
+    B, Hq, N, D = q.shape
+    Hkv, n_chunks = summaries.shape[1], summaries.shape[2]
+    G = Hq // Hkv
+    n_tiles = math.ceil(N / bm)
+    n_words = max(1, math.ceil(n_chunks / CB))
+    dev = q.device
+    tau = torch.empty(B, Hq, N, device=dev, dtype=torch.float32)
+    log_g = torch.empty(B, Hkv, N, device=dev, dtype=torch.float32)
+    count = torch.empty(B, Hkv, N, device=dev, dtype=torch.int32)
+    mask = torch.zeros(B, Hkv, n_tiles, n_words, device=dev, dtype=torch.int32)
+    xscale = 0.5 * scaling / math.sqrt(D)
+    _route_kernel[(n_tiles, B * Hkv)](
+        q, summaries, tau, log_g, count, mask,
+        q.stride(0), q.stride(1), q.stride(2),
+        summaries.stride(0), summaries.stride(1), summaries.stride(2),
+        N, n_tiles, n_words, xscale, MAX_ITER,
+        HKV=Hkv, G=G, GP=padded_group(G), BM=bm, C=chunk_size, D=D, CB=CB,
+    )  # fmt: skip
+    return tau, log_g, count, mask
