@@ -1,0 +1,130 @@
+"""DashAttention prefill vs dense on the GPU: checked first, then timed, stage by stage.
+
+For each shape and input generator, calibrates ``scaling`` to each target token density,
+checks the kernel against ``dash_attention_reference`` on 256 sampled rows, then times the
+kernel (and its three stages) and the dense baselines in the same process with
+``triton.testing.do_bench`` (median, L2 flushed).
+
+    python scripts/bench_dash.py --seqlen 8k,32k,128k --hkv 8,2 --out results/reference/h100-dash
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+import triton.testing
+
+from dashbench.harness.correctness import relative_error, sample_rows
+from dashbench.harness.flops import causal_pairs
+from dashbench.harness.inputs import random_qkv, structured_qkv
+from dashbench.kernels import calibrate_scaling, dash_attention
+from dashbench.kernels.dash.attend import attend
+from dashbench.kernels.dash.route import padded_group, route, tile_rows
+from dashbench.kernels.dash.summarize import summarize
+from dashbench.kernels.reference import dash_attention_reference
+from dashbench.units import parse_size_list
+
+
+def bench(fn):
+    return triton.testing.do_bench(fn, warmup=25, rep=100, return_mode="median")
+
+
+def dense_baselines(q, k, v):
+    out = {}
+    try:
+        import fa3_fwd_interface as fa3
+
+        qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))
+        out["fa3"] = bench(lambda: fa3.flash_attn_func(qt, kt, vt, causal=True))
+    except ImportError:
+        pass
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    def cudnn():
+        with sdpa_kernel([SDPBackend.CUDNN_ATTENTION]):
+            return torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+
+    out["cudnn"] = bench(cudnn)
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seqlen", default="8k,32k,128k")
+    ap.add_argument("--hkv", default="8,2")
+    ap.add_argument("--densities", default="0.25,0.10")
+    ap.add_argument("--inputs", default="structured,random")
+    ap.add_argument("--chunk", type=int, default=64)
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args()
+    torch.manual_seed(0)
+    rows_out = []
+    hq, d, C = 32, 128, args.chunk
+    for hkv in map(int, args.hkv.split(",")):
+        for n in parse_size_list(args.seqlen):
+            for kind in args.inputs.split(","):
+                gen = structured_qkv if kind == "structured" else random_qkv
+                kw = dict(chunk_size=C) if kind == "structured" else {}
+                q, k, v = gen(1, hq, hkv, n, d, dtype=torch.bfloat16, device="cuda", seed=1, **kw)
+                w = torch.zeros(hkv, d, device="cuda", dtype=torch.bfloat16)
+                dense = dense_baselines(q, k, v)
+                base_name = "fa3" if "fa3" in dense else "cudnn"
+                for target in map(float, args.densities.split(",")):
+                    t0 = time.time()
+                    scaling = calibrate_scaling(q, k, w, target, chunk_size=C)
+                    out, stats = dash_attention(q, k, v, w, chunk_size=C, scaling=scaling, return_stats=True)
+                    rows = sample_rows(n).cuda()
+                    ref = dash_attention_reference(q[:, :, rows], k, v, w, chunk_size=C, scaling=scaling,
+                                                   q_positions=rows)
+                    err = relative_error(out[:, :, rows], ref)
+                    del out
+                    torch.cuda.synchronize()
+                    torch.cuda.reset_peak_memory_stats()
+                    before = torch.cuda.memory_allocated()
+                    dash_attention(q, k, v, w, chunk_size=C, scaling=scaling)
+                    torch.cuda.synchronize()
+                    extra_mib = (torch.cuda.max_memory_allocated() - before) / 2**20
+                    total = bench(lambda: dash_attention(q, k, v, w, chunk_size=C, scaling=scaling))
+                    G = hq // hkv
+                    bm = tile_rows(G, C)
+                    s = summarize(k, w, C)
+                    t_sum = bench(lambda: summarize(k, w, C))
+                    tau, log_g, count, mask = route(q, s, C, scaling, bm)
+                    t_route = bench(lambda: route(q, s, C, scaling, bm))
+                    t_attend = bench(lambda: attend(q, k, v, s, tau, log_g, mask, chunk_size=C, scaling=scaling,
+                                                    sigma=1.0, estimate_diagonal=True, bm=bm, gp=padded_group(G)))
+                    qkvo_mib = (2 * q.numel() + 2 * k.numel()) * 2 / 2**20
+                    row = dict(
+                        hq=hq, hkv=hkv, n=n, d=d, chunk=C, inputs=kind, target_density=target,
+                        scaling=scaling, token_density=stats.mean_density, pair_density=stats.pair_density,
+                        compute_density=stats.compute_density, rel_err=err, dash_ms=total,
+                        summarize_ms=t_sum, route_ms=t_route, attend_ms=t_attend,
+                        **{f"{name}_ms": ms for name, ms in dense.items()},
+                        baseline=base_name, speedup=dense[base_name] / total,
+                        extra_mem_mib=extra_mib, extra_mem_frac=extra_mib / qkvo_mib,
+                        dense_equiv_tflops=4 * d * causal_pairs(n, n) * hq / (total * 1e-3) / 1e12,
+                    )
+                    rows_out.append(row)
+                    print(f"Hkv={hkv} N={n:7d} {kind:10s} target={target:.2f} tok={stats.mean_density:.3f} "
+                          f"pair={stats.pair_density:.3f} comp={stats.compute_density:.3f} err={err:.1e} "
+                          f"dash={total:8.3f}ms (sum {t_sum:.3f} route {t_route:.3f} attend {t_attend:.3f}) "
+                          f"{base_name}={dense[base_name]:8.3f}ms speedup={row['speedup']:.2f} "
+                          f"extra={extra_mib:.0f}MiB ({row['extra_mem_frac']:.1%}) [{time.time() - t0:.0f}s]",
+                          flush=True)
+                del q, k, v
+                torch.cuda.empty_cache()
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        meta = {"device": torch.cuda.get_device_name(), "torch": torch.__version__,
+                "command": "python " + " ".join(sys.argv), "rows": rows_out}
+        (args.out / "bench_dash.json").write_text(json.dumps(meta, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
