@@ -56,13 +56,15 @@ def sample_rows(n: int, seed: int = 0) -> torch.Tensor:
     return torch.cat([edges, middle]).sort().values
 
 
-def _reference_on_rows(q, k, v, rows, positions, do, compute_dtype):
+def dense_reference(q_rows, k, v, positions, compute_dtype):
+    return attention_reference(q_rows, k, v, q_positions=positions, compute_dtype=compute_dtype)
+
+
+def _reference_on_rows(reference, q, k, v, rows, positions, do, compute_dtype):
     """Reference output (and dq if ``do`` is given) for the chosen rows of the slice."""
     q_rows = q[:, :, rows].detach().clone().requires_grad_(do is not None)
     with torch.enable_grad() if do is not None else torch.no_grad():
-        out = attention_reference(
-            q_rows, k.detach(), v.detach(), q_positions=positions, compute_dtype=compute_dtype
-        )
+        out = reference(q_rows, k.detach(), v.detach(), positions, compute_dtype)
         dq = None
         if do is not None:
             (dq,) = torch.autograd.grad(out, q_rows, do.to(out.dtype))
@@ -77,10 +79,13 @@ def check_against_reference(
     dtype_name: str,
     do: torch.Tensor | None = None,
     dq: torch.Tensor | None = None,
+    reference=dense_reference,
 ) -> CheckResult:
     """Compare ``out`` (and ``dq`` for the upstream gradient ``do``) with the reference.
 
     ``q`` is ``[B, Hq, Nq, D]``; its rows are the last ``Nq`` positions of the ``Nk`` keys.
+    ``reference(q_rows, k, v, positions, compute_dtype)`` computes the method's function on a
+    subset of query rows (dense causal attention by default).
     """
     groups = q.shape[1] // k.shape[1]
     n_q, n_k = q.shape[2], k.shape[2]
@@ -90,8 +95,8 @@ def check_against_reference(
     qs, ks, vs = q[sl], k[0:1, 0:1], v[0:1, 0:1]
     do_rows = None if do is None else do[sl][:, :, rows]
 
-    ref, ref_dq = _reference_on_rows(qs, ks, vs, rows, positions, do_rows, torch.float64)
-    low, low_dq = _reference_on_rows(qs, ks, vs, rows, positions, do_rows, None)
+    ref, ref_dq = _reference_on_rows(reference, qs, ks, vs, rows, positions, do_rows, torch.float64)
+    low, low_dq = _reference_on_rows(reference, qs, ks, vs, rows, positions, do_rows, None)
     atol = ATOL[dtype_name]
     err = relative_error(out[sl][:, :, rows], ref)
     tol = 2 * relative_error(low, ref) + atol

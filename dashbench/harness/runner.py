@@ -96,12 +96,13 @@ def run_case(case: Case, inputs: Inputs, device: str, timing: TimingConfig) -> d
                 t.grad = None
             out = fwd()
             out.backward(do)
-            result = check_against_reference(out.detach(), q, k, v, case.dtype, do, q.grad)
+            result = check_against_reference(out.detach(), q, k, v, case.dtype, do, q.grad,
+                                             reference=provider.reference)  # fmt: skip
         else:
             fn = fwd
             with torch.no_grad():
                 out = fwd()
-            result = check_against_reference(out, q, k, v, case.dtype)
+            result = check_against_reference(out, q, k, v, case.dtype, reference=provider.reference)
         del out
         row.update(rel_err=result.rel_err, tol=result.tol,
                    rel_err_grad=result.rel_err_grad, tol_grad=result.tol_grad)  # fmt: skip

@@ -1,6 +1,6 @@
 """Attention providers. Importing this package registers the built-in ones."""
 
-from dashbench.providers import dense  # noqa: F401  (registers the dense providers)
+from dashbench.providers import dense, sparse  # noqa: F401  (registers the built-in providers)
 from dashbench.providers.registry import (
     DTYPES,
     MODES,

@@ -108,6 +108,13 @@ class Provider:
         """
         raise NotImplementedError
 
+    def reference(self, q_rows, k, v, positions, compute_dtype):
+        """The function this provider computes, in plain PyTorch, for the query rows at
+        ``positions``: the harness checks against it. Dense causal attention by default."""
+        from dashbench.kernels.reference import attention_reference
+
+        return attention_reference(q_rows, k, v, q_positions=positions, compute_dtype=compute_dtype)
+
     def notes(self, mode: str, q: torch.Tensor, k: torch.Tensor) -> str:
         """Anything a reader must know about how a case ran (e.g. K/V expanded for GQA)."""
         return ""

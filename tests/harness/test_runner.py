@@ -113,3 +113,11 @@ def test_inputs_are_seeded_per_shape_and_shared_by_providers():
     assert not torch.equal(a.q, c.q)
     d = make_inputs(Case("reference", "decode", SHAPE, "bf16"), "cpu")
     assert d.q.shape == (1, 4, 1, 32) and d.k.shape == (1, 2, 96, 32)
+
+
+@pytest.mark.parametrize("mode", ["fwd", "decode"])
+def test_a_sparse_provider_is_checked_against_its_own_reference(tmp_path, mode):
+    shape = Shape(batch=1, heads_q=4, heads_kv=2, seqlen=200, head_dim=32)
+    df = _run(tmp_path, [Case("dash-ref", mode, shape, "fp32")])
+    row = df.loc["dash-ref"]
+    assert row.status == "OK" and row.rel_err < 1e-5  # its own reference, not dense attention

@@ -116,3 +116,10 @@ def test_plugins_register_through_the_environment(monkeypatch, registry_snapshot
     sys.modules.pop("slow_reference", None)
     load_plugins()
     assert get_provider("slow-reference").probe().available
+
+
+def test_dash_providers_are_registered_as_hierarchical_sparse():
+    for name in ("dash", "dash-ref"):
+        assert get_provider(name).family == "hierarchical-sparse"
+    assert get_provider("dash-ref").probe().available
+    assert {"fwd", "fwd+bwd", "decode"} <= get_provider("dash-ref").caps().modes

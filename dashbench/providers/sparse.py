@@ -1,0 +1,72 @@
+"""Hierarchical-sparse providers: DashAttention (Triton kernels and the PyTorch reference).
+
+Kernel benchmarks use fixed parameters: ``head_cls = 0`` (every chunk summary is its chunk's
+mean key, as for a dense checkpoint converted to DashAttention), chunk 64, ``sigma = 1``, and
+the routing ``scaling`` of :data:`DEFAULT_SCALING` until the suites set a target sparsity.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from dashbench.kernels.reference.dash import dash_attention_reference
+from dashbench.providers.registry import Capabilities, Probe, Provider, register
+
+DEFAULT_SCALING = 1.0
+CHUNK = 64
+
+
+def _head_cls(k: torch.Tensor) -> torch.Tensor:
+    return torch.zeros(k.shape[1], k.shape[-1], device=k.device, dtype=k.dtype)
+
+
+class _DashBase(Provider):
+    family = "hierarchical-sparse"
+
+    def reference(self, q_rows, k, v, positions, compute_dtype):
+        return dash_attention_reference(q_rows, k, v, _head_cls(k), chunk_size=CHUNK,
+                                        scaling=DEFAULT_SCALING, q_positions=positions,
+                                        compute_dtype=compute_dtype)  # fmt: skip
+
+
+@register
+class Dash(_DashBase):
+    name = "dash"
+    backend = "Triton"
+    summary = ("DashAttention Triton kernels (prefill; backward still recomputes through the "
+               "PyTorch reference; decode pending)")  # fmt: skip
+    capabilities = Capabilities(
+        frozenset({"fwd", "fwd+bwd"}), frozenset({"cuda"}), frozenset({"bf16", "fp16"}),
+        frozenset({64, 128}), max_gqa_ratio=16,
+    )  # fmt: skip
+
+    def _probe(self) -> Probe:
+        if not torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") != "1":
+            return Probe(False, "no CUDA device visible to PyTorch (TRITON_INTERPRET=1 runs it on the CPU)")
+        import triton
+
+        return Probe(True, impl=f"dashbench.kernels.dash_attention (triton {triton.__version__})")
+
+    def prepare(self, mode, q, k, v):
+        from dashbench.kernels import dash_attention
+
+        w = _head_cls(k)
+        return lambda: dash_attention(q, k, v, w, chunk_size=CHUNK, scaling=DEFAULT_SCALING)
+
+
+@register
+class DashReference(_DashBase):
+    name = "dash-ref"
+    backend = "PyTorch (eager, fp32 math)"
+    summary = "DashAttention in plain PyTorch (entmax package for the routing): the ground truth"
+    capabilities = Capabilities(
+        frozenset({"fwd", "fwd+bwd", "decode"}), frozenset({"cpu", "cuda"}),
+        frozenset({"bf16", "fp16", "fp32"}),
+    )  # fmt: skip
+
+    def prepare(self, mode, q, k, v):
+        w = _head_cls(k)
+        return lambda: dash_attention_reference(q, k, v, w, chunk_size=CHUNK,
+                                                scaling=DEFAULT_SCALING).to(q.dtype)  # fmt: skip

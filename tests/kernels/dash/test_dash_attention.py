@@ -1,0 +1,122 @@
+"""Triton DashAttention against the PyTorch reference (CPU: TRITON_INTERPRET=1, small shapes)."""
+
+import os
+
+import pytest
+import torch
+
+from dashbench.harness.inputs import structured_qkv
+from dashbench.kernels import dash_attention
+from dashbench.kernels.reference import dash_attention_reference
+
+pytestmark = pytest.mark.skipif(
+    not torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") != "1",
+    reason="needs a GPU or TRITON_INTERPRET=1",
+)
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _inputs(B, hq, hkv, n, d, dtype, seed):
+    g = torch.Generator().manual_seed(seed)
+    q, k, v = (torch.randn(B, h, n, d, generator=g) for h in (hq, hkv, hkv))
+    w = torch.randn(hkv, d, generator=g) / d**0.5
+    return [t.to(DEVICE, dtype) for t in (q, k, v, w)]
+
+
+def _rel(a, b):
+    return ((a.double() - b.double()).norm() / b.double().norm()).item()
+
+
+@pytest.mark.parametrize(
+    "B, hq, hkv, n, d, C, scaling",
+    [
+        pytest.param(1, 4, 2, 1, 64, 32, 4.0, id="N1"),
+        pytest.param(1, 4, 2, 63, 64, 32, 4.0, id="N63-G2"),
+        pytest.param(2, 4, 1, 65, 64, 32, 4.0, id="N65-G4-B2"),
+        pytest.param(1, 2, 2, 300, 128, 64, 8.0, id="N300-G1-D128"),
+        pytest.param(1, 16, 1, 200, 64, 32, 6.0, id="N200-G16"),
+        pytest.param(1, 6, 2, 130, 64, 32, 6.0, id="N130-G3"),
+        pytest.param(1, 4, 2, 1100, 64, 32, 6.0, id="N1100-2words"),
+        pytest.param(1, 2, 1, 400, 64, 128, 3.0, id="N400-C128"),
+    ],
+)
+def test_fp32_forward_and_routing_match_the_reference(B, hq, hkv, n, d, C, scaling):
+    q, k, v, w = _inputs(B, hq, hkv, n, d, torch.float32, seed=n + hq)
+    out, stats = dash_attention(q, k, v, w, chunk_size=C, scaling=scaling, return_stats=True)
+    ref, ref_stats = dash_attention_reference(q, k, v, w, chunk_size=C, scaling=scaling,
+                                              return_stats=True)  # fmt: skip
+    assert torch.isfinite(out).all()
+    assert _rel(out, ref) < 1e-5
+    # Same chunk sets (random inputs have no ties at the threshold).
+    assert torch.equal(stats.active_chunks.cpu(), ref_stats.active_chunks.cpu())
+    assert stats.mean_density == pytest.approx(ref_stats.mean_density)
+    assert stats.compute_density >= stats.pair_density - 1e-12
+
+
+INTERPRETER_BF16 = pytest.mark.skipif(
+    DEVICE == "cpu",
+    reason="Triton's CPU interpreter computes bf16 tl.dot wrongly (seen with Triton 3.6 and 3.9); "
+    "bf16 is checked on the GPU",
+)
+
+
+@pytest.mark.parametrize("dtype", [pytest.param(torch.bfloat16, marks=INTERPRETER_BF16), torch.float16])
+@pytest.mark.parametrize("sigma, est", [(1.0, True), (1e6, True), (1.0, False)])
+def test_half_precision_forward(dtype, sigma, est):
+    q, k, v, w = _inputs(1, 4, 2, 150, 64, dtype, seed=11)
+    out = dash_attention(q, k, v, w, chunk_size=32, scaling=5.0, sigma=sigma, estimate_diagonal=est)
+    ref = dash_attention_reference(q, k, v, w, chunk_size=32, scaling=5.0, sigma=sigma,
+                                   estimate_diagonal=est)  # fmt: skip
+    assert out.dtype == dtype and _rel(out, ref) < 1e-2
+
+
+def test_structured_inputs_keep_compute_density_near_token_density():
+    q, k, v = structured_qkv(1, 4, 1, 1024, 64, chunk_size=32, span=256, coherence=1.0,
+                             dtype=torch.float32, device=DEVICE, seed=3)  # fmt: skip
+    w = torch.zeros(1, 64, device=DEVICE)
+    out, stats = dash_attention(q, k, v, w, chunk_size=32, scaling=2.0, return_stats=True)
+    ref = dash_attention_reference(q, k, v, w, chunk_size=32, scaling=2.0)
+    assert _rel(out, ref) < 1e-5
+    assert stats.pair_density < 0.6 and stats.compute_density < 1.5 * stats.pair_density
+
+
+def test_gradients_match_the_reference_in_float64():
+    q, k, v, w = _inputs(1, 4, 2, 70, 64, torch.float32, seed=5)
+    args = [t.clone().requires_grad_() for t in (q, k, v, w)]
+    do = torch.randn_like(q)
+    dash_attention(*args, chunk_size=32, scaling=3.0).backward(do)
+    ref_args = [t.double().clone().requires_grad_() for t in (q, k, v, w)]
+    out = dash_attention_reference(*ref_args, chunk_size=32, scaling=3.0, compute_dtype=torch.float64)
+    out.backward(do.double())
+    for got, want in zip(args, ref_args):
+        assert _rel(got.grad, want.grad) < 1e-5
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(d=32), "head dim 32"),
+        (dict(C=16), "chunk_size 16"),
+        (dict(hq=32, hkv=1), "GQA ratio 32"),
+        (dict(dtype=torch.float64), "dtype"),
+    ],
+)
+def test_unsupported_inputs_raise_value_error(kwargs, message):
+    d, C = kwargs.get("d", 64), kwargs.get("C", 32)
+    q, k, v, w = _inputs(1, kwargs.get("hq", 4), kwargs.get("hkv", 2), 40, d,
+                         kwargs.get("dtype", torch.float32), seed=0)  # fmt: skip
+    with pytest.raises(ValueError, match=message):
+        dash_attention(q, k, v, w, chunk_size=C)
+
+
+def test_prefill_needs_equal_query_and_key_lengths():
+    q, k, v, w = _inputs(1, 4, 2, 40, 64, torch.float32, seed=0)
+    with pytest.raises(ValueError, match="as many queries as keys"):
+        dash_attention(q[:, :, :10], k, v, w, chunk_size=32)
+
+
+def test_cpu_without_the_interpreter_is_refused(monkeypatch):
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    q, k, v, w = (t.cpu() for t in _inputs(1, 4, 2, 40, 64, torch.float32, seed=0))
+    with pytest.raises(ValueError, match="CUDA device"):
+        dash_attention(q, k, v, w, chunk_size=32)
