@@ -99,6 +99,15 @@ def main() -> int:
                     t_route = bench(lambda: route(q, s, C, scaling, bm))
                     t_attend = bench(lambda: attend(q, k, v, s, tau, log_g, mask, chunk_size=C, scaling=scaling,
                                                     sigma=1.0, estimate_diagonal=True, bm=bm, gp=padded_group(G)))
+                    variants = {}
+                    for rows_, warps in ((64, 4), (64, 8), (128, 4), (128, 8)):
+                        bm_ = tile_rows(G, C, rows_)
+                        mask_ = route(q, s, C, scaling, bm_)
+                        variants[f"attend_r{rows_}_w{warps}_ms"] = bench(lambda: attend(
+                            q, k, v, s, mask_[0], mask_[1], mask_[3], chunk_size=C, scaling=scaling,
+                            sigma=1.0, estimate_diagonal=True, bm=bm_, gp=padded_group(G), num_warps=warps))
+                        variants[f"route_r{rows_}_w{warps}_ms"] = bench(lambda: route(q, s, C, scaling, bm_, num_warps=warps))
+                        del mask_
                     qkvo_mib = (2 * q.numel() + 2 * k.numel()) * 2 / 2**20
                     row = dict(
                         hq=hq, hkv=hkv, n=n, d=d, chunk=C, inputs=kind, target_density=target,
@@ -107,7 +116,7 @@ def main() -> int:
                         summarize_ms=t_sum, route_ms=t_route, attend_ms=t_attend,
                         **{f"{name}_ms": ms for name, ms in dense.items()},
                         baseline=base_name, speedup=dense[base_name] / total,
-                        extra_mem_mib=extra_mib, extra_mem_frac=extra_mib / qkvo_mib,
+                        extra_mem_mib=extra_mib, extra_mem_frac=extra_mib / qkvo_mib, **variants,
                         dense_equiv_tflops=4 * d * causal_pairs(n, n) * hq / (total * 1e-3) / 1e12,
                     )
                     rows_out.append(row)
@@ -117,6 +126,7 @@ def main() -> int:
                           f"{base_name}={dense[base_name]:8.3f}ms speedup={row['speedup']:.2f} "
                           f"extra={extra_mib:.0f}MiB ({row['extra_mem_frac']:.1%}) [{time.time() - t0:.0f}s]",
                           flush=True)
+                    print("    " + " ".join(f"{k_}={v_:.2f}" for k_, v_ in variants.items()), flush=True)
                 del q, k, v
                 torch.cuda.empty_cache()
     if args.out:

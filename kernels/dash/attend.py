@@ -99,7 +99,7 @@ def _attend_fwd_kernel(
 
 
 def attend(q, k, v, summaries, tau, log_g, mask, *, chunk_size, scaling, sigma,
-           estimate_diagonal, bm, gp):  # fmt: skip
+           estimate_diagonal, bm, gp, num_warps=4, num_stages=2):  # fmt: skip
     """Run stage 3; returns ``(out [B, Hq, N, D] in q's dtype, lse [B, Hq, N] fp32)``."""
     B, Hq, N, D = q.shape
     Hkv = k.shape[1]
@@ -114,6 +114,6 @@ def attend(q, k, v, summaries, tau, log_g, mask, *, chunk_size, scaling, sigma,
         out.stride(0), out.stride(1), out.stride(2),
         N, n_tiles, n_words, 0.5 * scaling / math.sqrt(D), 1.0 / math.sqrt(D), 1.0 / sigma,
         HKV=Hkv, G=Hq // Hkv, GP=gp, BM=bm, C=chunk_size, D=D,
-        ESTIMATE_DIAGONAL=estimate_diagonal,
+        ESTIMATE_DIAGONAL=estimate_diagonal, num_warps=num_warps, num_stages=num_stages,
     )  # fmt: skip
     return out, lse

@@ -133,14 +133,15 @@ def padded_group(group: int) -> int:
     return triton.next_power_of_2(group)
 
 
-def tile_rows(group: int, chunk_size: int) -> int:
-    """Query tokens per tile: a power of two dividing the chunk size, with GP * BM rows between
-    16 (the smallest tensor-core tile) and 64."""
+def tile_rows(group: int, chunk_size: int, rows: int = 64) -> int:
+    """Query tokens per tile: a power of two dividing the chunk size, so that the tile has
+    ``GP * BM = rows`` rows (at least 16, the smallest tensor-core tile)."""
     gp = padded_group(group)
-    return min(chunk_size, max(16 // gp, 64 // gp, 1))
+    return min(chunk_size, max(max(rows, 16) // gp, 1))
 
 
-def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: float, bm: int):
+def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: float, bm: int,
+          num_warps: int = 4):
     """Run stage 2; see the module docstring for the outputs."""
     B, Hq, N, D = q.shape
     Hkv, n_chunks = summaries.shape[1], summaries.shape[2]
@@ -159,5 +160,6 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
         summaries.stride(0), summaries.stride(1), summaries.stride(2),
         N, n_tiles, n_words, xscale, MAX_ITER,
         HKV=Hkv, G=G, GP=padded_group(G), BM=bm, C=chunk_size, D=D, CB=CB,
+        num_warps=num_warps,
     )  # fmt: skip
     return tau, log_g, count, mask
