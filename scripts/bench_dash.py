@@ -24,7 +24,7 @@ from dashbench.harness.flops import causal_pairs
 from dashbench.harness.inputs import random_qkv, structured_qkv
 from dashbench.kernels import calibrate_scaling, dash_attention
 from dashbench.kernels.dash.attend import attend
-from dashbench.kernels.dash.route import padded_group, route, tile_rows
+from dashbench.kernels.dash.route import chunk_lists, padded_group, route, tile_rows
 from dashbench.kernels.dash.summarize import summarize
 from dashbench.kernels.reference import dash_attention_reference
 from dashbench.units import parse_size_list
@@ -95,25 +95,33 @@ def main() -> int:
                     bm = tile_rows(G, C)
                     s = summarize(k, w, C)
                     t_sum = bench(lambda: summarize(k, w, C))
-                    tau, log_g, count, mask = route(q, s, C, scaling, bm)
+                    tau, log_g, count, mask, tile_count = route(q, s, C, scaling, bm)
                     t_route = bench(lambda: route(q, s, C, scaling, bm))
-                    t_attend = bench(lambda: attend(q, k, v, s, tau, log_g, mask, chunk_size=C, scaling=scaling,
-                                                    sigma=1.0, estimate_diagonal=True, bm=bm, gp=padded_group(G)))
+                    offsets, ids = chunk_lists(mask, tile_count)
+                    t_lists = bench(lambda: chunk_lists(mask, tile_count))
+                    t_attend = bench(lambda: attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, chunk_size=C,
+                                                    scaling=scaling, sigma=1.0, estimate_diagonal=True, bm=bm,
+                                                    gp=padded_group(G)))
                     variants = {}
-                    for rows_, warps in ((64, 4), (64, 8), (128, 4), (128, 8)):
+                    for rows_ in (64, 128):
                         bm_ = tile_rows(G, C, rows_)
-                        mask_ = route(q, s, C, scaling, bm_)
-                        variants[f"attend_r{rows_}_w{warps}_ms"] = bench(lambda: attend(
-                            q, k, v, s, mask_[0], mask_[1], mask_[3], chunk_size=C, scaling=scaling,
-                            sigma=1.0, estimate_diagonal=True, bm=bm_, gp=padded_group(G), num_warps=warps))
-                        variants[f"route_r{rows_}_w{warps}_ms"] = bench(lambda: route(q, s, C, scaling, bm_, num_warps=warps))
-                        del mask_
+                        for warps in (4, 8):
+                            variants[f"route_r{rows_}_w{warps}_ms"] = bench(
+                                lambda: route(q, s, C, scaling, bm_, num_warps=warps))
+                        r_ = route(q, s, C, scaling, bm_)
+                        l_ = chunk_lists(r_[3], r_[4])
+                        for warps, stages in ((4, 2), (4, 3), (8, 2), (8, 3)):
+                            variants[f"attend_r{rows_}_w{warps}_s{stages}_ms"] = bench(lambda: attend(
+                                q, k, v, s, r_[0], r_[1], l_[0], r_[4], l_[1], chunk_size=C, scaling=scaling,
+                                sigma=1.0, estimate_diagonal=True, bm=bm_, gp=padded_group(G),
+                                num_warps=warps, num_stages=stages))
+                        del r_, l_
                     qkvo_mib = (2 * q.numel() + 2 * k.numel()) * 2 / 2**20
                     row = dict(
                         hq=hq, hkv=hkv, n=n, d=d, chunk=C, inputs=kind, target_density=target,
                         scaling=scaling, token_density=stats.mean_density, pair_density=stats.pair_density,
                         compute_density=stats.compute_density, rel_err=err, dash_ms=total,
-                        summarize_ms=t_sum, route_ms=t_route, attend_ms=t_attend,
+                        summarize_ms=t_sum, route_ms=t_route, lists_ms=t_lists, attend_ms=t_attend,
                         **{f"{name}_ms": ms for name, ms in dense.items()},
                         baseline=base_name, speedup=dense[base_name] / total,
                         extra_mem_mib=extra_mib, extra_mem_frac=extra_mib / qkvo_mib, **variants,
@@ -122,7 +130,7 @@ def main() -> int:
                     rows_out.append(row)
                     print(f"Hkv={hkv} N={n:7d} {kind:10s} target={target:.2f} tok={stats.mean_density:.3f} "
                           f"pair={stats.pair_density:.3f} comp={stats.compute_density:.3f} err={err:.1e} "
-                          f"dash={total:8.3f}ms (sum {t_sum:.3f} route {t_route:.3f} attend {t_attend:.3f}) "
+                          f"dash={total:8.3f}ms (sum {t_sum:.3f} route {t_route:.3f} lists {t_lists:.3f} attend {t_attend:.3f}) "
                           f"{base_name}={dense[base_name]:8.3f}ms speedup={row['speedup']:.2f} "
                           f"extra={extra_mib:.0f}MiB ({row['extra_mem_frac']:.1%}) [{time.time() - t0:.0f}s]",
                           flush=True)

@@ -2,7 +2,7 @@
 
 One program per (query tile, batch, KV head), with the same row layout as the router (the
 ``G`` heads of ``BM`` consecutive tokens of one chunk). It attends the tile's own (diagonal)
-chunk first, with the causal mask, then every earlier chunk in the tile's union bitmask. For
+chunk first, with the causal mask, then every earlier chunk in the tile's union list. For
 each such chunk it recomputes the routing probability of every row from the stored threshold
 (one dot of the row with the chunk summary: ``D`` flops per row against ``C * D`` for the
 attention itself), so no ``N x N/C`` prior is ever stored; tokens that did not route to the
@@ -20,17 +20,17 @@ import triton.language as tl
 
 @triton.jit
 def _attend_fwd_kernel(
-    Q, K, V, S, TAU, LOGG, MASK, OUT, LSE,
+    Q, K, V, S, TAU, LOGG, OFFSETS, COUNTS, IDS, OUT, LSE,
     stride_qb, stride_qh, stride_qn,
     stride_kb, stride_kh, stride_kn,
     stride_sb, stride_sh, stride_sc,
     stride_ob, stride_oh, stride_on,
-    N, n_tiles, n_words, xscale, sm_scale, inv_sigma,
+    N, n_tiles, xscale, sm_scale, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr,
 ):  # fmt: skip
     R: tl.constexpr = GP * BM
-    t = tl.program_id(0)
+    t = n_tiles - 1 - tl.program_id(0)  # the longest tiles (last in the sequence) start first
     bh = tl.program_id(1)
     b = (bh // HKV).to(tl.int64)
     h = bh % HKV
@@ -62,35 +62,37 @@ def _attend_fwd_kernel(
     l_i = tl.sum(p, axis=1)
     acc = tl.dot(p.to(v.dtype), v)
 
-    mask_base = MASK + ((b * HKV + h) * n_tiles + t) * n_words
+    tile = (b * HKV + h) * n_tiles + t
+    start = tl.load(OFFSETS + tile)
+    n_chunks = tl.load(COUNTS + tile)
     s_base = S + b * stride_sb + h * stride_sh
-    for c in range(0, own):
-        word = tl.load(mask_base + c // 32)
-        if ((word >> (c % 32)) & 1) != 0:
-            summary = tl.load(s_base + c * stride_sc + dims)
-            x = tl.sum(qf * summary[None, :], axis=1) * xscale
-            pr = tl.maximum(x - tau, 0.0)
-            pr = tl.where(valid, pr * pr, 0.0)
-            p_bar = tl.sum(tl.reshape(pr, (GP, BM)), axis=0) / G
-            p_bar = tl.reshape(tl.broadcast_to(p_bar[None, :], (GP, BM)), (R,))
-            routed = p_bar > 1e-20
-            log_p = tl.log(tl.where(routed, p_bar, 1.0))
-            if ESTIMATE_DIAGONAL:
-                bias = (log_p - log_g) * inv_sigma
-            else:
-                bias = log_p
-            bias = tl.where(routed, bias, float("-inf"))
+    # A plain loop over the tile's chunk list (no branch), so loads can be pipelined.
+    for i in range(0, n_chunks):
+        c = tl.load(IDS + start + i)
+        summary = tl.load(s_base + c * stride_sc + dims)
+        x = tl.sum(qf * summary[None, :], axis=1) * xscale
+        pr = tl.maximum(x - tau, 0.0)
+        pr = tl.where(valid, pr * pr, 0.0)
+        p_bar = tl.sum(tl.reshape(pr, (GP, BM)), axis=0) / G
+        p_bar = tl.reshape(tl.broadcast_to(p_bar[None, :], (GP, BM)), (R,))
+        routed = p_bar > 1e-20
+        log_p = tl.log(tl.where(routed, p_bar, 1.0))
+        if ESTIMATE_DIAGONAL:
+            bias = (log_p - log_g) * inv_sigma
+        else:
+            bias = log_p
+        bias = tl.where(routed, bias, float("-inf"))
 
-            kpos = (c * C + keys).to(tl.int64)
-            k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :])
-            v = tl.load(v_base + kpos[:, None] * stride_kn + dims[None, :])
-            s = tl.dot(q, tl.trans(k)) * sm_scale + bias[:, None]
-            m_new = tl.maximum(m_i, tl.max(s, axis=1))
-            alpha = tl.exp(m_i - m_new)
-            p = tl.exp(s - m_new[:, None])
-            l_i = l_i * alpha + tl.sum(p, axis=1)
-            acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
-            m_i = m_new
+        kpos = (c * C + keys).to(tl.int64)
+        k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :])
+        v = tl.load(v_base + kpos[:, None] * stride_kn + dims[None, :])
+        s = tl.dot(q, tl.trans(k)) * sm_scale + bias[:, None]
+        m_new = tl.maximum(m_i, tl.max(s, axis=1))
+        alpha = tl.exp(m_i - m_new)
+        p = tl.exp(s - m_new[:, None])
+        l_i = l_i * alpha + tl.sum(p, axis=1)
+        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
+        m_i = m_new
 
     out = acc / l_i[:, None]
     tl.store(OUT + b * stride_ob + head[:, None] * stride_oh + pos[:, None] * stride_on
@@ -98,21 +100,22 @@ def _attend_fwd_kernel(
     tl.store(LSE + (b * HKV * G + head) * N + pos, m_i + tl.log(l_i), mask=valid)
 
 
-def attend(q, k, v, summaries, tau, log_g, mask, *, chunk_size, scaling, sigma,
+def attend(q, k, v, summaries, tau, log_g, offsets, counts, ids, *, chunk_size, scaling, sigma,
            estimate_diagonal, bm, gp, num_warps=4, num_stages=2):  # fmt: skip
-    """Run stage 3; returns ``(out [B, Hq, N, D] in q's dtype, lse [B, Hq, N] fp32)``."""
+    """Run stage 3 over each tile's chunk list (``offsets``/``counts``/``ids`` from
+    ``route.chunk_lists``); returns ``(out [B, Hq, N, D] in q's dtype, lse [B, Hq, N] fp32)``."""
     B, Hq, N, D = q.shape
     Hkv = k.shape[1]
-    n_tiles, n_words = mask.shape[2], mask.shape[3]
+    n_tiles = counts.shape[2]
     out = torch.empty_like(q)
     lse = torch.empty(B, Hq, N, device=q.device, dtype=torch.float32)
     _attend_fwd_kernel[(n_tiles, B * Hkv)](
-        q, k, v, summaries, tau, log_g, mask, out, lse,
+        q, k, v, summaries, tau, log_g, offsets, counts, ids, out, lse,
         q.stride(0), q.stride(1), q.stride(2),
         k.stride(0), k.stride(1), k.stride(2),
         summaries.stride(0), summaries.stride(1), summaries.stride(2),
         out.stride(0), out.stride(1), out.stride(2),
-        N, n_tiles, n_words, 0.5 * scaling / math.sqrt(D), 1.0 / math.sqrt(D), 1.0 / sigma,
+        N, n_tiles, 0.5 * scaling / math.sqrt(D), 1.0 / math.sqrt(D), 1.0 / sigma,
         HKV=Hkv, G=Hq // Hkv, GP=gp, BM=bm, C=chunk_size, D=D,
         ESTIMATE_DIAGONAL=estimate_diagonal, num_warps=num_warps, num_stages=num_stages,
     )  # fmt: skip

@@ -7,7 +7,7 @@ import os
 import torch
 
 from dashbench.kernels.dash.attend import attend
-from dashbench.kernels.dash.route import padded_group, route, tile_rows
+from dashbench.kernels.dash.route import chunk_lists, padded_group, route, tile_rows
 from dashbench.kernels.dash.summarize import summarize
 from dashbench.kernels.reference.dash import DashStats, check_dash_inputs, dash_attention_reference
 
@@ -41,18 +41,18 @@ class _DashAttention(torch.autograd.Function):
         G = q.shape[1] // k.shape[1]
         bm = tile_rows(G, chunk_size)
         summaries = summarize(k, head_cls, chunk_size)
-        tau, log_g, count, mask = route(q, summaries, chunk_size, scaling, bm)
-        out, lse = attend(q, k, v, summaries, tau, log_g, mask, chunk_size=chunk_size,
+        tau, log_g, count, mask, tile_count = route(q, summaries, chunk_size, scaling, bm)
+        offsets, ids = chunk_lists(mask, tile_count)
+        out, lse = attend(q, k, v, summaries, tau, log_g, offsets, tile_count, ids, chunk_size=chunk_size,
                           scaling=scaling, sigma=sigma, estimate_diagonal=estimate_diagonal,
                           bm=bm, gp=padded_group(G))  # fmt: skip
         ctx.save_for_backward(q, k, v, head_cls)
         ctx.args = (chunk_size, scaling, sigma, estimate_diagonal)
-        ctx.routing = (count, mask, bm)
-        ctx.mark_non_differentiable(count, mask)
-        return out, count, mask
+        ctx.mark_non_differentiable(count, tile_count)
+        return out, count, tile_count
 
     @staticmethod
-    def backward(ctx, d_out, _d_count, _d_mask):
+    def backward(ctx, d_out, _d_count, _d_tile_count):
         # Interim backward: the exact gradient of the same function, recomputed through the
         # PyTorch reference (checkpointed per query block). Triton backward kernels replace it.
         q, k, v, head_cls = ctx.saved_tensors
@@ -93,23 +93,22 @@ def dash_attention(
     v and head_cls.
     """
     check_kernel_inputs(q, k, v, head_cls, chunk_size)
-    out, count, mask = _DashAttention.apply(q, k, v, head_cls, chunk_size, float(scaling),
+    out, count, tile_count = _DashAttention.apply(q, k, v, head_cls, chunk_size, float(scaling),
                                             float(sigma), bool(estimate_diagonal))  # fmt: skip
     if not return_stats:
         return out
     bm = tile_rows(q.shape[1] // k.shape[1], chunk_size)
-    return out, routing_stats(count, mask, chunk_size, q.shape[2], bm)
+    return out, routing_stats(count, tile_count, chunk_size, q.shape[2], bm)
 
 
-def routing_stats(count: torch.Tensor, mask: torch.Tensor, chunk_size: int, n: int, bm: int) -> DashStats:
-    """Token density from per-token counts; compute density from the per-tile union bitmasks."""
+def routing_stats(count, tile_count, chunk_size: int, n: int, bm: int) -> DashStats:
+    """Token density from per-token counts; compute density from the per-tile union sizes."""
     pos = torch.arange(n, device=count.device)
     own = pos // chunk_size
     keys = (count.long() - 1) * chunk_size + (pos - own * chunk_size + 1)
     token_density = keys.double() / (pos.double() + 1)
-    bits = torch.stack([(mask >> i) & 1 for i in range(32)], dim=-1).sum(dim=(-1, -2))
-    tile_own = (torch.arange(mask.shape[2], device=mask.device) * bm) // chunk_size
-    computed = (bits + 1).double().sum()  # + the diagonal chunk of every tile
+    tile_own = (torch.arange(tile_count.shape[2], device=count.device) * bm) // chunk_size
+    computed = (tile_count + 1).double().sum()  # + the diagonal chunk of every tile
     causal = (tile_own + 1).double().sum() * count.shape[0] * count.shape[1]
     return DashStats(active_chunks=count, token_density=token_density,
                      compute_density=float(computed / causal), positions=pos,

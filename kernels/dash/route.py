@@ -37,26 +37,37 @@ MAX_ITER = 12
 
 
 @triton.jit
-def _scores(q, s_base, stride_sc, c0, own, xscale, D: tl.constexpr, CB: tl.constexpr):
-    """x for the rows of ``q`` against chunks ``c0 .. c0 + CB`` (``-inf`` at and after ``own``)."""
+def _scores(q, s_base, stride_sc, c0, own, xscale, D: tl.constexpr, CB: tl.constexpr,
+            SPLIT_BF16: tl.constexpr):  # fmt: skip
+    """x for the rows of ``q`` against chunks ``c0 .. c0 + CB`` (``-inf`` at and after ``own``).
+
+    The scores must be close to fp32: plain tf32 or bf16 (10 / 7 mantissa bits) flips chunks that
+    sit near the entmax threshold, and such a chunk moves the prior's centre log_g a lot. With
+    bf16 queries (exact in bf16) the summaries are split into a bf16 head and tail, two bf16
+    products (16 mantissa bits of S, fp32 accumulation); otherwise tf32x3.
+    """
     cs = c0 + tl.arange(0, CB)
     cm = cs < own
     s = tl.load(s_base + cs[:, None].to(tl.int64) * stride_sc + tl.arange(0, D)[None, :],
                 mask=cm[:, None], other=0.0)  # fmt: skip
-    # tf32x3: fp32-accurate scores on tensor cores. Plain tf32 (10-bit mantissa) flips chunks
-    # that sit near the entmax threshold, and such a chunk moves the prior's centre log_g a lot.
-    x = tl.dot(q, tl.trans(s), input_precision="tf32x3") * xscale
+    if SPLIT_BF16:
+        s_hi = s.to(tl.bfloat16)
+        s_lo = (s - s_hi.to(tl.float32)).to(tl.bfloat16)
+        x = tl.dot(q, tl.trans(s_hi)) + tl.dot(q, tl.trans(s_lo))
+    else:
+        x = tl.dot(q, tl.trans(s), input_precision="tf32x3")
+    x = x * xscale
     return tl.where(cm[None, :], x, float("-inf")), cm
 
 
 @triton.jit
 def _route_kernel(
-    Q, S, TAU, LOGG, COUNT, MASK,
+    Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT,
     stride_qb, stride_qh, stride_qn,
     stride_sb, stride_sh, stride_sc,
     N, n_tiles, n_words, xscale, max_iter,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
-    D: tl.constexpr, CB: tl.constexpr,
+    D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr,
 ):  # fmt: skip
     R: tl.constexpr = GP * BM  # GP: G padded to a power of two (padding rows are masked)
     t = tl.program_id(0)
@@ -71,12 +82,13 @@ def _route_kernel(
     dims = tl.arange(0, D)
     q = tl.load(Q + b * stride_qb + (h * G + g)[:, None].to(tl.int64) * stride_qh
                 + pos[:, None] * stride_qn + dims[None, :], mask=valid[:, None], other=0.0)  # fmt: skip
-    q = q.to(tl.float32)
+    if not SPLIT_BF16:
+        q = q.to(tl.float32)
     s_base = S + b * stride_sb + h * stride_sh
 
     m = tl.full([R], float("-inf"), tl.float32)
     for c0 in range(0, own, CB):
-        x, cm = _scores(q, s_base, stride_sc, c0, own, xscale, D, CB)
+        x, cm = _scores(q, s_base, stride_sc, c0, own, xscale, D, CB, SPLIT_BF16)
         m = tl.maximum(m, tl.max(x, axis=1))
 
     tau = tl.full([R], -1.0, tl.float32)
@@ -89,7 +101,7 @@ def _route_kernel(
         lowest_in = tl.full([R], float("inf"), tl.float32)
         highest_out = tl.full([R], float("-inf"), tl.float32)
         for c0 in range(0, own, CB):
-            x, cm = _scores(q, s_base, stride_sc, c0, own, xscale, D, CB)
+            x, cm = _scores(q, s_base, stride_sc, c0, own, xscale, D, CB, SPLIT_BF16)
             y = x - m[:, None]
             sup = (y > tau[:, None]) & cm[None, :]
             out = (y <= tau[:, None]) & cm[None, :]
@@ -114,8 +126,9 @@ def _route_kernel(
     n_routed = tl.zeros([BM], tl.int32)
     lanes = tl.arange(0, CB)
     mask_base = MASK + ((b * HKV + h) * n_tiles + t) * n_words
+    n_union = 0
     for c0 in range(0, own, CB):
-        x, cm = _scores(q, s_base, stride_sc, c0, own, xscale, D, CB)
+        x, cm = _scores(q, s_base, stride_sc, c0, own, xscale, D, CB, SPLIT_BF16)
         p = tl.maximum(x - tau_abs[:, None], 0.0)
         p = tl.where(cm[None, :] & valid[:, None], p * p, 0.0)
         p_bar = tl.sum(tl.reshape(p, (GP, BM, CB)), axis=0) / G
@@ -124,6 +137,8 @@ def _route_kernel(
         n_routed += tl.sum(routed.to(tl.int32), axis=1)
         any_routed = tl.max(routed.to(tl.int32), axis=0)
         tl.store(mask_base + c0 // CB, tl.sum(any_routed << lanes, axis=0))
+        n_union += tl.sum(any_routed, axis=0)
+    tl.store(TILE_COUNT + (b * HKV + h) * n_tiles + t, n_union)
     tok_out = (b * HKV + h) * N + tok_pos
     tl.store(LOGG + tok_out, log_sum / tl.maximum(n_routed, 1).to(tl.float32), mask=tok_valid)
     tl.store(COUNT + tok_out, n_routed + 1, mask=tok_valid)
@@ -153,13 +168,41 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
     log_g = torch.empty(B, Hkv, N, device=dev, dtype=torch.float32)
     count = torch.empty(B, Hkv, N, device=dev, dtype=torch.int32)
     mask = torch.zeros(B, Hkv, n_tiles, n_words, device=dev, dtype=torch.int32)
+    tile_count = torch.empty(B, Hkv, n_tiles, device=dev, dtype=torch.int32)
     xscale = 0.5 * scaling / math.sqrt(D)
     _route_kernel[(n_tiles, B * Hkv)](
-        q, summaries, tau, log_g, count, mask,
+        q, summaries, tau, log_g, count, mask, tile_count,
         q.stride(0), q.stride(1), q.stride(2),
         summaries.stride(0), summaries.stride(1), summaries.stride(2),
         N, n_tiles, n_words, xscale, MAX_ITER,
         HKV=Hkv, G=G, GP=padded_group(G), BM=bm, C=chunk_size, D=D, CB=CB,
-        num_warps=num_warps,
+        SPLIT_BF16=q.dtype == torch.bfloat16, num_warps=num_warps,
     )  # fmt: skip
-    return tau, log_g, count, mask
+    return tau, log_g, count, mask, tile_count
+
+
+@triton.jit
+def _expand_kernel(MASK, OFFSETS, LIST, n_words):
+    """Write the chunk ids of one tile's union bitmask, ascending, at its offset in LIST."""
+    tile = tl.program_id(0).to(tl.int64)
+    base = tl.load(OFFSETS + tile)
+    lanes = tl.arange(0, 32)
+    k = 0
+    for w in range(0, n_words):
+        word = tl.load(MASK + tile * n_words + w)
+        bits = (word >> lanes) & 1
+        slot = tl.cumsum(bits, axis=0) - bits
+        tl.store(LIST + base + k + slot, w * 32 + lanes, mask=bits == 1)
+        k += tl.sum(bits, axis=0)
+
+
+def chunk_lists(mask: torch.Tensor, tile_count: torch.Tensor):
+    """CSR form of the per-tile unions: ``(offsets [B, Hkv, n_tiles] int64, ids int32)``; tile
+    ``i`` attends ``ids[offsets[i] : offsets[i] + tile_count[i]]``. Its size is the number of
+    (tile, chunk) pairs computed, not the ``n_tiles x n_chunks`` worst case."""
+    counts = tile_count.flatten().long()
+    offsets = torch.cumsum(counts, 0) - counts
+    ids = torch.empty(max(1, int(counts.sum())), device=mask.device, dtype=torch.int32)
+    n_tiles_total = counts.numel()
+    _expand_kernel[(n_tiles_total,)](mask, offsets, ids, mask.shape[-1])
+    return offsets.view(tile_count.shape), ids

@@ -14,6 +14,8 @@ pytestmark = pytest.mark.skipif(
     reason="needs a GPU or TRITON_INTERPRET=1",
 )
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+# fp32 inputs: exact in the CPU interpreter; on the GPU the attention products run in tf32.
+FP32_TOL = 1e-5 if DEVICE == "cpu" else 3e-3
 
 
 def _inputs(B, hq, hkv, n, d, dtype, seed):
@@ -46,7 +48,7 @@ def test_fp32_forward_and_routing_match_the_reference(B, hq, hkv, n, d, C, scali
     ref, ref_stats = dash_attention_reference(q, k, v, w, chunk_size=C, scaling=scaling,
                                               return_stats=True)  # fmt: skip
     assert torch.isfinite(out).all()
-    assert _rel(out, ref) < 1e-5
+    assert _rel(out, ref) < FP32_TOL
     # Same chunk sets (random inputs have no ties at the threshold).
     assert torch.equal(stats.active_chunks.cpu(), ref_stats.active_chunks.cpu())
     assert stats.mean_density == pytest.approx(ref_stats.mean_density)
@@ -76,7 +78,7 @@ def test_structured_inputs_keep_compute_density_near_token_density():
     w = torch.zeros(1, 64, device=DEVICE)
     out, stats = dash_attention(q, k, v, w, chunk_size=32, scaling=2.0, return_stats=True)
     ref = dash_attention_reference(q, k, v, w, chunk_size=32, scaling=2.0)
-    assert _rel(out, ref) < 1e-5
+    assert _rel(out, ref) < FP32_TOL
     assert stats.pair_density < 0.6 and stats.compute_density < 1.5 * stats.pair_density
 
 
