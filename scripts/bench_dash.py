@@ -25,6 +25,7 @@ from dashbench.harness.inputs import random_qkv, structured_qkv
 from dashbench.kernels import calibrate_scaling, dash_attention
 from dashbench.kernels.dash.attend import attend
 from dashbench.kernels.dash.route import chunk_lists, padded_group, route, tile_rows
+from dashbench.kernels.dash.interface import ATTEND_ROWS, ROUTE_ROWS
 from dashbench.kernels.dash.summarize import summarize
 from dashbench.kernels.reference import dash_attention_reference
 from dashbench.units import parse_size_list
@@ -92,30 +93,26 @@ def main() -> int:
                     extra_mib = (torch.cuda.max_memory_allocated() - before) / 2**20 - q.numel() * 2 / 2**20
                     total = bench(lambda: dash_attention(q, k, v, w, chunk_size=C, scaling=scaling))
                     G = hq // hkv
-                    bm = tile_rows(G, C)
+                    bm = tile_rows(G, C, ATTEND_ROWS)
+                    route_bm = tile_rows(G, C, ROUTE_ROWS)
                     s = summarize(k, w, C)
                     t_sum = bench(lambda: summarize(k, w, C))
-                    tau, log_g, count, mask, tile_count = route(q, s, C, scaling, bm)
-                    t_route = bench(lambda: route(q, s, C, scaling, bm))
+                    tau, log_g, count, mask, tile_count = route(q, s, C, scaling, bm, route_bm=route_bm)
+                    t_route = bench(lambda: route(q, s, C, scaling, bm, route_bm=route_bm))
                     offsets, ids = chunk_lists(mask, tile_count)
                     t_lists = bench(lambda: chunk_lists(mask, tile_count))
                     t_attend = bench(lambda: attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, chunk_size=C,
                                                     scaling=scaling, sigma=1.0, estimate_diagonal=True, bm=bm,
                                                     gp=padded_group(G)))
-                    variants = {}
-                    for rows_ in (64, 128):
-                        bm_ = tile_rows(G, C, rows_)
-                        for warps in (4, 8):
-                            variants[f"route_r{rows_}_w{warps}_ms"] = bench(
-                                lambda: route(q, s, C, scaling, bm_, num_warps=warps))
-                        r_ = route(q, s, C, scaling, bm_)
-                        l_ = chunk_lists(r_[3], r_[4])
-                        for warps, stages in ((4, 2), (4, 3), (8, 2), (8, 3)):
-                            variants[f"attend_r{rows_}_w{warps}_s{stages}_ms"] = bench(lambda: attend(
-                                q, k, v, s, r_[0], r_[1], l_[0], r_[4], l_[1], chunk_size=C, scaling=scaling,
-                                sigma=1.0, estimate_diagonal=True, bm=bm_, gp=padded_group(G),
-                                num_warps=warps, num_stages=stages))
-                        del r_, l_
+                    variants = {
+                        "route_r128_w8_ms": bench(lambda: route(q, s, C, scaling, bm, route_bm=route_bm, num_warps=8)),
+                        "route_r64_w4_ms": bench(lambda: route(q, s, C, scaling, bm)),
+                    }
+                    for warps, stages in ((4, 3), (8, 3)):
+                        variants[f"attend_r64_w{warps}_s{stages}_ms"] = bench(lambda: attend(
+                            q, k, v, s, tau, log_g, offsets, tile_count, ids, chunk_size=C, scaling=scaling,
+                            sigma=1.0, estimate_diagonal=True, bm=bm, gp=padded_group(G),
+                            num_warps=warps, num_stages=stages))
                     qkvo_mib = (2 * q.numel() + 2 * k.numel()) * 2 / 2**20
                     row = dict(
                         hq=hq, hkv=hkv, n=n, d=d, chunk=C, inputs=kind, target_density=target,

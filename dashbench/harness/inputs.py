@@ -21,21 +21,23 @@ import torch
 
 
 def random_qkv(B, hq, hkv, n, d, *, dtype=torch.bfloat16, device="cpu", seed=0):
-    g = torch.Generator(device=device).manual_seed(seed)
-    q = torch.randn(B, hq, n, d, generator=g, device=device, dtype=dtype)
-    k = torch.randn(B, hkv, n, d, generator=g, device=device, dtype=dtype)
-    v = torch.randn(B, hkv, n, d, generator=g, device=device, dtype=dtype)
-    return q, k, v
+    """I.i.d. Gaussian ``[B, H, N, D]`` q, k, v. Drawn on the CPU, so a seed gives the same
+    tensors on every device."""
+    g = torch.Generator().manual_seed(seed)
+    q, k, v = (torch.randn(B, h, n, d, generator=g) for h in (hq, hkv, hkv))
+    return tuple(t.to(device=device, dtype=dtype) for t in (q, k, v))
 
 
 def structured_qkv(
     B, hq, hkv, n, d, *, chunk_size=64, topics=16, span=256, coherence=0.9, strength=1.0,
     dtype=torch.bfloat16, device="cpu", seed=0,
 ):  # fmt: skip
-    """Locally coherent q, k, v (see the module docstring); ``[B, H, N, D]`` tensors."""
+    """Locally coherent q, k, v (see the module docstring); ``[B, H, N, D]`` tensors, drawn on
+    the CPU so that a seed gives the same tensors on every device."""
     if not 0.0 <= coherence <= 1.0:
         raise ValueError(f"coherence must be in [0, 1]; got {coherence}")
-    g = torch.Generator(device=device).manual_seed(seed)
+    out_device, device = device, "cpu"
+    g = torch.Generator().manual_seed(seed)
     dirs = torch.randn(topics, d, generator=g, device=device)
     dirs = dirs / dirs.norm(dim=-1, keepdim=True) * strength * math.sqrt(d)
     n_chunks = math.ceil(n / chunk_size)
@@ -52,4 +54,4 @@ def structured_qkv(
     q = dirs[query_topic].repeat_interleave(group, dim=1)
     q = q + torch.randn(B, hq, n, d, generator=g, device=device)
     v = torch.randn(B, hkv, n, d, generator=g, device=device)
-    return q.to(dtype), k.to(dtype), v.to(dtype)
+    return tuple(t.to(device=out_device, dtype=dtype) for t in (q, k, v))

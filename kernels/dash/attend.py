@@ -17,6 +17,8 @@ import torch
 import triton
 import triton.language as tl
 
+LOG2E = 1.4426950408889634
+
 
 @triton.jit
 def _attend_fwd_kernel(
@@ -55,10 +57,11 @@ def _attend_fwd_kernel(
     kvalid = kpos < N
     k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :], mask=kvalid[:, None], other=0.0)
     v = tl.load(v_base + kpos[:, None] * stride_kn + dims[None, :], mask=kvalid[:, None], other=0.0)
+    # Scores are kept in base 2 (sm_scale and the bias carry log2(e)), so softmax uses exp2.
     s = tl.dot(q, tl.trans(k)) * sm_scale
     s = tl.where((kpos[None, :] <= pos[:, None]) & kvalid[None, :], s, float("-inf"))
     m_i = tl.max(s, axis=1)
-    p = tl.exp(s - m_i[:, None])
+    p = tl.exp2(s - m_i[:, None])
     l_i = tl.sum(p, axis=1)
     acc = tl.dot(p.to(v.dtype), v)
 
@@ -81,15 +84,15 @@ def _attend_fwd_kernel(
             bias = (log_p - log_g) * inv_sigma
         else:
             bias = log_p
-        bias = tl.where(routed, bias, float("-inf"))
+        bias = tl.where(routed, bias * 1.4426950408889634, float("-inf"))
 
         kpos = (c * C + keys).to(tl.int64)
         k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :])
         v = tl.load(v_base + kpos[:, None] * stride_kn + dims[None, :])
         s = tl.dot(q, tl.trans(k)) * sm_scale + bias[:, None]
         m_new = tl.maximum(m_i, tl.max(s, axis=1))
-        alpha = tl.exp(m_i - m_new)
-        p = tl.exp(s - m_new[:, None])
+        alpha = tl.exp2(m_i - m_new)
+        p = tl.exp2(s - m_new[:, None])
         l_i = l_i * alpha + tl.sum(p, axis=1)
         acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
         m_i = m_new
@@ -97,7 +100,8 @@ def _attend_fwd_kernel(
     out = acc / l_i[:, None]
     tl.store(OUT + b * stride_ob + head[:, None] * stride_oh + pos[:, None] * stride_on
              + dims[None, :], out.to(OUT.dtype.element_ty), mask=valid[:, None])  # fmt: skip
-    tl.store(LSE + (b * HKV * G + head) * N + pos, m_i + tl.log(l_i), mask=valid)
+    # natural-log LSE, for the backward
+    tl.store(LSE + (b * HKV * G + head) * N + pos, (m_i + tl.log2(l_i)) * 0.6931471805599453, mask=valid)
 
 
 def attend(q, k, v, summaries, tau, log_g, offsets, counts, ids, *, chunk_size, scaling, sigma,
@@ -115,7 +119,7 @@ def attend(q, k, v, summaries, tau, log_g, offsets, counts, ids, *, chunk_size, 
         k.stride(0), k.stride(1), k.stride(2),
         summaries.stride(0), summaries.stride(1), summaries.stride(2),
         out.stride(0), out.stride(1), out.stride(2),
-        N, n_tiles, 0.5 * scaling / math.sqrt(D), 1.0 / math.sqrt(D), 1.0 / sigma,
+        N, n_tiles, 0.5 * scaling / math.sqrt(D), LOG2E / math.sqrt(D), 1.0 / sigma,
         HKV=Hkv, G=Hq // Hkv, GP=gp, BM=bm, C=chunk_size, D=D,
         ESTIMATE_DIAGONAL=estimate_diagonal, num_warps=num_warps, num_stages=num_stages,
     )  # fmt: skip

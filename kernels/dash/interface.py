@@ -15,6 +15,10 @@ HEAD_DIMS = (64, 128)
 CHUNK_SIZES = (32, 64, 128)
 DTYPES = (torch.bfloat16, torch.float16, torch.float32)
 MAX_GQA = 16
+# Rows (G x tokens) per program, chosen on the H100 (kernels/README.md): the attention runs
+# best at 64 rows and 4 warps, the router at 128 rows and 4 warps.
+ATTEND_ROWS = 64
+ROUTE_ROWS = 128
 
 
 def check_kernel_inputs(q, k, v, head_cls, chunk_size: int) -> None:
@@ -39,9 +43,11 @@ class _DashAttention(torch.autograd.Function):
     def forward(ctx, q, k, v, head_cls, chunk_size, scaling, sigma, estimate_diagonal):
         k, v = k.contiguous(), v.contiguous()
         G = q.shape[1] // k.shape[1]
-        bm = tile_rows(G, chunk_size)
+        bm = tile_rows(G, chunk_size, ATTEND_ROWS)
         summaries = summarize(k, head_cls, chunk_size)
-        tau, log_g, count, mask, tile_count = route(q, summaries, chunk_size, scaling, bm)
+        tau, log_g, count, mask, tile_count = route(
+            q, summaries, chunk_size, scaling, bm, route_bm=tile_rows(G, chunk_size, ROUTE_ROWS)
+        )
         offsets, ids = chunk_lists(mask, tile_count)
         out, lse = attend(q, k, v, summaries, tau, log_g, offsets, tile_count, ids, chunk_size=chunk_size,
                           scaling=scaling, sigma=sigma, estimate_diagonal=estimate_diagonal,
@@ -97,7 +103,7 @@ def dash_attention(
                                             float(sigma), bool(estimate_diagonal))  # fmt: skip
     if not return_stats:
         return out
-    bm = tile_rows(q.shape[1] // k.shape[1], chunk_size)
+    bm = tile_rows(q.shape[1] // k.shape[1], chunk_size, ATTEND_ROWS)
     return out, routing_stats(count, tile_count, chunk_size, q.shape[2], bm)
 
 

@@ -67,8 +67,10 @@ def _route_kernel(
     stride_sb, stride_sh, stride_sc,
     N, n_tiles, n_words, xscale, max_iter,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
-    D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr,
+    D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, SUB: tl.constexpr,
 ):  # fmt: skip
+    # The router's tile of BM tokens holds SUB attention tiles of BM // SUB tokens; masks and
+    # counts are written per attention tile (n_tiles of them).
     R: tl.constexpr = GP * BM  # GP: G padded to a power of two (padding rows are masked)
     t = tl.program_id(0)
     bh = tl.program_id(1)
@@ -125,8 +127,11 @@ def _route_kernel(
     log_sum = tl.zeros([BM], tl.float32)
     n_routed = tl.zeros([BM], tl.int32)
     lanes = tl.arange(0, CB)
-    mask_base = MASK + ((b * HKV + h) * n_tiles + t) * n_words
-    n_union = 0
+    BMA: tl.constexpr = BM // SUB
+    sub_tile = t * SUB + tl.arange(0, SUB)
+    sub_ok = sub_tile < n_tiles
+    mask_base = MASK + ((b * HKV + h) * n_tiles + sub_tile) * n_words
+    n_union = tl.zeros([SUB], tl.int32)
     for c0 in range(0, own, CB):
         x, cm = _scores(q, s_base, stride_sc, c0, own, xscale, D, CB, SPLIT_BF16)
         p = tl.maximum(x - tau_abs[:, None], 0.0)
@@ -135,10 +140,10 @@ def _route_kernel(
         routed = (p_bar > 1e-20) & cm[None, :] & tok_valid[:, None]
         log_sum += tl.sum(tl.where(routed, tl.log(tl.where(routed, p_bar, 1.0)), 0.0), axis=1)
         n_routed += tl.sum(routed.to(tl.int32), axis=1)
-        any_routed = tl.max(routed.to(tl.int32), axis=0)
-        tl.store(mask_base + c0 // CB, tl.sum(any_routed << lanes, axis=0))
-        n_union += tl.sum(any_routed, axis=0)
-    tl.store(TILE_COUNT + (b * HKV + h) * n_tiles + t, n_union)
+        any_routed = tl.max(tl.reshape(routed.to(tl.int32), (SUB, BMA, CB)), axis=1)
+        tl.store(mask_base + c0 // CB, tl.sum(any_routed << lanes[None, :], axis=1), mask=sub_ok)
+        n_union += tl.sum(any_routed, axis=1)
+    tl.store(TILE_COUNT + (b * HKV + h) * n_tiles + sub_tile, n_union, mask=sub_ok)
     tok_out = (b * HKV + h) * N + tok_pos
     tl.store(LOGG + tok_out, log_sum / tl.maximum(n_routed, 1).to(tl.float32), mask=tok_valid)
     tl.store(COUNT + tok_out, n_routed + 1, mask=tok_valid)
@@ -156,11 +161,16 @@ def tile_rows(group: int, chunk_size: int, rows: int = 64) -> int:
 
 
 def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: float, bm: int,
-          num_warps: int = 4):
-    """Run stage 2; see the module docstring for the outputs."""
+          num_warps: int = 4, route_bm: int | None = None):
+    """Run stage 2; see the module docstring for the outputs. Masks and counts are per tile of
+    ``bm`` tokens (the attention's tiles); the router itself may take ``route_bm`` tokens (a
+    multiple of ``bm``, at most the chunk size) per program."""
     B, Hq, N, D = q.shape
     Hkv, n_chunks = summaries.shape[1], summaries.shape[2]
     G = Hq // Hkv
+    route_bm = route_bm or bm
+    if route_bm % bm or route_bm > chunk_size:
+        raise ValueError(f"route_bm {route_bm} must be a multiple of bm {bm} within a chunk")
     n_tiles = math.ceil(N / bm)
     n_words = max(1, math.ceil(n_chunks / CB))
     dev = q.device
@@ -170,13 +180,13 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
     mask = torch.zeros(B, Hkv, n_tiles, n_words, device=dev, dtype=torch.int32)
     tile_count = torch.empty(B, Hkv, n_tiles, device=dev, dtype=torch.int32)
     xscale = 0.5 * scaling / math.sqrt(D)
-    _route_kernel[(n_tiles, B * Hkv)](
+    _route_kernel[(math.ceil(N / route_bm), B * Hkv)](
         q, summaries, tau, log_g, count, mask, tile_count,
         q.stride(0), q.stride(1), q.stride(2),
         summaries.stride(0), summaries.stride(1), summaries.stride(2),
         N, n_tiles, n_words, xscale, MAX_ITER,
-        HKV=Hkv, G=G, GP=padded_group(G), BM=bm, C=chunk_size, D=D, CB=CB,
-        SPLIT_BF16=q.dtype == torch.bfloat16, num_warps=num_warps,
+        HKV=Hkv, G=G, GP=padded_group(G), BM=route_bm, C=chunk_size, D=D, CB=CB,
+        SPLIT_BF16=q.dtype == torch.bfloat16, SUB=route_bm // bm, num_warps=num_warps,
     )  # fmt: skip
     return tau, log_g, count, mask, tile_count
 
