@@ -4,7 +4,7 @@ Each kernel has a plain-PyTorch reference in :mod:`dashbench.kernels.reference`;
 the two on random inputs.
 """
 
-from dashbench.kernels.dash import dash_attention
+from dashbench.kernels.dash import DashCache, dash_attention, dash_decode
 from dashbench.kernels.reference.dash import DashStats, calibrate_scaling
 
-__all__ = ["DashStats", "calibrate_scaling", "dash_attention"]
+__all__ = ["DashCache", "DashStats", "calibrate_scaling", "dash_attention", "dash_decode"]

@@ -35,10 +35,10 @@ class _DashBase(Provider):
 class Dash(_DashBase):
     name = "dash"
     backend = "Triton"
-    summary = ("DashAttention Triton kernels (prefill; backward still recomputes through the "
-               "PyTorch reference; decode pending)")  # fmt: skip
+    summary = ("DashAttention Triton kernels (backward still recomputes through the PyTorch "
+               "reference; decode reuses the prefill kernels, no split-KV yet)")  # fmt: skip
     capabilities = Capabilities(
-        frozenset({"fwd", "fwd+bwd"}), frozenset({"cuda"}), frozenset({"bf16", "fp16"}),
+        frozenset({"fwd", "fwd+bwd", "decode"}), frozenset({"cuda"}), frozenset({"bf16", "fp16"}),
         frozenset({64, 128}), max_gqa_ratio=16,
     )  # fmt: skip
 
@@ -50,9 +50,14 @@ class Dash(_DashBase):
         return Probe(True, impl=f"dashbench.kernels.dash_attention (triton {triton.__version__})")
 
     def prepare(self, mode, q, k, v):
-        from dashbench.kernels import dash_attention
+        from dashbench.kernels import DashCache, dash_attention, dash_decode
 
         w = _head_cls(k)
+        if mode == "decode":
+            # The cache (keys, values, chunk summaries) is built outside the timed region; a
+            # step routes and attends for the query at the last position.
+            cache = DashCache.from_prefill(k, v, w, chunk_size=CHUNK)
+            return lambda: dash_decode(q, cache, scaling=DEFAULT_SCALING)
         return lambda: dash_attention(q, k, v, w, chunk_size=CHUNK, scaling=DEFAULT_SCALING)
 
 

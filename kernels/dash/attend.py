@@ -27,7 +27,7 @@ def _attend_fwd_kernel(
     stride_kb, stride_kh, stride_kn,
     stride_sb, stride_sh, stride_sc,
     stride_ob, stride_oh, stride_on,
-    N, n_tiles, xscale, sm_scale, inv_sigma,
+    N, q_offset, n_keys, n_tiles, xscale, sm_scale, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr,
 ):  # fmt: skip
@@ -38,23 +38,24 @@ def _attend_fwd_kernel(
     h = bh % HKV
     rows = tl.arange(0, R)
     g = rows // BM
-    pos = t.to(tl.int64) * BM + rows % BM
-    valid = (pos < N) & (g < G)
-    own = (t * BM) // C
+    qi = t.to(tl.int64) * BM + rows % BM  # query index; its key position is q_offset + qi
+    pos = q_offset + qi
+    valid = (qi < N) & (g < G)
+    own = (q_offset + t * BM) // C
     dims = tl.arange(0, D)
     head = (h * G + g).to(tl.int64)
-    q = tl.load(Q + b * stride_qb + head[:, None] * stride_qh + pos[:, None] * stride_qn
+    q = tl.load(Q + b * stride_qb + head[:, None] * stride_qh + qi[:, None] * stride_qn
                 + dims[None, :], mask=valid[:, None], other=0.0)  # fmt: skip
     qf = q.to(tl.float32)
-    tau = tl.load(TAU + (b * HKV * G + head) * N + pos, mask=valid, other=float("inf"))
-    log_g = tl.load(LOGG + (b * HKV + h) * N + pos, mask=valid, other=0.0)
+    tau = tl.load(TAU + (b * HKV * G + head) * N + qi, mask=valid, other=float("inf"))
+    log_g = tl.load(LOGG + (b * HKV + h) * N + qi, mask=valid, other=0.0)
     k_base = K + b * stride_kb + h * stride_kh
     v_base = V + b * stride_kb + h * stride_kh
     keys = tl.arange(0, C)
 
     # Diagonal chunk: every valid row sees at least its own key, so m_i is finite afterwards.
     kpos = own.to(tl.int64) * C + keys
-    kvalid = kpos < N
+    kvalid = kpos < n_keys
     k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :], mask=kvalid[:, None], other=0.0)
     v = tl.load(v_base + kpos[:, None] * stride_kn + dims[None, :], mask=kvalid[:, None], other=0.0)
     # Scores are kept in base 2 (sm_scale and the bias carry log2(e)), so softmax uses exp2.
@@ -98,19 +99,21 @@ def _attend_fwd_kernel(
         m_i = m_new
 
     out = acc / l_i[:, None]
-    tl.store(OUT + b * stride_ob + head[:, None] * stride_oh + pos[:, None] * stride_on
+    tl.store(OUT + b * stride_ob + head[:, None] * stride_oh + qi[:, None] * stride_on
              + dims[None, :], out.to(OUT.dtype.element_ty), mask=valid[:, None])  # fmt: skip
     # natural-log LSE, for the backward
-    tl.store(LSE + (b * HKV * G + head) * N + pos, (m_i + tl.log2(l_i)) * 0.6931471805599453, mask=valid)
+    tl.store(LSE + (b * HKV * G + head) * N + qi, (m_i + tl.log2(l_i)) * 0.6931471805599453, mask=valid)
 
 
 def attend(q, k, v, summaries, tau, log_g, offsets, counts, ids, *, chunk_size, scaling, sigma,
-           estimate_diagonal, bm, gp, num_warps=4, num_stages=2):  # fmt: skip
+           estimate_diagonal, bm, gp, num_warps=4, num_stages=2, q_offset=0):  # fmt: skip
     """Run stage 3 over each tile's chunk list (``offsets``/``counts``/``ids`` from
     ``route.chunk_lists``); returns ``(out [B, Hq, N, D] in q's dtype, lse [B, Hq, N] fp32)``."""
     B, Hq, N, D = q.shape
-    Hkv = k.shape[1]
+    Hkv, n_keys = k.shape[1], k.shape[2]
     n_tiles = counts.shape[2]
+    if k.stride() != v.stride() or k.stride(-1) != 1:
+        raise ValueError("k and v must share strides, with the head dim contiguous")
     out = torch.empty_like(q)
     lse = torch.empty(B, Hq, N, device=q.device, dtype=torch.float32)
     _attend_fwd_kernel[(n_tiles, B * Hkv)](
@@ -119,7 +122,7 @@ def attend(q, k, v, summaries, tau, log_g, offsets, counts, ids, *, chunk_size, 
         k.stride(0), k.stride(1), k.stride(2),
         summaries.stride(0), summaries.stride(1), summaries.stride(2),
         out.stride(0), out.stride(1), out.stride(2),
-        N, n_tiles, 0.5 * scaling / math.sqrt(D), LOG2E / math.sqrt(D), 1.0 / sigma,
+        N, q_offset, n_keys, n_tiles, 0.5 * scaling / math.sqrt(D), LOG2E / math.sqrt(D), 1.0 / sigma,
         HKV=Hkv, G=Hq // Hkv, GP=gp, BM=bm, C=chunk_size, D=D,
         ESTIMATE_DIAGONAL=estimate_diagonal, num_warps=num_warps, num_stages=num_stages,
     )  # fmt: skip

@@ -65,10 +65,12 @@ def _route_kernel(
     Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT,
     stride_qb, stride_qh, stride_qn,
     stride_sb, stride_sh, stride_sc,
-    N, n_tiles, n_words, xscale, max_iter,
+    N, q_offset, n_tiles, n_words, xscale, max_iter,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, SUB: tl.constexpr,
 ):  # fmt: skip
+    # N queries; query i sits at key position q_offset + i (0 for a prefill, L - 1 for a decode
+    # step against L keys).
     # The router's tile of BM tokens holds SUB attention tiles of BM // SUB tokens; masks and
     # counts are written per attention tile (n_tiles of them).
     R: tl.constexpr = GP * BM  # GP: G padded to a power of two (padding rows are masked)
@@ -78,9 +80,9 @@ def _route_kernel(
     h = bh % HKV
     rows = tl.arange(0, R)
     g = rows // BM
-    pos = t.to(tl.int64) * BM + rows % BM
+    pos = t.to(tl.int64) * BM + rows % BM  # query index
     valid = (pos < N) & (g < G)
-    own = (t * BM) // C
+    own = (q_offset + t * BM) // C
     dims = tl.arange(0, D)
     q = tl.load(Q + b * stride_qb + (h * G + g)[:, None].to(tl.int64) * stride_qh
                 + pos[:, None] * stride_qn + dims[None, :], mask=valid[:, None], other=0.0)  # fmt: skip
@@ -161,7 +163,7 @@ def tile_rows(group: int, chunk_size: int, rows: int = 64) -> int:
 
 
 def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: float, bm: int,
-          num_warps: int = 4, route_bm: int | None = None):
+          num_warps: int = 4, route_bm: int | None = None, q_offset: int = 0):
     """Run stage 2; see the module docstring for the outputs. Masks and counts are per tile of
     ``bm`` tokens (the attention's tiles); the router itself may take ``route_bm`` tokens (a
     multiple of ``bm``, at most the chunk size) per program."""
@@ -171,6 +173,8 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
     route_bm = route_bm or bm
     if route_bm % bm or route_bm > chunk_size:
         raise ValueError(f"route_bm {route_bm} must be a multiple of bm {bm} within a chunk")
+    if N > 1 and q_offset % route_bm:
+        raise ValueError(f"q_offset {q_offset} must be a multiple of {route_bm} (tiles stay in a chunk)")
     n_tiles = math.ceil(N / bm)
     n_words = max(1, math.ceil(n_chunks / CB))
     dev = q.device
@@ -184,7 +188,7 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
         q, summaries, tau, log_g, count, mask, tile_count,
         q.stride(0), q.stride(1), q.stride(2),
         summaries.stride(0), summaries.stride(1), summaries.stride(2),
-        N, n_tiles, n_words, xscale, MAX_ITER,
+        N, q_offset, n_tiles, n_words, xscale, MAX_ITER,
         HKV=Hkv, G=G, GP=padded_group(G), BM=route_bm, C=chunk_size, D=D, CB=CB,
         SPLIT_BF16=q.dtype == torch.bfloat16, SUB=route_bm // bm, num_warps=num_warps,
     )  # fmt: skip

@@ -1,0 +1,63 @@
+"""Decoding against the reference: each step equals the prefill's row at that position."""
+
+import os
+
+import pytest
+import torch
+
+from dashbench.kernels import DashCache, dash_attention, dash_decode
+from dashbench.kernels.reference import dash_attention_reference
+
+pytestmark = pytest.mark.skipif(
+    not torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") != "1",
+    reason="needs a GPU or TRITON_INTERPRET=1",
+)
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+TOL = 1e-5 if DEVICE == "cpu" else 3e-3  # fp32 inputs: tf32 products on the GPU
+
+
+def _inputs(B, hq, hkv, n, d, seed):
+    g = torch.Generator().manual_seed(seed)
+    q, k, v = (torch.randn(B, h, n, d, generator=g) for h in (hq, hkv, hkv))
+    w = torch.randn(hkv, d, generator=g) / d**0.5
+    return [t.to(DEVICE) for t in (q, k, v, w)]
+
+
+def _rel(a, b):
+    return ((a.double() - b.double()).norm() / b.double().norm()).item()
+
+
+@pytest.mark.parametrize(
+    "B, hq, hkv, n0, n, d, C",
+    [
+        pytest.param(2, 4, 2, 90, 130, 64, 32, id="B2-G2-crosses-96-128"),
+        pytest.param(1, 16, 1, 60, 70, 128, 64, id="G16-D128-crosses-64"),
+        pytest.param(1, 6, 2, 0, 40, 64, 32, id="G3-from-empty"),
+    ],
+)
+def test_each_decode_step_equals_the_prefill_row(B, hq, hkv, n0, n, d, C):
+    q, k, v, w = _inputs(B, hq, hkv, n, d, seed=n)
+    ref = dash_attention_reference(q, k, v, w, chunk_size=C, scaling=5.0)
+    cache = DashCache.from_prefill(k[:, :, :n0], v[:, :, :n0], w, chunk_size=C, capacity=n)
+    for i in range(n0, n):
+        cache.append(k[:, :, i : i + 1], v[:, :, i : i + 1])
+        out, stats = dash_decode(q[:, :, i : i + 1], cache, scaling=5.0, return_stats=True)
+        assert _rel(out, ref[:, :, i : i + 1]) < TOL, f"step {i}"
+    # The last step routes like the prefill's last row.
+    _, prefill_stats = dash_attention(q, k, v, w, chunk_size=C, scaling=5.0, return_stats=True)
+    assert torch.equal(stats.active_chunks[..., 0], prefill_stats.active_chunks[..., -1])
+
+
+def test_cache_errors_name_the_problem():
+    q, k, v, w = _inputs(1, 4, 2, 8, 64, seed=0)
+    cache = DashCache.from_prefill(k[:, :, :0], v[:, :, :0], w, chunk_size=32, capacity=4)
+    with pytest.raises(ValueError, match="empty"):
+        dash_decode(q[:, :, :1], cache)
+    with pytest.raises(ValueError, match=r"\[B, Hkv, 1, D\]"):
+        cache.append(k[:, :, :2], v[:, :, :2])
+    for i in range(cache.capacity):
+        cache.append(k[:, :, :1], v[:, :, :1])
+    with pytest.raises(ValueError, match="full"):
+        cache.append(k[:, :, :1], v[:, :, :1])
+    with pytest.raises(ValueError, match=r"\[B, Hq, 1, D\]"):
+        dash_decode(q[:, :, :2], cache)
