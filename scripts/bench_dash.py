@@ -116,7 +116,8 @@ def main() -> int:
                     qkvo_mib = (2 * q.numel() + 2 * k.numel()) * 2 / 2**20
                     row = dict(
                         hq=hq, hkv=hkv, n=n, d=d, chunk=C, inputs=kind, target_density=target,
-                        scaling=scaling, token_density=stats.mean_density, pair_density=stats.pair_density,
+                        scaling=scaling, target_reached=abs(stats.mean_density - target) < 0.02,
+                        token_density=stats.mean_density, pair_density=stats.pair_density,
                         compute_density=stats.compute_density, rel_err=err, dash_ms=total,
                         summarize_ms=t_sum, route_ms=t_route, lists_ms=t_lists, attend_ms=t_attend,
                         **{f"{name}_ms": ms for name, ms in dense.items()},
