@@ -38,15 +38,15 @@ MAX_ITER = 12
 
 @triton.jit
 def _scores(q, s_base, stride_sc, c0, own, xscale, D: tl.constexpr, CB: tl.constexpr,
-            SPLIT_BF16: tl.constexpr, SPLIT_TERMS: tl.constexpr):  # fmt: skip
+            SPLIT_BF16: tl.constexpr, three):  # fmt: skip
     """x for the rows of ``q`` against chunks ``c0 .. c0 + CB`` (``-inf`` at and after ``own``).
 
     The scores must be close to fp32: plain tf32 or bf16 (10 / 7 mantissa bits) flips chunks that
     sit near the entmax threshold, and such a chunk moves the prior's centre log_g a lot. With
     bf16 queries (exact in bf16) the summaries are split into bf16 terms, one bf16 product
     each with fp32 accumulation: two terms (16 mantissa bits of S) in general, three (all 24)
-    when scores can be large enough for 16 bits to move them by a noticeable fraction of the
-    entmax window; otherwise tf32x3.
+    when ``three`` (a tile whose scores are large enough for 16 bits to move them by a
+    noticeable fraction of the entmax window); otherwise tf32x3.
     """
     cs = c0 + tl.arange(0, CB)
     cm = cs < own
@@ -57,7 +57,7 @@ def _scores(q, s_base, stride_sc, c0, own, xscale, D: tl.constexpr, CB: tl.const
         rest = s - s_hi.to(tl.float32)
         s_lo = rest.to(tl.bfloat16)
         x = tl.dot(q, tl.trans(s_hi)) + tl.dot(q, tl.trans(s_lo))
-        if SPLIT_TERMS == 3:
+        if three:
             x += tl.dot(q, tl.trans((rest - s_lo.to(tl.float32)).to(tl.bfloat16)))
     else:
         x = tl.dot(q, tl.trans(s), input_precision="tf32x3")
@@ -72,8 +72,7 @@ def _route_kernel(
     stride_sb, stride_sh, stride_sc,
     N, q_offset, n_tiles, n_words, xscale, max_iter,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
-    D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, SPLIT_TERMS: tl.constexpr,
-    SUB: tl.constexpr,
+    D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, SUB: tl.constexpr,
 ):  # fmt: skip
     # N queries; query i sits at key position q_offset + i (0 for a prefill, L - 1 for a decode
     # step against L keys).
@@ -98,8 +97,16 @@ def _route_kernel(
 
     m = tl.full([R], float("-inf"), tl.float32)
     for c0 in range(0, own, CB):
-        x, cm = _scores(q, s_base, stride_sc, c0, own, xscale, D, CB, SPLIT_BF16, SPLIT_TERMS)
+        x, cm = _scores(q, s_base, stride_sc, c0, own, xscale, D, CB, SPLIT_BF16, False)
         m = tl.maximum(m, tl.max(x, axis=1))
+    # Scores past 256 in this tile: 16 bits of S could move them by ~1% of the entmax window
+    # [max - 2, max], so this tile takes all 24 (and redoes its max with them).
+    three = tl.max(tl.where(valid & (own > 0), tl.abs(m), 0.0), axis=0) > 256.0
+    if three:
+        m = tl.full([R], float("-inf"), tl.float32)
+        for c0 in range(0, own, CB):
+            x, cm = _scores(q, s_base, stride_sc, c0, own, xscale, D, CB, SPLIT_BF16, True)
+            m = tl.maximum(m, tl.max(x, axis=1))
 
     tau = tl.full([R], -1.0, tl.float32)
     done = (~valid) | (own == 0)
@@ -111,7 +118,7 @@ def _route_kernel(
         lowest_in = tl.full([R], float("inf"), tl.float32)
         highest_out = tl.full([R], float("-inf"), tl.float32)
         for c0 in range(0, own, CB):
-            x, cm = _scores(q, s_base, stride_sc, c0, own, xscale, D, CB, SPLIT_BF16, SPLIT_TERMS)
+            x, cm = _scores(q, s_base, stride_sc, c0, own, xscale, D, CB, SPLIT_BF16, three)
             y = x - m[:, None]
             sup = (y > tau[:, None]) & cm[None, :]
             out = (y <= tau[:, None]) & cm[None, :]
@@ -141,7 +148,7 @@ def _route_kernel(
     mask_base = MASK + ((b * HKV + h) * n_tiles + sub_tile) * n_words
     n_union = tl.zeros([SUB], tl.int32)
     for c0 in range(0, own, CB):
-        x, cm = _scores(q, s_base, stride_sc, c0, own, xscale, D, CB, SPLIT_BF16, SPLIT_TERMS)
+        x, cm = _scores(q, s_base, stride_sc, c0, own, xscale, D, CB, SPLIT_BF16, three)
         p = tl.maximum(x - tau_abs[:, None], 0.0)
         p = tl.where(cm[None, :] & valid[:, None], p * p, 0.0)
         p_bar = tl.sum(tl.reshape(p, (GP, BM, CB)), axis=0) / G
@@ -190,19 +197,13 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
     mask = torch.zeros(B, Hkv, n_tiles, n_words, device=dev, dtype=torch.int32)
     tile_count = torch.empty(B, Hkv, n_tiles, device=dev, dtype=torch.int32)
     xscale = 0.5 * scaling / math.sqrt(D)
-    # Bound on |x|: 16 bits of S move x by up to 2^-16 of it; past 256 that nears 1% of the
-    # entmax window [max - 2, max], so take all 24 bits.
-    q_norm = torch.linalg.vector_norm(q, dim=-1, dtype=torch.float32).amax()  # no fp32 copy of q
-    x_bound = xscale * (q_norm * summaries.norm(dim=-1).amax()).item()
-    split_terms = 3 if x_bound > 256 else 2
     _route_kernel[(math.ceil(N / route_bm), B * Hkv)](
         q, summaries, tau, log_g, count, mask, tile_count,
         q.stride(0), q.stride(1), q.stride(2),
         summaries.stride(0), summaries.stride(1), summaries.stride(2),
         N, q_offset, n_tiles, n_words, xscale, MAX_ITER,
         HKV=Hkv, G=G, GP=padded_group(G), BM=route_bm, C=chunk_size, D=D, CB=CB,
-        SPLIT_BF16=q.dtype == torch.bfloat16, SPLIT_TERMS=split_terms, SUB=route_bm // bm,
-        num_warps=num_warps,
+        SPLIT_BF16=q.dtype == torch.bfloat16, SUB=route_bm // bm, num_warps=num_warps,
     )  # fmt: skip
     return tau, log_g, count, mask, tile_count
 

@@ -40,6 +40,7 @@ def _rel(a, b):
         pytest.param(1, 6, 2, 130, 64, 32, 6.0, id="N130-G3"),
         pytest.param(1, 4, 2, 1100, 64, 32, 6.0, id="N1100-2words"),
         pytest.param(1, 2, 1, 400, 64, 128, 3.0, id="N400-C128"),
+        pytest.param(1, 4, 2, 130, 64, 32, 3000.0, id="huge-scaling"),
     ],
 )
 def test_fp32_forward_and_routing_match_the_reference(B, hq, hkv, n, d, C, scaling):
@@ -63,11 +64,13 @@ INTERPRETER_BF16 = pytest.mark.skipif(
 
 
 @pytest.mark.parametrize("dtype", [pytest.param(torch.bfloat16, marks=INTERPRETER_BF16), torch.float16])
-@pytest.mark.parametrize("sigma, est", [(1.0, True), (1e6, True), (1.0, False)])
-def test_half_precision_forward(dtype, sigma, est):
+@pytest.mark.parametrize(
+    "sigma, est, scaling", [(1.0, True, 5.0), (1e6, True, 5.0), (1.0, False, 5.0), (1.0, True, 3000.0)]
+)
+def test_half_precision_forward(dtype, sigma, est, scaling):
     q, k, v, w = _inputs(1, 4, 2, 150, 64, dtype, seed=11)
-    out = dash_attention(q, k, v, w, chunk_size=32, scaling=5.0, sigma=sigma, estimate_diagonal=est)
-    ref = dash_attention_reference(q, k, v, w, chunk_size=32, scaling=5.0, sigma=sigma,
+    out = dash_attention(q, k, v, w, chunk_size=32, scaling=scaling, sigma=sigma, estimate_diagonal=est)
+    ref = dash_attention_reference(q, k, v, w, chunk_size=32, scaling=scaling, sigma=sigma,
                                    estimate_diagonal=est)  # fmt: skip
     assert out.dtype == dtype and _rel(out, ref) < 1e-2
 
