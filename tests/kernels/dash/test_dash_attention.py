@@ -49,7 +49,9 @@ def test_fp32_forward_and_routing_match_the_reference(B, hq, hkv, n, d, C, scali
     ref, ref_stats = dash_attention_reference(q, k, v, w, chunk_size=C, scaling=scaling,
                                               return_stats=True)  # fmt: skip
     assert torch.isfinite(out).all()
-    assert _rel(out, ref) < FP32_TOL
+    # At huge scaling the scores reach ~1e4, where fp32 itself rounds them by ~1e-3 and the
+    # entmax probabilities (x - tau)^2 inherit that: a conditioning limit, not a kernel error.
+    assert _rel(out, ref) < (max(FP32_TOL, 1e-4) if scaling > 100 else FP32_TOL)
     # Same chunk sets (random inputs have no ties at the threshold).
     assert torch.equal(stats.active_chunks.cpu(), ref_stats.active_chunks.cpu())
     assert stats.mean_density == pytest.approx(ref_stats.mean_density)
