@@ -1,32 +1,21 @@
 """Triton DashAttention against the PyTorch reference (CPU: TRITON_INTERPRET=1, small shapes)."""
 
-import os
-
 import pytest
 import torch
+from _common import DEVICE, FP32_TOL, make_inputs, needs_triton, rel
 
 from dashbench.harness.inputs import structured_qkv
 from dashbench.kernels import dash_attention
 from dashbench.kernels.reference import dash_attention_reference
 
-pytestmark = pytest.mark.skipif(
-    not torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") != "1",
-    reason="needs a GPU or TRITON_INTERPRET=1",
-)
-DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-# fp32 inputs: exact in the CPU interpreter; on the GPU the attention products run in tf32.
-FP32_TOL = 1e-5 if DEVICE == "cpu" else 3e-3
+pytestmark = needs_triton
 
 
 def _inputs(B, hq, hkv, n, d, dtype, seed):
-    g = torch.Generator().manual_seed(seed)
-    q, k, v = (torch.randn(B, h, n, d, generator=g) for h in (hq, hkv, hkv))
-    w = torch.randn(hkv, d, generator=g) / d**0.5
-    return [t.to(DEVICE, dtype) for t in (q, k, v, w)]
+    return make_inputs(B, hq, hkv, n, d, seed, dtype)
 
 
-def _rel(a, b):
-    return ((a.double() - b.double()).norm() / b.double().norm()).item()
+_rel = rel
 
 
 @pytest.mark.parametrize(

@@ -1,30 +1,16 @@
 """Decoding against the reference: each step equals the prefill's row at that position."""
 
-import os
-
 import pytest
 import torch
+from _common import FP32_TOL as TOL
+from _common import make_inputs as _inputs
+from _common import needs_triton
+from _common import rel as _rel
 
 from dashbench.kernels import DashCache, dash_attention, dash_decode
 from dashbench.kernels.reference import dash_attention_reference
 
-pytestmark = pytest.mark.skipif(
-    not torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") != "1",
-    reason="needs a GPU or TRITON_INTERPRET=1",
-)
-DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-TOL = 1e-5 if DEVICE == "cpu" else 3e-3  # fp32 inputs: tf32 products on the GPU
-
-
-def _inputs(B, hq, hkv, n, d, seed):
-    g = torch.Generator().manual_seed(seed)
-    q, k, v = (torch.randn(B, h, n, d, generator=g) for h in (hq, hkv, hkv))
-    w = torch.randn(hkv, d, generator=g) / d**0.5
-    return [t.to(DEVICE) for t in (q, k, v, w)]
-
-
-def _rel(a, b):
-    return ((a.double() - b.double()).norm() / b.double().norm()).item()
+pytestmark = needs_triton
 
 
 @pytest.mark.parametrize(
