@@ -16,6 +16,7 @@ harness checks a slice of a 128k prefill, and decode is the last row of a prefil
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -278,7 +279,8 @@ def calibrate_scaling(
 
     Bisection on ``log(scaling)`` (density falls as scaling grows) over a seeded sample of query
     rows from the second chunk on (tokens of chunk 0 have density 1 whatever the scaling).
-    Returns the bound when the target is out of reach.
+    When the target is out of reach (e.g. the union over many GQA heads keeps the density up)
+    it warns, naming the reachable range, and returns the bound.
     """
     if not 0 < target_density <= 1:
         raise ValueError(f"target_density must be in (0, 1]; got {target_density}")
@@ -297,10 +299,15 @@ def calibrate_scaling(
         return stats.mean_density
 
     lo, hi = math.log(bounds[0]), math.log(bounds[1])
-    if density(math.exp(lo)) <= target_density:
-        return math.exp(lo)
-    if density(math.exp(hi)) >= target_density:
-        return math.exp(hi)
+    densest, sparsest = density(math.exp(lo)), density(math.exp(hi))
+    if not sparsest <= target_density <= densest:
+        warnings.warn(
+            f"target density {target_density:.3g} is out of reach on these inputs: scaling in "
+            f"[{bounds[0]:g}, {bounds[1]:g}] gives densities from {densest:.3g} down to "
+            f"{sparsest:.3g}; returning the nearest bound",
+            stacklevel=2,
+        )
+        return math.exp(lo) if target_density > densest else math.exp(hi)
     for _ in range(iterations):
         mid = (lo + hi) / 2
         if density(math.exp(mid)) > target_density:

@@ -179,3 +179,10 @@ def test_bad_inputs_raise_value_error(change, message):
     q, k, v, w = _inputs(1, 4, 2, 16, 8)
     with pytest.raises(ValueError, match=message):
         dash_attention_reference(*change(q, k, v, w), chunk_size=8)
+
+
+def test_calibration_warns_when_the_target_is_out_of_reach():
+    q, k, v, w = _inputs(1, 16, 1, 256, 16, seed=9, dtype=torch.float32)
+    with pytest.warns(UserWarning, match="out of reach"):
+        s = calibrate_scaling(q, k, w, 0.001, chunk_size=16)  # 16 heads' union: never this sparse
+    assert s == pytest.approx(1e4)
