@@ -112,7 +112,18 @@ def kernel(
             run_dir = resolve_run_dir(resume, out)
         except FileNotFoundError as exc:
             raise typer.BadParameter(str(exc), param_hint="--resume") from None
-        sweep = json.loads((run_dir / "env.json").read_text())["sweep"]
+        recorded = json.loads((run_dir / "env.json").read_text())
+        sweep = recorded["sweep"]
+        from dashbench import env_info
+
+        here = env_info.machine().get("gpu", "cpu")
+        there = recorded.get("machine", {}).get("gpu", "cpu")
+        if here != there:
+            raise typer.BadParameter(
+                f"the run was made on {there} and this machine is {here}: its speedups would "
+                "divide times from different cards; start a new run instead",
+                param_hint="--resume",
+            )
         console.print(f"resuming [bold]{run_dir}[/]")
     else:
         dev = device or ("cuda" if torch.cuda.is_available() else "cpu")

@@ -123,3 +123,15 @@ def test_a_killed_run_keeps_its_rows_and_resume_finishes_it(tmp_path):
     assert list(after.seqlen) == [32, 40, 48, 56, 64, 72] and set(after.status) == {"OK"}
     kept = after.iloc[: len(before)]
     assert list(kept.finished_at) == list(before.finished_at)  # not re-run
+
+
+def test_resume_on_another_machine_is_refused(tmp_path):
+    result = runner.invoke(app, ["kernel", "--seqlen", "32", "--out", str(tmp_path), *TINY,
+                                 "--providers", "reference"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (run_dir,) = tmp_path.iterdir()
+    env = json.loads((run_dir / "env.json").read_text())
+    env["machine"]["gpu"] = "NVIDIA H200"
+    (run_dir / "env.json").write_text(json.dumps(env))
+    result = runner.invoke(app, ["kernel", "--resume", run_dir.name, "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "H200" in " ".join(result.output.split())

@@ -1,7 +1,8 @@
 """Check a provider against the plain-PyTorch reference on a slice, before it is timed.
 
-The slice is batch 0, the query heads of KV head 0, and a sample of query rows (the first,
-the last, and random ones between), so the check costs little even at 128k. The reference
+Two slices are checked, batch 0 with the query heads of KV head 0 and the last batch with those
+of the last KV head, each on a sample of query rows (the first, the last, and random ones
+between), so the check costs little even at 128k. The reference
 runs in float64. The tolerance scales with the rounding error of the same reference computed
 in the case's own dtype (FlashAttention's rule): ``tol = 2 * err_lowp + ATOL[dtype]``.
 """
@@ -91,17 +92,25 @@ def check_against_reference(
     n_q, n_k = q.shape[2], k.shape[2]
     rows = sample_rows(n_q).to(q.device)
     positions = rows + (n_k - n_q)
-    sl = (slice(0, 1), slice(0, groups))
-    qs, ks, vs = q[sl], k[0:1, 0:1], v[0:1, 0:1]
-    do_rows = None if do is None else do[sl][:, :, rows]
-
-    ref, ref_dq = _reference_on_rows(reference, qs, ks, vs, rows, positions, do_rows, torch.float64)
-    low, low_dq = _reference_on_rows(reference, qs, ks, vs, rows, positions, do_rows, None)
-    atol = ATOL[dtype_name]
-    err = relative_error(out[sl][:, :, rows], ref)
-    tol = 2 * relative_error(low, ref) + atol
-    if do is None:
-        return CheckResult(err, tol)
-    err_dq = relative_error(dq[sl][:, :, rows], ref_dq)
-    tol_dq = 2 * relative_error(low_dq, ref_dq) + atol
-    return CheckResult(err, tol, err_dq, tol_dq)
+    # Two slices: batch 0 / KV head 0 and the last batch / last KV head, so offsets that go
+    # wrong only past the first head or batch are caught too. The worst slice is reported.
+    slices = {(0, 0), (q.shape[0] - 1, k.shape[1] - 1)}
+    results = []
+    for b, h in sorted(slices):
+        sl = (slice(b, b + 1), slice(h * groups, (h + 1) * groups))
+        kv = (slice(b, b + 1), slice(h, h + 1))
+        qs, ks, vs = q[sl], k[kv], v[kv]
+        do_rows = None if do is None else do[sl][:, :, rows]
+        ref, ref_dq = _reference_on_rows(reference, qs, ks, vs, rows, positions, do_rows, torch.float64)
+        low, low_dq = _reference_on_rows(reference, qs, ks, vs, rows, positions, do_rows, None)
+        atol = ATOL[dtype_name]
+        err = relative_error(out[sl][:, :, rows], ref)
+        tol = 2 * relative_error(low, ref) + atol
+        if do is None:
+            results.append(CheckResult(err, tol))
+        else:
+            err_dq = relative_error(dq[sl][:, :, rows], ref_dq)
+            tol_dq = 2 * relative_error(low_dq, ref_dq) + atol
+            results.append(CheckResult(err, tol, err_dq, tol_dq))
+    failing = [r for r in results if not r.passed]
+    return failing[0] if failing else max(results, key=lambda r: r.rel_err / r.tol)

@@ -130,10 +130,15 @@ class RunWriter:
         return df.to_dict(orient="records")
 
     def finished_case_ids(self) -> set[str]:
-        return {row["case_id"] for row in self.rows}
+        """Cases that need no rerun: every row except ERROR and OOM, which a resume retries
+        (an error can come from the machine's state, e.g. a previous case's fault)."""
+        retry = {Status.ERROR.value, Status.OOM.value}
+        return {row["case_id"] for row in self.rows if row["status"] not in retry}
 
     def append(self, row: dict) -> None:
-        self.rows.append({c: row.get(c, None) for c in COLUMNS})
+        """Add a finished case, replacing an earlier row of the same case (a retried one)."""
+        new = {c: row.get(c, None) for c in COLUMNS}
+        self.rows = [r for r in self.rows if r["case_id"] != new["case_id"]] + [new]
         self.flush()
 
     def frame(self) -> pd.DataFrame:

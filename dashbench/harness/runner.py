@@ -60,7 +60,10 @@ def repro_command(case: Case) -> str:
 
 
 def _is_oom(exc: BaseException) -> bool:
-    return isinstance(exc, (torch.OutOfMemoryError, MemoryError))
+    # Triton and some libraries raise a plain RuntimeError for CUDA out-of-memory.
+    return isinstance(exc, (torch.OutOfMemoryError, MemoryError)) or (
+        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+    )
 
 
 def run_case(case: Case, inputs: Inputs, device: str, timing: TimingConfig) -> dict:

@@ -35,7 +35,7 @@ def _attend_fwd_kernel(
     t = n_tiles - 1 - tl.program_id(0)  # the longest tiles (last in the sequence) start first
     bh = tl.program_id(1)
     b = (bh // HKV).to(tl.int64)
-    h = bh % HKV
+    h = (bh % HKV).to(tl.int64)  # h * stride_kh passes 2^31 at long N with many KV heads
     rows = tl.arange(0, R)
     g = rows // BM
     qi = t.to(tl.int64) * BM + rows % BM  # query index; its key position is q_offset + qi

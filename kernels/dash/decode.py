@@ -31,7 +31,7 @@ class DashCache:
         capacity = max(capacity or 0, n, 1)
         capacity = math.ceil(capacity / chunk_size) * chunk_size
         self.chunk_size = chunk_size
-        self.head_cls = head_cls
+        self.head_cls = head_cls.contiguous()
         self.k = torch.empty(B, H, capacity, D, device=k.device, dtype=k.dtype)
         self.v = torch.empty_like(self.k)
         self.k[:, :, :n] = k
@@ -88,6 +88,7 @@ def dash_decode(
     if q.dim() != 4 or q.shape[2] != 1:
         raise ValueError(f"q must be [B, Hq, 1, D]; got {tuple(q.shape)}")
     check_kernel_inputs(q, k[:, :, :1], v[:, :, :1], cache.head_cls, cache.chunk_size)
+    q = q if q.stride(-1) == 1 else q.contiguous()
     C = cache.chunk_size
     G = q.shape[1] // k.shape[1]
     bm = tile_rows(G, C, 16)  # one valid token: the smallest tile that tensor cores take

@@ -41,7 +41,9 @@ def check_kernel_inputs(q, k, v, head_cls, chunk_size: int) -> None:
 class _DashAttention(torch.autograd.Function):
     @staticmethod
     def forward(ctx, q, k, v, head_cls, chunk_size, scaling, sigma, estimate_diagonal):
-        k, v = k.contiguous(), v.contiguous()
+        # The kernels index the head dim with unit stride and head_cls as [Hkv, D] rows.
+        q = q if q.stride(-1) == 1 else q.contiguous()
+        k, v, head_cls = k.contiguous(), v.contiguous(), head_cls.contiguous()
         G = q.shape[1] // k.shape[1]
         bm = tile_rows(G, chunk_size, ATTEND_ROWS)
         summaries = summarize(k, head_cls, chunk_size)

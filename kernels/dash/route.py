@@ -82,7 +82,7 @@ def _route_kernel(
     t = tl.program_id(0)
     bh = tl.program_id(1)
     b = (bh // HKV).to(tl.int64)
-    h = bh % HKV
+    h = (bh % HKV).to(tl.int64)
     rows = tl.arange(0, R)
     g = rows // BM
     pos = t.to(tl.int64) * BM + rows % BM  # query index

@@ -20,7 +20,7 @@ def _summarize_kernel(
     c = tl.program_id(0)
     bh = tl.program_id(1)
     b = bh // HKV
-    h = bh % HKV
+    h = (bh % HKV).to(tl.int64)  # h * stride_kh passes 2^31 at long N with many KV heads
     tok = c.to(tl.int64) * C + tl.arange(0, C)
     valid = tok < N
     dims = tl.arange(0, D)

@@ -72,3 +72,11 @@ def test_gradient_check(corrupt):
     result = check_against_reference(out.detach(), q, k, v, "fp32", do=do, dq=dq)
     assert result.rel_err_grad is not None
     assert result.passed is (not corrupt)
+
+
+def test_an_error_in_the_last_batch_and_head_is_caught():
+    q, k, v = _inputs(hq=4, hkv=2)
+    out = attention_reference(q, k, v).to(q.dtype)
+    wrong = out.clone()
+    wrong[-1, -1] += 0.5  # last batch, a query head of the last KV head
+    assert not check_against_reference(wrong, q, k, v, "bf16").passed

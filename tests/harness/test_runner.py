@@ -121,3 +121,36 @@ def test_a_sparse_provider_is_checked_against_its_own_reference(tmp_path, mode):
     df = _run(tmp_path, [Case("dash-ref", mode, shape, "fp32")])
     row = df.loc["dash-ref"]
     assert row.status == "OK" and row.rel_err < 1e-5  # its own reference, not dense attention
+
+
+def test_resume_retries_errors_and_replaces_their_rows(tmp_path, registry_snapshot):
+    calls = {"n": 0}
+
+    @register
+    class FlakyOnce(Reference):
+        name = "t-flaky"
+
+        def prepare(self, mode, q, k, v):
+            calls["n"] += 1
+            if calls["n"] == 1:
+                raise RuntimeError("CUDA error: an illegal memory access was encountered")
+            return super().prepare(mode, q, k, v)
+
+    case = Case("t-flaky", "fwd", SHAPE, "fp32")
+    writer = RunWriter(tmp_path / "run", env={"sweep": {}})
+    run_sweep([case], writer, "cpu", FAST, show_progress=False)
+    assert pd.read_csv(tmp_path / "run" / "results.csv").status.tolist() == ["ERROR"]
+    run_sweep([case], RunWriter(tmp_path / "run"), "cpu", FAST, show_progress=False)
+    assert pd.read_csv(tmp_path / "run" / "results.csv").status.tolist() == ["OK"]
+
+
+def test_a_runtime_error_about_memory_is_an_oom(tmp_path, registry_snapshot):
+    @register
+    class TritonOOM(Reference):
+        name = "t-triton-oom"
+
+        def prepare(self, mode, q, k, v):
+            raise RuntimeError("Triton Error [CUDA]: out of memory")
+
+    df = _run(tmp_path, [Case("t-triton-oom", "fwd", SHAPE, "fp32")])
+    assert df.status["t-triton-oom"] == "OOM"

@@ -116,3 +116,15 @@ def test_cpu_without_the_interpreter_is_refused(monkeypatch):
     q, k, v, w = (t.cpu() for t in _inputs(1, 4, 2, 40, 64, torch.float32, seed=0))
     with pytest.raises(ValueError, match="CUDA device"):
         dash_attention(q, k, v, w, chunk_size=32)
+
+
+def test_strided_inputs_give_the_same_result():
+    q, k, v, w = _inputs(1, 4, 2, 70, 64, torch.float32, seed=21)
+    expected = dash_attention(q, k, v, w, chunk_size=32, scaling=4.0)
+    # q with a non-unit head-dim stride, k/v as views, head_cls non-contiguous.
+    q_strided = torch.empty(1, 4, 70, 128, device=q.device)[..., ::2]
+    q_strided.copy_(q)
+    w_t = w.t().contiguous().t()
+    out = dash_attention(q_strided, k.transpose(1, 2).contiguous().transpose(1, 2), v, w_t,
+                         chunk_size=32, scaling=4.0)  # fmt: skip
+    assert _rel(out, expected) < 1e-6
