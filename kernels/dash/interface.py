@@ -7,9 +7,10 @@ import os
 import torch
 
 from dashbench.kernels.dash.attend import attend
+from dashbench.kernels.dash.backward import dash_backward
 from dashbench.kernels.dash.route import chunk_lists, padded_group, route, tile_rows
 from dashbench.kernels.dash.summarize import summarize
-from dashbench.kernels.reference.dash import DashStats, check_dash_inputs, dash_attention_reference
+from dashbench.kernels.reference.dash import DashStats, check_dash_inputs
 
 HEAD_DIMS = (64, 128)
 CHUNK_SIZES = (32, 64, 128)
@@ -45,7 +46,7 @@ class _DashAttention(torch.autograd.Function):
         q = q if q.stride(-1) == 1 else q.contiguous()
         k, v, head_cls = k.contiguous(), v.contiguous(), head_cls.contiguous()
         G = q.shape[1] // k.shape[1]
-        bm = tile_rows(G, chunk_size, ATTEND_ROWS)
+        bm, gp = tile_rows(G, chunk_size, ATTEND_ROWS), padded_group(G)
         summaries = summarize(k, head_cls, chunk_size)
         tau, log_g, count, mask, tile_count = route(
             q, summaries, chunk_size, scaling, bm, route_bm=tile_rows(G, chunk_size, ROUTE_ROWS)
@@ -53,24 +54,21 @@ class _DashAttention(torch.autograd.Function):
         offsets, ids = chunk_lists(mask, tile_count)
         out, lse = attend(q, k, v, summaries, tau, log_g, offsets, tile_count, ids, chunk_size=chunk_size,
                           scaling=scaling, sigma=sigma, estimate_diagonal=estimate_diagonal,
-                          bm=bm, gp=padded_group(G))  # fmt: skip
-        ctx.save_for_backward(q, k, v, head_cls)
-        ctx.args = (chunk_size, scaling, sigma, estimate_diagonal)
+                          bm=bm, gp=gp)  # fmt: skip
+        ctx.save_for_backward(q, k, v, head_cls, out, lse, summaries, tau, log_g, count, offsets,
+                              tile_count, ids)  # fmt: skip
+        ctx.args = dict(chunk_size=chunk_size, scaling=scaling, sigma=sigma,
+                        estimate_diagonal=estimate_diagonal, bm=bm, gp=gp)  # fmt: skip
         ctx.mark_non_differentiable(count, tile_count)
         return out, count, tile_count
 
     @staticmethod
     def backward(ctx, d_out, _d_count, _d_tile_count):
-        # Interim backward: the exact gradient of the same function, recomputed through the
-        # PyTorch reference (checkpointed per query block). Triton backward kernels replace it.
-        q, k, v, head_cls = ctx.saved_tensors
-        chunk_size, scaling, sigma, estimate_diagonal = ctx.args
-        with torch.enable_grad():
-            inputs = [t.detach().requires_grad_() for t in (q, k, v, head_cls)]
-            out = dash_attention_reference(*inputs, chunk_size=chunk_size, scaling=scaling,
-                                           sigma=sigma, estimate_diagonal=estimate_diagonal)  # fmt: skip
-            grads = torch.autograd.grad(out, inputs, d_out.to(out.dtype))
-        return (*(g.to(t.dtype) for g, t in zip(grads, (q, k, v, head_cls))), None, None, None, None)
+        q, k, v, head_cls, out, lse, *routing = ctx.saved_tensors
+        dq, dk, dv, d_head = dash_backward(q.contiguous(), k, v, head_cls, out, lse, d_out,
+                                           *routing, **ctx.args)  # fmt: skip
+        return (dq.to(q.dtype), dk.to(k.dtype), dv.to(v.dtype), d_head.to(head_cls.dtype),
+                None, None, None, None)  # fmt: skip
 
 
 def dash_attention(
@@ -98,7 +96,7 @@ def dash_attention(
             and compute density: the fraction of causal (query tile, chunk) pairs computed).
 
     Returns ``out`` ``[B, Hq, N, D]`` in q's dtype, or ``(out, stats)``. Differentiable in q, k,
-    v and head_cls.
+    v and head_cls through Triton backward kernels (``kernels/dash/backward.py``).
     """
     check_kernel_inputs(q, k, v, head_cls, chunk_size)
     out, count, tile_count = _DashAttention.apply(q, k, v, head_cls, chunk_size, float(scaling),

@@ -1,0 +1,275 @@
+"""DashAttention backward in Triton (see the spec's "Backward" section).
+
+* ``_bwd_q_kernel``, one program per query tile (the forward's tiles and chunk lists): the
+  attention backward for dq; per listed chunk the bias gradient ``beta`` (sum of ``dS`` over the
+  chunk's keys and the token's G heads), pushed through the prior (centring on ``log_g`` and
+  ``1/sigma``), the GQA mean and 1.5-entmax into dq and into the chunk summaries (atomics into an
+  fp32 ``[B, Hkv, n_chunks, D]`` buffer). The entmax backward needs per-row sums over the
+  support, so the summary gradient takes a second, cheap loop (no attention) once they are known.
+  ``sum over the routed chunks of beta = -beta_diagonal`` (every dS row sums to zero), which gives
+  the prior's centring term without a first pass.
+* ``_bwd_kv_kernel``, one program per (KV chunk, batch, KV head): dk and dv over the tiles whose
+  own chunk it is and the tiles that list it (the lists transposed on the host).
+* Stage 1 (summaries from keys and ``head_cls``) is differentiated in PyTorch: O(N D) work.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def _routing(qf, summary, tau, valid, xscale, G: tl.constexpr, GP: tl.constexpr,
+             BM: tl.constexpr, R: tl.constexpr):  # fmt: skip
+    """Per row: sqrt of the entmax probability of this chunk, and the GQA mean p_bar."""
+    x = tl.sum(qf * summary[None, :], axis=1) * xscale
+    sr = tl.where(valid, tl.maximum(x - tau, 0.0), 0.0)
+    p_bar = tl.sum(tl.reshape(sr * sr, (GP, BM)), axis=0) / G
+    return sr, tl.reshape(tl.broadcast_to(p_bar[None, :], (GP, BM)), (R,))
+
+
+@triton.jit
+def _token_sum(r, GP: tl.constexpr, BM: tl.constexpr, R: tl.constexpr):
+    """Sum a per-row value over the G heads of each token, broadcast back to the rows."""
+    t = tl.sum(tl.reshape(r, (GP, BM)), axis=0)
+    return tl.reshape(tl.broadcast_to(t[None, :], (GP, BM)), (R,))
+
+
+@triton.jit
+def _bias(p_bar, log_g, inv_sigma, ESTIMATE_DIAGONAL: tl.constexpr):
+    routed = p_bar > 1e-20
+    log_p = tl.log(tl.where(routed, p_bar, 1.0))
+    if ESTIMATE_DIAGONAL:
+        bias = (log_p - log_g) * inv_sigma
+    else:
+        bias = log_p
+    return tl.where(routed, bias, float("-inf")), routed
+
+
+@triton.jit
+def _bwd_q_kernel(
+    Q, K, V, S, TAU, LOGG, CNT, OFFSETS, COUNTS, IDS, DO, LSE, DELTA, DQ, DSUM,
+    stride_qb, stride_qh, stride_qn,
+    stride_kb, stride_kh, stride_kn,
+    N, n_tiles, n_chunks, xscale, sm_scale, inv_sigma,
+    HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
+    D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr,
+):  # fmt: skip
+    R: tl.constexpr = GP * BM
+    t = tl.program_id(0)
+    bh = tl.program_id(1)
+    b = (bh // HKV).to(tl.int64)
+    h = (bh % HKV).to(tl.int64)
+    rows = tl.arange(0, R)
+    g = rows // BM
+    pos = t.to(tl.int64) * BM + rows % BM
+    valid = (pos < N) & (g < G)
+    own = (t * BM) // C
+    dims = tl.arange(0, D)
+    head = h * G + g
+    row_off = b * stride_qb + head[:, None] * stride_qh + pos[:, None] * stride_qn + dims[None, :]
+    q = tl.load(Q + row_off, mask=valid[:, None], other=0.0)
+    do = tl.load(DO + row_off, mask=valid[:, None], other=0.0)
+    qf = q.to(tl.float32)
+    per_row = (b * HKV * G + head) * N + pos
+    lse = tl.load(LSE + per_row, mask=valid, other=0.0)
+    delta = tl.load(DELTA + per_row, mask=valid, other=0.0)
+    tau = tl.load(TAU + per_row, mask=valid, other=float("inf"))
+    log_g = tl.load(LOGG + (b * HKV + h) * N + pos, mask=valid, other=0.0)
+    n_routed = tl.load(CNT + (b * HKV + h) * N + pos, mask=valid, other=1) - 1
+    zscale = 2.0 * xscale  # d z / d (q . S)
+    k_base = K + b * stride_kb + h * stride_kh
+    v_base = V + b * stride_kb + h * stride_kh
+    keys = tl.arange(0, C)
+
+    kpos = own.to(tl.int64) * C + keys
+    kvalid = kpos < N
+    k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :], mask=kvalid[:, None], other=0.0)
+    v = tl.load(v_base + kpos[:, None] * stride_kn + dims[None, :], mask=kvalid[:, None], other=0.0)
+    s = tl.dot(q, tl.trans(k)) * sm_scale
+    s = tl.where((kpos[None, :] <= pos[:, None]) & kvalid[None, :] & valid[:, None], s, float("-inf"))
+    p = tl.exp(s - lse[:, None])
+    ds = p * (tl.dot(do, tl.trans(v)) - delta[:, None])
+    dq = tl.dot(ds.to(k.dtype), k) * sm_scale
+    beta_diag = _token_sum(tl.sum(ds, axis=1), GP, BM, R)
+    # mean of beta over the routed earlier chunks (rows of dS sum to zero over all attended keys)
+    beta_mean = -beta_diag / tl.maximum(n_routed, 1).to(tl.float32)
+
+    tile = (b * HKV + h) * n_tiles + t
+    start = tl.load(OFFSETS + tile)
+    n_list = tl.load(COUNTS + tile)
+    s_base = S + (b * HKV + h) * n_chunks * D
+    sdp_sum = tl.zeros([R], tl.float32)  # sum over the support of sqrt(p) * dp
+    s_sum = tl.zeros([R], tl.float32)  # sum over the support of sqrt(p)
+    u_acc = tl.zeros([R, D], tl.float32)  # sum of sqrt(p) * dp * S_c
+    w_acc = tl.zeros([R, D], tl.float32)  # sum of sqrt(p) * S_c
+    for i in range(0, n_list):
+        c = tl.load(IDS + start + i)
+        summary = tl.load(s_base + c * D + dims)
+        sr, p_bar = _routing(qf, summary, tau, valid, xscale, G, GP, BM, R)
+        bias, routed = _bias(p_bar, log_g, inv_sigma, ESTIMATE_DIAGONAL)
+        kpos = (c * C + keys).to(tl.int64)
+        k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :])
+        v = tl.load(v_base + kpos[:, None] * stride_kn + dims[None, :])
+        s = tl.dot(q, tl.trans(k)) * sm_scale + bias[:, None]
+        p = tl.exp(s - lse[:, None])
+        ds = p * (tl.dot(do, tl.trans(v)) - delta[:, None])
+        dq += tl.dot(ds.to(k.dtype), k) * sm_scale
+        beta = _token_sum(tl.sum(ds, axis=1), GP, BM, R)
+        if ESTIMATE_DIAGONAL:
+            d_log = (beta - beta_mean) * inv_sigma
+        else:
+            d_log = beta
+        dp = tl.where(routed & valid, d_log / tl.where(routed, p_bar, 1.0), 0.0) / G
+        sdp = sr * dp
+        sdp_sum += sdp
+        s_sum += sr
+        u_acc += sdp[:, None] * summary[None, :]
+        w_acc += sr[:, None] * summary[None, :]
+        tl.atomic_add(DSUM + (b * HKV + h) * n_chunks * D + c * D + dims,
+                      tl.sum(sdp[:, None] * qf, axis=0) * zscale)  # fmt: skip
+    k_row = tl.where(s_sum > 0, sdp_sum / tl.where(s_sum > 0, s_sum, 1.0), 0.0)
+    dq += zscale * (u_acc - k_row[:, None] * w_acc)
+    tl.store(DQ + row_off, dq, mask=valid[:, None])
+    # The entmax backward's second term for the summaries, now that k_row is known.
+    for i in range(0, n_list):
+        c = tl.load(IDS + start + i)
+        summary = tl.load(s_base + c * D + dims)
+        sr, p_bar = _routing(qf, summary, tau, valid, xscale, G, GP, BM, R)
+        tl.atomic_add(DSUM + (b * HKV + h) * n_chunks * D + c * D + dims,
+                      -tl.sum((sr * k_row)[:, None] * qf, axis=0) * zscale)  # fmt: skip
+
+
+@triton.jit
+def _bwd_kv_kernel(
+    Q, K, V, S, TAU, LOGG, DO, LSE, DELTA, DK, DV, T_OFFSETS, T_COUNTS, T_TILES,
+    stride_qb, stride_qh, stride_qn,
+    stride_kb, stride_kh, stride_kn,
+    N, n_tiles, n_chunks, xscale, sm_scale, inv_sigma,
+    HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
+    D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr,
+):  # fmt: skip
+    R: tl.constexpr = GP * BM
+    c = tl.program_id(0)
+    bh = tl.program_id(1)
+    b = (bh // HKV).to(tl.int64)
+    h = (bh % HKV).to(tl.int64)
+    dims = tl.arange(0, D)
+    keys = tl.arange(0, C)
+    kpos = c.to(tl.int64) * C + keys
+    kvalid = kpos < N
+    kv_off = b * stride_kb + h * stride_kh + kpos[:, None] * stride_kn + dims[None, :]
+    k = tl.load(K + kv_off, mask=kvalid[:, None], other=0.0)
+    v = tl.load(V + kv_off, mask=kvalid[:, None], other=0.0)
+    summary = tl.load(S + (b * HKV + h) * n_chunks * D + c * D + dims)
+    dk = tl.zeros([C, D], tl.float32)
+    dv = tl.zeros([C, D], tl.float32)
+    rows = tl.arange(0, R)
+    g = rows // BM
+    head = h * G + g
+    first_diag = (c * C) // BM
+    n_diag = tl.minimum((c + 1) * C // BM, n_tiles) - first_diag
+    n_list = tl.load(T_COUNTS + bh * n_chunks + c)
+    start = tl.load(T_OFFSETS + bh * n_chunks + c)
+    # First the tiles inside this chunk (causal, no bias), then the later tiles that listed it.
+    for i in range(0, n_diag + n_list):
+        if i < n_diag:
+            t = first_diag + i
+        else:
+            t = tl.load(T_TILES + start + i - n_diag)
+        pos = t.to(tl.int64) * BM + rows % BM
+        valid = (pos < N) & (g < G)
+        row_off = b * stride_qb + head[:, None] * stride_qh + pos[:, None] * stride_qn + dims[None, :]
+        q = tl.load(Q + row_off, mask=valid[:, None], other=0.0)
+        do = tl.load(DO + row_off, mask=valid[:, None], other=0.0)
+        per_row = (b * HKV * G + head) * N + pos
+        lse = tl.load(LSE + per_row, mask=valid, other=0.0)
+        delta = tl.load(DELTA + per_row, mask=valid, other=0.0)
+        s = tl.dot(q, tl.trans(k)) * sm_scale
+        if i < n_diag:
+            s = tl.where((kpos[None, :] <= pos[:, None]) & kvalid[None, :] & valid[:, None], s,
+                         float("-inf"))  # fmt: skip
+        else:
+            tau = tl.load(TAU + per_row, mask=valid, other=float("inf"))
+            log_g = tl.load(LOGG + (b * HKV + h) * N + pos, mask=valid, other=0.0)
+            sr, p_bar = _routing(q.to(tl.float32), summary, tau, valid, xscale, G, GP, BM, R)
+            bias, routed = _bias(p_bar, log_g, inv_sigma, ESTIMATE_DIAGONAL)
+            s = tl.where(valid[:, None], s + bias[:, None], float("-inf"))
+        p = tl.exp(s - lse[:, None])
+        ds = p * (tl.dot(do, tl.trans(v)) - delta[:, None])
+        dv += tl.dot(tl.trans(p.to(do.dtype)), do)
+        dk += tl.dot(tl.trans(ds.to(q.dtype)), q) * sm_scale
+    tl.store(DK + kv_off, dk, mask=kvalid[:, None])
+    tl.store(DV + kv_off, dv, mask=kvalid[:, None])
+
+
+def transpose_lists(offsets, counts, ids, n_chunks: int):
+    """Tile -> chunks lists into chunk -> tiles lists: ``(offsets [B*Hkv, n_chunks], counts,
+    tiles)``, tiles ascending within each chunk."""
+    bh_tiles = counts.numel()
+    n_tiles = counts.shape[-1]
+    c = counts.flatten().long()
+    total = int(c.sum())
+    dev = counts.device
+    tile_of_pair = torch.repeat_interleave(torch.arange(bh_tiles, device=dev), c)
+    bh = tile_of_pair // n_tiles
+    key = bh * n_chunks + ids[:total].long()
+    order = torch.sort(key, stable=True).indices
+    tiles = (tile_of_pair[order] % n_tiles).to(torch.int32)
+    t_counts = torch.bincount(key, minlength=(bh_tiles // n_tiles) * n_chunks)
+    t_offsets = torch.cumsum(t_counts, 0) - t_counts
+    if total == 0:
+        tiles = torch.zeros(1, device=dev, dtype=torch.int32)
+    return t_offsets.view(-1, n_chunks), t_counts.view(-1, n_chunks).to(torch.int32), tiles
+
+
+def summarize_backward(k, head_cls, d_summaries, chunk_size):
+    """Gradients of stage 1 (``S = sum_t softmax_t(w . k_t / sqrt(D)) k_t``) for k and head_cls."""
+    B, H, N, D = k.shape
+    n_chunks = d_summaries.shape[2]
+    pad = n_chunks * chunk_size - N
+    kc = torch.nn.functional.pad(k.float(), (0, 0, 0, pad)).view(B, H, n_chunks, chunk_size, D)
+    w = head_cls.float()
+    u = torch.einsum("bhctd,hd->bhct", kc, w) / math.sqrt(D)
+    valid = (torch.arange(n_chunks * chunk_size, device=k.device) < N).view(n_chunks, chunk_size)
+    a = torch.softmax(u.masked_fill(~valid, float("-inf")), dim=-1)
+    da = torch.einsum("bhcd,bhctd->bhct", d_summaries, kc)
+    du = a * (da - (a * da).sum(-1, keepdim=True))
+    dk = a[..., None] * d_summaries[:, :, :, None, :] + (du / math.sqrt(D))[..., None] * w[None, :, None, None, :]
+    d_head = torch.einsum("bhct,bhctd->hd", du, kc) / math.sqrt(D)
+    return dk.reshape(B, H, n_chunks * chunk_size, D)[:, :, :N], d_head
+
+
+def dash_backward(q, k, v, head_cls, out, lse, d_out, summaries, tau, log_g, count, offsets,
+                  tile_count, ids, *, chunk_size, scaling, sigma, estimate_diagonal, bm, gp):  # fmt: skip
+    """dq, dk, dv, d_head_cls of DashAttention prefill (all of the spec's chain)."""
+    B, Hq, N, D = q.shape
+    Hkv, n_chunks = k.shape[1], summaries.shape[2]
+    G = Hq // Hkv
+    d_out = d_out.contiguous()
+    delta = (d_out.float() * out.float()).sum(-1)
+    dq = torch.empty(B, Hq, N, D, device=q.device, dtype=torch.float32)
+    d_sum = torch.zeros(B, Hkv, n_chunks, D, device=q.device, dtype=torch.float32)
+    xscale = 0.5 * scaling / math.sqrt(D)
+    sm_scale = 1.0 / math.sqrt(D)
+    n_tiles = tile_count.shape[2]
+    common = dict(HKV=Hkv, G=G, GP=gp, BM=bm, C=chunk_size, D=D, ESTIMATE_DIAGONAL=estimate_diagonal)
+    _bwd_q_kernel[(n_tiles, B * Hkv)](
+        q, k, v, summaries, tau, log_g, count, offsets, tile_count, ids, d_out, lse, delta, dq, d_sum,
+        q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
+        N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common,
+    )  # fmt: skip
+    t_offsets, t_counts, t_tiles = transpose_lists(offsets, tile_count, ids, n_chunks)
+    dk = torch.empty(B, Hkv, N, D, device=q.device, dtype=torch.float32)
+    dv = torch.empty_like(dk)
+    _bwd_kv_kernel[(n_chunks, B * Hkv)](
+        q, k, v, summaries, tau, log_g, d_out, lse, delta, dk, dv, t_offsets, t_counts, t_tiles,
+        q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
+        N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common,
+    )  # fmt: skip
+    dk_summary, d_head = summarize_backward(k, head_cls, d_sum, chunk_size)
+    return dq, dk + dk_summary, dv, d_head
