@@ -35,8 +35,7 @@ class _DashBase(Provider):
 class Dash(_DashBase):
     name = "dash"
     backend = "Triton"
-    summary = ("DashAttention Triton kernels: prefill, backward, decode (decode reuses the "
-               "prefill kernels, no split-KV yet)")  # fmt: skip
+    summary = "DashAttention Triton kernels: prefill, backward, split-KV decode"
     capabilities = Capabilities(
         frozenset({"fwd", "fwd+bwd", "decode"}), frozenset({"cuda"}), frozenset({"bf16", "fp16"}),
         frozenset({64, 128}), max_gqa_ratio=16,

@@ -1,10 +1,9 @@
 """DashAttention decoding: a KV cache plus a chunk-summary cache that grows as chunks complete.
 
-A decode step is the prefill pipeline for one query row at position ``L - 1`` of ``L`` cached
-keys (the new token's key and value are appended first): route against the summaries of the
-complete chunks before the query's own chunk, then attend the routed chunks plus the own,
-partial chunk. This first version reuses the prefill kernels (one program per batch and KV
-head); a split-KV kernel for batch 1 is still to come (kernels/README.md).
+A decode step serves one query row at position ``L - 1`` of ``L`` cached keys (the new token's
+key and value are appended first): route against the summaries of the complete chunks before
+the query's own chunk, then attend the routed chunks plus the own, partial chunk, split over
+the routed chunks (``decode_kernels.py``).
 """
 
 from __future__ import annotations
@@ -13,9 +12,8 @@ import math
 
 import torch
 
-from dashbench.kernels.dash.attend import attend
+from dashbench.kernels.dash.decode_kernels import decode_step
 from dashbench.kernels.dash.interface import check_kernel_inputs
-from dashbench.kernels.dash.route import chunk_lists, padded_group, route, tile_rows
 from dashbench.kernels.dash.summarize import summarize
 from dashbench.kernels.reference.dash import DashStats
 
@@ -90,15 +88,9 @@ def dash_decode(
     check_kernel_inputs(q, k[:, :, :1], v[:, :, :1], cache.head_cls, cache.chunk_size)
     q = q if q.stride(-1) == 1 else q.contiguous()
     C = cache.chunk_size
-    G = q.shape[1] // k.shape[1]
-    bm = tile_rows(G, C, 16)  # one valid token: the smallest tile that tensor cores take
-    n_chunks = math.ceil(L / C)
-    summaries = cache.summaries[:, :, :n_chunks]
-    tau, log_g, count, mask, tile_count = route(q, summaries, C, scaling, bm, q_offset=L - 1)
-    offsets, ids = chunk_lists(mask, tile_count)
-    out, _ = attend(q, k, v, summaries, tau, log_g, offsets, tile_count, ids, chunk_size=C,
-                    scaling=scaling, sigma=sigma, estimate_diagonal=estimate_diagonal, bm=bm,
-                    gp=padded_group(G), q_offset=L - 1)  # fmt: skip
+    summaries = cache.summaries[:, :, : max(1, math.ceil(L / C))]
+    out, count = decode_step(q, k, v, summaries, chunk_size=C, scaling=scaling, sigma=sigma,
+                             estimate_diagonal=estimate_diagonal)  # fmt: skip
     if not return_stats:
         return out
     pos = torch.tensor([L - 1], device=q.device)

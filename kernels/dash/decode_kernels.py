@@ -1,0 +1,266 @@
+"""Decode-step kernels: one query per sequence, parallel over chunks (flash-decoding style).
+
+A prefill tile program would walk every chunk in one program per (batch, KV head): 8 programs
+at batch 1, far too few for an H100. Here the step is split in four launches:
+
+1. ``_decode_scores_kernel``: routing scores of the G query heads against every candidate chunk
+   summary, one program per block of chunks (fp32-accurate products, as the router's);
+2. ``_decode_route_kernel``: one program per (batch, KV head) finds each head's exact entmax
+   threshold from the stored scores (no products: loads only), then writes the routed chunks as
+   a compact list, the mean log-probability ``log_g`` and the counts;
+3. ``_decode_attend_kernel``: the routed list is cut into ``n_split`` slices, one program each
+   (split 0 also takes the query's own, partial chunk); each writes a partial softmax state;
+4. ``_decode_combine_kernel`` merges the partial states (log-sum-exp).
+Scores are ``G x n_chunks`` floats per (batch, KV head): O(N) for a decode step.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import triton
+import triton.language as tl
+
+from dashbench.kernels.dash.route import CB, MAX_ITER, _scores
+
+
+@triton.jit
+def _decode_scores_kernel(
+    Q, S, X, stride_qb, stride_qh, stride_sb, stride_sh, stride_sc,
+    n_cand, n_pad, xscale,
+    HKV: tl.constexpr, G: tl.constexpr, RP: tl.constexpr, D: tl.constexpr, CB: tl.constexpr,
+    SPLIT_BF16: tl.constexpr,
+):  # fmt: skip
+    blk = tl.program_id(0)
+    bh = tl.program_id(1)
+    b = (bh // HKV).to(tl.int64)
+    h = (bh % HKV).to(tl.int64)
+    rows = tl.arange(0, RP)
+    valid = rows < G
+    dims = tl.arange(0, D)
+    q = tl.load(Q + b * stride_qb + (h * G + rows)[:, None] * stride_qh + dims[None, :],
+                mask=valid[:, None], other=0.0)  # fmt: skip
+    if not SPLIT_BF16:
+        q = q.to(tl.float32)
+    # All 24 bits of the summaries: a decode step is too small for the split's cost to matter.
+    x, cm = _scores(q, S + b * stride_sb + h * stride_sh, stride_sc, blk * CB, n_cand, xscale,
+                    D, CB, SPLIT_BF16, True)  # fmt: skip
+    cs = blk * CB + tl.arange(0, CB)
+    tl.store(X + (bh * RP + rows[:, None]).to(tl.int64) * n_pad + cs[None, :], x,
+             mask=valid[:, None] & (cs[None, :] < n_pad))  # fmt: skip
+
+
+@triton.jit
+def _decode_route_kernel(
+    X, TAU, LOGG, COUNT, LIST, NLIST, n_cand, n_pad, max_iter,
+    G: tl.constexpr, GP: tl.constexpr, RP: tl.constexpr, BLK: tl.constexpr,
+):  # fmt: skip
+    bh = tl.program_id(0).to(tl.int64)
+    rows = tl.arange(0, GP)
+    valid = rows < G
+    lanes = tl.arange(0, BLK)
+    x_base = X + (bh * RP + rows[:, None]) * n_pad
+    m = tl.full([GP], float("-inf"), tl.float32)
+    for c0 in range(0, n_cand, BLK):
+        cm = (c0 + lanes) < n_cand
+        x = tl.load(x_base + c0 + lanes[None, :], mask=valid[:, None] & cm[None, :], other=float("-inf"))
+        m = tl.maximum(m, tl.max(x, axis=1))
+    m = tl.where(m == float("-inf"), 0.0, m)  # padding rows, or no candidate: avoid inf - inf
+    tau = tl.full([GP], -1.0, tl.float32)
+    done = (~valid) | (n_cand == 0)
+    it = 0
+    while (it < max_iter) & (tl.min(done.to(tl.int32), axis=0) == 0):
+        cnt = tl.zeros([GP], tl.float32)
+        s1 = tl.zeros([GP], tl.float32)
+        s2 = tl.zeros([GP], tl.float32)
+        lowest_in = tl.full([GP], float("inf"), tl.float32)
+        highest_out = tl.full([GP], float("-inf"), tl.float32)
+        for c0 in range(0, n_cand, BLK):
+            cm = (c0 + lanes) < n_cand
+            x = tl.load(x_base + c0 + lanes[None, :], mask=valid[:, None] & cm[None, :],
+                        other=float("-inf"))  # fmt: skip
+            y = x - m[:, None]
+            ok = cm[None, :] & valid[:, None]
+            sup = (y > tau[:, None]) & ok
+            out = (y <= tau[:, None]) & ok
+            ys = tl.where(sup, y, 0.0)
+            cnt += tl.sum(sup.to(tl.float32), axis=1)
+            s1 += tl.sum(ys, axis=1)
+            s2 += tl.sum(ys * ys, axis=1)
+            lowest_in = tl.minimum(lowest_in, tl.min(tl.where(sup, y, float("inf")), axis=1))
+            highest_out = tl.maximum(highest_out, tl.max(tl.where(out, y, float("-inf")), axis=1))
+        disc = tl.maximum(s1 * s1 - cnt * (s2 - 1.0), 0.0)
+        root = (s1 - tl.sqrt(disc)) / tl.maximum(cnt, 1.0)
+        converged = (lowest_in > root) & (highest_out <= root)
+        tau = tl.where(done, tau, root)
+        done = done | converged
+        it += 1
+    tau_abs = tl.where(n_cand > 0, m + tau, float("inf"))
+    tl.store(TAU + bh * G + rows, tau_abs, mask=valid)
+    tau_abs = tl.where(valid, tau_abs, float("inf"))
+
+    log_sum = 0.0
+    n_routed = 0
+    for c0 in range(0, n_cand, BLK):
+        cm = (c0 + lanes) < n_cand
+        x = tl.load(x_base + c0 + lanes[None, :], mask=valid[:, None] & cm[None, :], other=float("-inf"))
+        p = tl.maximum(x - tau_abs[:, None], 0.0)
+        p_bar = tl.sum(tl.where(valid[:, None] & cm[None, :], p * p, 0.0), axis=0) / G
+        routed = (p_bar > 1e-20) & cm
+        r = routed.to(tl.int32)
+        slot = tl.cumsum(r, axis=0) - r
+        tl.store(LIST + bh * n_pad + n_routed + slot, c0 + lanes, mask=routed)
+        log_sum += tl.sum(tl.where(routed, tl.log(tl.where(routed, p_bar, 1.0)), 0.0), axis=0)
+        n_routed += tl.sum(r, axis=0)
+    tl.store(LOGG + bh, log_sum / tl.maximum(n_routed, 1).to(tl.float32))
+    tl.store(COUNT + bh, n_routed + 1)
+    tl.store(NLIST + bh, n_routed)
+
+
+@triton.jit
+def _decode_attend_kernel(
+    Q, K, V, S, TAU, LOGG, LIST, NLIST, M_OUT, L_OUT, ACC_OUT,
+    stride_qb, stride_qh, stride_kb, stride_kh, stride_kn, stride_sb, stride_sh, stride_sc,
+    n_keys, n_pad, n_split, xscale, sm_scale, inv_sigma,
+    HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, RP: tl.constexpr, C: tl.constexpr,
+    D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr,
+):  # fmt: skip
+    split = tl.program_id(0)
+    bh = tl.program_id(1)
+    b = (bh // HKV).to(tl.int64)
+    h = (bh % HKV).to(tl.int64)
+    rows = tl.arange(0, RP)
+    valid = rows < G
+    dims = tl.arange(0, D)
+    keys = tl.arange(0, C)
+    q = tl.load(Q + b * stride_qb + (h * G + rows)[:, None] * stride_qh + dims[None, :],
+                mask=valid[:, None], other=0.0)  # fmt: skip
+    qf = q.to(tl.float32)
+    tau = tl.load(TAU + bh * G + rows, mask=valid, other=float("inf"))
+    log_g = tl.load(LOGG + bh)
+    k_base = K + b * stride_kb + h * stride_kh
+    v_base = V + b * stride_kb + h * stride_kh
+    s_base = S + b * stride_sb + h * stride_sh
+    n_list = tl.load(NLIST + bh)
+    lo = (n_list * split) // n_split
+    hi = (n_list * (split + 1)) // n_split
+    m_i = tl.full([RP], float("-inf"), tl.float32)
+    l_i = tl.zeros([RP], tl.float32)
+    acc = tl.zeros([RP, D], tl.float32)
+    if split == 0:  # the query's own chunk, up to the query (the last key)
+        own = (n_keys - 1) // C
+        kpos = own.to(tl.int64) * C + keys
+        kvalid = kpos < n_keys
+        k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :], mask=kvalid[:, None], other=0.0)
+        v = tl.load(v_base + kpos[:, None] * stride_kn + dims[None, :], mask=kvalid[:, None], other=0.0)
+        s = tl.dot(q, tl.trans(k)) * sm_scale
+        s = tl.where(kvalid[None, :] & valid[:, None], s, float("-inf"))
+        m_i = tl.where(valid, tl.max(s, axis=1), 0.0)
+        p = tl.exp2(s - m_i[:, None])
+        l_i = tl.sum(p, axis=1)
+        acc = tl.dot(p.to(v.dtype), v)
+    for i in range(lo, hi):
+        c = tl.load(LIST + bh * n_pad + i)
+        summary = tl.load(s_base + c * stride_sc + dims)
+        x = tl.sum(qf * summary[None, :], axis=1) * xscale
+        pr = tl.where(valid, tl.maximum(x - tau, 0.0), 0.0)
+        p_bar = tl.sum(pr * pr, axis=0) / G  # one token: the mean over its G heads
+        log_p = tl.log(tl.maximum(p_bar, 1e-30))
+        if ESTIMATE_DIAGONAL:
+            bias = (log_p - log_g) * inv_sigma
+        else:
+            bias = log_p
+        kpos = (c * C + keys).to(tl.int64)
+        k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :])
+        v = tl.load(v_base + kpos[:, None] * stride_kn + dims[None, :])
+        s = tl.dot(q, tl.trans(k)) * sm_scale + bias * 1.4426950408889634
+        s = tl.where(valid[:, None], s, float("-inf"))
+        m_new = tl.maximum(m_i, tl.max(s, axis=1))
+        m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
+        alpha = tl.exp2(m_i - m_safe)
+        p = tl.exp2(s - m_safe[:, None])
+        l_i = l_i * alpha + tl.sum(p, axis=1)
+        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
+        m_i = m_new
+    state = (bh * n_split + split) * RP + rows
+    tl.store(M_OUT + state, m_i)
+    tl.store(L_OUT + state, l_i)
+    tl.store(ACC_OUT + state[:, None] * D + dims[None, :], acc)
+
+
+@triton.jit
+def _decode_combine_kernel(
+    M_IN, L_IN, ACC_IN, OUT, stride_ob, stride_oh, n_split,
+    HKV: tl.constexpr, G: tl.constexpr, RP: tl.constexpr, D: tl.constexpr,
+):  # fmt: skip
+    bh = tl.program_id(0)
+    b = (bh // HKV).to(tl.int64)
+    h = (bh % HKV).to(tl.int64)
+    rows = tl.arange(0, RP)
+    dims = tl.arange(0, D)
+    m = tl.full([RP], float("-inf"), tl.float32)
+    for s in range(0, n_split):
+        m = tl.maximum(m, tl.load(M_IN + (bh * n_split + s) * RP + rows))
+    m = tl.where(m == float("-inf"), 0.0, m)
+    l_sum = tl.zeros([RP], tl.float32)
+    acc = tl.zeros([RP, D], tl.float32)
+    for s in range(0, n_split):
+        state = (bh * n_split + s) * RP + rows
+        w = tl.exp2(tl.load(M_IN + state) - m)
+        l_sum += w * tl.load(L_IN + state)
+        acc += w[:, None] * tl.load(ACC_IN + state[:, None] * D + dims[None, :])
+    out = acc / tl.where(l_sum > 0, l_sum, 1.0)[:, None]
+    tl.store(OUT + b * stride_ob + (h * G + rows)[:, None] * stride_oh + dims[None, :],
+             out.to(OUT.dtype.element_ty), mask=(rows < G)[:, None])  # fmt: skip
+
+
+def decode_step(q, k, v, summaries, *, chunk_size, scaling, sigma, estimate_diagonal,
+                n_split: int | None = None):  # fmt: skip
+    """One decode step for ``q`` ``[B, Hq, 1, D]`` at position ``L - 1`` of ``k``/``v``
+    ``[B, Hkv, L, D]`` (views of a cache are fine). Returns ``(out, count [B, Hkv, 1])``."""
+    B, Hq, _, D = q.shape
+    Hkv, L = k.shape[1], k.shape[2]
+    G = Hq // Hkv
+    GP = triton.next_power_of_2(G)
+    RP = max(16, GP)  # tensor-core tiles need 16 rows
+    C = chunk_size
+    n_cand = (L - 1) // C  # complete chunks before the query's own
+    n_pad = max(CB, math.ceil(n_cand / CB) * CB)
+    dev = q.device
+    xscale = 0.5 * scaling / math.sqrt(D)
+    x = torch.empty(B * Hkv * RP * n_pad, device=dev, dtype=torch.float32)
+    tau = torch.empty(B * Hkv * G, device=dev, dtype=torch.float32)
+    log_g = torch.empty(B * Hkv, device=dev, dtype=torch.float32)
+    count = torch.empty(B, Hkv, 1, device=dev, dtype=torch.int32)
+    ids = torch.empty(B * Hkv * n_pad, device=dev, dtype=torch.int32)
+    n_list = torch.empty(B * Hkv, device=dev, dtype=torch.int32)
+    bf16 = q.dtype == torch.bfloat16
+    if n_cand:
+        _decode_scores_kernel[(n_pad // CB, B * Hkv)](
+            q, summaries, x, q.stride(0), q.stride(1),
+            summaries.stride(0), summaries.stride(1), summaries.stride(2),
+            n_cand, n_pad, xscale, HKV=Hkv, G=G, RP=RP, D=D, CB=CB, SPLIT_BF16=bf16,
+        )  # fmt: skip
+    _decode_route_kernel[(B * Hkv,)](
+        x, tau, log_g, count, ids, n_list, n_cand, n_pad, MAX_ITER, G=G, GP=GP, RP=RP, BLK=256,
+    )  # fmt: skip
+    if n_split is None:  # about two programs per SM on an H100, fewer for short caches
+        n_split = max(1, min(64, 264 // (B * Hkv), n_cand // 4 + 1))
+    states = B * Hkv * n_split * RP
+    m_part = torch.empty(states, device=dev, dtype=torch.float32)
+    l_part = torch.empty(states, device=dev, dtype=torch.float32)
+    acc_part = torch.empty(states * D, device=dev, dtype=torch.float32)
+    _decode_attend_kernel[(n_split, B * Hkv)](
+        q, k, v, summaries, tau, log_g, ids, n_list, m_part, l_part, acc_part,
+        q.stride(0), q.stride(1), k.stride(0), k.stride(1), k.stride(2),
+        summaries.stride(0), summaries.stride(1), summaries.stride(2),
+        L, n_pad, n_split, xscale, 1.4426950408889634 / math.sqrt(D), 1.0 / sigma,
+        HKV=Hkv, G=G, GP=GP, RP=RP, C=C, D=D, ESTIMATE_DIAGONAL=estimate_diagonal,
+    )  # fmt: skip
+    out = torch.empty_like(q)
+    _decode_combine_kernel[(B * Hkv,)](
+        m_part, l_part, acc_part, out, out.stride(0), out.stride(1), n_split,
+        HKV=Hkv, G=G, RP=RP, D=D,
+    )  # fmt: skip
+    return out, count
