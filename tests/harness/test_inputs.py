@@ -1,0 +1,41 @@
+import pytest
+import torch
+
+from dashbench.harness.inputs import random_qkv, structured_qkv
+from dashbench.kernels.reference import dash_routing_stats
+from dashbench.kernels.reference.dash import P_FLOOR, chunk_summaries, route
+
+
+def test_generators_are_seeded_and_shaped():
+    a = structured_qkv(1, 4, 2, 300, 16, chunk_size=32, seed=3, dtype=torch.float32)
+    b = structured_qkv(1, 4, 2, 300, 16, chunk_size=32, seed=3, dtype=torch.float32)
+    c = structured_qkv(1, 4, 2, 300, 16, chunk_size=32, seed=4, dtype=torch.float32)
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    assert not torch.equal(a[0], c[0])
+    assert [t.shape for t in a] == [(1, 4, 300, 16), (1, 2, 300, 16), (1, 2, 300, 16)]
+    r1, r2 = random_qkv(2, 4, 1, 50, 8, seed=1), random_qkv(2, 4, 1, 50, 8, seed=1)
+    assert torch.equal(r1[1], r2[1]) and r1[0].dtype == torch.bfloat16
+
+
+def _neighbour_overlap(q, k, chunk=32, scaling=2.0):
+    """Mean Jaccard overlap of the routed chunk sets of tokens i and i+1 (KV head 0)."""
+    n = q.shape[2]
+    rows = torch.arange(256, n)
+    p_bar = route(q[:, :, rows].float(), chunk_summaries(k.float(), torch.zeros(k.shape[1], k.shape[-1]), chunk),
+                  rows, chunk, scaling)  # fmt: skip
+    sets = p_bar[0, 0] > P_FLOOR
+    inter = (sets[1:] & sets[:-1]).sum(-1).float()
+    union = (sets[1:] | sets[:-1]).sum(-1).clamp(min=1).float()
+    return float((inter / union).mean())
+
+
+def test_the_coherence_knob_changes_how_alike_neighbours_route():
+    kw = dict(chunk_size=32, span=128, dtype=torch.float32, seed=0)
+    coherent = _neighbour_overlap(*structured_qkv(1, 2, 1, 1024, 32, coherence=1.0, **kw)[:2])
+    loose = _neighbour_overlap(*structured_qkv(1, 2, 1, 1024, 32, coherence=0.0, **kw)[:2])
+    assert coherent > loose + 0.2
+
+
+def test_coherence_outside_0_1_is_refused():
+    with pytest.raises(ValueError, match="coherence"):
+        structured_qkv(1, 2, 1, 64, 8, coherence=1.5)
