@@ -22,7 +22,14 @@ import torch
 import triton
 import triton.language as tl
 
-from dashbench.kernels.dash.route import CB, MAX_ITER, _scores
+from dashbench.kernels.dash.route import (
+    CB,
+    MAX_ITER,
+    _scores,
+    _solve_on_support,
+    _support_init,
+    _support_update,
+)
 
 
 @triton.jit
@@ -71,28 +78,15 @@ def _decode_route_kernel(
     done = (~valid) | (n_cand == 0)
     it = 0
     while (it < max_iter) & (tl.min(done.to(tl.int32), axis=0) == 0):
-        cnt = tl.zeros([GP], tl.float32)
-        s1 = tl.zeros([GP], tl.float32)
-        s2 = tl.zeros([GP], tl.float32)
-        lowest_in = tl.full([GP], float("inf"), tl.float32)
-        highest_out = tl.full([GP], float("-inf"), tl.float32)
+        cnt, s1, s2, lowest_in, highest_out = _support_init(GP)
         for c0 in range(0, n_cand, BLK):
             cm = (c0 + lanes) < n_cand
             x = tl.load(x_base + c0 + lanes[None, :], mask=valid[:, None] & cm[None, :],
                         other=float("-inf"))  # fmt: skip
-            y = x - m[:, None]
-            ok = cm[None, :] & valid[:, None]
-            sup = (y > tau[:, None]) & ok
-            out = (y <= tau[:, None]) & ok
-            ys = tl.where(sup, y, 0.0)
-            cnt += tl.sum(sup.to(tl.float32), axis=1)
-            s1 += tl.sum(ys, axis=1)
-            s2 += tl.sum(ys * ys, axis=1)
-            lowest_in = tl.minimum(lowest_in, tl.min(tl.where(sup, y, float("inf")), axis=1))
-            highest_out = tl.maximum(highest_out, tl.max(tl.where(out, y, float("-inf")), axis=1))
-        disc = tl.maximum(s1 * s1 - cnt * (s2 - 1.0), 0.0)
-        root = (s1 - tl.sqrt(disc)) / tl.maximum(cnt, 1.0)
-        converged = (lowest_in > root) & (highest_out <= root)
+            cnt, s1, s2, lowest_in, highest_out = _support_update(
+                x - m[:, None], tau, cm[None, :] & valid[:, None], cnt, s1, s2, lowest_in, highest_out
+            )
+        root, converged = _solve_on_support(cnt, s1, s2, lowest_in, highest_out)
         tau = tl.where(done, tau, root)
         done = done | converged
         it += 1
@@ -149,8 +143,9 @@ def _decode_attend_kernel(
     l_i = tl.zeros([RP], tl.float32)
     acc = tl.zeros([RP, D], tl.float32)
     if split == 0:  # the query's own chunk, up to the query (the last key)
-        own = (n_keys - 1) // C
-        kpos = own.to(tl.int64) * C + keys
+        # (no .to() on n_keys-derived scalars: Triton turns an argument equal to 1 into a
+        # compile-time int)
+        kpos = (((n_keys - 1) // C) * C + keys).to(tl.int64)
         kvalid = kpos < n_keys
         k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :], mask=kvalid[:, None], other=0.0)
         v = tl.load(v_base + kpos[:, None] * stride_kn + dims[None, :], mask=kvalid[:, None], other=0.0)

@@ -66,6 +66,38 @@ def _scores(q, s_base, stride_sc, c0, own, xscale, D: tl.constexpr, CB: tl.const
 
 
 @triton.jit
+def _support_init(R: tl.constexpr):
+    """Per-row sums over the support {y > tau}: count, sum y, sum y^2, its lowest entry, and
+    the highest entry outside it."""
+    zero = tl.zeros([R], tl.float32)
+    return (zero, zero, zero, tl.full([R], float("inf"), tl.float32),
+            tl.full([R], float("-inf"), tl.float32))  # fmt: skip
+
+
+@triton.jit
+def _support_update(y, tau, ok, cnt, s1, s2, lowest_in, highest_out):
+    """Add a block of scores ``y = x - max`` (``ok`` masks the real entries) to the sums."""
+    sup = (y > tau[:, None]) & ok
+    out = (y <= tau[:, None]) & ok
+    ys = tl.where(sup, y, 0.0)
+    cnt += tl.sum(sup.to(tl.float32), axis=1)
+    s1 += tl.sum(ys, axis=1)
+    s2 += tl.sum(ys * ys, axis=1)
+    lowest_in = tl.minimum(lowest_in, tl.min(tl.where(sup, y, float("inf")), axis=1))
+    highest_out = tl.maximum(highest_out, tl.max(tl.where(out, y, float("-inf")), axis=1))
+    return cnt, s1, s2, lowest_in, highest_out
+
+
+@triton.jit
+def _solve_on_support(cnt, s1, s2, lowest_in, highest_out):
+    """Root of sum over the support of (y - tau)^2 = 1 (the smaller one), and whether it is
+    consistent with the support it was computed on (then it is the exact threshold)."""
+    disc = tl.maximum(s1 * s1 - cnt * (s2 - 1.0), 0.0)
+    root = (s1 - tl.sqrt(disc)) / tl.maximum(cnt, 1.0)
+    return root, (lowest_in > root) & (highest_out <= root)
+
+
+@triton.jit
 def _route_kernel(
     Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT,
     stride_qb, stride_qh, stride_qn,
@@ -112,25 +144,13 @@ def _route_kernel(
     done = (~valid) | (own == 0)
     it = 0
     while (it < max_iter) & (tl.min(done.to(tl.int32), axis=0) == 0):
-        cnt = tl.zeros([R], tl.float32)
-        s1 = tl.zeros([R], tl.float32)
-        s2 = tl.zeros([R], tl.float32)
-        lowest_in = tl.full([R], float("inf"), tl.float32)
-        highest_out = tl.full([R], float("-inf"), tl.float32)
+        cnt, s1, s2, lowest_in, highest_out = _support_init(R)
         for c0 in range(0, own, CB):
             x, cm = _scores(q, s_base, stride_sc, c0, own, xscale, D, CB, SPLIT_BF16, three)
-            y = x - m[:, None]
-            sup = (y > tau[:, None]) & cm[None, :]
-            out = (y <= tau[:, None]) & cm[None, :]
-            ys = tl.where(sup, y, 0.0)
-            cnt += tl.sum(sup.to(tl.float32), axis=1)
-            s1 += tl.sum(ys, axis=1)
-            s2 += tl.sum(ys * ys, axis=1)
-            lowest_in = tl.minimum(lowest_in, tl.min(tl.where(sup, y, float("inf")), axis=1))
-            highest_out = tl.maximum(highest_out, tl.max(tl.where(out, y, float("-inf")), axis=1))
-        disc = tl.maximum(s1 * s1 - cnt * (s2 - 1.0), 0.0)
-        root = (s1 - tl.sqrt(disc)) / tl.maximum(cnt, 1.0)
-        converged = (lowest_in > root) & (highest_out <= root)
+            cnt, s1, s2, lowest_in, highest_out = _support_update(
+                x - m[:, None], tau, cm[None, :], cnt, s1, s2, lowest_in, highest_out
+            )
+        root, converged = _solve_on_support(cnt, s1, s2, lowest_in, highest_out)
         tau = tl.where(done, tau, root)
         done = done | converged
         it += 1
