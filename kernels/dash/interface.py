@@ -22,9 +22,9 @@ ATTEND_ROWS = 64
 ROUTE_ROWS = 128
 
 
-def check_kernel_inputs(q, k, v, head_cls, chunk_size: int) -> None:
+def check_kernel_inputs(q, k, v, head_cls, chunk_size: int, check_values: bool = True) -> None:
     """What the kernels accept beyond the math's own contract; ``ValueError`` names the problem."""
-    check_dash_inputs(q, k, v, head_cls, chunk_size)
+    check_dash_inputs(q, k, v, head_cls, chunk_size, check_values)
     if q.shape[-1] not in HEAD_DIMS:
         raise ValueError(f"head dim {q.shape[-1]} not supported by the kernels (supports {HEAD_DIMS})")
     if chunk_size not in CHUNK_SIZES:

@@ -1,0 +1,152 @@
+"""DashAttention training step (fwd+bwd) and decode step vs dense, on the GPU: checked, then timed.
+
+fwd+bwd: at each length, ``scaling`` is calibrated to the target token density on structured
+inputs; the gradients of q, k, v and head_cls are compared with autograd through the fp32
+reference; then ``dash_attention(...).backward(do)`` and cuDNN's fused attention forward+backward
+(FA3's PyPI wheel has no backward) are timed with ``do_bench``.
+
+decode: a cache of length L (structured inputs, batch B as copies of one sequence) is routed at
+the target density; one step is checked against the reference's row ``L - 1`` and timed against
+FA3's ``flash_attn_with_kvcache`` and cuDNN SDPA, plain and replayed in a CUDA graph.
+
+    python scripts/bench_dash_bwd_decode.py --out results/reference/h100-dash
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+import triton.testing
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+from dashbench.harness.correctness import relative_error
+from dashbench.harness.inputs import structured_qkv
+from dashbench.kernels import DashCache, calibrate_scaling, dash_attention, dash_decode
+from dashbench.kernels.reference import dash_attention_reference
+from dashbench.units import parse_size_list
+
+
+def bench(fn, graph=False, grads=None):
+    if graph:
+        return triton.testing.do_bench_cudagraph(fn, rep=100, return_mode="median")
+    return triton.testing.do_bench(fn, warmup=25, rep=100, grad_to_none=grads, return_mode="median")
+
+
+def cudnn(q, k, v, causal):
+    with sdpa_kernel([SDPBackend.CUDNN_ATTENTION]):
+        return torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=causal, enable_gqa=True)
+
+
+def train_rows(seqlens, hkvs, density, C):
+    rows = []
+    for hkv in hkvs:
+        for n in seqlens:
+            q, k, v = structured_qkv(1, 32, hkv, n, 128, chunk_size=C, dtype=torch.bfloat16, device="cuda", seed=1)
+            w = torch.zeros(hkv, 128, device="cuda", dtype=torch.bfloat16)
+            scaling = calibrate_scaling(q, k, w, density, chunk_size=C)
+            args = [t.clone().requires_grad_() for t in (q, k, v, w)]
+            do = torch.randn_like(q)
+            out, stats = dash_attention(*args, chunk_size=C, scaling=scaling, return_stats=True)
+            out.backward(do)
+            ref_args = [t.float().clone().requires_grad_() for t in (q, k, v, w)]
+            dash_attention_reference(*ref_args, chunk_size=C, scaling=scaling).backward(do.float())
+            errs = {f"rel_err_d{name}": relative_error(a.grad, r.grad)
+                    for name, a, r in zip(("q", "k", "v", "head_cls"), args, ref_args)}
+            del ref_args
+
+            def step():
+                dash_attention(*args, chunk_size=C, scaling=scaling).backward(do)
+
+            t_dash = bench(step, grads=args)
+            dense_args = [t.clone().requires_grad_() for t in (q, k, v)]
+
+            def dense_step():
+                cudnn(*dense_args, causal=True).backward(do)
+
+            t_dense = bench(dense_step, grads=dense_args)
+            row = dict(mode="fwd+bwd", hkv=hkv, n=n, target_density=density, scaling=scaling,
+                       token_density=stats.mean_density, pair_density=stats.pair_density,
+                       compute_density=stats.compute_density, dash_ms=t_dash, cudnn_ms=t_dense,
+                       speedup=t_dense / t_dash, **errs)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+            del q, k, v, args, dense_args
+            torch.cuda.empty_cache()
+    return rows
+
+
+def decode_rows(lengths, hkvs, batches, density, C):
+    rows = []
+    try:
+        import fa3_fwd_interface as fa3
+    except ImportError:
+        fa3 = None
+    for hkv in hkvs:
+        for L in lengths:
+            q1, k1, v1 = structured_qkv(1, 32, hkv, L, 128, chunk_size=C, dtype=torch.bfloat16, device="cuda", seed=2)
+            w = torch.zeros(hkv, 128, device="cuda", dtype=torch.bfloat16)
+            scaling = calibrate_scaling(q1, k1, w, density, chunk_size=C)
+            for B in batches:
+                k, v = k1.expand(B, -1, -1, -1).contiguous(), v1.expand(B, -1, -1, -1).contiguous()
+                q = q1[:, :, -1:].expand(B, -1, -1, -1).contiguous()
+                cache = DashCache.from_prefill(k, v, w, chunk_size=C)
+                out, stats = dash_decode(q, cache, scaling=scaling, return_stats=True)
+                ref = dash_attention_reference(q, k, v, w, chunk_size=C, scaling=scaling)
+                err = relative_error(out, ref)
+                row = dict(mode="decode", hkv=hkv, L=L, B=B, target_density=density, scaling=scaling,
+                           token_density=stats.mean_density, rel_err=err)
+                for graph in (False, True):
+                    tag = "_graph" if graph else ""
+                    row[f"dash{tag}_ms"] = bench(lambda: dash_decode(q, cache, scaling=scaling), graph)
+                    row[f"cudnn{tag}_ms"] = bench(lambda: cudnn(q, k, v, causal=False), graph)
+                    if fa3 is not None:
+                        qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))
+                        row[f"fa3{tag}_ms"] = bench(
+                            lambda: fa3.flash_attn_with_kvcache(qt, kt, vt, causal=True, num_splits=0), graph)
+                base = "fa3" if fa3 is not None else "cudnn"
+                row["speedup"] = row[f"{base}_ms"] / row["dash_ms"]
+                row["speedup_graph"] = row[f"{base}_graph_ms"] / row["dash_graph_ms"]
+                row["baseline"] = base
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+                del k, v, cache
+                torch.cuda.empty_cache()
+    return rows
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--train-seqlen", default="8k,32k")
+    ap.add_argument("--decode-len", default="32k,128k")
+    ap.add_argument("--hkv", default="8,2")
+    ap.add_argument("--batch", default="1,8")
+    ap.add_argument("--train-density", type=float, default=0.25)
+    ap.add_argument("--decode-density", type=float, default=0.10)
+    ap.add_argument("--chunk", type=int, default=64)
+    ap.add_argument("--skip", default="", help="train and/or decode")
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args()
+    hkvs = [int(h) for h in args.hkv.split(",")]
+    t0 = time.time()
+    rows = []
+    if "train" not in args.skip:
+        rows += train_rows(parse_size_list(args.train_seqlen), hkvs, args.train_density, args.chunk)
+    if "decode" not in args.skip:
+        batches = [int(b) for b in args.batch.split(",")]
+        rows += decode_rows(parse_size_list(args.decode_len), hkvs, batches, args.decode_density, args.chunk)
+    print(f"done in {time.time() - t0:.0f}s")
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        meta = {"device": torch.cuda.get_device_name(), "torch": torch.__version__,
+                "command": "python " + " ".join(sys.argv), "rows": rows}
+        (args.out / "bench_dash_bwd_decode.json").write_text(json.dumps(meta, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
