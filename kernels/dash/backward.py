@@ -115,7 +115,9 @@ def _bwd_q_kernel(
         kpos = (c * C + keys).to(tl.int64)
         k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :])
         v = tl.load(v_base + kpos[:, None] * stride_kn + dims[None, :])
-        s = tl.dot(q, tl.trans(k)) * sm_scale + bias[:, None]
+        # Padding rows (g >= G, or past N) share their token's bias but have no lse: mask them,
+        # or exp could overflow and a NaN would reach the token's beta.
+        s = tl.where(valid[:, None], tl.dot(q, tl.trans(k)) * sm_scale + bias[:, None], float("-inf"))
         p = tl.exp(s - lse[:, None])
         ds = p * (tl.dot(do, tl.trans(v)) - delta[:, None])
         dq += tl.dot(ds.to(k.dtype), k) * sm_scale

@@ -77,25 +77,26 @@ def test_structured_inputs_keep_compute_density_near_token_density():
 
 
 @pytest.mark.parametrize(
-    "B, hq, hkv, n, C, scaling, est",
+    "B, hq, hkv, n, C, scaling, est, sigma",
     [
-        pytest.param(1, 4, 2, 70, 32, 3.0, True, id="G2"),
-        pytest.param(2, 6, 2, 100, 32, 5.0, False, id="G3-B2-no-centring"),
-        pytest.param(1, 16, 1, 80, 32, 4.0, True, id="G16"),
-        pytest.param(1, 2, 1, 200, 64, 8.0, True, id="C64-N200"),
+        pytest.param(1, 4, 2, 70, 32, 3.0, True, 1.0, id="G2"),
+        pytest.param(1, 3, 1, 75, 32, 6.0, True, 0.05, id="G3-padded-rows-sharp-prior"),
+        pytest.param(2, 6, 2, 100, 32, 5.0, False, 1.0, id="G3-B2-no-centring"),
+        pytest.param(1, 16, 1, 80, 32, 4.0, True, 1.0, id="G16"),
+        pytest.param(1, 2, 1, 200, 64, 8.0, True, 1.0, id="C64-N200"),
     ],
 )
-def test_gradients_match_the_reference_in_float64(B, hq, hkv, n, C, scaling, est):
+def test_gradients_match_the_reference_in_float64(B, hq, hkv, n, C, scaling, est, sigma):
     """The Triton backward (attention, prior, GQA mean, entmax, summaries) against autograd
     through the float64 reference. Tolerance: fp32 kernels against fp64 land near 1e-6 (measured
     3e-7..9e-7 in the interpreter); 1e-5 leaves room for atomics' summation order."""
     q, k, v, w = _inputs(B, hq, hkv, n, 64, torch.float32, seed=5 + n)
     args = [t.clone().requires_grad_() for t in (q, k, v, w)]
     do = torch.randn_like(q)
-    dash_attention(*args, chunk_size=C, scaling=scaling, estimate_diagonal=est).backward(do)
+    kw = dict(chunk_size=C, scaling=scaling, estimate_diagonal=est, sigma=sigma)
+    dash_attention(*args, **kw).backward(do)
     ref_args = [t.double().clone().requires_grad_() for t in (q, k, v, w)]
-    out = dash_attention_reference(*ref_args, chunk_size=C, scaling=scaling, estimate_diagonal=est,
-                                   compute_dtype=torch.float64)  # fmt: skip
+    out = dash_attention_reference(*ref_args, compute_dtype=torch.float64, **kw)
     out.backward(do.double())
     tol = 1e-5 if DEVICE == "cpu" else 5e-3  # GPU: tf32 products in fp32 mode
     for name, got, want in zip("q k v head_cls".split(), args, ref_args):
