@@ -1,0 +1,117 @@
+"""Compile every DashAttention Triton kernel for an H100 (sm_90) on any machine, GPU or not.
+
+The CPU interpreter runs kernels as Python and so accepts code that the compiler rejects
+(loop-carried types, branches, integer arguments that Triton turns into constants when they
+equal 1). This compiles each kernel ahead of time for ``GPUTarget("cuda", 90, 32)`` with the
+signatures the launchers use, and reports the first error of each.
+
+    python -m dashbench.kernels.dash.compile_check      (without TRITON_INTERPRET set)
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import triton
+from triton.backends.compiler import GPUTarget
+from triton.compiler import ASTSource
+
+from dashbench.kernels.dash import attend, backward, decode_kernels, route, summarize
+
+TARGET = GPUTarget("cuda", 90, 32)
+
+
+def compile_kernel(fn, types: dict, constexprs: dict, ones: tuple = ()):
+    """``types``: the type of each runtime argument; arguments named in ``ones`` are compiled as
+    the constant 1, as Triton specializes them when a launch passes 1."""
+    sig = {}
+    consts = dict(constexprs)
+    for name in fn.arg_names:
+        if name in constexprs or name in ones:
+            sig[name] = "constexpr"
+            if name in ones:
+                consts[name] = 1
+        else:
+            sig[name] = types.get(name, "i32")
+    return triton.compile(ASTSource(fn=fn, signature=sig, constexprs=consts), target=TARGET)
+
+
+def pointer_types(fn, dtype: str, overrides: dict) -> dict:
+    out = {}
+    for name in fn.arg_names:
+        if name.isupper() and name != "N" and name not in overrides:  # N is the length
+            out[name] = f"*{dtype}"
+    out.update(overrides)
+    return out
+
+
+FLOATS = {"xscale": "fp32", "sm_scale": "fp32", "inv_sigma": "fp32", "scale": "fp32"}
+
+
+SHAPES = ((4, 128), (16, 128), (3, 64), (1, 64))  # (GQA ratio, head dim)
+
+
+def cases(shapes=SHAPES):
+    for G, D in shapes:
+        GP = triton.next_power_of_2(G)
+        C = 64
+        bm = route.tile_rows(G, C, 64)
+        rbm = route.tile_rows(G, C, 128)
+        yield ("summarize", summarize._summarize_kernel,
+               pointer_types(summarize._summarize_kernel, "bf16", {"S": "*fp32", **FLOATS}),
+               dict(HKV=8, C=C, D=D), ())
+        i32 = {n: "*i32" for n in ("COUNT", "MASK", "TILE_COUNT", "CNT", "OFFSETS", "COUNTS", "IDS",
+                                   "T_OFFSETS", "T_COUNTS", "T_TILES", "LIST", "NLIST")}
+        f32 = {n: "*fp32" for n in ("S", "TAU", "LOGG", "LSE", "DELTA", "DQ", "DSUM", "DK", "DV", "X",
+                                    "M_OUT", "L_OUT", "ACC_OUT", "M_IN", "L_IN", "ACC_IN")}
+        over = {**i32, **f32, **FLOATS, "OFFSETS": "*i64", "T_OFFSETS": "*i64"}
+        common = dict(HKV=8, G=G, GP=GP, C=C, D=D)
+        for split in (True, False):
+            yield (f"route G={G} bf16split={split}", route._route_kernel,
+                   pointer_types(route._route_kernel, "bf16" if split else "fp16", over),
+                   dict(**common, BM=rbm, CB=route.CB, SPLIT_BF16=split, SUB=rbm // bm), ())
+        yield ("expand", route._expand_kernel, {"MASK": "*i32", "OFFSETS": "*i64", "LIST": "*i32"}, {}, ())
+        for est in (True, False):
+            yield (f"attend G={G} est={est}", attend._attend_fwd_kernel,
+                   pointer_types(attend._attend_fwd_kernel, "bf16", over),
+                   dict(**common, BM=bm, ESTIMATE_DIAGONAL=est), ())
+            for name, fn in (("bwd_q", backward._bwd_q_kernel), ("bwd_kv", backward._bwd_kv_kernel)):
+                yield (f"{name} G={G} est={est}", fn, pointer_types(fn, "bf16", over),
+                       dict(**common, BM=bm, ESTIMATE_DIAGONAL=est), ())
+        RP = max(16, GP)
+        yield (f"decode_scores G={G}", decode_kernels._decode_scores_kernel,
+               pointer_types(decode_kernels._decode_scores_kernel, "bf16", over),
+               dict(HKV=8, G=G, RP=RP, D=D, CB=route.CB, SPLIT_BF16=True), ())
+        for ones in ((), ("n_cand",)):
+            yield (f"decode_route G={G} ones={ones}", decode_kernels._decode_route_kernel,
+                   pointer_types(decode_kernels._decode_route_kernel, "fp32", over),
+                   dict(G=G, GP=GP, RP=RP, BLK=256), ones)
+        for ones in ((), ("n_keys", "n_split")):
+            yield (f"decode_attend G={G} ones={ones}", decode_kernels._decode_attend_kernel,
+                   pointer_types(decode_kernels._decode_attend_kernel, "bf16", over),
+                   dict(HKV=8, G=G, GP=GP, RP=RP, C=C, D=D, ESTIMATE_DIAGONAL=True), ones)
+        yield (f"decode_combine G={G}", decode_kernels._decode_combine_kernel,
+               pointer_types(decode_kernels._decode_combine_kernel, "bf16", over),
+               dict(HKV=8, G=G, RP=RP, D=D), ("n_split",))
+
+
+def main() -> int:
+    # --quick: GQA 4 with D=128 and GQA 3 (padded rows) with D=64, about half the compile time
+    shapes = SHAPES[::2] if "--quick" in sys.argv else SHAPES
+    failures = 0
+    for name, fn, types, constexprs, ones in cases(shapes):
+        t0 = time.time()
+        try:
+            compile_kernel(fn, types, constexprs, ones)
+            print(f"ok    {name} ({time.time() - t0:.1f}s)", flush=True)
+        except Exception as exc:  # noqa: BLE001
+            failures += 1
+            msg = str(exc).strip().splitlines()
+            print(f"FAIL  {name}: {type(exc).__name__}: {' | '.join(msg[-6:])[:600]}", flush=True)
+    print(f"{failures} failure(s)")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
