@@ -158,3 +158,22 @@ def test_strided_inputs_give_the_same_result():
     out = dash_attention(q_strided, k.transpose(1, 2).contiguous().transpose(1, 2), v, w_t,
                          chunk_size=32, scaling=4.0)  # fmt: skip
     assert _rel(out, expected) < 1e-6
+
+
+@pytest.mark.parametrize("n, scaling", [(130, 4.0), (300, 2.0), (65, 8.0)])
+def test_paired_chunk_attention_equals_the_single_chunk_loop(n, scaling):
+    """The PAIR variant (two listed chunks per step, odd counts padded) computes the same."""
+    from dashbench.kernels.dash.attend import attend
+    from dashbench.kernels.dash.route import chunk_lists, padded_group, route, tile_rows
+    from dashbench.kernels.dash.summarize import summarize
+
+    q, k, v, w = _inputs(1, 6, 2, n, 64, torch.float32, seed=n)
+    bm = tile_rows(3, 32)
+    s = summarize(k, w, 32)
+    tau, log_g, count, mask, tile_count = route(q, s, 32, scaling, bm)
+    offsets, ids = chunk_lists(mask, tile_count)
+    kw = dict(chunk_size=32, scaling=scaling, sigma=1.0, estimate_diagonal=True, bm=bm, gp=padded_group(3))
+    single, lse1 = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, **kw)
+    paired, lse2 = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, pair=True, **kw)
+    assert bool((tile_count % 2 == 1).any())  # an odd list exercises the padded half-step
+    assert _rel(paired, single) < 1e-6 and _rel(lse2, lse1) < 1e-6
