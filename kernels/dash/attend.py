@@ -17,6 +17,8 @@ import torch
 import triton
 import triton.language as tl
 
+from dashbench.kernels.dash.common import _bias, _routing
+
 LOG2E = 1.4426950408889634
 
 
@@ -27,18 +29,9 @@ def _chunk_bias(qf, s_base, stride_sc, c, dims, tau, log_g, valid, xscale, inv_s
     """Per row, the base-2 log-prior bias of chunk ``c``: routing recomputed from the stored
     threshold (one D-length dot per row), ``-inf`` where the row's token did not route to it."""
     summary = tl.load(s_base + c * stride_sc + dims)
-    x = tl.sum(qf * summary[None, :], axis=1) * xscale
-    pr = tl.maximum(x - tau, 0.0)
-    pr = tl.where(valid, pr * pr, 0.0)
-    p_bar = tl.sum(tl.reshape(pr, (GP, BM)), axis=0) / G
-    p_bar = tl.reshape(tl.broadcast_to(p_bar[None, :], (GP, BM)), (R,))
-    routed = p_bar > 1e-20
-    log_p = tl.log(tl.where(routed, p_bar, 1.0))
-    if ESTIMATE_DIAGONAL:
-        bias = (log_p - log_g) * inv_sigma
-    else:
-        bias = log_p
-    return tl.where(routed, bias * 1.4426950408889634, float("-inf"))
+    sr, p_bar = _routing(qf, summary, tau, valid, xscale, G, GP, BM, R)
+    bias, routed = _bias(p_bar, log_g, inv_sigma, ESTIMATE_DIAGONAL)
+    return bias * 1.4426950408889634  # base 2 (-inf stays -inf)
 
 
 @triton.jit
