@@ -107,6 +107,7 @@ def main() -> int:
                     variants = {
                         "route_r128_w8_ms": bench(lambda: route(q, s, C, scaling, bm, route_bm=route_bm, num_warps=8)),
                         "route_r64_w4_ms": bench(lambda: route(q, s, C, scaling, bm)),
+                        "route_pruned_ms": bench(lambda: route(q, s, C, scaling, bm, route_bm=route_bm, prune=True)),
                     }
                     for warps, stages, pair in ((4, 3, False), (4, 2, True), (8, 2, True), (8, 3, True)):
                         variants[f"attend_r64_w{warps}_s{stages}{'_pair' if pair else ''}_ms"] = bench(lambda: attend(

@@ -68,9 +68,10 @@ def cases(shapes=SHAPES):
         over = {**i32, **f32, **FLOATS, "OFFSETS": "*i64", "T_OFFSETS": "*i64"}
         common = dict(HKV=8, G=G, GP=GP, C=C, D=D)
         for split in (True, False):
-            yield (f"route G={G} bf16split={split}", route._route_kernel,
-                   pointer_types(route._route_kernel, "bf16" if split else "fp16", over),
-                   dict(**common, BM=rbm, CB=route.CB, SPLIT_BF16=split, SUB=rbm // bm), ())
+            for prune in (False, True):
+                yield (f"route G={G} bf16split={split} prune={prune}", route._route_kernel,
+                       pointer_types(route._route_kernel, "bf16" if split else "fp16", {**over, "CAND": "*i32"}),
+                       dict(**common, BM=rbm, CB=route.CB, SPLIT_BF16=split, SUB=rbm // bm, PRUNE=prune), ())
         yield ("expand", route._expand_kernel, {"MASK": "*i32", "OFFSETS": "*i64", "LIST": "*i32"}, {}, ())
         for est in (True, False):
             for pair in (False, True):

@@ -51,9 +51,9 @@ def _decode_scores_kernel(
     if not SPLIT_BF16:
         q = q.to(tl.float32)
     # All 24 bits of the summaries: a decode step is too small for the split's cost to matter.
-    x, cm = _scores(q, S + b * stride_sb + h * stride_sh, stride_sc, blk * CB, n_cand, xscale,
-                    D, CB, SPLIT_BF16, True)  # fmt: skip
     cs = blk * CB + tl.arange(0, CB)
+    x = _scores(q, S + b * stride_sb + h * stride_sh, stride_sc, cs, cs < n_cand, xscale, D,
+                SPLIT_BF16, True)  # fmt: skip
     tl.store(X + (bh * RP + rows[:, None]).to(tl.int64) * n_pad + cs[None, :], x,
              mask=valid[:, None] & (cs[None, :] < n_pad))  # fmt: skip
 

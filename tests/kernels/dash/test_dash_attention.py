@@ -177,3 +177,24 @@ def test_paired_chunk_attention_equals_the_single_chunk_loop(n, scaling):
     paired, lse2 = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, pair=True, **kw)
     assert bool((tile_count % 2 == 1).any())  # an odd list exercises the padded half-step
     assert _rel(paired, single) < 1e-6 and _rel(lse2, lse1) < 1e-6
+
+
+@pytest.mark.parametrize("cap", [512, 3])  # 3: most tiles overflow and fall back to full passes
+@pytest.mark.parametrize("hq, hkv, n, scaling", [(4, 1, 700, 6.0), (6, 2, 300, 2.0)])
+def test_pruned_router_gives_the_same_routing(cap, hq, hkv, n, scaling):
+    """Passes over the candidate list only (chunks within 1 of a row's max) find the same
+    thresholds, counts, log-means and tile unions as passes over every chunk."""
+    from dashbench.kernels.dash.route import padded_group, route, tile_rows
+    from dashbench.kernels.dash.summarize import summarize
+
+    q, k, v, w = _inputs(1, hq, hkv, n, 64, torch.float32, seed=n + cap)
+    G = hq // hkv
+    bm, rbm = tile_rows(G, 32, 64), tile_rows(G, 32, 128)
+    s = summarize(k, w, 32)
+    full = route(q, s, 32, scaling, bm, route_bm=rbm)
+    pruned = route(q, s, 32, scaling, bm, route_bm=rbm, prune=True, cap=cap)
+    for name, a, b in zip(("tau", "log_g", "count", "mask", "tile_count"), full, pruned):
+        if a.is_floating_point():
+            torch.testing.assert_close(b, a, rtol=1e-6, atol=1e-6, msg=name)
+        else:
+            assert torch.equal(a, b), name
