@@ -35,6 +35,16 @@ def _chunk_bias(qf, s_base, stride_sc, c, dims, tau, log_g, valid, xscale, inv_s
 
 
 @triton.jit
+def _online_softmax_step(s, v, m_i, l_i, acc):
+    """Fold one block of base-2 scores ``s`` and values ``v`` into the running max, sum and
+    output (every row's max is finite already: the diagonal chunk comes first)."""
+    m_new = tl.maximum(m_i, tl.max(s, axis=1))
+    alpha = tl.exp2(m_i - m_new)
+    p = tl.exp2(s - m_new[:, None])
+    return m_new, l_i * alpha + tl.sum(p, axis=1), acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
+
+
+@triton.jit
 def _attend_fwd_kernel(
     Q, K, V, S, TAU, LOGG, OFFSETS, COUNTS, IDS, OUT, LSE,
     stride_qb, stride_qh, stride_qn,
@@ -103,12 +113,7 @@ def _attend_fwd_kernel(
             k2 = tl.load(k_base + kpos2[:, None] * stride_kn + dims[None, :])
             v2 = tl.load(v_base + kpos2[:, None] * stride_kn + dims[None, :])
             s2 = tl.dot(q, tl.trans(k2)) * sm_scale + tl.where(second[None, :], b1[:, None], b0[:, None])
-            m_new = tl.maximum(m_i, tl.max(s2, axis=1))
-            alpha = tl.exp2(m_i - m_new)
-            p2 = tl.exp2(s2 - m_new[:, None])
-            l_i = l_i * alpha + tl.sum(p2, axis=1)
-            acc = acc * alpha[:, None] + tl.dot(p2.to(v2.dtype), v2)
-            m_i = m_new
+            m_i, l_i, acc = _online_softmax_step(s2, v2, m_i, l_i, acc)
     else:
         for i in range(0, n_chunks):
             c = tl.load(IDS + start + i)
@@ -118,12 +123,7 @@ def _attend_fwd_kernel(
             k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :])
             v = tl.load(v_base + kpos[:, None] * stride_kn + dims[None, :])
             s = tl.dot(q, tl.trans(k)) * sm_scale + bias[:, None]
-            m_new = tl.maximum(m_i, tl.max(s, axis=1))
-            alpha = tl.exp2(m_i - m_new)
-            p = tl.exp2(s - m_new[:, None])
-            l_i = l_i * alpha + tl.sum(p, axis=1)
-            acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
-            m_i = m_new
+            m_i, l_i, acc = _online_softmax_step(s, v, m_i, l_i, acc)
 
     out = acc / l_i[:, None]
     tl.store(OUT + b * stride_ob + head[:, None] * stride_oh + qi[:, None] * stride_on
