@@ -68,11 +68,14 @@ def _decode_route_kernel(
     valid = rows < G
     lanes = tl.arange(0, BLK)
     x_base = X + (bh * RP + rows[:, None]) * n_pad
-    m = tl.full([GP], float("-inf"), tl.float32)
+    # The max is kept per lane and reduced after the loop: a row reduction inside this loop
+    # followed by the reducing loops below crashes Triton 3.6's thread-locality pass (sm_90).
+    m_lanes = tl.full([GP, BLK], float("-inf"), tl.float32)
     for c0 in range(0, n_cand, BLK):
         cm = (c0 + lanes) < n_cand
         x = tl.load(x_base + c0 + lanes[None, :], mask=valid[:, None] & cm[None, :], other=float("-inf"))
-        m = tl.maximum(m, tl.max(x, axis=1))
+        m_lanes = tl.maximum(m_lanes, x)
+    m = tl.max(m_lanes, axis=1)
     m = tl.where(m == float("-inf"), 0.0, m)  # padding rows, or no candidate: avoid inf - inf
     tau = tl.full([GP], -1.0, tl.float32)
     done = (~valid) | (n_cand == 0)
