@@ -107,13 +107,16 @@ def main() -> int:
                     variants = {
                         "route_r128_w8_ms": bench(lambda: route(q, s, C, scaling, bm, route_bm=route_bm, num_warps=8)),
                         "route_r64_w4_ms": bench(lambda: route(q, s, C, scaling, bm)),
-                        "route_pruned_ms": bench(lambda: route(q, s, C, scaling, bm, route_bm=route_bm, prune=True)),
+                        "route_cb64_ms": bench(lambda: route(q, s, C, scaling, bm, route_bm=route_bm, cb=64)),
+                        "route_cb128_ms": bench(lambda: route(q, s, C, scaling, bm, route_bm=route_bm, cb=128)),
+                        "route_cb64_w8_ms": bench(lambda: route(q, s, C, scaling, bm, route_bm=route_bm, cb=64,
+                                                                num_warps=8)),
                     }
-                    for warps, stages, pair in ((4, 3, False), (4, 2, True), (8, 2, True), (8, 3, True)):
-                        variants[f"attend_r64_w{warps}_s{stages}{'_pair' if pair else ''}_ms"] = bench(lambda: attend(
+                    for warps, stages in ((4, 3),):
+                        variants[f"attend_r64_w{warps}_s{stages}_ms"] = bench(lambda: attend(
                             q, k, v, s, tau, log_g, offsets, tile_count, ids, chunk_size=C, scaling=scaling,
                             sigma=1.0, estimate_diagonal=True, bm=bm, gp=padded_group(G),
-                            num_warps=warps, num_stages=stages, pair=pair))
+                            num_warps=warps, num_stages=stages))
                     qkvo_mib = (2 * q.numel() + 2 * k.numel()) * 2 / 2**20
                     row = dict(
                         hq=hq, hkv=hkv, n=n, d=d, chunk=C, inputs=kind, target_density=target,

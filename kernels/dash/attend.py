@@ -53,7 +53,7 @@ def _attend_fwd_kernel(
     stride_ob, stride_oh, stride_on,
     N, q_offset, n_keys, n_tiles, xscale, sm_scale, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
-    D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, PAIR: tl.constexpr,
+    D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr,
 ):  # fmt: skip
     R: tl.constexpr = GP * BM
     t = n_tiles - 1 - tl.program_id(0)  # the longest tiles (last in the sequence) start first
@@ -94,36 +94,16 @@ def _attend_fwd_kernel(
     start = tl.load(OFFSETS + tile)
     n_chunks = tl.load(COUNTS + tile)
     s_base = S + b * stride_sb + h * stride_sh
-    # A plain loop over the tile's chunk list (no branch), so loads can be pipelined. PAIR takes
-    # two listed chunks per step: 2C keys per product and half the softmax rescales.
-    if PAIR:
-        j = tl.arange(0, 2 * C)
-        second = j >= C
-        for i in range(0, n_chunks, 2):
-            c0 = tl.load(IDS + start + i)
-            has1 = i + 1 < n_chunks
-            c1 = tl.load(IDS + start + i + 1, mask=has1, other=0)
-            b0 = _chunk_bias(qf, s_base, stride_sc, c0, dims, tau, log_g, valid, xscale, inv_sigma,
-                             G, GP, BM, R, ESTIMATE_DIAGONAL)  # fmt: skip
-            b1 = _chunk_bias(qf, s_base, stride_sc, c1, dims, tau, log_g, valid, xscale, inv_sigma,
-                             G, GP, BM, R, ESTIMATE_DIAGONAL)  # fmt: skip
-            b1 = tl.where(has1, b1, float("-inf"))
-            # (names differ from the single-chunk tensors: loop-carried shapes must not change)
-            kpos2 = (tl.where(second, c1, c0) * C + j % C).to(tl.int64)
-            k2 = tl.load(k_base + kpos2[:, None] * stride_kn + dims[None, :])
-            v2 = tl.load(v_base + kpos2[:, None] * stride_kn + dims[None, :])
-            s2 = tl.dot(q, tl.trans(k2)) * sm_scale + tl.where(second[None, :], b1[:, None], b0[:, None])
-            m_i, l_i, acc = _online_softmax_step(s2, v2, m_i, l_i, acc)
-    else:
-        for i in range(0, n_chunks):
-            c = tl.load(IDS + start + i)
-            bias = _chunk_bias(qf, s_base, stride_sc, c, dims, tau, log_g, valid, xscale, inv_sigma,
-                               G, GP, BM, R, ESTIMATE_DIAGONAL)  # fmt: skip
-            kpos = (c * C + keys).to(tl.int64)
-            k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :])
-            v = tl.load(v_base + kpos[:, None] * stride_kn + dims[None, :])
-            s = tl.dot(q, tl.trans(k)) * sm_scale + bias[:, None]
-            m_i, l_i, acc = _online_softmax_step(s, v, m_i, l_i, acc)
+    # A plain loop over the tile's chunk list (no branch), so loads can be pipelined.
+    for i in range(0, n_chunks):
+        c = tl.load(IDS + start + i)
+        bias = _chunk_bias(qf, s_base, stride_sc, c, dims, tau, log_g, valid, xscale, inv_sigma,
+                           G, GP, BM, R, ESTIMATE_DIAGONAL)  # fmt: skip
+        kpos = (c * C + keys).to(tl.int64)
+        k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :])
+        v = tl.load(v_base + kpos[:, None] * stride_kn + dims[None, :])
+        s = tl.dot(q, tl.trans(k)) * sm_scale + bias[:, None]
+        m_i, l_i, acc = _online_softmax_step(s, v, m_i, l_i, acc)
 
     out = acc / l_i[:, None]
     tl.store(OUT + b * stride_ob + head[:, None] * stride_oh + qi[:, None] * stride_on
@@ -133,7 +113,7 @@ def _attend_fwd_kernel(
 
 
 def attend(q, k, v, summaries, tau, log_g, offsets, counts, ids, *, chunk_size, scaling, sigma,
-           estimate_diagonal, bm, gp, num_warps=4, num_stages=2, q_offset=0, pair=False):  # fmt: skip
+           estimate_diagonal, bm, gp, num_warps=4, num_stages=2, q_offset=0):  # fmt: skip
     """Run stage 3 over each tile's chunk list (``offsets``/``counts``/``ids`` from
     ``route.chunk_lists``); returns ``(out [B, Hq, N, D] in q's dtype, lse [B, Hq, N] fp32)``."""
     B, Hq, N, D = q.shape
@@ -151,6 +131,6 @@ def attend(q, k, v, summaries, tau, log_g, offsets, counts, ids, *, chunk_size, 
         out.stride(0), out.stride(1), out.stride(2),
         N, q_offset, n_keys, n_tiles, 0.5 * scaling / math.sqrt(D), LOG2E / math.sqrt(D), 1.0 / sigma,
         HKV=Hkv, G=Hq // Hkv, GP=gp, BM=bm, C=chunk_size, D=D,
-        ESTIMATE_DIAGONAL=estimate_diagonal, PAIR=pair, num_warps=num_warps, num_stages=num_stages,
+        ESTIMATE_DIAGONAL=estimate_diagonal, num_warps=num_warps, num_stages=num_stages,
     )  # fmt: skip
     return out, lse

@@ -22,7 +22,7 @@ from dashbench.kernels.dash import attend, backward, decode_kernels, route, summ
 TARGET = GPUTarget("cuda", 90, 32)
 
 
-def compile_kernel(fn, types: dict, constexprs: dict, ones: tuple = ()):
+def compile_kernel(fn, types: dict, constexprs: dict, ones: tuple = (), num_warps: int = 4):
     """``types``: the type of each runtime argument; arguments named in ``ones`` are compiled as
     the constant 1, as Triton specializes them when a launch passes 1."""
     sig = {}
@@ -34,7 +34,8 @@ def compile_kernel(fn, types: dict, constexprs: dict, ones: tuple = ()):
                 consts[name] = 1
         else:
             sig[name] = types.get(name, "i32")
-    return triton.compile(ASTSource(fn=fn, signature=sig, constexprs=consts), target=TARGET)
+    return triton.compile(ASTSource(fn=fn, signature=sig, constexprs=consts), target=TARGET,
+                          options={"num_warps": num_warps})
 
 
 def pointer_types(fn, dtype: str, overrides: dict) -> dict:
@@ -67,17 +68,15 @@ def cases(shapes=SHAPES):
                                     "M_OUT", "L_OUT", "ACC_OUT", "M_IN", "L_IN", "ACC_IN")}
         over = {**i32, **f32, **FLOATS, "OFFSETS": "*i64", "T_OFFSETS": "*i64"}
         common = dict(HKV=8, G=G, GP=GP, C=C, D=D)
-        for split in (True, False):
-            for prune in (False, True):
-                yield (f"route G={G} bf16split={split} prune={prune}", route._route_kernel,
-                       pointer_types(route._route_kernel, "bf16" if split else "fp16", {**over, "CAND": "*i32"}),
-                       dict(**common, BM=rbm, CB=route.CB, SPLIT_BF16=split, SUB=rbm // bm, PRUNE=prune), ())
+        for split, cb in ((True, route.CB), (False, route.CB), (True, 2 * route.CB)):
+            yield (f"route G={G} bf16split={split} cb={cb}", route._route_kernel,
+                   pointer_types(route._route_kernel, "bf16" if split else "fp16", over),
+                   dict(**common, BM=rbm, CB=cb, SPLIT_BF16=split, SUB=rbm // bm), ())
         yield ("expand", route._expand_kernel, {"MASK": "*i32", "OFFSETS": "*i64", "LIST": "*i32"}, {}, ())
         for est in (True, False):
-            for pair in (False, True):
-                yield (f"attend G={G} est={est} pair={pair}", attend._attend_fwd_kernel,
-                       pointer_types(attend._attend_fwd_kernel, "bf16", over),
-                       dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, PAIR=pair), ())
+            yield (f"attend G={G} est={est}", attend._attend_fwd_kernel,
+                   pointer_types(attend._attend_fwd_kernel, "bf16", over),
+                   dict(**common, BM=bm, ESTIMATE_DIAGONAL=est), ())
             for name, fn in (("bwd_q", backward._bwd_q_kernel), ("bwd_kv", backward._bwd_kv_kernel)):
                 yield (f"{name} G={G} est={est}", fn, pointer_types(fn, "bf16", over),
                        dict(**common, BM=bm, ESTIMATE_DIAGONAL=est), ())
@@ -85,10 +84,12 @@ def cases(shapes=SHAPES):
         yield (f"decode_scores G={G}", decode_kernels._decode_scores_kernel,
                pointer_types(decode_kernels._decode_scores_kernel, "bf16", over),
                dict(HKV=8, G=G, RP=RP, D=D, CB=route.CB, SPLIT_BF16=True), ())
-        for ones in ((), ("n_cand",)):
-            yield (f"decode_route G={G} ones={ones}", decode_kernels._decode_route_kernel,
+        for ones, n_pad in (((), 4096 * 256), (("n_cand",), 256), ((), 2048)):
+            blk, resident, warps = decode_kernels.route_config(n_pad, GP)
+            yield (f"decode_route G={G} ones={ones} resident={resident}",
+                   decode_kernels._decode_route_kernel,
                    pointer_types(decode_kernels._decode_route_kernel, "fp32", over),
-                   dict(G=G, GP=GP, RP=RP, BLK=256), ones)
+                   dict(G=G, GP=GP, RP=RP, BLK=blk, RESIDENT=resident), ones, warps)
         for ones in ((), ("n_keys", "n_split")):
             yield (f"decode_attend G={G} ones={ones}", decode_kernels._decode_attend_kernel,
                    pointer_types(decode_kernels._decode_attend_kernel, "bf16", over),
@@ -102,10 +103,10 @@ def main() -> int:
     # --quick: GQA 4 with D=128 and GQA 3 (padded rows) with D=64, about half the compile time
     shapes = SHAPES[::2] if "--quick" in sys.argv else SHAPES
     failures = 0
-    for name, fn, types, constexprs, ones in cases(shapes):
+    for name, fn, types, constexprs, ones, *warps in cases(shapes):
         t0 = time.time()
         try:
-            compile_kernel(fn, types, constexprs, ones)
+            compile_kernel(fn, types, constexprs, ones, *warps)
             print(f"ok    {name} ({time.time() - t0:.1f}s)", flush=True)
         except Exception as exc:  # noqa: BLE001
             failures += 1

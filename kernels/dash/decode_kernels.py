@@ -59,36 +59,53 @@ def _decode_scores_kernel(
 
 
 @triton.jit
+def _row_sums(x_base, lanes, c0, n_cand, valid, m, tau, cnt, s1, s2, lowest_in, highest_out):
+    cm = (c0 + lanes) < n_cand
+    x = tl.load(x_base + c0 + lanes[None, :], mask=valid[:, None] & cm[None, :], other=float("-inf"))
+    return _support_update(x - m[:, None], tau, cm[None, :] & valid[:, None], cnt, s1, s2, lowest_in,
+                           highest_out)  # fmt: skip
+
+
+@triton.jit
 def _decode_route_kernel(
     X, TAU, LOGG, COUNT, LIST, NLIST, n_cand, n_pad, max_iter,
     G: tl.constexpr, GP: tl.constexpr, RP: tl.constexpr, BLK: tl.constexpr,
+    RESIDENT: tl.constexpr,
 ):  # fmt: skip
+    """RESIDENT (``n_pad <= BLK``): the whole score row block is loaded once and every threshold
+    pass runs on registers; otherwise each pass streams the scores in blocks of BLK."""
     bh = tl.program_id(0).to(tl.int64)
     rows = tl.arange(0, GP)
     valid = rows < G
     lanes = tl.arange(0, BLK)
     x_base = X + (bh * RP + rows[:, None]) * n_pad
-    # The max is kept per lane and reduced after the loop: a row reduction inside this loop
-    # followed by the reducing loops below crashes Triton 3.6's thread-locality pass (sm_90).
-    m_lanes = tl.full([GP, BLK], float("-inf"), tl.float32)
-    for c0 in range(0, n_cand, BLK):
-        cm = (c0 + lanes) < n_cand
-        x = tl.load(x_base + c0 + lanes[None, :], mask=valid[:, None] & cm[None, :], other=float("-inf"))
-        m_lanes = tl.maximum(m_lanes, x)
-    m = tl.max(m_lanes, axis=1)
+    if RESIDENT:
+        cm_all = lanes < n_cand
+        ok_all = valid[:, None] & cm_all[None, :]
+        x_all = tl.load(x_base + lanes[None, :], mask=ok_all, other=float("-inf"))
+        m = tl.max(x_all, axis=1)
+    else:
+        # The max is kept per lane and reduced after the loop: a row reduction inside this loop
+        # followed by the reducing loops below crashes Triton 3.6's thread-locality pass (sm_90).
+        m_lanes = tl.full([GP, BLK], float("-inf"), tl.float32)
+        for c0 in range(0, n_cand, BLK):
+            cm = (c0 + lanes) < n_cand
+            x = tl.load(x_base + c0 + lanes[None, :], mask=valid[:, None] & cm[None, :], other=float("-inf"))
+            m_lanes = tl.maximum(m_lanes, x)
+        m = tl.max(m_lanes, axis=1)
     m = tl.where(m == float("-inf"), 0.0, m)  # padding rows, or no candidate: avoid inf - inf
     tau = tl.full([GP], -1.0, tl.float32)
     done = (~valid) | (n_cand == 0)
     it = 0
     while (it < max_iter) & (tl.min(done.to(tl.int32), axis=0) == 0):
         cnt, s1, s2, lowest_in, highest_out = _support_init(GP)
-        for c0 in range(0, n_cand, BLK):
-            cm = (c0 + lanes) < n_cand
-            x = tl.load(x_base + c0 + lanes[None, :], mask=valid[:, None] & cm[None, :],
-                        other=float("-inf"))  # fmt: skip
+        if RESIDENT:
             cnt, s1, s2, lowest_in, highest_out = _support_update(
-                x - m[:, None], tau, cm[None, :] & valid[:, None], cnt, s1, s2, lowest_in, highest_out
-            )
+                x_all - m[:, None], tau, ok_all, cnt, s1, s2, lowest_in, highest_out)
+        else:
+            for c0 in range(0, n_cand, BLK):
+                cnt, s1, s2, lowest_in, highest_out = _row_sums(
+                    x_base, lanes, c0, n_cand, valid, m, tau, cnt, s1, s2, lowest_in, highest_out)
         root, converged = _solve_on_support(cnt, s1, s2, lowest_in, highest_out)
         tau = tl.where(done, tau, root)
         done = done | converged
@@ -101,7 +118,10 @@ def _decode_route_kernel(
     n_routed = 0
     for c0 in range(0, n_cand, BLK):
         cm = (c0 + lanes) < n_cand
-        x = tl.load(x_base + c0 + lanes[None, :], mask=valid[:, None] & cm[None, :], other=float("-inf"))
+        if RESIDENT:
+            x = x_all
+        else:
+            x = tl.load(x_base + c0 + lanes[None, :], mask=valid[:, None] & cm[None, :], other=float("-inf"))
         p = tl.maximum(x - tau_abs[:, None], 0.0)
         p_bar = tl.sum(tl.where(valid[:, None] & cm[None, :], p * p, 0.0), axis=0) / G
         routed = (p_bar > 1e-20) & cm
@@ -113,6 +133,18 @@ def _decode_route_kernel(
     tl.store(LOGG + bh, log_sum / tl.maximum(n_routed, 1).to(tl.float32))
     tl.store(COUNT + bh, n_routed + 1)
     tl.store(NLIST + bh, n_routed)
+
+
+RESIDENT_VALUES = 16384  # scores a route program keeps in registers (32 per thread at 16 warps)
+STREAM_BLOCK = 256
+
+
+def route_config(n_pad: int, GP: int) -> tuple[int, bool, int]:
+    """(BLK, RESIDENT, num_warps) of the decode route kernel for ``n_pad`` scores per row."""
+    whole = triton.next_power_of_2(n_pad)
+    if whole * GP <= RESIDENT_VALUES:
+        return whole, True, max(4, min(16, whole * GP // 1024))
+    return STREAM_BLOCK, False, 4
 
 
 @triton.jit
@@ -240,8 +272,10 @@ def decode_step(q, k, v, summaries, *, chunk_size, scaling, sigma, estimate_diag
             summaries.stride(0), summaries.stride(1), summaries.stride(2),
             n_cand, n_pad, xscale, HKV=Hkv, G=G, RP=RP, D=D, CB=CB, SPLIT_BF16=bf16,
         )  # fmt: skip
+    blk, resident, warps = route_config(n_pad, GP)
     _decode_route_kernel[(B * Hkv,)](
-        x, tau, log_g, count, ids, n_list, n_cand, n_pad, MAX_ITER, G=G, GP=GP, RP=RP, BLK=256,
+        x, tau, log_g, count, ids, n_list, n_cand, n_pad, MAX_ITER, G=G, GP=GP, RP=RP, BLK=blk,
+        RESIDENT=resident, num_warps=warps,
     )  # fmt: skip
     if n_split is None:  # about two programs per SM on an H100, fewer for short caches
         n_split = max(1, min(64, 264 // (B * Hkv), n_cand // 4 + 1))

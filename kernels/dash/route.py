@@ -64,19 +64,6 @@ def _scores(q, s_base, stride_sc, ids, cm, xscale, D: tl.constexpr, SPLIT_BF16: 
 
 
 @triton.jit
-def _items(c0, n_items, cand_base, use_list, cap, CB: tl.constexpr, PRUNE: tl.constexpr):
-    """Chunk ids of block ``c0`` of the pass: contiguous chunks, or entries of the tile's
-    candidate list when it has one."""
-    lanes = c0 + tl.arange(0, CB)
-    cm = lanes < n_items
-    if PRUNE:
-        listed = tl.load(cand_base + lanes, mask=cm & (lanes < cap), other=0)
-        return tl.where(use_list, listed, lanes), cm
-    else:
-        return lanes, cm
-
-
-@triton.jit
 def _support_init(R: tl.constexpr):
     """Per-row sums over the support {y > tau}: count, sum y, sum y^2, its lowest entry, and
     the highest entry outside it."""
@@ -110,13 +97,12 @@ def _solve_on_support(cnt, s1, s2, lowest_in, highest_out):
 
 @triton.jit
 def _route_kernel(
-    Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT, CAND,
+    Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT,
     stride_qb, stride_qh, stride_qn,
     stride_sb, stride_sh, stride_sc,
-    N, q_offset, n_tiles, n_words, xscale, max_iter, cap,
+    N, q_offset, n_tiles, n_words, xscale, max_iter,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, SUB: tl.constexpr,
-    PRUNE: tl.constexpr,
 ):  # fmt: skip
     # N queries; query i sits at key position q_offset + i (0 for a prefill, L - 1 for a decode
     # step against L keys).
@@ -156,37 +142,11 @@ def _route_kernel(
     tau = tl.full([R], -1.0, tl.float32)
     done = (~valid) | (own == 0)
     it = 0
-    n_items = own
-    use_list = False
-    cand_base = CAND + ((b * HKV + h) * tl.num_programs(0) + t) * cap
-    if PRUNE:
-        # First iteration (tau = -1) over every chunk, also listing the candidates: chunks within
-        # 1 of some row's max. The support never leaves them (tau >= -1), so the remaining passes
-        # visit only those, unless there are more than ``cap``.
+    while (it < max_iter) & (tl.min(done.to(tl.int32), axis=0) == 0):
         cnt, s1, s2, lowest_in, highest_out = _support_init(R)
-        n_cand = tl.sum(tl.zeros([CB], tl.int32), axis=0)  # a tensor even when the loop is empty
         for c0 in range(0, own, CB):
             cm = c0 + lanes < own
             x = _scores(q, s_base, stride_sc, c0 + lanes, cm, xscale, D, SPLIT_BF16, three)
-            y = x - m[:, None]
-            cnt, s1, s2, lowest_in, highest_out = _support_update(
-                y, tau, cm[None, :], cnt, s1, s2, lowest_in, highest_out
-            )
-            cand = tl.max(((y > -1.0) & cm[None, :] & valid[:, None]).to(tl.int32), axis=0)
-            slot = n_cand + tl.cumsum(cand, axis=0) - cand
-            tl.store(cand_base + slot, c0 + lanes, mask=(cand == 1) & (slot < cap))
-            n_cand += tl.sum(cand, axis=0)
-        root, converged = _solve_on_support(cnt, s1, s2, lowest_in, highest_out)
-        tau = tl.where(done, tau, root)
-        done = done | converged
-        it = 1
-        use_list = n_cand <= cap
-        n_items = tl.where(use_list, n_cand, own)
-    while (it < max_iter) & (tl.min(done.to(tl.int32), axis=0) == 0):
-        cnt, s1, s2, lowest_in, highest_out = _support_init(R)
-        for c0 in range(0, n_items, CB):
-            ids, cm = _items(c0, n_items, cand_base, use_list, cap, CB, PRUNE)
-            x = _scores(q, s_base, stride_sc, ids, cm, xscale, D, SPLIT_BF16, three)
             cnt, s1, s2, lowest_in, highest_out = _support_update(
                 x - m[:, None], tau, cm[None, :], cnt, s1, s2, lowest_in, highest_out
             )
@@ -206,9 +166,11 @@ def _route_kernel(
     sub_ok = sub_tile < n_tiles
     mask_base = MASK + ((b * HKV + h) * n_tiles + sub_tile) * n_words
     n_union = tl.zeros([SUB], tl.int32)
-    for c0 in range(0, n_items, CB):
-        ids, cm = _items(c0, n_items, cand_base, use_list, cap, CB, PRUNE)
-        x = _scores(q, s_base, stride_sc, ids, cm, xscale, D, SPLIT_BF16, three)
+    WORDS: tl.constexpr = CB // 32
+    bits = tl.arange(0, 32)
+    for c0 in range(0, own, CB):
+        cm = c0 + lanes < own
+        x = _scores(q, s_base, stride_sc, c0 + lanes, cm, xscale, D, SPLIT_BF16, three)
         p = tl.maximum(x - tau_abs[:, None], 0.0)
         p = tl.where(cm[None, :] & valid[:, None], p * p, 0.0)
         p_bar = tl.sum(tl.reshape(p, (GP, BM, CB)), axis=0) / G
@@ -216,11 +178,10 @@ def _route_kernel(
         log_sum += tl.sum(tl.where(routed, tl.log(tl.where(routed, p_bar, 1.0)), 0.0), axis=1)
         n_routed += tl.sum(routed.to(tl.int32), axis=1)
         any_routed = tl.max(tl.reshape(routed.to(tl.int32), (SUB, BMA, CB)), axis=1)
-        if PRUNE:  # listed ids are scattered over words
-            tl.atomic_or(mask_base[:, None] + (ids // 32)[None, :], any_routed << (ids % 32)[None, :],
-                         mask=(any_routed == 1) & sub_ok[:, None])  # fmt: skip
-        else:  # contiguous blocks of 32 chunks are whole words
-            tl.store(mask_base + c0 // CB, tl.sum(any_routed << lanes[None, :], axis=1), mask=sub_ok)
+        # blocks of CB chunks are CB / 32 whole mask words
+        words = tl.sum(tl.reshape(any_routed, (SUB, WORDS, 32)) << bits[None, None, :], axis=2)
+        w_ids = c0 // 32 + tl.arange(0, WORDS)
+        tl.store(mask_base[:, None] + w_ids[None, :], words, mask=sub_ok[:, None] & (w_ids < n_words)[None, :])
         n_union += tl.sum(any_routed, axis=1)
     tl.store(TILE_COUNT + (b * HKV + h) * n_tiles + sub_tile, n_union, mask=sub_ok)
     tok_out = (b * HKV + h) * N + tok_pos
@@ -240,8 +201,7 @@ def tile_rows(group: int, chunk_size: int, rows: int = 64) -> int:
 
 
 def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: float, bm: int,
-          num_warps: int = 4, route_bm: int | None = None, q_offset: int = 0,
-          prune: bool = False, cap: int = 512):
+          num_warps: int = 4, route_bm: int | None = None, q_offset: int = 0, cb: int = CB):
     """Run stage 2; see the module docstring for the outputs. Masks and counts are per tile of
     ``bm`` tokens (the attention's tiles); the router itself may take ``route_bm`` tokens (a
     multiple of ``bm``, at most the chunk size) per program."""
@@ -263,15 +223,15 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
     tile_count = torch.empty(B, Hkv, n_tiles, device=dev, dtype=torch.int32)
     xscale = 0.5 * scaling / math.sqrt(D)
     n_programs = math.ceil(N / route_bm)
-    # prune: per router tile, a list of at most ``cap`` candidate chunks (int32 scratch)
-    cand = torch.empty(B * Hkv * n_programs * cap if prune else 1, device=dev, dtype=torch.int32)
+    if cb % 32 or cb & (cb - 1):
+        raise ValueError(f"cb {cb} must be a power of two and a multiple of 32 (mask words)")
     _route_kernel[(n_programs, B * Hkv)](
-        q, summaries, tau, log_g, count, mask, tile_count, cand,
+        q, summaries, tau, log_g, count, mask, tile_count,
         q.stride(0), q.stride(1), q.stride(2),
         summaries.stride(0), summaries.stride(1), summaries.stride(2),
-        N, q_offset, n_tiles, n_words, xscale, MAX_ITER, cap,
-        HKV=Hkv, G=G, GP=padded_group(G), BM=route_bm, C=chunk_size, D=D, CB=CB,
-        SPLIT_BF16=q.dtype == torch.bfloat16, SUB=route_bm // bm, PRUNE=prune, num_warps=num_warps,
+        N, q_offset, n_tiles, n_words, xscale, MAX_ITER,
+        HKV=Hkv, G=G, GP=padded_group(G), BM=route_bm, C=chunk_size, D=D, CB=cb,
+        SPLIT_BF16=q.dtype == torch.bfloat16, SUB=route_bm // bm, num_warps=num_warps,
     )  # fmt: skip
     return tau, log_g, count, mask, tile_count
 

@@ -160,40 +160,21 @@ def test_strided_inputs_give_the_same_result():
     assert _rel(out, expected) < 1e-6
 
 
-@pytest.mark.parametrize("n, scaling", [(130, 4.0), (300, 2.0), (65, 8.0)])
-def test_paired_chunk_attention_equals_the_single_chunk_loop(n, scaling):
-    """The PAIR variant (two listed chunks per step, odd counts padded) computes the same."""
-    from dashbench.kernels.dash.attend import attend
-    from dashbench.kernels.dash.route import chunk_lists, padded_group, route, tile_rows
-    from dashbench.kernels.dash.summarize import summarize
-
-    q, k, v, w = _inputs(1, 6, 2, n, 64, torch.float32, seed=n)
-    bm = tile_rows(3, 32)
-    s = summarize(k, w, 32)
-    tau, log_g, count, mask, tile_count = route(q, s, 32, scaling, bm)
-    offsets, ids = chunk_lists(mask, tile_count)
-    kw = dict(chunk_size=32, scaling=scaling, sigma=1.0, estimate_diagonal=True, bm=bm, gp=padded_group(3))
-    single, lse1 = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, **kw)
-    paired, lse2 = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, pair=True, **kw)
-    assert bool((tile_count % 2 == 1).any())  # an odd list exercises the padded half-step
-    assert _rel(paired, single) < 1e-6 and _rel(lse2, lse1) < 1e-6
-
-
-@pytest.mark.parametrize("cap", [512, 3])  # 3: most tiles overflow and fall back to full passes
+@pytest.mark.parametrize("cb", [64, 128])
 @pytest.mark.parametrize("hq, hkv, n, scaling", [(4, 1, 700, 6.0), (6, 2, 300, 2.0)])
-def test_pruned_router_gives_the_same_routing(cap, hq, hkv, n, scaling):
-    """Passes over the candidate list only (chunks within 1 of a row's max) find the same
-    thresholds, counts, log-means and tile unions as passes over every chunk."""
+def test_router_chunk_block_does_not_change_routing(cb, hq, hkv, n, scaling):
+    """Passes over blocks of 64 or 128 chunks (several mask words each) find the same
+    thresholds, counts, log-means and tile unions as blocks of 32."""
     from dashbench.kernels.dash.route import padded_group, route, tile_rows
     from dashbench.kernels.dash.summarize import summarize
 
-    q, k, v, w = _inputs(1, hq, hkv, n, 64, torch.float32, seed=n + cap)
+    q, k, v, w = _inputs(1, hq, hkv, n, 64, torch.float32, seed=n + cb)
     G = hq // hkv
     bm, rbm = tile_rows(G, 32, 64), tile_rows(G, 32, 128)
     s = summarize(k, w, 32)
-    full = route(q, s, 32, scaling, bm, route_bm=rbm)
-    pruned = route(q, s, 32, scaling, bm, route_bm=rbm, prune=True, cap=cap)
-    for name, a, b in zip(("tau", "log_g", "count", "mask", "tile_count"), full, pruned):
+    base = route(q, s, 32, scaling, bm, route_bm=rbm)
+    wide = route(q, s, 32, scaling, bm, route_bm=rbm, cb=cb)
+    for name, a, b in zip(("tau", "log_g", "count", "mask", "tile_count"), base, wide):
         if a.is_floating_point():
             torch.testing.assert_close(b, a, rtol=1e-6, atol=1e-6, msg=name)
         else:

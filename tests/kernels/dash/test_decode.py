@@ -60,3 +60,20 @@ def test_split_kv_decode_is_independent_of_the_split(n_split):
                              sigma=1.0, estimate_diagonal=True, n_split=n_split)  # fmt: skip
     assert _rel(out, ref[:, :, -1:]) < TOL
     assert int(count.min()) > 1  # the test routes to several chunks, so splits have work
+
+
+@pytest.mark.parametrize("resident, block", [(True, 256), (False, 8), (False, 256)])
+def test_decode_route_streamed_or_resident_routes_alike(monkeypatch, resident, block):
+    """The route kernel keeps short score rows in registers and streams long ones in blocks;
+    both paths (and a block shorter than the row) give the prefill's routing."""
+    from dashbench.kernels.dash import decode_kernels
+
+    monkeypatch.setattr(decode_kernels, "RESIDENT_VALUES", 1 << 20 if resident else 0)
+    monkeypatch.setattr(decode_kernels, "STREAM_BLOCK", block)
+    q, k, v, w = _inputs(1, 8, 2, 400, 64, seed=5)
+    ref = dash_attention_reference(q, k, v, w, chunk_size=32, scaling=3.0)
+    _, prefill_stats = dash_attention(q, k, v, w, chunk_size=32, scaling=3.0, return_stats=True)
+    cache = DashCache.from_prefill(k, v, w, chunk_size=32)
+    out, stats = dash_decode(q[:, :, -1:], cache, scaling=3.0, return_stats=True)
+    assert _rel(out, ref[:, :, -1:]) < TOL
+    assert torch.equal(stats.active_chunks[..., 0], prefill_stats.active_chunks[..., -1])

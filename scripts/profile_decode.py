@@ -1,0 +1,80 @@
+"""Where a DashAttention decode step spends its time: per-kernel GPU time (torch profiler) and
+the whole step under a CUDA graph, for route-kernel variants, next to FA3 in the same process.
+
+    python scripts/profile_decode.py --out $OUT
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+import triton.testing
+from torch.profiler import ProfilerActivity, profile
+
+from dashbench.harness.correctness import relative_error
+from dashbench.harness.inputs import structured_qkv
+from dashbench.kernels import DashCache, calibrate_scaling, dash_decode
+from dashbench.kernels.dash import decode_kernels
+from dashbench.kernels.reference import dash_attention_reference
+
+VARIANTS = {  # name: (RESIDENT_VALUES, STREAM_BLOCK)
+    "stream256": (0, 256),
+    "stream1024": (0, 1024),
+    "resident16k": (16384, 256),
+    "resident32k": (32768, 256),
+}
+
+
+def kernel_times(fn, reps=20):
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(reps):
+            fn()
+        torch.cuda.synchronize()
+    out = defaultdict(float)
+    for e in prof.events():
+        if e.device_type.name == "CUDA":
+            out[e.name] += e.device_time / reps / 1000  # ms
+    return dict(out)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+    import fa3_fwd_interface as fa3
+    rows = []
+    for hkv in (8, 2):
+        L = 131072
+        q1, k1, v1 = structured_qkv(1, 32, hkv, L, 128, chunk_size=64, dtype=torch.bfloat16, device="cuda", seed=2)
+        w = torch.zeros(hkv, 128, device="cuda", dtype=torch.bfloat16)
+        scaling = calibrate_scaling(q1, k1, w, 0.10, chunk_size=64)
+        for B in (1, 8):
+            k, v = k1.expand(B, -1, -1, -1).contiguous(), v1.expand(B, -1, -1, -1).contiguous()
+            q = q1[:, :, -1:].expand(B, -1, -1, -1).contiguous()
+            cache = DashCache.from_prefill(k, v, w, chunk_size=64)
+            ref = dash_attention_reference(q, k, v, w, chunk_size=64, scaling=scaling)
+            qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))
+            fa3_ms = triton.testing.do_bench_cudagraph(
+                lambda: fa3.flash_attn_with_kvcache(qt, kt, vt, causal=True, num_splits=0), rep=100)
+            for name, (res, blk) in VARIANTS.items():
+                decode_kernels.RESIDENT_VALUES, decode_kernels.STREAM_BLOCK = res, blk
+                step = lambda: dash_decode(q, cache, scaling=scaling)  # noqa: E731
+                err = relative_error(step(), ref)
+                row = dict(hkv=hkv, B=B, L=L, variant=name, rel_err=err, fa3_graph_ms=fa3_ms,
+                           dash_graph_ms=triton.testing.do_bench_cudagraph(step, rep=100),
+                           dash_ms=triton.testing.do_bench(step, rep=100),
+                           kernels=kernel_times(step))
+                row["speedup_graph"] = fa3_ms / row["dash_graph_ms"]
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "profile_decode.json").write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
