@@ -21,11 +21,10 @@ from dashbench.kernels import DashCache, calibrate_scaling, dash_decode
 from dashbench.kernels.dash import decode_kernels
 from dashbench.kernels.reference import dash_attention_reference
 
-VARIANTS = {  # name: (RESIDENT_VALUES, STREAM_BLOCK)
-    "stream256": (0, 256),
-    "stream1024": (0, 1024),
-    "resident16k": (16384, 256),
-    "resident32k": (32768, 256),
+DEFAULT = (decode_kernels.threshold_config, decode_kernels.list_config)
+VARIANTS = {  # name: (threshold_config, list_config)
+    "default": DEFAULT,
+    "streamed1024": (lambda n: (1024, False, 4), lambda n, gp: (1024 // gp, 4)),
 }
 
 
@@ -60,8 +59,8 @@ def main():
             qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))
             fa3_ms = triton.testing.do_bench_cudagraph(
                 lambda: fa3.flash_attn_with_kvcache(qt, kt, vt, causal=True, num_splits=0), rep=100)
-            for name, (res, blk) in VARIANTS.items():
-                decode_kernels.RESIDENT_VALUES, decode_kernels.STREAM_BLOCK = res, blk
+            for name, (thr, lst) in VARIANTS.items():
+                decode_kernels.threshold_config, decode_kernels.list_config = thr, lst
                 step = lambda: dash_decode(q, cache, scaling=scaling)  # noqa: E731
                 err = relative_error(step(), ref)
                 row = dict(hkv=hkv, B=B, L=L, variant=name, rel_err=err, fa3_graph_ms=fa3_ms,

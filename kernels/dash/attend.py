@@ -113,7 +113,7 @@ def _attend_fwd_kernel(
 
 
 def attend(q, k, v, summaries, tau, log_g, offsets, counts, ids, *, chunk_size, scaling, sigma,
-           estimate_diagonal, bm, gp, num_warps=4, num_stages=2, q_offset=0):  # fmt: skip
+           estimate_diagonal, bm, gp, num_warps=4, num_stages=3, q_offset=0):  # fmt: skip
     """Run stage 3 over each tile's chunk list (``offsets``/``counts``/``ids`` from
     ``route.chunk_lists``); returns ``(out [B, Hq, N, D] in q's dtype, lse [B, Hq, N] fp32)``."""
     B, Hq, N, D = q.shape

@@ -65,7 +65,7 @@ def cases(shapes=SHAPES):
         i32 = {n: "*i32" for n in ("COUNT", "MASK", "TILE_COUNT", "CNT", "OFFSETS", "COUNTS", "IDS",
                                    "T_OFFSETS", "T_COUNTS", "T_TILES", "LIST", "NLIST")}
         f32 = {n: "*fp32" for n in ("S", "TAU", "LOGG", "LSE", "DELTA", "DQ", "DSUM", "DK", "DV", "X",
-                                    "M_OUT", "L_OUT", "ACC_OUT", "M_IN", "L_IN", "ACC_IN")}
+                                    "M_OUT", "L_OUT", "ACC_OUT", "M_IN", "L_IN", "ACC_IN", "LOGP")}
         over = {**i32, **f32, **FLOATS, "OFFSETS": "*i64", "T_OFFSETS": "*i64"}
         common = dict(HKV=8, G=G, GP=GP, C=C, D=D)
         for split, cb in ((True, route.CB), (False, route.CB), (True, 2 * route.CB)):
@@ -84,19 +84,23 @@ def cases(shapes=SHAPES):
         yield (f"decode_scores G={G}", decode_kernels._decode_scores_kernel,
                pointer_types(decode_kernels._decode_scores_kernel, "bf16", over),
                dict(HKV=8, G=G, RP=RP, D=D, CB=route.CB, SPLIT_BF16=True), ())
-        for ones, n_pad in (((), 4096 * 256), (("n_cand",), 256), ((), 2048)):
-            blk, resident, warps = decode_kernels.route_config(n_pad, GP)
-            yield (f"decode_route G={G} ones={ones} resident={resident}",
-                   decode_kernels._decode_route_kernel,
-                   pointer_types(decode_kernels._decode_route_kernel, "fp32", over),
-                   dict(G=G, GP=GP, RP=RP, BLK=blk, RESIDENT=resident), ones, warps)
+        for ones, n_cand in (((), 1 << 20), (("n_cand",), 1), ((), 2047)):
+            blk, resident, warps = decode_kernels.threshold_config(n_cand)
+            yield (f"decode_threshold G={G} ones={ones} resident={resident}",
+                   decode_kernels._decode_threshold_kernel,
+                   pointer_types(decode_kernels._decode_threshold_kernel, "fp32", over),
+                   dict(G=G, RP=RP, BLK=blk, RESIDENT=resident), ones, warps)
+            blk, warps = decode_kernels.list_config(n_cand, GP)
+            yield (f"decode_list G={G} ones={ones}", decode_kernels._decode_list_kernel,
+                   pointer_types(decode_kernels._decode_list_kernel, "fp32", over),
+                   dict(G=G, GP=GP, RP=RP, BLK=blk), ones, warps)
         for ones in ((), ("n_keys", "n_split")):
             yield (f"decode_attend G={G} ones={ones}", decode_kernels._decode_attend_kernel,
                    pointer_types(decode_kernels._decode_attend_kernel, "bf16", over),
                    dict(HKV=8, G=G, GP=GP, RP=RP, C=C, D=D, ESTIMATE_DIAGONAL=True), ones)
         yield (f"decode_combine G={G}", decode_kernels._decode_combine_kernel,
                pointer_types(decode_kernels._decode_combine_kernel, "bf16", over),
-               dict(HKV=8, G=G, RP=RP, D=D), ("n_split",))
+               dict(HKV=8, G=G, RP=RP, D=D, NSP=64), ())
 
 
 def main() -> int:

@@ -1,16 +1,18 @@
 """Decode-step kernels: one query per sequence, parallel over chunks (flash-decoding style).
 
 A prefill tile program would walk every chunk in one program per (batch, KV head): 8 programs
-at batch 1, far too few for an H100. Here the step is split in four launches:
+at batch 1, far too few for an H100. Here the step is split in five short launches:
 
 1. ``_decode_scores_kernel``: routing scores of the G query heads against every candidate chunk
    summary, one program per block of chunks (fp32-accurate products, as the router's);
-2. ``_decode_route_kernel``: one program per (batch, KV head) finds each head's exact entmax
-   threshold from the stored scores (no products: loads only), then writes the routed chunks as
-   a compact list, the mean log-probability ``log_g`` and the counts;
-3. ``_decode_attend_kernel``: the routed list is cut into ``n_split`` slices, one program each
+2. ``_decode_threshold_kernel``: one program per (batch, KV head, query head) finds the row's
+   exact entmax threshold from the stored scores (loads only; rows up to 16k chunks stay in
+   registers for every pass);
+3. ``_decode_list_kernel``: one program per (batch, KV head), one pass: the routed chunks as a
+   compact list, the mean log-probability ``log_g`` and the counts;
+4. ``_decode_attend_kernel``: the routed list is cut into ``n_split`` slices, one program each
    (split 0 also takes the query's own, partial chunk); each writes a partial softmax state;
-4. ``_decode_combine_kernel`` merges the partial states (log-sum-exp).
+5. ``_decode_combine_kernel`` merges the partial states of each row at once (log-sum-exp).
 Scores are ``G x n_chunks`` floats per (batch, KV head): O(N) for a decode step.
 """
 
@@ -59,99 +61,105 @@ def _decode_scores_kernel(
 
 
 @triton.jit
-def _row_sums(x_base, lanes, c0, n_cand, valid, m, tau, cnt, s1, s2, lowest_in, highest_out):
-    cm = (c0 + lanes) < n_cand
-    x = tl.load(x_base + c0 + lanes[None, :], mask=valid[:, None] & cm[None, :], other=float("-inf"))
-    return _support_update(x - m[:, None], tau, cm[None, :] & valid[:, None], cnt, s1, s2, lowest_in,
-                           highest_out)  # fmt: skip
-
-
-@triton.jit
-def _decode_route_kernel(
-    X, TAU, LOGG, COUNT, LIST, NLIST, n_cand, n_pad, max_iter,
-    G: tl.constexpr, GP: tl.constexpr, RP: tl.constexpr, BLK: tl.constexpr,
-    RESIDENT: tl.constexpr,
-):  # fmt: skip
-    """RESIDENT (``n_pad <= BLK``): the whole score row block is loaded once and every threshold
-    pass runs on registers; otherwise each pass streams the scores in blocks of BLK."""
-    bh = tl.program_id(0).to(tl.int64)
-    rows = tl.arange(0, GP)
-    valid = rows < G
+def _decode_threshold_kernel(X, TAU, n_cand, n_pad, max_iter, RP: tl.constexpr, G: tl.constexpr,
+                             BLK: tl.constexpr, RESIDENT: tl.constexpr):  # fmt: skip
+    """One program per (batch, KV head, query head): the row's exact entmax threshold.
+    RESIDENT (``n_cand <= BLK``): the row is loaded once and every pass runs on registers;
+    otherwise each pass streams it in blocks of BLK."""
+    r = tl.program_id(0).to(tl.int64)
+    row = X + ((r // G) * RP + r % G) * n_pad
     lanes = tl.arange(0, BLK)
-    x_base = X + (bh * RP + rows[:, None]) * n_pad
+    # Work on [1, BLK] tensors: the support helpers reduce along axis 1.
+    one = tl.zeros([1], tl.int32) == 0
     if RESIDENT:
-        cm_all = lanes < n_cand
-        ok_all = valid[:, None] & cm_all[None, :]
-        x_all = tl.load(x_base + lanes[None, :], mask=ok_all, other=float("-inf"))
+        ok_all = (lanes < n_cand)[None, :]
+        x_all = tl.load(row + lanes[None, :], mask=ok_all, other=float("-inf"))
         m = tl.max(x_all, axis=1)
     else:
         # The max is kept per lane and reduced after the loop: a row reduction inside this loop
         # followed by the reducing loops below crashes Triton 3.6's thread-locality pass (sm_90).
-        m_lanes = tl.full([GP, BLK], float("-inf"), tl.float32)
+        m_lanes = tl.full([1, BLK], float("-inf"), tl.float32)
         for c0 in range(0, n_cand, BLK):
-            cm = (c0 + lanes) < n_cand
-            x = tl.load(x_base + c0 + lanes[None, :], mask=valid[:, None] & cm[None, :], other=float("-inf"))
+            x = tl.load(row + c0 + lanes[None, :], mask=((c0 + lanes) < n_cand)[None, :], other=float("-inf"))
             m_lanes = tl.maximum(m_lanes, x)
         m = tl.max(m_lanes, axis=1)
-    m = tl.where(m == float("-inf"), 0.0, m)  # padding rows, or no candidate: avoid inf - inf
-    tau = tl.full([GP], -1.0, tl.float32)
-    done = (~valid) | (n_cand == 0)
+    m = tl.where(m == float("-inf"), 0.0, m)  # no candidate: avoid inf - inf
+    tau = tl.full([1], -1.0, tl.float32)
+    done = one & (n_cand == 0)
     it = 0
     while (it < max_iter) & (tl.min(done.to(tl.int32), axis=0) == 0):
-        cnt, s1, s2, lowest_in, highest_out = _support_init(GP)
+        cnt, s1, s2, lowest_in, highest_out = _support_init(1)
         if RESIDENT:
             cnt, s1, s2, lowest_in, highest_out = _support_update(
                 x_all - m[:, None], tau, ok_all, cnt, s1, s2, lowest_in, highest_out)
         else:
             for c0 in range(0, n_cand, BLK):
-                cnt, s1, s2, lowest_in, highest_out = _row_sums(
-                    x_base, lanes, c0, n_cand, valid, m, tau, cnt, s1, s2, lowest_in, highest_out)
+                ok = ((c0 + lanes) < n_cand)[None, :]
+                x = tl.load(row + c0 + lanes[None, :], mask=ok, other=float("-inf"))
+                cnt, s1, s2, lowest_in, highest_out = _support_update(
+                    x - m[:, None], tau, ok, cnt, s1, s2, lowest_in, highest_out)
         root, converged = _solve_on_support(cnt, s1, s2, lowest_in, highest_out)
         tau = tl.where(done, tau, root)
         done = done | converged
         it += 1
-    tau_abs = tl.where(n_cand > 0, m + tau, float("inf"))
-    tl.store(TAU + bh * G + rows, tau_abs, mask=valid)
-    tau_abs = tl.where(valid, tau_abs, float("inf"))
+    tl.store(TAU + r + tl.arange(0, 1), tl.where(n_cand > 0, m + tau, float("inf")))
 
+
+@triton.jit
+def _decode_list_kernel(X, TAU, LOGG, COUNT, LIST, LOGP, NLIST, n_cand, n_pad,
+                        G: tl.constexpr, GP: tl.constexpr, RP: tl.constexpr, BLK: tl.constexpr):  # fmt: skip
+    """One program per (batch, KV head): one pass over the scores forms the GQA-mean probability
+    of each chunk, lists the routed chunks with their log-probabilities (the attention's bias
+    before centring), and writes log_g (their mean log-probability)."""
+    bh = tl.program_id(0).to(tl.int64)
+    rows = tl.arange(0, GP)
+    valid = rows < G
+    lanes = tl.arange(0, BLK)
+    x_base = X + (bh * RP + rows[:, None]) * n_pad
+    tau = tl.load(TAU + bh * G + rows, mask=valid, other=float("inf"))
     log_sum = 0.0
     n_routed = 0
     for c0 in range(0, n_cand, BLK):
         cm = (c0 + lanes) < n_cand
-        if RESIDENT:
-            x = x_all
-        else:
-            x = tl.load(x_base + c0 + lanes[None, :], mask=valid[:, None] & cm[None, :], other=float("-inf"))
-        p = tl.maximum(x - tau_abs[:, None], 0.0)
+        x = tl.load(x_base + c0 + lanes[None, :], mask=valid[:, None] & cm[None, :], other=float("-inf"))
+        p = tl.maximum(x - tau[:, None], 0.0)
         p_bar = tl.sum(tl.where(valid[:, None] & cm[None, :], p * p, 0.0), axis=0) / G
         routed = (p_bar > 1e-20) & cm
         r = routed.to(tl.int32)
         slot = tl.cumsum(r, axis=0) - r
+        log_p = tl.log(tl.where(routed, p_bar, 1.0))
         tl.store(LIST + bh * n_pad + n_routed + slot, c0 + lanes, mask=routed)
-        log_sum += tl.sum(tl.where(routed, tl.log(tl.where(routed, p_bar, 1.0)), 0.0), axis=0)
+        tl.store(LOGP + bh * n_pad + n_routed + slot, log_p, mask=routed)
+        log_sum += tl.sum(tl.where(routed, log_p, 0.0), axis=0)
         n_routed += tl.sum(r, axis=0)
     tl.store(LOGG + bh, log_sum / tl.maximum(n_routed, 1).to(tl.float32))
     tl.store(COUNT + bh, n_routed + 1)
     tl.store(NLIST + bh, n_routed)
 
 
-RESIDENT_VALUES = 16384  # scores a route program keeps in registers (32 per thread at 16 warps)
-STREAM_BLOCK = 256
+RESIDENT_VALUES = 16384  # longest score row a threshold program keeps in registers
+LIST_VALUES = 16384  # scores per block of the list pass (G rows x BLK chunks)
 
 
-def route_config(n_pad: int, GP: int) -> tuple[int, bool, int]:
-    """(BLK, RESIDENT, num_warps) of the decode route kernel for ``n_pad`` scores per row."""
-    whole = triton.next_power_of_2(n_pad)
-    if whole * GP <= RESIDENT_VALUES:
-        return whole, True, max(4, min(16, whole * GP // 1024))
-    return STREAM_BLOCK, False, 4
+def threshold_config(n_cand: int) -> tuple[int, bool, int]:
+    """(BLK, RESIDENT, num_warps) of the threshold kernel for a row of ``n_cand`` scores."""
+    whole = triton.next_power_of_2(max(n_cand, 1))
+    if whole <= RESIDENT_VALUES:
+        return whole, True, max(1, min(16, whole // 512))
+    return RESIDENT_VALUES, False, 16
+
+
+def list_config(n_cand: int, GP: int) -> tuple[int, int]:
+    """(BLK, num_warps) of the list kernel."""
+    blk = min(triton.next_power_of_2(max(n_cand, 1)), max(32, LIST_VALUES // GP))
+    return blk, max(1, min(8, blk * GP // 1024))
 
 
 @triton.jit
 def _decode_attend_kernel(
-    Q, K, V, S, TAU, LOGG, LIST, NLIST, M_OUT, L_OUT, ACC_OUT,
-    stride_qb, stride_qh, stride_kb, stride_kh, stride_kn, stride_sb, stride_sh, stride_sc,
-    n_keys, n_pad, n_split, xscale, sm_scale, inv_sigma,
+    Q, K, V, LOGG, LIST, LOGP, NLIST, M_OUT, L_OUT, ACC_OUT,
+    stride_qb, stride_qh, stride_kb, stride_kh, stride_kn,
+    n_keys, n_pad, n_split, sm_scale, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, RP: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr,
 ):  # fmt: skip
@@ -165,12 +173,9 @@ def _decode_attend_kernel(
     keys = tl.arange(0, C)
     q = tl.load(Q + b * stride_qb + (h * G + rows)[:, None] * stride_qh + dims[None, :],
                 mask=valid[:, None], other=0.0)  # fmt: skip
-    qf = q.to(tl.float32)
-    tau = tl.load(TAU + bh * G + rows, mask=valid, other=float("inf"))
     log_g = tl.load(LOGG + bh)
     k_base = K + b * stride_kb + h * stride_kh
     v_base = V + b * stride_kb + h * stride_kh
-    s_base = S + b * stride_sb + h * stride_sh
     n_list = tl.load(NLIST + bh)
     lo = (n_list * split) // n_split
     hi = (n_list * (split + 1)) // n_split
@@ -192,11 +197,7 @@ def _decode_attend_kernel(
         acc = tl.dot(p.to(v.dtype), v)
     for i in range(lo, hi):
         c = tl.load(LIST + bh * n_pad + i)
-        summary = tl.load(s_base + c * stride_sc + dims)
-        x = tl.sum(qf * summary[None, :], axis=1) * xscale
-        pr = tl.where(valid, tl.maximum(x - tau, 0.0), 0.0)
-        p_bar = tl.sum(pr * pr, axis=0) / G  # one token: the mean over its G heads
-        log_p = tl.log(tl.maximum(p_bar, 1e-30))
+        log_p = tl.load(LOGP + bh * n_pad + i)  # the token's GQA-mean log-probability
         if ESTIMATE_DIAGONAL:
             bias = (log_p - log_g) * inv_sigma
         else:
@@ -222,27 +223,29 @@ def _decode_attend_kernel(
 @triton.jit
 def _decode_combine_kernel(
     M_IN, L_IN, ACC_IN, OUT, stride_ob, stride_oh, n_split,
-    HKV: tl.constexpr, G: tl.constexpr, RP: tl.constexpr, D: tl.constexpr,
+    HKV: tl.constexpr, G: tl.constexpr, RP: tl.constexpr, D: tl.constexpr, NSP: tl.constexpr,
 ):  # fmt: skip
+    """One program per (batch, KV head, query head): merges the ``n_split`` partial states of
+    its row at once (log-sum-exp)."""
     bh = tl.program_id(0)
+    g = tl.program_id(1)
     b = (bh // HKV).to(tl.int64)
     h = (bh % HKV).to(tl.int64)
-    rows = tl.arange(0, RP)
+    splits = tl.arange(0, NSP)
+    ok = splits < n_split
     dims = tl.arange(0, D)
-    m = tl.full([RP], float("-inf"), tl.float32)
-    for s in range(0, n_split):
-        m = tl.maximum(m, tl.load(M_IN + (bh * n_split + s) * RP + rows))
+    state = (bh * n_split + splits) * RP + g
+    m_s = tl.load(M_IN + state, mask=ok, other=float("-inf"))
+    m = tl.max(m_s, axis=0)
     m = tl.where(m == float("-inf"), 0.0, m)
-    l_sum = tl.zeros([RP], tl.float32)
-    acc = tl.zeros([RP, D], tl.float32)
-    for s in range(0, n_split):
-        state = (bh * n_split + s) * RP + rows
-        w = tl.exp2(tl.load(M_IN + state) - m)
-        l_sum += w * tl.load(L_IN + state)
-        acc += w[:, None] * tl.load(ACC_IN + state[:, None] * D + dims[None, :])
-    out = acc / tl.where(l_sum > 0, l_sum, 1.0)[:, None]
-    tl.store(OUT + b * stride_ob + (h * G + rows)[:, None] * stride_oh + dims[None, :],
-             out.to(OUT.dtype.element_ty), mask=(rows < G)[:, None])  # fmt: skip
+    w = tl.where(ok, tl.exp2(m_s - m), 0.0)
+    l_sum = tl.sum(w * tl.load(L_IN + state, mask=ok, other=0.0), axis=0)
+    acc = tl.load(ACC_IN + state[:, None].to(tl.int64) * D + dims[None, :], mask=ok[:, None], other=0.0)
+    out = tl.sum(w[:, None] * acc, axis=0) / tl.where(l_sum > 0, l_sum, 1.0)
+    tl.store(OUT + b * stride_ob + (h * G + g) * stride_oh + dims, out.to(OUT.dtype.element_ty))
+
+
+MAX_SPLIT = 64
 
 
 def decode_step(q, k, v, summaries, *, chunk_size, scaling, sigma, estimate_diagonal,
@@ -259,12 +262,17 @@ def decode_step(q, k, v, summaries, *, chunk_size, scaling, sigma, estimate_diag
     n_pad = max(CB, math.ceil(n_cand / CB) * CB)
     dev = q.device
     xscale = 0.5 * scaling / math.sqrt(D)
-    x = torch.empty(B * Hkv * RP * n_pad, device=dev, dtype=torch.float32)
-    tau = torch.empty(B * Hkv * G, device=dev, dtype=torch.float32)
-    log_g = torch.empty(B * Hkv, device=dev, dtype=torch.float32)
-    count = torch.empty(B, Hkv, 1, device=dev, dtype=torch.int32)
-    ids = torch.empty(B * Hkv * n_pad, device=dev, dtype=torch.int32)
-    n_list = torch.empty(B * Hkv, device=dev, dtype=torch.int32)
+    if n_split is None:  # about four programs per SM on an H100, fewer for short caches
+        n_split = max(1, min(MAX_SPLIT, 528 // (B * Hkv), n_cand // 2 + 1))
+    states = B * Hkv * n_split * RP
+    # Two workspace allocations, split into views: a decode step is short enough for host-side
+    # allocation calls to show up in its time.
+    BH = B * Hkv
+    f32 = torch.empty(BH * (RP * n_pad + G + 1 + n_pad) + states * (2 + D), device=dev, dtype=torch.float32)
+    x, tau, log_g, log_p, m_part, l_part, acc_part = f32.split(
+        [BH * RP * n_pad, BH * G, BH, BH * n_pad, states, states, states * D])
+    i32 = torch.empty(BH * (2 + n_pad), device=dev, dtype=torch.int32)
+    count, n_list, ids = i32.split([BH, BH, BH * n_pad])
     bf16 = q.dtype == torch.bfloat16
     if n_cand:
         _decode_scores_kernel[(n_pad // CB, B * Hkv)](
@@ -272,27 +280,24 @@ def decode_step(q, k, v, summaries, *, chunk_size, scaling, sigma, estimate_diag
             summaries.stride(0), summaries.stride(1), summaries.stride(2),
             n_cand, n_pad, xscale, HKV=Hkv, G=G, RP=RP, D=D, CB=CB, SPLIT_BF16=bf16,
         )  # fmt: skip
-    blk, resident, warps = route_config(n_pad, GP)
-    _decode_route_kernel[(B * Hkv,)](
-        x, tau, log_g, count, ids, n_list, n_cand, n_pad, MAX_ITER, G=G, GP=GP, RP=RP, BLK=blk,
-        RESIDENT=resident, num_warps=warps,
+    blk, resident, warps = threshold_config(n_cand)
+    _decode_threshold_kernel[(B * Hkv * G,)](
+        x, tau, n_cand, n_pad, MAX_ITER, RP=RP, G=G, BLK=blk, RESIDENT=resident, num_warps=warps,
     )  # fmt: skip
-    if n_split is None:  # about two programs per SM on an H100, fewer for short caches
-        n_split = max(1, min(64, 264 // (B * Hkv), n_cand // 4 + 1))
-    states = B * Hkv * n_split * RP
-    m_part = torch.empty(states, device=dev, dtype=torch.float32)
-    l_part = torch.empty(states, device=dev, dtype=torch.float32)
-    acc_part = torch.empty(states * D, device=dev, dtype=torch.float32)
+    blk, warps = list_config(n_cand, GP)
+    _decode_list_kernel[(B * Hkv,)](
+        x, tau, log_g, count, ids, log_p, n_list, n_cand, n_pad, G=G, GP=GP, RP=RP, BLK=blk,
+        num_warps=warps,
+    )  # fmt: skip
     _decode_attend_kernel[(n_split, B * Hkv)](
-        q, k, v, summaries, tau, log_g, ids, n_list, m_part, l_part, acc_part,
+        q, k, v, log_g, ids, log_p, n_list, m_part, l_part, acc_part,
         q.stride(0), q.stride(1), k.stride(0), k.stride(1), k.stride(2),
-        summaries.stride(0), summaries.stride(1), summaries.stride(2),
-        L, n_pad, n_split, xscale, 1.4426950408889634 / math.sqrt(D), 1.0 / sigma,
+        L, n_pad, n_split, 1.4426950408889634 / math.sqrt(D), 1.0 / sigma,
         HKV=Hkv, G=G, GP=GP, RP=RP, C=C, D=D, ESTIMATE_DIAGONAL=estimate_diagonal,
     )  # fmt: skip
     out = torch.empty_like(q)
-    _decode_combine_kernel[(B * Hkv,)](
+    _decode_combine_kernel[(B * Hkv, G)](
         m_part, l_part, acc_part, out, out.stride(0), out.stride(1), n_split,
-        HKV=Hkv, G=G, RP=RP, D=D,
+        HKV=Hkv, G=G, RP=RP, D=D, NSP=triton.next_power_of_2(n_split),
     )  # fmt: skip
-    return out, count
+    return out, count.view(B, Hkv, 1)

@@ -62,14 +62,15 @@ def test_split_kv_decode_is_independent_of_the_split(n_split):
     assert int(count.min()) > 1  # the test routes to several chunks, so splits have work
 
 
-@pytest.mark.parametrize("resident, block", [(True, 256), (False, 8), (False, 256)])
-def test_decode_route_streamed_or_resident_routes_alike(monkeypatch, resident, block):
-    """The route kernel keeps short score rows in registers and streams long ones in blocks;
-    both paths (and a block shorter than the row) give the prefill's routing."""
+@pytest.mark.parametrize("streamed", [False, True])
+def test_decode_route_streamed_or_resident_routes_alike(monkeypatch, streamed):
+    """Thresholds keep short score rows in registers and stream long ones in blocks; the list
+    pass streams in blocks too. Both paths give the prefill's routing."""
     from dashbench.kernels.dash import decode_kernels
 
-    monkeypatch.setattr(decode_kernels, "RESIDENT_VALUES", 1 << 20 if resident else 0)
-    monkeypatch.setattr(decode_kernels, "STREAM_BLOCK", block)
+    if streamed:  # blocks of 8 chunks: 12 candidates take two
+        monkeypatch.setattr(decode_kernels, "threshold_config", lambda n: (8, False, 1))
+        monkeypatch.setattr(decode_kernels, "list_config", lambda n, gp: (8, 1))
     q, k, v, w = _inputs(1, 8, 2, 400, 64, seed=5)
     ref = dash_attention_reference(q, k, v, w, chunk_size=32, scaling=3.0)
     _, prefill_stats = dash_attention(q, k, v, w, chunk_size=32, scaling=3.0, return_stats=True)
