@@ -107,11 +107,18 @@ def main() -> int:
                     variants = {
                         "route_r128_w8_ms": bench(lambda: route(q, s, C, scaling, bm, route_bm=route_bm, num_warps=8)),
                         "route_r64_w4_ms": bench(lambda: route(q, s, C, scaling, bm)),
-                        "route_cb64_ms": bench(lambda: route(q, s, C, scaling, bm, route_bm=route_bm, cb=64)),
-                        "route_cb128_ms": bench(lambda: route(q, s, C, scaling, bm, route_bm=route_bm, cb=128)),
                         "route_cb64_w8_ms": bench(lambda: route(q, s, C, scaling, bm, route_bm=route_bm, cb=64,
                                                                 num_warps=8)),
+                        "route_r128_w4_s2_ms": bench(lambda: route(q, s, C, scaling, bm, route_bm=route_bm,
+                                                                   num_stages=2)),
+                        "route_r128_w4_s4_ms": bench(lambda: route(q, s, C, scaling, bm, route_bm=route_bm,
+                                                                   num_stages=4)),
                     }
+                    rbm256 = tile_rows(G, C, 256)
+                    if rbm256 % bm == 0 and rbm256 <= C:
+                        for warps in (4, 8):
+                            variants[f"route_r256_w{warps}_ms"] = bench(
+                                lambda: route(q, s, C, scaling, bm, route_bm=rbm256, num_warps=warps))
                     for warps, stages in ((4, 3),):
                         variants[f"attend_r64_w{warps}_s{stages}_ms"] = bench(lambda: attend(
                             q, k, v, s, tau, log_g, offsets, tile_count, ids, chunk_size=C, scaling=scaling,

@@ -50,14 +50,21 @@ def train_rows(seqlens, hkvs, density, C):
             w = torch.zeros(hkv, 128, device="cuda", dtype=torch.bfloat16)
             scaling = calibrate_scaling(q, k, w, density, chunk_size=C)
             args = [t.clone().requires_grad_() for t in (q, k, v, w)]
-            do = torch.randn_like(q)
+            do = torch.randn(q.shape, generator=torch.Generator("cuda").manual_seed(3), device="cuda",
+                             dtype=q.dtype)  # fmt: skip
             out, stats = dash_attention(*args, chunk_size=C, scaling=scaling, return_stats=True)
             out.backward(do)
             ref_args = [t.float().clone().requires_grad_() for t in (q, k, v, w)]
             dash_attention_reference(*ref_args, chunk_size=C, scaling=scaling).backward(do.float())
             errs = {f"rel_err_d{name}": relative_error(a.grad, r.grad)
                     for name, a, r in zip(("q", "k", "v", "head_cls"), args, ref_args)}
-            del ref_args
+            # Yardstick (FlashAttention's): the same reference computed in bf16, against fp32.
+            low_args = [t.clone().requires_grad_() for t in (q, k, v, w)]
+            dash_attention_reference(*low_args, chunk_size=C, scaling=scaling,
+                                     compute_dtype=torch.bfloat16).backward(do)  # fmt: skip
+            errs.update({f"ref_bf16_err_d{name}": relative_error(a.grad, r.grad)
+                         for name, a, r in zip(("q", "k", "v", "head_cls"), low_args, ref_args)})
+            del ref_args, low_args
 
             def step():
                 dash_attention(*args, chunk_size=C, scaling=scaling).backward(do)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -63,7 +64,13 @@ def main():
                 decode_kernels.threshold_config, decode_kernels.list_config = thr, lst
                 step = lambda: dash_decode(q, cache, scaling=scaling)  # noqa: E731
                 err = relative_error(step(), ref)
-                row = dict(hkv=hkv, B=B, L=L, variant=name, rel_err=err, fa3_graph_ms=fa3_ms,
+                torch.cuda.synchronize()
+                t0 = time.perf_counter()
+                for _ in range(50):  # host time per call, GPU queued behind
+                    step()
+                host_ms = (time.perf_counter() - t0) / 50 * 1000
+                torch.cuda.synchronize()
+                row = dict(hkv=hkv, B=B, L=L, variant=name, rel_err=err, fa3_graph_ms=fa3_ms, host_ms=host_ms,
                            dash_graph_ms=triton.testing.do_bench_cudagraph(step, rep=100),
                            dash_ms=triton.testing.do_bench(step, rep=100),
                            kernels=kernel_times(step))

@@ -201,7 +201,8 @@ def tile_rows(group: int, chunk_size: int, rows: int = 64) -> int:
 
 
 def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: float, bm: int,
-          num_warps: int = 4, route_bm: int | None = None, q_offset: int = 0, cb: int = CB):
+          num_warps: int = 4, route_bm: int | None = None, q_offset: int = 0, cb: int = CB,
+          num_stages: int = 3):
     """Run stage 2; see the module docstring for the outputs. Masks and counts are per tile of
     ``bm`` tokens (the attention's tiles); the router itself may take ``route_bm`` tokens (a
     multiple of ``bm``, at most the chunk size) per program."""
@@ -231,7 +232,7 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
         summaries.stride(0), summaries.stride(1), summaries.stride(2),
         N, q_offset, n_tiles, n_words, xscale, MAX_ITER,
         HKV=Hkv, G=G, GP=padded_group(G), BM=route_bm, C=chunk_size, D=D, CB=cb,
-        SPLIT_BF16=q.dtype == torch.bfloat16, SUB=route_bm // bm, num_warps=num_warps,
+        SPLIT_BF16=q.dtype == torch.bfloat16, SUB=route_bm // bm, num_warps=num_warps, num_stages=num_stages,
     )  # fmt: skip
     return tau, log_g, count, mask, tile_count
 
