@@ -7,7 +7,9 @@ the whole step under a CUDA graph, for route-kernel variants, next to FA3 in the
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
+import pstats
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -44,9 +46,11 @@ def kernel_times(fn, reps=20):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--host-profile", action="store_true", help="cProfile 100 host calls once")
     args = ap.parse_args()
     import fa3_fwd_interface as fa3
     rows = []
+    host_done = False
     for hkv in (8, 2):
         L = 131072
         q1, k1, v1 = structured_qkv(1, 32, hkv, L, 128, chunk_size=64, dtype=torch.bfloat16, device="cuda", seed=2)
@@ -75,6 +79,11 @@ def main():
                            dash_ms=triton.testing.do_bench(step, rep=100),
                            kernels=kernel_times(step))
                 row["speedup_graph"] = fa3_ms / row["dash_graph_ms"]
+                if args.host_profile and name == "default" and not host_done:
+                    host_done = True
+                    prof = cProfile.Profile()
+                    prof.runcall(lambda: [step() for _ in range(100)])
+                    pstats.Stats(prof).sort_stats("tottime").print_stats(14)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     if args.out:

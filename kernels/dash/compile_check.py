@@ -100,7 +100,7 @@ def cases(shapes=SHAPES):
                    dict(HKV=8, G=G, GP=GP, RP=RP, C=C, D=D, ESTIMATE_DIAGONAL=True), ones)
         yield (f"decode_combine G={G}", decode_kernels._decode_combine_kernel,
                pointer_types(decode_kernels._decode_combine_kernel, "bf16", over),
-               dict(HKV=8, G=G, RP=RP, D=D, NSP=128), (), 8)
+               dict(HKV=8, G=G, RP=RP, D=D, NSP=64), ())
 
 
 def main() -> int:
