@@ -89,7 +89,10 @@ def test_structured_inputs_keep_compute_density_near_token_density():
 def test_gradients_match_the_reference_in_float64(B, hq, hkv, n, C, scaling, est, sigma):
     """The Triton backward (attention, prior, GQA mean, entmax, summaries) against autograd
     through the float64 reference. Tolerance: fp32 kernels against fp64 land near 1e-6 (measured
-    3e-7..9e-7 in the interpreter); 1e-5 leaves room for atomics' summation order."""
+    3e-7..9e-7 in the interpreter); 1e-5 leaves room for atomics' summation order. On the GPU the
+    products run in tf32 (2^-11 relative): measured 1.2e-3..2.1e-3 for q, k, v and up to 4.7e-3
+    for head_cls with the sharp prior (sigma = 0.05 multiplies log-probability errors by 20;
+    six seeds, H100), hence 1e-2 there."""
     q, k, v, w = _inputs(B, hq, hkv, n, 64, torch.float32, seed=5 + n)
     args = [t.clone().requires_grad_() for t in (q, k, v, w)]
     do = torch.randn_like(q)
@@ -98,7 +101,7 @@ def test_gradients_match_the_reference_in_float64(B, hq, hkv, n, C, scaling, est
     ref_args = [t.double().clone().requires_grad_() for t in (q, k, v, w)]
     out = dash_attention_reference(*ref_args, compute_dtype=torch.float64, **kw)
     out.backward(do.double())
-    tol = 1e-5 if DEVICE == "cpu" else 5e-3  # GPU: tf32 products in fp32 mode
+    tol = 1e-5 if DEVICE == "cpu" else 1e-2  # GPU: tf32 products in fp32 mode
     for name, got, want in zip("q k v head_cls".split(), args, ref_args):
         assert _rel(got.grad, want.grad) < tol, name
 
