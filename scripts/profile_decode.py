@@ -24,10 +24,9 @@ from dashbench.kernels import DashCache, calibrate_scaling, dash_decode
 from dashbench.kernels.dash import decode_kernels
 from dashbench.kernels.reference import dash_attention_reference
 
-DEFAULT = (decode_kernels.threshold_config, decode_kernels.list_config)
-VARIANTS = {  # name: (threshold_config, list_config)
-    "default": DEFAULT,
-    "streamed1024": (lambda n: (1024, False, 4), lambda n, gp: (1024 // gp, 4)),
+VARIANTS = {  # name: threshold_config
+    "default": decode_kernels.threshold_config,
+    "threshold_streamed1024": lambda n: (1024, False, 4),
 }
 
 
@@ -64,8 +63,8 @@ def main():
             qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))
             fa3_ms = triton.testing.do_bench_cudagraph(
                 lambda: fa3.flash_attn_with_kvcache(qt, kt, vt, causal=True, num_splits=0), rep=100)
-            for name, (thr, lst) in VARIANTS.items():
-                decode_kernels.threshold_config, decode_kernels.list_config = thr, lst
+            for name, thr in VARIANTS.items():
+                decode_kernels.threshold_config = thr
                 step = lambda: dash_decode(q, cache, scaling=scaling)  # noqa: E731
                 err = relative_error(step(), ref)
                 torch.cuda.synchronize()

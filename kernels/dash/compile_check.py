@@ -90,17 +90,15 @@ def cases(shapes=SHAPES):
                    decode_kernels._decode_threshold_kernel,
                    pointer_types(decode_kernels._decode_threshold_kernel, "fp32", over),
                    dict(G=G, RP=RP, BLK=blk, RESIDENT=resident), ones, warps)
-            blk, warps = decode_kernels.list_config(n_cand, GP)
-            yield (f"decode_list G={G} ones={ones}", decode_kernels._decode_list_kernel,
-                   pointer_types(decode_kernels._decode_list_kernel, "fp32", over),
-                   dict(G=G, GP=GP, RP=RP, BLK=blk), ones, warps)
-        for ones in ((), ("n_keys", "n_split")):
-            yield (f"decode_attend G={G} ones={ones}", decode_kernels._decode_attend_kernel,
-                   pointer_types(decode_kernels._decode_attend_kernel, "bf16", over),
-                   dict(HKV=8, G=G, GP=GP, RP=RP, C=C, D=D, ESTIMATE_DIAGONAL=True), ones)
-        yield (f"decode_combine G={G}", decode_kernels._decode_combine_kernel,
-               pointer_types(decode_kernels._decode_combine_kernel, "bf16", over),
-               dict(HKV=8, G=G, RP=RP, D=D, NSP=64), ())
+        for ones, span in (((), 32), (("n_keys", "n_split"), 256)):
+            yield (f"decode_attend G={G} ones={ones} span={span}", decode_kernels._decode_attend_kernel,
+                   pointer_types(decode_kernels._decode_attend_kernel, "bf16", {**over, "IDS": "*i32", "NCNT": "*i32"}),
+                   dict(HKV=8, G=G, GP=GP, RP=RP, C=C, D=D, SPAN=span, ESTIMATE_DIAGONAL=True), ones)
+        for est in (True, False):
+            yield (f"decode_combine G={G} est={est}", decode_kernels._decode_combine_kernel,
+                   pointer_types(decode_kernels._decode_combine_kernel, "bf16",
+                                 {**over, "NCNT": "*i32", "LSUM": "*fp32"}),
+                   dict(HKV=8, G=G, RP=RP, D=D, NSP=128, ESTIMATE_DIAGONAL=est), ())
 
 
 def main() -> int:

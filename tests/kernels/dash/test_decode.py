@@ -49,28 +49,32 @@ def test_cache_errors_name_the_problem():
         dash_decode(q[:, :, :2], cache)
 
 
-@pytest.mark.parametrize("n_split", [1, 3, 8])
-def test_split_kv_decode_is_independent_of_the_split(n_split):
+@pytest.mark.parametrize(
+    "n_split, sigma, est", [(1, 1.0, True), (3, 1.0, True), (8, 1.0, True), (3, 0.3, True), (3, 0.3, False)]
+)
+def test_split_kv_decode_is_independent_of_the_split(n_split, sigma, est):
+    """The centring by log_g is applied in the merge (it shifts every routed span alike), so
+    any split, sigma and either prior form give the prefill's last row."""
     from dashbench.kernels.dash.decode_kernels import decode_step
 
     q, k, v, w = _inputs(2, 8, 2, 300, 64, seed=4)
-    ref = dash_attention_reference(q, k, v, w, chunk_size=32, scaling=2.0)
+    ref = dash_attention_reference(q, k, v, w, chunk_size=32, scaling=2.0, sigma=sigma, estimate_diagonal=est)
     cache = DashCache.from_prefill(k, v, w, chunk_size=32)
     out, count = decode_step(q[:, :, -1:], k, v, cache.summaries, chunk_size=32, scaling=2.0,
-                             sigma=1.0, estimate_diagonal=True, n_split=n_split)  # fmt: skip
+                             sigma=sigma, estimate_diagonal=est, n_split=n_split)  # fmt: skip
     assert _rel(out, ref[:, :, -1:]) < TOL
     assert int(count.min()) > 1  # the test routes to several chunks, so splits have work
 
 
 @pytest.mark.parametrize("streamed", [False, True])
 def test_decode_route_streamed_or_resident_routes_alike(monkeypatch, streamed):
-    """Thresholds keep short score rows in registers and stream long ones in blocks; the list
-    pass streams in blocks too. Both paths give the prefill's routing."""
+    """Thresholds keep short score rows in registers and stream long ones in blocks; attend
+    programs each list their own span of candidates. Both give the prefill's routing."""
     from dashbench.kernels.dash import decode_kernels
 
-    if streamed:  # blocks of 8 chunks: 12 candidates take two
+    if streamed:  # blocks of 8 chunks: 12 candidates take two; attend spans of 4 chunks
         monkeypatch.setattr(decode_kernels, "threshold_config", lambda n: (8, False, 1))
-        monkeypatch.setattr(decode_kernels, "list_config", lambda n, gp: (8, 1))
+        monkeypatch.setattr(decode_kernels, "split_config", lambda n, want, gp: (4, -(-n // 4)))
     q, k, v, w = _inputs(1, 8, 2, 400, 64, seed=5)
     ref = dash_attention_reference(q, k, v, w, chunk_size=32, scaling=3.0)
     _, prefill_stats = dash_attention(q, k, v, w, chunk_size=32, scaling=3.0, return_stats=True)
