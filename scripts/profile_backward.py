@@ -1,0 +1,63 @@
+"""Where a DashAttention training step (forward + backward) spends its time: per-kernel GPU time
+(torch profiler) at 32k, structured inputs at the 25% target, next to cuDNN's step.
+
+    python scripts/profile_backward.py --out $OUT
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+from dashbench.harness.inputs import structured_qkv
+from dashbench.kernels import calibrate_scaling, dash_attention
+
+
+def kernel_times(fn, reps=5):
+    fn()
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(reps):
+            fn()
+        torch.cuda.synchronize()
+    out = defaultdict(float)
+    for e in prof.events():
+        if e.device_type.name == "CUDA":
+            out[e.name[:60]] += e.device_time / reps / 1000  # ms
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+    rows = []
+    for hkv in (8, 2):
+        n, C = 32768, 64
+        q, k, v = structured_qkv(1, 32, hkv, n, 128, chunk_size=C, dtype=torch.bfloat16, device="cuda", seed=1)
+        w = torch.zeros(hkv, 128, device="cuda", dtype=torch.bfloat16)
+        scaling = calibrate_scaling(q, k, w, 0.25, chunk_size=C)
+        args_ = [t.clone().requires_grad_() for t in (q, k, v, w)]
+        do = torch.randn_like(q)
+
+        def step():
+            for t in args_:
+                t.grad = None
+            dash_attention(*args_, chunk_size=C, scaling=scaling).backward(do)
+
+        row = dict(hkv=hkv, n=n, scaling=scaling, kernels_ms=kernel_times(step))
+        row["total_ms"] = sum(row["kernels_ms"].values())
+        rows.append(row)
+        print(json.dumps(row, indent=1), flush=True)
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "profile_backward.json").write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
