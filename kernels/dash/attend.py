@@ -23,13 +23,13 @@ LOG2E = 1.4426950408889634
 
 
 @triton.jit
-def _chunk_bias(q, s_base, stride_sc, c, dims, tau, log_g, valid, xscale, inv_sigma,
+def _chunk_bias(qf, s_base, stride_sc, c, dims, tau, log_g, valid, xscale, inv_sigma,
                 G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, R: tl.constexpr,
                 ESTIMATE_DIAGONAL: tl.constexpr):  # fmt: skip
     """Per row, the base-2 log-prior bias of chunk ``c``: routing recomputed from the stored
     threshold (one D-length dot per row), ``-inf`` where the row's token did not route to it."""
     summary = tl.load(s_base + c * stride_sc + dims)
-    sr, p_bar = _routing(q, summary, tau, valid, xscale, G, GP, BM, R)
+    sr, p_bar = _routing(qf, summary, tau, valid, xscale, G, GP, BM, R)
     bias, routed = _bias(p_bar, log_g, inv_sigma, ESTIMATE_DIAGONAL)
     return bias * 1.4426950408889634  # base 2 (-inf stays -inf)
 
@@ -70,6 +70,7 @@ def _attend_fwd_kernel(
     head = (h * G + g).to(tl.int64)
     q = tl.load(Q + b * stride_qb + head[:, None] * stride_qh + qi[:, None] * stride_qn
                 + dims[None, :], mask=valid[:, None], other=0.0)  # fmt: skip
+    qf = q.to(tl.float32)
     tau = tl.load(TAU + (b * HKV * G + head) * N + qi, mask=valid, other=float("inf"))
     log_g = tl.load(LOGG + (b * HKV + h) * N + qi, mask=valid, other=0.0)
     k_base = K + b * stride_kb + h * stride_kh
@@ -96,7 +97,7 @@ def _attend_fwd_kernel(
     # A plain loop over the tile's chunk list (no branch), so loads can be pipelined.
     for i in range(0, n_chunks):
         c = tl.load(IDS + start + i)
-        bias = _chunk_bias(q, s_base, stride_sc, c, dims, tau, log_g, valid, xscale, inv_sigma,
+        bias = _chunk_bias(qf, s_base, stride_sc, c, dims, tau, log_g, valid, xscale, inv_sigma,
                            G, GP, BM, R, ESTIMATE_DIAGONAL)  # fmt: skip
         kpos = (c * C + keys).to(tl.int64)
         k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :])

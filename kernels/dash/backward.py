@@ -48,6 +48,7 @@ def _bwd_q_kernel(
     row_off = b * stride_qb + head[:, None] * stride_qh + pos[:, None] * stride_qn + dims[None, :]
     q = tl.load(Q + row_off, mask=valid[:, None], other=0.0)
     do = tl.load(DO + row_off, mask=valid[:, None], other=0.0)
+    qf = q.to(tl.float32)
     per_row = (b * HKV * G + head) * N + pos
     lse = tl.load(LSE + per_row, mask=valid, other=0.0)
     delta = tl.load(DELTA + per_row, mask=valid, other=0.0)
@@ -78,11 +79,12 @@ def _bwd_q_kernel(
     s_base = S + (b * HKV + h) * n_chunks * D
     sdp_sum = tl.zeros([R], tl.float32)  # sum over the support of sqrt(p) * dp
     s_sum = tl.zeros([R], tl.float32)  # sum over the support of sqrt(p)
-    dsum_base = DSUM + (b * HKV + h) * n_chunks * D
+    u_acc = tl.zeros([R, D], tl.float32)  # sum of sqrt(p) * dp * S_c
+    w_acc = tl.zeros([R, D], tl.float32)  # sum of sqrt(p) * S_c
     for i in range(0, n_list):
         c = tl.load(IDS + start + i)
         summary = tl.load(s_base + c * D + dims)
-        sr, p_bar = _routing(q, summary, tau, valid, xscale, G, GP, BM, R)
+        sr, p_bar = _routing(qf, summary, tau, valid, xscale, G, GP, BM, R)
         bias, routed = _bias(p_bar, log_g, inv_sigma, ESTIMATE_DIAGONAL)
         kpos = (c * C + keys).to(tl.int64)
         k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :])
@@ -102,21 +104,20 @@ def _bwd_q_kernel(
         sdp = sr * dp
         sdp_sum += sdp
         s_sum += sr
-        # entmax JVP, first term, straight into dq (no [R, D] accumulators beside dq)
-        dq += (zscale * sdp)[:, None] * summary[None, :]
-        # (q reloaded, not kept as fp32 across the loop: registers)
-        qf = tl.load(Q + row_off, mask=valid[:, None], other=0.0).to(tl.float32)
-        tl.atomic_add(dsum_base + c * D + dims, tl.sum(sdp[:, None] * qf, axis=0) * zscale)
+        u_acc += sdp[:, None] * summary[None, :]
+        w_acc += sr[:, None] * summary[None, :]
+        tl.atomic_add(DSUM + (b * HKV + h) * n_chunks * D + c * D + dims,
+                      tl.sum(sdp[:, None] * qf, axis=0) * zscale)  # fmt: skip
     k_row = tl.where(s_sum > 0, sdp_sum / tl.where(s_sum > 0, s_sum, 1.0), 0.0)
-    # The entmax JVP's second term (it needs k_row, known only now), for dq and the summaries.
+    dq += zscale * (u_acc - k_row[:, None] * w_acc)
+    tl.store(DQ + row_off, dq, mask=valid[:, None])
+    # The entmax backward's second term for the summaries, now that k_row is known.
     for i in range(0, n_list):
         c = tl.load(IDS + start + i)
         summary = tl.load(s_base + c * D + dims)
-        sr, p_bar = _routing(q, summary, tau, valid, xscale, G, GP, BM, R)
-        dq -= (zscale * sr * k_row)[:, None] * summary[None, :]
-        qf = tl.load(Q + row_off, mask=valid[:, None], other=0.0).to(tl.float32)
-        tl.atomic_add(dsum_base + c * D + dims, -tl.sum((sr * k_row)[:, None] * qf, axis=0) * zscale)
-    tl.store(DQ + row_off, dq, mask=valid[:, None])
+        sr, p_bar = _routing(qf, summary, tau, valid, xscale, G, GP, BM, R)
+        tl.atomic_add(DSUM + (b * HKV + h) * n_chunks * D + c * D + dims,
+                      -tl.sum((sr * k_row)[:, None] * qf, axis=0) * zscale)  # fmt: skip
 
 
 @triton.jit
@@ -171,7 +172,7 @@ def _bwd_kv_kernel(
         else:
             tau = tl.load(TAU + per_row, mask=valid, other=float("inf"))
             log_g = tl.load(LOGG + (b * HKV + h) * N + pos, mask=valid, other=0.0)
-            sr, p_bar = _routing(q, summary, tau, valid, xscale, G, GP, BM, R)
+            sr, p_bar = _routing(q.to(tl.float32), summary, tau, valid, xscale, G, GP, BM, R)
             bias, routed = _bias(p_bar, log_g, inv_sigma, ESTIMATE_DIAGONAL)
             s = tl.where(valid[:, None], s + bias[:, None], float("-inf"))
         p = tl.exp(s - lse[:, None])

@@ -6,30 +6,11 @@ import triton.language as tl
 
 
 @triton.jit
-def _row_scores(q, summary):
-    """``q . summary`` per row, fp32-accurate. bf16 ``q`` (exact in bf16) runs on tensor cores
-    against the summary split into three bf16 terms (all 24 bits), as a [D, 16] tile whose other
-    columns are zero: no fp32 copy of q stays live (it cost 64 registers a thread and made the
-    attention and backward kernels spill). Other dtypes use CUDA cores in fp32."""
-    if q.dtype == tl.bfloat16:
-        cols = tl.arange(0, 16)
-        tile = tl.where(cols[None, :] == 0, summary[:, None], 0.0)
-        hi = tile.to(tl.bfloat16)
-        rest = tile - hi.to(tl.float32)
-        mid = rest.to(tl.bfloat16)
-        lo = (rest - mid.to(tl.float32)).to(tl.bfloat16)
-        x = tl.dot(q, hi) + tl.dot(q, mid) + tl.dot(q, lo)
-        return tl.sum(x, axis=1)
-    else:
-        return tl.sum(q.to(tl.float32) * summary[None, :], axis=1)
-
-
-@triton.jit
-def _routing(q, summary, tau, valid, xscale, G: tl.constexpr, GP: tl.constexpr,
+def _routing(qf, summary, tau, valid, xscale, G: tl.constexpr, GP: tl.constexpr,
              BM: tl.constexpr, R: tl.constexpr):  # fmt: skip
     """Per row: sqrt of the entmax probability of this chunk, and the token's GQA mean p_bar
     (rows are GP heads x BM tokens, head-major)."""
-    x = _row_scores(q, summary) * xscale
+    x = tl.sum(qf * summary[None, :], axis=1) * xscale
     sr = tl.where(valid, tl.maximum(x - tau, 0.0), 0.0)
     p_bar = tl.sum(tl.reshape(sr * sr, (GP, BM)), axis=0) / G
     return sr, tl.reshape(tl.broadcast_to(p_bar[None, :], (GP, BM)), (R,))
