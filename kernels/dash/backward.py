@@ -79,8 +79,7 @@ def _bwd_q_kernel(
     s_base = S + (b * HKV + h) * n_chunks * D
     sdp_sum = tl.zeros([R], tl.float32)  # sum over the support of sqrt(p) * dp
     s_sum = tl.zeros([R], tl.float32)  # sum over the support of sqrt(p)
-    u_acc = tl.zeros([R, D], tl.float32)  # sum of sqrt(p) * dp * S_c
-    w_acc = tl.zeros([R, D], tl.float32)  # sum of sqrt(p) * S_c
+    dsum_base = DSUM + (b * HKV + h) * n_chunks * D
     for i in range(0, n_list):
         c = tl.load(IDS + start + i)
         summary = tl.load(s_base + c * D + dims)
@@ -104,20 +103,19 @@ def _bwd_q_kernel(
         sdp = sr * dp
         sdp_sum += sdp
         s_sum += sr
-        u_acc += sdp[:, None] * summary[None, :]
-        w_acc += sr[:, None] * summary[None, :]
-        tl.atomic_add(DSUM + (b * HKV + h) * n_chunks * D + c * D + dims,
-                      tl.sum(sdp[:, None] * qf, axis=0) * zscale)  # fmt: skip
+        # the entmax JVP's first term straight into dq (two [R, D] fp32 accumulators beside dq
+        # made this kernel spill 6 KB a thread)
+        dq += (zscale * sdp)[:, None] * summary[None, :]
+        tl.atomic_add(dsum_base + c * D + dims, tl.sum(sdp[:, None] * qf, axis=0) * zscale)
     k_row = tl.where(s_sum > 0, sdp_sum / tl.where(s_sum > 0, s_sum, 1.0), 0.0)
-    dq += zscale * (u_acc - k_row[:, None] * w_acc)
-    tl.store(DQ + row_off, dq, mask=valid[:, None])
-    # The entmax backward's second term for the summaries, now that k_row is known.
+    # The entmax JVP's second term, which needs k_row (known only now), for dq and the summaries.
     for i in range(0, n_list):
         c = tl.load(IDS + start + i)
         summary = tl.load(s_base + c * D + dims)
         sr, p_bar = _routing(qf, summary, tau, valid, xscale, G, GP, BM, R)
-        tl.atomic_add(DSUM + (b * HKV + h) * n_chunks * D + c * D + dims,
-                      -tl.sum((sr * k_row)[:, None] * qf, axis=0) * zscale)  # fmt: skip
+        dq -= (zscale * sr * k_row)[:, None] * summary[None, :]
+        tl.atomic_add(dsum_base + c * D + dims, -tl.sum((sr * k_row)[:, None] * qf, axis=0) * zscale)
+    tl.store(DQ + row_off, dq, mask=valid[:, None])
 
 
 @triton.jit
@@ -220,6 +218,9 @@ def summarize_backward(k, head_cls, d_summaries, chunk_size):
     return dk.reshape(B, H, n_chunks * chunk_size, D)[:, :, :N], d_head
 
 
+BWD_NUM_WARPS = 4
+
+
 def dash_backward(q, k, v, head_cls, out, lse, d_out, summaries, tau, log_g, count, offsets,
                   tile_count, ids, *, chunk_size, scaling, sigma, estimate_diagonal, bm, gp):  # fmt: skip
     """dq, dk, dv, d_head_cls of DashAttention prefill (all of the spec's chain)."""
@@ -237,7 +238,7 @@ def dash_backward(q, k, v, head_cls, out, lse, d_out, summaries, tau, log_g, cou
     _bwd_q_kernel[(n_tiles, B * Hkv)](
         q, k, v, summaries, tau, log_g, count, offsets, tile_count, ids, d_out, lse, delta, dq, d_sum,
         q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
-        N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common,
+        N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, num_warps=BWD_NUM_WARPS,
     )  # fmt: skip
     t_offsets, t_counts, t_tiles = transpose_lists(offsets, tile_count, ids, n_chunks)
     dk = torch.empty(B, Hkv, N, D, device=q.device, dtype=torch.float32)
@@ -245,7 +246,7 @@ def dash_backward(q, k, v, head_cls, out, lse, d_out, summaries, tau, log_g, cou
     _bwd_kv_kernel[(n_chunks, B * Hkv)](
         q, k, v, summaries, tau, log_g, d_out, lse, delta, dk, dv, t_offsets, t_counts, t_tiles,
         q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
-        N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common,
+        N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, num_warps=BWD_NUM_WARPS,
     )  # fmt: skip
     dk_summary, d_head = summarize_backward(k, head_cls, d_sum, chunk_size)
     return dq, dk + dk_summary, dv, d_head
