@@ -218,7 +218,10 @@ def summarize_backward(k, head_cls, d_summaries, chunk_size):
     return dk.reshape(B, H, n_chunks * chunk_size, D)[:, :, :N], d_head
 
 
-BWD_NUM_WARPS = 4
+# Measured at 32k, 25% (H100, results/reference/h100-dash/train/profile_backward_warps.json):
+# dq 41.1 ms at 4 warps vs 65.1 at 8; dk/dv 31.0 ms at 4 vs 22.1 at 8 (Hkv=8).
+BWD_Q_WARPS = 4
+BWD_KV_WARPS = 8
 
 
 def dash_backward(q, k, v, head_cls, out, lse, d_out, summaries, tau, log_g, count, offsets,
@@ -238,7 +241,7 @@ def dash_backward(q, k, v, head_cls, out, lse, d_out, summaries, tau, log_g, cou
     _bwd_q_kernel[(n_tiles, B * Hkv)](
         q, k, v, summaries, tau, log_g, count, offsets, tile_count, ids, d_out, lse, delta, dq, d_sum,
         q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
-        N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, num_warps=BWD_NUM_WARPS,
+        N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, num_warps=BWD_Q_WARPS,
     )  # fmt: skip
     t_offsets, t_counts, t_tiles = transpose_lists(offsets, tile_count, ids, n_chunks)
     dk = torch.empty(B, Hkv, N, D, device=q.device, dtype=torch.float32)
@@ -246,7 +249,7 @@ def dash_backward(q, k, v, head_cls, out, lse, d_out, summaries, tau, log_g, cou
     _bwd_kv_kernel[(n_chunks, B * Hkv)](
         q, k, v, summaries, tau, log_g, d_out, lse, delta, dk, dv, t_offsets, t_counts, t_tiles,
         q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
-        N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, num_warps=BWD_NUM_WARPS,
+        N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, num_warps=BWD_KV_WARPS,
     )  # fmt: skip
     dk_summary, d_head = summarize_backward(k, head_cls, d_sum, chunk_size)
     return dq, dk + dk_summary, dv, d_head

@@ -77,9 +77,10 @@ def cases(shapes=SHAPES):
             yield (f"attend G={G} est={est}", attend._attend_fwd_kernel,
                    pointer_types(attend._attend_fwd_kernel, "bf16", over),
                    dict(**common, BM=bm, ESTIMATE_DIAGONAL=est), ())
-            for name, fn in (("bwd_q", backward._bwd_q_kernel), ("bwd_kv", backward._bwd_kv_kernel)):
+            for name, fn, warps in (("bwd_q", backward._bwd_q_kernel, backward.BWD_Q_WARPS),
+                                    ("bwd_kv", backward._bwd_kv_kernel, backward.BWD_KV_WARPS)):
                 yield (f"{name} G={G} est={est}", fn, pointer_types(fn, "bf16", over),
-                       dict(**common, BM=bm, ESTIMATE_DIAGONAL=est), ())
+                       dict(**common, BM=bm, ESTIMATE_DIAGONAL=est), (), warps)
         RP = max(16, GP)
         yield (f"decode_scores G={G}", decode_kernels._decode_scores_kernel,
                pointer_types(decode_kernels._decode_scores_kernel, "bf16", over),
