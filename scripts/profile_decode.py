@@ -24,9 +24,9 @@ from dashbench.kernels import DashCache, calibrate_scaling, dash_decode
 from dashbench.kernels.dash import decode_kernels
 from dashbench.kernels.reference import dash_attention_reference
 
-VARIANTS = {  # name: threshold_config
-    "default": decode_kernels.threshold_config,
-    "threshold_streamed1024": lambda n: (1024, False, 4),
+VARIANTS = {  # name: (threshold values per warp, most splits per (batch, KV head))
+    "default": (decode_kernels.THRESHOLD_VALUES_PER_WARP, decode_kernels.MAX_SPLIT),
+    "threshold512_split64": (512, 64),
 }
 
 
@@ -63,8 +63,8 @@ def main():
             qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))
             fa3_ms = triton.testing.do_bench_cudagraph(
                 lambda: fa3.flash_attn_with_kvcache(qt, kt, vt, causal=True, num_splits=0), rep=100)
-            for name, thr in VARIANTS.items():
-                decode_kernels.threshold_config = thr
+            for name, (per_warp, max_split) in VARIANTS.items():
+                decode_kernels.THRESHOLD_VALUES_PER_WARP, decode_kernels.MAX_SPLIT = per_warp, max_split
                 step = lambda: dash_decode(q, cache, scaling=scaling)  # noqa: E731
                 err = relative_error(step(), ref)
                 torch.cuda.synchronize()

@@ -107,13 +107,15 @@ def _decode_threshold_kernel(X, TAU, n_cand, n_pad, max_iter, RP: tl.constexpr, 
 
 
 RESIDENT_VALUES = 16384  # longest score row a threshold program keeps in registers
+THRESHOLD_VALUES_PER_WARP = 2048
 
 
 def threshold_config(n_cand: int) -> tuple[int, bool, int]:
     """(BLK, RESIDENT, num_warps) of the threshold kernel for a row of ``n_cand`` scores."""
     whole = triton.next_power_of_2(max(n_cand, 1))
     if whole <= RESIDENT_VALUES:
-        return whole, True, max(1, min(16, whole // 512))
+        # few warps: the solver's row reductions stay within warps (shuffles, no barriers)
+        return whole, True, max(1, min(16, whole // THRESHOLD_VALUES_PER_WARP))
     return RESIDENT_VALUES, False, 16
 
 
@@ -247,7 +249,7 @@ def _decode_combine_kernel(
         tl.store(COUNT + bh, n_routed + 1)
 
 
-MAX_SPLIT = 64
+MAX_SPLIT = 128
 SPAN_VALUES = 16384  # scores one attend program reads (GP rows x SPAN chunks)
 
 
@@ -296,9 +298,10 @@ def decode_step(q, k, v, summaries, *, chunk_size, scaling, sigma, estimate_diag
         HKV=Hkv, G=G, GP=GP, RP=RP, C=C, D=D, SPAN=span, ESTIMATE_DIAGONAL=estimate_diagonal,
     )  # fmt: skip
     out = torch.empty_like(q)
+    nsp = triton.next_power_of_2(n_split + 1)
     _decode_combine_kernel[(BH, G)](
         m_part, l_part, acc_part, l_sum, n_count, out, count, out.stride(0), out.stride(1), n_split,
-        1.0 / sigma, HKV=Hkv, G=G, RP=RP, D=D, NSP=triton.next_power_of_2(n_split + 1),
-        ESTIMATE_DIAGONAL=estimate_diagonal,
+        1.0 / sigma, HKV=Hkv, G=G, RP=RP, D=D, NSP=nsp, ESTIMATE_DIAGONAL=estimate_diagonal,
+        num_warps=min(16, max(4, nsp * D // 2048)),  # ~64 partial-state values a thread
     )  # fmt: skip
     return out, count.view(B, Hkv, 1)
