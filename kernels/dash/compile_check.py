@@ -99,7 +99,7 @@ def cases(shapes=SHAPES):
             yield (f"decode_combine G={G} est={est}", decode_kernels._decode_combine_kernel,
                    pointer_types(decode_kernels._decode_combine_kernel, "bf16",
                                  {**over, "NCNT": "*i32", "LSUM": "*fp32"}),
-                   dict(HKV=8, G=G, RP=RP, D=D, NSP=256, ESTIMATE_DIAGONAL=est), (), min(16, 256 * D // 2048))
+                   dict(HKV=8, G=G, RP=RP, D=D, NSP=128, ESTIMATE_DIAGONAL=est), ())
 
 
 def main() -> int:

@@ -107,14 +107,15 @@ def _decode_threshold_kernel(X, TAU, n_cand, n_pad, max_iter, RP: tl.constexpr, 
 
 
 RESIDENT_VALUES = 16384  # longest score row a threshold program keeps in registers
-THRESHOLD_VALUES_PER_WARP = 2048
+# 512 scores a warp: 4.6 us for 2048 chunks at 128k; one warp (2048) took 10.1 us
+# (results/reference/h100-dash/decode/profile_decode_variants.json)
+THRESHOLD_VALUES_PER_WARP = 512
 
 
 def threshold_config(n_cand: int) -> tuple[int, bool, int]:
     """(BLK, RESIDENT, num_warps) of the threshold kernel for a row of ``n_cand`` scores."""
     whole = triton.next_power_of_2(max(n_cand, 1))
     if whole <= RESIDENT_VALUES:
-        # few warps: the solver's row reductions stay within warps (shuffles, no barriers)
         return whole, True, max(1, min(16, whole // THRESHOLD_VALUES_PER_WARP))
     return RESIDENT_VALUES, False, 16
 
@@ -249,7 +250,9 @@ def _decode_combine_kernel(
         tl.store(COUNT + bh, n_routed + 1)
 
 
-MAX_SPLIT = 128
+# At most 64 spans: 128 (Hkv=2, B=1) sped the attend up (7.7 vs 9.9 us) but the merge of 256
+# padded states slowed down as much
+MAX_SPLIT = 64
 SPAN_VALUES = 16384  # scores one attend program reads (GP rows x SPAN chunks)
 
 
@@ -302,6 +305,6 @@ def decode_step(q, k, v, summaries, *, chunk_size, scaling, sigma, estimate_diag
     _decode_combine_kernel[(BH, G)](
         m_part, l_part, acc_part, l_sum, n_count, out, count, out.stride(0), out.stride(1), n_split,
         1.0 / sigma, HKV=Hkv, G=G, RP=RP, D=D, NSP=nsp, ESTIMATE_DIAGONAL=estimate_diagonal,
-        num_warps=min(16, max(4, nsp * D // 2048)),  # ~64 partial-state values a thread
+        num_warps=min(16, max(4, nsp * D // 8192)),  # 4 up to 128 states (8 measured slower)
     )  # fmt: skip
     return out, count.view(B, Hkv, 1)
