@@ -119,7 +119,7 @@ def main() -> int:
                         for warps in (4, 8):
                             variants[f"route_r256_w{warps}_ms"] = bench(
                                 lambda: route(q, s, C, scaling, bm, route_bm=rbm256, num_warps=warps))
-                    for warps, stages in ((4, 3),):
+                    for warps, stages in ((4, 3), (4, 2), (8, 3), (8, 2)):
                         variants[f"attend_r64_w{warps}_s{stages}_ms"] = bench(lambda: attend(
                             q, k, v, s, tau, log_g, offsets, tile_count, ids, chunk_size=C, scaling=scaling,
                             sigma=1.0, estimate_diagonal=True, bm=bm, gp=padded_group(G),
