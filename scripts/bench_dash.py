@@ -119,11 +119,20 @@ def main() -> int:
                         for warps in (4, 8):
                             variants[f"route_r256_w{warps}_ms"] = bench(
                                 lambda: route(q, s, C, scaling, bm, route_bm=rbm256, num_warps=warps))
-                    for warps, stages in ((4, 3), (4, 2), (8, 3), (8, 2)):
-                        variants[f"attend_r64_w{warps}_s{stages}_ms"] = bench(lambda: attend(
-                            q, k, v, s, tau, log_g, offsets, tile_count, ids, chunk_size=C, scaling=scaling,
-                            sigma=1.0, estimate_diagonal=True, bm=bm, gp=padded_group(G),
-                            num_warps=warps, num_stages=stages))
+                    akw = dict(chunk_size=C, scaling=scaling, sigma=1.0, estimate_diagonal=True, bm=bm,
+                               gp=padded_group(G))
+                    plain, _ = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, **akw)
+                    for warps, stages, tma in ((4, 3, False), (4, 2, False), (4, 3, True), (4, 2, True)):
+                        tag = f"attend_r64_w{warps}_s{stages}{'_tma' if tma else ''}"
+                        if tma:  # checked against the pointer-load attention before it is timed
+                            got, _ = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids,
+                                            num_warps=warps, num_stages=stages, tma=True, **akw)
+                            variants[f"{tag}_rel_diff"] = relative_error(got, plain)
+                            del got
+                        variants[f"{tag}_ms"] = bench(lambda: attend(
+                            q, k, v, s, tau, log_g, offsets, tile_count, ids, num_warps=warps,
+                            num_stages=stages, tma=tma, **akw))
+                    del plain
                     qkvo_mib = (2 * q.numel() + 2 * k.numel()) * 2 / 2**20
                     row = dict(
                         hq=hq, hkv=hkv, n=n, d=d, chunk=C, inputs=kind, target_density=target,
@@ -143,7 +152,7 @@ def main() -> int:
                           f"{base_name}={dense[base_name]:8.3f}ms speedup={row['speedup']:.2f} "
                           f"extra={extra_mib:.0f}MiB ({row['extra_mem_frac']:.1%}) [{time.time() - t0:.0f}s]",
                           flush=True)
-                    print("    " + " ".join(f"{k_}={v_:.2f}" for k_, v_ in variants.items()), flush=True)
+                    print("    " + " ".join(f"{k_}={v_:.4g}" for k_, v_ in variants.items()), flush=True)
                 del q, k, v
                 torch.cuda.empty_cache()
     if args.out:

@@ -53,7 +53,7 @@ def _attend_fwd_kernel(
     stride_ob, stride_oh, stride_on,
     N, q_offset, n_keys, n_tiles, xscale, sm_scale, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
-    D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr,
+    D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr,
 ):  # fmt: skip
     R: tl.constexpr = GP * BM
     t = n_tiles - 1 - tl.program_id(0)  # the longest tiles (last in the sequence) start first
@@ -94,14 +94,30 @@ def _attend_fwd_kernel(
     start = tl.load(OFFSETS + tile)
     n_chunks = tl.load(COUNTS + tile)
     s_base = S + b * stride_sb + h * stride_sh
-    # A plain loop over the tile's chunk list (no branch), so loads can be pipelined.
+    if TMA:
+        # Tensor-memory-accelerator loads: Triton 3.6 multi-buffers these (149 KB of shared
+        # memory at 3 stages, spills 800 -> 192 bytes a thread in the sm_90 compile), where the
+        # pointer loads below, indirect through the chunk list, are not pipelined at all.
+        k_desc = tl.make_tensor_descriptor(k_base, shape=[n_keys, D], strides=[stride_kn, 1], block_shape=[C, D])
+        v_desc = tl.make_tensor_descriptor(v_base, shape=[n_keys, D], strides=[stride_kn, 1], block_shape=[C, D])
+    # A plain loop over the tile's chunk list (no branch). With TMA the next id is loaded one
+    # iteration ahead, so the descriptor loads depend on a loop-carried value.
+    c_next = tl.load(IDS + start, mask=n_chunks > 0, other=0)
     for i in range(0, n_chunks):
-        c = tl.load(IDS + start + i)
+        if TMA:
+            c = c_next
+            c_next = tl.load(IDS + start + i + 1, mask=i + 1 < n_chunks, other=0)
+        else:
+            c = tl.load(IDS + start + i)
         bias = _chunk_bias(qf, s_base, stride_sc, c, dims, tau, log_g, valid, xscale, inv_sigma,
                            G, GP, BM, R, ESTIMATE_DIAGONAL)  # fmt: skip
-        kpos = (c * C + keys).to(tl.int64)
-        k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :])
-        v = tl.load(v_base + kpos[:, None] * stride_kn + dims[None, :])
+        if TMA:
+            k = k_desc.load([c * C, 0])
+            v = v_desc.load([c * C, 0])
+        else:
+            kpos = (c * C + keys).to(tl.int64)
+            k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :])
+            v = tl.load(v_base + kpos[:, None] * stride_kn + dims[None, :])
         s = tl.dot(q, tl.trans(k)) * sm_scale + bias[:, None]
         m_i, l_i, acc = _online_softmax_step(s, v, m_i, l_i, acc)
 
@@ -113,7 +129,7 @@ def _attend_fwd_kernel(
 
 
 def attend(q, k, v, summaries, tau, log_g, offsets, counts, ids, *, chunk_size, scaling, sigma,
-           estimate_diagonal, bm, gp, num_warps=4, num_stages=3, q_offset=0):  # fmt: skip
+           estimate_diagonal, bm, gp, num_warps=4, num_stages=3, q_offset=0, tma=False):  # fmt: skip
     """Run stage 3 over each tile's chunk list (``offsets``/``counts``/``ids`` from
     ``route.chunk_lists``); returns ``(out [B, Hq, N, D] in q's dtype, lse [B, Hq, N] fp32)``."""
     B, Hq, N, D = q.shape
@@ -121,6 +137,8 @@ def attend(q, k, v, summaries, tau, log_g, offsets, counts, ids, *, chunk_size, 
     n_tiles = counts.shape[2]
     if k.stride() != v.stride() or k.stride(-1) != 1:
         raise ValueError("k and v must share strides, with the head dim contiguous")
+    if tma and not tma_ready(k, v):
+        raise ValueError("tma=True needs 16-byte aligned K/V rows and bases")
     out = torch.empty_like(q)
     lse = torch.empty(B, Hq, N, device=q.device, dtype=torch.float32)
     _attend_fwd_kernel[(n_tiles, B * Hkv)](
@@ -131,6 +149,31 @@ def attend(q, k, v, summaries, tau, log_g, offsets, counts, ids, *, chunk_size, 
         out.stride(0), out.stride(1), out.stride(2),
         N, q_offset, n_keys, n_tiles, 0.5 * scaling / math.sqrt(D), LOG2E / math.sqrt(D), 1.0 / sigma,
         HKV=Hkv, G=Hq // Hkv, GP=gp, BM=bm, C=chunk_size, D=D,
-        ESTIMATE_DIAGONAL=estimate_diagonal, num_warps=num_warps, num_stages=num_stages,
+        ESTIMATE_DIAGONAL=estimate_diagonal, TMA=tma, num_warps=num_warps, num_stages=num_stages,
     )  # fmt: skip
     return out, lse
+
+
+_scratch_device = "cuda"
+
+
+def _scratch(size: int, alignment: int, stream):
+    """Global scratch for descriptors that kernels create on the device."""
+    return torch.empty(size, dtype=torch.int8, device=_scratch_device)
+
+
+def tma_ready(k: torch.Tensor, v: torch.Tensor) -> bool:
+    """Whether K and V suit device-side tensor descriptors (16-byte aligned per-(batch, head)
+    bases and rows); sets Triton's scratch allocator the descriptors need."""
+    ok = all(
+        t.stride(-1) == 1
+        and (t.stride(-2) * t.element_size()) % 16 == 0
+        and all((st * t.element_size()) % 16 == 0 for st in t.stride()[:2])
+        and t.data_ptr() % 16 == 0
+        for t in (k, v)
+    )
+    if ok:
+        global _scratch_device
+        _scratch_device = k.device
+        triton.set_allocator(_scratch)
+    return ok

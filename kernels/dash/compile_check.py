@@ -74,9 +74,10 @@ def cases(shapes=SHAPES):
                    dict(**common, BM=rbm, CB=cb, SPLIT_BF16=split, SUB=rbm // bm), ())
         yield ("expand", route._expand_kernel, {"MASK": "*i32", "OFFSETS": "*i64", "LIST": "*i32"}, {}, ())
         for est in (True, False):
-            yield (f"attend G={G} est={est}", attend._attend_fwd_kernel,
-                   pointer_types(attend._attend_fwd_kernel, "bf16", over),
-                   dict(**common, BM=bm, ESTIMATE_DIAGONAL=est), ())
+            for tma in (False, True):
+                yield (f"attend G={G} est={est} tma={tma}", attend._attend_fwd_kernel,
+                       pointer_types(attend._attend_fwd_kernel, "bf16", over),
+                       dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma), ())
             for name, fn, warps in (("bwd_q", backward._bwd_q_kernel, backward.BWD_Q_WARPS),
                                     ("bwd_kv", backward._bwd_kv_kernel, backward.BWD_KV_WARPS)):
                 yield (f"{name} G={G} est={est}", fn, pointer_types(fn, "bf16", over),

@@ -182,3 +182,24 @@ def test_router_chunk_block_does_not_change_routing(cb, hq, hkv, n, scaling):
             torch.testing.assert_close(b, a, rtol=1e-6, atol=1e-6, msg=name)
         else:
             assert torch.equal(a, b), name
+
+
+@pytest.mark.parametrize("hq, hkv, n, d", [(4, 1, 300, 64), (6, 2, 200, 128)])
+def test_tma_attention_equals_the_pointer_loads(hq, hkv, n, d):
+    """The attention with K/V through tensor descriptors (TMA on Hopper) computes the same as
+    with pointer loads (listed chunks are whole, so no descriptor bounds come into play)."""
+    from dashbench.kernels.dash.attend import attend
+    from dashbench.kernels.dash.route import chunk_lists, padded_group, route, tile_rows
+    from dashbench.kernels.dash.summarize import summarize
+
+    q, k, v, w = _inputs(1, hq, hkv, n, d, torch.float32, seed=n)
+    G = hq // hkv
+    bm = tile_rows(G, 32)
+    s = summarize(k, w, 32)
+    tau, log_g, count, mask, tile_count = route(q, s, 32, 3.0, bm)
+    offsets, ids = chunk_lists(mask, tile_count)
+    kw = dict(chunk_size=32, scaling=3.0, sigma=1.0, estimate_diagonal=True, bm=bm, gp=padded_group(G))
+    plain, lse1 = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, **kw)
+    tma, lse2 = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, tma=True, **kw)
+    assert int(tile_count.max()) > 1
+    assert _rel(tma, plain) < 1e-6 and _rel(lse2, lse1) < 1e-6
