@@ -70,6 +70,19 @@ def train_rows(seqlens, hkvs, density, C):
                 dash_attention(*args, chunk_size=C, scaling=scaling).backward(do)
 
             t_dash = bench(step, grads=args)
+            # The TMA variant (K/V through tensor descriptors): checked against the default
+            # kernels' gradients, then timed.
+            from dashbench.kernels.dash import interface
+
+            ref_grads = [a.grad.clone() for a in args]
+            interface.USE_TMA = True
+            for a in args:
+                a.grad = None
+            dash_attention(*args, chunk_size=C, scaling=scaling).backward(do)
+            tma_diff = max(relative_error(a.grad, r) for a, r in zip(args, ref_grads))
+            t_dash_tma = bench(step, grads=args)
+            interface.USE_TMA = False
+            del ref_grads
             dense_args = [t.clone().requires_grad_() for t in (q, k, v)]
 
             def dense_step():
@@ -79,6 +92,7 @@ def train_rows(seqlens, hkvs, density, C):
             row = dict(mode="fwd+bwd", hkv=hkv, n=n, target_density=density, scaling=scaling,
                        token_density=stats.mean_density, pair_density=stats.pair_density,
                        compute_density=stats.compute_density, dash_ms=t_dash, cudnn_ms=t_dense,
+                       dash_tma_ms=t_dash_tma, tma_max_rel_diff=tma_diff,
                        speedup=t_dense / t_dash, **errs)
             rows.append(row)
             print(json.dumps(row), flush=True)

@@ -16,7 +16,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from dashbench.harness.inputs import structured_qkv
 from dashbench.kernels import calibrate_scaling, dash_attention
-from dashbench.kernels.dash import backward
+from dashbench.kernels.dash import interface
 
 
 def kernel_times(fn, reps=5):
@@ -51,14 +51,14 @@ def main():
                 t.grad = None
             dash_attention(*args_, chunk_size=C, scaling=scaling).backward(do)
 
-        for warps in (4, 8):  # both backward kernels at this warp count
-            backward.BWD_Q_WARPS = backward.BWD_KV_WARPS = warps
-            row = dict(hkv=hkv, n=n, scaling=scaling, bwd_num_warps=warps, kernels_ms=kernel_times(step))
+        for variant in ("default", "tma"):
+            interface.USE_TMA = variant == "tma"
+            row = dict(hkv=hkv, n=n, scaling=scaling, variant=variant, kernels_ms=kernel_times(step))
             row["total_ms"] = sum(row["kernels_ms"].values())
             rows.append(row)
             top = {k: round(v, 2) for k, v in list(row["kernels_ms"].items())[:4]}
-            print(json.dumps(dict(hkv=hkv, warps=warps, total=round(row["total_ms"], 2), **top)), flush=True)
-        backward.BWD_Q_WARPS, backward.BWD_KV_WARPS = 4, 8
+            print(json.dumps(dict(hkv=hkv, variant=variant, total=round(row["total_ms"], 2), **top)), flush=True)
+        interface.USE_TMA = False
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "profile_backward.json").write_text(json.dumps(rows, indent=1))

@@ -21,6 +21,7 @@ import torch
 import triton
 import triton.language as tl
 
+from dashbench.kernels.dash.attend import tma_ready
 from dashbench.kernels.dash.common import _bias, _routing, _token_sum
 
 
@@ -31,7 +32,7 @@ def _bwd_q_kernel(
     stride_kb, stride_kh, stride_kn,
     N, n_tiles, n_chunks, xscale, sm_scale, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
-    D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr,
+    D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr,
 ):  # fmt: skip
     R: tl.constexpr = GP * BM
     t = tl.program_id(0)
@@ -80,14 +81,26 @@ def _bwd_q_kernel(
     sdp_sum = tl.zeros([R], tl.float32)  # sum over the support of sqrt(p) * dp
     s_sum = tl.zeros([R], tl.float32)  # sum over the support of sqrt(p)
     dsum_base = DSUM + (b * HKV + h) * n_chunks * D
+    if TMA:  # K/V through tensor descriptors, which Triton pipelines (see attend.py)
+        k_desc = tl.make_tensor_descriptor(k_base, shape=[N, D], strides=[stride_kn, 1], block_shape=[C, D])
+        v_desc = tl.make_tensor_descriptor(v_base, shape=[N, D], strides=[stride_kn, 1], block_shape=[C, D])
+    c_next = tl.load(IDS + start, mask=n_list > 0, other=0)
     for i in range(0, n_list):
-        c = tl.load(IDS + start + i)
+        if TMA:
+            c = c_next
+            c_next = tl.load(IDS + start + i + 1, mask=i + 1 < n_list, other=0)
+        else:
+            c = tl.load(IDS + start + i)
         summary = tl.load(s_base + c * D + dims)
         sr, p_bar = _routing(qf, summary, tau, valid, xscale, G, GP, BM, R)
         bias, routed = _bias(p_bar, log_g, inv_sigma, ESTIMATE_DIAGONAL)
-        kpos = (c * C + keys).to(tl.int64)
-        k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :])
-        v = tl.load(v_base + kpos[:, None] * stride_kn + dims[None, :])
+        if TMA:
+            k = k_desc.load([c * C, 0])
+            v = v_desc.load([c * C, 0])
+        else:
+            kpos = (c * C + keys).to(tl.int64)
+            k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :])
+            v = tl.load(v_base + kpos[:, None] * stride_kn + dims[None, :])
         # Padding rows (g >= G, or past N) share their token's bias but have no lse: mask them,
         # or exp could overflow and a NaN would reach the token's beta.
         s = tl.where(valid[:, None], tl.dot(q, tl.trans(k)) * sm_scale + bias[:, None], float("-inf"))
@@ -225,7 +238,8 @@ BWD_KV_WARPS = 8
 
 
 def dash_backward(q, k, v, head_cls, out, lse, d_out, summaries, tau, log_g, count, offsets,
-                  tile_count, ids, *, chunk_size, scaling, sigma, estimate_diagonal, bm, gp):  # fmt: skip
+                  tile_count, ids, *, chunk_size, scaling, sigma, estimate_diagonal, bm, gp,
+                  tma: bool = False):  # fmt: skip
     """dq, dk, dv, d_head_cls of DashAttention prefill (all of the spec's chain)."""
     B, Hq, N, D = q.shape
     Hkv, n_chunks = k.shape[1], summaries.shape[2]
@@ -238,10 +252,11 @@ def dash_backward(q, k, v, head_cls, out, lse, d_out, summaries, tau, log_g, cou
     sm_scale = 1.0 / math.sqrt(D)
     n_tiles = tile_count.shape[2]
     common = dict(HKV=Hkv, G=G, GP=gp, BM=bm, C=chunk_size, D=D, ESTIMATE_DIAGONAL=estimate_diagonal)
+    tma = tma and tma_ready(k, v)
     _bwd_q_kernel[(n_tiles, B * Hkv)](
         q, k, v, summaries, tau, log_g, count, offsets, tile_count, ids, d_out, lse, delta, dq, d_sum,
         q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
-        N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, num_warps=BWD_Q_WARPS,
+        N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, TMA=tma, num_warps=BWD_Q_WARPS,
     )  # fmt: skip
     t_offsets, t_counts, t_tiles = transpose_lists(offsets, tile_count, ids, n_chunks)
     dk = torch.empty(B, Hkv, N, D, device=q.device, dtype=torch.float32)

@@ -6,7 +6,7 @@ import os
 
 import torch
 
-from dashbench.kernels.dash.attend import attend
+from dashbench.kernels.dash.attend import attend, tma_ready
 from dashbench.kernels.dash.backward import dash_backward
 from dashbench.kernels.dash.route import chunk_lists, padded_group, route, tile_rows
 from dashbench.kernels.dash.summarize import summarize
@@ -20,6 +20,9 @@ MAX_GQA = 16
 # best at 64 rows and 4 warps, the router at 128 rows and 4 warps.
 ATTEND_ROWS = 64
 ROUTE_ROWS = 128
+# K/V of the attention and of the dq kernel through tensor descriptors (TMA): pipelined by
+# Triton where the pointer loads are not; off until timed on the GPU (kernels/README.md)
+USE_TMA = False
 
 
 def check_kernel_inputs(q, k, v, head_cls, chunk_size: int, check_values: bool = True) -> None:
@@ -52,13 +55,14 @@ class _DashAttention(torch.autograd.Function):
             q, summaries, chunk_size, scaling, bm, route_bm=tile_rows(G, chunk_size, ROUTE_ROWS)
         )
         offsets, ids = chunk_lists(mask, tile_count)
+        tma = USE_TMA and tma_ready(k, v)
         out, lse = attend(q, k, v, summaries, tau, log_g, offsets, tile_count, ids, chunk_size=chunk_size,
                           scaling=scaling, sigma=sigma, estimate_diagonal=estimate_diagonal,
-                          bm=bm, gp=gp)  # fmt: skip
+                          bm=bm, gp=gp, tma=tma)  # fmt: skip
         ctx.save_for_backward(q, k, v, head_cls, out, lse, summaries, tau, log_g, count, offsets,
                               tile_count, ids)  # fmt: skip
         ctx.args = dict(chunk_size=chunk_size, scaling=scaling, sigma=sigma,
-                        estimate_diagonal=estimate_diagonal, bm=bm, gp=gp)  # fmt: skip
+                        estimate_diagonal=estimate_diagonal, bm=bm, gp=gp, tma=tma)  # fmt: skip
         ctx.mark_non_differentiable(count, tile_count)
         return out, count, tile_count
 
