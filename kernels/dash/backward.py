@@ -138,7 +138,7 @@ def _bwd_kv_kernel(
     stride_kb, stride_kh, stride_kn,
     N, n_tiles, n_chunks, xscale, sm_scale, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
-    D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr,
+    D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr,
 ):  # fmt: skip
     R: tl.constexpr = GP * BM
     c = tl.program_id(0)
@@ -162,6 +162,11 @@ def _bwd_kv_kernel(
     n_diag = tl.minimum((c + 1) * C // BM, n_tiles) - first_diag
     n_list = tl.load(T_COUNTS + bh * n_chunks + c)
     start = tl.load(T_OFFSETS + bh * n_chunks + c)
+    if TMA:  # a tile's rows are GP heads x BM tokens: a [GP, BM, D] box of [Hq, N, D]
+        q_desc = tl.make_tensor_descriptor(Q + b * stride_qb, shape=[HKV * G, N, D],
+                                           strides=[stride_qh, stride_qn, 1], block_shape=[GP, BM, D])  # fmt: skip
+        do_desc = tl.make_tensor_descriptor(DO + b * stride_qb, shape=[HKV * G, N, D],
+                                            strides=[stride_qh, stride_qn, 1], block_shape=[GP, BM, D])  # fmt: skip
     # First the tiles inside this chunk (causal, no bias), then the later tiles that listed it.
     for i in range(0, n_diag + n_list):
         if i < n_diag:
@@ -171,8 +176,13 @@ def _bwd_kv_kernel(
         pos = t.to(tl.int64) * BM + rows % BM
         valid = (pos < N) & (g < G)
         row_off = b * stride_qb + head[:, None] * stride_qh + pos[:, None] * stride_qn + dims[None, :]
-        q = tl.load(Q + row_off, mask=valid[:, None], other=0.0)
-        do = tl.load(DO + row_off, mask=valid[:, None], other=0.0)
+        if TMA:
+            # padded heads (g >= G) belong to the next group or lie past Hq: zeroed
+            q = tl.where(valid[:, None], tl.reshape(q_desc.load([(h * G).to(tl.int32), t * BM, 0]), (R, D)), 0.0)
+            do = tl.where(valid[:, None], tl.reshape(do_desc.load([(h * G).to(tl.int32), t * BM, 0]), (R, D)), 0.0)
+        else:
+            q = tl.load(Q + row_off, mask=valid[:, None], other=0.0)
+            do = tl.load(DO + row_off, mask=valid[:, None], other=0.0)
         per_row = (b * HKV * G + head) * N + pos
         lse = tl.load(LSE + per_row, mask=valid, other=0.0)
         delta = tl.load(DELTA + per_row, mask=valid, other=0.0)
@@ -264,7 +274,8 @@ def dash_backward(q, k, v, head_cls, out, lse, d_out, summaries, tau, log_g, cou
     _bwd_kv_kernel[(n_chunks, B * Hkv)](
         q, k, v, summaries, tau, log_g, d_out, lse, delta, dk, dv, t_offsets, t_counts, t_tiles,
         q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
-        N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, num_warps=BWD_KV_WARPS,
+        N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, TMA=tma and tma_ready(q, d_out),
+        num_warps=BWD_KV_WARPS,
     )  # fmt: skip
     dk_summary, d_head = summarize_backward(k, head_cls, d_sum, chunk_size)
     return dq, dk + dk_summary, dv, d_head

@@ -82,9 +82,9 @@ def cases(shapes=SHAPES):
                 yield (f"bwd_q G={G} est={est} tma={tma}", backward._bwd_q_kernel,
                        pointer_types(backward._bwd_q_kernel, "bf16", over),
                        dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma), (), backward.BWD_Q_WARPS)
-            yield (f"bwd_kv G={G} est={est}", backward._bwd_kv_kernel,
-                   pointer_types(backward._bwd_kv_kernel, "bf16", over),
-                   dict(**common, BM=bm, ESTIMATE_DIAGONAL=est), (), backward.BWD_KV_WARPS)
+                yield (f"bwd_kv G={G} est={est} tma={tma}", backward._bwd_kv_kernel,
+                       pointer_types(backward._bwd_kv_kernel, "bf16", over),
+                       dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma), (), backward.BWD_KV_WARPS)
         RP = max(16, GP)
         yield (f"decode_scores G={G}", decode_kernels._decode_scores_kernel,
                pointer_types(decode_kernels._decode_scores_kernel, "bf16", over),
