@@ -6,11 +6,16 @@ equal 1). This compiles each kernel ahead of time for ``GPUTarget("cuda", 90, 32
 signatures the launchers use, and reports the first error of each.
 
     python -m dashbench.kernels.dash.compile_check      (without TRITON_INTERPRET set)
+    python -m dashbench.kernels.dash.compile_check --resources   (also registers, spill stack and
+                                                                  shared memory of each cubin)
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
+import tempfile
 import time
 
 import triton
@@ -106,6 +111,19 @@ def cases(shapes=SHAPES):
                    dict(HKV=8, G=G, RP=RP, D=D, NSP=128, ESTIMATE_DIAGONAL=est), ())
 
 
+def resources(kernel) -> str:
+    """Registers, local stack (spills) and shared memory of a compiled kernel, read from its
+    cubin with the cuobjdump that Triton ships."""
+    cuobjdump = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "cuobjdump")
+    with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
+        f.write(kernel.asm["cubin"])
+        f.flush()
+        out = subprocess.run([cuobjdump, "--dump-resource-usage", f.name], capture_output=True, text=True).stdout
+    usage = next((line.split("REG:")[1] for line in out.splitlines() if "REG:" in line), "?")
+    reg, stack = usage.split()[0], usage.split()[1].split(":")[1]
+    return f"regs {reg} stack {stack} B shared {kernel.metadata.shared} B"
+
+
 def main() -> int:
     # --quick: GQA 4 with D=128 and GQA 3 (padded rows) with D=64, about half the compile time
     shapes = SHAPES[::2] if "--quick" in sys.argv else SHAPES
@@ -113,8 +131,9 @@ def main() -> int:
     for name, fn, types, constexprs, ones, *warps in cases(shapes):
         t0 = time.time()
         try:
-            compile_kernel(fn, types, constexprs, ones, *warps)
-            print(f"ok    {name} ({time.time() - t0:.1f}s)", flush=True)
+            kernel = compile_kernel(fn, types, constexprs, ones, *warps)
+            extra = f"  {resources(kernel)}" if "--resources" in sys.argv else ""
+            print(f"ok    {name} ({time.time() - t0:.1f}s){extra}", flush=True)
         except Exception as exc:  # noqa: BLE001
             failures += 1
             msg = str(exc).strip().splitlines()

@@ -92,7 +92,7 @@ def test_gradients_match_the_reference_in_float64(B, hq, hkv, n, C, scaling, est
     3e-7..9e-7 in the interpreter); 1e-5 leaves room for atomics' summation order. On the GPU the
     products run in tf32 (2^-11 relative): measured 1.2e-3..2.1e-3 for q, k, v and up to 4.7e-3
     for head_cls with the sharp prior (sigma = 0.05 multiplies log-probability errors by 20;
-    six seeds, H100), hence 1e-2 there."""
+    six seeds, H100: scripts/gpu_grad_probe.py), hence 1e-2 there."""
     q, k, v, w = _inputs(B, hq, hkv, n, 64, torch.float32, seed=5 + n)
     args = [t.clone().requires_grad_() for t in (q, k, v, w)]
     do = torch.randn_like(q)
