@@ -8,29 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections import defaultdict
 from pathlib import Path
 
 import torch
-from torch.profiler import ProfilerActivity, profile
 
 from dashbench.harness.inputs import structured_qkv
 from dashbench.kernels import calibrate_scaling, dash_attention
 from dashbench.kernels.dash import interface
-
-
-def kernel_times(fn, reps=5):
-    fn()
-    torch.cuda.synchronize()
-    with profile(activities=[ProfilerActivity.CUDA]) as prof:
-        for _ in range(reps):
-            fn()
-        torch.cuda.synchronize()
-    out = defaultdict(float)
-    for e in prof.events():
-        if e.device_type.name == "CUDA":
-            out[e.name[:60]] += e.device_time / reps / 1000  # ms
-    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+from profiling import kernel_times  # scripts/profiling.py
 
 
 def main():
@@ -53,7 +38,7 @@ def main():
 
         for variant in ("default", "tma"):
             interface.USE_TMA = variant == "tma"
-            row = dict(hkv=hkv, n=n, scaling=scaling, variant=variant, kernels_ms=kernel_times(step))
+            row = dict(hkv=hkv, n=n, scaling=scaling, variant=variant, kernels_ms=kernel_times(step, reps=5))
             row["total_ms"] = sum(row["kernels_ms"].values())
             rows.append(row)
             top = {k: round(v, 2) for k, v in list(row["kernels_ms"].items())[:4]}

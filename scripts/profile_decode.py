@@ -11,35 +11,22 @@ import cProfile
 import json
 import pstats
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import torch
 import triton.testing
-from torch.profiler import ProfilerActivity, profile
 
 from dashbench.harness.correctness import relative_error
 from dashbench.harness.inputs import structured_qkv
 from dashbench.kernels import DashCache, calibrate_scaling, dash_decode
 from dashbench.kernels.dash import decode_kernels
 from dashbench.kernels.reference import dash_attention_reference
+from profiling import kernel_times  # scripts/profiling.py
 
 VARIANTS = {  # name: (threshold values per warp, most splits per (batch, KV head))
     "default": (decode_kernels.THRESHOLD_VALUES_PER_WARP, decode_kernels.MAX_SPLIT),
     "threshold512_split64": (512, 64),
 }
-
-
-def kernel_times(fn, reps=20):
-    with profile(activities=[ProfilerActivity.CUDA]) as prof:
-        for _ in range(reps):
-            fn()
-        torch.cuda.synchronize()
-    out = defaultdict(float)
-    for e in prof.events():
-        if e.device_type.name == "CUDA":
-            out[e.name] += e.device_time / reps / 1000  # ms
-    return dict(out)
 
 
 def main():
