@@ -17,7 +17,7 @@ import torch
 import triton
 import triton.language as tl
 
-from dashbench.kernels.dash.common import _bias, _routing
+from dashbench.kernels.dash.common import _bias, _chunk_kv, _chunk_sources, _next_chunk, _routing
 
 LOG2E = 1.4426950408889634
 
@@ -94,30 +94,14 @@ def _attend_fwd_kernel(
     start = tl.load(OFFSETS + tile)
     n_chunks = tl.load(COUNTS + tile)
     s_base = S + b * stride_sb + h * stride_sh
-    if TMA:
-        # Tensor-memory-accelerator loads: Triton 3.6 multi-buffers these (149 KB of shared
-        # memory at 3 stages, spills 800 -> 192 bytes a thread in the sm_90 compile), where the
-        # pointer loads below, indirect through the chunk list, are not pipelined at all.
-        k_desc = tl.make_tensor_descriptor(k_base, shape=[n_keys, D], strides=[stride_kn, 1], block_shape=[C, D])
-        v_desc = tl.make_tensor_descriptor(v_base, shape=[n_keys, D], strides=[stride_kn, 1], block_shape=[C, D])
-    # A plain loop over the tile's chunk list (no branch). With TMA the next id is loaded one
-    # iteration ahead, so the descriptor loads depend on a loop-carried value.
+    k_src, v_src = _chunk_sources(k_base, v_base, n_keys, stride_kn, C, D, TMA)
+    # A plain loop over the tile's chunk list (no branch).
     c_next = tl.load(IDS + start, mask=n_chunks > 0, other=0)
     for i in range(0, n_chunks):
-        if TMA:
-            c = c_next
-            c_next = tl.load(IDS + start + i + 1, mask=i + 1 < n_chunks, other=0)
-        else:
-            c = tl.load(IDS + start + i)
+        c, c_next = _next_chunk(IDS + start, i, n_chunks, c_next, TMA)
         bias = _chunk_bias(qf, s_base, stride_sc, c, dims, tau, log_g, valid, xscale, inv_sigma,
                            G, GP, BM, R, ESTIMATE_DIAGONAL)  # fmt: skip
-        if TMA:
-            k = k_desc.load([c * C, 0])
-            v = v_desc.load([c * C, 0])
-        else:
-            kpos = (c * C + keys).to(tl.int64)
-            k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :])
-            v = tl.load(v_base + kpos[:, None] * stride_kn + dims[None, :])
+        k, v = _chunk_kv(k_src, v_src, c, stride_kn, C, D, TMA)
         s = tl.dot(q, tl.trans(k)) * sm_scale + bias[:, None]
         m_i, l_i, acc = _online_softmax_step(s, v, m_i, l_i, acc)
 

@@ -22,7 +22,7 @@ import triton
 import triton.language as tl
 
 from dashbench.kernels.dash.attend import tma_ready
-from dashbench.kernels.dash.common import _bias, _routing, _token_sum
+from dashbench.kernels.dash.common import _bias, _chunk_kv, _chunk_sources, _next_chunk, _routing, _token_sum
 
 
 @triton.jit
@@ -81,26 +81,14 @@ def _bwd_q_kernel(
     sdp_sum = tl.zeros([R], tl.float32)  # sum over the support of sqrt(p) * dp
     s_sum = tl.zeros([R], tl.float32)  # sum over the support of sqrt(p)
     dsum_base = DSUM + (b * HKV + h) * n_chunks * D
-    if TMA:  # K/V through tensor descriptors, which Triton pipelines (see attend.py)
-        k_desc = tl.make_tensor_descriptor(k_base, shape=[N, D], strides=[stride_kn, 1], block_shape=[C, D])
-        v_desc = tl.make_tensor_descriptor(v_base, shape=[N, D], strides=[stride_kn, 1], block_shape=[C, D])
+    k_src, v_src = _chunk_sources(k_base, v_base, N, stride_kn, C, D, TMA)
     c_next = tl.load(IDS + start, mask=n_list > 0, other=0)
     for i in range(0, n_list):
-        if TMA:
-            c = c_next
-            c_next = tl.load(IDS + start + i + 1, mask=i + 1 < n_list, other=0)
-        else:
-            c = tl.load(IDS + start + i)
+        c, c_next = _next_chunk(IDS + start, i, n_list, c_next, TMA)
         summary = tl.load(s_base + c * D + dims)
         sr, p_bar = _routing(qf, summary, tau, valid, xscale, G, GP, BM, R)
         bias, routed = _bias(p_bar, log_g, inv_sigma, ESTIMATE_DIAGONAL)
-        if TMA:
-            k = k_desc.load([c * C, 0])
-            v = v_desc.load([c * C, 0])
-        else:
-            kpos = (c * C + keys).to(tl.int64)
-            k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :])
-            v = tl.load(v_base + kpos[:, None] * stride_kn + dims[None, :])
+        k, v = _chunk_kv(k_src, v_src, c, stride_kn, C, D, TMA)
         # Padding rows (g >= G, or past N) share their token's bias but have no lse: mask them,
         # or exp could overflow and a NaN would reach the token's beta.
         s = tl.where(valid[:, None], tl.dot(q, tl.trans(k)) * sm_scale + bias[:, None], float("-inf"))

@@ -33,3 +33,40 @@ def _token_sum(r, GP: tl.constexpr, BM: tl.constexpr, R: tl.constexpr):
     """Sum a per-row value over the G heads of each token, broadcast back to the rows."""
     t = tl.sum(tl.reshape(r, (GP, BM)), axis=0)
     return tl.reshape(tl.broadcast_to(t[None, :], (GP, BM)), (R,))
+
+
+@triton.jit
+def _chunk_sources(k_base, v_base, n_keys, stride_kn, C: tl.constexpr, D: tl.constexpr,
+                   TMA: tl.constexpr):  # fmt: skip
+    """Where listed chunks' K and V come from: tensor descriptors over this (batch, KV head)'s
+    ``[n_keys, D]`` rows when TMA (Triton 3.6 pipelines those loads; it does not pipeline the
+    pointer loads, indirect through the chunk list), else the base pointers themselves."""
+    if TMA:
+        k_src = tl.make_tensor_descriptor(k_base, shape=[n_keys, D], strides=[stride_kn, 1], block_shape=[C, D])
+        v_src = tl.make_tensor_descriptor(v_base, shape=[n_keys, D], strides=[stride_kn, 1], block_shape=[C, D])
+        return k_src, v_src
+    else:
+        return k_base, v_base
+
+
+@triton.jit
+def _next_chunk(IDS, i, n, c_next, TMA: tl.constexpr):
+    """Chunk ``i`` of a list (``IDS`` at its start) and, with TMA, the next one loaded an
+    iteration ahead, so the descriptor loads depend on a loop-carried value."""
+    if TMA:
+        return c_next, tl.load(IDS + i + 1, mask=i + 1 < n, other=0)
+    else:
+        return tl.load(IDS + i), c_next
+
+
+@triton.jit
+def _chunk_kv(k_src, v_src, c, stride_kn, C: tl.constexpr, D: tl.constexpr, TMA: tl.constexpr):
+    """K and V ``[C, D]`` of a whole (listed) chunk ``c``."""
+    if TMA:
+        return k_src.load([c * C, 0]), v_src.load([c * C, 0])
+    else:
+        kpos = (c * C + tl.arange(0, C)).to(tl.int64)
+        dims = tl.arange(0, D)
+        k = tl.load(k_src + kpos[:, None] * stride_kn + dims[None, :])
+        v = tl.load(v_src + kpos[:, None] * stride_kn + dims[None, :])
+        return k, v
