@@ -190,7 +190,7 @@ def dash_attention_reference(
     """
     check_dash_inputs(q, k, v, head_cls, chunk_size)
     B, Hq, Nq, D = q.shape
-    Hkv, Nk = k.shape[1], k.shape[2]
+    Nk = k.shape[2]
     dtype = compute_dtype or q.dtype
     if q_positions is None:
         q_positions = torch.arange(Nk - Nq, Nk, device=q.device)

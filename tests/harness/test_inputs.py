@@ -2,7 +2,6 @@ import pytest
 import torch
 
 from dashbench.harness.inputs import random_qkv, structured_qkv
-from dashbench.kernels.reference import dash_routing_stats
 from dashbench.kernels.reference.dash import P_FLOOR, chunk_summaries, route
 
 

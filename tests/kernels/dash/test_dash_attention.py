@@ -168,7 +168,7 @@ def test_strided_inputs_give_the_same_result():
 def test_router_chunk_block_does_not_change_routing(cb, hq, hkv, n, scaling):
     """Passes over blocks of 64 or 128 chunks (several mask words each) find the same
     thresholds, counts, log-means and tile unions as blocks of 32."""
-    from dashbench.kernels.dash.route import padded_group, route, tile_rows
+    from dashbench.kernels.dash.route import route, tile_rows
     from dashbench.kernels.dash.summarize import summarize
 
     q, k, v, w = _inputs(1, hq, hkv, n, 64, torch.float32, seed=n + cb)
