@@ -27,6 +27,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from dashbench.harness.correctness import relative_error
 from dashbench.harness.inputs import structured_qkv
 from dashbench.kernels import DashCache, calibrate_scaling, dash_attention, dash_decode
+from dashbench.kernels.dash import interface
 from dashbench.kernels.reference import dash_attention_reference
 from dashbench.units import parse_size_list
 
@@ -72,8 +73,6 @@ def train_rows(seqlens, hkvs, density, C):
             t_dash = bench(step, grads=args)
             # The TMA variant (K/V through tensor descriptors): checked against the default
             # kernels' gradients, then timed.
-            from dashbench.kernels.dash import interface
-
             ref_grads = [a.grad.clone() for a in args]
             interface.USE_TMA = True
             for a in args:
