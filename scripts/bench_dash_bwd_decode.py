@@ -74,13 +74,13 @@ def train_rows(seqlens, hkvs, density, C):
             # The TMA variant (K/V through tensor descriptors): checked against the default
             # kernels' gradients, then timed.
             ref_grads = [a.grad.clone() for a in args]
-            interface.USE_TMA = True
+            interface.BACKWARD_TMA = True
             for a in args:
                 a.grad = None
             dash_attention(*args, chunk_size=C, scaling=scaling).backward(do)
             tma_diff = max(relative_error(a.grad, r) for a, r in zip(args, ref_grads))
             t_dash_tma = bench(step, grads=args)
-            interface.USE_TMA = False
+            interface.BACKWARD_TMA = False
             del ref_grads
             dense_args = [t.clone().requires_grad_() for t in (q, k, v)]
 

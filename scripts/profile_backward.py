@@ -37,13 +37,13 @@ def main():
             dash_attention(*args_, chunk_size=C, scaling=scaling).backward(do)
 
         for variant in ("default", "tma"):
-            interface.USE_TMA = variant == "tma"
+            interface.BACKWARD_TMA = variant == "tma"
             row = dict(hkv=hkv, n=n, scaling=scaling, variant=variant, kernels_ms=kernel_times(step, reps=5))
             row["total_ms"] = sum(row["kernels_ms"].values())
             rows.append(row)
             top = {k: round(v, 2) for k, v in list(row["kernels_ms"].items())[:4]}
             print(json.dumps(dict(hkv=hkv, variant=variant, total=round(row["total_ms"], 2), **top)), flush=True)
-        interface.USE_TMA = False
+        interface.BACKWARD_TMA = False
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "profile_backward.json").write_text(json.dumps(rows, indent=1))

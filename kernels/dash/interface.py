@@ -20,9 +20,14 @@ MAX_GQA = 16
 # best at 64 rows and 4 warps, the router at 128 rows and 4 warps.
 ATTEND_ROWS = 64
 ROUTE_ROWS = 128
-# K/V of the attention and of the dq kernel through tensor descriptors (TMA): pipelined by
-# Triton where the pointer loads are not; off until timed on the GPU (kernels/README.md)
-USE_TMA = False
+# K/V through tensor descriptors (TMA), which Triton multi-buffers where it does not the pointer
+# loads. Timed on the H100 (128k, structured 25%): the attention at 2 stages 100.8 vs 116.2 ms
+# (Hkv=8) and 54.7 vs 63.9 ms (Hkv=2); at 3 stages its shared memory leaves one CTA per SM and it
+# is slower (127.5 ms). The backward kernels are slower with it (dq 64.8 vs 41.1 ms at 32k), so
+# they keep pointer loads (kernels/README.md).
+ATTEND_TMA = True
+ATTEND_TMA_STAGES = 2
+BACKWARD_TMA = False
 
 
 def check_kernel_inputs(q, k, v, head_cls, chunk_size: int, check_values: bool = True) -> None:
@@ -55,14 +60,15 @@ class _DashAttention(torch.autograd.Function):
             q, summaries, chunk_size, scaling, bm, route_bm=tile_rows(G, chunk_size, ROUTE_ROWS)
         )
         offsets, ids = chunk_lists(mask, tile_count)
-        tma = USE_TMA and tma_ready(k, v)
+        attend_tma = ATTEND_TMA and tma_ready(k, v)
         out, lse = attend(q, k, v, summaries, tau, log_g, offsets, tile_count, ids, chunk_size=chunk_size,
                           scaling=scaling, sigma=sigma, estimate_diagonal=estimate_diagonal,
-                          bm=bm, gp=gp, tma=tma)  # fmt: skip
+                          bm=bm, gp=gp, tma=attend_tma, num_stages=ATTEND_TMA_STAGES if attend_tma else 3)  # fmt: skip
         ctx.save_for_backward(q, k, v, head_cls, out, lse, summaries, tau, log_g, count, offsets,
                               tile_count, ids)  # fmt: skip
         ctx.args = dict(chunk_size=chunk_size, scaling=scaling, sigma=sigma,
-                        estimate_diagonal=estimate_diagonal, bm=bm, gp=gp, tma=tma)  # fmt: skip
+                        estimate_diagonal=estimate_diagonal, bm=bm, gp=gp,
+                        tma=BACKWARD_TMA and tma_ready(k, v))  # fmt: skip
         ctx.mark_non_differentiable(count, tile_count)
         return out, count, tile_count
 

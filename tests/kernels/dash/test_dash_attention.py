@@ -215,7 +215,8 @@ def test_tma_path_gives_the_same_forward_and_gradients(monkeypatch, hq, hkv, n):
     do = torch.randn_like(q)
     results = []
     for tma in (False, True):
-        monkeypatch.setattr(interface, "USE_TMA", tma)
+        monkeypatch.setattr(interface, "ATTEND_TMA", tma)
+        monkeypatch.setattr(interface, "BACKWARD_TMA", tma)
         args = [t.clone().requires_grad_() for t in (q, k, v, w)]
         out = dash_attention(*args, chunk_size=32, scaling=3.0)
         out.backward(do)
