@@ -1,0 +1,73 @@
+"""Sparsity, defined once for every method (``shared/specs/baselines.md``).
+
+*Token density* of query token ``i`` on KV head ``h``: the number of distinct key tokens
+``j <= i`` that get non-zero weight in the token-level attention, over ``i + 1``. Selections are
+shared across a GQA group, so density is per KV head. Sparsity is ``1 - mean density`` (mean
+over tokens, KV heads and batch). NSA counts the union of its selected-block and window tokens;
+its compressed branch is overhead, reported separately.
+
+Knobs: the top-k methods (InfLLMv2, NSA) set ``topk``, whose density is known in advance from
+the length (:func:`topk_for_sparsity`, :func:`topk_token_density`); DashAttention sets
+``scaling``, calibrated on the actual inputs (``dashbench.kernels.calibrate_scaling``).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import torch
+
+
+def token_density_from_blocks(blocks: torch.Tensor, positions: torch.Tensor, block_size: int) -> torch.Tensor:
+    """Token density from selected block ids.
+
+    Args:
+        blocks: ``[..., Nq, K]`` integer block ids per query token, ``-1`` for unused slots;
+            ids must be distinct per token.
+        positions: ``[Nq]`` position of each query token among the keys.
+        block_size: tokens per block.
+
+    Returns ``[..., Nq]`` float64: causal keys inside the selected blocks over ``position + 1``.
+    """
+    pos = positions.to(blocks.device)[:, None].long()
+    start = blocks.long() * block_size
+    keys = (pos - start + 1).clamp(0, block_size)  # a block at or before the query's own
+    keys = torch.where(blocks >= 0, keys, 0)
+    return keys.sum(-1).double() / (pos[:, 0].double() + 1)
+
+
+def topk_token_density(topk: int, seqlen: int, block_size: int = 64) -> float:
+    """Mean token density of a prefill of ``seqlen`` tokens when every token attends ``topk``
+    blocks (its own included, all visible blocks when fewer): the number the top-k methods'
+    density is, up to blocks left out by causality."""
+    pos = torch.arange(seqlen, dtype=torch.float64)
+    own = torch.div(pos, block_size, rounding_mode="floor")
+    earlier = torch.clamp(own + 1, max=topk) - 1  # full blocks before the own one
+    keys = earlier * block_size + (pos - own * block_size + 1)
+    return float((keys / (pos + 1)).mean())
+
+
+def topk_for_sparsity(sparsity: float, seqlen: int, block_size: int = 64, min_topk: int = 1) -> int:
+    """``topk = round((1 - sparsity) * seqlen / block_size)``, never below ``min_topk`` (the
+    forced blocks). Warns when the floor applies: the measured sparsity will then be lower than
+    asked, and callers report the measured one."""
+    if not 0 <= sparsity < 1:
+        raise ValueError(f"sparsity must be in [0, 1); got {sparsity}")
+    topk = round((1 - sparsity) * seqlen / block_size)
+    if topk < min_topk:
+        reached = 1 - topk_token_density(min_topk, seqlen, block_size)
+        warnings.warn(
+            f"sparsity {sparsity:g} at {seqlen} tokens needs topk {topk}, below the {min_topk} "
+            f"forced blocks; using {min_topk} (sparsity about {reached:.3f})",
+            stacklevel=2,
+        )
+        return min_topk
+    return max(topk, 1)
+
+
+def sparsity(density: float) -> float:
+    """``1 - density``; the paper quotes sparsity, the kernels report density."""
+    if not 0 <= density <= 1 or math.isnan(density):
+        raise ValueError(f"density must be in [0, 1]; got {density}")
+    return 1.0 - density
