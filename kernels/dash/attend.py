@@ -17,7 +17,7 @@ import torch
 import triton
 import triton.language as tl
 
-from dashbench.kernels.dash.common import _bias, _chunk_kv, _chunk_sources, _next_chunk, _routing
+from dashbench.kernels.dash.common import _bias, _chunk_kv, _chunk_sources, _next_chunk, _routing, _token_mask_bias
 
 LOG2E = 1.4426950408889634
 
@@ -46,15 +46,18 @@ def _online_softmax_step(s, v, m_i, l_i, acc):
 
 @triton.jit
 def _attend_fwd_kernel(
-    Q, K, V, S, TAU, LOGG, OFFSETS, COUNTS, IDS, OUT, LSE,
+    Q, K, V, S, TAU, LOGG, OFFSETS, COUNTS, IDS, TOKMASK, OUT, LSE,
     stride_qb, stride_qh, stride_qn,
     stride_kb, stride_kh, stride_kn,
     stride_sb, stride_sh, stride_sc,
     stride_ob, stride_oh, stride_on,
     N, q_offset, n_keys, n_tiles, xscale, sm_scale, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
-    D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr,
+    D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr, PRIOR: tl.constexpr,
 ):  # fmt: skip
+    # PRIOR: DashAttention's log-prior bias, recomputed per listed chunk. Otherwise plain
+    # block-sparse attention (InfLLMv2, NSA's selection): TOKMASK holds, per listed chunk, a
+    # bit per token of the tile that selected it; the others get -inf.
     R: tl.constexpr = GP * BM
     t = n_tiles - 1 - tl.program_id(0)  # the longest tiles (last in the sequence) start first
     bh = tl.program_id(1)
@@ -70,9 +73,11 @@ def _attend_fwd_kernel(
     head = (h * G + g).to(tl.int64)
     q = tl.load(Q + b * stride_qb + head[:, None] * stride_qh + qi[:, None] * stride_qn
                 + dims[None, :], mask=valid[:, None], other=0.0)  # fmt: skip
-    qf = q.to(tl.float32)
-    tau = tl.load(TAU + (b * HKV * G + head) * N + qi, mask=valid, other=float("inf"))
-    log_g = tl.load(LOGG + (b * HKV + h) * N + qi, mask=valid, other=0.0)
+    if PRIOR:
+        qf = q.to(tl.float32)
+        tau = tl.load(TAU + (b * HKV * G + head) * N + qi, mask=valid, other=float("inf"))
+        log_g = tl.load(LOGG + (b * HKV + h) * N + qi, mask=valid, other=0.0)
+    token_bit = (rows % BM).to(tl.int64)
     k_base = K + b * stride_kb + h * stride_kh
     v_base = V + b * stride_kb + h * stride_kh
     keys = tl.arange(0, C)
@@ -99,8 +104,11 @@ def _attend_fwd_kernel(
     c_next = tl.load(IDS + start, mask=n_chunks > 0, other=0)
     for i in range(0, n_chunks):
         c, c_next = _next_chunk(IDS + start, i, n_chunks, c_next, TMA)
-        bias = _chunk_bias(qf, s_base, stride_sc, c, dims, tau, log_g, valid, xscale, inv_sigma,
-                           G, GP, BM, R, ESTIMATE_DIAGONAL)  # fmt: skip
+        if PRIOR:
+            bias = _chunk_bias(qf, s_base, stride_sc, c, dims, tau, log_g, valid, xscale, inv_sigma,
+                               G, GP, BM, R, ESTIMATE_DIAGONAL)  # fmt: skip
+        else:
+            bias = _token_mask_bias(TOKMASK + start + i, token_bit)
         k, v = _chunk_kv(k_src, v_src, c, stride_kn, C, D, TMA)
         s = tl.dot(q, tl.trans(k)) * sm_scale + bias[:, None]
         m_i, l_i, acc = _online_softmax_step(s, v, m_i, l_i, acc)
@@ -112,10 +120,21 @@ def _attend_fwd_kernel(
     tl.store(LSE + (b * HKV * G + head) * N + qi, (m_i + tl.log2(l_i)) * 0.6931471805599453, mask=valid)
 
 
-def attend(q, k, v, summaries, tau, log_g, offsets, counts, ids, *, chunk_size, scaling, sigma,
-           estimate_diagonal, bm, gp, num_warps=4, num_stages=3, q_offset=0, tma=False):  # fmt: skip
+def attend(q, k, v, summaries, tau, log_g, offsets, counts, ids, *, chunk_size, scaling=1.0, sigma=1.0,
+           estimate_diagonal=True, bm, gp, num_warps=4, num_stages=3, q_offset=0, tma=False,
+           token_masks=None):  # fmt: skip
     """Run stage 3 over each tile's chunk list (``offsets``/``counts``/``ids`` from
-    ``route.chunk_lists``); returns ``(out [B, Hq, N, D] in q's dtype, lse [B, Hq, N] fp32)``."""
+    ``route.chunk_lists``); returns ``(out [B, Hq, N, D] in q's dtype, lse [B, Hq, N] fp32)``.
+
+    With ``token_masks`` (int64, one per list entry: bit ``j`` set when token ``j`` of the tile
+    selected the chunk) it is plain block-sparse attention without the prior, and
+    ``summaries``, ``tau``, ``log_g`` may be ``None``. Every token attends its own chunk
+    (causally) in both modes."""
+    prior = token_masks is None
+    if not prior:
+        summaries = tau = log_g = q.new_zeros(1, 1, 1)
+    else:
+        token_masks = ids
     B, Hq, N, D = q.shape
     Hkv, n_keys = k.shape[1], k.shape[2]
     n_tiles = counts.shape[2]
@@ -126,14 +145,14 @@ def attend(q, k, v, summaries, tau, log_g, offsets, counts, ids, *, chunk_size, 
     out = torch.empty_like(q)
     lse = torch.empty(B, Hq, N, device=q.device, dtype=torch.float32)
     _attend_fwd_kernel[(n_tiles, B * Hkv)](
-        q, k, v, summaries, tau, log_g, offsets, counts, ids, out, lse,
+        q, k, v, summaries, tau, log_g, offsets, counts, ids, token_masks, out, lse,
         q.stride(0), q.stride(1), q.stride(2),
         k.stride(0), k.stride(1), k.stride(2),
         summaries.stride(0), summaries.stride(1), summaries.stride(2),
         out.stride(0), out.stride(1), out.stride(2),
         N, q_offset, n_keys, n_tiles, 0.5 * scaling / math.sqrt(D), LOG2E / math.sqrt(D), 1.0 / sigma,
         HKV=Hkv, G=Hq // Hkv, GP=gp, BM=bm, C=chunk_size, D=D,
-        ESTIMATE_DIAGONAL=estimate_diagonal, TMA=tma, num_warps=num_warps, num_stages=num_stages,
+        ESTIMATE_DIAGONAL=estimate_diagonal, TMA=tma, PRIOR=prior, num_warps=num_warps, num_stages=num_stages,
     )  # fmt: skip
     return out, lse
 

@@ -22,18 +22,28 @@ import triton
 import triton.language as tl
 
 from dashbench.kernels.dash.attend import tma_ready
-from dashbench.kernels.dash.common import _bias, _chunk_kv, _chunk_sources, _next_chunk, _routing, _token_sum
+from dashbench.kernels.dash.common import (
+    _bias,
+    _chunk_kv,
+    _chunk_sources,
+    _next_chunk,
+    _routing,
+    _token_mask_bias,
+    _token_sum,
+)
 
 
 @triton.jit
 def _bwd_q_kernel(
-    Q, K, V, S, TAU, LOGG, CNT, OFFSETS, COUNTS, IDS, DO, LSE, DELTA, DQ, DSUM,
+    Q, K, V, S, TAU, LOGG, CNT, OFFSETS, COUNTS, IDS, TOKMASK, DO, LSE, DELTA, DQ, DSUM,
     stride_qb, stride_qh, stride_qn,
     stride_kb, stride_kh, stride_kn,
     N, n_tiles, n_chunks, xscale, sm_scale, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
-    D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr,
+    D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr, PRIOR: tl.constexpr,
 ):  # fmt: skip
+    # PRIOR: DashAttention (bias and its gradient through the routing); otherwise plain
+    # block-sparse attention with per-token selection bits (TOKMASK, as in the forward).
     R: tl.constexpr = GP * BM
     t = tl.program_id(0)
     bh = tl.program_id(1)
@@ -49,13 +59,15 @@ def _bwd_q_kernel(
     row_off = b * stride_qb + head[:, None] * stride_qh + pos[:, None] * stride_qn + dims[None, :]
     q = tl.load(Q + row_off, mask=valid[:, None], other=0.0)
     do = tl.load(DO + row_off, mask=valid[:, None], other=0.0)
-    qf = q.to(tl.float32)
     per_row = (b * HKV * G + head) * N + pos
     lse = tl.load(LSE + per_row, mask=valid, other=0.0)
     delta = tl.load(DELTA + per_row, mask=valid, other=0.0)
-    tau = tl.load(TAU + per_row, mask=valid, other=float("inf"))
-    log_g = tl.load(LOGG + (b * HKV + h) * N + pos, mask=valid, other=0.0)
-    n_routed = tl.load(CNT + (b * HKV + h) * N + pos, mask=valid, other=1) - 1
+    if PRIOR:
+        qf = q.to(tl.float32)
+        tau = tl.load(TAU + per_row, mask=valid, other=float("inf"))
+        log_g = tl.load(LOGG + (b * HKV + h) * N + pos, mask=valid, other=0.0)
+        n_routed = tl.load(CNT + (b * HKV + h) * N + pos, mask=valid, other=1) - 1
+    token_bit = (rows % BM).to(tl.int64)
     zscale = 2.0 * xscale  # d z / d (q . S)
     k_base = K + b * stride_kb + h * stride_kh
     v_base = V + b * stride_kb + h * stride_kh
@@ -70,9 +82,10 @@ def _bwd_q_kernel(
     p = tl.exp(s - lse[:, None])
     ds = p * (tl.dot(do, tl.trans(v)) - delta[:, None])
     dq = tl.dot(ds.to(k.dtype), k) * sm_scale
-    beta_diag = _token_sum(tl.sum(ds, axis=1), GP, BM, R)
-    # mean of beta over the routed earlier chunks (rows of dS sum to zero over all attended keys)
-    beta_mean = -beta_diag / tl.maximum(n_routed, 1).to(tl.float32)
+    if PRIOR:
+        beta_diag = _token_sum(tl.sum(ds, axis=1), GP, BM, R)
+        # mean of beta over the routed earlier chunks (rows of dS sum to zero over all attended keys)
+        beta_mean = -beta_diag / tl.maximum(n_routed, 1).to(tl.float32)
 
     tile = (b * HKV + h) * n_tiles + t
     start = tl.load(OFFSETS + tile)
@@ -85,9 +98,12 @@ def _bwd_q_kernel(
     c_next = tl.load(IDS + start, mask=n_list > 0, other=0)
     for i in range(0, n_list):
         c, c_next = _next_chunk(IDS + start, i, n_list, c_next, TMA)
-        summary = tl.load(s_base + c * D + dims)
-        sr, p_bar = _routing(qf, summary, tau, valid, xscale, G, GP, BM, R)
-        bias, routed = _bias(p_bar, log_g, inv_sigma, ESTIMATE_DIAGONAL)
+        if PRIOR:
+            summary = tl.load(s_base + c * D + dims)
+            sr, p_bar = _routing(qf, summary, tau, valid, xscale, G, GP, BM, R)
+            bias, routed = _bias(p_bar, log_g, inv_sigma, ESTIMATE_DIAGONAL)
+        else:
+            bias = _token_mask_bias(TOKMASK + start + i, token_bit)
         k, v = _chunk_kv(k_src, v_src, c, stride_kn, C, D, TMA)
         # Padding rows (g >= G, or past N) share their token's bias but have no lse: mask them,
         # or exp could overflow and a NaN would reach the token's beta.
@@ -95,38 +111,40 @@ def _bwd_q_kernel(
         p = tl.exp(s - lse[:, None])
         ds = p * (tl.dot(do, tl.trans(v)) - delta[:, None])
         dq += tl.dot(ds.to(k.dtype), k) * sm_scale
-        beta = _token_sum(tl.sum(ds, axis=1), GP, BM, R)
-        if ESTIMATE_DIAGONAL:
-            d_log = (beta - beta_mean) * inv_sigma
-        else:
-            d_log = beta
-        dp = tl.where(routed & valid, d_log / tl.where(routed, p_bar, 1.0), 0.0) / G
-        sdp = sr * dp
-        sdp_sum += sdp
-        s_sum += sr
-        # the entmax JVP's first term straight into dq (two [R, D] fp32 accumulators beside dq
-        # made this kernel spill 6 KB a thread)
-        dq += (zscale * sdp)[:, None] * summary[None, :]
-        tl.atomic_add(dsum_base + c * D + dims, tl.sum(sdp[:, None] * qf, axis=0) * zscale)
-    k_row = tl.where(s_sum > 0, sdp_sum / tl.where(s_sum > 0, s_sum, 1.0), 0.0)
-    # The entmax JVP's second term, which needs k_row (known only now), for dq and the summaries.
-    for i in range(0, n_list):
-        c = tl.load(IDS + start + i)
-        summary = tl.load(s_base + c * D + dims)
-        sr, p_bar = _routing(qf, summary, tau, valid, xscale, G, GP, BM, R)
-        dq -= (zscale * sr * k_row)[:, None] * summary[None, :]
-        tl.atomic_add(dsum_base + c * D + dims, -tl.sum((sr * k_row)[:, None] * qf, axis=0) * zscale)
+        if PRIOR:
+            beta = _token_sum(tl.sum(ds, axis=1), GP, BM, R)
+            if ESTIMATE_DIAGONAL:
+                d_log = (beta - beta_mean) * inv_sigma
+            else:
+                d_log = beta
+            dp = tl.where(routed & valid, d_log / tl.where(routed, p_bar, 1.0), 0.0) / G
+            sdp = sr * dp
+            sdp_sum += sdp
+            s_sum += sr
+            # the entmax JVP's first term straight into dq (two [R, D] fp32 accumulators beside
+            # dq made this kernel spill 6 KB a thread)
+            dq += (zscale * sdp)[:, None] * summary[None, :]
+            tl.atomic_add(dsum_base + c * D + dims, tl.sum(sdp[:, None] * qf, axis=0) * zscale)
+    if PRIOR:
+        k_row = tl.where(s_sum > 0, sdp_sum / tl.where(s_sum > 0, s_sum, 1.0), 0.0)
+        # The entmax JVP's second term, which needs k_row (known only now), for dq and summaries.
+        for i in range(0, n_list):
+            c = tl.load(IDS + start + i)
+            summary = tl.load(s_base + c * D + dims)
+            sr, p_bar = _routing(qf, summary, tau, valid, xscale, G, GP, BM, R)
+            dq -= (zscale * sr * k_row)[:, None] * summary[None, :]
+            tl.atomic_add(dsum_base + c * D + dims, -tl.sum((sr * k_row)[:, None] * qf, axis=0) * zscale)
     tl.store(DQ + row_off, dq, mask=valid[:, None])
 
 
 @triton.jit
 def _bwd_kv_kernel(
-    Q, K, V, S, TAU, LOGG, DO, LSE, DELTA, DK, DV, T_OFFSETS, T_COUNTS, T_TILES,
+    Q, K, V, S, TAU, LOGG, DO, LSE, DELTA, DK, DV, T_OFFSETS, T_COUNTS, T_TILES, T_WORDS,
     stride_qb, stride_qh, stride_qn,
     stride_kb, stride_kh, stride_kn,
     N, n_tiles, n_chunks, xscale, sm_scale, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
-    D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr,
+    D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr, PRIOR: tl.constexpr,
 ):  # fmt: skip
     R: tl.constexpr = GP * BM
     c = tl.program_id(0)
@@ -140,12 +158,14 @@ def _bwd_kv_kernel(
     kv_off = b * stride_kb + h * stride_kh + kpos[:, None] * stride_kn + dims[None, :]
     k = tl.load(K + kv_off, mask=kvalid[:, None], other=0.0)
     v = tl.load(V + kv_off, mask=kvalid[:, None], other=0.0)
-    summary = tl.load(S + (b * HKV + h) * n_chunks * D + c * D + dims)
+    if PRIOR:
+        summary = tl.load(S + (b * HKV + h) * n_chunks * D + c * D + dims)
     dk = tl.zeros([C, D], tl.float32)
     dv = tl.zeros([C, D], tl.float32)
     rows = tl.arange(0, R)
     g = rows // BM
     head = h * G + g
+    token_bit = (rows % BM).to(tl.int64)
     first_diag = (c * C) // BM
     n_diag = tl.minimum((c + 1) * C // BM, n_tiles) - first_diag
     n_list = tl.load(T_COUNTS + bh * n_chunks + c)
@@ -179,10 +199,13 @@ def _bwd_kv_kernel(
             s = tl.where((kpos[None, :] <= pos[:, None]) & kvalid[None, :] & valid[:, None], s,
                          float("-inf"))  # fmt: skip
         else:
-            tau = tl.load(TAU + per_row, mask=valid, other=float("inf"))
-            log_g = tl.load(LOGG + (b * HKV + h) * N + pos, mask=valid, other=0.0)
-            sr, p_bar = _routing(q.to(tl.float32), summary, tau, valid, xscale, G, GP, BM, R)
-            bias, routed = _bias(p_bar, log_g, inv_sigma, ESTIMATE_DIAGONAL)
+            if PRIOR:
+                tau = tl.load(TAU + per_row, mask=valid, other=float("inf"))
+                log_g = tl.load(LOGG + (b * HKV + h) * N + pos, mask=valid, other=0.0)
+                sr, p_bar = _routing(q.to(tl.float32), summary, tau, valid, xscale, G, GP, BM, R)
+                bias, routed = _bias(p_bar, log_g, inv_sigma, ESTIMATE_DIAGONAL)
+            else:
+                bias = _token_mask_bias(T_WORDS + start + i - n_diag, token_bit)
             s = tl.where(valid[:, None], s + bias[:, None], float("-inf"))
         p = tl.exp(s - lse[:, None])
         ds = p * (tl.dot(do, tl.trans(v)) - delta[:, None])
@@ -192,9 +215,10 @@ def _bwd_kv_kernel(
     tl.store(DV + kv_off, dv, mask=kvalid[:, None])
 
 
-def transpose_lists(offsets, counts, ids, n_chunks: int):
+def transpose_lists(offsets, counts, ids, n_chunks: int, words=None):
     """Tile -> chunks lists into chunk -> tiles lists: ``(offsets [B*Hkv, n_chunks], counts,
-    tiles)``, tiles ascending within each chunk."""
+    tiles, words)``, tiles ascending within each chunk; ``words`` (per list entry, e.g. the
+    token-selection bits) come back in the new order, or ``None``."""
     bh_tiles = counts.numel()
     n_tiles = counts.shape[-1]
     c = counts.flatten().long()
@@ -207,9 +231,11 @@ def transpose_lists(offsets, counts, ids, n_chunks: int):
     tiles = (tile_of_pair[order] % n_tiles).to(torch.int32)
     t_counts = torch.bincount(key, minlength=(bh_tiles // n_tiles) * n_chunks)
     t_offsets = torch.cumsum(t_counts, 0) - t_counts
+    if words is not None:
+        words = words[:total][order] if total else words[:1]
     if total == 0:
         tiles = torch.zeros(1, device=dev, dtype=torch.int32)
-    return t_offsets.view(-1, n_chunks), t_counts.view(-1, n_chunks).to(torch.int32), tiles
+    return t_offsets.view(-1, n_chunks), t_counts.view(-1, n_chunks).to(torch.int32), tiles, words
 
 
 def summarize_backward(k, head_cls, d_summaries, chunk_size):
@@ -239,31 +265,63 @@ def dash_backward(q, k, v, head_cls, out, lse, d_out, summaries, tau, log_g, cou
                   tile_count, ids, *, chunk_size, scaling, sigma, estimate_diagonal, bm, gp,
                   tma: bool = False):  # fmt: skip
     """dq, dk, dv, d_head_cls of DashAttention prefill (all of the spec's chain)."""
+    B, Hkv, n_chunks, D = summaries.shape
+    d_sum = torch.zeros(B, Hkv, n_chunks, D, device=q.device, dtype=torch.float32)
+    dq, dk, dv = _attention_backward(
+        q, k, v, out, lse, d_out, offsets, tile_count, ids, None, summaries, tau, log_g, count, d_sum,
+        chunk_size=chunk_size, scaling=scaling, sigma=sigma, estimate_diagonal=estimate_diagonal,
+        bm=bm, gp=gp, tma=tma,
+    )  # fmt: skip
+    dk_summary, d_head = summarize_backward(k, head_cls, d_sum, chunk_size)
+    return dq, dk + dk_summary, dv, d_head
+
+
+def block_sparse_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, token_masks, *,
+                          chunk_size, bm, gp, tma: bool = False):  # fmt: skip
+    """dq, dk, dv of plain block-sparse attention (``attend(..., token_masks=...)``)."""
+    return _attention_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, token_masks,
+                               chunk_size=chunk_size, bm=bm, gp=gp, tma=tma)  # fmt: skip
+
+
+def _attention_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, token_masks,
+                        summaries=None, tau=None, log_g=None, count=None, d_sum=None, *,
+                        chunk_size, scaling=1.0, sigma=1.0, estimate_diagonal=True, bm, gp,
+                        tma=False):  # fmt: skip
+    """The two backward kernels, with the DashAttention prior (``token_masks is None``) or
+    with per-token selection bits."""
     B, Hq, N, D = q.shape
-    Hkv, n_chunks = k.shape[1], summaries.shape[2]
+    Hkv = k.shape[1]
+    n_chunks = -(-N // chunk_size)
     G = Hq // Hkv
+    prior = token_masks is None
+    if not prior:
+        summaries = tau = log_g = count = d_sum = q.new_zeros(1)
+        words = token_masks
+    else:
+        words = ids
     d_out = d_out.contiguous()
     delta = (d_out.float() * out.float()).sum(-1)
     dq = torch.empty(B, Hq, N, D, device=q.device, dtype=torch.float32)
-    d_sum = torch.zeros(B, Hkv, n_chunks, D, device=q.device, dtype=torch.float32)
     xscale = 0.5 * scaling / math.sqrt(D)
     sm_scale = 1.0 / math.sqrt(D)
     n_tiles = tile_count.shape[2]
-    common = dict(HKV=Hkv, G=G, GP=gp, BM=bm, C=chunk_size, D=D, ESTIMATE_DIAGONAL=estimate_diagonal)
+    common = dict(HKV=Hkv, G=G, GP=gp, BM=bm, C=chunk_size, D=D, ESTIMATE_DIAGONAL=estimate_diagonal,
+                  PRIOR=prior)  # fmt: skip
     tma = tma and tma_ready(k, v)
     _bwd_q_kernel[(n_tiles, B * Hkv)](
-        q, k, v, summaries, tau, log_g, count, offsets, tile_count, ids, d_out, lse, delta, dq, d_sum,
+        q, k, v, summaries, tau, log_g, count, offsets, tile_count, ids, words, d_out, lse, delta, dq, d_sum,
         q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
         N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, TMA=tma, num_warps=BWD_Q_WARPS,
     )  # fmt: skip
-    t_offsets, t_counts, t_tiles = transpose_lists(offsets, tile_count, ids, n_chunks)
+    t_offsets, t_counts, t_tiles, t_words = transpose_lists(offsets, tile_count, ids, n_chunks,
+                                                            None if prior else token_masks)  # fmt: skip
     dk = torch.empty(B, Hkv, N, D, device=q.device, dtype=torch.float32)
     dv = torch.empty_like(dk)
     _bwd_kv_kernel[(n_chunks, B * Hkv)](
         q, k, v, summaries, tau, log_g, d_out, lse, delta, dk, dv, t_offsets, t_counts, t_tiles,
+        t_tiles if prior else t_words,
         q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
         N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, TMA=tma and tma_ready(q, d_out),
         num_warps=BWD_KV_WARPS,
     )  # fmt: skip
-    dk_summary, d_head = summarize_backward(k, head_cls, d_sum, chunk_size)
-    return dq, dk + dk_summary, dv, d_head
+    return dq, dk, dv

@@ -29,6 +29,13 @@ def _bias(p_bar, log_g, inv_sigma, ESTIMATE_DIAGONAL: tl.constexpr):
 
 
 @triton.jit
+def _token_mask_bias(word_ptr, token_bit):
+    """0 for the rows whose token selected this chunk (its bit in the tile's word), else -inf."""
+    word = tl.load(word_ptr)
+    return tl.where(((word >> token_bit) & 1) != 0, 0.0, float("-inf"))
+
+
+@triton.jit
 def _token_sum(r, GP: tl.constexpr, BM: tl.constexpr, R: tl.constexpr):
     """Sum a per-row value over the G heads of each token, broadcast back to the rows."""
     t = tl.sum(tl.reshape(r, (GP, BM)), axis=0)

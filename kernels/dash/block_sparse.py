@@ -1,0 +1,98 @@
+"""Block-sparse attention over per-token block selections: the DashAttention attention kernels
+without the prior, shared with InfLLMv2 and NSA's selection branch.
+
+Each query token attends its own block causally plus the earlier blocks it selected
+(``blocks [B, Hkv, N, K]``, ``-1`` for unused slots; shared by the token's GQA group). The
+kernels run on tiles of ``BM`` tokens x ``G`` heads: a tile's list is the union of its tokens'
+selections, and each list entry carries a 64-bit word with a bit per token that selected it,
+so every row still attends exactly its own set.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from dashbench.kernels.dash.attend import attend
+from dashbench.kernels.dash.backward import block_sparse_backward
+from dashbench.kernels.dash.route import padded_group, tile_rows
+
+ATTEND_ROWS = 64
+_PAIRS_PER_STEP = 1 << 24  # (token, slot) pairs turned into list entries at once
+
+
+def selection_lists(blocks: torch.Tensor, bm: int, block_size: int):
+    """Per-tile lists from per-token selections: ``(offsets [B, Hkv, n_tiles] int64, counts
+    int32, ids int32, token_masks int64)``. Blocks at or after a token's own are left out (the
+    kernels attend the own block themselves); entries of a tile are ascending."""
+    B, H, N, K = blocks.shape
+    n_tiles = -(-N // bm)
+    n_blocks = -(-N // block_size)
+    dev = blocks.device
+    keys, words = [], []
+    step = max(bm, (_PAIRS_PER_STEP // max(1, B * H * K)) // bm * bm)
+    bh = torch.arange(B * H, device=dev).view(B, H, 1, 1)
+    for t0 in range(0, N, step):  # token ranges aligned to tiles: bounded temporary memory
+        tok = torch.arange(t0, min(t0 + step, N), device=dev)
+        sel = blocks[:, :, t0 : t0 + step].long()
+        keep = (sel >= 0) & (sel < (tok // block_size)[:, None])
+        tile = (tok // bm)[:, None]
+        key = ((bh * n_tiles + tile) * n_blocks + sel)[keep]
+        bit = torch.bitwise_left_shift(torch.ones_like(tok), tok % bm)[:, None].expand_as(sel)[keep]
+        uniq, inverse = torch.unique(key, sorted=True, return_inverse=True)
+        # a token's ids are distinct, so its bits add up to the OR of the tile's tokens
+        words.append(torch.zeros_like(uniq).scatter_add_(0, inverse, bit))
+        keys.append(uniq)
+    key = torch.cat(keys)
+    word = torch.cat(words)
+    order = torch.sort(key, stable=True).indices  # ranges interleave batches and heads
+    key, word = key[order], word[order]
+    counts = torch.bincount(key // n_blocks, minlength=B * H * n_tiles)
+    offsets = torch.cumsum(counts, 0) - counts
+    ids = (key % n_blocks).to(torch.int32)
+    if ids.numel() == 0:
+        ids, word = torch.zeros(1, device=dev, dtype=torch.int32), torch.zeros(1, device=dev, dtype=torch.int64)
+    shape = (B, H, n_tiles)
+    return offsets.view(shape), counts.to(torch.int32).view(shape), ids, word
+
+
+class _BlockSparseAttention(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, q, k, v, offsets, counts, ids, token_masks, block_size, bm, gp):
+        q = q if q.stride(-1) == 1 else q.contiguous()
+        k, v = k.contiguous(), v.contiguous()
+        out, lse = attend(q, k, v, None, None, None, offsets, counts, ids, chunk_size=block_size,
+                          bm=bm, gp=gp, token_masks=token_masks)  # fmt: skip
+        ctx.save_for_backward(q, k, v, out, lse, offsets, counts, ids, token_masks)
+        ctx.args = dict(chunk_size=block_size, bm=bm, gp=gp)
+        return out
+
+    @staticmethod
+    def backward(ctx, d_out):
+        q, k, v, out, lse, offsets, counts, ids, token_masks = ctx.saved_tensors
+        dq, dk, dv = block_sparse_backward(q, k, v, out, lse, d_out, offsets, counts, ids, token_masks,
+                                           **ctx.args)  # fmt: skip
+        return dq.to(q.dtype), dk.to(k.dtype), dv.to(v.dtype), None, None, None, None, None, None, None
+
+
+def block_sparse_attention(q, k, v, blocks, *, block_size: int = 64, lists=None) -> torch.Tensor:
+    """Causal attention of each query token over its own block and its selected earlier blocks.
+
+    Args:
+        q: ``[B, Hq, N, D]``; k, v: ``[B, Hkv, N, D]`` (a prefill: as many queries as keys).
+        blocks: ``[B, Hkv, N, K]`` selected block ids per token (``-1`` unused); the token's own
+            block is always attended, listed or not.
+        block_size: tokens per block (32, 64 or 128: the kernels' chunk sizes).
+        lists: ``selection_lists(blocks, tile_rows(G, block_size), block_size)`` if already built.
+
+    Differentiable in q, k, v (not in the selection).
+    """
+    G = q.shape[1] // k.shape[1]
+    bm, gp = tile_rows(G, block_size, ATTEND_ROWS), padded_group(G)
+    if lists is None:
+        lists = selection_lists(blocks, bm, block_size)
+    return _BlockSparseAttention.apply(q, k, v, *lists, block_size, bm, gp)
+
+
+def tiles_for(group: int, block_size: int) -> int:
+    """Tokens per kernel tile for a GQA group (what ``selection_lists`` needs as ``bm``)."""
+    return tile_rows(group, block_size, ATTEND_ROWS)
