@@ -1,4 +1,5 @@
-"""Hierarchical-sparse providers: DashAttention (Triton kernels and the PyTorch reference).
+"""Hierarchical-sparse providers: DashAttention and InfLLMv2 (Triton kernels and the PyTorch
+references).
 
 Kernel benchmarks use fixed parameters: ``head_cls = 0`` (every chunk summary is its chunk's
 mean key, as for a dense checkpoint converted to DashAttention), chunk 64, ``sigma = 1``, and
@@ -12,6 +13,7 @@ import os
 import torch
 
 from dashbench.kernels.reference.dash import dash_attention_reference
+from dashbench.kernels.reference.infllmv2 import InfLLMv2Config, infllmv2_reference
 from dashbench.providers.registry import Capabilities, Probe, Provider, register
 
 DEFAULT_SCALING = 1.0
@@ -20,6 +22,14 @@ CHUNK = 64
 
 def _head_cls(k: torch.Tensor) -> torch.Tensor:
     return torch.zeros(k.shape[1], k.shape[-1], device=k.device, dtype=k.dtype)
+
+
+def _triton_probe(impl: str) -> Probe:
+    if not torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") != "1":
+        return Probe(False, "no CUDA device visible to PyTorch (TRITON_INTERPRET=1 runs it on the CPU)")
+    import triton
+
+    return Probe(True, impl=f"{impl} (triton {triton.__version__})")
 
 
 class _DashBase(Provider):
@@ -42,11 +52,7 @@ class Dash(_DashBase):
     )  # fmt: skip
 
     def _probe(self) -> Probe:
-        if not torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") != "1":
-            return Probe(False, "no CUDA device visible to PyTorch (TRITON_INTERPRET=1 runs it on the CPU)")
-        import triton
-
-        return Probe(True, impl=f"dashbench.kernels.dash_attention (triton {triton.__version__})")
+        return _triton_probe("dashbench.kernels.dash_attention")
 
     def prepare(self, mode, q, k, v):
         from dashbench.kernels import DashCache, dash_attention, dash_decode
@@ -74,3 +80,53 @@ class DashReference(_DashBase):
         w = _head_cls(k)
         return lambda: dash_attention_reference(q, k, v, w, chunk_size=CHUNK,
                                                 scaling=DEFAULT_SCALING).to(q.dtype)  # fmt: skip
+
+
+# InfLLMv2 as DashAttention's authors compared against it: kernel 32 / stride 16, blocks of 64,
+# 1 initial + 16 local blocks (window 1024), top-64, always sparse.
+INFLLMV2 = InfLLMv2Config()
+
+
+class _InfLLMv2Base(Provider):
+    family = "hierarchical-sparse"
+
+    def reference(self, q_rows, k, v, positions, compute_dtype):
+        return infllmv2_reference(q_rows, k, v, INFLLMV2, q_positions=positions, compute_dtype=compute_dtype)
+
+    def notes(self, mode, q, k):
+        return f"topk={INFLLMV2.topk} blocks of {INFLLMV2.block_size} (incl. {INFLLMV2.forced_blocks} forced)"
+
+
+@register
+class InfLLMv2(_InfLLMv2Base):
+    name = "infllmv2"
+    backend = "Triton"
+    summary = "InfLLMv2: Triton stage-1 block scores, top-k, DashAttention's block-sparse kernels"
+    capabilities = Capabilities(
+        frozenset({"fwd", "fwd+bwd", "decode"}), frozenset({"cuda"}), frozenset({"bf16", "fp16"}),
+        frozenset({64, 128}), max_gqa_ratio=16,
+    )  # fmt: skip
+
+    def _probe(self) -> Probe:
+        return _triton_probe("dashbench.kernels.infllmv2_attention")
+
+    def prepare(self, mode, q, k, v):
+        from dashbench.kernels import infllmv2_attention, infllmv2_decode
+
+        if mode == "decode":
+            return lambda: infllmv2_decode(q, k, v, INFLLMV2)
+        return lambda: infllmv2_attention(q, k, v, INFLLMV2)
+
+
+@register
+class InfLLMv2Reference(_InfLLMv2Base):
+    name = "infllmv2-ref"
+    backend = "PyTorch (eager, fp32 math)"
+    summary = "InfLLMv2 in plain PyTorch: the ground truth"
+    capabilities = Capabilities(
+        frozenset({"fwd", "fwd+bwd", "decode"}), frozenset({"cpu", "cuda"}),
+        frozenset({"bf16", "fp16", "fp32"}),
+    )  # fmt: skip
+
+    def prepare(self, mode, q, k, v):
+        return lambda: infllmv2_reference(q, k, v, INFLLMV2).to(q.dtype)

@@ -12,21 +12,23 @@ from __future__ import annotations
 
 import torch
 
-from dashbench.kernels.dash.attend import attend
+from dashbench.kernels.dash.attend import attend, tma_ready
 from dashbench.kernels.dash.backward import block_sparse_backward
+from dashbench.kernels.dash.interface import ATTEND_TMA, ATTEND_TMA_STAGES
 from dashbench.kernels.dash.route import padded_group, tile_rows
 
 ATTEND_ROWS = 64
 _PAIRS_PER_STEP = 1 << 24  # (token, slot) pairs turned into list entries at once
 
 
-def selection_lists(blocks: torch.Tensor, bm: int, block_size: int):
+def selection_lists(blocks: torch.Tensor, bm: int, block_size: int, q_offset: int = 0):
     """Per-tile lists from per-token selections: ``(offsets [B, Hkv, n_tiles] int64, counts
-    int32, ids int32, token_masks int64)``. Blocks at or after a token's own are left out (the
-    kernels attend the own block themselves); entries of a tile are ascending."""
+    int32, ids int32, token_masks int64)``. Query ``i`` sits at key position ``q_offset + i``.
+    Blocks at or after a token's own are left out (the kernels attend the own block
+    themselves); entries of a tile are ascending."""
     B, H, N, K = blocks.shape
     n_tiles = -(-N // bm)
-    n_blocks = -(-N // block_size)
+    n_blocks = -(-(N + q_offset) // block_size)
     dev = blocks.device
     keys, words = [], []
     step = max(bm, (_PAIRS_PER_STEP // max(1, B * H * K)) // bm * bm)
@@ -34,7 +36,7 @@ def selection_lists(blocks: torch.Tensor, bm: int, block_size: int):
     for t0 in range(0, N, step):  # token ranges aligned to tiles: bounded temporary memory
         tok = torch.arange(t0, min(t0 + step, N), device=dev)
         sel = blocks[:, :, t0 : t0 + step].long()
-        keep = (sel >= 0) & (sel < (tok // block_size)[:, None])
+        keep = (sel >= 0) & (sel < ((q_offset + tok) // block_size)[:, None])
         tile = (tok // bm)[:, None]
         key = ((bh * n_tiles + tile) * n_blocks + sel)[keep]
         bit = torch.bitwise_left_shift(torch.ones_like(tok), tok % bm)[:, None].expand_as(sel)[keep]
@@ -60,8 +62,10 @@ class _BlockSparseAttention(torch.autograd.Function):
     def forward(ctx, q, k, v, offsets, counts, ids, token_masks, block_size, bm, gp):
         q = q if q.stride(-1) == 1 else q.contiguous()
         k, v = k.contiguous(), v.contiguous()
+        tma = ATTEND_TMA and tma_ready(k, v)  # as DashAttention's forward (timed there)
         out, lse = attend(q, k, v, None, None, None, offsets, counts, ids, chunk_size=block_size,
-                          bm=bm, gp=gp, token_masks=token_masks)  # fmt: skip
+                          bm=bm, gp=gp, token_masks=token_masks, tma=tma,
+                          num_stages=ATTEND_TMA_STAGES if tma else 3)  # fmt: skip
         ctx.save_for_backward(q, k, v, out, lse, offsets, counts, ids, token_masks)
         ctx.args = dict(chunk_size=block_size, bm=bm, gp=gp)
         return out

@@ -1,4 +1,4 @@
-"""Compile every DashAttention Triton kernel for an H100 (sm_90) on any machine, GPU or not.
+"""Compile every Triton kernel (DashAttention, the shared block-sparse attention, InfLLMv2) for an H100 (sm_90) on any machine, GPU or not.
 
 The CPU interpreter runs kernels as Python and so accepts code that the compiler rejects
 (loop-carried types, branches, integer arguments that Triton turns into constants when they
@@ -23,6 +23,7 @@ from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 
 from dashbench.kernels.dash import attend, backward, decode_kernels, route, summarize
+from dashbench.kernels.infllmv2 import stage1
 
 TARGET = GPUTarget("cuda", 90, 32)
 
@@ -71,25 +72,30 @@ def cases(shapes=SHAPES):
                                    "T_OFFSETS", "T_COUNTS", "T_TILES", "LIST", "NLIST")}
         f32 = {n: "*fp32" for n in ("S", "TAU", "LOGG", "LSE", "DELTA", "DQ", "DSUM", "DK", "DV", "X",
                                     "M_OUT", "L_OUT", "ACC_OUT", "M_IN", "L_IN", "ACC_IN", "LOGP")}
-        over = {**i32, **f32, **FLOATS, "OFFSETS": "*i64", "T_OFFSETS": "*i64"}
+        over = {**i32, **f32, **FLOATS, "OFFSETS": "*i64", "T_OFFSETS": "*i64", "TOKMASK": "*i64", "T_WORDS": "*i64"}
         common = dict(HKV=8, G=G, GP=GP, C=C, D=D)
         for split, cb in ((True, route.CB), (False, route.CB), (True, 2 * route.CB)):
             yield (f"route G={G} bf16split={split} cb={cb}", route._route_kernel,
                    pointer_types(route._route_kernel, "bf16" if split else "fp16", over),
                    dict(**common, BM=rbm, CB=cb, SPLIT_BF16=split, SUB=rbm // bm), ())
         yield ("expand", route._expand_kernel, {"MASK": "*i32", "OFFSETS": "*i64", "LIST": "*i32"}, {}, ())
-        for est in (True, False):
+        # PRIOR=False: the block-sparse attention without the prior (InfLLMv2, NSA selection)
+        for est, prior in ((True, True), (False, True), (True, False)):
             for tma in (False, True):
-                yield (f"attend G={G} est={est} tma={tma}", attend._attend_fwd_kernel,
+                yield (f"attend G={G} est={est} prior={prior} tma={tma}", attend._attend_fwd_kernel,
                        pointer_types(attend._attend_fwd_kernel, "bf16", over),
-                       dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma), ())
+                       dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior), ())
             for tma in (False, True):
-                yield (f"bwd_q G={G} est={est} tma={tma}", backward._bwd_q_kernel,
+                yield (f"bwd_q G={G} est={est} prior={prior} tma={tma}", backward._bwd_q_kernel,
                        pointer_types(backward._bwd_q_kernel, "bf16", over),
-                       dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma), (), backward.BWD_Q_WARPS)
-                yield (f"bwd_kv G={G} est={est} tma={tma}", backward._bwd_kv_kernel,
+                       dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior), (), backward.BWD_Q_WARPS)
+                yield (f"bwd_kv G={G} est={est} prior={prior} tma={tma}", backward._bwd_kv_kernel,
                        pointer_types(backward._bwd_kv_kernel, "bf16", over),
-                       dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma), (), backward.BWD_KV_WARPS)
+                       dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior), (), backward.BWD_KV_WARPS)
+        yield (f"infllmv2 block scores G={G}", stage1._block_scores_kernel,
+               pointer_types(stage1._block_scores_kernel, "bf16", {"OUT": "*fp32", "sm_scale": "fp32"}),
+               dict(HKV=2, G=G, GP=GP, BM=bm, D=D, BLOCK=64, KSTRIDE=16, KSIZE=32, RATIO=4, JB=stage1.JB,
+                    INIT=1, LOCAL=16), ())
         RP = max(16, GP)
         yield (f"decode_scores G={G}", decode_kernels._decode_scores_kernel,
                pointer_types(decode_kernels._decode_scores_kernel, "bf16", over),

@@ -7,6 +7,7 @@ from dashbench.kernels.reference.dash import (
     dash_attention_reference,
     dash_routing_stats,
 )
+from dashbench.kernels.reference.infllmv2 import InfLLMv2Config, infllmv2_reference, infllmv2_selection
 
 __all__ = [
     "DashStats",
@@ -15,4 +16,7 @@ __all__ = [
     "check_attention_inputs",
     "dash_attention_reference",
     "dash_routing_stats",
+    "infllmv2_reference",
+    "infllmv2_selection",
+    "InfLLMv2Config",
 ]

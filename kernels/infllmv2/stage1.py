@@ -1,0 +1,147 @@
+"""InfLLMv2 stages 1-3 in Triton: block scores of a range of query tokens, without storing the
+``N x N/stride`` compressed-score matrix.
+
+One program per (tile of ``BM`` tokens x the ``G`` query heads of one KV head, batch x KV head),
+the rows laid out as in the DashAttention kernels. Pass 1 takes each row's log-sum-exp over the
+compressed keys it sees (windows ending at or before the token). Pass 2 walks the blocks ``JB``
+at a time: the ``r * JB`` compressed keys starting at the first block's (``r = block /
+stride``) give probabilities summed over the G heads, max-pooled ``r`` at a time, and one more
+product gives the compressed key ``r * j - 1`` that overlaps block ``j`` from the left
+(windows of ``2 * stride``: compressed keys ``r*j - 1 ... r*j + r - 1`` overlap block ``j``).
+Forced blocks score ``+inf`` and later ones ``-inf``, as in the reference.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import triton
+import triton.language as tl
+
+from dashbench.kernels.dash.route import padded_group, tile_rows
+
+JB = 16  # blocks per step of pass 2
+
+
+@triton.jit
+def _compressed_scores(q, ck_base, ids, ok, stride_cm, sm_scale, D: tl.constexpr):
+    dims = tl.arange(0, D)
+    ck = tl.load(ck_base + ids[:, None].to(tl.int64) * stride_cm + dims[None, :], mask=ok[:, None], other=0.0)
+    return tl.dot(q, tl.trans(ck)) * sm_scale
+
+
+@triton.jit
+def _block_scores_kernel(
+    Q, CK, OUT,
+    stride_qb, stride_qh, stride_qn,
+    stride_cb, stride_ch, stride_cm,
+    stride_ob, stride_oh, stride_on,
+    n_rows, q_start, n_compressed, n_blocks, sm_scale,
+    HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, D: tl.constexpr,
+    BLOCK: tl.constexpr, KSTRIDE: tl.constexpr, KSIZE: tl.constexpr, RATIO: tl.constexpr,
+    JB: tl.constexpr, INIT: tl.constexpr, LOCAL: tl.constexpr,
+):  # fmt: skip
+    R: tl.constexpr = GP * BM
+    CM: tl.constexpr = JB * RATIO
+    t = tl.program_id(0)
+    bh = tl.program_id(1)
+    b = (bh // HKV).to(tl.int64)
+    h = (bh % HKV).to(tl.int64)
+    rows = tl.arange(0, R)
+    g = rows // BM
+    qi = t.to(tl.int64) * BM + rows % BM  # row of this range
+    pos = q_start + qi  # its key position
+    valid = (qi < n_rows) & (g < G)
+    dims = tl.arange(0, D)
+    q = tl.load(Q + b * stride_qb + (h * G + g)[:, None].to(tl.int64) * stride_qh + qi[:, None] * stride_qn
+                + dims[None, :], mask=valid[:, None], other=0.0)  # fmt: skip
+    ck_base = CK + b * stride_cb + h * stride_ch
+    # compressed keys seen by a row: windows [s*m, s*m + l) with s*m + l - 1 <= pos
+    seen = tl.where(pos >= KSIZE - 1, (pos - (KSIZE - 1)) // KSTRIDE + 1, 0)
+    seen = tl.minimum(seen, n_compressed)
+    last = tl.max(tl.where(valid, seen, 0), axis=0)
+
+    # Pass 1: log-sum-exp (base 2) per row.
+    m_i = tl.full([R], float("-inf"), tl.float32)
+    l_i = tl.zeros([R], tl.float32)
+    lanes = tl.arange(0, CM)
+    for m0 in range(0, last, CM):
+        ids = m0 + lanes
+        s = _compressed_scores(q, ck_base, ids, ids < n_compressed, stride_cm, sm_scale, D)
+        s = tl.where(ids[None, :] < seen[:, None], s, float("-inf"))
+        m_new = tl.maximum(m_i, tl.max(s, axis=1))
+        m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
+        l_i = l_i * tl.exp2(m_i - m_safe) + tl.sum(tl.exp2(s - m_safe[:, None]), axis=1)
+        m_i = m_new
+    lse = tl.where(l_i > 0, m_i + tl.log2(l_i), float("inf"))  # no window seen: all p = 0
+
+    # Pass 2: group-summed probabilities, max-pooled onto blocks.
+    tok = tl.arange(0, BM)
+    tok_pos = q_start + t.to(tl.int64) * BM + tok
+    tok_ok = t * BM + tok < n_rows
+    tok_seen = tl.minimum(tl.where(tok_pos >= KSIZE - 1, (tok_pos - (KSIZE - 1)) // KSTRIDE + 1, 0), n_compressed)
+    own = tok_pos // BLOCK
+    own_last = tl.max(tl.where(tok_ok, own, 0), axis=0)
+    jl = tl.arange(0, JB)
+    out_base = OUT + b * stride_ob + h * stride_oh + (t.to(tl.int64) * BM + tok)[:, None] * stride_on
+    for j0 in range(0, own_last + 1, JB):
+        ids = j0 * RATIO + lanes
+        s = _compressed_scores(q, ck_base, ids, ids < n_compressed, stride_cm, sm_scale, D)
+        p = tl.where((ids[None, :] < seen[:, None]) & valid[:, None], tl.exp2(s - lse[:, None]), 0.0)
+        p = tl.sum(tl.reshape(p, (GP, BM, CM)), axis=0)  # summed over the group's heads
+        score = tl.max(tl.reshape(p, (BM, JB, RATIO)), axis=2)
+        # the window that starts half a window before the block and overlaps it
+        left = (j0 + jl) * RATIO - 1
+        left_ok = (left >= 0) & (left < n_compressed)
+        s = _compressed_scores(q, ck_base, left, left_ok, stride_cm, sm_scale, D)
+        p = tl.where((left[None, :] < seen[:, None]) & left_ok[None, :] & valid[:, None],
+                     tl.exp2(s - lse[:, None]), 0.0)  # fmt: skip
+        score = tl.maximum(score, tl.sum(tl.reshape(p, (GP, BM, JB)), axis=0))
+        j = j0 + jl
+        forced = (j[None, :] < INIT) | ((j[None, :] >= own[:, None] - LOCAL) & (j[None, :] <= own[:, None]))
+        score = tl.where(forced, float("inf"), score)
+        score = tl.where(j[None, :] > own[:, None], float("-inf"), score)
+        tl.store(out_base + j[None, :], score, mask=tok_ok[:, None] & (j < n_blocks)[None, :])
+    # blocks past the tile's last own block: later than every token here
+    for j0 in range((own_last // JB + 1) * JB, n_blocks, JB):
+        j = j0 + jl
+        tl.store(out_base + j[None, :], tl.full([BM, JB], float("-inf"), tl.float32),
+                 mask=tok_ok[:, None] & (j < n_blocks)[None, :])  # fmt: skip
+
+
+def kernel_supports(config) -> str | None:
+    """Why the Triton stage 1 cannot run this configuration, or ``None``."""
+    ratio = config.block_size // config.kernel_stride
+    if config.kernel_size != 2 * config.kernel_stride:
+        return f"kernel_size {config.kernel_size} must be 2 x kernel_stride ({2 * config.kernel_stride})"
+    if config.block_size % config.kernel_stride or ratio < 2 or ratio & (ratio - 1):
+        return (f"block_size {config.block_size} must be a power-of-two multiple (>= 2) of "
+                f"kernel_stride {config.kernel_stride}")  # fmt: skip
+    return None
+
+
+def block_scores(q: torch.Tensor, ck: torch.Tensor, q_start: int, n_keys: int, config) -> torch.Tensor:
+    """``[B, Hkv, Nq, n_blocks]`` fp32 block scores of the query rows ``q`` (``[B, Hq, Nq, D]``,
+    at key positions ``q_start ...``) against compressed keys ``ck`` (``[B, Hkv, M, D]``, q's
+    dtype), forced blocks ``+inf``, later ones ``-inf``."""
+    B, Hq, Nq, D = q.shape
+    Hkv, M = ck.shape[1], ck.shape[2]
+    G = Hq // Hkv
+    n_blocks = -(-n_keys // config.block_size)
+    gp = padded_group(G)
+    bm = max(tile_rows(G, config.block_size, 64), 1)
+    out = torch.empty(B, Hkv, Nq, n_blocks, device=q.device, dtype=torch.float32)
+    ck = ck if M > 0 else ck.new_zeros(B, Hkv, 1, D)
+    grid = (triton.cdiv(Nq, bm), B * Hkv)
+    _block_scores_kernel[grid](
+        q, ck, out,
+        q.stride(0), q.stride(1), q.stride(2),
+        ck.stride(0), ck.stride(1), ck.stride(2),
+        out.stride(0), out.stride(1), out.stride(2),
+        Nq, q_start, M, n_blocks, 1.4426950408889634 / math.sqrt(D),
+        HKV=Hkv, G=G, GP=gp, BM=bm, D=D, BLOCK=config.block_size, KSTRIDE=config.kernel_stride,
+        KSIZE=config.kernel_size, RATIO=config.block_size // config.kernel_stride, JB=JB,
+        INIT=config.init_blocks, LOCAL=config.local_blocks, num_warps=4,
+    )  # fmt: skip
+    return out

@@ -1,0 +1,195 @@
+"""InfLLMv2 (Triton) on the GPU: checked against the PyTorch reference, then timed against
+FlashAttention-3 / cuDNN in the same process (``triton.testing.do_bench`` medians, L2 flushed).
+
+Prefill per (KV heads, length, inputs, topk): the selection on sampled rows against
+``infllmv2_selection`` (fraction of rows whose block set differs: ties and bf16 rounding), the
+output on those rows against attention over the kernel's own selection (fp32), stage times
+(selection, lists, attention), peak extra memory. Training step (forward + backward) against
+cuDNN's, gradients checked against autograd through the fp32 reference at a short length.
+Decode (plain calls) against FA3's KV-cache kernel.
+
+    python scripts/bench_infllmv2.py --out $OUT
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+import triton.testing
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+from dashbench.harness.correctness import relative_error, sample_rows
+from dashbench.harness.inputs import random_qkv, structured_qkv
+from dashbench.kernels import InfLLMv2Config, infllmv2_attention, infllmv2_decode
+from dashbench.kernels.dash.block_sparse import block_sparse_attention, selection_lists, tiles_for
+from dashbench.kernels.infllmv2 import infllmv2_select
+from dashbench.kernels.reference.infllmv2 import _attend_selected, infllmv2_reference, infllmv2_selection
+from dashbench.sparsity import topk_for_sparsity
+from dashbench.units import parse_size_list
+
+
+def bench(fn, grads=None):
+    return triton.testing.do_bench(fn, warmup=25, rep=100, grad_to_none=grads, return_mode="median")
+
+
+def cudnn(q, k, v, causal=True):
+    with sdpa_kernel([SDPBackend.CUDNN_ATTENTION]):
+        return torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=causal, enable_gqa=True)
+
+
+def fa3_module():
+    try:
+        import fa3_fwd_interface
+
+        return fa3_fwd_interface
+    except ImportError:
+        return None
+
+
+def inputs(kind, B, hkv, n, seed):
+    make = structured_qkv if kind == "structured" else random_qkv
+    return make(B, 32, hkv, n, 128, dtype=torch.bfloat16, device="cuda", seed=seed)
+
+
+def prefill_rows(lengths, hkvs, kinds, sparsities):
+    fa3 = fa3_module()
+    rows = []
+    for hkv in hkvs:
+        for n in lengths:
+            for kind in kinds:
+                q, k, v = inputs(kind, 1, hkv, n, seed=1)
+                dense = {"cudnn": bench(lambda: cudnn(q, k, v))}
+                if fa3 is not None:
+                    qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))
+                    dense["fa3"] = bench(lambda: fa3.flash_attn_func(qt, kt, vt, causal=True))
+                base = "fa3" if fa3 is not None else "cudnn"
+                for sp in sparsities:
+                    t0 = time.time()
+                    cfg = InfLLMv2Config(topk=topk_for_sparsity(sp, n, min_topk=InfLLMv2Config().forced_blocks))
+                    torch.cuda.reset_peak_memory_stats()
+                    before = torch.cuda.memory_allocated()
+                    out, sel = infllmv2_attention(q, k, v, cfg, return_selection=True)
+                    extra_mib = (torch.cuda.max_memory_allocated() - before - out.numel() * 2) / 2**20
+                    rows_ = sample_rows(n)[::4].to("cuda")
+                    ref_sel = infllmv2_selection(q[:, :, rows_], k, cfg, q_positions=rows_)
+                    differ = float((ref_sel.blocks != sel.blocks[:, :, rows_]).any(-1).float().mean())
+                    ref = _attend_selected(q[:, :, rows_].float(), k.float(), v.float(), sel.blocks[:, :, rows_],
+                                           rows_, cfg.block_size)  # fmt: skip
+                    err = relative_error(out[:, :, rows_], ref)
+                    err_own = relative_error(out[:, :, rows_], infllmv2_reference(q[:, :, rows_], k, v, cfg, q_positions=rows_))
+                    t_total = bench(lambda: infllmv2_attention(q, k, v, cfg))
+                    t_select = bench(lambda: infllmv2_select(q, k, cfg))
+                    bm = tiles_for(32 // hkv, cfg.block_size)
+                    t_lists = bench(lambda: selection_lists(sel.blocks, bm, cfg.block_size))
+                    lists = selection_lists(sel.blocks, bm, cfg.block_size)
+                    t_attend = bench(lambda: block_sparse_attention(q, k, v, sel.blocks, block_size=cfg.block_size,
+                                                                     lists=lists))  # fmt: skip
+                    row = dict(mode="fwd", hkv=hkv, n=n, inputs=kind, target_sparsity=sp, topk=cfg.topk,
+                               token_density=sel.mean_density, compute_density=sel.compute_density,
+                               rows_selecting_otherwise=differ, rel_err=err, rel_err_vs_reference=err_own,
+                               infllmv2_ms=t_total, select_ms=t_select, lists_ms=t_lists, attend_ms=t_attend,
+                               **{f"{name}_ms": ms for name, ms in dense.items()}, baseline=base,
+                               speedup=dense[base] / t_total, extra_mem_mib=extra_mib)  # fmt: skip
+                    rows.append(row)
+                    print(f"Hkv={hkv} N={n} {kind} sp={sp} topk={cfg.topk} tok={sel.mean_density:.3f} "
+                          f"comp={sel.compute_density:.3f} differ={differ:.3f} err={err:.1e}/{err_own:.1e} "
+                          f"total={t_total:.2f} (select {t_select:.2f} lists {t_lists:.2f} attend {t_attend:.2f}) "
+                          f"{base}={dense[base]:.2f} speedup={row['speedup']:.2f} extra={extra_mib:.0f}MiB "
+                          f"[{time.time() - t0:.0f}s]", flush=True)
+                del q, k, v
+                torch.cuda.empty_cache()
+    return rows
+
+
+def train_rows(lengths, hkvs, sparsity):
+    rows = []
+    for hkv in hkvs:
+        # gradients against autograd through the fp32 reference, at a length it handles quickly
+        q, k, v = inputs("structured", 1, hkv, 4096, seed=2)
+        cfg = InfLLMv2Config(topk=topk_for_sparsity(sparsity, 4096, min_topk=18))
+        args = [t.clone().requires_grad_() for t in (q, k, v)]
+        do = torch.randn_like(q)
+        out, sel = infllmv2_attention(*args, cfg, return_selection=True)
+        out.backward(do)
+        ref_args = [t.float().clone().requires_grad_() for t in (q, k, v)]
+        _attend_selected(*ref_args, sel.blocks, torch.arange(4096, device="cuda"), cfg.block_size).backward(do.float())
+        grad_err = {f"rel_err_d{nm}": relative_error(a.grad, r.grad) for nm, a, r in zip("qkv", args, ref_args)}
+        print(json.dumps(dict(hkv=hkv, n=4096, **grad_err)), flush=True)
+        for n in lengths:
+            q, k, v = inputs("structured", 1, hkv, n, seed=3)
+            cfg = InfLLMv2Config(topk=topk_for_sparsity(sparsity, n, min_topk=18))
+            args = [t.clone().requires_grad_() for t in (q, k, v)]
+            do = torch.randn_like(q)
+            t_sparse = bench(lambda: infllmv2_attention(*args, cfg).backward(do), grads=args)
+            t_dense = bench(lambda: cudnn(*args).backward(do), grads=args)
+            row = dict(mode="fwd+bwd", hkv=hkv, n=n, target_sparsity=sparsity, topk=cfg.topk,
+                       infllmv2_ms=t_sparse, cudnn_ms=t_dense, speedup=t_dense / t_sparse, **grad_err)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+            del q, k, v, args
+            torch.cuda.empty_cache()
+    return rows
+
+
+def decode_rows(lengths, hkvs, batches):
+    fa3 = fa3_module()
+    rows = []
+    cfg = InfLLMv2Config()
+    for hkv in hkvs:
+        for L in lengths:
+            q1, k1, v1 = inputs("structured", 1, hkv, L, seed=4)
+            for B in batches:
+                k, v = k1.expand(B, -1, -1, -1).contiguous(), v1.expand(B, -1, -1, -1).contiguous()
+                q = q1[:, :, -1:].expand(B, -1, -1, -1).contiguous()
+                err = relative_error(infllmv2_decode(q, k, v, cfg), infllmv2_reference(q, k, v, cfg))
+                row = dict(mode="decode", hkv=hkv, L=L, B=B, topk=cfg.topk, rel_err=err,
+                           infllmv2_ms=bench(lambda: infllmv2_decode(q, k, v, cfg)),
+                           cudnn_ms=bench(lambda: cudnn(q, k, v, causal=False)))  # fmt: skip
+                if fa3 is not None:
+                    qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))
+                    row["fa3_ms"] = bench(lambda: fa3.flash_attn_with_kvcache(qt, kt, vt, causal=True, num_splits=0))
+                base = "fa3" if fa3 is not None else "cudnn"
+                row.update(baseline=base, speedup=row[f"{base}_ms"] / row["infllmv2_ms"])
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+                del k, v
+                torch.cuda.empty_cache()
+    return rows
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seqlen", default="32k,128k")
+    ap.add_argument("--hkv", default="2,8")
+    ap.add_argument("--inputs", default="structured,random")
+    ap.add_argument("--sparsity", default="0.75,0.9")
+    ap.add_argument("--train-seqlen", default="32k")
+    ap.add_argument("--decode-len", default="128k")
+    ap.add_argument("--batch", default="1,8")
+    ap.add_argument("--skip", default="", help="prefill, train and/or decode")
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+    hkvs = [int(x) for x in args.hkv.split(",")]
+    rows = []
+    if "prefill" not in args.skip:
+        rows += prefill_rows(parse_size_list(args.seqlen), hkvs, args.inputs.split(","),
+                             [float(x) for x in args.sparsity.split(",")])  # fmt: skip
+    if "train" not in args.skip:
+        rows += train_rows(parse_size_list(args.train_seqlen), hkvs, float(args.sparsity.split(",")[0]))
+    if "decode" not in args.skip:
+        rows += decode_rows(parse_size_list(args.decode_len), hkvs, [int(x) for x in args.batch.split(",")])
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        meta = {"device": torch.cuda.get_device_name(), "torch": torch.__version__,
+                "command": "python " + " ".join(sys.argv), "rows": rows}  # fmt: skip
+        (args.out / "bench_infllmv2.json").write_text(json.dumps(meta, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
