@@ -80,7 +80,6 @@ def _block_scores_kernel(
     tok = tl.arange(0, BM)
     tok_pos = q_start + t.to(tl.int64) * BM + tok
     tok_ok = t * BM + tok < n_rows
-    tok_seen = tl.minimum(tl.where(tok_pos >= KSIZE - 1, (tok_pos - (KSIZE - 1)) // KSTRIDE + 1, 0), n_compressed)
     own = tok_pos // BLOCK
     own_last = tl.max(tl.where(tok_ok, own, 0), axis=0)
     jl = tl.arange(0, JB)
