@@ -48,13 +48,38 @@ def topk_token_density(topk: int, seqlen: int, block_size: int = 64) -> float:
     return float((keys / (pos + 1)).mean())
 
 
-def topk_for_sparsity(sparsity: float, seqlen: int, block_size: int = 64, min_topk: int = 1) -> int:
-    """``topk = round((1 - sparsity) * seqlen / block_size)``, never below ``min_topk`` (the
-    forced blocks). Warns when the floor applies: the measured sparsity will then be lower than
-    asked, and callers report the measured one."""
+def topk_for_sparsity(sparsity: float, seqlen: int, block_size: int = 64, min_topk: int = 1,
+                      over: str = "prefill") -> int:  # fmt: skip
+    """The ``topk`` that sets a top-k method to ``sparsity`` at ``seqlen`` tokens.
+
+    ``over="prefill"`` (default): the mean token density over a whole prefill is ``1 -
+    sparsity``, the definition DashAttention's calibration meets, so methods compare at equal
+    mean density. Early tokens see fewer blocks than ``topk`` and attend densely, so this
+    ``topk`` is smaller than the spec's closed form. ``over="last"``: the spec's
+    ``round((1 - sparsity) * seqlen / block_size)``, the density of the last token only (its
+    prefill mean is higher: 0.60 instead of 0.25 at 128k for 75%).
+
+    Never below ``min_topk`` (the forced blocks): then it warns with the sparsity reached, and
+    callers report the measured density as always."""
     if not 0 <= sparsity < 1:
         raise ValueError(f"sparsity must be in [0, 1); got {sparsity}")
-    topk = round((1 - sparsity) * seqlen / block_size)
+    if over not in ("prefill", "last"):
+        raise ValueError(f"over must be 'prefill' or 'last'; got {over!r}")
+    target = 1 - sparsity
+    n_blocks = -(-seqlen // block_size)
+    if over == "last":
+        topk = round(target * seqlen / block_size)
+    else:  # density grows with topk: bisect for the crossing, keep the nearer side
+        lo, hi = 1, n_blocks
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if topk_token_density(mid, seqlen, block_size) < target:
+                lo = mid + 1
+            else:
+                hi = mid
+        below = max(lo - 1, 1)
+        near = abs(topk_token_density(below, seqlen, block_size) - target)
+        topk = below if near < abs(topk_token_density(lo, seqlen, block_size) - target) else lo
     if topk < min_topk:
         reached = 1 - topk_token_density(min_topk, seqlen, block_size)
         warnings.warn(

@@ -28,7 +28,7 @@ from dashbench.harness.inputs import random_qkv, structured_qkv
 from dashbench.kernels import InfLLMv2Config, infllmv2_attention, infllmv2_decode
 from dashbench.kernels.dash.block_sparse import block_sparse_attention, selection_lists, tiles_for
 from dashbench.kernels.infllmv2 import infllmv2_select
-from dashbench.kernels.reference.infllmv2 import _attend_selected, infllmv2_reference, infllmv2_selection
+from dashbench.kernels.reference.infllmv2 import _attend_selected, compress_keys, infllmv2_reference, infllmv2_selection
 from dashbench.sparsity import topk_for_sparsity
 from dashbench.units import parse_size_list
 
@@ -70,6 +70,8 @@ def prefill_rows(lengths, hkvs, kinds, sparsities):
                 base = "fa3" if fa3 is not None else "cudnn"
                 for sp in sparsities:
                     t0 = time.time()
+                    # topk for the target *mean* token density over the prefill (as DashAttention's
+                    # calibration); the spec's closed form is the last token's density
                     cfg = InfLLMv2Config(topk=topk_for_sparsity(sp, n, min_topk=InfLLMv2Config().forced_blocks))
                     torch.cuda.reset_peak_memory_stats()
                     before = torch.cuda.memory_allocated()
@@ -146,15 +148,28 @@ def decode_rows(lengths, hkvs, batches):
             for B in batches:
                 k, v = k1.expand(B, -1, -1, -1).contiguous(), v1.expand(B, -1, -1, -1).contiguous()
                 q = q1[:, :, -1:].expand(B, -1, -1, -1).contiguous()
-                err = relative_error(infllmv2_decode(q, k, v, cfg), infllmv2_reference(q, k, v, cfg))
+                ck = compress_keys(k.float(), cfg.kernel_size, cfg.kernel_stride)  # the cache's
+                out = infllmv2_decode(q, k, v, cfg, compressed_keys=ck)
+                mine = infllmv2_select(q, k, cfg, q_start=L - 1, compressed_keys=ck)
+                ref_sel = infllmv2_selection(q, k, cfg)
+                err = relative_error(out, _attend_selected(q.float(), k.float(), v.float(), mine.blocks,
+                                                           torch.tensor([L - 1], device="cuda"), cfg.block_size))
                 row = dict(mode="decode", hkv=hkv, L=L, B=B, topk=cfg.topk, rel_err=err,
-                           infllmv2_ms=bench(lambda: infllmv2_decode(q, k, v, cfg)),
-                           cudnn_ms=bench(lambda: cudnn(q, k, v, causal=False)))  # fmt: skip
+                           rel_err_vs_reference=relative_error(out, infllmv2_reference(q, k, v, cfg)),
+                           same_selection_as_reference=bool(torch.equal(mine.blocks, ref_sel.blocks)))
+                step = lambda: infllmv2_decode(q, k, v, cfg, compressed_keys=ck)  # noqa: E731
+                row["infllmv2_ms"] = bench(step)
+                row["infllmv2_graph_ms"] = triton.testing.do_bench_cudagraph(step, rep=100, return_mode="median")
+                row["cudnn_ms"] = bench(lambda: cudnn(q, k, v, causal=False))
                 if fa3 is not None:
                     qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))
-                    row["fa3_ms"] = bench(lambda: fa3.flash_attn_with_kvcache(qt, kt, vt, causal=True, num_splits=0))
+                    fa3_step = lambda: fa3.flash_attn_with_kvcache(qt, kt, vt, causal=True, num_splits=0)  # noqa: E731
+                    row["fa3_ms"] = bench(fa3_step)
+                    row["fa3_graph_ms"] = triton.testing.do_bench_cudagraph(fa3_step, rep=100, return_mode="median")
                 base = "fa3" if fa3 is not None else "cudnn"
                 row.update(baseline=base, speedup=row[f"{base}_ms"] / row["infllmv2_ms"])
+                if fa3 is not None:
+                    row["speedup_graph"] = row["fa3_graph_ms"] / row["infllmv2_graph_ms"]
                 rows.append(row)
                 print(json.dumps(row), flush=True)
                 del k, v

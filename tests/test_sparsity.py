@@ -8,12 +8,22 @@ from dashbench.sparsity import sparsity, token_density_from_blocks, topk_for_spa
 
 @pytest.mark.parametrize("length, expected", [(32768, (128, 51, 26)), (131072, (512, 205, 102))])
 def test_topk_for_the_spec_table(length, expected):
-    assert tuple(topk_for_sparsity(s, length) for s in (0.75, 0.9, 0.95)) == expected
+    assert tuple(topk_for_sparsity(s, length, over="last") for s in (0.75, 0.9, 0.95)) == expected
+
+
+@pytest.mark.parametrize("length", [8192, 32768, 131072])
+@pytest.mark.parametrize("target", [0.5, 0.75, 0.9])
+def test_topk_over_the_prefill_meets_the_mean_density(length, target):
+    topk = topk_for_sparsity(target, length)
+    got = topk_token_density(topk, length)
+    step = topk_token_density(topk + 1, length) - topk_token_density(topk, length)
+    assert abs(got - (1 - target)) <= step  # the nearest integer topk
+    assert topk < topk_for_sparsity(target, length, over="last")
 
 
 def test_topk_floor_warns_and_reports_the_reachable_sparsity():
     with pytest.warns(UserWarning, match="below the 18 forced blocks"):
-        assert topk_for_sparsity(0.95, 16384, min_topk=18) == 18
+        assert topk_for_sparsity(0.95, 16384, min_topk=18, over="last") == 18
     with pytest.raises(ValueError, match="sparsity"):
         topk_for_sparsity(1.0, 1024)
 

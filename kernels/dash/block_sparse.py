@@ -18,43 +18,60 @@ from dashbench.kernels.dash.interface import ATTEND_TMA, ATTEND_TMA_STAGES
 from dashbench.kernels.dash.route import padded_group, tile_rows
 
 ATTEND_ROWS = 64
-_PAIRS_PER_STEP = 1 << 24  # (token, slot) pairs turned into list entries at once
+_DENSE_WORDS = 1 << 24  # (tile, block) words held at once while building lists (128 MiB)
 
 
 def selection_lists(blocks: torch.Tensor, bm: int, block_size: int, q_offset: int = 0):
     """Per-tile lists from per-token selections: ``(offsets [B, Hkv, n_tiles] int64, counts
     int32, ids int32, token_masks int64)``. Query ``i`` sits at key position ``q_offset + i``.
     Blocks at or after a token's own are left out (the kernels attend the own block
-    themselves); entries of a tile are ascending."""
+    themselves); entries of a tile are ascending.
+
+    Per (batch, KV head) and range of tiles, the tokens' bits are added into a dense
+    ``[tiles, n_blocks]`` word array (a token's ids are distinct, so adding is OR-ing) whose
+    non-zero entries are the list; the ranges keep that array under ``_DENSE_WORDS``."""
     B, H, N, K = blocks.shape
+    if N == 1:
+        return _single_token_lists(blocks, block_size, q_offset)
     n_tiles = -(-N // bm)
     n_blocks = -(-(N + q_offset) // block_size)
     dev = blocks.device
-    keys, words = [], []
-    step = max(bm, (_PAIRS_PER_STEP // max(1, B * H * K)) // bm * bm)
-    bh = torch.arange(B * H, device=dev).view(B, H, 1, 1)
-    for t0 in range(0, N, step):  # token ranges aligned to tiles: bounded temporary memory
-        tok = torch.arange(t0, min(t0 + step, N), device=dev)
-        sel = blocks[:, :, t0 : t0 + step].long()
-        keep = (sel >= 0) & (sel < ((q_offset + tok) // block_size)[:, None])
-        tile = (tok // bm)[:, None]
-        key = ((bh * n_tiles + tile) * n_blocks + sel)[keep]
-        bit = torch.bitwise_left_shift(torch.ones_like(tok), tok % bm)[:, None].expand_as(sel)[keep]
-        uniq, inverse = torch.unique(key, sorted=True, return_inverse=True)
-        # a token's ids are distinct, so its bits add up to the OR of the tile's tokens
-        words.append(torch.zeros_like(uniq).scatter_add_(0, inverse, bit))
-        keys.append(uniq)
-    key = torch.cat(keys)
-    word = torch.cat(words)
-    order = torch.sort(key, stable=True).indices  # ranges interleave batches and heads
-    key, word = key[order], word[order]
-    counts = torch.bincount(key // n_blocks, minlength=B * H * n_tiles)
+    step = max(1, _DENSE_WORDS // n_blocks)
+    ids, words, counts = [], [], []
+    for bh in range(B * H):
+        sel_bh = blocks[bh // H, bh % H]
+        for t0 in range(0, n_tiles, step):
+            t1 = min(t0 + step, n_tiles)
+            tok = torch.arange(t0 * bm, min(t1 * bm, N), device=dev)
+            sel = sel_bh[tok].long()
+            keep = (sel >= 0) & (sel < ((q_offset + tok) // block_size)[:, None])
+            where = (tok // bm - t0)[:, None] * n_blocks + sel.clamp(min=0)
+            bit = torch.where(keep, torch.bitwise_left_shift(torch.ones_like(sel), (tok % bm)[:, None]), 0)
+            dense = torch.zeros((t1 - t0) * n_blocks, device=dev, dtype=torch.int64)
+            dense.scatter_add_(0, where.flatten(), bit.flatten())
+            nz = dense.nonzero().squeeze(1)  # ascending: by tile, then block
+            ids.append((nz % n_blocks).to(torch.int32))
+            words.append(dense[nz])
+            counts.append(torch.bincount(nz // n_blocks, minlength=t1 - t0))
+    counts = torch.cat(counts)
     offsets = torch.cumsum(counts, 0) - counts
-    ids = (key % n_blocks).to(torch.int32)
+    ids, words = torch.cat(ids), torch.cat(words)
     if ids.numel() == 0:
-        ids, word = torch.zeros(1, device=dev, dtype=torch.int32), torch.zeros(1, device=dev, dtype=torch.int64)
+        ids, words = torch.zeros(1, device=dev, dtype=torch.int32), torch.zeros(1, device=dev, dtype=torch.int64)
     shape = (B, H, n_tiles)
-    return offsets.view(shape), counts.to(torch.int32).view(shape), ids, word
+    return offsets.view(shape), counts.to(torch.int32).view(shape), ids, words
+
+
+def _single_token_lists(blocks: torch.Tensor, block_size: int, q_offset: int):
+    """The lists of one query per sequence (decode) without a host sync: its selection,
+    ascending and ``-1``-padded, already is the list once the own block is left out."""
+    B, H, _, K = blocks.shape
+    own = q_offset // block_size
+    earlier = (blocks >= 0) & (blocks < own)
+    counts = earlier.sum(-1, dtype=torch.int32).view(B, H, 1)
+    offsets = (torch.arange(B * H, device=blocks.device) * K).view(B, H, 1)
+    words = torch.ones(B * H * K, device=blocks.device, dtype=torch.int64)
+    return offsets, counts, blocks.reshape(-1).to(torch.int32), words
 
 
 class _BlockSparseAttention(torch.autograd.Function):

@@ -22,7 +22,7 @@ import triton
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 
-from dashbench.kernels.dash import attend, backward, decode_kernels, route, summarize
+from dashbench.kernels.dash import attend, backward, block_decode, decode_kernels, route, summarize
 from dashbench.kernels.infllmv2 import stage1
 
 TARGET = GPUTarget("cuda", 90, 32)
@@ -93,10 +93,13 @@ def cases(shapes=SHAPES):
                        pointer_types(backward._bwd_kv_kernel, "bf16", over),
                        dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior), (), backward.BWD_KV_WARPS)
         yield (f"infllmv2 block scores G={G}", stage1._block_scores_kernel,
-               pointer_types(stage1._block_scores_kernel, "bf16", {"OUT": "*fp32", "sm_scale": "fp32"}),
+               pointer_types(stage1._block_scores_kernel, "bf16", {"OUT": "*fp32", "CK": "*fp32", "sm_scale": "fp32"}),
                dict(HKV=2, G=G, GP=GP, BM=bm, D=D, BLOCK=64, KSTRIDE=16, KSIZE=32, RATIO=4, JB=stage1.JB,
-                    INIT=1, LOCAL=16), ())
+                    INIT=1, LOCAL=16, SPLIT=True), ())
         RP = max(16, GP)
+        yield (f"block decode G={G}", block_decode._block_decode_kernel,
+               pointer_types(block_decode._block_decode_kernel, "bf16", {**over, "NCNT": "*i32"}),
+               dict(HKV=2, G=G, RP=RP, C=C, D=D), ())
         yield (f"decode_scores G={G}", decode_kernels._decode_scores_kernel,
                pointer_types(decode_kernels._decode_scores_kernel, "bf16", over),
                dict(HKV=8, G=G, RP=RP, D=D, CB=route.CB, SPLIT_BF16=True), ())

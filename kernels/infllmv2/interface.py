@@ -2,7 +2,7 @@
 
 Selection (stages 1-4) runs under ``no_grad`` over ranges of query tokens, so the block scores
 held at once stay bounded: the Triton stage-1 kernel writes ``[B, Hkv, rows, n_blocks]`` block
-scores for a range, a stable sort keeps the top-k (ties to the earlier block, as the
+scores for a range, ``top_blocks`` keeps the top-k (ties to the earlier block, as the
 reference), and only the ``[B, Hkv, N, topk]`` block ids are kept. Stage 5 is the block-sparse
 attention shared with DashAttention (``dash/block_sparse.py``).
 """
@@ -13,12 +13,11 @@ import os
 
 import torch
 
-from dashbench.kernels.dash.attend import attend
+from dashbench.kernels.dash.block_decode import block_decode
 from dashbench.kernels.dash.block_sparse import block_sparse_attention, selection_lists, tiles_for
-from dashbench.kernels.dash.route import padded_group
 from dashbench.kernels.infllmv2.stage1 import block_scores, kernel_supports
 from dashbench.kernels.reference.attention import check_attention_inputs
-from dashbench.kernels.reference.infllmv2 import BlockSelection, InfLLMv2Config, compress_keys, select_blocks
+from dashbench.kernels.reference.infllmv2 import BlockSelection, InfLLMv2Config, compress_keys
 from dashbench.sparsity import token_density_from_blocks
 
 HEAD_DIMS = (64, 128)
@@ -47,21 +46,43 @@ def check_kernel_inputs(q, k, v, config: InfLLMv2Config) -> None:
         raise ValueError(f"the Triton kernels need a CUDA device (or TRITON_INTERPRET=1); q is on {q.device}")
 
 
+def top_blocks(scores: torch.Tensor, topk: int) -> torch.Tensor:
+    """``select_blocks`` (the reference's stable sort: ties to the earlier block) through
+    ``torch.topk``, which is much faster than a full sort but leaves ties unordered: each score
+    becomes an int64 key, its fp32 bits (monotonic for scores >= 0 and +-inf) above the
+    reversed block index, so keys are distinct and order exactly as the stable sort does."""
+    n_blocks = scores.shape[-1]
+    k = min(topk, n_blocks)
+    bits = (scores + 0.0).contiguous().view(torch.int32).to(torch.int64)  # + 0.0: no -0.0
+    rank = n_blocks - 1 - torch.arange(n_blocks, device=scores.device)
+    keys = torch.bitwise_left_shift(bits, 32) | rank
+    top = torch.topk(keys, k, dim=-1, sorted=False)
+    ids = torch.where(top.values >= 0, top.indices, n_blocks)  # -inf (later blocks) has the sign bit
+    ids = ids.sort(dim=-1).values
+    ids = torch.where(ids == n_blocks, -1, ids).to(torch.int32)
+    if k < topk:
+        ids = torch.nn.functional.pad(ids, (0, topk - k), value=-1)
+    return ids
+
+
 @torch.no_grad()
-def infllmv2_select(q, k, config: InfLLMv2Config, q_start: int | None = None) -> BlockSelection:
+def infllmv2_select(q, k, config: InfLLMv2Config, q_start: int | None = None,
+                    compressed_keys: torch.Tensor | None = None) -> BlockSelection:  # fmt: skip
     """Stages 1-4 with the Triton stage 1: the blocks each query row attends. Rows of ``q`` sit
     at key positions ``q_start ...`` (default: the last ``Nq`` keys)."""
     B, Hq, Nq, D = q.shape
     Nk = k.shape[2]
     q_start = Nk - Nq if q_start is None else q_start
-    ck = compress_keys(k.float(), config.kernel_size, config.kernel_stride).to(q.dtype)
+    ck = compressed_keys
+    if ck is None:
+        ck = compress_keys(k.float(), config.kernel_size, config.kernel_stride)
     n_blocks = -(-Nk // config.block_size)
     step = max(64, _SCORES_BUDGET // max(1, B * k.shape[1] * n_blocks))
     blocks = torch.empty(B, k.shape[1], Nq, config.topk, device=q.device, dtype=torch.int32)
     for r0 in range(0, Nq, step):
         rows = slice(r0, min(r0 + step, Nq))
         scores = block_scores(q[:, :, rows], ck, q_start + r0, Nk, config)
-        blocks[:, :, rows] = select_blocks(scores, config.topk)
+        blocks[:, :, rows] = top_blocks(scores, config.topk)
     positions = torch.arange(q_start, q_start + Nq, device=q.device)
     density = token_density_from_blocks(blocks, positions, config.block_size)
     return BlockSelection(blocks, density, positions, config.block_size)
@@ -95,19 +116,20 @@ def _compute_density(counts: torch.Tensor, n: int, bm: int, block_size: int) -> 
 
 @torch.no_grad()
 def infllmv2_decode(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-                    config: InfLLMv2Config = InfLLMv2Config()) -> torch.Tensor:  # fmt: skip
+                    config: InfLLMv2Config = InfLLMv2Config(), *,
+                    compressed_keys: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
     """One decode step: ``q`` ``[B, Hq, 1, D]`` at the last position of the cache ``k``, ``v``
-    (``[B, Hkv, L, D]``) scores the compressed keys, keeps its top-k blocks and attends them.
-    Equals the last row of ``infllmv2_attention`` on the whole sequence."""
+    (``[B, Hkv, L, D]``) scores the compressed keys, keeps its top-k blocks and attends them
+    (split-KV, so batch 1 fills the GPU). Equals the last row of ``infllmv2_attention`` on the
+    whole sequence. ``compressed_keys`` (``compress_keys(k.float(), ...)``, fp32) is the cache's:
+    a decode loop appends one every ``kernel_stride`` tokens instead of recomputing them. No
+    host sync: the step can be captured in a CUDA graph."""
     check_kernel_inputs(q, k, v, config)
     if q.shape[2] != 1:
         raise ValueError(f"decode takes one query per sequence; got {q.shape[2]}")
     L = k.shape[2]
-    selection = infllmv2_select(q, k, config, q_start=L - 1)
-    G = q.shape[1] // k.shape[1]
-    bm = tiles_for(G, config.block_size)
-    offsets, counts, ids, words = selection_lists(selection.blocks, bm, config.block_size, q_offset=L - 1)
-    out, _ = attend(q, k.contiguous(), v.contiguous(), None, None, None, offsets, counts, ids,
-                    chunk_size=config.block_size, bm=bm, gp=padded_group(G), q_offset=L - 1,
-                    token_masks=words)  # fmt: skip
+    selection = infllmv2_select(q, k, config, q_start=L - 1, compressed_keys=compressed_keys)
+    ids = selection.blocks[:, :, 0]  # ascending: the earlier blocks come first, the own one last
+    counts = ((ids >= 0) & (ids < (L - 1) // config.block_size)).sum(-1, dtype=torch.int32)
+    out, _ = block_decode(q, k, v, ids, counts, block_size=config.block_size)
     return out

@@ -25,10 +25,20 @@ JB = 16  # blocks per step of pass 2
 
 
 @triton.jit
-def _compressed_scores(q, ck_base, ids, ok, stride_cm, sm_scale, D: tl.constexpr):
+def _compressed_scores(q, ck_base, ids, ok, stride_cm, sm_scale, D: tl.constexpr, SPLIT: tl.constexpr):
+    """Scores of the rows of ``q`` against the fp32 compressed keys ``ids``, close to fp32: the
+    selection is discrete, so a rounding error near the k-th score swaps blocks. Half-precision
+    queries are exact in their dtype, so the keys are split into a high and a low half-precision
+    term (two products, ~16 significant bits); fp32 queries use tf32x3."""
     dims = tl.arange(0, D)
     ck = tl.load(ck_base + ids[:, None].to(tl.int64) * stride_cm + dims[None, :], mask=ok[:, None], other=0.0)
-    return tl.dot(q, tl.trans(ck)) * sm_scale
+    if SPLIT:
+        hi = ck.to(q.dtype)
+        lo = (ck - hi.to(tl.float32)).to(q.dtype)
+        s = tl.dot(q, tl.trans(hi)) + tl.dot(q, tl.trans(lo))
+    else:
+        s = tl.dot(q, tl.trans(ck), input_precision="tf32x3")
+    return s * sm_scale
 
 
 @triton.jit
@@ -40,7 +50,7 @@ def _block_scores_kernel(
     n_rows, q_start, n_compressed, n_blocks, sm_scale,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, D: tl.constexpr,
     BLOCK: tl.constexpr, KSTRIDE: tl.constexpr, KSIZE: tl.constexpr, RATIO: tl.constexpr,
-    JB: tl.constexpr, INIT: tl.constexpr, LOCAL: tl.constexpr,
+    JB: tl.constexpr, INIT: tl.constexpr, LOCAL: tl.constexpr, SPLIT: tl.constexpr,
 ):  # fmt: skip
     R: tl.constexpr = GP * BM
     CM: tl.constexpr = JB * RATIO
@@ -68,7 +78,7 @@ def _block_scores_kernel(
     lanes = tl.arange(0, CM)
     for m0 in range(0, last, CM):
         ids = m0 + lanes
-        s = _compressed_scores(q, ck_base, ids, ids < n_compressed, stride_cm, sm_scale, D)
+        s = _compressed_scores(q, ck_base, ids, ids < n_compressed, stride_cm, sm_scale, D, SPLIT)
         s = tl.where(ids[None, :] < seen[:, None], s, float("-inf"))
         m_new = tl.maximum(m_i, tl.max(s, axis=1))
         m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
@@ -86,14 +96,14 @@ def _block_scores_kernel(
     out_base = OUT + b * stride_ob + h * stride_oh + (t.to(tl.int64) * BM + tok)[:, None] * stride_on
     for j0 in range(0, own_last + 1, JB):
         ids = j0 * RATIO + lanes
-        s = _compressed_scores(q, ck_base, ids, ids < n_compressed, stride_cm, sm_scale, D)
+        s = _compressed_scores(q, ck_base, ids, ids < n_compressed, stride_cm, sm_scale, D, SPLIT)
         p = tl.where((ids[None, :] < seen[:, None]) & valid[:, None], tl.exp2(s - lse[:, None]), 0.0)
         p = tl.sum(tl.reshape(p, (GP, BM, CM)), axis=0)  # summed over the group's heads
         score = tl.max(tl.reshape(p, (BM, JB, RATIO)), axis=2)
         # the window that starts half a window before the block and overlaps it
         left = (j0 + jl) * RATIO - 1
         left_ok = (left >= 0) & (left < n_compressed)
-        s = _compressed_scores(q, ck_base, left, left_ok, stride_cm, sm_scale, D)
+        s = _compressed_scores(q, ck_base, left, left_ok, stride_cm, sm_scale, D, SPLIT)
         p = tl.where((left[None, :] < seen[:, None]) & left_ok[None, :] & valid[:, None],
                      tl.exp2(s - lse[:, None]), 0.0)  # fmt: skip
         score = tl.maximum(score, tl.sum(tl.reshape(p, (GP, BM, JB)), axis=0))
@@ -122,8 +132,8 @@ def kernel_supports(config) -> str | None:
 
 def block_scores(q: torch.Tensor, ck: torch.Tensor, q_start: int, n_keys: int, config) -> torch.Tensor:
     """``[B, Hkv, Nq, n_blocks]`` fp32 block scores of the query rows ``q`` (``[B, Hq, Nq, D]``,
-    at key positions ``q_start ...``) against compressed keys ``ck`` (``[B, Hkv, M, D]``, q's
-    dtype), forced blocks ``+inf``, later ones ``-inf``."""
+    at key positions ``q_start ...``) against compressed keys ``ck`` (``[B, Hkv, M, D]`` fp32),
+    forced blocks ``+inf``, later ones ``-inf``."""
     B, Hq, Nq, D = q.shape
     Hkv, M = ck.shape[1], ck.shape[2]
     G = Hq // Hkv
@@ -131,7 +141,7 @@ def block_scores(q: torch.Tensor, ck: torch.Tensor, q_start: int, n_keys: int, c
     gp = padded_group(G)
     bm = max(tile_rows(G, config.block_size, 64), 1)
     out = torch.empty(B, Hkv, Nq, n_blocks, device=q.device, dtype=torch.float32)
-    ck = ck if M > 0 else ck.new_zeros(B, Hkv, 1, D)
+    ck = ck.float() if M > 0 else q.new_zeros(B, Hkv, 1, D, dtype=torch.float32)
     grid = (triton.cdiv(Nq, bm), B * Hkv)
     _block_scores_kernel[grid](
         q, ck, out,
@@ -141,6 +151,6 @@ def block_scores(q: torch.Tensor, ck: torch.Tensor, q_start: int, n_keys: int, c
         Nq, q_start, M, n_blocks, 1.4426950408889634 / math.sqrt(D),
         HKV=Hkv, G=G, GP=gp, BM=bm, D=D, BLOCK=config.block_size, KSTRIDE=config.kernel_stride,
         KSIZE=config.kernel_size, RATIO=config.block_size // config.kernel_stride, JB=JB,
-        INIT=config.init_blocks, LOCAL=config.local_blocks, num_warps=4,
+        INIT=config.init_blocks, LOCAL=config.local_blocks, SPLIT=q.dtype != torch.float32, num_warps=4,
     )  # fmt: skip
     return out

@@ -64,3 +64,28 @@ def test_half_precision(dtype):
     out = block_sparse_attention(q, k, v, blocks, block_size=32)
     ref = _attend_selected(q.double(), k.double(), v.double(), blocks, torch.arange(160, device=DEVICE), 32)
     assert out.dtype == dtype and _rel(out, ref) < 1e-2
+
+
+def test_lists_built_in_tile_ranges_equal_one_pass(monkeypatch):
+    from dashbench.kernels.dash import block_sparse
+
+    blocks = _random_selection(2, 3, 300, 16, 4, seed=1)
+    whole = selection_lists(blocks, bm=8, block_size=16)
+    monkeypatch.setattr(block_sparse, "_DENSE_WORDS", 40)  # two tiles of 19 blocks at a time
+    ranged = selection_lists(blocks, bm=8, block_size=16)
+    for a, b in zip(whole, ranged):
+        assert torch.equal(a, b)
+
+
+def test_single_token_lists_equal_the_general_ones():
+    from dashbench.kernels.dash.block_sparse import _single_token_lists
+
+    blocks = _random_selection(2, 2, 200, 16, 5, seed=2)[:, :, -1:]  # the last token: position 199
+    fast = _single_token_lists(blocks, 16, q_offset=199)
+    offsets, counts, ids, _ = selection_lists(torch.cat([blocks, blocks], 2), bm=2, block_size=16, q_offset=199)
+    assert torch.equal(fast[1][..., 0], counts[..., 0])
+    for bh in range(4):
+        b, h = divmod(bh, 2)
+        n = int(fast[1][b, h, 0])
+        got = fast[2][int(fast[0][b, h, 0]) : int(fast[0][b, h, 0]) + n]
+        assert torch.equal(got, ids[int(offsets[b, h, 0]) : int(offsets[b, h, 0]) + n])

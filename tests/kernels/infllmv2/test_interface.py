@@ -6,9 +6,10 @@ from _common import DEVICE, FP32_TOL, needs_triton
 from _common import rel as _rel
 
 from dashbench.kernels import InfLLMv2Config, infllmv2_attention, infllmv2_decode
+from dashbench.kernels.infllmv2.interface import top_blocks
 from dashbench.kernels.infllmv2.stage1 import block_scores
 from dashbench.kernels.reference.infllmv2 import block_scores as reference_block_scores
-from dashbench.kernels.reference.infllmv2 import _attend_selected, compress_keys, infllmv2_reference, infllmv2_selection
+from dashbench.kernels.reference.infllmv2 import _attend_selected, compress_keys, infllmv2_reference, infllmv2_selection, select_blocks
 
 pytestmark = needs_triton
 
@@ -21,15 +22,30 @@ def _inputs(B, hq, hkv, n, d, seed, dtype=torch.float32):
     return [torch.randn(B, h, n, d, generator=g).to(DEVICE, dtype) for h in (hq, hkv, hkv)]
 
 
-@pytest.mark.parametrize("hq, hkv, n, d", [(4, 2, 300, 64), (6, 2, 257, 64), (16, 1, 200, 128), (2, 2, 1, 64)])
-def test_block_scores_match_the_reference(hq, hkv, n, d):
-    q, k, _ = _inputs(1, hq, hkv, n, d, seed=n)
-    ck = compress_keys(k, SMALL.kernel_size, SMALL.kernel_stride)
-    got = block_scores(q, ck, 0, n, SMALL)
+@pytest.mark.parametrize("hq, hkv, n, d, dtype", [(4, 2, 300, 64, torch.float32), (6, 2, 257, 64, torch.float32),
+                                                   (16, 1, 200, 128, torch.float32), (2, 2, 1, 64, torch.float32),
+                                                   (4, 2, 300, 64, torch.float16), (4, 2, 300, 128, torch.bfloat16)])
+def test_block_scores_match_the_reference(hq, hkv, n, d, dtype):
+    if DEVICE == "cpu" and dtype == torch.bfloat16:
+        pytest.skip("Triton's CPU interpreter computes bf16 tl.dot wrongly; bf16 is checked on the GPU")
+    q, k, _ = _inputs(1, hq, hkv, n, d, seed=n, dtype=dtype)
+    ck = compress_keys(k.float(), SMALL.kernel_size, SMALL.kernel_stride)
+    got = block_scores(q, ck, 0, n, SMALL)  # half-precision queries: the keys' two-term split
     want = reference_block_scores(q.double(), ck.double(), torch.arange(n, device=DEVICE), -(-n // 32), SMALL)
     assert torch.equal(torch.isinf(got), torch.isinf(want)) and torch.equal(got > 0, want > 0)
     finite = torch.isfinite(want)
-    assert torch.allclose(got[finite].double(), want[finite], atol=1e-5 if DEVICE == "cpu" else 1e-2)
+    assert torch.allclose(got[finite].double(), want[finite], atol=1e-5 if DEVICE == "cpu" else 1e-4)
+
+
+def test_top_blocks_equals_the_stable_sort_with_ties():
+    g = torch.Generator().manual_seed(0)
+    scores = torch.randint(0, 4, (3, 2, 50, 40), generator=g).float() / 4  # many ties
+    own = torch.randint(0, 40, (50,), generator=g)
+    j = torch.arange(40)
+    scores = scores.masked_fill(j[None, :] > own[:, None], float("-inf"))
+    scores[..., 0] = float("inf")
+    for topk in (1, 5, 40, 45):
+        assert torch.equal(top_blocks(scores, topk), select_blocks(scores, topk))
 
 
 def _assert_same_selection(got, q, k, cfg):
@@ -48,7 +64,8 @@ def _assert_same_selection(got, q, k, cfg):
         scores = reference_block_scores(q[b : b + 1, :, i : i + 1].double(), ck[b : b + 1], pos, n_blocks, cfg)
         chosen = [scores[0, h, 0][s.blocks[b, h, i][s.blocks[b, h, i] >= 0].long()].sort().values
                   for s in (got, want)]  # fmt: skip
-        assert torch.allclose(chosen[0], chosen[1], rtol=1e-5), (b, h, i)
+        # the kernel's fp32 products are exact on the CPU, tf32x3 on the GPU
+        assert torch.allclose(chosen[0], chosen[1], rtol=1e-5 if DEVICE == "cpu" else 1e-4), (b, h, i)
 
 
 @pytest.mark.parametrize("hq, hkv, n, d", [(4, 2, 300, 64), (6, 2, 129, 128), (8, 1, 260, 64)])
@@ -81,12 +98,14 @@ def test_attention_equals_the_reference_end_to_end():
     assert _rel(out[:, :, same], ref[:, :, same]) < FP32_TOL
 
 
-@pytest.mark.parametrize("n", [1, 31, 33, 200])
-def test_decode_equals_the_last_row_of_prefill(n):
-    q, k, v = _inputs(1, 4, 2, n, 64, seed=n)
+@pytest.mark.parametrize("hq, hkv, n", [(4, 2, 1), (4, 2, 31), (8, 2, 33), (16, 1, 200), (6, 2, 500)])
+def test_decode_equals_the_last_row_of_prefill(hq, hkv, n):
+    q, k, v = _inputs(2, hq, hkv, n, 64, seed=n)
     full = infllmv2_attention(q, k, v, SMALL)
     step = infllmv2_decode(q[:, :, -1:], k, v, SMALL)
     assert _rel(step, full[:, :, -1:]) < FP32_TOL
+    ck = compress_keys(k.float(), SMALL.kernel_size, SMALL.kernel_stride)  # a cache's own
+    assert torch.equal(infllmv2_decode(q[:, :, -1:], k, v, SMALL, compressed_keys=ck), step)
 
 
 def test_half_precision_forward():
