@@ -28,6 +28,8 @@ from dashbench.harness.inputs import random_qkv, structured_qkv
 from dashbench.kernels import InfLLMv2Config, infllmv2_attention, infllmv2_decode
 from dashbench.kernels.dash.block_sparse import block_sparse_attention, selection_lists, tiles_for
 from dashbench.kernels.infllmv2 import infllmv2_select
+from dashbench.kernels.infllmv2.stage1 import block_scores
+from dashbench.kernels.infllmv2.topk import topk_blocks
 from dashbench.kernels.reference.infllmv2 import _attend_selected, compress_keys, infllmv2_reference, infllmv2_selection
 from dashbench.sparsity import topk_for_sparsity
 from dashbench.units import parse_size_list
@@ -54,6 +56,24 @@ def fa3_module():
 def inputs(kind, B, hkv, n, seed):
     make = structured_qkv if kind == "structured" else random_qkv
     return make(B, 32, hkv, n, 128, dtype=torch.bfloat16, device="cuda", seed=seed)
+
+
+def stage1_variants(q, k, cfg):
+    """Stage-1 kernel configurations on the first 16k query rows of the sequence's end (the
+    longest rows), and the top-k on their scores: which one the interface should use."""
+    n = k.shape[2]
+    rows = min(n, 16384)
+    qs = q[:, :, n - rows :]
+    ck = compress_keys(k.float(), cfg.kernel_size, cfg.kernel_stride)
+    out = {}
+    for r, jb, warps, stages in ((64, 16, 4, 3), (64, 16, 4, 2), (128, 16, 8, 2), (128, 16, 4, 2),
+                                 (64, 32, 4, 2), (32, 16, 4, 2)):  # fmt: skip
+        out[f"stage1_r{r}_jb{jb}_w{warps}_s{stages}_ms"] = bench(
+            lambda: block_scores(qs, ck, n - rows, n, cfg, rows=r, jb=jb, num_warps=warps, num_stages=stages))
+    scores = block_scores(qs, ck, n - rows, n, cfg)
+    out["topk_triton_ms"] = bench(lambda: topk_blocks(scores, cfg.topk))
+    out["topk_torch_ms"] = bench(lambda: torch.topk(scores, cfg.topk, dim=-1))
+    return out
 
 
 def prefill_rows(lengths, hkvs, kinds, sparsities):
@@ -91,18 +111,21 @@ def prefill_rows(lengths, hkvs, kinds, sparsities):
                     lists = selection_lists(sel.blocks, bm, cfg.block_size)
                     t_attend = bench(lambda: block_sparse_attention(q, k, v, sel.blocks, block_size=cfg.block_size,
                                                                      lists=lists))  # fmt: skip
+                    variants = stage1_variants(q, k, cfg) if sp == sparsities[0] else {}
                     row = dict(mode="fwd", hkv=hkv, n=n, inputs=kind, target_sparsity=sp, topk=cfg.topk,
                                token_density=sel.mean_density, compute_density=sel.compute_density,
                                rows_selecting_otherwise=differ, rel_err=err, rel_err_vs_reference=err_own,
                                infllmv2_ms=t_total, select_ms=t_select, lists_ms=t_lists, attend_ms=t_attend,
                                **{f"{name}_ms": ms for name, ms in dense.items()}, baseline=base,
-                               speedup=dense[base] / t_total, extra_mem_mib=extra_mib)  # fmt: skip
+                               speedup=dense[base] / t_total, extra_mem_mib=extra_mib, **variants)  # fmt: skip
                     rows.append(row)
                     print(f"Hkv={hkv} N={n} {kind} sp={sp} topk={cfg.topk} tok={sel.mean_density:.3f} "
                           f"comp={sel.compute_density:.3f} differ={differ:.3f} err={err:.1e}/{err_own:.1e} "
                           f"total={t_total:.2f} (select {t_select:.2f} lists {t_lists:.2f} attend {t_attend:.2f}) "
                           f"{base}={dense[base]:.2f} speedup={row['speedup']:.2f} extra={extra_mib:.0f}MiB "
                           f"[{time.time() - t0:.0f}s]", flush=True)
+                    if variants:
+                        print("    " + " ".join(f"{k_}={v_:.4g}" for k_, v_ in variants.items()), flush=True)
                 del q, k, v
                 torch.cuda.empty_cache()
     return rows

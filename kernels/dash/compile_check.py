@@ -23,7 +23,7 @@ from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 
 from dashbench.kernels.dash import attend, backward, block_decode, decode_kernels, route, summarize
-from dashbench.kernels.infllmv2 import stage1
+from dashbench.kernels.infllmv2 import stage1, topk
 
 TARGET = GPUTarget("cuda", 90, 32)
 
@@ -97,6 +97,8 @@ def cases(shapes=SHAPES):
                dict(HKV=2, G=G, GP=GP, BM=bm, D=D, BLOCK=64, KSTRIDE=16, KSIZE=32, RATIO=4, JB=stage1.JB,
                     INIT=1, LOCAL=16, SPLIT=True), ())
         RP = max(16, GP)
+        yield ("infllmv2 topk NB=2048", topk._topk_kernel, {"SCORES": "*fp32", "OUT": "*i32"},
+               dict(RB=2, NB=2048, KP=256), ())
         yield (f"block decode G={G}", block_decode._block_decode_kernel,
                pointer_types(block_decode._block_decode_kernel, "bf16", {**over, "NCNT": "*i32"}),
                dict(HKV=2, G=G, RP=RP, C=C, D=D), ())

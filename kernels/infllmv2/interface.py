@@ -2,7 +2,7 @@
 
 Selection (stages 1-4) runs under ``no_grad`` over ranges of query tokens, so the block scores
 held at once stay bounded: the Triton stage-1 kernel writes ``[B, Hkv, rows, n_blocks]`` block
-scores for a range, ``top_blocks`` keeps the top-k (ties to the earlier block, as the
+scores for a range, a Triton top-k keeps the best ``topk`` (ties to the earlier block, as the
 reference), and only the ``[B, Hkv, N, topk]`` block ids are kept. Stage 5 is the block-sparse
 attention shared with DashAttention (``dash/block_sparse.py``).
 """
@@ -16,6 +16,7 @@ import torch
 from dashbench.kernels.dash.block_decode import block_decode
 from dashbench.kernels.dash.block_sparse import block_sparse_attention, selection_lists, tiles_for
 from dashbench.kernels.infllmv2.stage1 import block_scores, kernel_supports
+from dashbench.kernels.infllmv2.topk import topk_blocks
 from dashbench.kernels.reference.attention import check_attention_inputs
 from dashbench.kernels.reference.infllmv2 import BlockSelection, InfLLMv2Config, compress_keys
 from dashbench.sparsity import token_density_from_blocks
@@ -46,25 +47,6 @@ def check_kernel_inputs(q, k, v, config: InfLLMv2Config) -> None:
         raise ValueError(f"the Triton kernels need a CUDA device (or TRITON_INTERPRET=1); q is on {q.device}")
 
 
-def top_blocks(scores: torch.Tensor, topk: int) -> torch.Tensor:
-    """``select_blocks`` (the reference's stable sort: ties to the earlier block) through
-    ``torch.topk``, which is much faster than a full sort but leaves ties unordered: each score
-    becomes an int64 key, its fp32 bits (monotonic for scores >= 0 and +-inf) above the
-    reversed block index, so keys are distinct and order exactly as the stable sort does."""
-    n_blocks = scores.shape[-1]
-    k = min(topk, n_blocks)
-    bits = (scores + 0.0).contiguous().view(torch.int32).to(torch.int64)  # + 0.0: no -0.0
-    rank = n_blocks - 1 - torch.arange(n_blocks, device=scores.device)
-    keys = torch.bitwise_left_shift(bits, 32) | rank
-    top = torch.topk(keys, k, dim=-1, sorted=False)
-    ids = torch.where(top.values >= 0, top.indices, n_blocks)  # -inf (later blocks) has the sign bit
-    ids = ids.sort(dim=-1).values
-    ids = torch.where(ids == n_blocks, -1, ids).to(torch.int32)
-    if k < topk:
-        ids = torch.nn.functional.pad(ids, (0, topk - k), value=-1)
-    return ids
-
-
 @torch.no_grad()
 def infllmv2_select(q, k, config: InfLLMv2Config, q_start: int | None = None,
                     compressed_keys: torch.Tensor | None = None) -> BlockSelection:  # fmt: skip
@@ -82,7 +64,7 @@ def infllmv2_select(q, k, config: InfLLMv2Config, q_start: int | None = None,
     for r0 in range(0, Nq, step):
         rows = slice(r0, min(r0 + step, Nq))
         scores = block_scores(q[:, :, rows], ck, q_start + r0, Nk, config)
-        blocks[:, :, rows] = top_blocks(scores, config.topk)
+        blocks[:, :, rows] = topk_blocks(scores, config.topk)
     positions = torch.arange(q_start, q_start + Nq, device=q.device)
     density = token_density_from_blocks(blocks, positions, config.block_size)
     return BlockSelection(blocks, density, positions, config.block_size)

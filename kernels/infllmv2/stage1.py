@@ -130,7 +130,8 @@ def kernel_supports(config) -> str | None:
     return None
 
 
-def block_scores(q: torch.Tensor, ck: torch.Tensor, q_start: int, n_keys: int, config) -> torch.Tensor:
+def block_scores(q: torch.Tensor, ck: torch.Tensor, q_start: int, n_keys: int, config, *, rows: int = 64,
+                 jb: int = JB, num_warps: int = 4, num_stages: int = 3) -> torch.Tensor:  # fmt: skip
     """``[B, Hkv, Nq, n_blocks]`` fp32 block scores of the query rows ``q`` (``[B, Hq, Nq, D]``,
     at key positions ``q_start ...``) against compressed keys ``ck`` (``[B, Hkv, M, D]`` fp32),
     forced blocks ``+inf``, later ones ``-inf``."""
@@ -139,7 +140,7 @@ def block_scores(q: torch.Tensor, ck: torch.Tensor, q_start: int, n_keys: int, c
     G = Hq // Hkv
     n_blocks = -(-n_keys // config.block_size)
     gp = padded_group(G)
-    bm = max(tile_rows(G, config.block_size, 64), 1)
+    bm = max(tile_rows(G, config.block_size, rows), 1)
     out = torch.empty(B, Hkv, Nq, n_blocks, device=q.device, dtype=torch.float32)
     ck = ck.float() if M > 0 else q.new_zeros(B, Hkv, 1, D, dtype=torch.float32)
     grid = (triton.cdiv(Nq, bm), B * Hkv)
@@ -150,7 +151,8 @@ def block_scores(q: torch.Tensor, ck: torch.Tensor, q_start: int, n_keys: int, c
         out.stride(0), out.stride(1), out.stride(2),
         Nq, q_start, M, n_blocks, 1.4426950408889634 / math.sqrt(D),
         HKV=Hkv, G=G, GP=gp, BM=bm, D=D, BLOCK=config.block_size, KSTRIDE=config.kernel_stride,
-        KSIZE=config.kernel_size, RATIO=config.block_size // config.kernel_stride, JB=JB,
-        INIT=config.init_blocks, LOCAL=config.local_blocks, SPLIT=q.dtype != torch.float32, num_warps=4,
+        KSIZE=config.kernel_size, RATIO=config.block_size // config.kernel_stride, JB=jb,
+        INIT=config.init_blocks, LOCAL=config.local_blocks, SPLIT=q.dtype != torch.float32,
+        num_warps=num_warps, num_stages=num_stages,
     )  # fmt: skip
     return out
