@@ -93,8 +93,8 @@ def cases(shapes=SHAPES):
                        pointer_types(backward._bwd_kv_kernel, "bf16", over),
                        dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior), (), backward.BWD_KV_WARPS)
         yield (f"infllmv2 block scores G={G}", stage1._block_scores_kernel,
-               pointer_types(stage1._block_scores_kernel, "bf16", {"OUT": "*fp32", "CK": "*fp32", "sm_scale": "fp32"}),
-               dict(HKV=2, G=G, GP=GP, BM=bm, D=D, BLOCK=64, KSTRIDE=16, KSIZE=32, RATIO=4, JB=stage1.JB,
+               pointer_types(stage1._block_scores_kernel, "bf16", {"OUT": "*fp32", "sm_scale": "fp32"}),
+               dict(HKV=2, G=G, GP=GP, BM=max(1, stage1.ROWS // GP), D=D, BLOCK=64, KSTRIDE=16, KSIZE=32, RATIO=4, JB=stage1.JB,
                     INIT=1, LOCAL=16, SPLIT=True), ())
         RP = max(16, GP)
         yield ("infllmv2 topk NB=2048", topk._topk_kernel, {"SCORES": "*fp32", "OUT": "*i32"},

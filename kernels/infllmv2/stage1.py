@@ -22,20 +22,24 @@ import triton.language as tl
 from dashbench.kernels.dash.route import padded_group, tile_rows
 
 JB = 16  # blocks per step of pass 2
+# Rows (G heads x tokens) per program. H100, 128k, the last 16k rows, 32/2 heads: 16.9 ms at
+# 128 rows / 4 warps / 2 stages, 26.1 at 64/4/2, 35.6 at 64/4/3, 29.7 at 128/8/2, 63.5 at 32/4/2
+# (results/reference/h100-infllmv2/).
+ROWS = 128
 
 
 @triton.jit
-def _compressed_scores(q, ck_base, ids, ok, stride_cm, sm_scale, D: tl.constexpr, SPLIT: tl.constexpr):
-    """Scores of the rows of ``q`` against the fp32 compressed keys ``ids``, close to fp32: the
+def _compressed_scores(q, ck_base, lo_base, ids, ok, stride_cm, sm_scale, D: tl.constexpr, SPLIT: tl.constexpr):
+    """Scores of the rows of ``q`` against the compressed keys ``ids``, close to fp32: the
     selection is discrete, so a rounding error near the k-th score swaps blocks. Half-precision
-    queries are exact in their dtype, so the keys are split into a high and a low half-precision
-    term (two products, ~16 significant bits); fp32 queries use tf32x3."""
+    queries are exact in their dtype, so the fp32 keys come split into a high and a low term of
+    that dtype (two products, ~16 significant bits); fp32 queries use tf32x3."""
     dims = tl.arange(0, D)
-    ck = tl.load(ck_base + ids[:, None].to(tl.int64) * stride_cm + dims[None, :], mask=ok[:, None], other=0.0)
+    offs = ids[:, None].to(tl.int64) * stride_cm + dims[None, :]
+    ck = tl.load(ck_base + offs, mask=ok[:, None], other=0.0)
     if SPLIT:
-        hi = ck.to(q.dtype)
-        lo = (ck - hi.to(tl.float32)).to(q.dtype)
-        s = tl.dot(q, tl.trans(hi)) + tl.dot(q, tl.trans(lo))
+        lo = tl.load(lo_base + offs, mask=ok[:, None], other=0.0)
+        s = tl.dot(q, tl.trans(ck)) + tl.dot(q, tl.trans(lo))
     else:
         s = tl.dot(q, tl.trans(ck), input_precision="tf32x3")
     return s * sm_scale
@@ -43,7 +47,7 @@ def _compressed_scores(q, ck_base, ids, ok, stride_cm, sm_scale, D: tl.constexpr
 
 @triton.jit
 def _block_scores_kernel(
-    Q, CK, OUT,
+    Q, CK, CK_LO, OUT,
     stride_qb, stride_qh, stride_qn,
     stride_cb, stride_ch, stride_cm,
     stride_ob, stride_oh, stride_on,
@@ -67,6 +71,7 @@ def _block_scores_kernel(
     q = tl.load(Q + b * stride_qb + (h * G + g)[:, None].to(tl.int64) * stride_qh + qi[:, None] * stride_qn
                 + dims[None, :], mask=valid[:, None], other=0.0)  # fmt: skip
     ck_base = CK + b * stride_cb + h * stride_ch
+    lo_base = CK_LO + b * stride_cb + h * stride_ch
     # compressed keys seen by a row: windows [s*m, s*m + l) with s*m + l - 1 <= pos
     seen = tl.where(pos >= KSIZE - 1, (pos - (KSIZE - 1)) // KSTRIDE + 1, 0)
     seen = tl.minimum(seen, n_compressed)
@@ -78,7 +83,7 @@ def _block_scores_kernel(
     lanes = tl.arange(0, CM)
     for m0 in range(0, last, CM):
         ids = m0 + lanes
-        s = _compressed_scores(q, ck_base, ids, ids < n_compressed, stride_cm, sm_scale, D, SPLIT)
+        s = _compressed_scores(q, ck_base, lo_base, ids, ids < n_compressed, stride_cm, sm_scale, D, SPLIT)
         s = tl.where(ids[None, :] < seen[:, None], s, float("-inf"))
         m_new = tl.maximum(m_i, tl.max(s, axis=1))
         m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
@@ -96,14 +101,14 @@ def _block_scores_kernel(
     out_base = OUT + b * stride_ob + h * stride_oh + (t.to(tl.int64) * BM + tok)[:, None] * stride_on
     for j0 in range(0, own_last + 1, JB):
         ids = j0 * RATIO + lanes
-        s = _compressed_scores(q, ck_base, ids, ids < n_compressed, stride_cm, sm_scale, D, SPLIT)
+        s = _compressed_scores(q, ck_base, lo_base, ids, ids < n_compressed, stride_cm, sm_scale, D, SPLIT)
         p = tl.where((ids[None, :] < seen[:, None]) & valid[:, None], tl.exp2(s - lse[:, None]), 0.0)
         p = tl.sum(tl.reshape(p, (GP, BM, CM)), axis=0)  # summed over the group's heads
         score = tl.max(tl.reshape(p, (BM, JB, RATIO)), axis=2)
         # the window that starts half a window before the block and overlaps it
         left = (j0 + jl) * RATIO - 1
         left_ok = (left >= 0) & (left < n_compressed)
-        s = _compressed_scores(q, ck_base, left, left_ok, stride_cm, sm_scale, D, SPLIT)
+        s = _compressed_scores(q, ck_base, lo_base, left, left_ok, stride_cm, sm_scale, D, SPLIT)
         p = tl.where((left[None, :] < seen[:, None]) & left_ok[None, :] & valid[:, None],
                      tl.exp2(s - lse[:, None]), 0.0)  # fmt: skip
         score = tl.maximum(score, tl.sum(tl.reshape(p, (GP, BM, JB)), axis=0))
@@ -130,8 +135,8 @@ def kernel_supports(config) -> str | None:
     return None
 
 
-def block_scores(q: torch.Tensor, ck: torch.Tensor, q_start: int, n_keys: int, config, *, rows: int = 64,
-                 jb: int = JB, num_warps: int = 4, num_stages: int = 3) -> torch.Tensor:  # fmt: skip
+def block_scores(q: torch.Tensor, ck: torch.Tensor, q_start: int, n_keys: int, config, *, rows: int = ROWS,
+                 jb: int = JB, num_warps: int = 4, num_stages: int = 2) -> torch.Tensor:  # fmt: skip
     """``[B, Hkv, Nq, n_blocks]`` fp32 block scores of the query rows ``q`` (``[B, Hq, Nq, D]``,
     at key positions ``q_start ...``) against compressed keys ``ck`` (``[B, Hkv, M, D]`` fp32),
     forced blocks ``+inf``, later ones ``-inf``."""
@@ -142,17 +147,23 @@ def block_scores(q: torch.Tensor, ck: torch.Tensor, q_start: int, n_keys: int, c
     gp = padded_group(G)
     bm = max(tile_rows(G, config.block_size, rows), 1)
     out = torch.empty(B, Hkv, Nq, n_blocks, device=q.device, dtype=torch.float32)
-    ck = ck.float() if M > 0 else q.new_zeros(B, Hkv, 1, D, dtype=torch.float32)
+    ck = ck.float().contiguous() if M > 0 else q.new_zeros(B, Hkv, 1, D, dtype=torch.float32)
+    split = q.dtype != torch.float32
+    if split:  # high and low terms in q's dtype, once per call rather than per tile
+        hi = ck.to(q.dtype)
+        ck, lo = hi, (ck - hi.float()).to(q.dtype)
+    else:
+        lo = ck
     grid = (triton.cdiv(Nq, bm), B * Hkv)
     _block_scores_kernel[grid](
-        q, ck, out,
+        q, ck, lo, out,
         q.stride(0), q.stride(1), q.stride(2),
         ck.stride(0), ck.stride(1), ck.stride(2),
         out.stride(0), out.stride(1), out.stride(2),
         Nq, q_start, M, n_blocks, 1.4426950408889634 / math.sqrt(D),
         HKV=Hkv, G=G, GP=gp, BM=bm, D=D, BLOCK=config.block_size, KSTRIDE=config.kernel_stride,
         KSIZE=config.kernel_size, RATIO=config.block_size // config.kernel_stride, JB=jb,
-        INIT=config.init_blocks, LOCAL=config.local_blocks, SPLIT=q.dtype != torch.float32,
+        INIT=config.init_blocks, LOCAL=config.local_blocks, SPLIT=split,
         num_warps=num_warps, num_stages=num_stages,
     )  # fmt: skip
     return out
