@@ -145,6 +145,8 @@ def block_scores(q: torch.Tensor, ck: torch.Tensor, q_start: int, n_keys: int, c
     G = Hq // Hkv
     n_blocks = -(-n_keys // config.block_size)
     gp = padded_group(G)
+    if q.dtype == torch.float32:
+        rows = min(rows, 64)  # fp32 tiles at 128 rows and D = 128 overflow the shared memory (sm_90)
     bm = max(tile_rows(G, config.block_size, rows), 1)
     out = torch.empty(B, Hkv, Nq, n_blocks, device=q.device, dtype=torch.float32)
     ck = ck.float().contiguous() if M > 0 else q.new_zeros(B, Hkv, 1, D, dtype=torch.float32)
