@@ -26,6 +26,7 @@ from dashbench.kernels.dash import attend, backward, block_decode, decode_kernel
 from dashbench.kernels.infllmv2 import stage1, topk
 
 TARGET = GPUTarget("cuda", 90, 32)
+SM90_SHARED = 232448  # bytes of shared memory a CTA may use on an H100
 
 
 def compile_kernel(fn, types: dict, constexprs: dict, ones: tuple = (), num_warps: int = 4):
@@ -92,6 +93,10 @@ def cases(shapes=SHAPES):
                 yield (f"bwd_kv G={G} est={est} prior={prior} tma={tma}", backward._bwd_kv_kernel,
                        pointer_types(backward._bwd_kv_kernel, "bf16", over),
                        dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior), (), backward.BWD_KV_WARPS)
+        yield (f"infllmv2 block scores fp32 G={G}", stage1._block_scores_kernel,
+               pointer_types(stage1._block_scores_kernel, "fp32", {"sm_scale": "fp32"}),
+               dict(HKV=2, G=G, GP=GP, BM=max(1, 64 // GP), D=D, BLOCK=64, KSTRIDE=16, KSIZE=32, RATIO=4,
+                    JB=stage1.JB, INIT=1, LOCAL=16, SPLIT=False), ())
         yield (f"infllmv2 block scores G={G}", stage1._block_scores_kernel,
                pointer_types(stage1._block_scores_kernel, "bf16", {"OUT": "*fp32", "sm_scale": "fp32"}),
                dict(HKV=2, G=G, GP=GP, BM=max(1, stage1.ROWS // GP), D=D, BLOCK=64, KSTRIDE=16, KSIZE=32, RATIO=4, JB=stage1.JB,
@@ -143,6 +148,8 @@ def main() -> int:
         t0 = time.time()
         try:
             kernel = compile_kernel(fn, types, constexprs, ones, *warps)
+            if kernel.metadata.shared > SM90_SHARED:  # compiles, then fails at launch
+                raise RuntimeError(f"needs {kernel.metadata.shared} B of shared memory (sm_90: {SM90_SHARED})")
             extra = f"  {resources(kernel)}" if "--resources" in sys.argv else ""
             print(f"ok    {name} ({time.time() - t0:.1f}s){extra}", flush=True)
         except Exception as exc:  # noqa: BLE001
