@@ -19,6 +19,7 @@ from dashbench.kernels.infllmv2.stage1 import block_scores, kernel_supports
 from dashbench.kernels.infllmv2.topk import topk_blocks
 from dashbench.kernels.reference.attention import check_attention_inputs
 from dashbench.kernels.reference.infllmv2 import BlockSelection, InfLLMv2Config, compress_keys
+from dashbench.kernels.reference.infllmv2 import block_scores as reference_block_scores
 from dashbench.sparsity import token_density_from_blocks
 
 HEAD_DIMS = (64, 128)
@@ -61,7 +62,12 @@ def infllmv2_select(q, k, config: InfLLMv2Config, q_start: int | None = None,
     n_blocks = -(-Nk // config.block_size)
     step = max(64, _SCORES_BUDGET // max(1, B * k.shape[1] * n_blocks))
     blocks = torch.empty(B, k.shape[1], Nq, config.topk, device=q.device, dtype=torch.int32)
-    for r0 in range(0, Nq, step):
+    if Nq == 1:
+        # One token (decode): the kernel's programs would each walk all compressed keys alone;
+        # the reference's few batched fp32 products spread over the GPU instead (and are exact).
+        positions = torch.full((1,), q_start, device=q.device)
+        blocks[:] = topk_blocks(reference_block_scores(q.float(), ck, positions, n_blocks, config), config.topk)
+    for r0 in range(0, Nq if Nq > 1 else 0, step):
         rows = slice(r0, min(r0 + step, Nq))
         scores = block_scores(q[:, :, rows], ck, q_start + r0, Nk, config)
         blocks[:, :, rows] = topk_blocks(scores, config.topk)

@@ -22,10 +22,11 @@ import triton.language as tl
 from dashbench.kernels.dash.route import padded_group, tile_rows
 
 JB = 16  # blocks per step of pass 2
-# Rows (G heads x tokens) per program. H100, 128k, the last 16k rows, 32/2 heads: 16.9 ms at
-# 128 rows / 4 warps / 2 stages, 26.1 at 64/4/2, 35.6 at 64/4/3, 29.7 at 128/8/2, 63.5 at 32/4/2
-# (results/reference/h100-infllmv2/).
-ROWS = 128
+# Rows (G heads x tokens) per program, 4 warps, 2 stages. H100, 128k, the last 16k rows
+# (results/reference/h100-infllmv2/): at 32/2 heads 16.5 ms at 128 rows, 17.6 at 256, 26.1 at 64
+# (35.6 at 64 rows / 3 stages, the first default); at 32/8 heads 12.4 ms at 256 rows, 20.7 at 128.
+def default_rows(group: int) -> int:
+    return 256 if group <= 4 else 128
 
 
 @triton.jit
@@ -135,7 +136,7 @@ def kernel_supports(config) -> str | None:
     return None
 
 
-def block_scores(q: torch.Tensor, ck: torch.Tensor, q_start: int, n_keys: int, config, *, rows: int = ROWS,
+def block_scores(q: torch.Tensor, ck: torch.Tensor, q_start: int, n_keys: int, config, *, rows: int | None = None,
                  jb: int = JB, num_warps: int = 4, num_stages: int = 2) -> torch.Tensor:  # fmt: skip
     """``[B, Hkv, Nq, n_blocks]`` fp32 block scores of the query rows ``q`` (``[B, Hq, Nq, D]``,
     at key positions ``q_start ...``) against compressed keys ``ck`` (``[B, Hkv, M, D]`` fp32),
@@ -145,6 +146,7 @@ def block_scores(q: torch.Tensor, ck: torch.Tensor, q_start: int, n_keys: int, c
     G = Hq // Hkv
     n_blocks = -(-n_keys // config.block_size)
     gp = padded_group(G)
+    rows = rows or default_rows(G)
     if q.dtype == torch.float32:
         rows = min(rows, 64)  # fp32 tiles at 128 rows and D = 128 overflow the shared memory (sm_90)
     bm = max(tile_rows(G, config.block_size, rows), 1)
