@@ -18,6 +18,8 @@ import warnings
 
 import torch
 
+_ELEMENTS = 1 << 24  # selection entries handled at once
+
 
 def token_density_from_blocks(blocks: torch.Tensor, positions: torch.Tensor, block_size: int) -> torch.Tensor:
     """Token density from selected block ids.
@@ -30,11 +32,18 @@ def token_density_from_blocks(blocks: torch.Tensor, positions: torch.Tensor, blo
 
     Returns ``[..., Nq]`` float64: causal keys inside the selected blocks over ``position + 1``.
     """
-    pos = positions.to(blocks.device)[:, None].long()
-    start = blocks.long() * block_size
-    keys = (pos - start + 1).clamp(0, block_size)  # a block at or before the query's own
-    keys = torch.where(blocks >= 0, keys, 0)
-    return keys.sum(-1).double() / (pos[:, 0].double() + 1)
+    positions = positions.to(blocks.device)
+    lead, (n, k) = blocks.shape[:-2], blocks.shape[-2:]
+    out = torch.empty(*lead, n, device=blocks.device, dtype=torch.float64)
+    step = max(1, _ELEMENTS // max(1, blocks[..., :1, :].numel()))
+    for r0 in range(0, n, step):  # slices of tokens: a 128k selection would need GBs at once
+        sel = blocks[..., r0 : r0 + step, :]
+        pos = positions[r0 : r0 + step, None].to(torch.int32)
+        # causal keys of a block at or before the query's own (int32: positions stay < 2^31)
+        keys = (pos - sel.to(torch.int32) * block_size + 1).clamp_(0, block_size)
+        keys = torch.where(sel >= 0, keys, 0)
+        out[..., r0 : r0 + step] = keys.sum(-1, dtype=torch.float64) / (pos[:, 0].double() + 1)
+    return out
 
 
 def topk_token_density(topk: int, seqlen: int, block_size: int = 64) -> float:

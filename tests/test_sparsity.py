@@ -44,3 +44,13 @@ def test_token_density_counts_only_causal_keys_of_the_own_block():
     blocks = torch.tensor([[0, 2, -1]])
     assert token_density_from_blocks(blocks, torch.tensor([130]), 64).item() == pytest.approx((64 + 3) / 131)
     assert sparsity(0.25) == 0.75
+
+
+def test_density_in_token_slices_equals_one_pass(monkeypatch):
+    from dashbench import sparsity as module
+
+    blocks = torch.randint(-1, 20, (2, 3, 500, 7))
+    positions = torch.arange(1000, 1500)
+    whole = token_density_from_blocks(blocks, positions, 64)
+    monkeypatch.setattr(module, "_ELEMENTS", 50)  # two tokens of 3 x 7 entries at a time
+    assert torch.equal(token_density_from_blocks(blocks, positions, 64), whole)

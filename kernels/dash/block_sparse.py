@@ -36,7 +36,7 @@ def selection_lists(blocks: torch.Tensor, bm: int, block_size: int, q_offset: in
     n_tiles = -(-N // bm)
     n_blocks = -(-(N + q_offset) // block_size)
     dev = blocks.device
-    step = max(1, _DENSE_WORDS // n_blocks)
+    step = max(1, min(_DENSE_WORDS // n_blocks, _DENSE_WORDS // (bm * K)))  # tiles per range
     ids, words, counts = [], [], []
     for bh in range(B * H):
         sel_bh = blocks[bh // H, bh % H]
