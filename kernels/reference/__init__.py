@@ -8,6 +8,7 @@ from dashbench.kernels.reference.dash import (
     dash_routing_stats,
 )
 from dashbench.kernels.reference.infllmv2 import InfLLMv2Config, infllmv2_reference, infllmv2_selection
+from dashbench.kernels.reference.nsa import NSAConfig, NSAParams, nsa_reference
 
 __all__ = [
     "DashStats",
@@ -19,4 +20,7 @@ __all__ = [
     "infllmv2_reference",
     "infllmv2_selection",
     "InfLLMv2Config",
+    "NSAConfig",
+    "NSAParams",
+    "nsa_reference",
 ]
