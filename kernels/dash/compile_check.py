@@ -96,11 +96,15 @@ def cases(shapes=SHAPES):
         yield (f"infllmv2 block scores fp32 G={G}", stage1._block_scores_kernel,
                pointer_types(stage1._block_scores_kernel, "fp32", {"sm_scale": "fp32"}),
                dict(HKV=2, G=G, GP=GP, BM=max(1, 64 // GP), D=D, BLOCK=64, KSTRIDE=16, KSIZE=32, RATIO=4,
-                    JB=stage1.JB, INIT=1, LOCAL=16, SPLIT=False), ())
+                    JB=stage1.JB, INIT=1, LOCAL=16, SPLIT=False, SUM=False), ())
         yield (f"infllmv2 block scores G={G}", stage1._block_scores_kernel,
                pointer_types(stage1._block_scores_kernel, "bf16", {"OUT": "*fp32", "sm_scale": "fp32"}),
                dict(HKV=2, G=G, GP=GP, BM=max(1, stage1.default_rows(G) // GP), D=D, BLOCK=64, KSTRIDE=16, KSIZE=32, RATIO=4, JB=stage1.JB,
-                    INIT=1, LOCAL=16, SPLIT=True), ())
+                    INIT=1, LOCAL=16, SPLIT=True, SUM=False), ())
+        yield (f"nsa block scores (sum) G={G}", stage1._block_scores_kernel,
+               pointer_types(stage1._block_scores_kernel, "bf16", {"OUT": "*fp32", "sm_scale": "fp32"}),
+               dict(HKV=2, G=G, GP=GP, BM=max(1, stage1.default_rows(G) // GP), D=D, BLOCK=64, KSTRIDE=16,
+                    KSIZE=32, RATIO=4, JB=stage1.JB, INIT=1, LOCAL=1, SPLIT=True, SUM=True), ())
         RP = max(16, GP)
         yield ("infllmv2 topk NB=2048", topk._topk_kernel, {"SCORES": "*fp32", "OUT": "*i32"},
                dict(RB=2, NB=2048, KP=256), ())

@@ -55,7 +55,7 @@ def _block_scores_kernel(
     n_rows, q_start, n_compressed, n_blocks, sm_scale,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, D: tl.constexpr,
     BLOCK: tl.constexpr, KSTRIDE: tl.constexpr, KSIZE: tl.constexpr, RATIO: tl.constexpr,
-    JB: tl.constexpr, INIT: tl.constexpr, LOCAL: tl.constexpr, SPLIT: tl.constexpr,
+    JB: tl.constexpr, INIT: tl.constexpr, LOCAL: tl.constexpr, SPLIT: tl.constexpr, SUM: tl.constexpr,
 ):  # fmt: skip
     R: tl.constexpr = GP * BM
     CM: tl.constexpr = JB * RATIO
@@ -105,14 +105,23 @@ def _block_scores_kernel(
         s = _compressed_scores(q, ck_base, lo_base, ids, ids < n_compressed, stride_cm, sm_scale, D, SPLIT)
         p = tl.where((ids[None, :] < seen[:, None]) & valid[:, None], tl.exp2(s - lse[:, None]), 0.0)
         p = tl.sum(tl.reshape(p, (GP, BM, CM)), axis=0)  # summed over the group's heads
-        score = tl.max(tl.reshape(p, (BM, JB, RATIO)), axis=2)
+        p3 = tl.reshape(p, (BM, JB, RATIO))
+        if SUM:  # NSA: windows weighted by their overlap in strides (2, ..., 2, 1; left one: 1)
+            lane = tl.arange(0, RATIO)
+            score = 2.0 * tl.sum(p3, axis=2) - tl.sum(tl.where(lane[None, None, :] == RATIO - 1, p3, 0.0), axis=2)
+        else:  # InfLLMv2: the max over the overlapping windows
+            score = tl.max(p3, axis=2)
         # the window that starts half a window before the block and overlaps it
         left = (j0 + jl) * RATIO - 1
         left_ok = (left >= 0) & (left < n_compressed)
         s = _compressed_scores(q, ck_base, lo_base, left, left_ok, stride_cm, sm_scale, D, SPLIT)
         p = tl.where((left[None, :] < seen[:, None]) & left_ok[None, :] & valid[:, None],
                      tl.exp2(s - lse[:, None]), 0.0)  # fmt: skip
-        score = tl.maximum(score, tl.sum(tl.reshape(p, (GP, BM, JB)), axis=0))
+        left_p = tl.sum(tl.reshape(p, (GP, BM, JB)), axis=0)
+        if SUM:
+            score = score + left_p
+        else:
+            score = tl.maximum(score, left_p)
         j = j0 + jl
         forced = (j[None, :] < INIT) | ((j[None, :] >= own[:, None] - LOCAL) & (j[None, :] <= own[:, None]))
         score = tl.where(forced, float("inf"), score)
@@ -137,10 +146,11 @@ def kernel_supports(config) -> str | None:
 
 
 def block_scores(q: torch.Tensor, ck: torch.Tensor, q_start: int, n_keys: int, config, *, rows: int | None = None,
-                 jb: int = JB, num_warps: int = 4, num_stages: int = 2) -> torch.Tensor:  # fmt: skip
+                 jb: int = JB, num_warps: int = 4, num_stages: int = 2, score: str = "max") -> torch.Tensor:  # fmt: skip
     """``[B, Hkv, Nq, n_blocks]`` fp32 block scores of the query rows ``q`` (``[B, Hq, Nq, D]``,
     at key positions ``q_start ...``) against compressed keys ``ck`` (``[B, Hkv, M, D]`` fp32),
-    forced blocks ``+inf``, later ones ``-inf``."""
+    forced blocks ``+inf``, later ones ``-inf``. ``score="sum"``: NSA's overlap-weighted sum over
+    the windows (weights 1, 2, ..., 2, 1) instead of InfLLMv2's max."""
     B, Hq, Nq, D = q.shape
     Hkv, M = ck.shape[1], ck.shape[2]
     G = Hq // Hkv
@@ -167,7 +177,7 @@ def block_scores(q: torch.Tensor, ck: torch.Tensor, q_start: int, n_keys: int, c
         Nq, q_start, M, n_blocks, 1.4426950408889634 / math.sqrt(D),
         HKV=Hkv, G=G, GP=gp, BM=bm, D=D, BLOCK=config.block_size, KSTRIDE=config.kernel_stride,
         KSIZE=config.kernel_size, RATIO=config.block_size // config.kernel_stride, JB=jb,
-        INIT=config.init_blocks, LOCAL=config.local_blocks, SPLIT=split,
+        INIT=config.init_blocks, LOCAL=config.local_blocks, SPLIT=split, SUM=score == "sum",
         num_warps=num_warps, num_stages=num_stages,
     )  # fmt: skip
     return out

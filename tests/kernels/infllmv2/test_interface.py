@@ -36,6 +36,27 @@ def test_block_scores_match_the_reference(hq, hkv, n, d, dtype):
     assert torch.allclose(got[finite].double(), want[finite], atol=1e-5 if DEVICE == "cpu" else 1e-4)
 
 
+@pytest.mark.parametrize("hq, hkv, n", [(4, 2, 300), (16, 1, 200)])
+def test_nsa_sum_scores_match_the_nsa_reference(hq, hkv, n):
+    from dashbench.kernels.reference.nsa import NSAConfig, _block_map
+
+    q, k, _ = _inputs(1, hq, hkv, n, 64, seed=n)
+    ck = compress_keys(k.float(), SMALL.kernel_size, SMALL.kernel_stride)
+    got = block_scores(q, ck, 0, n, SMALL, score="sum")
+    want = reference_block_scores(q.double(), ck.double(), torch.arange(n, device=DEVICE), -(-n // 32), SMALL)
+    # the reference's "sum": recompute the pooled scores with NSA's overlap weights
+    nsa = NSAConfig(block_size=32, cmp_size=16, cmp_stride=8)
+    ids, weight = _block_map(-(-n // 32), ck.shape[2], nsa, DEVICE)
+    x = torch.matmul(q.double().reshape(1, hkv, -1, 64), ck.double().transpose(-1, -2)) / 8.0
+    ends = 8 * torch.arange(ck.shape[2], device=DEVICE) + 15
+    x = x.view(1, hkv, hq // hkv, n, -1).masked_fill(ends[None, :] > torch.arange(n, device=DEVICE)[:, None], float("-inf"))
+    summed = torch.softmax(x, -1).nan_to_num(0.0).sum(2)
+    pooled = (summed[..., ids] * weight).sum(-1)
+    finite = torch.isfinite(want)
+    assert torch.equal(torch.isinf(got), torch.isinf(want))
+    assert torch.allclose(got[finite].double(), pooled[finite], atol=1e-5 if DEVICE == "cpu" else 1e-4)
+
+
 def _assert_same_selection(got, q, k, cfg):
     """The kernel's block sets equal the reference's, except where two blocks tie. Ties are
     exact in the reference (a window straddling two blocks gives both its probability; the
