@@ -1,5 +1,5 @@
-"""Hierarchical-sparse providers: DashAttention and InfLLMv2 (Triton kernels and the PyTorch
-references).
+"""Hierarchical-sparse providers: DashAttention, InfLLMv2 and NSA (Triton kernels, fla-core's
+NSA kernel, and the PyTorch references).
 
 Kernel benchmarks use fixed parameters: ``head_cls = 0`` (every chunk summary is its chunk's
 mean key, as for a dense checkpoint converted to DashAttention), chunk 64, ``sigma = 1``, and
@@ -134,3 +134,103 @@ class InfLLMv2Reference(_InfLLMv2Base):
 
     def prepare(self, mode, q, k, v):
         return lambda: infllmv2_reference(q, k, v, INFLLMV2).to(q.dtype)
+
+
+# NSA: the paper's configuration by default (the suites pick dash-paper for comparisons);
+# fixed seeded random parameters of the right shapes for kernel benchmarks.
+NSA = None
+
+
+def _nsa_config():
+    from dashbench.kernels.reference.nsa import NSAConfig
+
+    return NSA or NSAConfig.paper()
+
+
+def _nsa_params(q, k):
+    from dashbench.kernels.reference.nsa import NSAParams
+
+    return NSAParams.random(_nsa_config(), q.shape[1], k.shape[1], q.shape[-1], seed=0, device=q.device)
+
+
+class _NSABase(Provider):
+    family = "hierarchical-sparse"
+
+    def reference(self, q_rows, k, v, positions, compute_dtype):
+        from dashbench.kernels.reference.nsa import nsa_reference
+
+        return nsa_reference(q_rows, k, v, _nsa_params(q_rows, k), _nsa_config(), q_positions=positions,
+                             compute_dtype=compute_dtype)  # fmt: skip
+
+    def notes(self, mode, q, k):
+        cfg = _nsa_config()
+        return (f"NSA topk={cfg.topk} blocks of {cfg.block_size}, window {cfg.window}, compression "
+                f"{cfg.cmp_size}/{cfg.cmp_stride} ({cfg.compression}); random parameters")  # fmt: skip
+
+
+class _NSAKernels(_NSABase):
+    backend = "Triton"
+    selected_attention = "dash"
+    capabilities = Capabilities(
+        frozenset({"fwd", "fwd+bwd"}), frozenset({"cuda"}), frozenset({"bf16", "fp16"}), frozenset({64, 128}),
+        max_gqa_ratio=16,
+    )  # fmt: skip
+
+    def prepare(self, mode, q, k, v):
+        from dashbench.kernels.nsa import nsa_attention
+
+        params = _nsa_params(q, k)
+        cfg = _nsa_config()
+        return lambda: nsa_attention(q, k, v, params, cfg, selected_attention=self.selected_attention)
+
+
+@register
+class NSA(_NSAKernels):
+    name = "nsa"
+    backend = "Triton (fla-core selected attention) + FlexAttention + dashbench selection"
+    summary = "NSA: fla-core's selected-attention kernel fed dashbench's selection; GQA power of two >= 16"
+    selected_attention = "fla"
+
+    def _probe(self) -> Probe:
+        if not torch.cuda.is_available():
+            return Probe(False, "no CUDA device visible to PyTorch (fla's NSA kernels are GPU-only)")
+        try:
+            import fla  # noqa: F401
+        except Exception as exc:  # noqa: BLE001
+            return Probe(False, f"fla-core not importable ({type(exc).__name__}); `pip install fla-core` "
+                                "(or `.[nsa]`); nsa-dash-kernels runs NSA without it")  # fmt: skip
+        from importlib.metadata import version
+
+        return Probe(True, impl=f"fla-core {version('fla-core')} parallel NSA + dashbench selection")
+
+    def refusal(self, mode, device, dtype, head_dim, gqa_ratio=1):
+        why = super().refusal(mode, device, dtype, head_dim, gqa_ratio)
+        if why is None and (gqa_ratio < 16 or gqa_ratio & (gqa_ratio - 1)):
+            why = (f"fla's NSA kernel needs a GQA ratio that is a power of two >= 16 (got {gqa_ratio}); "
+                   "nsa-dash-kernels runs these shapes")  # fmt: skip
+        return why
+
+
+@register
+class NSADashKernels(_NSAKernels):
+    name = "nsa-dash-kernels"
+    summary = "NSA with every stage on dashbench's kernels (block-sparse selected attention): any GQA ratio"
+
+    def _probe(self) -> Probe:
+        return _triton_probe("dashbench.kernels.nsa.nsa_attention")
+
+
+@register
+class NSAReference(_NSABase):
+    name = "nsa-ref"
+    backend = "PyTorch (eager, fp32 math)"
+    summary = "NSA in plain PyTorch: the ground truth"
+    capabilities = Capabilities(
+        frozenset({"fwd", "fwd+bwd"}), frozenset({"cpu", "cuda"}), frozenset({"bf16", "fp16", "fp32"}),
+    )  # fmt: skip
+
+    def prepare(self, mode, q, k, v):
+        from dashbench.kernels.reference.nsa import nsa_reference
+
+        params = _nsa_params(q, k)
+        return lambda: nsa_reference(q, k, v, params, _nsa_config()).to(q.dtype)

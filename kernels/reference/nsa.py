@@ -1,7 +1,7 @@
 """Native Sparse Attention (DeepSeek, arXiv 2502.11089) in plain PyTorch: the ground truth for
 the NSA providers. ``shared/specs/baselines.md`` fixes the two configurations:
 
-* ``NSAConfig.paper()``: compression windows of 32 every 16 tokens through a learned map,
+* ``NSAConfig.paper()``: compression windows of 32 every 16 tokens through a learned linear map,
   selection blocks of 64, 16 selected blocks including 1 initial and 2 local (the query's own
   and the one before), a 512-token sliding window, three gated branches;
 * ``NSAConfig.dash_paper()`` (what DashAttention was compared against): the same compression
@@ -90,8 +90,10 @@ class NSAConfig:
 class NSAParams:
     """Learned parameters of one NSA layer (kernel benchmarks use seeded random ones).
 
-    gate ``[Hq, D, n_gates]``; ``linear``: key/value maps ``[Hkv, l * D, D]`` and an
-    intra-block position encoding of the keys ``[Hkv, l, D]``; ``mlp``: one per-channel MLP
+    gate ``[Hq, D, n_gates]``; ``linear``: key/value maps ``[Hkv, l * D, D]`` of the flattened
+    window (the paper adds an intra-block position encoding first; before a linear map it only
+    shifts every compressed key by one vector, which softmax ignores, so it is left out);
+    ``mlp``: one per-channel MLP
     from the window's ``l`` keys and ``l`` values of a channel to its compressed key and value
     (``w1 [2l, hidden]``, ``b1``, ``w2 [hidden, 2]``, ``b2``)."""
 
@@ -109,8 +111,7 @@ class NSAParams:
         l = config.cmp_size  # noqa: E741
         weights: dict[str, torch.Tensor] = {}
         if config.compression == "linear":
-            weights = {"wk": rnd(hkv, l * d, d, scale=(l * d) ** -0.5), "wv": rnd(hkv, l * d, d, scale=(l * d) ** -0.5),
-                       "pe": rnd(hkv, l, d, scale=0.02)}  # fmt: skip
+            weights = {"wk": rnd(hkv, l * d, d, scale=(l * d) ** -0.5), "wv": rnd(hkv, l * d, d, scale=(l * d) ** -0.5)}
         elif config.compression == "mlp":
             h = config.mlp_hidden
             weights = {"w1": rnd(2 * l, h, scale=(2 * l) ** -0.5), "b1": rnd(h, scale=0.0),
@@ -135,7 +136,7 @@ def compress(k: torch.Tensor, v: torch.Tensor, config: NSAConfig, params: NSAPar
     w = params.weights
     if config.compression == "linear":
         M = kw.shape[2]
-        kc = torch.einsum("bhmx,hxd->bhmd", (kw + w["pe"][None, :, None]).reshape(B, H, M, l * D), w["wk"])
+        kc = torch.einsum("bhmx,hxd->bhmd", kw.reshape(B, H, M, l * D), w["wk"])
         vc = torch.einsum("bhmx,hxd->bhmd", vw.reshape(B, H, M, l * D), w["wv"])
         return kc, vc
     x = torch.cat([kw, vw], dim=-2).transpose(-1, -2)  # [B, H, M, D, 2l]: per channel
@@ -202,11 +203,12 @@ def _window_attention(q, k, v, positions, window):
     return torch.matmul(torch.softmax(x, -1).view(B, Hkv, G * Nq, Nk), v).view(B, Hq, Nq, D)
 
 
-def _block(q, k, v, kc, vc, gate, positions, config):
+def _block(q, k, v, kc, vc, gate, positions, config, blocks=None):
     n_blocks = -(-k.shape[2] // config.block_size)
     o_cmp, p = _compressed_attention(q, kc, vc, positions, config)
-    with torch.no_grad():
-        blocks = _select(p.detach(), positions, n_blocks, config)
+    if blocks is None:
+        with torch.no_grad():
+            blocks = _select(p.detach(), positions, n_blocks, config)
     g = torch.sigmoid(torch.einsum("bhnd,hdc->bhnc", q, gate))
     out = g[..., 0:1] * o_cmp + g[..., 1:2] * _attend_selected(q, k, v, blocks, positions, config.block_size)
     if config.window > 0:
@@ -228,12 +230,14 @@ def nsa_token_density(blocks: torch.Tensor, positions: torch.Tensor, block_size:
 
 
 def nsa_reference(q, k, v, params: NSAParams, config: NSAConfig = NSAConfig(), *, return_selection: bool = False,
-                  q_positions=None, compute_dtype=torch.float32, block_q: int | None = None):  # fmt: skip
+                  q_positions=None, compute_dtype=torch.float32, block_q: int | None = None,
+                  blocks: torch.Tensor | None = None):  # fmt: skip
     """Causal NSA in plain PyTorch, differentiable in q, k, v and the parameters.
 
     Returns ``out`` ``[B, Hq, Nq, D]`` in ``compute_dtype``, or ``(out, selection)`` with
     ``selection.blocks`` ``[B, Hkv, Nq, topk]`` and ``selection.token_density`` (selected
-    blocks and window together)."""
+    blocks and window together). ``blocks`` replaces the selection (e.g. a kernel's, to compare
+    the branches on the same blocks where near-ties may break differently)."""
     from dashbench.kernels.reference.infllmv2 import BlockSelection
 
     check_attention_inputs(q, k, v)
@@ -250,16 +254,17 @@ def nsa_reference(q, k, v, params: NSAParams, config: NSAConfig = NSAConfig(), *
     k_cmp, v_cmp = compress(kc_, vc_, config, cast)
     block_q = block_q or max(1, min(Nq, _SCORE_BUDGET // (B * Hq * (Nk + k_cmp.shape[2]))))
     grad = torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v, *params.tensors()))
-    outs, blocks = [], []
+    outs, chosen = [], []
     for start in range(0, Nq, block_q):
         rows = slice(start, min(start + block_q, Nq))
-        args = (qc[:, :, rows], kc_, vc_, k_cmp, v_cmp, cast.gate, positions[rows], config)
+        args = (qc[:, :, rows], kc_, vc_, k_cmp, v_cmp, cast.gate, positions[rows], config,
+                None if blocks is None else blocks[:, :, rows])  # fmt: skip
         out, sel = checkpoint(_block, *args, use_reentrant=False) if grad and Nq > block_q else _block(*args)
         outs.append(out)
-        blocks.append(sel)
+        chosen.append(sel)
     out = torch.cat(outs, dim=2)
     if not return_selection:
         return out
-    blocks = torch.cat(blocks, dim=2)
+    blocks = torch.cat(chosen, dim=2)
     density = nsa_token_density(blocks, positions, config.block_size, config.window)
     return out, BlockSelection(blocks, density, positions, config.block_size)

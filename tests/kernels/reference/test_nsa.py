@@ -99,7 +99,7 @@ def test_compression_maps():
         if name == "mean":
             want_k = win_k.mean(0)
         elif name == "linear":
-            want_k = (win_k + p.weights["pe"][0]).flatten() @ p.weights["wk"][0]
+            want_k = win_k.flatten() @ p.weights["wk"][0]
         else:
             w = p.weights
             x = torch.cat([win_k, win_v], 0).T  # [D, 2l]: one row per channel

@@ -1,0 +1,170 @@
+"""NSA through kernels: ``nsa_attention(q, k, v, params, config, selected_attention=...)``.
+
+* compression (the learned map) in PyTorch, O(N D);
+* the compression branch: FlexAttention on the GPU (forward and backward, a mask for "window
+  ends at or before the query"); the reference's streamed PyTorch on the CPU, where Flex has
+  no backward;
+* selection: the InfLLMv2 stage-1 kernel on the compressed keys (NSA's overlap-weighted sum,
+  or the max for the DashAttention authors' variant), then the Triton top-k;
+* the selection branch: ``"dash"``, DashAttention's block-sparse kernels (any GQA ratio, decode);
+  ``"fla"``, fla-core's ``ParallelNSAFunction`` fed our block indices (G a power of two >= 16);
+* the window branch: FlexAttention (GPU) or the reference (CPU);
+* gates ``sigmoid(q . W_g)`` and the mix.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import torch
+
+from dashbench.kernels.dash.block_sparse import block_sparse_attention
+from dashbench.kernels.infllmv2.stage1 import block_scores, kernel_supports
+from dashbench.kernels.infllmv2.topk import topk_blocks
+from dashbench.kernels.reference.attention import check_attention_inputs
+from dashbench.kernels.reference.infllmv2 import BlockSelection, InfLLMv2Config
+from dashbench.kernels.reference.nsa import (
+    NSAConfig,
+    NSAParams,
+    _compressed_attention,
+    _window_attention,
+    compress,
+    nsa_token_density,
+)
+
+HEAD_DIMS = (64, 128)
+BLOCK_SIZES = (32, 64, 128)
+_SCORES_BUDGET = 32 * 1024 * 1024
+
+
+def fla_refusal(q: torch.Tensor, k: torch.Tensor) -> str | None:
+    """Why fla-core's NSA kernel cannot run these shapes here, or ``None``."""
+    try:
+        import fla.ops.nsa.parallel  # noqa: F401
+    except Exception as exc:  # noqa: BLE001 - any import failure means "not usable here"
+        return f"fla-core not importable ({type(exc).__name__}: {exc}); `pip install fla-core`"
+    G = q.shape[1] // k.shape[1]
+    if G < 16 or G & (G - 1):
+        return f"fla's NSA kernel needs a GQA ratio that is a power of two >= 16; got {G}"
+    if not q.is_cuda:
+        return "fla's NSA kernels run on CUDA only"
+    return None
+
+
+def check_nsa_inputs(q, k, v, params: NSAParams, config: NSAConfig) -> None:
+    check_attention_inputs(q, k, v)
+    config.check()
+    if q.shape[-1] not in HEAD_DIMS:
+        raise ValueError(f"head dim {q.shape[-1]} not supported by the kernels (supports {HEAD_DIMS})")
+    if config.block_size not in BLOCK_SIZES:
+        raise ValueError(f"block_size {config.block_size} not supported by the kernels (supports {BLOCK_SIZES})")
+    why = kernel_supports(_stage1_config(config))
+    if why:
+        raise ValueError(f"NSA compression not supported by the Triton selection: {why.replace('kernel_', 'cmp_')}")
+    if q.shape[2] != k.shape[2]:
+        raise ValueError(f"prefill needs as many queries as keys; got {q.shape[2]} and {k.shape[2]}")
+    if params.gate.shape != (q.shape[1], q.shape[-1], len(config.gates)):
+        raise ValueError(f"NSA gate must be [Hq, D, {len(config.gates)}]; got {tuple(params.gate.shape)}")
+    if q.device.type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
+        raise ValueError(f"the Triton kernels need a CUDA device (or TRITON_INTERPRET=1); q is on {q.device}")
+
+
+def _stage1_config(config: NSAConfig) -> InfLLMv2Config:
+    """The InfLLMv2 stage-1 kernel's view of NSA's selection (same block and forcing rules)."""
+    return InfLLMv2Config(block_size=config.block_size, kernel_size=config.cmp_size, kernel_stride=config.cmp_stride,
+                          init_blocks=config.init_blocks, local_blocks=config.local_blocks, topk=config.topk)  # fmt: skip
+
+
+@torch.no_grad()
+def nsa_select(q, k_cmp: torch.Tensor, n_keys: int, config: NSAConfig) -> torch.Tensor:
+    """Selected blocks ``[B, Hkv, N, topk]`` (ascending, ``-1``-padded) from fp32 compressed keys."""
+    B, Hq, N, _ = q.shape
+    cfg = _stage1_config(config)
+    n_blocks = -(-n_keys // config.block_size)
+    blocks = torch.empty(B, k_cmp.shape[1], N, config.topk, device=q.device, dtype=torch.int32)
+    step = max(64, _SCORES_BUDGET // max(1, B * k_cmp.shape[1] * n_blocks))
+    for r0 in range(0, N, step):
+        rows = slice(r0, min(r0 + step, N))
+        scores = block_scores(q[:, :, rows], k_cmp, n_keys - N + r0, n_keys, cfg, score=config.score)
+        blocks[:, :, rows] = topk_blocks(scores, config.topk)
+    return blocks
+
+
+@functools.cache
+def _flex():
+    from torch.nn.attention.flex_attention import flex_attention
+
+    return torch.compile(flex_attention, dynamic=False)
+
+
+def _flex_branch(q, k, v, mask_mod):
+    from torch.nn.attention.flex_attention import create_block_mask
+
+    mask = create_block_mask(mask_mod, None, None, q.shape[2], k.shape[2], device=q.device, _compile=True)
+    return _flex()(q, k, v, block_mask=mask, enable_gqa=q.shape[1] != k.shape[1])
+
+
+def compressed_branch(q, k_cmp, v_cmp, config: NSAConfig):
+    """Attention over the compressed keys each query sees; 0 where it sees none."""
+    if k_cmp.shape[2] == 0:
+        return torch.zeros_like(q)
+    if q.is_cuda:
+        s, l = config.cmp_stride, config.cmp_size  # noqa: E741
+
+        def visible(b, h, qi, ki):
+            return s * ki + l - 1 <= qi
+
+        return _flex_branch(q, k_cmp, v_cmp, visible)
+    positions = torch.arange(q.shape[2], device=q.device)
+    return _compressed_attention(q, k_cmp, v_cmp, positions, config)[0]
+
+
+def window_branch(q, k, v, window: int):
+    if q.is_cuda:
+        def in_window(b, h, qi, ki):
+            return (ki <= qi) & (ki > qi - window)
+
+        return _flex_branch(q, k, v, in_window)
+    return _window_attention(q, k, v, torch.arange(q.shape[2], device=q.device), window)
+
+
+def _fla_selected(q, k, v, blocks, block_size):
+    from fla.ops.nsa.parallel import ParallelNSAFunction
+
+    bthd = [t.transpose(1, 2).contiguous() for t in (q, k, v)]  # fla's [B, T, H, D] layout
+    idx = blocks.transpose(1, 2).contiguous().long()  # [B, T, Hkv, S]; -1 entries are skipped
+    out = ParallelNSAFunction.apply(*bthd, idx, blocks.shape[-1], block_size, q.shape[-1] ** -0.5, None)
+    return out.transpose(1, 2)
+
+
+def nsa_attention(q, k, v, params: NSAParams, config: NSAConfig = NSAConfig(), *, selected_attention: str = "dash",
+                  return_selection: bool = False):  # fmt: skip
+    """Causal NSA prefill; ``q`` ``[B, Hq, N, D]``, ``k``, ``v`` ``[B, Hkv, N, D]``.
+    Differentiable in q, k, v and the parameters (not through the selection). Returns ``out`` in
+    q's dtype, or ``(out, selection)`` (selection and window keys counted in the density)."""
+    check_nsa_inputs(q, k, v, params, config)
+    if selected_attention not in ("dash", "fla"):
+        raise ValueError(f"selected_attention must be 'dash' or 'fla'; got {selected_attention!r}")
+    if selected_attention == "fla":
+        why = fla_refusal(q, k)
+        if why:
+            raise ValueError(why)
+    k_cmp, v_cmp = compress(k.float(), v.float(), config, params)  # the learned map in fp32
+    blocks = nsa_select(q, k_cmp, k.shape[2], config)
+    k_c, v_c = k_cmp.to(q.dtype), v_cmp.to(q.dtype)
+    o_cmp = compressed_branch(q, k_c, v_c, config)
+    if selected_attention == "fla":
+        o_slc = _fla_selected(q, k, v, blocks, config.block_size)
+    else:
+        o_slc = block_sparse_attention(q, k, v, blocks, block_size=config.block_size)
+    gates = torch.sigmoid(torch.einsum("bhnd,hdc->bhnc", q.float(), params.gate.float()))
+    out = gates[..., 0:1] * o_cmp.float() + gates[..., 1:2] * o_slc.float()
+    if config.window > 0:
+        out = out + gates[..., 2:3] * window_branch(q, k, v, config.window).float()
+    out = out.to(q.dtype)
+    if not return_selection:
+        return out
+    positions = torch.arange(q.shape[2], device=q.device)
+    density = nsa_token_density(blocks, positions, config.block_size, config.window)
+    return out, BlockSelection(blocks, density, positions, config.block_size)

@@ -1,0 +1,69 @@
+"""NSA through the kernels against the PyTorch reference (the "dash" selected attention; fla's
+kernel is GPU-only and checked on the H100)."""
+
+import pytest
+import torch
+from _common import DEVICE, FP32_TOL, needs_triton
+from _common import rel as _rel
+
+from dashbench.kernels.nsa import fla_refusal, nsa_attention
+from dashbench.kernels.reference.nsa import NSAConfig, NSAParams, nsa_reference
+
+pytestmark = needs_triton
+
+SMALL_PAPER = NSAConfig(block_size=32, cmp_size=16, cmp_stride=8, topk=5, init_blocks=1, local_blocks=1, window=40)
+SMALL_DASH = NSAConfig.dash_paper(block_size=32, cmp_size=16, cmp_stride=8, topk=6, local_blocks=2, mlp_hidden=16)
+
+
+def _inputs(B, hq, hkv, n, d, seed, dtype=torch.float32):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(B, h, n, d, generator=g).to(DEVICE, dtype) for h in (hq, hkv, hkv)]
+
+
+@pytest.mark.parametrize("cfg", [SMALL_PAPER, SMALL_DASH], ids=["paper", "dash-paper"])
+@pytest.mark.parametrize("hq, hkv, n", [(4, 2, 200), (6, 2, 97), (16, 1, 150)])
+def test_forward_selection_and_gradients_match_the_reference(cfg, hq, hkv, n):
+    q, k, v = _inputs(1, hq, hkv, n, 64, seed=n)
+    params = NSAParams.random(cfg, hq, hkv, 64, seed=2, device=DEVICE)
+    tensors = [t.requires_grad_() for t in params.tensors()]
+    args = [t.clone().requires_grad_() for t in (q, k, v)]
+    out, sel = nsa_attention(*args, params, cfg, return_selection=True)
+    _, ref_sel = nsa_reference(q.double(), k.double(), v.double(), params, cfg, return_selection=True,
+                               compute_dtype=torch.float64)  # fmt: skip
+    differ = (sel.blocks != ref_sel.blocks).any(-1)
+    assert differ.float().mean() < 0.02, f"{int(differ.sum())} rows select other blocks"
+    # the branches on the kernel's own selection, against fp64
+    ref_params = NSAParams(params.gate.detach().double().requires_grad_(),
+                           {n_: w.detach().double().requires_grad_() for n_, w in params.weights.items()})  # fmt: skip
+    ref_args = [t.double().clone().requires_grad_() for t in (q, k, v)]
+    ref = nsa_reference(*ref_args, ref_params, cfg, compute_dtype=torch.float64, blocks=sel.blocks)
+    assert _rel(out, ref) < FP32_TOL
+    do = torch.randn_like(out)
+    out.backward(do)
+    ref.backward(do.double())
+    tol = 1e-5 if DEVICE == "cpu" else 1e-2
+    for name, got, want in zip("qkv", args, ref_args):
+        assert _rel(got.grad, want.grad) < tol, name
+    for got, want in zip(tensors, ref_params.tensors()):
+        assert _rel(got.grad, want.grad) < tol
+    assert torch.allclose(sel.token_density, ref_sel.token_density, atol=0.05)
+
+
+def test_fla_is_refused_with_a_reason_here_or_for_small_groups():
+    q, k, _ = _inputs(1, 8, 2, 64, 64, seed=1)
+    assert "power of two >= 16" in (fla_refusal(q, k) or "power of two >= 16") or "fla-core" in fla_refusal(q, k)
+    with pytest.raises(ValueError):
+        nsa_attention(q, k, k, NSAParams.random(NSAConfig(), 8, 2, 64, device=DEVICE), NSAConfig(),
+                      selected_attention="fla")  # fmt: skip
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(d=32), "head dim 32"),
+    (dict(cfg=NSAConfig(cmp_size=48)), "cmp_size 48"),
+    (dict(cfg=NSAConfig(topk=2)), "below its 3 forced blocks"),
+])  # fmt: skip
+def test_bad_input_names_the_problem(change, message):
+    d = change.get("d", 64)
+    q, k, v = _inputs(1, 4, 2, 64, d, seed=1)
+    with pytest.raises(ValueError, match=message):
+        nsa_attention(q, k, v, NSAParams.random(NSAConfig(), 4, 2, d, device=DEVICE), change.get("cfg", NSAConfig()))
