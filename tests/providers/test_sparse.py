@@ -9,7 +9,7 @@ def test_nsa_refuses_gqa_ratios_fla_cannot_run_and_names_the_alternative():
     nsa.__dict__["_probe_result"] = Probe(True, impl="fla-core (test)")  # as if installed here
     try:
         assert "power of two >= 16" in nsa.refusal("fwd", "cuda", "bf16", 128, gqa_ratio=4)
-        assert "nsa-dash-kernels" in nsa.refusal("fwd", "cuda", "bf16", 128, gqa_ratio=24)
+        assert "nsa-dash-kernels" in nsa.refusal("fwd", "cuda", "bf16", 128, gqa_ratio=8)
         assert nsa.refusal("fwd", "cuda", "bf16", 128, gqa_ratio=16) is None
         assert "mode decode" in nsa.refusal("decode", "cuda", "bf16", 128, gqa_ratio=16)
     finally:
