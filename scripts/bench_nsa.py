@@ -1,0 +1,114 @@
+"""NSA on the GPU: the kernel paths checked against the PyTorch reference, then timed against
+FlashAttention-3 / cuDNN in the same process (``do_bench`` medians, L2 flushed).
+
+Paths: ``nsa-dash-kernels`` (every stage on dashbench's kernels) and, where fla-core allows
+(GQA ratio a power of two >= 16), ``nsa`` (fla-core's selected-attention kernel fed the same
+selection). Configurations: the paper's (top-16, window 512) and the DashAttention authors'
+(top-64, 1 + 16 local forced, no window). Random parameters of the right shapes.
+
+    python scripts/bench_nsa.py --out $OUT
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+import triton.testing
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+from dashbench.harness.correctness import relative_error, sample_rows
+from dashbench.harness.inputs import structured_qkv
+from dashbench.kernels.nsa import fla_refusal, nsa_attention
+from dashbench.kernels.reference.nsa import NSAConfig, NSAParams, nsa_reference
+from dashbench.units import parse_size_list
+
+CONFIGS = {"paper": NSAConfig.paper(), "dash-paper": NSAConfig.dash_paper()}
+
+
+def bench(fn, grads=None):
+    return triton.testing.do_bench(fn, warmup=25, rep=100, grad_to_none=grads, return_mode="median")
+
+
+def cudnn(q, k, v):
+    with sdpa_kernel([SDPBackend.CUDNN_ATTENTION]):
+        return torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seqlen", default="32k,128k")
+    ap.add_argument("--hkv", default="2,8")
+    ap.add_argument("--configs", default="paper,dash-paper")
+    ap.add_argument("--train-seqlen", default="32k")
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+    try:
+        import fa3_fwd_interface as fa3
+    except ImportError:
+        fa3 = None
+    rows = []
+    for hkv in [int(x) for x in args.hkv.split(",")]:
+        for n in parse_size_list(args.seqlen):
+            q, k, v = structured_qkv(1, 32, hkv, n, 128, dtype=torch.bfloat16, device="cuda", seed=1)
+            dense = {"cudnn": bench(lambda: cudnn(q, k, v))}
+            if fa3 is not None:
+                qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))
+                dense["fa3"] = bench(lambda: fa3.flash_attn_func(qt, kt, vt, causal=True))
+            base = "fa3" if fa3 is not None else "cudnn"
+            fla_ok = fla_refusal(q, k) is None
+            for name in args.configs.split(","):
+                t0 = time.time()
+                cfg = CONFIGS[name]
+                params = NSAParams.random(cfg, 32, hkv, 128, seed=0, device="cuda")
+                out, sel = nsa_attention(q, k, v, params, cfg, return_selection=True)
+                pick = sample_rows(n)[::4].to("cuda")
+                ref, ref_sel = nsa_reference(q[:, :, pick], k, v, params, cfg, q_positions=pick, return_selection=True)
+                own = nsa_reference(q[:, :, pick], k, v, params, cfg, q_positions=pick, blocks=sel.blocks[:, :, pick])
+                row = dict(mode="fwd", hkv=hkv, n=n, config=name, topk=cfg.topk, window=cfg.window,
+                           token_density=sel.mean_density,
+                           rows_selecting_otherwise=float((ref_sel.blocks != sel.blocks[:, :, pick]).any(-1).float().mean()),
+                           rel_err=relative_error(out[:, :, pick], own), rel_err_vs_reference=relative_error(out[:, :, pick], ref),
+                           nsa_dash_kernels_ms=bench(lambda: nsa_attention(q, k, v, params, cfg)),
+                           **{f"{d}_ms": t for d, t in dense.items()}, baseline=base)  # fmt: skip
+                row["speedup_dash_kernels"] = dense[base] / row["nsa_dash_kernels_ms"]
+                if fla_ok:
+                    out_fla = nsa_attention(q, k, v, params, cfg, selected_attention="fla")
+                    row["fla_vs_dash_kernels_rel_diff"] = relative_error(out_fla, out)
+                    row["nsa_fla_ms"] = bench(lambda: nsa_attention(q, k, v, params, cfg, selected_attention="fla"))
+                    row["speedup_fla"] = dense[base] / row["nsa_fla_ms"]
+                rows.append(row)
+                print(json.dumps({k_: (round(v_, 4) if isinstance(v_, float) else v_) for k_, v_ in row.items()})
+                      + f" [{time.time() - t0:.0f}s]", flush=True)  # fmt: skip
+            del q, k, v
+            torch.cuda.empty_cache()
+    for hkv in [int(x) for x in args.hkv.split(",")]:
+        for n in parse_size_list(args.train_seqlen):
+            q, k, v = structured_qkv(1, 32, hkv, n, 128, dtype=torch.bfloat16, device="cuda", seed=2)
+            a = [t.clone().requires_grad_() for t in (q, k, v)]
+            do = torch.randn_like(q)
+            t_dense = bench(lambda: cudnn(*a).backward(do), grads=a)
+            for name in args.configs.split(","):
+                cfg = CONFIGS[name]
+                params = NSAParams.random(cfg, 32, hkv, 128, seed=0, device="cuda")
+                row = dict(mode="fwd+bwd", hkv=hkv, n=n, config=name, cudnn_ms=t_dense,
+                           nsa_dash_kernels_ms=bench(lambda: nsa_attention(*a, params, cfg).backward(do), grads=a))
+                if fla_refusal(q, k) is None:
+                    row["nsa_fla_ms"] = bench(
+                        lambda: nsa_attention(*a, params, cfg, selected_attention="fla").backward(do), grads=a)
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        meta = {"device": torch.cuda.get_device_name(), "torch": torch.__version__,
+                "command": "python " + " ".join(sys.argv), "rows": rows}  # fmt: skip
+        (args.out / "bench_nsa.json").write_text(json.dumps(meta, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
