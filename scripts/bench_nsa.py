@@ -82,6 +82,7 @@ def main() -> int:
                     row["nsa_fla_ms"] = bench(lambda: nsa_attention(q, k, v, params, cfg, selected_attention="fla"))
                     row["speedup_fla"] = dense[base] / row["nsa_fla_ms"]
                 rows.append(row)
+                save(args.out, rows)
                 print(json.dumps({k_: (round(v_, 4) if isinstance(v_, float) else v_) for k_, v_ in row.items()})
                       + f" [{time.time() - t0:.0f}s]", flush=True)  # fmt: skip
             del q, k, v
@@ -101,13 +102,19 @@ def main() -> int:
                     row["nsa_fla_ms"] = bench(
                         lambda: nsa_attention(*a, params, cfg, selected_attention="fla").backward(do), grads=a)
                 rows.append(row)
+                save(args.out, rows)
                 print(json.dumps(row), flush=True)
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
+    save(args.out, rows)
+    return 0
+
+
+def save(out: Path | None, rows: list) -> None:
+    """Written after every row too: a run cut short by a time limit keeps what it measured."""
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
         meta = {"device": torch.cuda.get_device_name(), "torch": torch.__version__,
                 "command": "python " + " ".join(sys.argv), "rows": rows}  # fmt: skip
-        (args.out / "bench_nsa.json").write_text(json.dumps(meta, indent=1) + "\n")
-    return 0
+        (out / "bench_nsa.json").write_text(json.dumps(meta, indent=1) + "\n")
 
 
 if __name__ == "__main__":
