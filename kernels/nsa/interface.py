@@ -95,6 +95,9 @@ def nsa_select(q, k_cmp: torch.Tensor, n_keys: int, config: NSAConfig) -> torch.
 def _flex():
     from torch.nn.attention.flex_attention import flex_attention
 
+    # Each (branch, shape, requires_grad) combination compiles once; the default limit of 8
+    # made a sweep fall back to eager flex, which materializes the N x M scores (128 GB).
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 256)
     return torch.compile(flex_attention, dynamic=False)
 
 
@@ -102,6 +105,9 @@ def _flex_branch(q, k, v, mask_mod):
     from torch.nn.attention.flex_attention import create_block_mask
 
     mask = create_block_mask(mask_mod, None, None, q.shape[2], k.shape[2], device=q.device, _compile=True)
+    # views, not the caller's leaf tensors: Inductor's flex backward refused leaves that
+    # require grad ("a leaf Variable that requires grad is being used in an in-place operation")
+    q, k, v = (t.view(t.shape) for t in (q, k, v))
     return _flex()(q, k, v, block_mask=mask, enable_gqa=q.shape[1] != k.shape[1])
 
 
