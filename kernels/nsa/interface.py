@@ -1,14 +1,14 @@
 """NSA through kernels: ``nsa_attention(q, k, v, params, config, selected_attention=...)``.
 
 * compression (the learned map) in PyTorch, O(N D);
-* the compression branch: FlexAttention on the GPU (forward and backward, a mask for "window
-  ends at or before the query"); the reference's streamed PyTorch on the CPU, where Flex has
-  no backward;
+* the compression branch: FlexAttention for bf16/fp16 on the GPU (forward and backward, a mask
+  for "window ends at or before the query"); the reference's PyTorch on the CPU (Flex has no
+  backward there) and for fp32;
 * selection: the InfLLMv2 stage-1 kernel on the compressed keys (NSA's overlap-weighted sum,
   or the max for the DashAttention authors' variant), then the Triton top-k;
 * the selection branch: ``"dash"``, DashAttention's block-sparse kernels (any GQA ratio, decode);
   ``"fla"``, fla-core's ``ParallelNSAFunction`` fed our block indices (G a power of two >= 16);
-* the window branch: FlexAttention (GPU) or the reference (CPU);
+* the window branch: FlexAttention or the reference, as the compression branch;
 * gates ``sigmoid(q . W_g)`` and the mix.
 """
 
@@ -111,11 +111,19 @@ def _flex_branch(q, k, v, mask_mod):
     return _flex()(q, k, v, block_mask=mask, enable_gqa=q.shape[1] != k.shape[1])
 
 
+def _use_flex(q) -> bool:
+    """FlexAttention for half-precision GPU inputs. Not on the CPU (no backward there) and not for
+    fp32 (the precision-check dtype), where Inductor's flex backward failed on the H100 ("a leaf
+    Variable that requires grad is being used in an in-place operation"); those take the
+    reference's streamed PyTorch."""
+    return q.is_cuda and q.dtype in (torch.float16, torch.bfloat16)
+
+
 def compressed_branch(q, k_cmp, v_cmp, config: NSAConfig):
     """Attention over the compressed keys each query sees; 0 where it sees none."""
     if k_cmp.shape[2] == 0:
         return torch.zeros_like(q)
-    if q.is_cuda:
+    if _use_flex(q):
         s, l = config.cmp_stride, config.cmp_size  # noqa: E741
 
         def visible(b, h, qi, ki):
@@ -127,7 +135,7 @@ def compressed_branch(q, k_cmp, v_cmp, config: NSAConfig):
 
 
 def window_branch(q, k, v, window: int):
-    if q.is_cuda:
+    if _use_flex(q):
         def in_window(b, h, qi, ki):
             return (ki <= qi) & (ki > qi - window)
 

@@ -49,6 +49,25 @@ def test_forward_selection_and_gradients_match_the_reference(cfg, hq, hkv, n):
     assert torch.allclose(sel.token_density, ref_sel.token_density, atol=0.05)
 
 
+@pytest.mark.skipif(DEVICE == "cpu", reason="the FlexAttention branches run for half precision on the GPU only")
+def test_half_precision_flex_branches_match_the_fp32_path():
+    cfg = SMALL_PAPER
+    q, k, v = _inputs(1, 4, 2, 256, 64, seed=3)
+    params = NSAParams.random(cfg, 4, 2, 64, seed=2, device=DEVICE)
+    results = []
+    for dtype in (torch.float32, torch.bfloat16):
+        args = [t.to(dtype).clone().requires_grad_() for t in (q, k, v)]
+        out, sel = nsa_attention(*args, params, cfg, return_selection=True)
+        out.float().backward(torch.ones_like(out, dtype=torch.float32))
+        results.append((out, sel.blocks, [a.grad for a in args]))
+    (o32, b32, g32), (o16, b16, g16) = results
+    same = ~(b32 != b16).any(-1).any(1).any(0)  # rows whose selection bf16 rounding kept
+    assert same.float().mean() > 0.9
+    assert _rel(o16[:, :, same], o32[:, :, same]) < 2e-2
+    for got, want in zip(g16, g32):
+        assert _rel(got[:, :, same], want[:, :, same]) < 5e-2
+
+
 def test_fla_is_refused_with_a_reason_here_or_for_small_groups():
     q, k, _ = _inputs(1, 8, 2, 64, 64, seed=1)
     assert "power of two >= 16" in (fla_refusal(q, k) or "power of two >= 16") or "fla-core" in fla_refusal(q, k)
