@@ -1,9 +1,9 @@
 """NSA through kernels: ``nsa_attention(q, k, v, params, config, selected_attention=...)``.
 
 * compression (the learned map) in PyTorch, O(N D);
-* the compression branch: FlexAttention for bf16/fp16 on the GPU (forward and backward, a mask
-  for "window ends at or before the query"); the reference's PyTorch on the CPU (Flex has no
-  backward there) and for fp32;
+* the compression branch: FlexAttention on the GPU (forward and backward, a mask for "window
+  ends at or before the query"); the reference's PyTorch on the CPU, where Flex has no
+  backward;
 * selection: the InfLLMv2 stage-1 kernel on the compressed keys (NSA's overlap-weighted sum,
   or the max for the DashAttention authors' variant), then the Triton top-k;
 * the selection branch: ``"dash"``, DashAttention's block-sparse kernels (any GQA ratio, decode);
@@ -105,18 +105,12 @@ def _flex_branch(q, k, v, mask_mod):
     from torch.nn.attention.flex_attention import create_block_mask
 
     mask = create_block_mask(mask_mod, None, None, q.shape[2], k.shape[2], device=q.device, _compile=True)
-    # views, not the caller's leaf tensors: Inductor's flex backward refused leaves that
-    # require grad ("a leaf Variable that requires grad is being used in an in-place operation")
-    q, k, v = (t.view(t.shape) for t in (q, k, v))
     return _flex()(q, k, v, block_mask=mask, enable_gqa=q.shape[1] != k.shape[1])
 
 
 def _use_flex(q) -> bool:
-    """FlexAttention for half-precision GPU inputs. Not on the CPU (no backward there) and not for
-    fp32 (the precision-check dtype), where Inductor's flex backward failed on the H100 ("a leaf
-    Variable that requires grad is being used in an in-place operation"); those take the
-    reference's streamed PyTorch."""
-    return q.is_cuda and q.dtype in (torch.float16, torch.bfloat16)
+    """FlexAttention on the GPU; on the CPU it has no backward, so the reference's PyTorch."""
+    return q.is_cuda
 
 
 def compressed_branch(q, k_cmp, v_cmp, config: NSAConfig):

@@ -49,8 +49,8 @@ def test_forward_selection_and_gradients_match_the_reference(cfg, hq, hkv, n):
     assert torch.allclose(sel.token_density, ref_sel.token_density, atol=0.05)
 
 
-@pytest.mark.skipif(DEVICE == "cpu", reason="the FlexAttention branches run for half precision on the GPU only")
-def test_half_precision_flex_branches_match_the_fp32_path():
+@pytest.mark.skipif(DEVICE == "cpu", reason="bf16 (Triton's CPU interpreter computes bf16 tl.dot wrongly)")
+def test_bf16_matches_the_fp32_path():
     cfg = SMALL_PAPER
     q, k, v = _inputs(1, 4, 2, 256, 64, seed=3)
     params = NSAParams.random(cfg, 4, 2, 64, seed=2, device=DEVICE)
