@@ -9,9 +9,10 @@ def poison_empty(monkeypatch):
     empty, empty_like = torch.empty, torch.empty_like
 
     def poisoned(t):
-        # not while torch.compile traces (FlexAttention): an in-place fill there broke Inductor
-        # ("a leaf Variable that requires grad is being used in an in-place operation")
-        if t.is_floating_point() and not torch.compiler.is_compiling():
+        # Not tensors created with requires_grad (AOTAutograd makes such leaves while compiling
+        # FlexAttention, and an in-place fill on them fails: "a leaf Variable that requires grad
+        # is being used in an in-place operation"), nor while torch.compile traces.
+        if t.is_floating_point() and not t.requires_grad and not torch.compiler.is_compiling():
             t.fill_(float("nan"))
         return t
 
