@@ -45,6 +45,9 @@ def main() -> int:
     ap.add_argument("--hkv", default="2,8")
     ap.add_argument("--configs", default="paper,dash-paper")
     ap.add_argument("--train-seqlen", default="32k")
+    ap.add_argument("--decode-len", default="128k")
+    ap.add_argument("--batch", default="1,8")
+    ap.add_argument("--skip", default="", help="fwd, train and/or decode")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     try:
@@ -52,7 +55,7 @@ def main() -> int:
     except ImportError:
         fa3 = None
     rows = []
-    for hkv in [int(x) for x in args.hkv.split(",")]:
+    for hkv in [int(x) for x in args.hkv.split(",")] if "fwd" not in args.skip else []:
         for n in parse_size_list(args.seqlen):
             q, k, v = structured_qkv(1, 32, hkv, n, 128, dtype=torch.bfloat16, device="cuda", seed=1)
             dense = {"cudnn": bench(lambda: cudnn(q, k, v))}
@@ -87,7 +90,7 @@ def main() -> int:
                       + f" [{time.time() - t0:.0f}s]", flush=True)  # fmt: skip
             del q, k, v
             torch.cuda.empty_cache()
-    for hkv in [int(x) for x in args.hkv.split(",")]:
+    for hkv in [int(x) for x in args.hkv.split(",")] if "train" not in args.skip else []:
         for n in parse_size_list(args.train_seqlen):
             q, k, v = structured_qkv(1, 32, hkv, n, 128, dtype=torch.bfloat16, device="cuda", seed=2)
             a = [t.clone().requires_grad_() for t in (q, k, v)]
@@ -104,8 +107,44 @@ def main() -> int:
                 rows.append(row)
                 save(args.out, rows)
                 print(json.dumps(row), flush=True)
+    if "decode" not in args.skip:
+        rows += decode_rows(args, fa3)
     save(args.out, rows)
     return 0
+
+
+def decode_rows(args, fa3):
+    """One decode step per sequence at the cache's end: checked against the reference's last
+    row, timed plain and as a CUDA graph against FA3's KV-cache kernel."""
+    from dashbench.kernels.nsa import nsa_compressed_cache, nsa_decode
+
+    rows = []
+    for hkv in [int(x) for x in args.hkv.split(",")]:
+        for L in parse_size_list(args.decode_len):
+            q1, k1, v1 = structured_qkv(1, 32, hkv, L, 128, dtype=torch.bfloat16, device="cuda", seed=4)
+            for B in [int(x) for x in args.batch.split(",")]:
+                k, v = k1.expand(B, -1, -1, -1).contiguous(), v1.expand(B, -1, -1, -1).contiguous()
+                q = q1[:, :, -1:].expand(B, -1, -1, -1).contiguous()
+                for name in args.configs.split(","):
+                    cfg = CONFIGS[name]
+                    params = NSAParams.random(cfg, 32, hkv, 128, seed=0, device="cuda")
+                    cache = nsa_compressed_cache(k, v, params, cfg)
+                    step = lambda: nsa_decode(q, k, v, params, cfg, compressed=cache)  # noqa: E731
+                    row = dict(mode="decode", hkv=hkv, L=L, B=B, config=name,
+                               rel_err=relative_error(step(), nsa_reference(q, k, v, params, cfg)),
+                               nsa_dash_kernels_ms=bench(step),
+                               nsa_dash_kernels_graph_ms=triton.testing.do_bench_cudagraph(step, rep=100, return_mode="median"))  # fmt: skip
+                    if fa3 is not None:
+                        qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))
+                        fa3_step = lambda: fa3.flash_attn_with_kvcache(qt, kt, vt, causal=True, num_splits=0)  # noqa: E731
+                        row["fa3_ms"] = bench(fa3_step)
+                        row["fa3_graph_ms"] = triton.testing.do_bench_cudagraph(fa3_step, rep=100, return_mode="median")
+                        row["speedup_graph"] = row["fa3_graph_ms"] / row["nsa_dash_kernels_graph_ms"]
+                    rows.append(row)
+                    print(json.dumps(row), flush=True)
+                del k, v
+                torch.cuda.empty_cache()
+    return rows
 
 
 def save(out: Path | None, rows: list) -> None:

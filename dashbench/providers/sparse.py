@@ -177,10 +177,13 @@ class _NSAKernels(_NSABase):
     )  # fmt: skip
 
     def prepare(self, mode, q, k, v):
-        from dashbench.kernels.nsa import nsa_attention
+        from dashbench.kernels.nsa import nsa_attention, nsa_compressed_cache, nsa_decode
 
         params = _nsa_params(q, k)
         cfg = _nsa_config()
+        if mode == "decode":
+            cache = nsa_compressed_cache(k, v, params, cfg)  # the cache's, outside the timed region
+            return lambda: nsa_decode(q, k, v, params, cfg, compressed=cache)
         return lambda: nsa_attention(q, k, v, params, cfg, selected_attention=self.selected_attention)
 
 
@@ -204,6 +207,8 @@ class NSA(_NSAKernels):
         return Probe(True, impl=f"fla-core {version('fla-core')} parallel NSA + dashbench selection")
 
     def refusal(self, mode, device, dtype, head_dim, gqa_ratio=1):
+        if mode == "decode" and self.probe().available:
+            return "fla-core has no NSA decode kernel; nsa-dash-kernels runs NSA decode"
         why = super().refusal(mode, device, dtype, head_dim, gqa_ratio)
         if why is None and (gqa_ratio < 16 or gqa_ratio & (gqa_ratio - 1)):
             why = (f"fla's NSA kernel needs a GQA ratio that is a power of two >= 16 (got {gqa_ratio}); "
@@ -214,7 +219,11 @@ class NSA(_NSAKernels):
 @register
 class NSADashKernels(_NSAKernels):
     name = "nsa-dash-kernels"
-    summary = "NSA with every stage on dashbench's kernels (block-sparse selected attention): any GQA ratio"
+    summary = "NSA with every stage on dashbench's kernels (block-sparse selected attention): any GQA ratio, decode"
+    capabilities = Capabilities(
+        frozenset({"fwd", "fwd+bwd", "decode"}), frozenset({"cuda"}), frozenset({"bf16", "fp16"}),
+        frozenset({64, 128}), max_gqa_ratio=16,
+    )  # fmt: skip
 
     def _probe(self) -> Probe:
         return _triton_probe("dashbench.kernels.nsa.nsa_attention")
@@ -226,7 +235,7 @@ class NSAReference(_NSABase):
     backend = "PyTorch (eager, fp32 math)"
     summary = "NSA in plain PyTorch: the ground truth"
     capabilities = Capabilities(
-        frozenset({"fwd", "fwd+bwd"}), frozenset({"cpu", "cuda"}), frozenset({"bf16", "fp16", "fp32"}),
+        frozenset({"fwd", "fwd+bwd", "decode"}), frozenset({"cpu", "cuda"}), frozenset({"bf16", "fp16", "fp32"}),
     )  # fmt: skip
 
     def prepare(self, mode, q, k, v):

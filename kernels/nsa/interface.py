@@ -176,3 +176,41 @@ def nsa_attention(q, k, v, params: NSAParams, config: NSAConfig = NSAConfig(), *
     positions = torch.arange(q.shape[2], device=q.device)
     density = nsa_token_density(blocks, positions, config.block_size, config.window)
     return out, BlockSelection(blocks, density, positions, config.block_size)
+
+
+def nsa_compressed_cache(k, v, params: NSAParams, config: NSAConfig):
+    """Compressed keys and values of a cache, fp32 (a decode loop appends one every
+    ``cmp_stride`` tokens instead of recomputing the learned map over the whole cache)."""
+    return compress(k.float(), v.float(), config, params)
+
+
+@torch.no_grad()
+def nsa_decode(q, k, v, params: NSAParams, config: NSAConfig = NSAConfig(), *, compressed=None) -> torch.Tensor:
+    """One decode step: ``q`` ``[B, Hq, 1, D]`` at the last position of the cache ``k``, ``v``
+    ``[B, Hkv, L, D]``. Compression branch and block scores for the one token in fp32 PyTorch
+    (one batched product over the compressed keys), Triton top-k, the selected blocks through the
+    split-KV block decode, the window through SDPA on the last ``window`` keys. Equals the last
+    row of ``nsa_attention``. ``compressed``: ``nsa_compressed_cache(k, v, ...)``."""
+    from dashbench.kernels.dash.block_decode import block_decode
+    from dashbench.kernels.reference.nsa import _select
+
+    check_attention_inputs(q, k, v)
+    config.check()
+    if q.shape[2] != 1:
+        raise ValueError(f"decode takes one query per sequence; got {q.shape[2]}")
+    L = k.shape[2]
+    k_cmp, v_cmp = compressed if compressed is not None else nsa_compressed_cache(k, v, params, config)
+    pos = torch.full((1,), L - 1, device=q.device)
+    o_cmp, p = _compressed_attention(q.float(), k_cmp, v_cmp, pos, config)
+    n_blocks = -(-L // config.block_size)
+    blocks = _select(p, pos, n_blocks, config)[:, :, 0]
+    counts = ((blocks >= 0) & (blocks < (L - 1) // config.block_size)).sum(-1, dtype=torch.int32)
+    o_slc, _ = block_decode(q, k, v, blocks, counts, block_size=config.block_size)
+    gates = torch.sigmoid(torch.einsum("bhnd,hdc->bhnc", q.float(), params.gate.float()))
+    out = gates[..., 0:1] * o_cmp + gates[..., 1:2] * o_slc.float()
+    if config.window > 0:
+        w = min(config.window, L)
+        o_win = torch.nn.functional.scaled_dot_product_attention(
+            q, k[:, :, L - w :], v[:, :, L - w :], enable_gqa=q.shape[1] != k.shape[1])
+        out = out + gates[..., 2:3] * o_win.float()
+    return out.to(q.dtype)

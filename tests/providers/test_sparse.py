@@ -11,7 +11,7 @@ def test_nsa_refuses_gqa_ratios_fla_cannot_run_and_names_the_alternative():
         assert "power of two >= 16" in nsa.refusal("fwd", "cuda", "bf16", 128, gqa_ratio=4)
         assert "nsa-dash-kernels" in nsa.refusal("fwd", "cuda", "bf16", 128, gqa_ratio=8)
         assert nsa.refusal("fwd", "cuda", "bf16", 128, gqa_ratio=16) is None
-        assert "mode decode" in nsa.refusal("decode", "cuda", "bf16", 128, gqa_ratio=16)
+        assert "nsa-dash-kernels runs NSA decode" in nsa.refusal("decode", "cuda", "bf16", 128, gqa_ratio=16)
     finally:
         if saved is None:
             nsa.__dict__.pop("_probe_result")

@@ -68,6 +68,20 @@ def test_bf16_matches_the_fp32_path():
         assert _rel(got[:, :, same], want[:, :, same]) < 5e-2
 
 
+@pytest.mark.parametrize("cfg", [SMALL_PAPER, SMALL_DASH], ids=["paper", "dash-paper"])
+@pytest.mark.parametrize("hq, hkv, n", [(4, 2, 1), (4, 2, 33), (8, 2, 200), (16, 1, 130)])
+def test_decode_equals_the_last_row_of_prefill(cfg, hq, hkv, n):
+    from dashbench.kernels.nsa import nsa_compressed_cache, nsa_decode
+
+    q, k, v = _inputs(2, hq, hkv, n, 64, seed=n)
+    params = NSAParams.random(cfg, hq, hkv, 64, seed=4, device=DEVICE)
+    full = nsa_attention(q, k, v, params, cfg)
+    step = nsa_decode(q[:, :, -1:], k, v, params, cfg)
+    assert _rel(step, full[:, :, -1:]) < FP32_TOL
+    cache = nsa_compressed_cache(k, v, params, cfg)
+    assert torch.equal(nsa_decode(q[:, :, -1:], k, v, params, cfg, compressed=cache), step)
+
+
 def test_fla_is_refused_with_a_reason_here_or_for_small_groups():
     q, k, _ = _inputs(1, 8, 2, 64, 64, seed=1)
     assert "power of two >= 16" in (fla_refusal(q, k) or "power of two >= 16") or "fla-core" in fla_refusal(q, k)
