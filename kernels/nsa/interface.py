@@ -188,11 +188,12 @@ def nsa_compressed_cache(k, v, params: NSAParams, config: NSAConfig):
 def nsa_decode(q, k, v, params: NSAParams, config: NSAConfig = NSAConfig(), *, compressed=None) -> torch.Tensor:
     """One decode step: ``q`` ``[B, Hq, 1, D]`` at the last position of the cache ``k``, ``v``
     ``[B, Hkv, L, D]``. Compression branch and block scores for the one token in fp32 PyTorch
-    (one batched product over the compressed keys), Triton top-k, the selected blocks through the
+    (one batched product over the compressed keys), the Triton top-k (timed on the H100 with a
+    stable sort instead: results/reference/h100-nsa/), the selected blocks through the
     split-KV block decode, the window through SDPA on the last ``window`` keys. Equals the last
     row of ``nsa_attention``. ``compressed``: ``nsa_compressed_cache(k, v, ...)``."""
     from dashbench.kernels.dash.block_decode import block_decode
-    from dashbench.kernels.reference.nsa import _select
+    from dashbench.kernels.reference.nsa import block_scores as nsa_block_scores
 
     check_attention_inputs(q, k, v)
     config.check()
@@ -203,7 +204,7 @@ def nsa_decode(q, k, v, params: NSAParams, config: NSAConfig = NSAConfig(), *, c
     pos = torch.full((1,), L - 1, device=q.device)
     o_cmp, p = _compressed_attention(q.float(), k_cmp, v_cmp, pos, config)
     n_blocks = -(-L // config.block_size)
-    blocks = _select(p, pos, n_blocks, config)[:, :, 0]
+    blocks = topk_blocks(nsa_block_scores(p, pos, n_blocks, config), config.topk)[:, :, 0]
     counts = ((blocks >= 0) & (blocks < (L - 1) // config.block_size)).sum(-1, dtype=torch.int32)
     o_slc, _ = block_decode(q, k, v, blocks, counts, block_size=config.block_size)
     gates = torch.sigmoid(torch.einsum("bhnd,hdc->bhnc", q.float(), params.gate.float()))

@@ -181,6 +181,12 @@ def _compressed_attention(q, kc, vc, positions, config):
 
 def _select(p, positions, n_blocks, config):
     """Selection blocks ``[B, Hkv, Nq, topk]`` from the compression probabilities."""
+    return select_blocks(block_scores(p, positions, n_blocks, config), config.topk)
+
+
+def block_scores(p, positions, n_blocks, config):
+    """Block scores ``[B, Hkv, Nq, n_blocks]`` from the compression probabilities ``p``
+    ``[B, Hkv, G, Nq, M]``: group-summed, pooled onto blocks, forced ``+inf``, later ``-inf``."""
     B, Hkv, G, Nq, M = p.shape
     own = torch.div(positions, config.block_size, rounding_mode="floor")
     if M > 0:
@@ -194,8 +200,7 @@ def _select(p, positions, n_blocks, config):
         scores = p.new_zeros(B, Hkv, Nq, n_blocks)
     j = torch.arange(n_blocks, device=p.device)[None, :]
     forced = (j < config.init_blocks) | ((j >= own[:, None] - config.local_blocks) & (j <= own[:, None]))
-    scores = scores.masked_fill(forced, float("inf")).masked_fill(j > own[:, None], float("-inf"))
-    return select_blocks(scores, config.topk)
+    return scores.masked_fill(forced, float("inf")).masked_fill(j > own[:, None], float("-inf"))
 
 
 def _window_attention(q, k, v, positions, window):
