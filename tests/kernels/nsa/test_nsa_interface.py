@@ -82,6 +82,25 @@ def test_decode_equals_the_last_row_of_prefill(cfg, hq, hkv, n):
     assert torch.equal(nsa_decode(q[:, :, -1:], k, v, params, cfg, compressed=cache), step)
 
 
+def test_fla_selected_attention_matches_ours():
+    """fla-core's selected-attention kernel (GPU, G a power of two >= 16) against ours on the
+    same selection: forward and gradients (the H100 is where this runs)."""
+    q, k, v = _inputs(1, 16, 1, 512, 64, seed=11, dtype=torch.bfloat16)
+    why = fla_refusal(q, k)
+    if why:
+        pytest.skip(why)
+    cfg = SMALL_DASH
+    params = NSAParams.random(cfg, 16, 1, 64, seed=5, device=DEVICE)
+    results = []
+    for path in ("dash", "fla"):
+        args = [t.clone().requires_grad_() for t in (q, k, v)]
+        out = nsa_attention(*args, params, cfg, selected_attention=path)
+        out.float().backward(torch.ones_like(out, dtype=torch.float32))
+        results.append([out] + [a.grad for a in args])
+    for name, ours, theirs in zip(["out", "dq", "dk", "dv"], *results):
+        assert _rel(theirs, ours) < 2e-2, name
+
+
 def test_fla_is_refused_with_a_reason_here_or_for_small_groups():
     q, k, _ = _inputs(1, 8, 2, 64, 64, seed=1)
     assert "power of two >= 16" in (fla_refusal(q, k) or "power of two >= 16") or "fla-core" in fla_refusal(q, k)

@@ -1,0 +1,98 @@
+"""InfLLMv2 and NSA at a million tokens: prefill and one decode step run without a crash (64-bit
+indexing), are checked on sampled rows against the references, and their peak memory is
+reported. Not a benchmark: one run each, timed by a pair of CUDA events after an 8k warm-up.
+
+    python scripts/run_1m_sparse.py --seqlen 1m --out $OUT
+
+i.i.d. Gaussian inputs drawn on the GPU (seeded), as scripts/run_1m.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from dashbench.harness.correctness import relative_error
+from dashbench.kernels import InfLLMv2Config, infllmv2_attention, infllmv2_decode
+from dashbench.kernels.nsa import nsa_attention, nsa_compressed_cache, nsa_decode
+from dashbench.kernels.reference import infllmv2_reference
+from dashbench.kernels.reference.nsa import NSAConfig, NSAParams, nsa_reference
+from dashbench.units import parse_size_list
+
+
+def timed(fn):
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    out = fn()
+    end.record()
+    torch.cuda.synchronize()
+    return out, start.elapsed_time(end)
+
+
+def methods(hq, hkv, d):
+    """(name, prefill(q, k, v), decode(q1, k, v), reference(q_rows, k, v, positions))"""
+    iv2 = InfLLMv2Config()
+    yield ("infllmv2", lambda q, k, v: infllmv2_attention(q, k, v, iv2, return_selection=True),
+           lambda q1, k, v: infllmv2_decode(q1, k, v, iv2),
+           lambda q, k, v, pos: infllmv2_reference(q, k, v, iv2, q_positions=pos))  # fmt: skip
+    cfg = NSAConfig.dash_paper()
+    params = NSAParams.random(cfg, hq, hkv, d, seed=0, device="cuda")
+    yield ("nsa-dash-kernels", lambda q, k, v: nsa_attention(q, k, v, params, cfg, return_selection=True),
+           lambda q1, k, v: nsa_decode(q1, k, v, params, cfg, compressed=nsa_compressed_cache(k, v, params, cfg)),
+           lambda q, k, v, pos: nsa_reference(q, k, v, params, cfg, q_positions=pos))  # fmt: skip
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seqlen", default="1m")
+    ap.add_argument("--hq", type=int, default=32)
+    ap.add_argument("--hkv", type=int, default=8)
+    ap.add_argument("--methods", default="infllmv2,nsa-dash-kernels")
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+    D, hq, hkv = 128, args.hq, args.hkv
+    rows_out = []
+    for n in parse_size_list(args.seqlen):
+        g = torch.Generator("cuda").manual_seed(n)
+        q, k, v = (torch.randn(1, h, n, D, generator=g, device="cuda", dtype=torch.bfloat16) for h in (hq, hkv, hkv))
+        io_bytes = (2 * q.numel() + 2 * k.numel()) * 2
+        for name, prefill, decode, reference in methods(hq, hkv, D):
+            if name not in args.methods.split(","):
+                continue
+            prefill(q[:, :, :8192], k[:, :, :8192], v[:, :, :8192])  # compile
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            before = torch.cuda.memory_allocated()
+            (out, sel), ms = timed(lambda: prefill(q, k, v))
+            peak_extra = torch.cuda.max_memory_allocated() - before - out.numel() * 2
+            rows = torch.cat([torch.arange(8), torch.randperm(n - 16, generator=torch.Generator().manual_seed(0))[:16] + 8,
+                              torch.arange(n - 8, n)]).sort().values.cuda()  # fmt: skip
+            err = relative_error(out[:, :, rows], reference(q[:, :, rows], k, v, rows))
+            last = out[:, :, -1:].clone()
+            density = sel.mean_density
+            del out, sel
+            torch.cuda.empty_cache()
+            decode(q[:, :, -1:], k, v)  # compile
+            dec, dec_ms = timed(lambda: decode(q[:, :, -1:], k, v))
+            row = dict(method=name, n=n, hq=hq, hkv=hkv, d=D, dtype="bf16", inputs="random (GPU generator)",
+                       token_density=density, prefill_ms=ms, rel_err_sampled_rows=err, sampled_rows=len(rows),
+                       peak_extra_gib=peak_extra / 2**30, peak_extra_vs_qkvo=peak_extra / io_bytes,
+                       decode_ms=dec_ms, decode_vs_prefill_last_row=relative_error(dec, last),
+                       device=torch.cuda.get_device_name())  # fmt: skip
+            rows_out.append(row)
+            print(json.dumps(row), flush=True)
+        del q, k, v
+        torch.cuda.empty_cache()
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "run_1m_sparse.json").write_text(json.dumps({"command": "python " + " ".join(sys.argv),
+                                                                 "rows": rows_out}, indent=1) + "\n")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
