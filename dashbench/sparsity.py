@@ -105,3 +105,67 @@ def sparsity(density: float) -> float:
     if not 0 <= density <= 1 or math.isnan(density):
         raise ValueError(f"density must be in [0, 1]; got {density}")
     return 1.0 - density
+
+
+def topk_window_token_density(topk: int, seqlen: int, block_size: int, window: int, local_blocks: int) -> float:
+    """Mean token density of a top-k method with a sliding window (NSA): the union of the window
+    and the selected blocks, assuming the selected blocks beyond the forced local ones lie outside
+    the window. That makes it an upper bound: blocks chosen inside the window add nothing."""
+    if window <= 0:
+        return topk_token_density(topk, seqlen, block_size)
+    pos = torch.arange(seqlen, dtype=torch.float64)
+    own = torch.div(pos, block_size, rounding_mode="floor")
+    n_local = torch.clamp(own, max=local_blocks)  # forced blocks before the own one
+    local_start = (own - n_local) * block_size  # first key of the forced local span
+    win_start = torch.clamp(pos - window + 1, min=0)
+    span_start = torch.minimum(local_start, win_start)  # window and local blocks: one span
+    span = pos - span_start + 1
+    others = torch.clamp(torch.clamp(own + 1, max=topk) - 1 - n_local, min=0)  # further blocks
+    room = span_start  # keys before the span
+    keys = span + torch.minimum(others * block_size, room)
+    return float((keys / (pos + 1)).mean())
+
+
+def infllmv2_config_for(sparsity: float, seqlen: int, base=None):
+    """InfLLMv2's configuration at ``sparsity`` (mean token density ``1 - sparsity`` over a
+    prefill of ``seqlen``): ``base`` with ``topk`` set, never below the forced blocks."""
+    from dataclasses import replace
+
+    from dashbench.kernels.reference.infllmv2 import InfLLMv2Config
+
+    base = base or InfLLMv2Config()
+    topk = topk_for_sparsity(sparsity, seqlen, base.block_size, min_topk=base.forced_blocks)
+    return replace(base, topk=topk)
+
+
+def nsa_config_for(sparsity: float, seqlen: int, base=None):
+    """NSA's configuration at ``sparsity``: ``topk`` for the mean density of the selected blocks
+    and window together (the compression branch is overhead, not density); by the upper bound of
+    :func:`topk_window_token_density`, so the measured sparsity is at least the target. Warns
+    when the forced blocks and the window alone pass the target density."""
+    from dataclasses import replace
+
+    from dashbench.kernels.reference.nsa import NSAConfig
+
+    base = base or NSAConfig.dash_paper()
+    target = 1 - sparsity
+    n_blocks = -(-seqlen // base.block_size)
+
+    def density(k: int) -> float:
+        return topk_window_token_density(k, seqlen, base.block_size, base.window, base.local_blocks)
+
+    lo, hi = base.forced_blocks, max(base.forced_blocks, n_blocks)
+    if density(lo) > target:
+        warnings.warn(
+            f"NSA sparsity {sparsity:g} at {seqlen} tokens is out of reach: the {lo} forced blocks and "
+            f"the {base.window}-token window alone give density {density(lo):.3f}; using topk {lo}",
+            stacklevel=2,
+        )
+        return replace(base, topk=lo)
+    while lo < hi:  # largest topk whose (upper-bound) density stays at or below the target
+        mid = (lo + hi + 1) // 2
+        if density(mid) <= target:
+            lo = mid
+        else:
+            hi = mid - 1
+    return replace(base, topk=lo)

@@ -54,3 +54,44 @@ def test_density_in_token_slices_equals_one_pass(monkeypatch):
     whole = token_density_from_blocks(blocks, positions, 64)
     monkeypatch.setattr(module, "_ELEMENTS", 50)  # two tokens of 3 x 7 entries at a time
     assert torch.equal(token_density_from_blocks(blocks, positions, 64), whole)
+
+
+def test_window_density_is_an_upper_bound_and_reduces_to_topk_without_window():
+    from dashbench.sparsity import topk_window_token_density
+
+    assert topk_window_token_density(10, 5000, 64, 0, 1) == topk_token_density(10, 5000, 64)
+    # brute force: per token, the union of the window, the local blocks and the further blocks
+    # placed where they add the most keys (the earliest ones not yet covered), for a small case
+    n, bs, w, local, topk = 700, 16, 40, 1, 6
+    total = 0.0
+    for i in range(n):
+        own = i // bs
+        keys = set(range(max(0, i - w + 1), i + 1))
+        forced = list(range(max(0, own - local), own + 1))
+        for j in forced:
+            keys |= set(range(j * bs, min(j * bs + bs, i + 1)))
+        extra = max(0, min(own + 1, topk) - len(forced))
+        j = 0
+        while extra and j < own:
+            block = set(range(j * bs, j * bs + bs))
+            if not block <= keys:
+                keys |= block
+                extra -= 1
+            j += 1
+        total += len(keys) / (i + 1)
+    assert topk_window_token_density(topk, n, bs, w, local) == pytest.approx(total / n, rel=2e-2)
+
+
+def test_method_configs_meet_the_target_or_warn():
+    from dashbench.sparsity import infllmv2_config_for, nsa_config_for, topk_window_token_density
+
+    cfg = infllmv2_config_for(0.9, 131072)
+    assert cfg.topk == topk_for_sparsity(0.9, 131072, min_topk=18) and cfg.local_blocks == 16
+    nsa = nsa_config_for(0.9, 131072)
+    assert topk_window_token_density(nsa.topk, 131072, 64, nsa.window, nsa.local_blocks) <= 0.1
+    from dashbench.kernels.reference.nsa import NSAConfig
+
+    paper = nsa_config_for(0.75, 32768, NSAConfig.paper())
+    assert paper.window == 512 and paper.topk >= paper.forced_blocks
+    with pytest.warns(UserWarning, match="out of reach"):
+        nsa_config_for(0.99, 8192, NSAConfig.paper())
