@@ -117,7 +117,7 @@ class InfLLMv2(_InfLLMv2Base):
             from dashbench.kernels.reference.infllmv2 import compress_keys
 
             # The compressed keys belong to the cache (built outside the timed region).
-            ck = compress_keys(k.float(), INFLLMV2.kernel_size, INFLLMV2.kernel_stride)
+            ck = compress_keys(k, INFLLMV2.kernel_size, INFLLMV2.kernel_stride)
             return lambda: infllmv2_decode(q, k, v, INFLLMV2, compressed_keys=ck)
         return lambda: infllmv2_attention(q, k, v, INFLLMV2)
 
@@ -138,13 +138,13 @@ class InfLLMv2Reference(_InfLLMv2Base):
 
 # NSA: the paper's configuration by default (the suites pick dash-paper for comparisons);
 # fixed seeded random parameters of the right shapes for kernel benchmarks.
-NSA = None
+NSA_CONFIG = None  # an NSAConfig to use instead of the paper's
 
 
 def _nsa_config():
     from dashbench.kernels.reference.nsa import NSAConfig
 
-    return NSA or NSAConfig.paper()
+    return NSA_CONFIG or NSAConfig.paper()
 
 
 def _nsa_params(q, k):

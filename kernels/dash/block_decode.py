@@ -22,7 +22,7 @@ from dashbench.kernels.dash.decode_kernels import MAX_SPLIT, _decode_combine_ker
 @triton.jit
 def _block_decode_kernel(
     Q, K, V, IDS, COUNTS, NCNT, M_OUT, L_OUT, ACC_OUT,
-    stride_qb, stride_qh, stride_kb, stride_kh, stride_kn,
+    stride_qb, stride_qh, stride_kb, stride_kh, stride_kn, stride_vb, stride_vh, stride_vn,
     n_keys, list_len, per_split, n_split, sm_scale,
     HKV: tl.constexpr, G: tl.constexpr, RP: tl.constexpr, C: tl.constexpr, D: tl.constexpr,
 ):  # fmt: skip
@@ -37,7 +37,7 @@ def _block_decode_kernel(
     q = tl.load(Q + b * stride_qb + (h * G + rows)[:, None] * stride_qh + dims[None, :],
                 mask=valid[:, None], other=0.0)  # fmt: skip
     k_base = K + b * stride_kb + h * stride_kh
-    v_base = V + b * stride_kb + h * stride_kh
+    v_base = V + b * stride_vb + h * stride_vh
     m_i = tl.full([RP], float("-inf"), tl.float32)
     l_i = tl.zeros([RP], tl.float32)
     acc = tl.zeros([RP, D], tl.float32)
@@ -45,7 +45,7 @@ def _block_decode_kernel(
         kpos = (((n_keys - 1) // C) * C + keys).to(tl.int64)
         kvalid = kpos < n_keys
         k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :], mask=kvalid[:, None], other=0.0)
-        v = tl.load(v_base + kpos[:, None] * stride_kn + dims[None, :], mask=kvalid[:, None], other=0.0)
+        v = tl.load(v_base + kpos[:, None] * stride_vn + dims[None, :], mask=kvalid[:, None], other=0.0)
         s = tl.dot(q, tl.trans(k)) * sm_scale
         s = tl.where(kvalid[None, :] & valid[:, None], s, float("-inf"))
         m_i = tl.where(valid, tl.max(s, axis=1), 0.0)
@@ -60,7 +60,7 @@ def _block_decode_kernel(
             c = tl.load(IDS + bh.to(tl.int64) * list_len + i)
             kpos = (c * C + keys).to(tl.int64)
             k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :])
-            v = tl.load(v_base + kpos[:, None] * stride_kn + dims[None, :])
+            v = tl.load(v_base + kpos[:, None] * stride_vn + dims[None, :])
             s = tl.where(valid[:, None], tl.dot(q, tl.trans(k)) * sm_scale, float("-inf"))
             m_new = tl.maximum(m_i, tl.max(s, axis=1))
             m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
@@ -84,6 +84,9 @@ def block_decode(q, k, v, ids, counts, *, block_size: int, n_split: int | None =
     B, Hq, _, D = q.shape
     Hkv, L = k.shape[1], k.shape[2]
     G = Hq // Hkv
+    # caches are often views (a prefix of a larger buffer): any batch/head/row strides, but a
+    # contiguous head dim
+    q, k, v = (t if t.stride(-1) == 1 else t.contiguous() for t in (q, k, v))
     RP = max(16, triton.next_power_of_2(G))  # tensor-core tiles need 16 rows
     BH = B * Hkv
     list_len = ids.shape[-1]
@@ -99,7 +102,7 @@ def block_decode(q, k, v, ids, counts, *, block_size: int, n_split: int | None =
     ids = ids.reshape(BH, list_len).to(torch.int32).contiguous()
     _block_decode_kernel[(n_split + 1, BH)](
         q, k, v, ids, counts.reshape(BH).to(torch.int32).contiguous(), n_count, m_part, l_part, acc_part,
-        q.stride(0), q.stride(1), k.stride(0), k.stride(1), k.stride(2),
+        q.stride(0), q.stride(1), k.stride(0), k.stride(1), k.stride(2), v.stride(0), v.stride(1), v.stride(2),
         L, list_len, per_split, n_split, 1.4426950408889634 / math.sqrt(D),
         HKV=Hkv, G=G, RP=RP, C=block_size, D=D,
     )  # fmt: skip

@@ -90,8 +90,10 @@ class _BlockSparseAttention(torch.autograd.Function):
     @staticmethod
     def backward(ctx, d_out):
         q, k, v, out, lse, offsets, counts, ids, token_masks = ctx.saved_tensors
-        dq, dk, dv = block_sparse_backward(q, k, v, out, lse, d_out, offsets, counts, ids, token_masks,
-                                           **ctx.args)  # fmt: skip
+        # the backward kernels index q, dO and dq with q's strides: a contiguous q (as
+        # DashAttention's), since d_out is made contiguous and dq is allocated so
+        dq, dk, dv = block_sparse_backward(q.contiguous(), k, v, out, lse, d_out, offsets, counts, ids,
+                                           token_masks, **ctx.args)  # fmt: skip
         return dq.to(q.dtype), dk.to(k.dtype), dv.to(v.dtype), None, None, None, None, None, None, None
 
 

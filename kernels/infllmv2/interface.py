@@ -58,7 +58,7 @@ def infllmv2_select(q, k, config: InfLLMv2Config, q_start: int | None = None,
     q_start = Nk - Nq if q_start is None else q_start
     ck = compressed_keys
     if ck is None:
-        ck = compress_keys(k.float(), config.kernel_size, config.kernel_stride)
+        ck = compress_keys(k, config.kernel_size, config.kernel_stride)  # fp32, in slices
     n_blocks = -(-Nk // config.block_size)
     step = max(64, _SCORES_BUDGET // max(1, B * k.shape[1] * n_blocks))
     blocks = torch.empty(B, k.shape[1], Nq, config.topk, device=q.device, dtype=torch.int32)
@@ -109,7 +109,7 @@ def infllmv2_decode(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     """One decode step: ``q`` ``[B, Hq, 1, D]`` at the last position of the cache ``k``, ``v``
     (``[B, Hkv, L, D]``) scores the compressed keys, keeps its top-k blocks and attends them
     (split-KV, so batch 1 fills the GPU). Equals the last row of ``infllmv2_attention`` on the
-    whole sequence. ``compressed_keys`` (``compress_keys(k.float(), ...)``, fp32) is the cache's:
+    whole sequence. ``compressed_keys`` (``compress_keys(k, ...)``, fp32) is the cache's:
     a decode loop appends one every ``kernel_stride`` tokens instead of recomputing them. No
     host sync: the step can be captured in a CUDA graph."""
     check_kernel_inputs(q, k, v, config)

@@ -158,7 +158,7 @@ def nsa_attention(q, k, v, params: NSAParams, config: NSAConfig = NSAConfig(), *
         why = fla_refusal(q, k)
         if why:
             raise ValueError(why)
-    k_cmp, v_cmp = compress(k.float(), v.float(), config, params)  # the learned map in fp32
+    k_cmp, v_cmp = compress(k, v, config, params)  # the learned map, fp32, in slices of windows
     blocks = nsa_select(q, k_cmp, k.shape[2], config)
     k_c, v_c = k_cmp.to(q.dtype), v_cmp.to(q.dtype)
     o_cmp = compressed_branch(q, k_c, v_c, config)
@@ -181,7 +181,7 @@ def nsa_attention(q, k, v, params: NSAParams, config: NSAConfig = NSAConfig(), *
 def nsa_compressed_cache(k, v, params: NSAParams, config: NSAConfig):
     """Compressed keys and values of a cache, fp32 (a decode loop appends one every
     ``cmp_stride`` tokens instead of recomputing the learned map over the whole cache)."""
-    return compress(k.float(), v.float(), config, params)
+    return compress(k, v, config, params)
 
 
 @torch.no_grad()

@@ -124,30 +124,35 @@ class NSAParams:
 
 def compress(k: torch.Tensor, v: torch.Tensor, config: NSAConfig, params: NSAParams):
     """Compressed keys and values ``[B, Hkv, M, D]`` of the complete windows
-    ``[s*m, s*m + l)``; ``M = 0`` below ``l`` keys."""
+    ``[s*m, s*m + l)``, computed in fp32 (fp64 for fp64 inputs); ``M = 0`` below ``l`` keys.
+    Windows are taken in slices: a copy of every window at once is ``l / s`` times the cache."""
     B, H, N, D = k.shape
     l, s = config.cmp_size, config.cmp_stride  # noqa: E741
+    dtype = torch.promote_types(k.dtype, torch.float32)
     if N < l:
-        return k.new_zeros(B, H, 0, D), v.new_zeros(B, H, 0, D)
-    kw = k.unfold(2, l, s).transpose(-1, -2)  # [B, H, M, l, D]
-    vw = v.unfold(2, l, s).transpose(-1, -2)
-    if config.compression == "mean":
-        return kw.mean(-2), vw.mean(-2)
-    w = params.weights
-    if config.compression == "linear":
-        M = kw.shape[2]
-        kc = torch.einsum("bhmx,hxd->bhmd", kw.reshape(B, H, M, l * D), w["wk"])
-        vc = torch.einsum("bhmx,hxd->bhmd", vw.reshape(B, H, M, l * D), w["wv"])
-        return kc, vc
-    # per channel: [B, H, M, D, 2l] -> hidden -> 2, over slices of windows (the hidden layer is
-    # B * H * M * D * hidden floats: 34 GB for a 128k cache of 8 heads at batch 8 in one go)
-    step = max(1, _SCORE_BUDGET // max(1, B * H * D * config.mlp_hidden))
-    outs = []
-    for m0 in range(0, kw.shape[2], step):
-        x = torch.cat([kw[:, :, m0 : m0 + step], vw[:, :, m0 : m0 + step]], dim=-2).transpose(-1, -2)
-        outs.append(torch.relu(x @ w["w1"] + w["b1"]) @ w["w2"] + w["b2"])
-    y = torch.cat(outs, dim=2)
-    return y[..., 0], y[..., 1]
+        return k.new_zeros(B, H, 0, D, dtype=dtype), v.new_zeros(B, H, 0, D, dtype=dtype)
+    k_windows = k.unfold(2, l, s).transpose(-1, -2)  # views: [B, H, M, l, D]
+    v_windows = v.unfold(2, l, s).transpose(-1, -2)
+    w = {name: t.to(dtype) for name, t in params.weights.items()}
+    width = config.mlp_hidden if config.compression == "mlp" else l
+    step = max(1, _SCORE_BUDGET // max(1, B * H * D * width))
+    keys, values = [], []
+    for m0 in range(0, k_windows.shape[2], step):
+        kw = k_windows[:, :, m0 : m0 + step].to(dtype)
+        vw = v_windows[:, :, m0 : m0 + step].to(dtype)
+        if config.compression == "mean":
+            kc, vc = kw.mean(-2), vw.mean(-2)
+        elif config.compression == "linear":
+            M = kw.shape[2]
+            kc = torch.einsum("bhmx,hxd->bhmd", kw.reshape(B, H, M, l * D), w["wk"])
+            vc = torch.einsum("bhmx,hxd->bhmd", vw.reshape(B, H, M, l * D), w["wv"])
+        else:  # per channel: the window's l keys and l values of a channel -> hidden -> 2
+            x = torch.cat([kw, vw], dim=-2).transpose(-1, -2)  # [B, H, m, D, 2l]
+            y = torch.relu(x @ w["w1"] + w["b1"]) @ w["w2"] + w["b2"]
+            kc, vc = y[..., 0], y[..., 1]
+        keys.append(kc)
+        values.append(vc)
+    return torch.cat(keys, dim=2), torch.cat(values, dim=2)
 
 
 def _block_map(n_blocks: int, n_compressed: int, config: NSAConfig, device):
@@ -229,15 +234,25 @@ def _block(q, k, v, kc, vc, gate, positions, config, blocks=None):
 
 def nsa_token_density(blocks: torch.Tensor, positions: torch.Tensor, block_size: int, window: int) -> torch.Tensor:
     """Keys attended by the selection and window branches together (their union), over
-    ``position + 1``: ``[B, Hkv, Nq]``. The compression branch is overhead, not density."""
-    pos = positions[:, None].long()
-    start = blocks.long() * block_size
-    in_block = (pos - start + 1).clamp(0, block_size)
-    lo = (pos - window + 1).clamp(min=0)  # window keys [lo, pos]
-    in_both = ((pos + 1).minimum(start + block_size) - lo.maximum(start)).clamp(min=0) if window else 0
-    per_block = torch.where(blocks >= 0, in_block - in_both, 0)
-    window_keys = (pos[:, 0] - lo[:, 0] + 1) if window else 0
-    return (per_block.sum(-1) + window_keys).double() / (positions.double() + 1)
+    ``position + 1``: ``[B, Hkv, Nq]``. The compression branch is overhead, not density.
+    In slices of tokens, int32: the whole selection in int64 would be GBs at long context."""
+    positions = positions.to(blocks.device)
+    lead, n = blocks.shape[:-2], blocks.shape[-2]
+    out = torch.empty(*lead, n, device=blocks.device, dtype=torch.float64)
+    step = max(1, _SCORE_BUDGET // max(1, blocks[..., :1, :].numel()))
+    for r0 in range(0, n, step):
+        sel = blocks[..., r0 : r0 + step, :].to(torch.int32)
+        pos = positions[r0 : r0 + step, None].to(torch.int32)
+        start = sel * block_size
+        keys = (pos - start + 1).clamp(0, block_size)  # causal keys of the block
+        window_keys = 0
+        if window:
+            lo = (pos - window + 1).clamp(min=0)  # window keys [lo, pos]
+            keys = keys - (torch.minimum(pos + 1, start + block_size) - torch.maximum(lo, start)).clamp(min=0)
+            window_keys = (pos[:, 0] - lo[:, 0] + 1).double()
+        keys = torch.where(sel >= 0, keys, 0)
+        out[..., r0 : r0 + step] = (keys.sum(-1, dtype=torch.float64) + window_keys) / (pos[:, 0].double() + 1)
+    return out
 
 
 def nsa_reference(q, k, v, params: NSAParams, config: NSAConfig = NSAConfig(), *, return_selection: bool = False,

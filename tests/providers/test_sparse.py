@@ -24,3 +24,17 @@ def test_every_method_has_a_kernel_provider_and_a_reference():
         assert get_provider(name).family == "hierarchical-sparse"
     for name in ("dash-ref", "infllmv2-ref", "nsa-ref"):
         assert "cpu" in get_provider(name).caps().devices
+
+
+def test_reference_providers_run_and_check_on_the_cpu():
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(1, h, 160, 64, generator=g) for h in (4, 2, 2))
+    for name in ("dash-ref", "infllmv2-ref", "nsa-ref"):
+        provider = get_provider(name)
+        out = provider.prepare("fwd", q, k, v)()
+        rows = torch.tensor([0, 77, 159])
+        ref = provider.reference(q[:, :, rows], k, v, rows, torch.float64)
+        assert torch.allclose(out[:, :, rows].double(), ref, atol=1e-5), name
+        assert isinstance(provider.notes("fwd", q, k), str)

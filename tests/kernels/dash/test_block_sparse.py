@@ -89,3 +89,23 @@ def test_single_token_lists_equal_the_general_ones():
         n = int(fast[1][b, h, 0])
         got = fast[2][int(fast[0][b, h, 0]) : int(fast[0][b, h, 0]) + n]
         assert torch.equal(got, ids[int(offsets[b, h, 0]) : int(offsets[b, h, 0]) + n])
+
+
+def test_gradients_with_a_transposed_query_view():
+    """q as a [B, N, H, D] -> [B, H, N, D] view (not contiguous): the backward must not index
+    dO and dq with the view's strides."""
+    g = torch.Generator().manual_seed(9)
+    q = torch.randn(1, 128, 4, 64, generator=g).to(DEVICE).transpose(1, 2)
+    k, v = (torch.randn(1, 2, 128, 64, generator=g).to(DEVICE) for _ in range(2))
+    blocks = _random_selection(1, 2, 128, 32, 3, seed=9)
+    results = []
+    for qq in (q, q.contiguous()):
+        args = [qq.detach().clone().requires_grad_() if i == 0 else t.clone().requires_grad_()
+                for i, t in enumerate((qq, k, v))]  # fmt: skip
+        if not qq.is_contiguous():
+            args[0] = q.detach().transpose(1, 2).clone().transpose(1, 2).requires_grad_()
+        out = block_sparse_attention(*args, blocks, block_size=32)
+        out.backward(torch.ones_like(out))
+        results.append([out] + [a.grad for a in args])
+    for name, a, b in zip(("out", "dq", "dk", "dv"), *results):
+        assert _rel(a, b) < 1e-5, name

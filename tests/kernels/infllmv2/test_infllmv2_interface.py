@@ -135,3 +135,13 @@ def test_bad_input_names_the_problem(change, message):
     q, k, v = _inputs(1, change.get("hq", 4), 2, 64, change.get("d", 64), seed=1)
     with pytest.raises(ValueError, match=message):
         infllmv2_attention(q, k, v, change.get("cfg", InfLLMv2Config()))
+
+
+def test_decode_reads_a_cache_view_with_its_own_strides():
+    """k and v as prefixes of longer cache buffers of different lengths (different strides)."""
+    q, k, v = _inputs(1, 4, 2, 300, 64, seed=12)
+    kbuf = torch.zeros(1, 2, 400, 64, device=DEVICE)
+    vbuf = torch.zeros(1, 2, 512, 64, device=DEVICE)
+    kbuf[:, :, :300], vbuf[:, :, :300] = k, v
+    step = infllmv2_decode(q[:, :, -1:], kbuf[:, :, :300], vbuf[:, :, :300], SMALL)
+    assert _rel(step, infllmv2_decode(q[:, :, -1:], k, v, SMALL)) < 1e-6
