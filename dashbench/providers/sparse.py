@@ -148,9 +148,15 @@ def _nsa_config():
 
 
 def _nsa_params(q, k):
+    """Seeded random parameters, the same for every head: the harness checks a slice of the heads
+    (one KV head and its group) against the reference, which must then see the same weights."""
     from dashbench.kernels.reference.nsa import NSAParams
 
-    return NSAParams.random(_nsa_config(), q.shape[1], k.shape[1], q.shape[-1], seed=0, device=q.device)
+    one = NSAParams.random(_nsa_config(), 1, 1, q.shape[-1], seed=0, device=q.device)
+    per_kv_head = {"wk", "wv"}
+    weights = {name: t.expand(k.shape[1], *t.shape[1:]) if name in per_kv_head else t
+               for name, t in one.weights.items()}  # fmt: skip
+    return NSAParams(one.gate.expand(q.shape[1], *one.gate.shape[1:]), weights)
 
 
 class _NSABase(Provider):

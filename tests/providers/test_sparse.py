@@ -38,3 +38,21 @@ def test_reference_providers_run_and_check_on_the_cpu():
         ref = provider.reference(q[:, :, rows], k, v, rows, torch.float64)
         assert torch.allclose(out[:, :, rows].double(), ref, atol=1e-5), name
         assert isinstance(provider.notes("fwd", q, k), str)
+        # bf16 inputs in their own dtype (compute_dtype=None), as the harness may ask
+        low = provider.reference(q[:, :, rows].bfloat16(), k.bfloat16(), v.bfloat16(), rows, None)
+        assert low.dtype == torch.bfloat16 and torch.allclose(low.double(), ref, atol=5e-2), name
+
+
+def test_the_harness_check_passes_for_every_sparse_reference_on_head_slices():
+    """The harness checks one KV head's slice against ``reference``: per-head parameters (NSA)
+    must be the same in the slice as in the full call."""
+    import torch
+
+    from dashbench.harness.correctness import check_against_reference
+
+    g = torch.Generator().manual_seed(1)
+    q, k, v = (torch.randn(2, h, 200, 64, generator=g).bfloat16() for h in (8, 2, 2))
+    for name in ("dash-ref", "infllmv2-ref", "nsa-ref"):
+        provider = get_provider(name)
+        out = provider.prepare("fwd", q, k, v)()
+        assert check_against_reference(out, q, k, v, "bf16", reference=provider.reference).passed, name
