@@ -21,28 +21,36 @@ import torch
 _ELEMENTS = 1 << 24  # selection entries handled at once
 
 
-def token_density_from_blocks(blocks: torch.Tensor, positions: torch.Tensor, block_size: int) -> torch.Tensor:
-    """Token density from selected block ids.
+def token_density_from_blocks(blocks: torch.Tensor, positions: torch.Tensor, block_size: int,
+                              window: int = 0) -> torch.Tensor:  # fmt: skip
+    """Token density from selected block ids (and a sliding window, for NSA).
 
     Args:
         blocks: ``[..., Nq, K]`` integer block ids per query token, ``-1`` for unused slots;
             ids must be distinct per token.
         positions: ``[Nq]`` position of each query token among the keys.
         block_size: tokens per block.
+        window: keys ``position - window + 1 ... position`` are attended too (0: none); the
+            union with the blocks is counted.
 
-    Returns ``[..., Nq]`` float64: causal keys inside the selected blocks over ``position + 1``.
+    Returns ``[..., Nq]`` float64: causal keys attended over ``position + 1``.
     """
     positions = positions.to(blocks.device)
-    lead, (n, k) = blocks.shape[:-2], blocks.shape[-2:]
+    lead, n = blocks.shape[:-2], blocks.shape[-2]
     out = torch.empty(*lead, n, device=blocks.device, dtype=torch.float64)
     step = max(1, _ELEMENTS // max(1, blocks[..., :1, :].numel()))
     for r0 in range(0, n, step):  # slices of tokens: a 128k selection would need GBs at once
-        sel = blocks[..., r0 : r0 + step, :]
+        sel = blocks[..., r0 : r0 + step, :].to(torch.int32)  # int32: positions stay < 2^31
         pos = positions[r0 : r0 + step, None].to(torch.int32)
-        # causal keys of a block at or before the query's own (int32: positions stay < 2^31)
-        keys = (pos - sel.to(torch.int32) * block_size + 1).clamp_(0, block_size)
+        start = sel * block_size
+        keys = (pos - start + 1).clamp(0, block_size)  # causal keys of a block at or before the own
+        window_keys = 0
+        if window:
+            lo = (pos - window + 1).clamp(min=0)  # window keys [lo, pos], minus those in the block
+            keys = keys - (torch.minimum(pos + 1, start + block_size) - torch.maximum(lo, start)).clamp(min=0)
+            window_keys = (pos[:, 0] - lo[:, 0] + 1).double()
         keys = torch.where(sel >= 0, keys, 0)
-        out[..., r0 : r0 + step] = keys.sum(-1, dtype=torch.float64) / (pos[:, 0].double() + 1)
+        out[..., r0 : r0 + step] = (keys.sum(-1, dtype=torch.float64) + window_keys) / (pos[:, 0].double() + 1)
     return out
 
 

@@ -9,43 +9,46 @@ attention shared with DashAttention (``dash/block_sparse.py``).
 
 from __future__ import annotations
 
-import os
-
 import torch
 
 from dashbench.kernels.dash.block_decode import block_decode
-from dashbench.kernels.dash.block_sparse import block_sparse_attention, selection_lists, tiles_for
+from dashbench.kernels.dash.block_sparse import (
+    block_sparse_attention,
+    check_block_kernel_inputs,
+    selection_lists,
+    tiles_for,
+)
 from dashbench.kernels.infllmv2.stage1 import block_scores, kernel_supports
 from dashbench.kernels.infllmv2.topk import topk_blocks
-from dashbench.kernels.reference.attention import check_attention_inputs
 from dashbench.kernels.reference.infllmv2 import BlockSelection, InfLLMv2Config, compress_keys
 from dashbench.kernels.reference.infllmv2 import block_scores as reference_block_scores
 from dashbench.sparsity import token_density_from_blocks
 
-HEAD_DIMS = (64, 128)
-BLOCK_SIZES = (32, 64, 128)
-DTYPES = (torch.bfloat16, torch.float16, torch.float32)
-MAX_GQA = 16
 _SCORES_BUDGET = 32 * 1024 * 1024  # block scores held at once (fp32 elements)
 
 
 def check_kernel_inputs(q, k, v, config: InfLLMv2Config) -> None:
     """What the InfLLMv2 kernels accept; ``ValueError`` names the problem."""
-    check_attention_inputs(q, k, v)
+    check_block_kernel_inputs(q, k, v, config.block_size)
     config.check()
-    if q.shape[-1] not in HEAD_DIMS:
-        raise ValueError(f"head dim {q.shape[-1]} not supported by the kernels (supports {HEAD_DIMS})")
-    if config.block_size not in BLOCK_SIZES:
-        raise ValueError(f"block_size {config.block_size} not supported by the kernels (supports {BLOCK_SIZES})")
     why = kernel_supports(config)
     if why:
         raise ValueError(f"InfLLMv2 configuration not supported by the Triton stage 1: {why}")
-    if q.dtype not in DTYPES:
-        raise ValueError(f"dtype {q.dtype} not supported (supports bf16, fp16, fp32)")
-    if q.shape[1] // k.shape[1] > MAX_GQA:
-        raise ValueError(f"GQA ratio {q.shape[1] // k.shape[1]} above {MAX_GQA}")
-    if q.device.type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
-        raise ValueError(f"the Triton kernels need a CUDA device (or TRITON_INTERPRET=1); q is on {q.device}")
+
+
+def select_in_ranges(q, ck: torch.Tensor, q_start: int, n_keys: int, config, score: str = "max") -> torch.Tensor:
+    """``[B, Hkv, Nq, topk]`` selected blocks of the query rows ``q`` (at key positions
+    ``q_start ...``) through the stage-1 kernel and the top-k, over ranges of rows so the block
+    scores held at once stay under ``_SCORES_BUDGET`` (``config``: the stage-1 view)."""
+    B, _, Nq, _ = q.shape
+    n_blocks = -(-n_keys // config.block_size)
+    blocks = torch.empty(B, ck.shape[1], Nq, config.topk, device=q.device, dtype=torch.int32)
+    step = max(64, _SCORES_BUDGET // max(1, B * ck.shape[1] * n_blocks))
+    for r0 in range(0, Nq, step):
+        rows = slice(r0, min(r0 + step, Nq))
+        scores = block_scores(q[:, :, rows], ck, q_start + r0, n_keys, config, score=score)
+        blocks[:, :, rows] = topk_blocks(scores, config.topk)
+    return blocks
 
 
 @torch.no_grad()
@@ -53,24 +56,19 @@ def infllmv2_select(q, k, config: InfLLMv2Config, q_start: int | None = None,
                     compressed_keys: torch.Tensor | None = None) -> BlockSelection:  # fmt: skip
     """Stages 1-4 with the Triton stage 1: the blocks each query row attends. Rows of ``q`` sit
     at key positions ``q_start ...`` (default: the last ``Nq`` keys)."""
-    B, Hq, Nq, D = q.shape
-    Nk = k.shape[2]
+    Nq, Nk = q.shape[2], k.shape[2]
     q_start = Nk - Nq if q_start is None else q_start
     ck = compressed_keys
     if ck is None:
         ck = compress_keys(k, config.kernel_size, config.kernel_stride)  # fp32, in slices
-    n_blocks = -(-Nk // config.block_size)
-    step = max(64, _SCORES_BUDGET // max(1, B * k.shape[1] * n_blocks))
-    blocks = torch.empty(B, k.shape[1], Nq, config.topk, device=q.device, dtype=torch.int32)
     if Nq == 1:
         # One token (decode): the kernel's programs would each walk all compressed keys alone;
         # the reference's few batched fp32 products spread over the GPU instead (and are exact).
         positions = torch.full((1,), q_start, device=q.device)
-        blocks[:] = topk_blocks(reference_block_scores(q.float(), ck, positions, n_blocks, config), config.topk)
-    for r0 in range(0, Nq if Nq > 1 else 0, step):
-        rows = slice(r0, min(r0 + step, Nq))
-        scores = block_scores(q[:, :, rows], ck, q_start + r0, Nk, config)
-        blocks[:, :, rows] = topk_blocks(scores, config.topk)
+        scores = reference_block_scores(q.float(), ck, positions, -(-Nk // config.block_size), config)
+        blocks = topk_blocks(scores, config.topk)
+    else:
+        blocks = select_in_ranges(q, ck, q_start, Nk, config)
     positions = torch.arange(q_start, q_start + Nq, device=q.device)
     density = token_density_from_blocks(blocks, positions, config.block_size)
     return BlockSelection(blocks, density, positions, config.block_size)

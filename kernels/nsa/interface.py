@@ -15,12 +15,12 @@
 from __future__ import annotations
 
 import functools
-import os
 
 import torch
 
-from dashbench.kernels.dash.block_sparse import block_sparse_attention
-from dashbench.kernels.infllmv2.stage1 import block_scores, kernel_supports
+from dashbench.kernels.dash.block_sparse import block_sparse_attention, check_block_kernel_inputs
+from dashbench.kernels.infllmv2.interface import select_in_ranges
+from dashbench.kernels.infllmv2.stage1 import kernel_supports
 from dashbench.kernels.infllmv2.topk import topk_blocks
 from dashbench.kernels.reference.attention import check_attention_inputs
 from dashbench.kernels.reference.infllmv2 import BlockSelection, InfLLMv2Config
@@ -30,12 +30,9 @@ from dashbench.kernels.reference.nsa import (
     _compressed_attention,
     _window_attention,
     compress,
-    nsa_token_density,
 )
+from dashbench.sparsity import token_density_from_blocks
 
-HEAD_DIMS = (64, 128)
-BLOCK_SIZES = (32, 64, 128)
-_SCORES_BUDGET = 32 * 1024 * 1024
 
 
 def fla_refusal(q: torch.Tensor, k: torch.Tensor) -> str | None:
@@ -53,12 +50,9 @@ def fla_refusal(q: torch.Tensor, k: torch.Tensor) -> str | None:
 
 
 def check_nsa_inputs(q, k, v, params: NSAParams, config: NSAConfig) -> None:
-    check_attention_inputs(q, k, v)
+    """What the NSA kernel path accepts; ``ValueError`` names the problem."""
+    check_block_kernel_inputs(q, k, v, config.block_size)
     config.check()
-    if q.shape[-1] not in HEAD_DIMS:
-        raise ValueError(f"head dim {q.shape[-1]} not supported by the kernels (supports {HEAD_DIMS})")
-    if config.block_size not in BLOCK_SIZES:
-        raise ValueError(f"block_size {config.block_size} not supported by the kernels (supports {BLOCK_SIZES})")
     why = kernel_supports(_stage1_config(config))
     if why:
         raise ValueError(f"NSA compression not supported by the Triton selection: {why.replace('kernel_', 'cmp_')}")
@@ -66,8 +60,6 @@ def check_nsa_inputs(q, k, v, params: NSAParams, config: NSAConfig) -> None:
         raise ValueError(f"prefill needs as many queries as keys; got {q.shape[2]} and {k.shape[2]}")
     if params.gate.shape != (q.shape[1], q.shape[-1], len(config.gates)):
         raise ValueError(f"NSA gate must be [Hq, D, {len(config.gates)}]; got {tuple(params.gate.shape)}")
-    if q.device.type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
-        raise ValueError(f"the Triton kernels need a CUDA device (or TRITON_INTERPRET=1); q is on {q.device}")
 
 
 def _stage1_config(config: NSAConfig) -> InfLLMv2Config:
@@ -79,16 +71,7 @@ def _stage1_config(config: NSAConfig) -> InfLLMv2Config:
 @torch.no_grad()
 def nsa_select(q, k_cmp: torch.Tensor, n_keys: int, config: NSAConfig) -> torch.Tensor:
     """Selected blocks ``[B, Hkv, N, topk]`` (ascending, ``-1``-padded) from fp32 compressed keys."""
-    B, Hq, N, _ = q.shape
-    cfg = _stage1_config(config)
-    n_blocks = -(-n_keys // config.block_size)
-    blocks = torch.empty(B, k_cmp.shape[1], N, config.topk, device=q.device, dtype=torch.int32)
-    step = max(64, _SCORES_BUDGET // max(1, B * k_cmp.shape[1] * n_blocks))
-    for r0 in range(0, N, step):
-        rows = slice(r0, min(r0 + step, N))
-        scores = block_scores(q[:, :, rows], k_cmp, n_keys - N + r0, n_keys, cfg, score=config.score)
-        blocks[:, :, rows] = topk_blocks(scores, config.topk)
-    return blocks
+    return select_in_ranges(q, k_cmp, n_keys - q.shape[2], n_keys, _stage1_config(config), score=config.score)
 
 
 @functools.cache
@@ -174,7 +157,7 @@ def nsa_attention(q, k, v, params: NSAParams, config: NSAConfig = NSAConfig(), *
     if not return_selection:
         return out
     positions = torch.arange(q.shape[2], device=q.device)
-    density = nsa_token_density(blocks, positions, config.block_size, config.window)
+    density = token_density_from_blocks(blocks, positions, config.block_size, config.window)
     return out, BlockSelection(blocks, density, positions, config.block_size)
 
 

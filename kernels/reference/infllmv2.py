@@ -95,18 +95,25 @@ def compress_keys(k: torch.Tensor, kernel_size: int, kernel_stride: int) -> torc
                       for m0 in range(0, windows.shape[2], step)], dim=2)  # fmt: skip
 
 
-def _overlap_windows(n_blocks: int, n_compressed: int, cfg: InfLLMv2Config, device):
-    """For each block, the compressed indices whose windows overlap it: ``[n_blocks, W]`` ids
-    and a validity mask (window ``m`` covers ``[s*m, s*m + l)``, block ``j`` covers
-    ``[B*j, B*j + B)``)."""
-    B, s, l = cfg.block_size, cfg.kernel_stride, cfg.kernel_size
+def window_overlap(n_blocks: int, n_compressed: int, block_size: int, stride: int, size: int, device):
+    """For each block, the compressed windows that overlap it: ids ``[n_blocks, W]`` and the
+    overlap in strides, 0 where there is none (window ``m`` covers ``[stride*m, stride*m +
+    size)``, block ``j`` covers ``[block_size*j, block_size*(j + 1))``). InfLLMv2 takes the max
+    over the overlapping windows, NSA a sum weighted by the overlap."""
+    B, s, l = block_size, stride, size  # noqa: E741
     j = torch.arange(n_blocks, device=device)
     lo = torch.div(B * j - l + s, s, rounding_mode="floor")  # smallest m with s*m + l > B*j
-    hi = torch.div(B * j + B - 1, s, rounding_mode="floor")  # largest m with s*m < B*j + B
     width = -(-(B + l) // s) + 1
     ids = lo[:, None] + torch.arange(width, device=device)[None, :]
-    ok = (ids <= hi[:, None]) & (ids >= 0) & (ids < n_compressed)
-    return ids.clamp(0, max(n_compressed - 1, 0)), ok
+    overlap = (torch.minimum(s * ids + l, B * j[:, None] + B) - torch.maximum(s * ids, B * j[:, None])).clamp(min=0)
+    ok = (ids >= 0) & (ids < n_compressed) & (overlap > 0)
+    return ids.clamp(0, max(n_compressed - 1, 0)), torch.where(ok, overlap / s, 0.0)
+
+
+def _overlap_windows(n_blocks: int, n_compressed: int, cfg: InfLLMv2Config, device):
+    """InfLLMv2's view of :func:`window_overlap`: ids and a validity mask."""
+    ids, weight = window_overlap(n_blocks, n_compressed, cfg.block_size, cfg.kernel_stride, cfg.kernel_size, device)
+    return ids, weight > 0
 
 
 def block_scores(q: torch.Tensor, ck: torch.Tensor, positions: torch.Tensor, n_blocks: int,

@@ -35,7 +35,8 @@ import torch
 from torch.utils.checkpoint import checkpoint
 
 from dashbench.kernels.reference.attention import check_attention_inputs
-from dashbench.kernels.reference.infllmv2 import _attend_selected, _positions, select_blocks
+from dashbench.kernels.reference.infllmv2 import _attend_selected, _positions, select_blocks, window_overlap
+from dashbench.sparsity import token_density_from_blocks
 
 _SCORE_BUDGET = 32 * 1024 * 1024
 COMPRESSIONS = ("linear", "mlp", "mean")
@@ -156,17 +157,8 @@ def compress(k: torch.Tensor, v: torch.Tensor, config: NSAConfig, params: NSAPar
 
 
 def _block_map(n_blocks: int, n_compressed: int, config: NSAConfig, device):
-    """Compressed windows overlapping each selection block: ids ``[n_blocks, W]`` and the
-    overlap in strides (0 where there is none)."""
-    B, s, l = config.block_size, config.cmp_stride, config.cmp_size
-    j = torch.arange(n_blocks, device=device)
-    lo = torch.div(B * j - l + s, s, rounding_mode="floor")
-    width = -(-(B + l) // s) + 1
-    ids = lo[:, None] + torch.arange(width, device=device)[None, :]
-    start, end = s * ids, s * ids + l
-    overlap = (torch.minimum(end, B * j[:, None] + B) - torch.maximum(start, B * j[:, None])).clamp(min=0)
-    ok = (ids >= 0) & (ids < n_compressed) & (overlap > 0)
-    return ids.clamp(0, max(n_compressed - 1, 0)), torch.where(ok, overlap / s, 0.0)
+    """Compressed windows overlapping each selection block, with the overlap in strides."""
+    return window_overlap(n_blocks, n_compressed, config.block_size, config.cmp_stride, config.cmp_size, device)
 
 
 def _compressed_attention(q, kc, vc, positions, config):
@@ -232,29 +224,6 @@ def _block(q, k, v, kc, vc, gate, positions, config, blocks=None):
     return out, blocks
 
 
-def nsa_token_density(blocks: torch.Tensor, positions: torch.Tensor, block_size: int, window: int) -> torch.Tensor:
-    """Keys attended by the selection and window branches together (their union), over
-    ``position + 1``: ``[B, Hkv, Nq]``. The compression branch is overhead, not density.
-    In slices of tokens, int32: the whole selection in int64 would be GBs at long context."""
-    positions = positions.to(blocks.device)
-    lead, n = blocks.shape[:-2], blocks.shape[-2]
-    out = torch.empty(*lead, n, device=blocks.device, dtype=torch.float64)
-    step = max(1, _SCORE_BUDGET // max(1, blocks[..., :1, :].numel()))
-    for r0 in range(0, n, step):
-        sel = blocks[..., r0 : r0 + step, :].to(torch.int32)
-        pos = positions[r0 : r0 + step, None].to(torch.int32)
-        start = sel * block_size
-        keys = (pos - start + 1).clamp(0, block_size)  # causal keys of the block
-        window_keys = 0
-        if window:
-            lo = (pos - window + 1).clamp(min=0)  # window keys [lo, pos]
-            keys = keys - (torch.minimum(pos + 1, start + block_size) - torch.maximum(lo, start)).clamp(min=0)
-            window_keys = (pos[:, 0] - lo[:, 0] + 1).double()
-        keys = torch.where(sel >= 0, keys, 0)
-        out[..., r0 : r0 + step] = (keys.sum(-1, dtype=torch.float64) + window_keys) / (pos[:, 0].double() + 1)
-    return out
-
-
 def nsa_reference(q, k, v, params: NSAParams, config: NSAConfig = NSAConfig(), *, return_selection: bool = False,
                   q_positions=None, compute_dtype=torch.float32, block_q: int | None = None,
                   blocks: torch.Tensor | None = None):  # fmt: skip
@@ -292,5 +261,5 @@ def nsa_reference(q, k, v, params: NSAParams, config: NSAConfig = NSAConfig(), *
     if not return_selection:
         return out
     blocks = torch.cat(chosen, dim=2)
-    density = nsa_token_density(blocks, positions, config.block_size, config.window)
+    density = token_density_from_blocks(blocks, positions, config.block_size, config.window)
     return out, BlockSelection(blocks, density, positions, config.block_size)
