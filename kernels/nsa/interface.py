@@ -84,10 +84,25 @@ def _flex():
     return torch.compile(flex_attention, dynamic=False)
 
 
-def _flex_branch(q, k, v, mask_mod):
+@functools.lru_cache(maxsize=32)
+def _block_mask(kind: str, a: int, b: int, n_q: int, n_k: int, device: str):
+    """Flex's block mask of a branch, built once per shape rather than on every call:
+    ``"compressed"``, windows of ``b`` keys every ``a`` visible once they end; ``"window"``,
+    the last ``a`` keys."""
     from torch.nn.attention.flex_attention import create_block_mask
 
-    mask = create_block_mask(mask_mod, None, None, q.shape[2], k.shape[2], device=q.device, _compile=True)
+    if kind == "compressed":
+        def mask_mod(batch, head, qi, ki):
+            return a * ki + b - 1 <= qi
+    else:
+        def mask_mod(batch, head, qi, ki):
+            return (ki <= qi) & (ki > qi - a)
+
+    return create_block_mask(mask_mod, None, None, n_q, n_k, device=device, _compile=True)
+
+
+def _flex_branch(q, k, v, kind: str, a: int, b: int = 0):
+    mask = _block_mask(kind, a, b, q.shape[2], k.shape[2], str(q.device))
     return _flex()(q, k, v, block_mask=mask, enable_gqa=q.shape[1] != k.shape[1])
 
 
@@ -101,22 +116,14 @@ def compressed_branch(q, k_cmp, v_cmp, config: NSAConfig):
     if k_cmp.shape[2] == 0:
         return torch.zeros_like(q)
     if _use_flex(q):
-        s, l = config.cmp_stride, config.cmp_size  # noqa: E741
-
-        def visible(b, h, qi, ki):
-            return s * ki + l - 1 <= qi
-
-        return _flex_branch(q, k_cmp, v_cmp, visible)
+        return _flex_branch(q, k_cmp, v_cmp, "compressed", config.cmp_stride, config.cmp_size)
     positions = torch.arange(q.shape[2], device=q.device)
     return _compressed_attention(q, k_cmp, v_cmp, positions, config)[0]
 
 
 def window_branch(q, k, v, window: int):
     if _use_flex(q):
-        def in_window(b, h, qi, ki):
-            return (ki <= qi) & (ki > qi - window)
-
-        return _flex_branch(q, k, v, in_window)
+        return _flex_branch(q, k, v, "window", window)
     return _window_attention(q, k, v, torch.arange(q.shape[2], device=q.device), window)
 
 
