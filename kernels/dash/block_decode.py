@@ -16,7 +16,7 @@ import torch
 import triton
 import triton.language as tl
 
-from dashbench.kernels.dash.decode_kernels import MAX_SPLIT, _decode_combine_kernel
+from dashbench.kernels.dash.decode_kernels import MAX_SPLIT, _decode_combine_kernel, _fold_chunk, _own_chunk_state
 
 
 @triton.jit
@@ -42,16 +42,7 @@ def _block_decode_kernel(
     l_i = tl.zeros([RP], tl.float32)
     acc = tl.zeros([RP, D], tl.float32)
     if split == n_split:  # the query's own block, up to the query (the last key)
-        kpos = (((n_keys - 1) // C) * C + keys).to(tl.int64)
-        kvalid = kpos < n_keys
-        k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :], mask=kvalid[:, None], other=0.0)
-        v = tl.load(v_base + kpos[:, None] * stride_vn + dims[None, :], mask=kvalid[:, None], other=0.0)
-        s = tl.dot(q, tl.trans(k)) * sm_scale
-        s = tl.where(kvalid[None, :] & valid[:, None], s, float("-inf"))
-        m_i = tl.where(valid, tl.max(s, axis=1), 0.0)
-        p = tl.exp2(s - m_i[:, None])
-        l_i = tl.sum(p, axis=1)
-        acc = tl.dot(p.to(v.dtype), v)
+        m_i, l_i, acc = _own_chunk_state(q, k_base, v_base, n_keys, stride_kn, stride_vn, valid, sm_scale, C, D)
     else:
         count = tl.load(COUNTS + bh)
         first = split * per_split
@@ -62,13 +53,7 @@ def _block_decode_kernel(
             k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :])
             v = tl.load(v_base + kpos[:, None] * stride_vn + dims[None, :])
             s = tl.where(valid[:, None], tl.dot(q, tl.trans(k)) * sm_scale, float("-inf"))
-            m_new = tl.maximum(m_i, tl.max(s, axis=1))
-            m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
-            alpha = tl.exp2(m_i - m_safe)
-            p = tl.exp2(s - m_safe[:, None])
-            l_i = l_i * alpha + tl.sum(p, axis=1)
-            acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
-            m_i = m_new
+            m_i, l_i, acc = _fold_chunk(s, v, m_i, l_i, acc)
         tl.store(NCNT + bh * n_split + split, tl.maximum(last - first, 0))
     state = (bh * (n_split + 1) + split) * RP + rows
     tl.store(M_OUT + state, m_i)

@@ -129,6 +129,36 @@ def split_config(n_cand: int, want: int, GP: int) -> tuple[int, int]:
 
 
 @triton.jit
+def _own_chunk_state(q, k_base, v_base, n_keys, stride_kn, stride_vn, valid, sm_scale, C: tl.constexpr,
+                     D: tl.constexpr):  # fmt: skip
+    """Softmax state (base-2 max, sum, output) of the decode query's rows over its own, partial
+    chunk: keys up to the last one (``n_keys - 1``)."""
+    # (no .to() on n_keys-derived scalars: Triton turns an argument equal to 1 into a
+    # compile-time int)
+    dims = tl.arange(0, D)
+    kpos = (((n_keys - 1) // C) * C + tl.arange(0, C)).to(tl.int64)
+    kvalid = kpos < n_keys
+    k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :], mask=kvalid[:, None], other=0.0)
+    v = tl.load(v_base + kpos[:, None] * stride_vn + dims[None, :], mask=kvalid[:, None], other=0.0)
+    s = tl.dot(q, tl.trans(k)) * sm_scale
+    s = tl.where(kvalid[None, :] & valid[:, None], s, float("-inf"))
+    m_i = tl.where(valid, tl.max(s, axis=1), 0.0)
+    p = tl.exp2(s - m_i[:, None])
+    return m_i, tl.sum(p, axis=1), tl.dot(p.to(v.dtype), v)
+
+
+@triton.jit
+def _fold_chunk(s, v, m_i, l_i, acc):
+    """Fold one chunk's base-2 scores ``s`` (``-inf`` for rows that skip it) and values into a
+    running softmax state whose max may still be ``-inf``."""
+    m_new = tl.maximum(m_i, tl.max(s, axis=1))
+    m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
+    alpha = tl.exp2(m_i - m_safe)
+    p = tl.exp2(s - m_safe[:, None])
+    return m_new, l_i * alpha + tl.sum(p, axis=1), acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
+
+
+@triton.jit
 def _decode_attend_kernel(
     Q, K, V, X, TAU, IDS, LOGP, LSUM, NCNT, M_OUT, L_OUT, ACC_OUT,
     stride_qb, stride_qh, stride_kb, stride_kh, stride_kn,
@@ -158,18 +188,7 @@ def _decode_attend_kernel(
     l_i = tl.zeros([RP], tl.float32)
     acc = tl.zeros([RP, D], tl.float32)
     if split == n_split:  # the query's own chunk, up to the query (the last key)
-        # (no .to() on n_keys-derived scalars: Triton turns an argument equal to 1 into a
-        # compile-time int)
-        kpos = (((n_keys - 1) // C) * C + keys).to(tl.int64)
-        kvalid = kpos < n_keys
-        k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :], mask=kvalid[:, None], other=0.0)
-        v = tl.load(v_base + kpos[:, None] * stride_kn + dims[None, :], mask=kvalid[:, None], other=0.0)
-        s = tl.dot(q, tl.trans(k)) * sm_scale
-        s = tl.where(kvalid[None, :] & valid[:, None], s, float("-inf"))
-        m_i = tl.where(valid, tl.max(s, axis=1), 0.0)
-        p = tl.exp2(s - m_i[:, None])
-        l_i = tl.sum(p, axis=1)
-        acc = tl.dot(p.to(v.dtype), v)
+        m_i, l_i, acc = _own_chunk_state(q, k_base, v_base, n_keys, stride_kn, stride_kn, valid, sm_scale, C, D)
     else:
         grows = tl.arange(0, GP)
         gvalid = grows < G
@@ -201,14 +220,7 @@ def _decode_attend_kernel(
             k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :])
             v = tl.load(v_base + kpos[:, None] * stride_kn + dims[None, :])
             s = tl.dot(q, tl.trans(k)) * sm_scale + bias * 1.4426950408889634
-            s = tl.where(valid[:, None], s, float("-inf"))
-            m_new = tl.maximum(m_i, tl.max(s, axis=1))
-            m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
-            alpha = tl.exp2(m_i - m_safe)
-            p = tl.exp2(s - m_safe[:, None])
-            l_i = l_i * alpha + tl.sum(p, axis=1)
-            acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
-            m_i = m_new
+            m_i, l_i, acc = _fold_chunk(tl.where(valid[:, None], s, float("-inf")), v, m_i, l_i, acc)
     state = (bh * (n_split + 1) + split) * RP + rows
     tl.store(M_OUT + state, m_i)
     tl.store(L_OUT + state, l_i)
