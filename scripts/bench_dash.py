@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import torch
-import triton.testing
+from benchtools import bench  # scripts/benchtools.py
 
 from dashbench.harness.correctness import relative_error, sample_rows
 from dashbench.harness.flops import causal_pairs
@@ -29,10 +29,6 @@ from dashbench.kernels.dash.interface import ATTEND_ROWS, ROUTE_ROWS
 from dashbench.kernels.dash.summarize import summarize
 from dashbench.kernels.reference import dash_attention_reference
 from dashbench.units import parse_size_list
-
-
-def bench(fn):
-    return triton.testing.do_bench(fn, warmup=25, rep=100, return_mode="median")
 
 
 def dense_baselines(q, k, v):

@@ -21,8 +21,7 @@ import time
 from pathlib import Path
 
 import torch
-import triton.testing
-from torch.nn.attention import SDPBackend, sdpa_kernel
+from benchtools import bench, cudnn  # scripts/benchtools.py
 
 from dashbench.harness.correctness import relative_error
 from dashbench.harness.inputs import structured_qkv
@@ -30,17 +29,6 @@ from dashbench.kernels import DashCache, calibrate_scaling, dash_attention, dash
 from dashbench.kernels.dash import interface
 from dashbench.kernels.reference import dash_attention_reference
 from dashbench.units import parse_size_list
-
-
-def bench(fn, graph=False, grads=None):
-    if graph:
-        return triton.testing.do_bench_cudagraph(fn, rep=100, return_mode="median")
-    return triton.testing.do_bench(fn, warmup=25, rep=100, grad_to_none=grads, return_mode="median")
-
-
-def cudnn(q, k, v, causal):
-    with sdpa_kernel([SDPBackend.CUDNN_ATTENTION]):
-        return torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=causal, enable_gqa=True)
 
 
 def train_rows(seqlens, hkvs, density, C):

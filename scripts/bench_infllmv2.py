@@ -20,8 +20,7 @@ import time
 from pathlib import Path
 
 import torch
-import triton.testing
-from torch.nn.attention import SDPBackend, sdpa_kernel
+from benchtools import bench, cudnn, fa3_module, save_rows  # scripts/benchtools.py
 
 from dashbench.harness.correctness import relative_error, sample_rows
 from dashbench.harness.inputs import random_qkv, structured_qkv
@@ -33,24 +32,6 @@ from dashbench.kernels.infllmv2.topk import topk_blocks
 from dashbench.kernels.reference.infllmv2 import _attend_selected, compress_keys, infllmv2_reference, infllmv2_selection
 from dashbench.sparsity import topk_for_sparsity
 from dashbench.units import parse_size_list
-
-
-def bench(fn, grads=None):
-    return triton.testing.do_bench(fn, warmup=25, rep=100, grad_to_none=grads, return_mode="median")
-
-
-def cudnn(q, k, v, causal=True):
-    with sdpa_kernel([SDPBackend.CUDNN_ATTENTION]):
-        return torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=causal, enable_gqa=True)
-
-
-def fa3_module():
-    try:
-        import fa3_fwd_interface
-
-        return fa3_fwd_interface
-    except ImportError:
-        return None
 
 
 def inputs(kind, B, hkv, n, seed):
@@ -185,13 +166,13 @@ def decode_rows(lengths, hkvs, batches):
                            same_selection_as_reference=bool(torch.equal(mine.blocks, ref_sel.blocks)))
                 step = lambda: infllmv2_decode(q, k, v, cfg, compressed_keys=ck)  # noqa: E731
                 row["infllmv2_ms"] = bench(step)
-                row["infllmv2_graph_ms"] = triton.testing.do_bench_cudagraph(step, rep=100, return_mode="median")
+                row["infllmv2_graph_ms"] = bench(step, graph=True)
                 row["cudnn_ms"] = bench(lambda: cudnn(q, k, v, causal=False))
                 if fa3 is not None:
                     qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))
                     fa3_step = lambda: fa3.flash_attn_with_kvcache(qt, kt, vt, causal=True, num_splits=0)  # noqa: E731
                     row["fa3_ms"] = bench(fa3_step)
-                    row["fa3_graph_ms"] = triton.testing.do_bench_cudagraph(fa3_step, rep=100, return_mode="median")
+                    row["fa3_graph_ms"] = bench(fa3_step, graph=True)
                 base = "fa3" if fa3 is not None else "cudnn"
                 row.update(baseline=base, speedup=row[f"{base}_ms"] / row["infllmv2_ms"])
                 if fa3 is not None:
@@ -224,11 +205,7 @@ def main() -> int:
         rows += train_rows(parse_size_list(args.train_seqlen), hkvs, 0.75)
     if "decode" not in args.skip:
         rows += decode_rows(parse_size_list(args.decode_len), hkvs, [int(x) for x in args.batch.split(",")])
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        meta = {"device": torch.cuda.get_device_name(), "torch": torch.__version__,
-                "command": "python " + " ".join(sys.argv), "rows": rows}  # fmt: skip
-        (args.out / "bench_infllmv2.json").write_text(json.dumps(meta, indent=1) + "\n")
+    save_rows(args.out, "bench_infllmv2.json", rows)
     return 0
 
 

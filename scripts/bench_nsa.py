@@ -18,8 +18,7 @@ import time
 from pathlib import Path
 
 import torch
-import triton.testing
-from torch.nn.attention import SDPBackend, sdpa_kernel
+from benchtools import bench, cudnn, fa3_module, save_rows  # scripts/benchtools.py
 
 from dashbench.harness.correctness import relative_error, sample_rows
 from dashbench.harness.inputs import structured_qkv
@@ -28,15 +27,6 @@ from dashbench.kernels.reference.nsa import NSAConfig, NSAParams, nsa_reference
 from dashbench.units import parse_size_list
 
 CONFIGS = {"paper": NSAConfig.paper(), "dash-paper": NSAConfig.dash_paper()}
-
-
-def bench(fn, grads=None):
-    return triton.testing.do_bench(fn, warmup=25, rep=100, grad_to_none=grads, return_mode="median")
-
-
-def cudnn(q, k, v):
-    with sdpa_kernel([SDPBackend.CUDNN_ATTENTION]):
-        return torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
 
 
 def main() -> int:
@@ -50,10 +40,7 @@ def main() -> int:
     ap.add_argument("--skip", default="", help="fwd, train and/or decode")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
-    try:
-        import fa3_fwd_interface as fa3
-    except ImportError:
-        fa3 = None
+    fa3 = fa3_module()
     rows = []
     for hkv in [int(x) for x in args.hkv.split(",")] if "fwd" not in args.skip else []:
         for n in parse_size_list(args.seqlen):
@@ -133,12 +120,12 @@ def decode_rows(args, fa3):
                     row = dict(mode="decode", hkv=hkv, L=L, B=B, config=name,
                                rel_err=relative_error(step(), nsa_reference(q, k, v, params, cfg)),
                                nsa_dash_kernels_ms=bench(step),
-                               nsa_dash_kernels_graph_ms=triton.testing.do_bench_cudagraph(step, rep=100, return_mode="median"))  # fmt: skip
+                               nsa_dash_kernels_graph_ms=bench(step, graph=True))  # fmt: skip
                     if fa3 is not None:
                         qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))
                         fa3_step = lambda: fa3.flash_attn_with_kvcache(qt, kt, vt, causal=True, num_splits=0)  # noqa: E731
                         row["fa3_ms"] = bench(fa3_step)
-                        row["fa3_graph_ms"] = triton.testing.do_bench_cudagraph(fa3_step, rep=100, return_mode="median")
+                        row["fa3_graph_ms"] = bench(fa3_step, graph=True)
                         row["speedup_graph"] = row["fa3_graph_ms"] / row["nsa_dash_kernels_graph_ms"]
                     rows.append(row)
                     print(json.dumps(row), flush=True)
@@ -148,12 +135,7 @@ def decode_rows(args, fa3):
 
 
 def save(out: Path | None, rows: list) -> None:
-    """Written after every row too: a run cut short by a time limit keeps what it measured."""
-    if out:
-        out.mkdir(parents=True, exist_ok=True)
-        meta = {"device": torch.cuda.get_device_name(), "torch": torch.__version__,
-                "command": "python " + " ".join(sys.argv), "rows": rows}  # fmt: skip
-        (out / "bench_nsa.json").write_text(json.dumps(meta, indent=1) + "\n")
+    save_rows(out, "bench_nsa.json", rows)
 
 
 if __name__ == "__main__":

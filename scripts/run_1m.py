@@ -16,20 +16,12 @@ import sys
 from pathlib import Path
 
 import torch
+from benchtools import timed  # scripts/benchtools.py
 
 from dashbench.harness.correctness import relative_error
 from dashbench.kernels import DashCache, calibrate_scaling, dash_attention, dash_decode
 from dashbench.kernels.reference import dash_attention_reference
 from dashbench.units import parse_size_list
-
-
-def timed(fn):
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    start.record()
-    out = fn()
-    end.record()
-    torch.cuda.synchronize()
-    return out, start.elapsed_time(end)
 
 
 def main() -> int:

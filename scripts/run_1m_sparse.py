@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import torch
+from benchtools import timed  # scripts/benchtools.py
 
 from dashbench.harness.correctness import relative_error
 from dashbench.kernels import InfLLMv2Config, infllmv2_attention, infllmv2_decode
@@ -22,15 +23,6 @@ from dashbench.kernels.nsa import nsa_attention, nsa_compressed_cache, nsa_decod
 from dashbench.kernels.reference import infllmv2_reference
 from dashbench.kernels.reference.nsa import NSAConfig, NSAParams, nsa_reference
 from dashbench.units import parse_size_list
-
-
-def timed(fn):
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    start.record()
-    out = fn()
-    end.record()
-    torch.cuda.synchronize()
-    return out, start.elapsed_time(end)
 
 
 def methods(hq, hkv, d):

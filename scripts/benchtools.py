@@ -1,0 +1,54 @@
+"""Shared by the GPU scripts: the timer, the dense baselines, the one-shot CUDA-event timer and
+the JSON record (device, torch, command, rows)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import torch
+import triton.testing
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+
+def bench(fn, graph: bool = False, grads=None) -> float:
+    """Median ms (L2 flushed between runs), or of CUDA-graph replays with ``graph``."""
+    if graph:
+        return triton.testing.do_bench_cudagraph(fn, rep=100, return_mode="median")
+    return triton.testing.do_bench(fn, warmup=25, rep=100, grad_to_none=grads, return_mode="median")
+
+
+def cudnn(q, k, v, causal: bool = True):
+    with sdpa_kernel([SDPBackend.CUDNN_ATTENTION]):
+        return torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=causal, enable_gqa=True)
+
+
+def fa3_module():
+    """FlashAttention-3's forward-only interface, or ``None`` when it is not installed."""
+    try:
+        import fa3_fwd_interface
+
+        return fa3_fwd_interface
+    except ImportError:
+        return None
+
+
+def timed(fn):
+    """``(fn(), ms)`` of one call between two CUDA events (not a benchmark: a single run)."""
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    out = fn()
+    end.record()
+    torch.cuda.synchronize()
+    return out, start.elapsed_time(end)
+
+
+def save_rows(out: Path | None, name: str, rows: list) -> None:
+    """``out/name`` as JSON with the device, torch and command; written after every row by the
+    long scripts, so a run cut short by a time limit keeps what it measured."""
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+        meta = {"device": torch.cuda.get_device_name(), "torch": torch.__version__,
+                "command": "python " + " ".join(sys.argv), "rows": rows}  # fmt: skip
+        (out / name).write_text(json.dumps(meta, indent=1) + "\n")
