@@ -115,13 +115,18 @@ def sparsity(density: float) -> float:
     return 1.0 - density
 
 
-def topk_window_token_density(topk: int, seqlen: int, block_size: int, window: int, local_blocks: int) -> float:
+def topk_window_token_density(topk: int, seqlen: int, block_size: int, window: int, local_blocks: int,
+                              over: str = "prefill") -> float:  # fmt: skip
     """Mean token density of a top-k method with a sliding window (NSA): the union of the window
     and the selected blocks, assuming the selected blocks beyond the forced local ones lie outside
-    the window. That makes it an upper bound: blocks chosen inside the window add nothing."""
-    if window <= 0:
+    the window. That makes it an upper bound: blocks chosen inside the window add nothing.
+    ``over="last"``: the last token's density instead of the prefill's mean (a decode step)."""
+    if over not in ("prefill", "last"):
+        raise ValueError(f"over must be 'prefill' or 'last'; got {over!r}")
+    if window <= 0 and over == "prefill":
         return topk_token_density(topk, seqlen, block_size)
-    pos = torch.arange(seqlen, dtype=torch.float64)
+    first = 0 if over == "prefill" else seqlen - 1
+    pos = torch.arange(first, seqlen, dtype=torch.float64)
     own = torch.div(pos, block_size, rounding_mode="floor")
     n_local = torch.clamp(own, max=local_blocks)  # forced blocks before the own one
     local_start = (own - n_local) * block_size  # first key of the forced local span
@@ -134,23 +139,25 @@ def topk_window_token_density(topk: int, seqlen: int, block_size: int, window: i
     return float((keys / (pos + 1)).mean())
 
 
-def infllmv2_config_for(sparsity: float, seqlen: int, base=None):
+def infllmv2_config_for(sparsity: float, seqlen: int, base=None, over: str = "prefill"):
     """InfLLMv2's configuration at ``sparsity`` (mean token density ``1 - sparsity`` over a
-    prefill of ``seqlen``): ``base`` with ``topk`` set, never below the forced blocks."""
+    prefill of ``seqlen``, or the last token's with ``over="last"``: a decode step at the end of
+    a ``seqlen`` cache): ``base`` with ``topk`` set, never below the forced blocks."""
     from dataclasses import replace
 
     from dashbench.kernels.reference.infllmv2 import InfLLMv2Config
 
     base = base or InfLLMv2Config()
-    topk = topk_for_sparsity(sparsity, seqlen, base.block_size, min_topk=base.forced_blocks)
+    topk = topk_for_sparsity(sparsity, seqlen, base.block_size, min_topk=base.forced_blocks, over=over)
     return replace(base, topk=topk)
 
 
-def nsa_config_for(sparsity: float, seqlen: int, base=None):
+def nsa_config_for(sparsity: float, seqlen: int, base=None, over: str = "prefill"):
     """NSA's configuration at ``sparsity``: ``topk`` for the mean density of the selected blocks
     and window together (the compression branch is overhead, not density); by the upper bound of
     :func:`topk_window_token_density`, so the measured sparsity is at least the target. Warns
-    when the forced blocks and the window alone pass the target density."""
+    when the forced blocks and the window alone pass the target density. ``over="last"``: the
+    last token's density (a decode step at the end of a ``seqlen`` cache)."""
     from dataclasses import replace
 
     from dashbench.kernels.reference.nsa import NSAConfig
@@ -160,7 +167,7 @@ def nsa_config_for(sparsity: float, seqlen: int, base=None):
     n_blocks = -(-seqlen // base.block_size)
 
     def density(k: int) -> float:
-        return topk_window_token_density(k, seqlen, base.block_size, base.window, base.local_blocks)
+        return topk_window_token_density(k, seqlen, base.block_size, base.window, base.local_blocks, over)
 
     lo, hi = base.forced_blocks, max(base.forced_blocks, n_blocks)
     if density(lo) > target:

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import torch
-from benchtools import timed  # scripts/benchtools.py
+from benchtools import save_rows, timed  # scripts/benchtools.py
 
 from dashbench.harness.correctness import relative_error
 from dashbench.kernels import InfLLMv2Config, infllmv2_attention, infllmv2_decode
@@ -77,12 +77,9 @@ def main() -> int:
                        device=torch.cuda.get_device_name())  # fmt: skip
             rows_out.append(row)
             print(json.dumps(row), flush=True)
+            save_rows(args.out, "run_1m_sparse.json", rows_out)  # after each: a run cut short keeps its rows
         del q, k, v
         torch.cuda.empty_cache()
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "run_1m_sparse.json").write_text(json.dumps({"command": "python " + " ".join(sys.argv),
-                                                                 "rows": rows_out}, indent=1) + "\n")  # fmt: skip
     return 0
 
 

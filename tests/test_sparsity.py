@@ -95,3 +95,19 @@ def test_method_configs_meet_the_target_or_warn():
     assert paper.window == 512 and paper.topk >= paper.forced_blocks
     with pytest.warns(UserWarning, match="out of reach"):
         nsa_config_for(0.99, 8192, NSAConfig.paper())
+
+
+def test_decode_configs_meet_the_last_tokens_density():
+    from dashbench.kernels.reference.nsa import NSAConfig
+    from dashbench.sparsity import infllmv2_config_for, nsa_config_for, topk_window_token_density
+
+    L = 131072
+    assert infllmv2_config_for(0.75, L, over="last").topk == 512  # 32k of 128k keys
+    cfg = NSAConfig.paper()  # window 512; the own block and 1 local block forced, both inside it
+    nsa = nsa_config_for(0.9, L, cfg, over="last")
+    # the last token: the window's 512 keys and topk - 2 further blocks
+    last = (512 + (nsa.topk - 2) * 64) / L
+    assert topk_window_token_density(nsa.topk, L, 64, 512, cfg.local_blocks, over="last") == pytest.approx(last)
+    assert last <= 0.1 < (512 + (nsa.topk - 1) * 64) / L
+    with pytest.raises(ValueError, match="over"):
+        topk_window_token_density(4, L, 64, 512, 2, over="first")

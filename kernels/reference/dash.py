@@ -276,22 +276,30 @@ def calibrate_scaling(
     iterations: int = 30,
     bounds: tuple[float, float] = (1e-3, 1e4),
     seed: int = 0,
+    rows: torch.Tensor | None = None,
 ) -> float:
     """The ``scaling`` whose mean token density on these inputs is ``target_density``.
 
     Bisection on ``log(scaling)`` (density falls as scaling grows) over a seeded sample of query
     rows from the second chunk on (tokens of chunk 0 have density 1 whatever the scaling).
     When the target is out of reach (e.g. the union over many GQA heads keeps the density up)
-    it warns, naming the reachable range, and returns the bound.
+    it warns, naming the reachable range, and returns the bound. ``rows`` (query positions)
+    replaces the sample: ``rows=[N - 1]`` calibrates a decode step at the end of an ``N``-token
+    cache, whose density is its own, not the prefill's mean.
     """
     if not 0 < target_density <= 1:
         raise ValueError(f"target_density must be in (0, 1]; got {target_density}")
     N = q.shape[2]
     if q.shape[2] != k.shape[2]:
         raise ValueError("calibrate on a prefill: q and k must have the same length")
-    g = torch.Generator().manual_seed(seed)
-    candidates = torch.arange(min(chunk_size, N - 1), N)
-    pick = candidates[torch.randperm(len(candidates), generator=g)[:sample_rows]].sort().values
+    if rows is None:
+        g = torch.Generator().manual_seed(seed)
+        candidates = torch.arange(min(chunk_size, N - 1), N)
+        pick = candidates[torch.randperm(len(candidates), generator=g)[:sample_rows]].sort().values
+    else:
+        pick = torch.as_tensor(rows).flatten().sort().values
+        if pick.numel() == 0 or pick[0] < 0 or pick[-1] >= N:
+            raise ValueError(f"rows must be non-empty query positions in [0, {N}); got {rows}")
     pick = pick.to(q.device)
     q_rows = q[:, :, pick]
 

@@ -166,6 +166,16 @@ def test_density_falls_with_scaling_and_calibration_hits_the_target():
     assert abs(got.mean_density - target) < 0.02
 
 
+def test_calibration_on_given_rows_meets_the_target_on_those_rows():
+    q, k, v, w = _inputs(1, 8, 4, 512, 16, seed=10, dtype=torch.float32)
+    last = torch.tensor([511])
+    s = calibrate_scaling(q, k, w, 0.3, chunk_size=16, rows=last)
+    got = dash_routing_stats(q[:, :, last], k, w, chunk_size=16, scaling=s, q_positions=last)
+    assert abs(got.mean_density - 0.3) < 0.05  # 4 KV heads, 32 chunks: densities move in steps
+    with pytest.raises(ValueError, match="rows must be"):
+        calibrate_scaling(q, k, w, 0.3, chunk_size=16, rows=torch.tensor([512]))
+
+
 @pytest.mark.parametrize(
     "change, message",
     [
