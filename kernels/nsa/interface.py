@@ -74,14 +74,50 @@ def nsa_select(q, k_cmp: torch.Tensor, n_keys: int, config: NSAConfig) -> torch.
     return select_in_ranges(q, k_cmp, n_keys - q.shape[2], n_keys, _stage1_config(config), score=config.score)
 
 
+def _compiled(fn):
+    # Each (function, shape, requires_grad) combination compiles once; the default limit of 8
+    # made a sweep fall back to eager flex, which materializes the N x M scores (128 GB).
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 256)
+    return torch.compile(fn, dynamic=False)
+
+
 @functools.cache
 def _flex():
     from torch.nn.attention.flex_attention import flex_attention
 
-    # Each (branch, shape, requires_grad) combination compiles once; the default limit of 8
-    # made a sweep fall back to eager flex, which materializes the N x M scores (128 GB).
-    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 256)
-    return torch.compile(flex_attention, dynamic=False)
+    return _compiled(flex_attention)
+
+
+_GATE_SLICE = 32 * 1024 * 1024  # fp32 elements of q upcast at a time for the gate product
+
+
+def gates(q, gate):
+    """``sigmoid(q . W_g)``, fp32 ``[B, Hq, N, n_gates]``, q upcast a slice of tokens at a time
+    (all of it at once is twice q's bf16 bytes: 16 GiB at 1M tokens, 32 heads)."""
+    B, H, N, D = q.shape
+    step = max(1, _GATE_SLICE // (B * H * D))
+    w = gate.float()
+    return torch.cat([torch.sigmoid(torch.einsum("bhnd,hdc->bhnc", q[:, :, n0 : n0 + step].float(), w))
+                      for n0 in range(0, N, step)], dim=2)  # fmt: skip
+
+
+def _mix(g, *branches):
+    out = g[..., 0:1] * branches[0].float()
+    for c, o in enumerate(branches[1:], 1):
+        out = out + g[..., c : c + 1] * o.float()
+    return out.to(branches[0].dtype)
+
+
+@functools.cache
+def _mix_fused():
+    return _compiled(_mix)
+
+
+def mix(g, *branches):
+    """``sum_c g_c o_c`` in fp32, rounded once to the branches' dtype. On the GPU one fused
+    kernel (compiled): eagerly, every branch and partial sum is an fp32 temporary of twice q's
+    size, and autograd keeps the fp32 copies (7.8 GB beyond q, k, v and out at 128k)."""
+    return (_mix_fused() if g.is_cuda else _mix)(g, *branches)
 
 
 @functools.lru_cache(maxsize=32)
@@ -156,11 +192,8 @@ def nsa_attention(q, k, v, params: NSAParams, config: NSAConfig = NSAConfig(), *
         o_slc = _fla_selected(q, k, v, blocks, config.block_size)
     else:
         o_slc = block_sparse_attention(q, k, v, blocks, block_size=config.block_size)
-    gates = torch.sigmoid(torch.einsum("bhnd,hdc->bhnc", q.float(), params.gate.float()))
-    out = gates[..., 0:1] * o_cmp.float() + gates[..., 1:2] * o_slc.float()
-    if config.window > 0:
-        out = out + gates[..., 2:3] * window_branch(q, k, v, config.window).float()
-    out = out.to(q.dtype)
+    branches = [o_cmp, o_slc] + ([window_branch(q, k, v, config.window)] if config.window > 0 else [])
+    out = mix(gates(q, params.gate), *branches)
     if not return_selection:
         return out
     positions = torch.arange(q.shape[2], device=q.device)
@@ -197,11 +230,9 @@ def nsa_decode(q, k, v, params: NSAParams, config: NSAConfig = NSAConfig(), *, c
     blocks = topk_blocks(nsa_block_scores(p, pos, n_blocks, config), config.topk)[:, :, 0]
     counts = ((blocks >= 0) & (blocks < (L - 1) // config.block_size)).sum(-1, dtype=torch.int32)
     o_slc, _ = block_decode(q, k, v, blocks, counts, block_size=config.block_size)
-    gates = torch.sigmoid(torch.einsum("bhnd,hdc->bhnc", q.float(), params.gate.float()))
-    out = gates[..., 0:1] * o_cmp + gates[..., 1:2] * o_slc.float()
+    branches = [o_cmp, o_slc]
     if config.window > 0:
         w = min(config.window, L)
-        o_win = torch.nn.functional.scaled_dot_product_attention(
-            q, k[:, :, L - w :], v[:, :, L - w :], enable_gqa=q.shape[1] != k.shape[1])
-        out = out + gates[..., 2:3] * o_win.float()
-    return out.to(q.dtype)
+        branches.append(torch.nn.functional.scaled_dot_product_attention(
+            q, k[:, :, L - w :], v[:, :, L - w :], enable_gqa=q.shape[1] != k.shape[1]))  # fmt: skip
+    return _mix(gates(q, params.gate), *branches).to(q.dtype)  # o_cmp is fp32: the mix stays fp32

@@ -119,3 +119,18 @@ def test_bad_input_names_the_problem(change, message):
     q, k, v = _inputs(1, 4, 2, 64, d, seed=1)
     with pytest.raises(ValueError, match=message):
         nsa_attention(q, k, v, NSAParams.random(NSAConfig(), 4, 2, d, device=DEVICE), change.get("cfg", NSAConfig()))
+
+
+def test_gates_in_slices_and_the_mix_equal_the_whole_expression(monkeypatch):
+    from dashbench.kernels.nsa import interface
+
+    q, k, v = _inputs(2, 4, 2, 37, 16, seed=5, dtype=torch.float16)
+    w = torch.randn(4, 16, 3, generator=torch.Generator().manual_seed(1)).to(DEVICE)
+    whole = torch.sigmoid(torch.einsum("bhnd,hdc->bhnc", q.float(), w))
+    monkeypatch.setattr(interface, "_GATE_SLICE", 2 * 4 * 16 * 5)  # five tokens at a time
+    g = interface.gates(q, w)
+    assert g.shape == whole.shape and torch.allclose(g, whole, atol=1e-6, rtol=0)  # matmul blocking differs
+    o = [torch.randn_like(q) for _ in range(3)]
+    expect = (g[..., 0:1] * o[0].float() + g[..., 1:2] * o[1].float() + g[..., 2:3] * o[2].float()).half()
+    got = interface.mix(g, *o)
+    assert got.dtype == torch.float16 and torch.allclose(got.float(), expect.float(), atol=1e-3, rtol=0)
