@@ -49,32 +49,34 @@ def selection_lists(blocks: torch.Tensor, bm: int, block_size: int, q_offset: in
     Blocks at or after a token's own are left out (the kernels attend the own block
     themselves); entries of a tile are ascending.
 
-    Per (batch, KV head) and range of tiles, the tokens' bits are added into a dense
-    ``[tiles, n_blocks]`` word array (a token's ids are distinct, so adding is OR-ing) whose
-    non-zero entries are the list; the ranges keep that array under ``_DENSE_WORDS``."""
+    The tokens' bits are added into a dense ``[tiles, n_blocks]`` word array (a token's ids are
+    distinct, so adding is OR-ing) whose non-zero entries are the list. Tiles of every (batch,
+    KV head) are taken together, in ranges that keep that array and the temporaries under
+    ``_DENSE_WORDS``: a loop per head cost more in launches and syncs than in work at 32k."""
     B, H, N, K = blocks.shape
     if N == 1:
         return _single_token_lists(blocks, block_size, q_offset)
     n_tiles = -(-N // bm)
     n_blocks = -(-(N + q_offset) // block_size)
     dev = blocks.device
-    step = max(1, min(_DENSE_WORDS // n_blocks, _DENSE_WORDS // (bm * K)))  # tiles per range
+    flat = blocks.reshape(B * H, N, K)
+    total = B * H * n_tiles  # (batch x head, tile) pairs, in list order
+    step = max(1, min(_DENSE_WORDS // n_blocks, _DENSE_WORDS // (bm * K)))  # pairs per range
+    row = torch.arange(bm, device=dev)
+    bits = torch.bitwise_left_shift(torch.ones_like(row), row)[:, None]  # a token's bit in its tile's word
     ids, words, counts = [], [], []
-    for bh in range(B * H):
-        sel_bh = blocks[bh // H, bh % H]
-        for t0 in range(0, n_tiles, step):
-            t1 = min(t0 + step, n_tiles)
-            tok = torch.arange(t0 * bm, min(t1 * bm, N), device=dev)
-            sel = sel_bh[tok].long()
-            keep = (sel >= 0) & (sel < ((q_offset + tok) // block_size)[:, None])
-            where = (tok // bm - t0)[:, None] * n_blocks + sel.clamp(min=0)
-            bit = torch.where(keep, torch.bitwise_left_shift(torch.ones_like(sel), (tok % bm)[:, None]), 0)
-            dense = torch.zeros((t1 - t0) * n_blocks, device=dev, dtype=torch.int64)
-            dense.scatter_add_(0, where.flatten(), bit.flatten())
-            nz = dense.nonzero().squeeze(1)  # ascending: by tile, then block
-            ids.append((nz % n_blocks).to(torch.int32))
-            words.append(dense[nz])
-            counts.append(torch.bincount(nz // n_blocks, minlength=t1 - t0))
+    for g0 in range(0, total, step):
+        g = torch.arange(g0, min(g0 + step, total), device=dev)
+        tok = (g % n_tiles * bm)[:, None] + row  # [pairs, bm]
+        sel = flat[(g // n_tiles)[:, None], tok.clamp(max=N - 1)].long()  # [pairs, bm, K]
+        keep = (tok < N)[..., None] & (sel >= 0) & (sel < ((q_offset + tok) // block_size)[..., None])
+        where = (g - g0)[:, None, None] * n_blocks + sel.clamp(min=0)
+        dense = torch.zeros(len(g) * n_blocks, device=dev, dtype=torch.int64)
+        dense.scatter_add_(0, where.flatten(), torch.where(keep, bits, 0).flatten())
+        nz = dense.nonzero().squeeze(1)  # ascending: by (head, tile), then block
+        ids.append((nz % n_blocks).to(torch.int32))
+        words.append(dense[nz])
+        counts.append(torch.bincount(nz // n_blocks, minlength=len(g)))
     counts = torch.cat(counts)
     offsets = torch.cumsum(counts, 0) - counts
     ids, words = torch.cat(ids), torch.cat(words)
