@@ -10,7 +10,8 @@ last row). Every method is checked before it is timed: the output on sampled row
 attention over the kernel's own selection in fp32 (``rel_err``), against the PyTorch reference
 (``rel_err_vs_reference``: also differs where near-ties select other blocks), and the fraction of
 sampled rows selecting other blocks than the reference. Times are ``do_bench`` medians (L2
-flushed); decode also as CUDA-graph replays. ``extra_mib``: peak memory beyond the inputs and
+flushed); decode also as CUDA-graph replays. DashAttention's and InfLLMv2's prefill rows also
+time their selection (everything before the attention kernel) and the attention kernel alone. ``extra_mib``: peak memory beyond the inputs and
 the output.
 
     python scripts/bench_baselines.py --out $OUT               # B=1, 32/8 heads, d=128, bf16
@@ -37,6 +38,11 @@ from dashbench.kernels import (
     infllmv2_attention,
     infllmv2_decode,
 )
+from dashbench.kernels.dash.attend import attend, tma_ready
+from dashbench.kernels.dash.block_sparse import block_sparse_attention, selection_lists, tiles_for
+from dashbench.kernels.dash.interface import ATTEND_ROWS, ATTEND_TMA, ATTEND_TMA_STAGES, ROUTE_ROWS
+from dashbench.kernels.dash.route import chunk_lists, padded_group, route, tile_rows
+from dashbench.kernels.dash.summarize import summarize
 from dashbench.kernels.infllmv2 import infllmv2_select
 from dashbench.kernels.nsa import fla_refusal, nsa_attention, nsa_compressed_cache, nsa_decode
 from dashbench.kernels.reference import dash_attention_reference, infllmv2_reference
@@ -56,6 +62,40 @@ def peak_extra_mib(fn, out_bytes: int):
     result = fn()
     torch.cuda.synchronize()
     return result, (torch.cuda.max_memory_allocated() - before - out_bytes) / 2**20
+
+
+def dash_stages(q, k, v, w, scaling):
+    """DashAttention's forward split as the interface runs it: selection (summaries, routing,
+    lists) and the attention kernel (stage 3, which InfLLMv2 shares without the prior)."""
+    G = q.shape[1] // k.shape[1]
+    bm, gp = tile_rows(G, C, ATTEND_ROWS), padded_group(G)
+
+    def select():
+        s = summarize(k, w, C)
+        tau, log_g, count, mask, tile_count = route(q, s, C, scaling, bm, route_bm=tile_rows(G, C, ROUTE_ROWS))
+        return (s, tau, log_g, *chunk_lists(mask, tile_count), tile_count)
+
+    s, tau, log_g, offsets, ids, tile_count = select()
+    tma = ATTEND_TMA and tma_ready(k, v)
+    akw = dict(chunk_size=C, scaling=scaling, sigma=1.0, estimate_diagonal=True, bm=bm, gp=gp, tma=tma,
+               num_stages=ATTEND_TMA_STAGES if tma else 3)  # fmt: skip
+    return dict(select_ms=bench(select),
+                attend_ms=bench(lambda: attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, **akw)))
+
+
+def infllmv2_stages(q, k, v, cfg):
+    """InfLLMv2's forward split the same way: selection (stage 1 and top-k, then the lists)
+    and the block-sparse attention."""
+    bm = tiles_for(q.shape[1] // k.shape[1], cfg.block_size)
+
+    def select():
+        return selection_lists(infllmv2_select(q, k, cfg).blocks, bm, cfg.block_size)
+
+    blocks = infllmv2_select(q, k, cfg).blocks
+    lists = selection_lists(blocks, bm, cfg.block_size)
+    return dict(select_ms=bench(select), lists_ms=bench(lambda: selection_lists(blocks, bm, cfg.block_size)),
+                attend_ms=bench(lambda: block_sparse_attention(q, k, v, blocks, block_size=cfg.block_size,
+                                                               lists=lists)))  # fmt: skip
 
 
 def dense_prefill(q, k, v, fa3):
@@ -80,7 +120,7 @@ def prefill_rows(n, hkv, sparsity, q, k, v, fa3):
     err = relative_error(out[:, :, pick], ref)
     rows.append(dict(method="dash", knob=f"scaling={scaling:.4g}", token_density=stats.mean_density,
                      compute_density=stats.compute_density, rel_err=err, rel_err_vs_reference=err,
-                     rows_selecting_otherwise=0.0, extra_mib=extra,
+                     rows_selecting_otherwise=0.0, extra_mib=extra, **dash_stages(q, k, v, w, scaling),
                      ms=bench(lambda: dash_attention(q, k, v, w, chunk_size=C, scaling=scaling))))  # fmt: skip
     del out
 
@@ -93,7 +133,8 @@ def prefill_rows(n, hkv, sparsity, q, k, v, fa3):
                      rel_err_vs_reference=relative_error(out[:, :, pick], infllmv2_reference(
                          q[:, :, pick], k, v, cfg, q_positions=pick)),
                      rows_selecting_otherwise=float((ref_sel.blocks != sel.blocks[:, :, pick]).any(-1).float().mean()),
-                     extra_mib=extra, ms=bench(lambda: infllmv2_attention(q, k, v, cfg))))  # fmt: skip
+                     extra_mib=extra, **infllmv2_stages(q, k, v, cfg),
+                     ms=bench(lambda: infllmv2_attention(q, k, v, cfg))))  # fmt: skip
     del out, sel
 
     cfg = nsa_config_for(sparsity, n, NSAConfig.paper())

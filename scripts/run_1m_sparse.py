@@ -19,6 +19,8 @@ from benchtools import save_rows, timed  # scripts/benchtools.py
 
 from dashbench.harness.correctness import relative_error
 from dashbench.kernels import InfLLMv2Config, infllmv2_attention, infllmv2_decode
+from dashbench.kernels.dash.block_sparse import block_sparse_attention, selection_lists, tiles_for
+from dashbench.kernels.infllmv2 import infllmv2_select
 from dashbench.kernels.nsa import nsa_attention, nsa_compressed_cache, nsa_decode
 from dashbench.kernels.reference import infllmv2_reference
 from dashbench.kernels.reference.nsa import NSAConfig, NSAParams, nsa_reference
@@ -26,16 +28,28 @@ from dashbench.units import parse_size_list
 
 
 def methods(hq, hkv, d):
-    """(name, prefill(q, k, v), decode(q1, k, v), reference(q_rows, k, v, positions))"""
+    """(name, prefill(q, k, v), decode(q1, k, v), reference(q_rows, k, v, positions),
+    stages(q, k, v): {stage: ms} of single runs)"""
     iv2 = InfLLMv2Config()
     yield ("infllmv2", lambda q, k, v: infllmv2_attention(q, k, v, iv2, return_selection=True),
            lambda q1, k, v: infllmv2_decode(q1, k, v, iv2),
-           lambda q, k, v, pos: infllmv2_reference(q, k, v, iv2, q_positions=pos))  # fmt: skip
+           lambda q, k, v, pos: infllmv2_reference(q, k, v, iv2, q_positions=pos),
+           lambda q, k, v: infllmv2_stages(q, k, v, iv2))  # fmt: skip
     cfg = NSAConfig.dash_paper()
     params = NSAParams.random(cfg, hq, hkv, d, seed=0, device="cuda")
     yield ("nsa-dash-kernels", lambda q, k, v: nsa_attention(q, k, v, params, cfg, return_selection=True),
            lambda q1, k, v: nsa_decode(q1, k, v, params, cfg, compressed=nsa_compressed_cache(k, v, params, cfg)),
-           lambda q, k, v, pos: nsa_reference(q, k, v, params, cfg, q_positions=pos))  # fmt: skip
+           lambda q, k, v, pos: nsa_reference(q, k, v, params, cfg, q_positions=pos),
+           lambda q, k, v: {})  # fmt: skip
+
+
+def infllmv2_stages(q, k, v, cfg):
+    """Selection (stage 1 and top-k), lists and attention, one run each."""
+    bm = tiles_for(q.shape[1] // k.shape[1], cfg.block_size)
+    sel, select_ms = timed(lambda: infllmv2_select(q, k, cfg))
+    lists, lists_ms = timed(lambda: selection_lists(sel.blocks, bm, cfg.block_size))
+    _, attend_ms = timed(lambda: block_sparse_attention(q, k, v, sel.blocks, block_size=cfg.block_size, lists=lists))
+    return dict(select_ms=select_ms, lists_ms=lists_ms, attend_ms=attend_ms)
 
 
 def main() -> int:
@@ -52,7 +66,7 @@ def main() -> int:
         g = torch.Generator("cuda").manual_seed(n)
         q, k, v = (torch.randn(1, h, n, D, generator=g, device="cuda", dtype=torch.bfloat16) for h in (hq, hkv, hkv))
         io_bytes = (2 * q.numel() + 2 * k.numel()) * 2
-        for name, prefill, decode, reference in methods(hq, hkv, D):
+        for name, prefill, decode, reference, stages in methods(hq, hkv, D):
             if name not in args.methods.split(","):
                 continue
             prefill(q[:, :, :8192], k[:, :, :8192], v[:, :, :8192])  # compile
@@ -68,12 +82,14 @@ def main() -> int:
             density = sel.mean_density
             del out, sel
             torch.cuda.empty_cache()
+            stage_ms = stages(q, k, v)
+            torch.cuda.empty_cache()
             decode(q[:, :, -1:], k, v)  # compile
             dec, dec_ms = timed(lambda: decode(q[:, :, -1:], k, v))
             row = dict(method=name, n=n, hq=hq, hkv=hkv, d=D, dtype="bf16", inputs="random (GPU generator)",
                        token_density=density, prefill_ms=ms, rel_err_sampled_rows=err, sampled_rows=len(rows),
                        peak_extra_gib=peak_extra / 2**30, peak_extra_vs_qkvo=peak_extra / io_bytes,
-                       decode_ms=dec_ms, decode_vs_prefill_last_row=relative_error(dec, last),
+                       **stage_ms, decode_ms=dec_ms, decode_vs_prefill_last_row=relative_error(dec, last),
                        device=torch.cuda.get_device_name())  # fmt: skip
             rows_out.append(row)
             print(json.dumps(row), flush=True)

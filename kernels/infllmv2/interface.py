@@ -18,7 +18,7 @@ from dashbench.kernels.dash.block_sparse import (
     selection_lists,
     tiles_for,
 )
-from dashbench.kernels.infllmv2.stage1 import block_scores, kernel_supports
+from dashbench.kernels.infllmv2.stage1 import block_scores, kernel_supports, split_keys, tokens_per_program
 from dashbench.kernels.infllmv2.topk import topk_blocks
 from dashbench.kernels.reference.infllmv2 import BlockSelection, InfLLMv2Config, compress_keys
 from dashbench.kernels.reference.infllmv2 import block_scores as reference_block_scores
@@ -39,14 +39,23 @@ def check_kernel_inputs(q, k, v, config: InfLLMv2Config) -> None:
 def select_in_ranges(q, ck: torch.Tensor, q_start: int, n_keys: int, config, score: str = "max") -> torch.Tensor:
     """``[B, Hkv, Nq, topk]`` selected blocks of the query rows ``q`` (at key positions
     ``q_start ...``) through the stage-1 kernel and the top-k, over ranges of rows so the block
-    scores held at once stay under ``_SCORES_BUDGET`` (``config``: the stage-1 view)."""
-    B, _, Nq, _ = q.shape
+    scores held at once stay under ``_SCORES_BUDGET``, or two waves of programs on the GPU when
+    that is more (``config``: the stage-1 view)."""
+    B, Hq, Nq, _ = q.shape
+    Hkv = ck.shape[1]
     n_blocks = -(-n_keys // config.block_size)
-    blocks = torch.empty(B, ck.shape[1], Nq, config.topk, device=q.device, dtype=torch.int32)
-    step = max(64, _SCORES_BUDGET // max(1, B * ck.shape[1] * n_blocks))
+    blocks = torch.empty(B, Hkv, Nq, config.topk, device=q.device, dtype=torch.int32)
+    step = max(64, _SCORES_BUDGET // max(1, B * Hkv * n_blocks))
+    if q.is_cuda:
+        # at least two waves of programs per launch, whatever the budget says: at 1M tokens
+        # (16k blocks) it held 256 rows, 32 programs on 132 SMs, 4096 launches
+        sms = torch.cuda.get_device_properties(q.device).multi_processor_count
+        per_program = tokens_per_program(Hq // Hkv, config.block_size, q.dtype)
+        step = max(step, -(-2 * sms // (B * Hkv)) * per_program)
+    keys = split_keys(ck, q.dtype)  # once, not per range
     for r0 in range(0, Nq, step):
         rows = slice(r0, min(r0 + step, Nq))
-        scores = block_scores(q[:, :, rows], ck, q_start + r0, n_keys, config, score=score)
+        scores = block_scores(q[:, :, rows], keys, q_start + r0, n_keys, config, score=score)
         blocks[:, :, rows] = topk_blocks(scores, config.topk)
     return blocks
 
@@ -58,20 +67,23 @@ def infllmv2_select(q, k, config: InfLLMv2Config, q_start: int | None = None,
     at key positions ``q_start ...`` (default: the last ``Nq`` keys)."""
     Nq, Nk = q.shape[2], k.shape[2]
     q_start = Nk - Nq if q_start is None else q_start
-    ck = compressed_keys
-    if ck is None:
-        ck = compress_keys(k, config.kernel_size, config.kernel_stride)  # fp32, in slices
-    if Nq == 1:
-        # One token (decode): the kernel's programs would each walk all compressed keys alone;
-        # the reference's few batched fp32 products spread over the GPU instead (and are exact).
-        positions = torch.full((1,), q_start, device=q.device)
-        scores = reference_block_scores(q.float(), ck, positions, -(-Nk // config.block_size), config)
-        blocks = topk_blocks(scores, config.topk)
-    else:
-        blocks = select_in_ranges(q, ck, q_start, Nk, config)
+    blocks = _selected_blocks(q, k, config, q_start, compressed_keys)
     positions = torch.arange(q_start, q_start + Nq, device=q.device)
     density = token_density_from_blocks(blocks, positions, config.block_size)
     return BlockSelection(blocks, density, positions, config.block_size)
+
+
+def _selected_blocks(q, k, config: InfLLMv2Config, q_start: int, ck: torch.Tensor | None) -> torch.Tensor:
+    Nq, Nk = q.shape[2], k.shape[2]
+    if ck is None:
+        ck = compress_keys(k, config.kernel_size, config.kernel_stride)  # fp32, in slices
+    if Nq > 1:
+        return select_in_ranges(q, ck, q_start, Nk, config)
+    # One token (decode): the kernel's programs would each walk all compressed keys alone;
+    # the reference's few batched fp32 products spread over the GPU instead (and are exact).
+    positions = torch.full((1,), q_start, device=q.device)
+    scores = reference_block_scores(q.float(), ck, positions, -(-Nk // config.block_size), config)
+    return topk_blocks(scores, config.topk)
 
 
 def infllmv2_attention(q, k, v, config: InfLLMv2Config = InfLLMv2Config(), *, return_selection: bool = False):
@@ -114,8 +126,8 @@ def infllmv2_decode(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     if q.shape[2] != 1:
         raise ValueError(f"decode takes one query per sequence; got {q.shape[2]}")
     L = k.shape[2]
-    selection = infllmv2_select(q, k, config, q_start=L - 1, compressed_keys=compressed_keys)
-    ids = selection.blocks[:, :, 0]  # ascending: the earlier blocks come first, the own one last
+    # the blocks only: the selection's token density is not needed for the output
+    ids = _selected_blocks(q, k, config, L - 1, compressed_keys)[:, :, 0]  # ascending, own one last
     counts = ((ids >= 0) & (ids < (L - 1) // config.block_size)).sum(-1, dtype=torch.int32)
     out, _ = block_decode(q, k, v, ids, counts, block_size=config.block_size)
     return out

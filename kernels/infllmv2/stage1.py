@@ -145,29 +145,43 @@ def kernel_supports(config) -> str | None:
     return None
 
 
-def block_scores(q: torch.Tensor, ck: torch.Tensor, q_start: int, n_keys: int, config, *, rows: int | None = None,
+def tokens_per_program(G: int, block_size: int, dtype: torch.dtype, rows: int | None = None) -> int:
+    """Query tokens one program scores (its tile holds their ``G`` heads' rows)."""
+    rows = rows or default_rows(G)
+    if dtype == torch.float32:
+        rows = min(rows, 64)  # fp32 tiles at 128 rows and D = 128 overflow the shared memory (sm_90)
+    return max(tile_rows(G, block_size, rows), 1)
+
+
+def split_keys(ck: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """The compressed keys as the kernel reads them: for half-precision queries a high and a low
+    term in that dtype (``hi + lo`` is ``ck`` to ~16 bits), for fp32 queries ``(ck, ck)``.
+    Callers that score several ranges of rows split once and pass the pair."""
+    ck = ck.float().contiguous()
+    if dtype == torch.float32:
+        return ck, ck
+    hi = ck.to(dtype)
+    return hi, (ck - hi.float()).to(dtype)
+
+
+def block_scores(q: torch.Tensor, ck, q_start: int, n_keys: int, config, *, rows: int | None = None,
                  jb: int = JB, num_warps: int = 4, num_stages: int = 2, score: str = "max") -> torch.Tensor:  # fmt: skip
     """``[B, Hkv, Nq, n_blocks]`` fp32 block scores of the query rows ``q`` (``[B, Hq, Nq, D]``,
-    at key positions ``q_start ...``) against compressed keys ``ck`` (``[B, Hkv, M, D]`` fp32),
+    at key positions ``q_start ...``) against compressed keys ``ck`` (``[B, Hkv, M, D]`` fp32, or
+    :func:`split_keys`'s pair),
     forced blocks ``+inf``, later ones ``-inf``. ``score="sum"``: NSA's overlap-weighted sum over
     the windows (weights 1, 2, ..., 2, 1) instead of InfLLMv2's max."""
     B, Hq, Nq, D = q.shape
+    ck, lo = ck if isinstance(ck, tuple) else split_keys(ck, q.dtype)
     Hkv, M = ck.shape[1], ck.shape[2]
     G = Hq // Hkv
     n_blocks = -(-n_keys // config.block_size)
     gp = padded_group(G)
-    rows = rows or default_rows(G)
-    if q.dtype == torch.float32:
-        rows = min(rows, 64)  # fp32 tiles at 128 rows and D = 128 overflow the shared memory (sm_90)
-    bm = max(tile_rows(G, config.block_size, rows), 1)
+    bm = tokens_per_program(G, config.block_size, q.dtype, rows)
     out = torch.empty(B, Hkv, Nq, n_blocks, device=q.device, dtype=torch.float32)
-    ck = ck.float().contiguous() if M > 0 else q.new_zeros(B, Hkv, 1, D, dtype=torch.float32)
     split = q.dtype != torch.float32
-    if split:  # high and low terms in q's dtype, once per call rather than per tile
-        hi = ck.to(q.dtype)
-        ck, lo = hi, (ck - hi.float()).to(q.dtype)
-    else:
-        lo = ck
+    if M == 0:  # a valid pointer for the kernel, which reads no key
+        ck = lo = q.new_zeros(B, Hkv, 1, D)
     grid = (triton.cdiv(Nq, bm), B * Hkv)
     _block_scores_kernel[grid](
         q, ck, lo, out,

@@ -19,6 +19,7 @@ blocks of queries, so memory is ``O(block * N)``.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -95,11 +96,14 @@ def compress_keys(k: torch.Tensor, kernel_size: int, kernel_stride: int) -> torc
                       for m0 in range(0, windows.shape[2], step)], dim=2)  # fmt: skip
 
 
+@functools.lru_cache(maxsize=64)
 def window_overlap(n_blocks: int, n_compressed: int, block_size: int, stride: int, size: int, device):
     """For each block, the compressed windows that overlap it: ids ``[n_blocks, W]`` and the
     overlap in strides, 0 where there is none (window ``m`` covers ``[stride*m, stride*m +
     size)``, block ``j`` covers ``[block_size*j, block_size*(j + 1))``). InfLLMv2 takes the max
-    over the overlapping windows, NSA a sum weighted by the overlap."""
+    over the overlapping windows, NSA a sum weighted by the overlap. Cached per shape: a decode
+    step would otherwise spend a dozen small kernels rebuilding it (callers must not modify
+    the tensors)."""
     B, s, l = block_size, stride, size  # noqa: E741
     j = torch.arange(n_blocks, device=device)
     lo = torch.div(B * j - l + s, s, rounding_mode="floor")  # smallest m with s*m + l > B*j
