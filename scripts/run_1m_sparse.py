@@ -23,22 +23,26 @@ from dashbench.kernels.dash.block_sparse import block_sparse_attention, selectio
 from dashbench.kernels.infllmv2 import infllmv2_select
 from dashbench.kernels.nsa import nsa_attention, nsa_compressed_cache, nsa_decode
 from dashbench.kernels.reference import infllmv2_reference
+from dashbench.kernels.reference.infllmv2 import compress_keys
 from dashbench.kernels.reference.nsa import NSAConfig, NSAParams, nsa_reference
 from dashbench.units import parse_size_list
 
 
 def methods(hq, hkv, d):
-    """(name, prefill(q, k, v), decode(q1, k, v), reference(q_rows, k, v, positions),
+    """(name, prefill(q, k, v), decode_step(k, v) -> step(q1) (the cache's compressed keys
+    made once, as a decode loop keeps them), reference(q_rows, k, v, positions),
     stages(q, k, v): {stage: ms} of single runs)"""
     iv2 = InfLLMv2Config()
     yield ("infllmv2", lambda q, k, v: infllmv2_attention(q, k, v, iv2, return_selection=True),
-           lambda q1, k, v: infllmv2_decode(q1, k, v, iv2),
+           lambda k, v: (lambda q1, ck=compress_keys(k.float(), iv2.kernel_size, iv2.kernel_stride):
+                         infllmv2_decode(q1, k, v, iv2, compressed_keys=ck)),
            lambda q, k, v, pos: infllmv2_reference(q, k, v, iv2, q_positions=pos),
            lambda q, k, v: infllmv2_stages(q, k, v, iv2))  # fmt: skip
     cfg = NSAConfig.dash_paper()
     params = NSAParams.random(cfg, hq, hkv, d, seed=0, device="cuda")
     yield ("nsa-dash-kernels", lambda q, k, v: nsa_attention(q, k, v, params, cfg, return_selection=True),
-           lambda q1, k, v: nsa_decode(q1, k, v, params, cfg, compressed=nsa_compressed_cache(k, v, params, cfg)),
+           lambda k, v: (lambda q1, cmp=nsa_compressed_cache(k, v, params, cfg):
+                         nsa_decode(q1, k, v, params, cfg, compressed=cmp)),
            lambda q, k, v, pos: nsa_reference(q, k, v, params, cfg, q_positions=pos),
            lambda q, k, v: {})  # fmt: skip
 
@@ -84,8 +88,9 @@ def main() -> int:
             torch.cuda.empty_cache()
             stage_ms = stages(q, k, v)
             torch.cuda.empty_cache()
-            decode(q[:, :, -1:], k, v)  # compile
-            dec, dec_ms = timed(lambda: decode(q[:, :, -1:], k, v))
+            step = decode(k, v)
+            step(q[:, :, -1:])  # compile
+            dec, dec_ms = timed(lambda: step(q[:, :, -1:]))
             row = dict(method=name, n=n, hq=hq, hkv=hkv, d=D, dtype="bf16", inputs="random (GPU generator)",
                        token_density=density, prefill_ms=ms, rel_err_sampled_rows=err, sampled_rows=len(rows),
                        peak_extra_gib=peak_extra / 2**30, peak_extra_vs_qkvo=peak_extra / io_bytes,
