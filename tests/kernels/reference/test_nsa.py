@@ -178,3 +178,12 @@ def test_density_and_compression_in_slices_equal_one_pass(monkeypatch):
     assert torch.equal(token_density_from_blocks(sel.blocks, sel.positions, 8, cfg.window), whole)
     kc2, vc2 = compress(k, v, cfg, params)
     assert torch.allclose(kc, kc2) and torch.allclose(vc, vc2)
+
+
+@pytest.mark.parametrize("m", [100, 512, 700])
+def test_weighted_values_in_slices_equal_one_product(m):
+    from dashbench.kernels.reference.nsa import weighted_values
+
+    g = torch.Generator().manual_seed(m)
+    p, vc = torch.rand(2, 3, 4, m, generator=g, dtype=torch.float64), torch.randn(2, 3, m, 8, generator=g, dtype=torch.float64)
+    assert torch.allclose(weighted_values(p, vc, slice_len=64), p @ vc, rtol=1e-12, atol=1e-12)
