@@ -83,22 +83,33 @@ def test_decode_equals_the_last_row_of_prefill(cfg, hq, hkv, n):
 
 
 def test_fla_selected_attention_matches_ours():
-    """fla-core's selected-attention kernel (GPU, G a power of two >= 16) against ours on the
-    same selection: forward and gradients (the H100 is where this runs)."""
+    """fla-core's selected-attention kernel (GPU, G a power of two >= 16) and ours on the same
+    selection, each against the fp64 reference: output and gradients, fla's error within a
+    small multiple of ours (both run in bf16, so neither is exact)."""
+    from dashbench.kernels.dash.block_sparse import block_sparse_attention
+    from dashbench.kernels.nsa.interface import _fla_selected
+    from dashbench.kernels.reference.infllmv2 import _attend_selected
+
     q, k, v = _inputs(1, 16, 1, 512, 64, seed=11, dtype=torch.bfloat16)
     why = fla_refusal(q, k)
     if why:
         pytest.skip(why)
-    cfg = SMALL_DASH
+    cfg = NSAConfig.dash_paper(topk=6, local_blocks=2, mlp_hidden=16)  # fla's block size, 64
     params = NSAParams.random(cfg, 16, 1, 64, seed=5, device=DEVICE)
-    results = []
-    for path in ("dash", "fla"):
+    _, sel = nsa_attention(q, k, v, params, cfg, return_selection=True)
+    do = torch.randn_like(q)
+    ref_args = [t.double().requires_grad_() for t in (q, k, v)]
+    ref = _attend_selected(*ref_args, sel.blocks, torch.arange(512, device=DEVICE), cfg.block_size)
+    ref.backward(do.double())
+    want = [ref] + [a.grad for a in ref_args]
+    errors = {}
+    for name, fn in (("dash", block_sparse_attention), ("fla", _fla_selected)):
         args = [t.clone().requires_grad_() for t in (q, k, v)]
-        out = nsa_attention(*args, params, cfg, selected_attention=path)
-        out.float().backward(torch.ones_like(out, dtype=torch.float32))
-        results.append([out] + [a.grad for a in args])
-    for name, ours, theirs in zip(["out", "dq", "dk", "dv"], *results):
-        assert _rel(theirs, ours) < 2e-2, name
+        out = fn(*args, sel.blocks, block_size=cfg.block_size) if name == "dash" else fn(*args, sel.blocks, 64)
+        out.backward(do)
+        errors[name] = [_rel(got, ref_) for got, ref_ in zip([out] + [a.grad for a in args], want)]
+    for i, what in enumerate(["out", "dq", "dk", "dv"]):
+        assert errors["fla"][i] < max(3 * errors["dash"][i], 1e-2), (what, errors)
 
 
 def test_fla_is_refused_with_a_reason_here_or_for_small_groups():
