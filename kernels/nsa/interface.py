@@ -167,8 +167,12 @@ def _fla_selected(q, k, v, blocks, block_size):
     from fla.ops.nsa.parallel import ParallelNSAFunction
 
     bthd = [t.transpose(1, 2).contiguous() for t in (q, k, v)]  # fla's [B, T, H, D] layout
-    idx = blocks.transpose(1, 2).contiguous().long()  # [B, T, Hkv, S]; -1 entries are skipped
-    out = ParallelNSAFunction.apply(*bthd, idx, blocks.shape[-1], block_size, q.shape[-1] ** -0.5, None)
+    # fla's backward (its block-to-query CSR) needs a power-of-two number of slots (tl.arange):
+    # pad with -1, which both of its passes skip (found on the H100 with topk 6)
+    slots = 1 << max(0, blocks.shape[-1] - 1).bit_length()
+    padded = torch.nn.functional.pad(blocks, (0, slots - blocks.shape[-1]), value=-1)
+    idx = padded.transpose(1, 2).contiguous().long()  # [B, T, Hkv, S]
+    out = ParallelNSAFunction.apply(*bthd, idx, slots, block_size, q.shape[-1] ** -0.5, None)
     return out.transpose(1, 2)
 
 
