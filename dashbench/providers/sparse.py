@@ -201,13 +201,14 @@ class NSA(_NSAKernels):
     selected_attention = "fla"
 
     def _probe(self) -> Probe:
-        if not torch.cuda.is_available():
-            return Probe(False, "no CUDA device visible to PyTorch (fla's NSA kernels are GPU-only)")
+        # the missing package first: it is what a user can fix on any machine
         try:
             import fla  # noqa: F401
         except Exception as exc:  # noqa: BLE001
             return Probe(False, f"fla-core not importable ({type(exc).__name__}); `pip install fla-core` "
                                 "(or `.[nsa]`); nsa-dash-kernels runs NSA without it")  # fmt: skip
+        if not torch.cuda.is_available():
+            return Probe(False, "no CUDA device visible to PyTorch (fla's NSA kernels are GPU-only)")
         from importlib.metadata import version
 
         return Probe(True, impl=f"fla-core {version('fla-core')} parallel NSA + dashbench selection")

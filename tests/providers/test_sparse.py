@@ -19,6 +19,21 @@ def test_nsa_refuses_gqa_ratios_fla_cannot_run_and_names_the_alternative():
             nsa.__dict__["_probe_result"] = saved
 
 
+def test_nsa_names_the_missing_package_before_the_missing_gpu(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_fla(name, *args, **kwargs):
+        if name == "fla" or name.startswith("fla."):
+            raise ModuleNotFoundError("No module named 'fla'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_fla)
+    probe = type(get_provider("nsa"))()._probe()
+    assert not probe.available and "pip install fla-core" in probe.reason and "nsa-dash-kernels" in probe.reason
+
+
 def test_every_method_has_a_kernel_provider_and_a_reference():
     for name in ("dash", "infllmv2", "nsa", "nsa-dash-kernels"):
         assert get_provider(name).family == "hierarchical-sparse"
