@@ -87,6 +87,9 @@ def kernel(
     dtype: Annotated[str, typer.Option(help="bf16, fp16 or fp32, comma list.")] = "bf16",
     mode: Annotated[str, typer.Option(help="fwd (prefill), fwd+bwd, decode; comma list.")] = "fwd",
     providers: Annotated[Optional[str], typer.Option(help="Providers, comma list (see `dashbench env`). Default: every dense provider available here.")] = None,  # noqa: E501
+    methods: Annotated[Optional[str], typer.Option(help="Sparse methods run beside the dense providers, comma list: dash, infllmv2, nsa, nsa-dash-kernels (and the -ref references).")] = None,  # noqa: E501
+    sparsity: Annotated[str, typer.Option(help="Target sparsities (1 - token density), comma list; 0 = dense. Each method is set to each target on the case's inputs.")] = "0",  # noqa: E501
+    inputs: Annotated[str, typer.Option(help="Input generators, comma list: random (i.i.d.), structured or structured:<coherence 0..1> (locally coherent routing), captured:<file> (q, k, v saved from a model layer).")] = "random",  # noqa: E501
     baseline: Annotated[str, typer.Option(help="Provider the speedup column divides by; 'auto' = fa3 when it ran, else the fastest dense provider.")] = "auto",  # noqa: E501
     out: Annotated[Path, typer.Option(help="Folder holding run folders.")] = Path("results/runs"),
     resume: Annotated[Optional[str], typer.Option(help="Finish an interrupted run (its id or folder); other sweep options are taken from it.")] = None,  # noqa: E501
@@ -136,6 +139,9 @@ def kernel(
             if providers
             else _default_providers(dev)
         )
+        sparse_names = sorted(n for n, p in REGISTRY.items() if p.family != "dense")
+        method_names = _parsed(_word_list(sparse_names), methods, "--methods") if methods else []
+        provider_names = list(dict.fromkeys(provider_names + method_names))
         sweep = {
             "device": dev,
             "providers": provider_names,
@@ -145,6 +151,8 @@ def kernel(
             "heads": [_parsed(units.parse_heads, h, "--heads") for h in heads.split(",")],
             "head_dims": _parsed(_int_list, head_dim, "--head-dim"),
             "dtypes": _parsed(_word_list(list(DTYPES)), dtype, "--dtype"),
+            "sparsities": _parsed(_sparsity_list, sparsity, "--sparsity"),
+            "inputs": _parsed(_inputs_list, inputs, "--inputs"),
             "baseline": baseline,
             "timing": {"warmup_ms": warmup, "rep_ms": rep, "cuda_graph": cuda_graph},
             "seed": seed,
@@ -163,6 +171,8 @@ def kernel(
     cases = expand_sweep(
         sweep["providers"], sweep["modes"], sweep["seqlens"], sweep["batches"],
         [tuple(h) for h in sweep["heads"]], sweep["head_dims"], sweep["dtypes"],
+        sweep.get("sparsities", [0.0]), sweep.get("inputs", ["random"]),
+        sparse=frozenset(n for n, p in REGISTRY.items() if p.family != "dense"),
     )  # fmt: skip
     if sweep["device"] == "cpu":
         _refuse_slow_cpu_sweep(cases, sweep["seqlens"])
@@ -196,6 +206,8 @@ def _sweep_command(sweep: dict) -> str:
         f"--heads {','.join(f'{hq}/{hkv}' for hq, hkv in sweep['heads'])}",
         f"--head-dim {','.join(map(str, sweep['head_dims']))}",
         f"--dtype {','.join(sweep['dtypes'])}",
+        f"--sparsity {','.join(f'{x:g}' for x in sweep.get('sparsities', [0.0]))}",
+        f"--inputs {','.join(sweep.get('inputs', ['random']))}",
         f"--baseline {sweep['baseline']}",
         f"--warmup {t['warmup_ms']:g} --rep {t['rep_ms']:g}",
         f"--seed {sweep['seed']}",
@@ -203,6 +215,30 @@ def _sweep_command(sweep: dict) -> str:
     if t["cuda_graph"]:
         parts.append("--cuda-graph")
     return " ".join(parts)
+
+
+def _sparsity_list(text: str) -> list[float]:
+    values = []
+    for word in (w.strip() for w in text.split(",") if w.strip()):
+        try:
+            x = float(word)
+        except ValueError:
+            x = math.nan
+        if not 0 <= x < 1:
+            raise ValueError(f"{word!r}: a sparsity is a number in [0, 1) (0 = dense)")
+        values.append(x)
+    if not values:
+        raise ValueError(f"{text!r}: give at least one sparsity")
+    return list(dict.fromkeys(values))
+
+
+def _inputs_list(text: str) -> list[str]:
+    from dashbench.harness.inputs import parse_inputs
+
+    kinds = [parse_inputs(w) for w in text.split(",") if w.strip()]
+    if not kinds:
+        raise ValueError(f"{text!r}: give at least one input generator")
+    return list(dict.fromkeys(kinds))
 
 
 def _default_providers(device: str) -> list[str]:
@@ -234,11 +270,16 @@ def print_results(df, title: str) -> None:
     table = Table(title=title)
     columns = {
         "provider": "provider", "mode": "mode", "shape": "B Hq/Hkv N D", "dtype": "dtype",
-        "status": "status", "rel_err": "rel err", "ms": "ms", "tflops": "TFLOP/s",
-        "gbps": "GB/s", "extra_mem_mib": "extra MiB", "speedup": "speedup",
+        "inputs": "inputs", "sparsity": "target sp.", "token_density": "tok. dens.",
+        "compute_density": "comp. dens.", "status": "status", "rel_err": "rel err", "ms": "ms",
+        "tflops": "TFLOP/s", "gbps": "GB/s", "extra_mem_mib": "extra MiB", "speedup": "speedup",
+        "vs_dash": "vs dash",
     }  # fmt: skip
+    if "inputs" in df and (df["inputs"] == "random").all() and df["sparsity"].isna().all():
+        for key in ("inputs", "sparsity", "token_density", "compute_density", "vs_dash"):
+            columns.pop(key)  # a dense sweep: keep the table narrow
     for header in columns.values():
-        numeric = header not in ("provider", "mode", "dtype", "status", "B Hq/Hkv N D")
+        numeric = header not in ("provider", "mode", "dtype", "status", "B Hq/Hkv N D", "inputs")
         table.add_column(header, no_wrap=True, justify="right" if numeric else "left")
     for _, row in df[~skipped].iterrows():
         shape = f"{row['batch']} {row['heads_q']}/{row['heads_kv']} {units.format_size(int(row['seqlen']))} {row['head_dim']}"
@@ -248,6 +289,11 @@ def print_results(df, title: str) -> None:
     if "baseline" in df and (df["baseline"] != "").any():
         used = ", ".join(sorted(set(df["baseline"]) - {""}))
         console.print(f"speedup = baseline ms / ms; baseline used: [bold]{used}[/]")
+    if "vs_dash" in columns and df["vs_dash"].notna().any():
+        console.print("vs dash = DashAttention's ms / ms at the same target sparsity and inputs")
+    warned = df[(df["status"] == "OK") & df["note"].fillna("").str.contains("out of reach|below the")]
+    for (provider, note), group in warned.groupby(["provider", "note"]):
+        console.print(f"[yellow]{provider}: target not reachable in {len(group)} case(s): {note}[/]")
     problems = df[~df["status"].isin(["OK"])]
     for (provider, status, note), group in problems.groupby(["provider", "status", "note"], dropna=False):
         console.print(f"[dim]{provider}: {status} in {len(group)} case(s): {note}[/]")
@@ -262,6 +308,8 @@ def _cell(value, column: str) -> str:
     if isinstance(value, float):
         if column in ("rel_err",):
             return f"{value:.1e}"
+        if column in ("token_density", "compute_density", "sparsity"):
+            return f"{value:.3f}"
         return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
     return str(value)
 

@@ -37,12 +37,16 @@ class Case:
     shape: Shape
     dtype: str
     knobs: tuple[tuple[str, object], ...] = field(default=())
+    inputs: str = "random"  # the input generator (dashbench.harness.inputs.INPUTS)
+    sparsity: float | None = None  # target sparsity of a sparse method; None: its default setting
 
     def __post_init__(self):
         if self.mode not in MODES:
             raise ValueError(f"mode {self.mode!r} not in {MODES}")
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype {self.dtype!r} not in {tuple(DTYPES)}")
+        if self.sparsity is not None and not 0 < self.sparsity < 1:
+            raise ValueError(f"a sparse case's target sparsity must be in (0, 1); got {self.sparsity}")
 
     @property
     def case_id(self) -> str:
@@ -58,16 +62,22 @@ class Case:
             self.dtype,
         ]
         parts += [f"{k}={v}" for k, v in self.knobs]
+        if self.inputs != "random":
+            parts.append(f"inputs={self.inputs}")
+        if self.sparsity is not None:
+            parts.append(f"sparsity={self.sparsity:g}")
         return "|".join(parts)
 
     @property
     def shape_key(self) -> tuple:
-        """Cases with equal keys compute the same function and are compared with each other."""
-        return (self.mode, self.shape, self.dtype)
+        """Cases with equal keys run on the same input tensors and are compared with each other."""
+        return (self.mode, self.shape, self.dtype, self.inputs)
 
     def columns(self) -> dict:
         out = {"provider": self.provider, "mode": self.mode, **asdict(self.shape), "dtype": self.dtype}
         out["knobs"] = ";".join(f"{k}={v}" for k, v in self.knobs)
+        out["inputs"] = self.inputs
+        out["sparsity"] = self.sparsity
         return out
 
 
@@ -79,13 +89,23 @@ def expand_sweep(
     heads: list[tuple[int, int]],
     head_dims: list[int],
     dtypes: list[str],
+    sparsities: list[float] = (0.0,),
+    inputs: list[str] = ("random",),
+    sparse: frozenset[str] = frozenset(),
 ) -> list[Case]:
-    """Cartesian product, ordered so one shape's providers run back to back (the baseline is
-    then timed next to the methods it is compared with)."""
+    """Cartesian product, ordered so one shape's providers run back to back on the same inputs
+    (the baseline is then timed next to the methods it is compared with).
+
+    Sparsity 0 is the dense case: dense providers run once per shape and inputs. The providers
+    named in ``sparse`` run once per non-zero target sparsity, or at their default setting when
+    the sweep has none."""
+    targets = [s for s in dict.fromkeys(sparsities) if s != 0] or [None]
     cases = []
-    for mode, dtype, d, (hq, hkv), b, n in itertools.product(
-        modes, dtypes, head_dims, heads, batches, seqlens
+    for mode, dtype, d, (hq, hkv), b, n, kind in itertools.product(
+        modes, dtypes, head_dims, heads, batches, seqlens, inputs
     ):
         shape = Shape(b, hq, hkv, n, d)
-        cases += [Case(p, mode, shape, dtype) for p in providers]
+        cases += [Case(p, mode, shape, dtype, inputs=kind) for p in providers if p not in sparse]
+        cases += [Case(p, mode, shape, dtype, inputs=kind, sparsity=t) for t in targets
+                  for p in providers if p in sparse]  # fmt: skip
     return cases

@@ -55,3 +55,74 @@ def structured_qkv(
     q = q + torch.randn(B, hq, n, d, generator=g, device=device)
     v = torch.randn(B, hkv, n, d, generator=g, device=device)
     return tuple(t.to(device=out_device, dtype=dtype) for t in (q, k, v))
+
+
+DEFAULT_COHERENCE = 0.9
+INPUT_KINDS = ("random", "structured", "structured:<coherence>", "captured:<file>")
+
+
+def parse_inputs(text: str) -> str:
+    """One ``--inputs`` entry, checked: ``random``, ``structured`` (coherence 0.9),
+    ``structured:<coherence in [0, 1]>`` or ``captured:<file>`` (q, k, v saved by ``torch.save``
+    as a dict of ``[B, H, N, D]`` tensors)."""
+    kind, _, arg = text.strip().partition(":")
+    if kind == "random" and not arg:
+        return "random"
+    if kind == "structured":
+        if not arg:
+            return "structured"
+        try:
+            coherence = float(arg)
+        except ValueError:
+            coherence = math.nan
+        if not 0.0 <= coherence <= 1.0:
+            raise ValueError(f"{text!r}: the coherence after 'structured:' must be a number in [0, 1]")
+        return f"structured:{coherence:g}"
+    if kind == "captured" and arg:
+        return f"captured:{arg}"
+    raise ValueError(f"{text!r}: expected one of {', '.join(INPUT_KINDS)}")
+
+
+def make_qkv(kind: str, B, hq, hkv, n, d, *, dtype, device, seed=0):
+    """q, k, v of the generator ``kind`` (see :func:`parse_inputs`) for a prefill of ``n`` tokens."""
+    kind = parse_inputs(kind)
+    if kind == "random":
+        return random_qkv(B, hq, hkv, n, d, dtype=dtype, device=device, seed=seed)
+    if kind.startswith("structured"):
+        _, _, arg = kind.partition(":")
+        coherence = float(arg) if arg else DEFAULT_COHERENCE
+        return structured_qkv(B, hq, hkv, n, d, coherence=coherence, dtype=dtype, device=device, seed=seed)
+    return captured_qkv(kind.partition(":")[2], B, hq, hkv, n, d, dtype=dtype, device=device)
+
+
+def captured_qkv(path, B, hq, hkv, n, d, *, dtype, device):
+    """The first ``n`` tokens of q, k, v saved from a model layer; the file's batch, heads and
+    head dim must be the case's (a sweep over captured inputs takes its shape from the file)."""
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        q, k, v = saved["q"], saved["k"], saved["v"]
+    except (TypeError, KeyError):
+        raise ValueError(f"{path}: expected a dict with 'q', 'k', 'v' tensors") from None
+    Bf, hqf, nf, df = q.shape
+    if (Bf, hqf, k.shape[1], df) != (B, hq, hkv, d) or n > nf:
+        raise ValueError(f"{path} holds B={Bf}, heads {hqf}/{k.shape[1]}, {nf} tokens, head dim {df}; the case "
+                         f"asks for B={B}, heads {hq}/{hkv}, {n} tokens, head dim {d}")  # fmt: skip
+    return tuple(t[:, :, :n].to(device=device, dtype=dtype) for t in (q, k, v))
+
+
+def neighbour_agreement(q: torch.Tensor, k: torch.Tensor, chunk_size: int = 64) -> float:
+    """How coherent routing is: the fraction of adjacent query tokens (first query head of each
+    KV head's group) whose best earlier chunk, scored against the chunk's mean key, is the same.
+    ``random`` inputs give about 1 / (number of chunks); trained models' layers are far higher."""
+    B, hq, n, d = q.shape
+    hkv = k.shape[1]
+    n_chunks = n // chunk_size
+    if n_chunks < 2:
+        raise ValueError(f"need at least two chunks of {chunk_size} tokens; got {n} tokens")
+    means = k[:, :, : n_chunks * chunk_size].float().reshape(B, hkv, n_chunks, chunk_size, d).mean(3)
+    rows = q[:, :: hq // hkv, chunk_size : n_chunks * chunk_size].float()  # queries with an earlier chunk
+    scores = rows @ means.transpose(-1, -2)  # [B, Hkv, rows, chunks]
+    pos = torch.arange(chunk_size, n_chunks * chunk_size, device=q.device)
+    later = torch.arange(n_chunks, device=q.device)[None, :] >= (pos // chunk_size)[:, None]
+    best = scores.masked_fill(later, float("-inf")).argmax(-1)
+    return float((best[..., 1:] == best[..., :-1]).float().mean())

@@ -22,9 +22,10 @@ from dashbench.harness.status import Status
 # Every run writes these columns in this order (tidy/long form: one row per case).
 COLUMNS = [
     "case_id", "provider", "impl", "family", "backend", "mode", "batch", "heads_q", "heads_kv",
-    "seqlen", "head_dim", "dtype", "knobs", "device", "status", "rel_err", "tol",
-    "rel_err_grad", "tol_grad", "ms", "ms_p20", "ms_p80", "timing", "tflops", "gbps",
-    "peak_mem_mib", "extra_mem_mib", "baseline", "speedup", "note", "repro", "finished_at",
+    "seqlen", "head_dim", "dtype", "inputs", "sparsity", "setting", "token_density",
+    "compute_density", "knobs", "device", "status", "rel_err", "tol", "rel_err_grad", "tol_grad",
+    "ms", "ms_p20", "ms_p80", "timing", "tflops", "gbps", "peak_mem_mib", "extra_mem_mib",
+    "baseline", "speedup", "vs_dash", "note", "repro", "finished_at",
 ]  # fmt: skip
 
 DEFAULT_RUNS_DIR = Path("results") / "runs"
@@ -59,16 +60,28 @@ def resolve_run_dir(run: str, runs_dir: Path = DEFAULT_RUNS_DIR) -> Path:
 
 
 def add_speedups(df: pd.DataFrame, baseline: str = "auto") -> pd.DataFrame:
-    """Fill ``baseline`` and ``speedup`` (baseline ms / this ms) for every correct, timed row.
+    """Fill ``baseline`` and ``speedup`` (baseline ms / this ms) for every correct, timed row,
+    and ``vs_dash`` (DashAttention's ms / this ms) for sparse rows at DashAttention's target.
 
-    ``auto``: per case shape, ``fa3`` when it ran correctly, else the fastest correct dense
-    provider. Otherwise the named provider. The column names the baseline actually used.
+    ``auto``: per case shape and inputs, ``fa3`` when it ran correctly, else the fastest correct
+    dense provider. Otherwise the named provider. The column names the baseline actually used.
     """
     df = df.copy()
+    for col, default in (("inputs", "random"), ("sparsity", math.nan), ("family", "dense")):
+        if col not in df:
+            df[col] = default  # runs written before these columns existed
     df["baseline"] = ""
     df["speedup"] = math.nan
+    df["vs_dash"] = math.nan
     timed = df["status"] == Status.OK.value
-    keys = ["mode", "batch", "heads_q", "heads_kv", "seqlen", "head_dim", "dtype"]
+    keys = ["mode", "batch", "heads_q", "heads_kv", "seqlen", "head_dim", "dtype", "inputs"]
+    for _, group in df[timed].groupby(keys + ["sparsity"], dropna=False):
+        # the other sparse methods at the same target; the reference where the kernel did not run
+        dash = group[group["provider"] == "dash"]
+        dash = dash if len(dash) else group[group["provider"] == "dash-ref"]
+        if len(dash) == 1 and group["sparsity"].notna().all():
+            sparse = group[group["family"] != "dense"]
+            df.loc[sparse.index, "vs_dash"] = float(dash["ms"].iloc[0]) / sparse["ms"].astype(float)
     for _, group in df[timed].groupby(keys, dropna=False):
         candidates = group
         if baseline == "auto":
@@ -95,8 +108,9 @@ def render_markdown(df: pd.DataFrame) -> str:
 def display_frame(df: pd.DataFrame) -> pd.DataFrame:
     """The columns a reader wants, in reading order."""
     cols = [
-        "provider", "mode", "batch", "heads_q", "heads_kv", "seqlen", "head_dim", "dtype",
-        "status", "rel_err", "ms", "tflops", "gbps", "extra_mem_mib", "baseline", "speedup", "note",
+        "provider", "mode", "batch", "heads_q", "heads_kv", "seqlen", "head_dim", "dtype", "inputs",
+        "sparsity", "setting", "token_density", "compute_density", "status", "rel_err", "ms", "tflops",
+        "gbps", "extra_mem_mib", "baseline", "speedup", "vs_dash", "note",
     ]  # fmt: skip
     return df[[c for c in cols if c in df.columns]]
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -15,6 +17,7 @@ from dashbench.console import make_console
 from dashbench.harness.cases import Case
 from dashbench.harness.correctness import check_against_reference
 from dashbench.harness.flops import attention_flops, min_bytes
+from dashbench.harness.inputs import make_qkv
 from dashbench.harness.results import RunWriter
 from dashbench.harness.status import Status
 from dashbench.harness.timing import TimingConfig, peak_memory, time_fn
@@ -30,19 +33,27 @@ class Inputs:
 
 
 def make_inputs(case: Case, device: str, seed: int = 0) -> Inputs:
-    """Seeded Gaussian inputs; every provider of one shape sees the same tensors."""
+    """Seeded inputs of the case's generator; every provider of one shape sees the same tensors.
+    ``random`` is drawn on the device (fast at 128k); the others through
+    :func:`dashbench.harness.inputs.make_qkv` (a decode step takes the last query)."""
     s = case.shape
     dtype = DTYPES[case.dtype]
     digest = hashlib.sha256(repr((seed, case.shape_key)).encode()).digest()
-    g = torch.Generator(device=device).manual_seed(int.from_bytes(digest[:7], "little"))
+    case_seed = int.from_bytes(digest[:7], "little")
+    g = torch.Generator(device=device).manual_seed(case_seed)
     n_q = 1 if case.mode == "decode" else s.seqlen
 
     def randn(*shape):
         return torch.randn(*shape, generator=g, device=device, dtype=dtype)
 
-    q = randn(s.batch, s.heads_q, n_q, s.head_dim)
-    k = randn(s.batch, s.heads_kv, s.seqlen, s.head_dim)
-    v = randn(s.batch, s.heads_kv, s.seqlen, s.head_dim)
+    if case.inputs == "random":
+        q = randn(s.batch, s.heads_q, n_q, s.head_dim)
+        k = randn(s.batch, s.heads_kv, s.seqlen, s.head_dim)
+        v = randn(s.batch, s.heads_kv, s.seqlen, s.head_dim)
+    else:
+        q, k, v = make_qkv(case.inputs, s.batch, s.heads_q, s.heads_kv, s.seqlen, s.head_dim, dtype=dtype,
+                           device=device, seed=case_seed)  # fmt: skip
+        q = q[:, :, s.seqlen - n_q :].contiguous()
     do = None
     if case.mode == "fwd+bwd":
         q, k, v = (t.requires_grad_() for t in (q, k, v))
@@ -55,7 +66,8 @@ def repro_command(case: Case) -> str:
     return (
         f"dashbench kernel --providers {case.provider} --mode {case.mode} --seqlen {s.seqlen} "
         f"--batch {s.batch} --heads {s.heads_q}/{s.heads_kv} --head-dim {s.head_dim} "
-        f"--dtype {case.dtype}"
+        f"--dtype {case.dtype} --inputs {case.inputs}"
+        + (f" --sparsity {case.sparsity:g}" if case.sparsity is not None else "")
     )
 
 
@@ -87,9 +99,19 @@ def run_case(case: Case, inputs: Inputs, device: str, timing: TimingConfig) -> d
 
     q, k, v, do = inputs.q, inputs.k, inputs.v, inputs.do
     grads = [q, k, v] if case.mode == "fwd+bwd" else None
+    setting = {}
     try:
-        row["note"] = provider.notes(case.mode, q, k)
-        fwd = provider.prepare(case.mode, q, k, v)
+        notes = [provider.notes(case.mode, q, k)]
+        if case.sparsity is not None:
+            with warnings.catch_warnings(record=True) as caught:  # e.g. a target out of reach
+                warnings.simplefilter("always")
+                setting = provider.configure(case.mode, q, k, v, case.sparsity)
+            notes += [str(w.message) for w in caught]
+        row["note"] = "; ".join(filter(None, notes))
+        row["setting"] = ";".join(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
+                                  for key, value in setting.items())  # fmt: skip
+        fwd = provider.prepare(case.mode, q, k, v, **setting)
+        reference = functools.partial(provider.reference, **setting)
         if case.mode == "fwd+bwd":
 
             def fn():
@@ -100,12 +122,12 @@ def run_case(case: Case, inputs: Inputs, device: str, timing: TimingConfig) -> d
             out = fwd()
             out.backward(do)
             result = check_against_reference(out.detach(), q, k, v, case.dtype, do, q.grad,
-                                             reference=provider.reference)  # fmt: skip
+                                             reference=reference)  # fmt: skip
         else:
             fn = fwd
             with torch.no_grad():
                 out = fwd()
-            result = check_against_reference(out, q, k, v, case.dtype, reference=provider.reference)
+            result = check_against_reference(out, q, k, v, case.dtype, reference=reference)
         del out
         row.update(rel_err=result.rel_err, tol=result.tol,
                    rel_err_grad=result.rel_err_grad, tol_grad=result.tol_grad)  # fmt: skip
@@ -115,6 +137,8 @@ def run_case(case: Case, inputs: Inputs, device: str, timing: TimingConfig) -> d
         with torch.no_grad() if grads is None else torch.enable_grad():
             row["peak_mem_mib"], row["extra_mem_mib"] = peak_memory(fn, device)
             t = time_fn(fn, device, timing, grad_to_none=grads)
+        if provider.family != "dense":  # measured, untimed: what the target turned into
+            row.update(provider.density(case.mode, q, k, v, **setting))
     except Exception as exc:  # noqa: BLE001 - a failing provider must not end the sweep
         status = Status.OOM if _is_oom(exc) else Status.ERROR
         message = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""

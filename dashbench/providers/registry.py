@@ -119,6 +119,17 @@ class Provider:
         """Anything a reader must know about how a case ran (e.g. K/V expanded for GQA)."""
         return ""
 
+    def configure(self, mode: str, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, sparsity: float) -> dict:
+        """The knob values (JSON-able) that set this method to ``sparsity`` on these inputs, through
+        ``dashbench.sparsity``'s maps; the harness passes them to :meth:`prepare`,
+        :meth:`reference` and :meth:`density`. Dense providers have no knob."""
+        raise ValueError(f"{self.name} is dense: it has no sparsity knob")
+
+    def density(self, mode: str, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, **setting) -> dict:
+        """Measured ``token_density`` (and ``compute_density`` where the method has one) of one
+        untimed call; sparse providers only."""
+        return {}
+
 
 REGISTRY: dict[str, Provider] = {}
 

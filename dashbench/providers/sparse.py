@@ -2,13 +2,17 @@
 NSA kernel, and the PyTorch references).
 
 Kernel benchmarks use fixed parameters: ``head_cls = 0`` (every chunk summary is its chunk's
-mean key, as for a dense checkpoint converted to DashAttention), chunk 64, ``sigma = 1``, and
-the routing ``scaling`` of :data:`DEFAULT_SCALING` until the suites set a target sparsity.
+mean key, as for a dense checkpoint converted to DashAttention), chunk 64, ``sigma = 1``.
+A case with a target sparsity gets its knob from :meth:`configure` on the case's own inputs
+(DashAttention: ``scaling`` calibrated; InfLLMv2 and NSA: ``topk`` from ``dashbench.sparsity``,
+for the prefill's mean density or, in decode, the step's own); without one, each method runs
+its default configuration (``scaling`` :data:`DEFAULT_SCALING`, the papers' top-k).
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import torch
 
@@ -32,13 +36,36 @@ def _triton_probe(impl: str) -> Probe:
     return Probe(True, impl=f"{impl} (triton {triton.__version__})")
 
 
+def _over(mode: str) -> str:
+    """Which density a target sparsity sets: a decode step's own, or a prefill's mean."""
+    return "last" if mode == "decode" else "prefill"
+
+
 class _DashBase(Provider):
     family = "hierarchical-sparse"
 
-    def reference(self, q_rows, k, v, positions, compute_dtype):
+    def configure(self, mode, q, k, v, sparsity):
+        from dashbench.kernels.reference.dash import calibrate_scaling
+
+        rows = torch.tensor([k.shape[2] - 1]) if mode == "decode" else None
+        with torch.no_grad():
+            scaling = calibrate_scaling(q.detach(), k.detach(), _head_cls(k), 1 - sparsity, chunk_size=CHUNK,
+                                        rows=rows)  # fmt: skip
+        return {"scaling": scaling}
+
+    def reference(self, q_rows, k, v, positions, compute_dtype, scaling=DEFAULT_SCALING):
         return dash_attention_reference(q_rows, k, v, _head_cls(k), chunk_size=CHUNK,
-                                        scaling=DEFAULT_SCALING, q_positions=positions,
+                                        scaling=scaling, q_positions=positions,
                                         compute_dtype=compute_dtype)  # fmt: skip
+
+    def density(self, mode, q, k, v, scaling=DEFAULT_SCALING):
+        from dashbench.kernels.reference.dash import dash_routing_stats
+
+        pos = torch.arange(k.shape[2] - q.shape[2], k.shape[2], device=q.device)
+        with torch.no_grad():
+            stats = dash_routing_stats(q.detach(), k.detach(), _head_cls(k), chunk_size=CHUNK, scaling=scaling,
+                                       q_positions=pos)  # fmt: skip
+        return {"token_density": stats.mean_density}
 
 
 @register
@@ -54,7 +81,7 @@ class Dash(_DashBase):
     def _probe(self) -> Probe:
         return _triton_probe("dashbench.kernels.dash_attention")
 
-    def prepare(self, mode, q, k, v):
+    def prepare(self, mode, q, k, v, scaling=DEFAULT_SCALING):
         from dashbench.kernels import DashCache, dash_attention, dash_decode
 
         w = _head_cls(k)
@@ -62,8 +89,22 @@ class Dash(_DashBase):
             # The cache (keys, values, chunk summaries) is built outside the timed region; a
             # step routes and attends for the query at the last position.
             cache = DashCache.from_prefill(k, v, w, chunk_size=CHUNK)
-            return lambda: dash_decode(q, cache, scaling=DEFAULT_SCALING)
-        return lambda: dash_attention(q, k, v, w, chunk_size=CHUNK, scaling=DEFAULT_SCALING)
+            return lambda: dash_decode(q, cache, scaling=scaling)
+        return lambda: dash_attention(q, k, v, w, chunk_size=CHUNK, scaling=scaling)
+
+    def density(self, mode, q, k, v, scaling=DEFAULT_SCALING):
+        """The kernel's own statistics: token density and, for a prefill, compute density."""
+        from dashbench.kernels import DashCache, dash_attention, dash_decode
+
+        w = _head_cls(k)
+        with torch.no_grad():
+            if mode == "decode":
+                _, stats = dash_decode(q, DashCache.from_prefill(k, v, w, chunk_size=CHUNK), scaling=scaling,
+                                       return_stats=True)  # fmt: skip
+            else:
+                _, stats = dash_attention(q.detach(), k.detach(), v.detach(), w, chunk_size=CHUNK, scaling=scaling,
+                                          return_stats=True)  # fmt: skip
+        return {"token_density": stats.mean_density, "compute_density": stats.compute_density}
 
 
 @register
@@ -76,10 +117,10 @@ class DashReference(_DashBase):
         frozenset({"bf16", "fp16", "fp32"}),
     )  # fmt: skip
 
-    def prepare(self, mode, q, k, v):
+    def prepare(self, mode, q, k, v, scaling=DEFAULT_SCALING):
         w = _head_cls(k)
         return lambda: dash_attention_reference(q, k, v, w, chunk_size=CHUNK,
-                                                scaling=DEFAULT_SCALING).to(q.dtype)  # fmt: skip
+                                                scaling=scaling).to(q.dtype)  # fmt: skip
 
 
 # InfLLMv2 as DashAttention's authors compared against it: kernel 32 / stride 16, blocks of 64,
@@ -87,14 +128,29 @@ class DashReference(_DashBase):
 INFLLMV2 = InfLLMv2Config()
 
 
+def _infllmv2(topk: int | None = None) -> InfLLMv2Config:
+    return INFLLMV2 if topk is None else replace(INFLLMV2, topk=topk)
+
+
 class _InfLLMv2Base(Provider):
     family = "hierarchical-sparse"
 
-    def reference(self, q_rows, k, v, positions, compute_dtype):
-        return infllmv2_reference(q_rows, k, v, INFLLMV2, q_positions=positions, compute_dtype=compute_dtype)
+    def configure(self, mode, q, k, v, sparsity):
+        from dashbench.sparsity import infllmv2_config_for
+
+        return {"topk": infllmv2_config_for(sparsity, k.shape[2], INFLLMV2, over=_over(mode)).topk}
+
+    def reference(self, q_rows, k, v, positions, compute_dtype, topk=None):
+        return infllmv2_reference(q_rows, k, v, _infllmv2(topk), q_positions=positions, compute_dtype=compute_dtype)
+
+    def density(self, mode, q, k, v, topk=None):
+        from dashbench.kernels.reference.infllmv2 import infllmv2_selection
+
+        with torch.no_grad():
+            return {"token_density": infllmv2_selection(q.detach(), k.detach(), _infllmv2(topk)).mean_density}
 
     def notes(self, mode, q, k):
-        return f"topk={INFLLMV2.topk} blocks of {INFLLMV2.block_size} (incl. {INFLLMV2.forced_blocks} forced)"
+        return f"blocks of {INFLLMV2.block_size} ({INFLLMV2.forced_blocks} forced; default topk {INFLLMV2.topk})"
 
 
 @register
@@ -110,16 +166,29 @@ class InfLLMv2(_InfLLMv2Base):
     def _probe(self) -> Probe:
         return _triton_probe("dashbench.kernels.infllmv2_attention")
 
-    def prepare(self, mode, q, k, v):
+    def prepare(self, mode, q, k, v, topk=None):
         from dashbench.kernels import infllmv2_attention, infllmv2_decode
 
+        cfg = _infllmv2(topk)
         if mode == "decode":
             from dashbench.kernels.reference.infllmv2 import compress_keys
 
             # The compressed keys belong to the cache (built outside the timed region).
-            ck = compress_keys(k, INFLLMV2.kernel_size, INFLLMV2.kernel_stride)
-            return lambda: infllmv2_decode(q, k, v, INFLLMV2, compressed_keys=ck)
-        return lambda: infllmv2_attention(q, k, v, INFLLMV2)
+            ck = compress_keys(k, cfg.kernel_size, cfg.kernel_stride)
+            return lambda: infllmv2_decode(q, k, v, cfg, compressed_keys=ck)
+        return lambda: infllmv2_attention(q, k, v, cfg)
+
+    def density(self, mode, q, k, v, topk=None):
+        """The kernels' selection: token density and, for a prefill, compute density."""
+        from dashbench.kernels import infllmv2_attention
+        from dashbench.kernels.infllmv2 import infllmv2_select
+
+        cfg = _infllmv2(topk)
+        with torch.no_grad():
+            if mode == "decode":
+                return {"token_density": infllmv2_select(q, k, cfg, q_start=k.shape[2] - 1).mean_density}
+            _, sel = infllmv2_attention(q.detach(), k.detach(), v.detach(), cfg, return_selection=True)
+        return {"token_density": sel.mean_density, "compute_density": sel.compute_density}
 
 
 @register
@@ -132,8 +201,8 @@ class InfLLMv2Reference(_InfLLMv2Base):
         frozenset({"bf16", "fp16", "fp32"}),
     )  # fmt: skip
 
-    def prepare(self, mode, q, k, v):
-        return lambda: infllmv2_reference(q, k, v, INFLLMV2).to(q.dtype)
+    def prepare(self, mode, q, k, v, topk=None):
+        return lambda: infllmv2_reference(q, k, v, _infllmv2(topk)).to(q.dtype)
 
 
 # NSA: the paper's configuration by default (the suites pick dash-paper for comparisons);
@@ -141,10 +210,11 @@ class InfLLMv2Reference(_InfLLMv2Base):
 NSA_CONFIG = None  # an NSAConfig to use instead of the paper's
 
 
-def _nsa_config():
+def _nsa_config(topk: int | None = None):
     from dashbench.kernels.reference.nsa import NSAConfig
 
-    return NSA_CONFIG or NSAConfig.paper()
+    cfg = NSA_CONFIG or NSAConfig.paper()
+    return cfg if topk is None else replace(cfg, topk=topk)
 
 
 def _nsa_params(q, k):
@@ -162,16 +232,31 @@ def _nsa_params(q, k):
 class _NSABase(Provider):
     family = "hierarchical-sparse"
 
-    def reference(self, q_rows, k, v, positions, compute_dtype):
+    def configure(self, mode, q, k, v, sparsity):
+        from dashbench.sparsity import nsa_config_for
+
+        return {"topk": nsa_config_for(sparsity, k.shape[2], _nsa_config(), over=_over(mode)).topk}
+
+    def reference(self, q_rows, k, v, positions, compute_dtype, topk=None):
         from dashbench.kernels.reference.nsa import nsa_reference
 
-        return nsa_reference(q_rows, k, v, _nsa_params(q_rows, k), _nsa_config(), q_positions=positions,
+        return nsa_reference(q_rows, k, v, _nsa_params(q_rows, k), _nsa_config(topk), q_positions=positions,
                              compute_dtype=compute_dtype)  # fmt: skip
+
+    def density(self, mode, q, k, v, topk=None):
+        """Selected blocks and window together (the compression branch is overhead)."""
+        from dashbench.kernels.reference.nsa import nsa_reference
+
+        pos = torch.arange(k.shape[2] - q.shape[2], k.shape[2], device=q.device)
+        with torch.no_grad():
+            _, sel = nsa_reference(q.detach(), k.detach(), v.detach(), _nsa_params(q, k), _nsa_config(topk),
+                                   q_positions=pos, return_selection=True)  # fmt: skip
+        return {"token_density": sel.mean_density}
 
     def notes(self, mode, q, k):
         cfg = _nsa_config()
-        return (f"NSA topk={cfg.topk} blocks of {cfg.block_size}, window {cfg.window}, compression "
-                f"{cfg.cmp_size}/{cfg.cmp_stride} ({cfg.compression}); random parameters")  # fmt: skip
+        return (f"NSA blocks of {cfg.block_size}, window {cfg.window}, compression {cfg.cmp_size}/"
+                f"{cfg.cmp_stride} ({cfg.compression}; default topk {cfg.topk}); random parameters")  # fmt: skip
 
 
 class _NSAKernels(_NSABase):
@@ -182,15 +267,25 @@ class _NSAKernels(_NSABase):
         max_gqa_ratio=16,
     )  # fmt: skip
 
-    def prepare(self, mode, q, k, v):
+    def prepare(self, mode, q, k, v, topk=None):
         from dashbench.kernels.nsa import nsa_attention, nsa_compressed_cache, nsa_decode
 
         params = _nsa_params(q, k)
-        cfg = _nsa_config()
+        cfg = _nsa_config(topk)
         if mode == "decode":
             cache = nsa_compressed_cache(k, v, params, cfg)  # the cache's, outside the timed region
             return lambda: nsa_decode(q, k, v, params, cfg, compressed=cache)
         return lambda: nsa_attention(q, k, v, params, cfg, selected_attention=self.selected_attention)
+
+    def density(self, mode, q, k, v, topk=None):
+        from dashbench.kernels.nsa import nsa_attention
+
+        if mode == "decode":  # one row: the reference's selection
+            return super().density(mode, q, k, v, topk=topk)
+        with torch.no_grad():
+            _, sel = nsa_attention(q.detach(), k.detach(), v.detach(), _nsa_params(q, k), _nsa_config(topk),
+                                   return_selection=True)  # fmt: skip
+        return {"token_density": sel.mean_density}
 
 
 @register
@@ -245,8 +340,8 @@ class NSAReference(_NSABase):
         frozenset({"fwd", "fwd+bwd", "decode"}), frozenset({"cpu", "cuda"}), frozenset({"bf16", "fp16", "fp32"}),
     )  # fmt: skip
 
-    def prepare(self, mode, q, k, v):
+    def prepare(self, mode, q, k, v, topk=None):
         from dashbench.kernels.reference.nsa import nsa_reference
 
         params = _nsa_params(q, k)
-        return lambda: nsa_reference(q, k, v, params, _nsa_config()).to(q.dtype)
+        return lambda: nsa_reference(q, k, v, params, _nsa_config(topk)).to(q.dtype)

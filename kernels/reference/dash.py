@@ -285,13 +285,15 @@ def calibrate_scaling(
     When the target is out of reach (e.g. the union over many GQA heads keeps the density up)
     it warns, naming the reachable range, and returns the bound. ``rows`` (query positions)
     replaces the sample: ``rows=[N - 1]`` calibrates a decode step at the end of an ``N``-token
-    cache, whose density is its own, not the prefill's mean.
+    cache, whose density is its own, not the prefill's mean. ``q`` is either the prefill's
+    queries or just the queries of ``rows`` (a decode step's one query).
     """
     if not 0 < target_density <= 1:
         raise ValueError(f"target_density must be in (0, 1]; got {target_density}")
-    N = q.shape[2]
-    if q.shape[2] != k.shape[2]:
-        raise ValueError("calibrate on a prefill: q and k must have the same length")
+    N = k.shape[2]
+    only_rows = rows is not None and q.shape[2] == torch.as_tensor(rows).numel() and q.shape[2] != N
+    if q.shape[2] != N and not only_rows:
+        raise ValueError("calibrate on a prefill (q and k of the same length), or pass the rows q holds")
     if rows is None:
         g = torch.Generator().manual_seed(seed)
         candidates = torch.arange(min(chunk_size, N - 1), N)
@@ -301,7 +303,7 @@ def calibrate_scaling(
         if pick.numel() == 0 or pick[0] < 0 or pick[-1] >= N:
             raise ValueError(f"rows must be non-empty query positions in [0, {N}); got {rows}")
     pick = pick.to(q.device)
-    q_rows = q[:, :, pick]
+    q_rows = q if only_rows else q[:, :, pick]
 
     def density(scaling: float) -> float:
         stats = dash_routing_stats(q_rows, k, head_cls, chunk_size=chunk_size, scaling=scaling,

@@ -154,3 +154,29 @@ def test_a_runtime_error_about_memory_is_an_oom(tmp_path, registry_snapshot):
 
     df = _run(tmp_path, [Case("t-triton-oom", "fwd", SHAPE, "fp32")])
     assert df.status["t-triton-oom"] == "OOM"
+
+
+def test_a_sparse_case_is_set_to_its_target_and_reports_what_it_measured(tmp_path):
+    shape = Shape(batch=1, heads_q=4, heads_kv=2, seqlen=1024, head_dim=32)
+    cases = [Case("reference", "fwd", shape, "fp32", inputs="structured"),
+             Case("dash-ref", "fwd", shape, "fp32", inputs="structured", sparsity=0.6),
+             Case("infllmv2-ref", "fwd", shape, "fp32", inputs="structured", sparsity=0.6)]  # fmt: skip
+    df = _run(tmp_path, cases)
+    dash, iv2 = df.loc["dash-ref"], df.loc["infllmv2-ref"]
+    assert dash.status == "OK" and dash.rel_err < 1e-5 and dash.setting.startswith("scaling=")
+    assert abs(dash.token_density - 0.4) < 0.05  # calibrated on these inputs
+    assert dash.vs_dash == 1.0 and iv2.vs_dash > 0 and dash.baseline == "reference"
+    # InfLLMv2's 18 forced blocks are all of a 1024-token prefill: the target is out of reach,
+    # which the row says, and it reports the density it ran at
+    assert iv2.setting == "topk=18" and "forced blocks" in iv2.note and iv2.token_density == 1.0
+    assert "--sparsity 0.6" in iv2.repro and "--inputs structured" in iv2.repro
+
+
+def test_a_decode_case_is_set_to_its_own_density(tmp_path):
+    shape = Shape(batch=1, heads_q=4, heads_kv=2, seqlen=4096, head_dim=32)
+    df = _run(tmp_path, [Case("dash-ref", "decode", shape, "fp32", inputs="structured", sparsity=0.75),
+                         Case("infllmv2-ref", "decode", shape, "fp32", inputs="structured", sparsity=0.75)])
+    assert df.status.tolist() == ["OK", "OK"]
+    assert abs(df.token_density["dash-ref"] - 0.25) < 0.05
+    # 25% of 64 blocks is 16, below its 18 forced blocks: 18, and the note says so
+    assert df.setting["infllmv2-ref"] == "topk=18" and "forced" in df.note["infllmv2-ref"]

@@ -174,6 +174,8 @@ def test_calibration_on_given_rows_meets_the_target_on_those_rows():
     assert abs(got.mean_density - 0.3) < 0.05  # 4 KV heads, 32 chunks: densities move in steps
     with pytest.raises(ValueError, match="rows must be"):
         calibrate_scaling(q, k, w, 0.3, chunk_size=16, rows=torch.tensor([512]))
+    # a decode step's one query: the same scaling as from the whole prefill's queries
+    assert calibrate_scaling(q[:, :, -1:], k, w, 0.3, chunk_size=16, rows=last) == s
 
 
 @pytest.mark.parametrize(
