@@ -80,6 +80,8 @@ def env(
 
 @app.command()
 def kernel(
+    ctx: typer.Context,
+    suite: Annotated[Optional[str], typer.Option(help="Run a named sweep from suites/<name>.toml (see `dashbench suites`); options typed here override it.")] = None,  # noqa: E501
     seqlen: Annotated[Optional[str], typer.Option(help=f"Sequence lengths: {units.SIZE_HELP}. Default: {DEFAULT_SEQLEN['cuda']} on a GPU, {DEFAULT_SEQLEN['cpu']} on the CPU.")] = None,  # noqa: E501
     batch: Annotated[str, typer.Option(help="Batch sizes, comma list.")] = "1",
     heads: Annotated[str, typer.Option(help="Query/KV heads as Hq/Hkv (GQA), comma list: 32/8,16/16.")] = "32/8",  # noqa: E501
@@ -101,6 +103,27 @@ def kernel(
 ):
     """Time attention providers across lengths, heads, dims, dtypes and modes (checked first)."""
     import torch
+
+    if suite and not resume:
+        from dashbench.suites import SuiteError, load_suite
+
+        try:
+            chosen = load_suite(suite)
+        except SuiteError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--suite") from None
+        # options typed on the command line win (Typer's click is vendored: compare by name)
+        typed = {k for k in ctx.params if getattr(ctx.get_parameter_source(k), "name", "") == "COMMANDLINE"}
+        given = {k: chosen.option_text(k) for k in chosen.sweep if k not in typed}
+        seqlen, batch, heads = given.get("seqlen", seqlen), given.get("batch", batch), given.get("heads", heads)
+        head_dim, dtype, mode = given.get("head_dim", head_dim), given.get("dtype", dtype), given.get("mode", mode)
+        providers, methods = given.get("providers", providers), given.get("methods", methods)
+        sparsity, inputs = given.get("sparsity", sparsity), given.get("inputs", inputs)
+        baseline = given.get("baseline", baseline)
+        warmup = float(chosen.sweep["warmup"]) if "warmup" in given else warmup
+        rep = float(chosen.sweep["rep"]) if "rep" in given else rep
+        cuda_graph = bool(chosen.sweep["cuda_graph"]) if "cuda_graph" in given else cuda_graph
+        seed = int(chosen.sweep["seed"]) if "seed" in given else seed
+        console.print(f"suite [bold]{chosen.name}[/] ({chosen.path}): {chosen.description}")
 
     from dashbench.harness.cases import expand_sweep
     from dashbench.harness.results import RunWriter, new_run_id, resolve_run_dir
@@ -156,6 +179,7 @@ def kernel(
             "baseline": baseline,
             "timing": {"warmup_ms": warmup, "rep_ms": rep, "cuda_graph": cuda_graph},
             "seed": seed,
+            "suite": suite,
         }
         if baseline != "auto" and baseline not in REGISTRY:
             raise typer.BadParameter(f"{baseline!r} is no provider", param_hint="--baseline")
@@ -194,6 +218,34 @@ def kernel(
     console.print(f"wrote {writer.csv_path}, results.json, table.md, env.json")
 
 
+@app.command()
+def suites():
+    """List the named sweeps (suites/*.toml) and how many cases each runs."""
+    from dashbench.harness.cases import expand_sweep
+    from dashbench.providers import REGISTRY, load_plugins
+    from dashbench.suites import list_suites
+
+    load_plugins()
+    table = Table(title="suites (dashbench kernel --suite NAME)")
+    for col in ("name", "description", "cases", "file"):
+        table.add_column(col, overflow="fold")
+    sparse = frozenset(n for n, p in REGISTRY.items() if p.family != "dense")
+    for s in list_suites():
+        try:
+            w = s.sweep
+            heads = [units.parse_heads(h) for h in w.get("heads", ["32/8"])]
+            n = len(expand_sweep(
+                list(w.get("providers", [])) + list(w.get("methods", [])), w.get("mode", ["fwd"]),
+                [units.parse_size(str(x)) for x in w.get("seqlen", [])], w.get("batch", [1]), heads,
+                w.get("head_dim", [128]), w.get("dtype", ["bf16"]), w.get("sparsity", [0]),
+                w.get("inputs", ["random"]), sparse=sparse))  # fmt: skip
+            cases = str(n) if "providers" in w else f"{n} + dense providers"
+        except (ValueError, TypeError):
+            cases = "?"
+        table.add_row(s.name, s.description, cases, str(s.path))
+    console.print(table)
+
+
 def _sweep_command(sweep: dict) -> str:
     t = sweep["timing"]
     parts = [
@@ -212,6 +264,8 @@ def _sweep_command(sweep: dict) -> str:
         f"--warmup {t['warmup_ms']:g} --rep {t['rep_ms']:g}",
         f"--seed {sweep['seed']}",
     ]
+    if sweep.get("suite"):
+        parts.insert(1, f"--suite {sweep['suite']}")
     if t["cuda_graph"]:
         parts.append("--cuda-graph")
     return " ".join(parts)

@@ -65,6 +65,10 @@ def test_kernel_runs_on_the_cpu_and_writes_the_run_folder(tmp_path):
         (["--providers", "fa4"], "expected one of"),
         (["--baseline", "fa4"], "no provider"),
         (["--resume", "no-such-run"], "no run"),
+        (["--sparsity", "0.5,1"], "in [0, 1)"),
+        (["--sparsity", "half"], "in [0, 1)"),
+        (["--inputs", "gaussian"], "expected one of random, structured"),
+        (["--methods", "fa3"], "expected one of"),  # a dense provider is not a method
     ],
 )
 def test_bad_input_is_a_usage_error_that_says_what_is_accepted(tmp_path, args, message):

@@ -1,0 +1,1 @@
+"""The suites shipped with dashbench (suites/*.toml); see dashbench.suites."""
