@@ -216,6 +216,81 @@ def kernel(
     run_sweep(cases, writer, sweep["device"], TimingConfig(**sweep["timing"]), seed=sweep["seed"])
     print_results(writer.frame(), title=f"{run_dir.name} ({sweep['device']})")
     console.print(f"wrote {writer.csv_path}, results.json, table.md, env.json")
+    _plots(writer.frame(), run_dir, writer.load_env())
+
+
+@app.command()
+def report(
+    run: Annotated[str, typer.Argument(help="Run id (under --runs) or a run folder.")],
+    runs: Annotated[Path, typer.Option(help="Folder holding run folders.")] = Path("results/runs"),
+):
+    """Rebuild a run's tables and plots from its results.csv (no GPU needed)."""
+    from dashbench.harness.results import RunWriter
+
+    run_dir = _run_dir(run, runs, "RUN")
+    env = json.loads((run_dir / "env.json").read_text())
+    writer = RunWriter(run_dir, baseline=env.get("sweep", {}).get("baseline", "auto"))
+    writer.flush()  # speedups, results.json and table.md from the CSV
+    df = writer.frame()
+    print_results(df, title=f"{run_dir.name} ({env.get('sweep', {}).get('device', '?')})")
+    _plots(df, run_dir, env)
+
+
+def _run_dir(run: str, runs: Path, hint: str) -> Path:
+    from dashbench.harness.results import resolve_run_dir
+
+    try:
+        return resolve_run_dir(run, runs)
+    except FileNotFoundError as exc:
+        raise typer.BadParameter(str(exc), param_hint=hint) from None
+
+
+def _plots(df, run_dir: Path, env: dict) -> None:
+    from dashbench.analysis.plots import all_plots
+
+    machine = env.get("machine", {})
+    device = machine.get("gpu") or machine.get("cpu") or env.get("sweep", {}).get("device", "")
+    paths = all_plots(df, run_dir / "plots", str(device))
+    console.print(f"wrote {len(paths)} plot files under {run_dir / 'plots'}" if paths else
+                  "no plots: the run has too few lengths or targets to draw")  # fmt: skip
+
+
+@app.command()
+def compare(
+    run_a: Annotated[str, typer.Argument(help="The earlier run (id or folder).")],
+    run_b: Annotated[str, typer.Argument(help="The later run (id or folder).")],
+    runs: Annotated[Path, typer.Option(help="Folder holding run folders.")] = Path("results/runs"),
+    csv: Annotated[Optional[Path], typer.Option(help="Also write the comparison to this CSV file.")] = None,
+):
+    """Time ratios (b / a) of the cases both runs timed, flagging changes beyond their noise."""
+    import pandas as pd
+
+    from dashbench.analysis.compare import compare_runs
+
+    dirs = [_run_dir(r, runs, name) for r, name in ((run_a, "RUN_A"), (run_b, "RUN_B"))]
+    envs = [json.loads((d / "env.json").read_text()) for d in dirs]
+    gpus = [e.get("machine", {}).get("gpu", e.get("sweep", {}).get("device", "?")) for e in envs]
+    if gpus[0] != gpus[1]:
+        console.print(f"[yellow]the runs come from different devices ({gpus[0]} vs {gpus[1]}): "
+                      "ratios compare machines, not code[/]")  # fmt: skip
+    table_df = compare_runs(*(pd.read_csv(d / "results.csv") for d in dirs))
+    if table_df.empty:
+        raise typer.BadParameter("the runs have no timed case in common", param_hint="RUN_B")
+    table = Table(title=f"{dirs[1].name} vs {dirs[0].name} (ratio = b / a; below 1 is faster)")
+    for col in ("provider", "mode", "shape", "inputs", "target sp.", "a ms", "b ms", "ratio", "noise", "change"):
+        table.add_column(col, justify="right" if col in ("a ms", "b ms", "ratio", "noise", "target sp.") else "left")
+    color = {"faster": "green", "slower": "red", "same": "dim"}
+    for _, r in table_df.iterrows():
+        shape = f"{r['batch']} {r['heads_q']}/{r['heads_kv']} {units.format_size(int(r['seqlen']))} {r['head_dim']} {r['dtype']}"
+        target = "" if pd.isna(r["sparsity"]) else f"{r['sparsity']:g}"
+        table.add_row(r["provider"], r["mode"], shape, str(r["inputs"]), target, f"{r['ms_a']:.4g}", f"{r['ms_b']:.4g}",
+                      f"{r['ratio']:.3f}", f"±{r['noise']:.1%}", f"[{color[r['change']]}]{r['change']}[/]")  # fmt: skip
+    console.print(table)
+    counts = table_df["change"].value_counts().to_dict()
+    console.print(", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+    if csv:
+        table_df.to_csv(csv, index=False)
+        console.print(f"wrote {csv}")
 
 
 @app.command()

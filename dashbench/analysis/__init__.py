@@ -1,0 +1,1 @@
+"""Analysis of finished runs: plots and run comparison (no GPU needed)."""
