@@ -91,6 +91,7 @@ def kernel(
     providers: Annotated[Optional[str], typer.Option(help="Providers, comma list (see `dashbench env`). Default: every dense provider available here.")] = None,  # noqa: E501
     methods: Annotated[Optional[str], typer.Option(help="Sparse methods run beside the dense providers, comma list: dash, infllmv2, nsa, nsa-dash-kernels (and the -ref references).")] = None,  # noqa: E501
     sparsity: Annotated[str, typer.Option(help="Target sparsities (1 - token density), comma list; 0 = dense. Each method is set to each target on the case's inputs.")] = "0",  # noqa: E501
+    chunk_size: Annotated[str, typer.Option(help="DashAttention's chunk sizes, comma list of 32, 64, 128 (the other methods keep their papers' blocks).")] = "64",  # noqa: E501
     inputs: Annotated[str, typer.Option(help="Input generators, comma list: random (i.i.d.), structured or structured:<coherence 0..1> (locally coherent routing), captured:<file> (q, k, v saved from a model layer).")] = "random",  # noqa: E501
     baseline: Annotated[str, typer.Option(help="Provider the speedup column divides by; 'auto' = fa3 when it ran, else the fastest dense provider.")] = "auto",  # noqa: E501
     out: Annotated[Path, typer.Option(help="Folder holding run folders.")] = Path("results/runs"),
@@ -118,6 +119,7 @@ def kernel(
         head_dim, dtype, mode = given.get("head_dim", head_dim), given.get("dtype", dtype), given.get("mode", mode)
         providers, methods = given.get("providers", providers), given.get("methods", methods)
         sparsity, inputs = given.get("sparsity", sparsity), given.get("inputs", inputs)
+        chunk_size = given.get("chunk_size", chunk_size)
         baseline = given.get("baseline", baseline)
         warmup = float(chosen.sweep["warmup"]) if "warmup" in given else warmup
         rep = float(chosen.sweep["rep"]) if "rep" in given else rep
@@ -176,6 +178,7 @@ def kernel(
             "dtypes": _parsed(_word_list(list(DTYPES)), dtype, "--dtype"),
             "sparsities": _parsed(_sparsity_list, sparsity, "--sparsity"),
             "inputs": _parsed(_inputs_list, inputs, "--inputs"),
+            "chunk_sizes": _parsed(_word_list(["32", "64", "128"]), chunk_size, "--chunk-size"),
             "baseline": baseline,
             "timing": {"warmup_ms": warmup, "rep_ms": rep, "cuda_graph": cuda_graph},
             "seed": seed,
@@ -197,6 +200,8 @@ def kernel(
         [tuple(h) for h in sweep["heads"]], sweep["head_dims"], sweep["dtypes"],
         sweep.get("sparsities", [0.0]), sweep.get("inputs", ["random"]),
         sparse=frozenset(n for n, p in REGISTRY.items() if p.family != "dense"),
+        chunk_sizes=[int(c) for c in sweep.get("chunk_sizes", ["64"])],
+        chunked=frozenset(n for n, p in REGISTRY.items() if p.chunked),
     )  # fmt: skip
     if sweep["device"] == "cpu":
         _refuse_slow_cpu_sweep(cases, sweep["seqlens"])
@@ -335,6 +340,7 @@ def _sweep_command(sweep: dict) -> str:
         f"--dtype {','.join(sweep['dtypes'])}",
         f"--sparsity {','.join(f'{x:g}' for x in sweep.get('sparsities', [0.0]))}",
         f"--inputs {','.join(sweep.get('inputs', ['random']))}",
+        f"--chunk-size {','.join(sweep.get('chunk_sizes', ['64']))}",
         f"--baseline {sweep['baseline']}",
         f"--warmup {t['warmup_ms']:g} --rep {t['rep_ms']:g}",
         f"--seed {sweep['seed']}",
@@ -404,9 +410,16 @@ def print_results(df, title: str) -> None:
         "tflops": "TFLOP/s", "gbps": "GB/s", "extra_mem_mib": "extra MiB", "speedup": "speedup",
         "vs_dash": "vs dash",
     }  # fmt: skip
+    if "knobs" in df and df["knobs"].fillna("").astype(str).str.len().gt(0).any():
+        items = list(columns.items())  # e.g. chunk sizes: shown after the dtype
+        at = [k for k, _ in items].index("dtype") + 1
+        columns = dict(items[:at] + [("knobs", "knobs")] + items[at:])
+    for key in ("gbps", "extra_mem_mib", "compute_density"):
+        if key in columns and (key not in df or df[key].isna().all()):
+            columns.pop(key)  # nothing to show: keep the table narrow
     if "inputs" in df and (df["inputs"] == "random").all() and df["sparsity"].isna().all():
         for key in ("inputs", "sparsity", "token_density", "compute_density", "vs_dash"):
-            columns.pop(key)  # a dense sweep: keep the table narrow
+            columns.pop(key, None)  # a dense sweep: keep the table narrow
     for header in columns.values():
         numeric = header not in ("provider", "mode", "dtype", "status", "B Hq/Hkv N D", "inputs")
         table.add_column(header, no_wrap=True, justify="right" if numeric else "left")

@@ -33,6 +33,7 @@ SWEEP_KEYS = {
     "methods": ("a list of sparse method names", (str,), True),
     "sparsity": ("a list of numbers in [0, 1)", (int, float), True),
     "inputs": ("a list of input generators", (str,), True),
+    "chunk_size": ("a list of DashAttention chunk sizes (32, 64, 128)", (int,), True),
     "baseline": ("a provider name or \"auto\"", (str,), False),
     "warmup": ("a number of milliseconds", (int, float), False),
     "rep": ("a number of milliseconds", (int, float), False),

@@ -25,9 +25,11 @@ GROUP = ["mode", "batch", "heads_q", "heads_kv", "head_dim", "dtype", "inputs"]
 
 def _ok(df: pd.DataFrame) -> pd.DataFrame:
     df = df[df["status"] == "OK"].copy()
-    for col, default in (("inputs", "random"), ("sparsity", math.nan), ("family", "dense")):
+    for col, default in (("inputs", "random"), ("sparsity", math.nan), ("family", "dense"), ("knobs", "")):
         if col not in df:
             df[col] = default
+    knobs = df["knobs"].fillna("").astype(str)
+    df["label"] = df["provider"] + knobs.map(lambda k: f" [{k}]" if k else "")  # e.g. a chunk size
     return df
 
 
@@ -68,11 +70,11 @@ def time_vs_seqlen(df: pd.DataFrame, out_dir: Path, device: str = "") -> list[Pa
         fig, axes = plt.subplots(1, len(targets), figsize=(4.6 * len(targets), 3.8), squeeze=False, sharey=True)
         for ax, target in zip(axes[0], targets):
             rows = group[group["sparsity"] == target] if not math.isnan(target) else group[group["sparsity"].isna()]
-            for provider, line in rows.groupby("provider"):
+            for provider, line in rows.groupby("label"):
                 line = line.sort_values("seqlen")
                 ax.plot(line["seqlen"], line["ms"], marker="o", label=provider)
             if not math.isnan(target):
-                for provider, line in dense.groupby("provider"):
+                for provider, line in dense.groupby("label"):
                     line = line.sort_values("seqlen")
                     ax.plot(line["seqlen"], line["ms"], ls="--", color="0.4", marker=".", label=f"{provider} (dense)")
             ax.set_xscale("log", base=2)
@@ -98,7 +100,7 @@ def speedup_vs_sparsity(df: pd.DataFrame, out_dir: Path, device: str = "") -> li
         baseline = ", ".join(sorted(set(sparse["baseline"].dropna()) - {""})) or "?"
         fig, axes = plt.subplots(1, len(lengths), figsize=(4.6 * len(lengths), 3.8), squeeze=False, sharey=True)
         for ax, n in zip(axes[0], lengths):
-            for provider, line in sparse[sparse["seqlen"] == n].groupby("provider"):
+            for provider, line in sparse[sparse["seqlen"] == n].groupby("label"):
                 line = line.sort_values("sparsity")
                 ax.plot(line["sparsity"], line["speedup"], marker="o", label=provider)
             ax.axhline(1.0, color="0.4", ls="--", lw=1, label=f"{baseline} (dense baseline)")
@@ -119,7 +121,7 @@ def density_vs_target(df: pd.DataFrame, out_dir: Path, device: str = "") -> list
         if sparse.empty:
             continue
         fig, ax = plt.subplots(figsize=(4.8, 4.2))
-        for (provider, n), line in sparse.groupby(["provider", "seqlen"]):
+        for (provider, n), line in sparse.groupby(["label", "seqlen"]):
             line = line.sort_values("sparsity")
             ax.plot(1 - line["sparsity"], line["token_density"], marker="o", label=f"{provider}, N={_size(n)}")
         ax.plot([0, 1], [0, 1], color="0.4", ls="--", lw=1, label="target met")

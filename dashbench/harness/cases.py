@@ -92,20 +92,30 @@ def expand_sweep(
     sparsities: list[float] = (0.0,),
     inputs: list[str] = ("random",),
     sparse: frozenset[str] = frozenset(),
+    chunk_sizes: list[int] = (64,),
+    chunked: frozenset[str] = frozenset(),
 ) -> list[Case]:
     """Cartesian product, ordered so one shape's providers run back to back on the same inputs
     (the baseline is then timed next to the methods it is compared with).
 
     Sparsity 0 is the dense case: dense providers run once per shape and inputs. The providers
     named in ``sparse`` run once per non-zero target sparsity, or at their default setting when
-    the sweep has none."""
+    the sweep has none. The providers named in ``chunked`` (DashAttention's) run once per chunk
+    size, as a ``chunk_size`` knob, when the sweep asks for other than the default 64."""
     targets = [s for s in dict.fromkeys(sparsities) if s != 0] or [None]
+    chunk_sizes = list(dict.fromkeys(chunk_sizes))
+    chunk_knobs = [()] if chunk_sizes == [64] else [(("chunk_size", c),) for c in chunk_sizes]
+
+    def knobs(p):
+        return chunk_knobs if p in chunked else [()]
+
     cases = []
     for mode, dtype, d, (hq, hkv), b, n, kind in itertools.product(
         modes, dtypes, head_dims, heads, batches, seqlens, inputs
     ):
         shape = Shape(b, hq, hkv, n, d)
-        cases += [Case(p, mode, shape, dtype, inputs=kind) for p in providers if p not in sparse]
-        cases += [Case(p, mode, shape, dtype, inputs=kind, sparsity=t) for t in targets
-                  for p in providers if p in sparse]  # fmt: skip
+        cases += [Case(p, mode, shape, dtype, kn, inputs=kind) for p in providers if p not in sparse
+                  for kn in knobs(p)]  # fmt: skip
+        cases += [Case(p, mode, shape, dtype, kn, inputs=kind, sparsity=t) for t in targets
+                  for p in providers if p in sparse for kn in knobs(p)]  # fmt: skip
     return cases

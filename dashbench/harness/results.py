@@ -79,6 +79,9 @@ def add_speedups(df: pd.DataFrame, baseline: str = "auto") -> pd.DataFrame:
         # the other sparse methods at the same target; the reference where the kernel did not run
         dash = group[group["provider"] == "dash"]
         dash = dash if len(dash) else group[group["provider"] == "dash-ref"]
+        if len(dash) > 1:  # several chunk sizes: compare with the default one
+            dash = dash[~dash["knobs"].fillna("").astype(str).str.contains("chunk_size") |
+                        dash["knobs"].fillna("").astype(str).str.contains("chunk_size=64")]
         if len(dash) == 1 and group["sparsity"].notna().all():
             sparse = group[group["family"] != "dense"]
             df.loc[sparse.index, "vs_dash"] = float(dash["ms"].iloc[0]) / sparse["ms"].astype(float)

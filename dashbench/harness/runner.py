@@ -67,6 +67,7 @@ def repro_command(case: Case) -> str:
         f"dashbench kernel --providers {case.provider} --mode {case.mode} --seqlen {s.seqlen} "
         f"--batch {s.batch} --heads {s.heads_q}/{s.heads_kv} --head-dim {s.head_dim} "
         f"--dtype {case.dtype} --inputs {case.inputs}"
+        + "".join(f" --{k.replace('_', '-')} {v}" for k, v in case.knobs)
         + (f" --sparsity {case.sparsity:g}" if case.sparsity is not None else "")
     )
 
@@ -102,10 +103,11 @@ def run_case(case: Case, inputs: Inputs, device: str, timing: TimingConfig) -> d
     setting = {}
     try:
         notes = [provider.notes(case.mode, q, k)]
+        setting = dict(case.knobs)  # e.g. DashAttention's chunk size
         if case.sparsity is not None:
             with warnings.catch_warnings(record=True) as caught:  # e.g. a target out of reach
                 warnings.simplefilter("always")
-                setting = provider.configure(case.mode, q, k, v, case.sparsity)
+                setting = {**setting, **provider.configure(case.mode, q, k, v, case.sparsity, **setting)}
             notes += [str(w.message) for w in caught]
         row["note"] = "; ".join(filter(None, notes))
         row["setting"] = ";".join(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"

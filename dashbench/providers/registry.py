@@ -69,6 +69,7 @@ class Provider:
     family: str = "dense"
     backend: str = ""  # language/library of the kernel: "CUDA (FA3)", "Triton", "PyTorch"
     summary: str = ""
+    chunked: bool = False  # takes a ``chunk_size`` knob (the sweep's --chunk-size)
     capabilities: Capabilities = Capabilities(frozenset(), frozenset(), frozenset())
 
     @functools.cached_property

@@ -43,27 +43,28 @@ def _over(mode: str) -> str:
 
 class _DashBase(Provider):
     family = "hierarchical-sparse"
+    chunked = True
 
-    def configure(self, mode, q, k, v, sparsity):
+    def configure(self, mode, q, k, v, sparsity, chunk_size=CHUNK):
         from dashbench.kernels.reference.dash import calibrate_scaling
 
         rows = torch.tensor([k.shape[2] - 1]) if mode == "decode" else None
         with torch.no_grad():
-            scaling = calibrate_scaling(q.detach(), k.detach(), _head_cls(k), 1 - sparsity, chunk_size=CHUNK,
+            scaling = calibrate_scaling(q.detach(), k.detach(), _head_cls(k), 1 - sparsity, chunk_size=chunk_size,
                                         rows=rows)  # fmt: skip
-        return {"scaling": scaling}
+        return {"scaling": scaling, "chunk_size": chunk_size}
 
-    def reference(self, q_rows, k, v, positions, compute_dtype, scaling=DEFAULT_SCALING):
-        return dash_attention_reference(q_rows, k, v, _head_cls(k), chunk_size=CHUNK,
+    def reference(self, q_rows, k, v, positions, compute_dtype, scaling=DEFAULT_SCALING, chunk_size=CHUNK):
+        return dash_attention_reference(q_rows, k, v, _head_cls(k), chunk_size=chunk_size,
                                         scaling=scaling, q_positions=positions,
                                         compute_dtype=compute_dtype)  # fmt: skip
 
-    def density(self, mode, q, k, v, scaling=DEFAULT_SCALING):
+    def density(self, mode, q, k, v, scaling=DEFAULT_SCALING, chunk_size=CHUNK):
         from dashbench.kernels.reference.dash import dash_routing_stats
 
         pos = torch.arange(k.shape[2] - q.shape[2], k.shape[2], device=q.device)
         with torch.no_grad():
-            stats = dash_routing_stats(q.detach(), k.detach(), _head_cls(k), chunk_size=CHUNK, scaling=scaling,
+            stats = dash_routing_stats(q.detach(), k.detach(), _head_cls(k), chunk_size=chunk_size, scaling=scaling,
                                        q_positions=pos)  # fmt: skip
         return {"token_density": stats.mean_density}
 
@@ -81,28 +82,28 @@ class Dash(_DashBase):
     def _probe(self) -> Probe:
         return _triton_probe("dashbench.kernels.dash_attention")
 
-    def prepare(self, mode, q, k, v, scaling=DEFAULT_SCALING):
+    def prepare(self, mode, q, k, v, scaling=DEFAULT_SCALING, chunk_size=CHUNK):
         from dashbench.kernels import DashCache, dash_attention, dash_decode
 
         w = _head_cls(k)
         if mode == "decode":
             # The cache (keys, values, chunk summaries) is built outside the timed region; a
             # step routes and attends for the query at the last position.
-            cache = DashCache.from_prefill(k, v, w, chunk_size=CHUNK)
+            cache = DashCache.from_prefill(k, v, w, chunk_size=chunk_size)
             return lambda: dash_decode(q, cache, scaling=scaling)
-        return lambda: dash_attention(q, k, v, w, chunk_size=CHUNK, scaling=scaling)
+        return lambda: dash_attention(q, k, v, w, chunk_size=chunk_size, scaling=scaling)
 
-    def density(self, mode, q, k, v, scaling=DEFAULT_SCALING):
+    def density(self, mode, q, k, v, scaling=DEFAULT_SCALING, chunk_size=CHUNK):
         """The kernel's own statistics: token density and, for a prefill, compute density."""
         from dashbench.kernels import DashCache, dash_attention, dash_decode
 
         w = _head_cls(k)
         with torch.no_grad():
             if mode == "decode":
-                _, stats = dash_decode(q, DashCache.from_prefill(k, v, w, chunk_size=CHUNK), scaling=scaling,
+                _, stats = dash_decode(q, DashCache.from_prefill(k, v, w, chunk_size=chunk_size), scaling=scaling,
                                        return_stats=True)  # fmt: skip
             else:
-                _, stats = dash_attention(q.detach(), k.detach(), v.detach(), w, chunk_size=CHUNK, scaling=scaling,
+                _, stats = dash_attention(q.detach(), k.detach(), v.detach(), w, chunk_size=chunk_size, scaling=scaling,
                                           return_stats=True)  # fmt: skip
         return {"token_density": stats.mean_density, "compute_density": stats.compute_density}
 
@@ -117,9 +118,9 @@ class DashReference(_DashBase):
         frozenset({"bf16", "fp16", "fp32"}),
     )  # fmt: skip
 
-    def prepare(self, mode, q, k, v, scaling=DEFAULT_SCALING):
+    def prepare(self, mode, q, k, v, scaling=DEFAULT_SCALING, chunk_size=CHUNK):
         w = _head_cls(k)
-        return lambda: dash_attention_reference(q, k, v, w, chunk_size=CHUNK,
+        return lambda: dash_attention_reference(q, k, v, w, chunk_size=chunk_size,
                                                 scaling=scaling).to(q.dtype)  # fmt: skip
 
 

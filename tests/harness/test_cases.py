@@ -27,3 +27,13 @@ def test_without_a_target_sparse_methods_run_their_default_setting():
 def test_a_target_outside_the_open_interval_is_refused():
     with pytest.raises(ValueError, match=r"\(0, 1\)"):
         Case("dash", "fwd", Shape(1, 4, 2, 64, 64), "bf16", sparsity=1.0)
+
+
+def test_chunk_sizes_multiply_only_the_chunked_providers():
+    cases = expand_sweep(["fa3", "dash", "infllmv2"], ["fwd"], [1024], [1], [(4, 2)], [64], ["bf16"], [0.5],
+                         sparse=SPARSE, chunk_sizes=[32, 128], chunked=frozenset({"dash"}))  # fmt: skip
+    assert [(c.provider, c.knobs) for c in cases] == [
+        ("fa3", ()), ("dash", (("chunk_size", 32),)), ("dash", (("chunk_size", 128),)), ("infllmv2", ())]
+    default = expand_sweep(["dash"], ["fwd"], [1024], [1], [(4, 2)], [64], ["bf16"], [0.5], sparse=SPARSE,
+                           chunk_sizes=[64], chunked=frozenset({"dash"}))  # fmt: skip
+    assert default[0].knobs == ()  # the default chunk keeps case ids as before

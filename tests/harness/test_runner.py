@@ -180,3 +180,13 @@ def test_a_decode_case_is_set_to_its_own_density(tmp_path):
     assert abs(df.token_density["dash-ref"] - 0.25) < 0.05
     # 25% of 64 blocks is 16, below its 18 forced blocks: 18, and the note says so
     assert df.setting["infllmv2-ref"] == "topk=18" and "forced" in df.note["infllmv2-ref"]
+
+
+def test_a_chunk_size_knob_reaches_the_method_and_its_reference(tmp_path):
+    shape = Shape(batch=1, heads_q=4, heads_kv=2, seqlen=512, head_dim=32)
+    cases = [Case("dash-ref", "fwd", shape, "fp32", (("chunk_size", c),), inputs="structured", sparsity=0.5)
+             for c in (32, 64)]  # fmt: skip
+    df = _run(tmp_path, cases)
+    assert df.status.tolist() == ["OK", "OK"] and (df.rel_err < df.tol).all()
+    assert df.setting.str.contains("chunk_size=32").tolist() == [True, False]
+    assert "--chunk-size 32" in df.repro.iloc[0]
