@@ -299,6 +299,38 @@ def compare(
 
 
 @app.command()
+def capture(
+    model: Annotated[str, typer.Option(help="A transformers causal-LM checkpoint (local folder or hub name).")],
+    layer: Annotated[int, typer.Option(help="Which attention layer (0-based).")],
+    seqlen: Annotated[str, typer.Option(help=f"Tokens to capture: {units.SIZE_HELP}.")] = "4k",
+    text: Annotated[Optional[Path], typer.Option(help="A text file to run; default: seeded random token ids.")] = None,  # noqa: E501
+    out: Annotated[Optional[Path], typer.Option(help="Where to save (default: results/captures/<model>-L<layer>-<seqlen>.pt).")] = None,  # noqa: E501
+    device: Annotated[Optional[str], typer.Option(help="cuda or cpu; default: cuda when present.")] = None,
+    dtype: Annotated[str, typer.Option(help="bf16, fp16 or fp32.")] = "bf16",
+):
+    """Save one attention layer's q, k, v from a real model, for `--inputs captured:<file>`."""
+    import torch
+
+    from dashbench.capture import capture_layer, save_capture
+    from dashbench.providers.registry import DTYPES
+
+    n = _parsed(units.parse_size, seqlen, "--seqlen")
+    if dtype not in DTYPES:
+        raise typer.BadParameter(f"{dtype!r}: expected one of {', '.join(DTYPES)}", param_hint="--dtype")
+    dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    words = text.read_text() if text else None
+    try:
+        result = capture_layer(model, layer, n, text=words, device=dev, dtype=DTYPES[dtype])
+    except (ValueError, OSError) as exc:
+        raise typer.BadParameter(str(exc).splitlines()[0], param_hint="--model/--layer/--text") from None
+    name = Path(model.rstrip("/")).name
+    path = save_capture(result, out or Path("results") / "captures" / f"{name}-L{layer}-{units.format_size(n)}.pt")
+    q, k = result["q"], result["k"]
+    console.print(f"wrote {path}: q {tuple(q.shape)}, k/v {tuple(k.shape)} ({result['meta']['source']}); "
+                  f"use --inputs captured:{path} --heads {q.shape[1]}/{k.shape[1]} --head-dim {q.shape[-1]}")
+
+
+@app.command()
 def suites():
     """List the named sweeps (suites/*.toml) and how many cases each runs."""
     from dashbench.harness.cases import expand_sweep
