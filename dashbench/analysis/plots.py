@@ -74,9 +74,10 @@ def time_vs_seqlen(df: pd.DataFrame, out_dir: Path, device: str = "") -> list[Pa
                 line = line.sort_values("seqlen")
                 ax.plot(line["seqlen"], line["ms"], marker="o", label=provider)
             if not math.isnan(target):
-                for provider, line in dense.groupby("label"):
+                for i, (provider, line) in enumerate(dense.groupby("label")):
                     line = line.sort_values("seqlen")
-                    ax.plot(line["seqlen"], line["ms"], ls="--", color="0.4", marker=".", label=f"{provider} (dense)")
+                    ax.plot(line["seqlen"], line["ms"], ls=("--", ":", "-.")[i % 3], color="0.35", marker=".",
+                            label=f"{provider} (dense)")  # fmt: skip
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
             ax.set_xticks(sorted(group["seqlen"].unique()), [_size(n) for n in sorted(group["seqlen"].unique())])
