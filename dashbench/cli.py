@@ -98,6 +98,7 @@ def kernel(
     resume: Annotated[Optional[str], typer.Option(help="Finish an interrupted run (its id or folder); other sweep options are taken from it.")] = None,  # noqa: E501
     warmup: Annotated[float, typer.Option(help="Warm-up budget per case, in milliseconds.")] = 25.0,
     rep: Annotated[float, typer.Option(help="Measurement budget per case, in milliseconds.")] = 100.0,
+    min_runs: Annotated[int, typer.Option(help="At least this many timed runs per case: the budgets grow for slow cases.")] = 10,  # noqa: E501
     cuda_graph: Annotated[bool, typer.Option("--cuda-graph", help="Time CUDA-graph replays (no launch gaps; L2 stays warm).")] = False,  # noqa: E501
     device: Annotated[Optional[str], typer.Option(help="cuda or cpu; default: cuda when present.")] = None,  # noqa: E501
     seed: Annotated[int, typer.Option(help="Seed of the random inputs.")] = 0,
@@ -125,6 +126,7 @@ def kernel(
         rep = float(chosen.sweep["rep"]) if "rep" in given else rep
         cuda_graph = bool(chosen.sweep["cuda_graph"]) if "cuda_graph" in given else cuda_graph
         seed = int(chosen.sweep["seed"]) if "seed" in given else seed
+        min_runs = int(chosen.sweep["min_runs"]) if "min_runs" in given else min_runs
         console.print(f"suite [bold]{chosen.name}[/] ({chosen.path}): {chosen.description}")
 
     from dashbench.harness.cases import expand_sweep
@@ -180,7 +182,7 @@ def kernel(
             "inputs": _parsed(_inputs_list, inputs, "--inputs"),
             "chunk_sizes": _parsed(_word_list(["32", "64", "128"]), chunk_size, "--chunk-size"),
             "baseline": baseline,
-            "timing": {"warmup_ms": warmup, "rep_ms": rep, "cuda_graph": cuda_graph},
+            "timing": {"warmup_ms": warmup, "rep_ms": rep, "cuda_graph": cuda_graph, "min_runs": min_runs},
             "seed": seed,
             "suite": suite,
         }
@@ -374,7 +376,7 @@ def _sweep_command(sweep: dict) -> str:
         f"--inputs {','.join(sweep.get('inputs', ['random']))}",
         f"--chunk-size {','.join(sweep.get('chunk_sizes', ['64']))}",
         f"--baseline {sweep['baseline']}",
-        f"--warmup {t['warmup_ms']:g} --rep {t['rep_ms']:g}",
+        f"--warmup {t['warmup_ms']:g} --rep {t['rep_ms']:g} --min-runs {t.get('min_runs', 10)}",
         f"--seed {sweep['seed']}",
     ]
     if sweep.get("suite"):

@@ -38,6 +38,7 @@ SWEEP_KEYS = {
     "warmup": ("a number of milliseconds", (int, float), False),
     "rep": ("a number of milliseconds", (int, float), False),
     "cuda_graph": ("true or false", (bool,), False),
+    "min_runs": ("an integer", (int,), False),
     "seed": ("an integer", (int,), False),
 }
 

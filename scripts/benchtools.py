@@ -11,12 +11,16 @@ import torch
 import triton.testing
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from dashbench.harness.timing import budgets
 
-def bench(fn, graph: bool = False, grads=None) -> float:
-    """Median ms (L2 flushed between runs), or of CUDA-graph replays with ``graph``."""
+
+def bench(fn, graph: bool = False, grads=None, min_runs: int = 10) -> float:
+    """Median ms (L2 flushed between runs), or of CUDA-graph replays with ``graph``; budgets
+    grown so at least ``min_runs`` runs are measured (as the harness: ``budgets``)."""
+    warmup, rep = budgets(fn, 25, 100, min_runs)
     if graph:
-        return triton.testing.do_bench_cudagraph(fn, rep=100, return_mode="median")
-    return triton.testing.do_bench(fn, warmup=25, rep=100, grad_to_none=grads, return_mode="median")
+        return triton.testing.do_bench_cudagraph(fn, rep=rep, return_mode="median")
+    return triton.testing.do_bench(fn, warmup=warmup, rep=rep, grad_to_none=grads, return_mode="median")
 
 
 def cudnn(q, k, v, causal: bool = True):

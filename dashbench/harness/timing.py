@@ -14,6 +14,7 @@ class TimingConfig:
     warmup_ms: float = 25.0  # do_bench's warm-up budget, in milliseconds (not iterations)
     rep_ms: float = 100.0  # do_bench's measurement budget, in milliseconds
     cuda_graph: bool = False  # replay a CUDA graph: no launch gaps, but L2 is NOT flushed
+    min_runs: int = 10  # budgets grow so that at least this many runs are measured
 
 
 @dataclass(frozen=True)
@@ -33,15 +34,16 @@ def time_fn(
     if device == "cuda":
         import triton.testing
 
+        warmup, rep = budgets(fn, config.warmup_ms, config.rep_ms, config.min_runs)
         if config.cuda_graph:
             med, p20, p80 = triton.testing.do_bench_cudagraph(
-                fn, rep=config.rep_ms, grad_to_none=grad_to_none, quantiles=[0.5, 0.2, 0.8]
+                fn, rep=rep, grad_to_none=grad_to_none, quantiles=[0.5, 0.2, 0.8]
             )
             return Timing(med, p20, p80, "do_bench_cudagraph (warm L2)")
         med, p20, p80 = triton.testing.do_bench(
             fn,
-            warmup=config.warmup_ms,
-            rep=config.rep_ms,
+            warmup=warmup,
+            rep=rep,
             grad_to_none=grad_to_none,
             quantiles=[0.5, 0.2, 0.8],
         )
@@ -67,6 +69,23 @@ def time_fn(
         ms[int(0.8 * (len(ms) - 1))],
         "torch.utils.benchmark (cpu)",
     )
+
+
+def budgets(fn: Callable[[], object], warmup_ms: float, rep_ms: float, min_runs: int) -> tuple[float, float]:
+    """do_bench's warm-up and measurement budgets (ms), grown from one timed call so that at
+    least ``min_runs`` runs are measured and two warm up: with fixed budgets of 25 and 100 ms a
+    200 ms call (a 128k prefill) was measured once, its "median" a single sample."""
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    fn()
+    end.record()
+    torch.cuda.synchronize()
+    return grown_budgets(start.elapsed_time(end), warmup_ms, rep_ms, min_runs)
+
+
+def grown_budgets(once_ms: float, warmup_ms: float, rep_ms: float, min_runs: int) -> tuple[float, float]:
+    """The budgets for a call that took ``once_ms``: two warm-up runs, ``min_runs`` measured."""
+    return max(warmup_ms, 2 * once_ms), max(rep_ms, min_runs * once_ms)
 
 
 def peak_memory(fn: Callable[[], object], device: str) -> tuple[float, float]:
