@@ -190,10 +190,3 @@ def test_a_chunk_size_knob_reaches_the_method_and_its_reference(tmp_path):
     assert df.status.tolist() == ["OK", "OK"] and (df.rel_err < df.tol).all()
     assert df.setting.str.contains("chunk_size=32").tolist() == [True, False]
     assert "--chunk-size 32" in df.repro.iloc[0]
-
-
-def test_slow_cases_get_budgets_for_at_least_min_runs():
-    from dashbench.harness.timing import grown_budgets
-
-    assert grown_budgets(0.5, 25, 100, 10) == (25, 100)  # fast: the fixed budgets already hold 200 runs
-    assert grown_budgets(220.0, 25, 100, 10) == (440.0, 2200.0)  # a 128k prefill: 10 runs, not 1
