@@ -10,37 +10,22 @@ so every row still attends exactly its own set.
 
 from __future__ import annotations
 
-import os
-
 import torch
 
 from dashbench.kernels.dash.attend import attend, tma_ready
 from dashbench.kernels.dash.backward import block_sparse_backward
-from dashbench.kernels.dash.interface import ATTEND_TMA, ATTEND_TMA_STAGES
+from dashbench.kernels.dash.interface import ATTEND_TMA, ATTEND_TMA_STAGES, check_kernel_limits
 from dashbench.kernels.dash.route import padded_group, tile_rows
 from dashbench.kernels.reference.attention import check_attention_inputs
 
 ATTEND_ROWS = 64
-HEAD_DIMS = (64, 128)
-BLOCK_SIZES = (32, 64, 128)  # the kernels' chunk sizes
-DTYPES = (torch.bfloat16, torch.float16, torch.float32)
-MAX_GQA = 16
 _DENSE_WORDS = 1 << 24  # (tile, block) words held at once while building lists (128 MiB)
 
 
 def check_block_kernel_inputs(q, k, v, block_size: int) -> None:
     """What the block-sparse kernels accept (InfLLMv2, NSA); ``ValueError`` names the problem."""
     check_attention_inputs(q, k, v)
-    if q.shape[-1] not in HEAD_DIMS:
-        raise ValueError(f"head dim {q.shape[-1]} not supported by the kernels (supports {HEAD_DIMS})")
-    if block_size not in BLOCK_SIZES:
-        raise ValueError(f"block_size {block_size} not supported by the kernels (supports {BLOCK_SIZES})")
-    if q.dtype not in DTYPES:
-        raise ValueError(f"dtype {q.dtype} not supported (supports bf16, fp16, fp32)")
-    if q.shape[1] // k.shape[1] > MAX_GQA:
-        raise ValueError(f"GQA ratio {q.shape[1] // k.shape[1]} above {MAX_GQA}")
-    if q.device.type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
-        raise ValueError(f"the Triton kernels need a CUDA device (or TRITON_INTERPRET=1); q is on {q.device}")
+    check_kernel_limits(q, k, block_size, "block_size")
 
 
 def selection_lists(blocks: torch.Tensor, bm: int, block_size: int, q_offset: int = 0):

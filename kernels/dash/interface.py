@@ -30,21 +30,27 @@ ATTEND_TMA_STAGES = 2
 BACKWARD_TMA = False
 
 
-def check_kernel_inputs(q, k, v, head_cls, chunk_size: int, check_values: bool = True) -> None:
-    """What the kernels accept beyond the math's own contract; ``ValueError`` names the problem."""
-    check_dash_inputs(q, k, v, head_cls, chunk_size, check_values)
+def check_kernel_limits(q, k, size: int, size_name: str = "chunk_size") -> None:
+    """What the attention kernels (DashAttention's, and block-sparse for InfLLMv2 and NSA) run:
+    head dims, chunk (block) sizes, dtypes, GQA ratios, a device; ``ValueError`` names the problem."""
     if q.shape[-1] not in HEAD_DIMS:
         raise ValueError(f"head dim {q.shape[-1]} not supported by the kernels (supports {HEAD_DIMS})")
-    if chunk_size not in CHUNK_SIZES:
-        raise ValueError(f"chunk_size {chunk_size} not supported (supports {CHUNK_SIZES})")
+    if size not in CHUNK_SIZES:
+        raise ValueError(f"{size_name} {size} not supported by the kernels (supports {CHUNK_SIZES})")
     if q.dtype not in DTYPES:
         raise ValueError(f"dtype {q.dtype} not supported (supports bf16, fp16, fp32)")
     if q.shape[1] // k.shape[1] > MAX_GQA:
         raise ValueError(f"GQA ratio {q.shape[1] // k.shape[1]} above {MAX_GQA}")
-    if q.shape[2] != k.shape[2]:
-        raise ValueError(f"prefill needs as many queries as keys; got {q.shape[2]} and {k.shape[2]}")
     if q.device.type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
         raise ValueError(f"the Triton kernels need a CUDA device (or TRITON_INTERPRET=1); q is on {q.device}")
+
+
+def check_kernel_inputs(q, k, v, head_cls, chunk_size: int, check_values: bool = True) -> None:
+    """What the kernels accept beyond the math's own contract; ``ValueError`` names the problem."""
+    check_dash_inputs(q, k, v, head_cls, chunk_size, check_values)
+    check_kernel_limits(q, k, chunk_size)
+    if q.shape[2] != k.shape[2]:
+        raise ValueError(f"prefill needs as many queries as keys; got {q.shape[2]} and {k.shape[2]}")
 
 
 class _DashAttention(torch.autograd.Function):
