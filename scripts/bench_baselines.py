@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 import torch
-from benchtools import bench, cudnn, fa3_module, save_rows  # scripts/benchtools.py
+from benchtools import bench, cudnn, fa3_module, fa3_step, save_rows  # scripts/benchtools.py
 
 from dashbench.harness.correctness import relative_error, sample_rows
 from dashbench.harness.inputs import structured_qkv
@@ -101,8 +101,7 @@ def infllmv2_stages(q, k, v, cfg):
 def dense_prefill(q, k, v, fa3):
     out = {"cudnn_ms": bench(lambda: cudnn(q, k, v))}
     if fa3 is not None:
-        qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))
-        out["fa3_ms"] = bench(lambda: fa3.flash_attn_func(qt, kt, vt, causal=True))
+        out["fa3_ms"] = bench(fa3_step(fa3, q, k, v))
     return out
 
 
@@ -207,9 +206,7 @@ def dense_decode(q1, k, v, fa3):
     for graph, tag in ((False, ""), (True, "_graph")):
         out[f"cudnn{tag}_ms"] = bench(lambda: cudnn(q, k, v, causal=False), graph)
         if fa3 is not None:
-            qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))
-            out[f"fa3{tag}_ms"] = bench(lambda: fa3.flash_attn_with_kvcache(qt, kt, vt, causal=True, num_splits=0),
-                                        graph)  # fmt: skip
+            out[f"fa3{tag}_ms"] = bench(fa3_step(fa3, q, k, v), graph)
     return out
 
 

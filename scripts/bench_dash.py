@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import torch
-from benchtools import bench  # scripts/benchtools.py
+from benchtools import bench, cudnn, fa3_module, fa3_step  # scripts/benchtools.py
 
 from dashbench.harness.correctness import relative_error, sample_rows
 from dashbench.harness.flops import causal_pairs
@@ -33,20 +33,10 @@ from dashbench.units import parse_size_list
 
 def dense_baselines(q, k, v):
     out = {}
-    try:
-        import fa3_fwd_interface as fa3
-
-        qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))
-        out["fa3"] = bench(lambda: fa3.flash_attn_func(qt, kt, vt, causal=True))
-    except ImportError:
-        pass
-    from torch.nn.attention import SDPBackend, sdpa_kernel
-
-    def cudnn():
-        with sdpa_kernel([SDPBackend.CUDNN_ATTENTION]):
-            return torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
-
-    out["cudnn"] = bench(cudnn)
+    fa3 = fa3_module()
+    if fa3 is not None:
+        out["fa3"] = bench(fa3_step(fa3, q, k, v))
+    out["cudnn"] = bench(lambda: cudnn(q, k, v))
     return out
 
 

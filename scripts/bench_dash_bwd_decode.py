@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import torch
-from benchtools import bench, cudnn  # scripts/benchtools.py
+from benchtools import bench, cudnn, fa3_module, fa3_step  # scripts/benchtools.py
 
 from dashbench.harness.correctness import relative_error
 from dashbench.harness.inputs import structured_qkv
@@ -90,10 +90,7 @@ def train_rows(seqlens, hkvs, density, C):
 
 def decode_rows(lengths, hkvs, batches, density, C):
     rows = []
-    try:
-        import fa3_fwd_interface as fa3
-    except ImportError:
-        fa3 = None
+    fa3 = fa3_module()
     for hkv in hkvs:
         for L in lengths:
             q1, k1, v1 = structured_qkv(1, 32, hkv, L, 128, chunk_size=C, dtype=torch.bfloat16, device="cuda", seed=2)
@@ -113,9 +110,7 @@ def decode_rows(lengths, hkvs, batches, density, C):
                     row[f"dash{tag}_ms"] = bench(lambda: dash_decode(q, cache, scaling=scaling), graph)
                     row[f"cudnn{tag}_ms"] = bench(lambda: cudnn(q, k, v, causal=False), graph)
                     if fa3 is not None:
-                        qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))
-                        row[f"fa3{tag}_ms"] = bench(
-                            lambda: fa3.flash_attn_with_kvcache(qt, kt, vt, causal=True, num_splits=0), graph)
+                        row[f"fa3{tag}_ms"] = bench(fa3_step(fa3, q, k, v), graph)
                 base = "fa3" if fa3 is not None else "cudnn"
                 row["speedup"] = row[f"{base}_ms"] / row["dash_ms"]
                 row["speedup_graph"] = row[f"{base}_graph_ms"] / row["dash_graph_ms"]

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import torch
-from benchtools import bench, cudnn, fa3_module, save_rows  # scripts/benchtools.py
+from benchtools import bench, cudnn, fa3_module, fa3_step, save_rows  # scripts/benchtools.py
 
 from dashbench.harness.correctness import relative_error, sample_rows
 from dashbench.harness.inputs import random_qkv, structured_qkv
@@ -66,8 +66,7 @@ def prefill_rows(lengths, hkvs, kinds, sparsities):
                 q, k, v = inputs(kind, 1, hkv, n, seed=1)
                 dense = {"cudnn": bench(lambda: cudnn(q, k, v))}
                 if fa3 is not None:
-                    qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))
-                    dense["fa3"] = bench(lambda: fa3.flash_attn_func(qt, kt, vt, causal=True))
+                    dense["fa3"] = bench(fa3_step(fa3, q, k, v))
                 base = "fa3" if fa3 is not None else "cudnn"
                 for sp in sparsities:
                     t0 = time.time()
@@ -169,10 +168,8 @@ def decode_rows(lengths, hkvs, batches):
                 row["infllmv2_graph_ms"] = bench(step, graph=True)
                 row["cudnn_ms"] = bench(lambda: cudnn(q, k, v, causal=False))
                 if fa3 is not None:
-                    qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))
-                    fa3_step = lambda: fa3.flash_attn_with_kvcache(qt, kt, vt, causal=True, num_splits=0)  # noqa: E731
-                    row["fa3_ms"] = bench(fa3_step)
-                    row["fa3_graph_ms"] = bench(fa3_step, graph=True)
+                    row["fa3_ms"] = bench(fa3_step(fa3, q, k, v))
+                    row["fa3_graph_ms"] = bench(fa3_step(fa3, q, k, v), graph=True)
                 base = "fa3" if fa3 is not None else "cudnn"
                 row.update(baseline=base, speedup=row[f"{base}_ms"] / row["infllmv2_ms"])
                 if fa3 is not None:

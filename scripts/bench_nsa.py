@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import torch
-from benchtools import bench, cudnn, fa3_module, save_rows  # scripts/benchtools.py
+from benchtools import bench, cudnn, fa3_module, fa3_step, save_rows  # scripts/benchtools.py
 
 from dashbench.harness.correctness import relative_error, sample_rows
 from dashbench.harness.inputs import structured_qkv
@@ -47,8 +47,7 @@ def main() -> int:
             q, k, v = structured_qkv(1, 32, hkv, n, 128, dtype=torch.bfloat16, device="cuda", seed=1)
             dense = {"cudnn": bench(lambda: cudnn(q, k, v))}
             if fa3 is not None:
-                qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))
-                dense["fa3"] = bench(lambda: fa3.flash_attn_func(qt, kt, vt, causal=True))
+                dense["fa3"] = bench(fa3_step(fa3, q, k, v))
             base = "fa3" if fa3 is not None else "cudnn"
             fla_ok = fla_refusal(q, k) is None
             for name in args.configs.split(","):
@@ -122,10 +121,8 @@ def decode_rows(args, fa3):
                                nsa_dash_kernels_ms=bench(step),
                                nsa_dash_kernels_graph_ms=bench(step, graph=True))  # fmt: skip
                     if fa3 is not None:
-                        qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))
-                        fa3_step = lambda: fa3.flash_attn_with_kvcache(qt, kt, vt, causal=True, num_splits=0)  # noqa: E731
-                        row["fa3_ms"] = bench(fa3_step)
-                        row["fa3_graph_ms"] = bench(fa3_step, graph=True)
+                        row["fa3_ms"] = bench(fa3_step(fa3, q, k, v))
+                        row["fa3_graph_ms"] = bench(fa3_step(fa3, q, k, v), graph=True)
                         row["speedup_graph"] = row["fa3_graph_ms"] / row["nsa_dash_kernels_graph_ms"]
                     rows.append(row)
                     print(json.dumps(row), flush=True)

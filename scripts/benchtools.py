@@ -38,6 +38,15 @@ def fa3_module():
         return None
 
 
+def fa3_step(fa3, q, k, v):
+    """FA3 on ``[B, H, N, D]`` tensors (read through transposed views): the prefill kernel, or
+    for one query per sequence the KV-cache kernel, which picks its split-KV itself."""
+    qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))
+    if q.shape[2] == 1 and k.shape[2] > 1:
+        return lambda: fa3.flash_attn_with_kvcache(qt, kt, vt, causal=True, num_splits=0)
+    return lambda: fa3.flash_attn_func(qt, kt, vt, causal=True)
+
+
 def timed(fn):
     """``(fn(), ms)`` of one call between two CUDA events (not a benchmark: a single run)."""
     start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
