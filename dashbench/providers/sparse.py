@@ -22,6 +22,15 @@ from dashbench.providers.registry import Capabilities, Probe, Provider, register
 
 DEFAULT_SCALING = 1.0
 CHUNK = 64
+# the Triton kernels (any mode, GPU, half precision, the kernels' head dims and GQA ratios) and
+# the PyTorch references (anything, anywhere: slow)
+KERNEL_CAPS = Capabilities(
+    frozenset({"fwd", "fwd+bwd", "decode"}), frozenset({"cuda"}), frozenset({"bf16", "fp16"}),
+    frozenset({64, 128}), max_gqa_ratio=16,
+)  # fmt: skip
+REFERENCE_CAPS = Capabilities(
+    frozenset({"fwd", "fwd+bwd", "decode"}), frozenset({"cpu", "cuda"}), frozenset({"bf16", "fp16", "fp32"}),
+)  # fmt: skip
 
 
 def _head_cls(k: torch.Tensor) -> torch.Tensor:
@@ -74,10 +83,7 @@ class Dash(_DashBase):
     name = "dash"
     backend = "Triton"
     summary = "DashAttention Triton kernels: prefill, backward, split-KV decode"
-    capabilities = Capabilities(
-        frozenset({"fwd", "fwd+bwd", "decode"}), frozenset({"cuda"}), frozenset({"bf16", "fp16"}),
-        frozenset({64, 128}), max_gqa_ratio=16,
-    )  # fmt: skip
+    capabilities = KERNEL_CAPS
 
     def _probe(self) -> Probe:
         return _triton_probe("dashbench.kernels.dash_attention")
@@ -113,10 +119,7 @@ class DashReference(_DashBase):
     name = "dash-ref"
     backend = "PyTorch (eager, fp32 math)"
     summary = "DashAttention in plain PyTorch (entmax package for the routing): the ground truth"
-    capabilities = Capabilities(
-        frozenset({"fwd", "fwd+bwd", "decode"}), frozenset({"cpu", "cuda"}),
-        frozenset({"bf16", "fp16", "fp32"}),
-    )  # fmt: skip
+    capabilities = REFERENCE_CAPS
 
     def prepare(self, mode, q, k, v, scaling=DEFAULT_SCALING, chunk_size=CHUNK):
         w = _head_cls(k)
@@ -159,10 +162,7 @@ class InfLLMv2(_InfLLMv2Base):
     name = "infllmv2"
     backend = "Triton"
     summary = "InfLLMv2: Triton stage-1 block scores, top-k, DashAttention's block-sparse kernels"
-    capabilities = Capabilities(
-        frozenset({"fwd", "fwd+bwd", "decode"}), frozenset({"cuda"}), frozenset({"bf16", "fp16"}),
-        frozenset({64, 128}), max_gqa_ratio=16,
-    )  # fmt: skip
+    capabilities = KERNEL_CAPS
 
     def _probe(self) -> Probe:
         return _triton_probe("dashbench.kernels.infllmv2_attention")
@@ -197,10 +197,7 @@ class InfLLMv2Reference(_InfLLMv2Base):
     name = "infllmv2-ref"
     backend = "PyTorch (eager, fp32 math)"
     summary = "InfLLMv2 in plain PyTorch: the ground truth"
-    capabilities = Capabilities(
-        frozenset({"fwd", "fwd+bwd", "decode"}), frozenset({"cpu", "cuda"}),
-        frozenset({"bf16", "fp16", "fp32"}),
-    )  # fmt: skip
+    capabilities = REFERENCE_CAPS
 
     def prepare(self, mode, q, k, v, topk=None):
         return lambda: infllmv2_reference(q, k, v, _infllmv2(topk)).to(q.dtype)
@@ -323,10 +320,7 @@ class NSA(_NSAKernels):
 class NSADashKernels(_NSAKernels):
     name = "nsa-dash-kernels"
     summary = "NSA with every stage on dashbench's kernels (block-sparse selected attention): any GQA ratio, decode"
-    capabilities = Capabilities(
-        frozenset({"fwd", "fwd+bwd", "decode"}), frozenset({"cuda"}), frozenset({"bf16", "fp16"}),
-        frozenset({64, 128}), max_gqa_ratio=16,
-    )  # fmt: skip
+    capabilities = KERNEL_CAPS
 
     def _probe(self) -> Probe:
         return _triton_probe("dashbench.kernels.nsa.nsa_attention")
@@ -337,9 +331,7 @@ class NSAReference(_NSABase):
     name = "nsa-ref"
     backend = "PyTorch (eager, fp32 math)"
     summary = "NSA in plain PyTorch: the ground truth"
-    capabilities = Capabilities(
-        frozenset({"fwd", "fwd+bwd", "decode"}), frozenset({"cpu", "cuda"}), frozenset({"bf16", "fp16", "fp32"}),
-    )  # fmt: skip
+    capabilities = REFERENCE_CAPS
 
     def prepare(self, mode, q, k, v, topk=None):
         from dashbench.kernels.reference.nsa import nsa_reference
