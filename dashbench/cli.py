@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from dashbench import units
@@ -73,7 +74,7 @@ def env(
         table.add_row(
             p["name"], p["family"],
             "[green]yes[/]" if p["available"] else "[red]no[/]",
-            p["impl_or_reason"], ",".join(p["modes"]), ",".join(p["dtypes"]), p["head_dims"],
+            escape(p["impl_or_reason"]), ",".join(p["modes"]), ",".join(p["dtypes"]), p["head_dims"],
         )  # fmt: skip
     console.print(table)
 
@@ -469,10 +470,10 @@ def print_results(df, title: str) -> None:
         console.print("vs dash = DashAttention's ms / ms at the same target sparsity and inputs")
     warned = df[(df["status"] == "OK") & df["note"].fillna("").str.contains("out of reach|below the")]
     for (provider, note), group in warned.groupby(["provider", "note"]):
-        console.print(f"[yellow]{provider}: target not reachable in {len(group)} case(s): {note}[/]")
+        console.print(f"[yellow]{provider}: target not reachable in {len(group)} case(s): {escape(note)}[/]")
     problems = df[~df["status"].isin(["OK"])]
     for (provider, status, note), group in problems.groupby(["provider", "status", "note"], dropna=False):
-        console.print(f"[dim]{provider}: {status} in {len(group)} case(s): {note}[/]")
+        console.print(f"[dim]{provider}: {status} in {len(group)} case(s): {escape(str(note))}[/]")
 
 
 def _cell(value, column: str) -> str:

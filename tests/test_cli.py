@@ -139,3 +139,13 @@ def test_resume_on_another_machine_is_refused(tmp_path):
     (run_dir / "env.json").write_text(json.dumps(env))
     result = runner.invoke(app, ["kernel", "--resume", run_dir.name, "--out", str(tmp_path)])
     assert result.exit_code == 2 and "H200" in " ".join(result.output.split())
+
+
+def test_env_shows_reasons_with_brackets_verbatim(monkeypatch):
+    from dashbench.providers import registry
+    from dashbench.providers.registry import Probe
+
+    nsa = registry.get_provider("nsa")
+    monkeypatch.setitem(nsa.__dict__, "_probe_result", Probe(False, "install it (or `.[nsa]`)"))
+    result = runner.invoke(app, ["env"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0 and "`.[nsa]`" in result.output  # not eaten as rich markup

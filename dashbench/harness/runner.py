@@ -208,7 +208,7 @@ def run_sweep(
             row["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
             writer.append(row)
             if show_progress:
-                progress.console.print(_summary_line(row), highlight=False)
+                progress.console.print(_summary_line(row), highlight=False, markup=False)
             if on_row:
                 on_row(row)
             progress.advance(task)
