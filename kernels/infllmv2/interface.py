@@ -93,15 +93,18 @@ def infllmv2_attention(q, k, v, config: InfLLMv2Config = InfLLMv2Config(), *, re
     check_kernel_inputs(q, k, v, config)
     if q.shape[2] != k.shape[2]:
         raise ValueError(f"prefill needs as many queries as keys; got {q.shape[2]} and {k.shape[2]}")
-    selection = infllmv2_select(q, k, config)
-    G = q.shape[1] // k.shape[1]
-    bm = tiles_for(G, config.block_size)
-    lists = selection_lists(selection.blocks, bm, config.block_size)
-    out = block_sparse_attention(q, k, v, selection.blocks, block_size=config.block_size, lists=lists)
-    if return_selection:
-        selection.compute_density = _compute_density(lists[1], q.shape[2], bm, config.block_size)
-        return out, selection
-    return out
+    N = q.shape[2]
+    with torch.no_grad():
+        blocks = _selected_blocks(q, k, config, 0, None)  # the density only when asked for
+    bm = tiles_for(q.shape[1] // k.shape[1], config.block_size)
+    lists = selection_lists(blocks, bm, config.block_size)
+    out = block_sparse_attention(q, k, v, blocks, block_size=config.block_size, lists=lists)
+    if not return_selection:
+        return out
+    positions = torch.arange(N, device=q.device)
+    density = token_density_from_blocks(blocks, positions, config.block_size)
+    return out, BlockSelection(blocks, density, positions, config.block_size,
+                               _compute_density(lists[1], N, bm, config.block_size))  # fmt: skip
 
 
 def _compute_density(counts: torch.Tensor, n: int, bm: int, block_size: int) -> float:
