@@ -92,10 +92,14 @@ def test_gradients_match_the_reference_in_float64(B, hq, hkv, n, C, scaling, est
     3e-7..9e-7 in the interpreter); 1e-5 leaves room for atomics' summation order. On the GPU the
     products run in tf32 (2^-11 relative): measured 1.2e-3..2.1e-3 for q, k, v and up to 4.7e-3
     for head_cls with the sharp prior (sigma = 0.05 multiplies log-probability errors by 20;
-    six seeds, H100: scripts/gpu_grad_probe.py), hence 1e-2 there."""
+    six seeds, H100: scripts/gpu_grad_probe.py), hence 1e-2 there. head_cls reaches the output
+    only through the prior, whose log-probabilities are scaled by 1 / sigma: in the interpreter its
+    error with sigma = 0.05 went up to 1.3e-5 over 12 seeds of dO (3.1e-5 for one unseeded draw in
+    CI), so its tolerance is scaled by 1 / sigma too. dO is seeded: the draw must not depend on
+    which tests ran before."""
     q, k, v, w = _inputs(B, hq, hkv, n, 64, torch.float32, seed=5 + n)
     args = [t.clone().requires_grad_() for t in (q, k, v, w)]
-    do = torch.randn_like(q)
+    do = torch.randn(q.shape, generator=torch.Generator().manual_seed(n)).to(q.device)
     kw = dict(chunk_size=C, scaling=scaling, estimate_diagonal=est, sigma=sigma)
     dash_attention(*args, **kw).backward(do)
     ref_args = [t.double().clone().requires_grad_() for t in (q, k, v, w)]
@@ -103,7 +107,8 @@ def test_gradients_match_the_reference_in_float64(B, hq, hkv, n, C, scaling, est
     out.backward(do.double())
     tol = 1e-5 if DEVICE == "cpu" else 1e-2  # GPU: tf32 products in fp32 mode
     for name, got, want in zip("q k v head_cls".split(), args, ref_args):
-        assert _rel(got.grad, want.grad) < tol, name
+        limit = tol * max(1.0, 1.0 / sigma) if name == "head_cls" and DEVICE == "cpu" else tol
+        assert _rel(got.grad, want.grad) < limit, name
 
 
 @pytest.mark.parametrize("dtype", [pytest.param(torch.bfloat16, marks=INTERPRETER_BF16), torch.float16])
