@@ -11,8 +11,9 @@ attention over the kernel's own selection in fp32 (``rel_err``), against the PyT
 (``rel_err_vs_reference``: also differs where near-ties select other blocks), and the fraction of
 sampled rows selecting other blocks than the reference. Times are ``do_bench`` medians (L2
 flushed); decode also as CUDA-graph replays. DashAttention's and InfLLMv2's prefill rows also
-time their selection (everything before the attention kernel) and the attention kernel alone. ``extra_mib``: peak memory beyond the inputs and
-the output.
+time their selection (everything before the attention kernel) and the attention kernel alone.
+``extra_mib``: peak memory of the timed call beyond the inputs and the output;
+``extra_mib_with_stats``: the same for the call that also returns the selection or stats.
 
     python scripts/bench_baselines.py --out $OUT               # B=1, 32/8 heads, d=128, bf16
 """
@@ -64,6 +65,16 @@ def peak_extra_mib(fn, out_bytes: int):
     return result, (torch.cuda.max_memory_allocated() - before - out_bytes) / 2**20
 
 
+def plain_and_instrumented_mib(plain, instrumented, out_bytes: int):
+    """``(instrumented(), {extra_mib, extra_mib_with_stats})``: the peak of the call users time
+    and of the call that also returns the selection or stats (it may compute densities after
+    the attention, while the output is still held)."""
+    out, plain_mib = peak_extra_mib(plain, out_bytes)
+    del out
+    result, stats_mib = peak_extra_mib(instrumented, out_bytes)
+    return result, dict(extra_mib=plain_mib, extra_mib_with_stats=stats_mib)
+
+
 def dash_stages(q, k, v, w, scaling):
     """DashAttention's forward split as the interface runs it: selection (summaries, routing,
     lists) and the attention kernel (stage 3, which InfLLMv2 shares without the prior)."""
@@ -113,18 +124,21 @@ def prefill_rows(n, hkv, sparsity, q, k, v, fa3):
 
     w = torch.zeros(hkv, D, device="cuda", dtype=q.dtype)
     scaling = calibrate_scaling(q, k, w, 1 - sparsity, chunk_size=C)
-    (out, stats), extra = peak_extra_mib(
+    (out, stats), mem = plain_and_instrumented_mib(
+        lambda: dash_attention(q, k, v, w, chunk_size=C, scaling=scaling),
         lambda: dash_attention(q, k, v, w, chunk_size=C, scaling=scaling, return_stats=True), out_bytes)
     ref = dash_attention_reference(q[:, :, pick], k, v, w, chunk_size=C, scaling=scaling, q_positions=pick)
     err = relative_error(out[:, :, pick], ref)
     rows.append(dict(method="dash", knob=f"scaling={scaling:.4g}", token_density=stats.mean_density,
                      compute_density=stats.compute_density, rel_err=err, rel_err_vs_reference=err,
-                     rows_selecting_otherwise=0.0, extra_mib=extra, **dash_stages(q, k, v, w, scaling),
+                     rows_selecting_otherwise=0.0, **mem, **dash_stages(q, k, v, w, scaling),
                      ms=bench(lambda: dash_attention(q, k, v, w, chunk_size=C, scaling=scaling))))  # fmt: skip
     del out
 
     cfg = infllmv2_config_for(sparsity, n)
-    (out, sel), extra = peak_extra_mib(lambda: infllmv2_attention(q, k, v, cfg, return_selection=True), out_bytes)
+    (out, sel), mem = plain_and_instrumented_mib(
+        lambda: infllmv2_attention(q, k, v, cfg),
+        lambda: infllmv2_attention(q, k, v, cfg, return_selection=True), out_bytes)
     own = _attend_selected(q[:, :, pick].float(), k.float(), v.float(), sel.blocks[:, :, pick], pick, cfg.block_size)
     ref_sel = infllmv2_selection(q[:, :, pick], k, cfg, q_positions=pick)
     rows.append(dict(method="infllmv2", knob=f"topk={cfg.topk}", token_density=sel.mean_density,
@@ -132,20 +146,21 @@ def prefill_rows(n, hkv, sparsity, q, k, v, fa3):
                      rel_err_vs_reference=relative_error(out[:, :, pick], infllmv2_reference(
                          q[:, :, pick], k, v, cfg, q_positions=pick)),
                      rows_selecting_otherwise=float((ref_sel.blocks != sel.blocks[:, :, pick]).any(-1).float().mean()),
-                     extra_mib=extra, **infllmv2_stages(q, k, v, cfg),
+                     **mem, **infllmv2_stages(q, k, v, cfg),
                      ms=bench(lambda: infllmv2_attention(q, k, v, cfg))))  # fmt: skip
     del out, sel
 
     cfg = nsa_config_for(sparsity, n, NSAConfig.paper())
     params = NSAParams.random(cfg, HQ, hkv, D, seed=0, device="cuda")
-    (out, sel), extra = peak_extra_mib(
+    (out, sel), mem = plain_and_instrumented_mib(
+        lambda: nsa_attention(q, k, v, params, cfg),
         lambda: nsa_attention(q, k, v, params, cfg, return_selection=True), out_bytes)
     own = nsa_reference(q[:, :, pick], k, v, params, cfg, q_positions=pick, blocks=sel.blocks[:, :, pick])
     ref, ref_sel = nsa_reference(q[:, :, pick], k, v, params, cfg, q_positions=pick, return_selection=True)
     common = dict(knob=f"topk={cfg.topk} window={cfg.window}", token_density=sel.mean_density,
                   rows_selecting_otherwise=float((ref_sel.blocks != sel.blocks[:, :, pick]).any(-1).float().mean()))
     rows.append(dict(method="nsa-dash-kernels", **common, rel_err=relative_error(out[:, :, pick], own),
-                     rel_err_vs_reference=relative_error(out[:, :, pick], ref), extra_mib=extra,
+                     rel_err_vs_reference=relative_error(out[:, :, pick], ref), **mem,
                      ms=bench(lambda: nsa_attention(q, k, v, params, cfg))))  # fmt: skip
     refusal = fla_refusal(q, k)
     if refusal is None:
