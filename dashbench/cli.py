@@ -491,5 +491,17 @@ def _cell(value, column: str) -> str:
     return str(value)
 
 
+def _register_model_commands() -> None:
+    from dashbench.model_commands import register
+
+    register(app)
+
+
+_register_model_commands()  # train, pareto, e2e (dashbench/model_commands.py)
+
+from dashbench.dispersion.cli import app as dispersion_app  # noqa: E402
+
+app.add_typer(dispersion_app, name="dispersion", help="Attention dispersion: needle weight, entropy and support vs context length per method (run, report).")  # noqa: E501
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -60,6 +60,8 @@ def check_nsa_inputs(q, k, v, params: NSAParams, config: NSAConfig) -> None:
         raise ValueError(f"prefill needs as many queries as keys; got {q.shape[2]} and {k.shape[2]}")
     if params.gate.shape != (q.shape[1], q.shape[-1], len(config.gates)):
         raise ValueError(f"NSA gate must be [Hq, D, {len(config.gates)}]; got {tuple(params.gate.shape)}")
+    if params.gate_bias is not None and params.gate_bias.shape != (q.shape[1], len(config.gates)):
+        raise ValueError(f"NSA gate_bias must be [Hq, {len(config.gates)}]; got {tuple(params.gate_bias.shape)}")
 
 
 def _stage1_config(config: NSAConfig) -> InfLLMv2Config:
@@ -91,13 +93,14 @@ def _flex():
 _GATE_SLICE = 32 * 1024 * 1024  # fp32 elements of q upcast at a time for the gate product
 
 
-def gates(q, gate):
-    """``sigmoid(q . W_g)``, fp32 ``[B, Hq, N, n_gates]``, q upcast a slice of tokens at a time
+def gates(q, gate, bias=None):
+    """``sigmoid(q . W_g + b)``, fp32 ``[B, Hq, N, n_gates]``, q upcast a slice of tokens at a time
     (all of it at once is twice q's bf16 bytes: 16 GiB at 1M tokens, 32 heads)."""
     B, H, N, D = q.shape
     step = max(1, _GATE_SLICE // (B * H * D))
     w = gate.float()
-    return torch.cat([torch.sigmoid(torch.einsum("bhnd,hdc->bhnc", q[:, :, n0 : n0 + step].float(), w))
+    b = 0.0 if bias is None else bias.float()[:, None, :]
+    return torch.cat([torch.sigmoid(torch.einsum("bhnd,hdc->bhnc", q[:, :, n0 : n0 + step].float(), w) + b)
                       for n0 in range(0, N, step)], dim=2)  # fmt: skip
 
 
@@ -197,7 +200,7 @@ def nsa_attention(q, k, v, params: NSAParams, config: NSAConfig = NSAConfig(), *
     else:
         o_slc = block_sparse_attention(q, k, v, blocks, block_size=config.block_size)
     branches = [o_cmp, o_slc] + ([window_branch(q, k, v, config.window)] if config.window > 0 else [])
-    out = mix(gates(q, params.gate), *branches)
+    out = mix(gates(q, params.gate, params.gate_bias), *branches)
     if not return_selection:
         return out
     positions = torch.arange(q.shape[2], device=q.device)
@@ -239,4 +242,4 @@ def nsa_decode(q, k, v, params: NSAParams, config: NSAConfig = NSAConfig(), *, c
         w = min(config.window, L)
         branches.append(torch.nn.functional.scaled_dot_product_attention(
             q, k[:, :, L - w :], v[:, :, L - w :], enable_gqa=q.shape[1] != k.shape[1]))  # fmt: skip
-    return _mix(gates(q, params.gate), *branches).to(q.dtype)  # o_cmp is fp32: the mix stays fp32
+    return _mix(gates(q, params.gate, params.gate_bias), *branches).to(q.dtype)  # o_cmp is fp32: the mix stays fp32

@@ -100,6 +100,9 @@ class NSAParams:
 
     gate: torch.Tensor
     weights: dict[str, torch.Tensor]
+    # ``[Hq, n_gates]`` added before the sigmoid (the paper's gate MLP has one); None: zero. A
+    # converted dense checkpoint sets it so the selection branch alone is on (models/convert.py).
+    gate_bias: torch.Tensor | None = None
 
     @classmethod
     def random(cls, config: NSAConfig, hq: int, hkv: int, d: int, *, seed: int = 0, device="cpu",
@@ -120,7 +123,7 @@ class NSAParams:
         return cls(gate=rnd(hq, d, len(config.gates), scale=d**-0.5), weights=weights)
 
     def tensors(self) -> list[torch.Tensor]:
-        return [self.gate, *self.weights.values()]
+        return [self.gate, *self.weights.values()] + ([] if self.gate_bias is None else [self.gate_bias])
 
 
 def compress(k: torch.Tensor, v: torch.Tensor, config: NSAConfig, params: NSAParams):
@@ -229,13 +232,14 @@ def _window_attention(q, k, v, positions, window):
     return torch.matmul(torch.softmax(x, -1).view(B, Hkv, G * Nq, Nk), v).view(B, Hq, Nq, D)
 
 
-def _block(q, k, v, kc, vc, gate, positions, config, blocks=None):
+def _block(q, k, v, kc, vc, gate, positions, config, blocks=None, gate_bias=None):
     n_blocks = -(-k.shape[2] // config.block_size)
     o_cmp, p = _compressed_attention(q, kc, vc, positions, config)
     if blocks is None:
         with torch.no_grad():
             blocks = _select(p.detach(), positions, n_blocks, config)
-    g = torch.sigmoid(torch.einsum("bhnd,hdc->bhnc", q, gate))
+    logits = torch.einsum("bhnd,hdc->bhnc", q, gate)
+    g = torch.sigmoid(logits if gate_bias is None else logits + gate_bias[:, None, :])
     out = g[..., 0:1] * o_cmp + g[..., 1:2] * _attend_selected(q, k, v, blocks, positions, config.block_size)
     if config.window > 0:
         out = out + g[..., 2:3] * _window_attention(q, k, v, positions, config.window)
@@ -260,10 +264,13 @@ def nsa_reference(q, k, v, params: NSAParams, config: NSAConfig = NSAConfig(), *
     if params.gate.shape != (Hq, D, len(config.gates)):
         raise ValueError(f"NSA gate must be [Hq, D, {len(config.gates)}] = [{Hq}, {D}, {len(config.gates)}]; "
                          f"got {tuple(params.gate.shape)}")  # fmt: skip
+    if params.gate_bias is not None and params.gate_bias.shape != (Hq, len(config.gates)):
+        raise ValueError(f"NSA gate_bias must be [Hq, {len(config.gates)}]; got {tuple(params.gate_bias.shape)}")
     positions = _positions(q_positions, Nq, Nk, q.device)
     dtype = compute_dtype or q.dtype
     qc, kc_, vc_ = q.to(dtype), k.to(dtype), v.to(dtype)
-    cast = NSAParams(params.gate.to(dtype), {n: t.to(dtype) for n, t in params.weights.items()})
+    cast = NSAParams(params.gate.to(dtype), {n: t.to(dtype) for n, t in params.weights.items()},
+                     None if params.gate_bias is None else params.gate_bias.to(dtype))
     k_cmp, v_cmp = (t.to(dtype) for t in compress(kc_, vc_, config, cast))  # compress computes in fp32+
     block_q = block_q or max(1, min(Nq, _SCORE_BUDGET // (B * Hq * (Nk + k_cmp.shape[2]))))
     grad = torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v, *params.tensors()))
@@ -271,7 +278,7 @@ def nsa_reference(q, k, v, params: NSAParams, config: NSAConfig = NSAConfig(), *
     for start in range(0, Nq, block_q):
         rows = slice(start, min(start + block_q, Nq))
         args = (qc[:, :, rows], kc_, vc_, k_cmp, v_cmp, cast.gate, positions[rows], config,
-                None if blocks is None else blocks[:, :, rows])  # fmt: skip
+                None if blocks is None else blocks[:, :, rows], cast.gate_bias)  # fmt: skip
         out, sel = checkpoint(_block, *args, use_reentrant=False) if grad and Nq > block_q else _block(*args)
         outs.append(out)
         chosen.append(sel)

@@ -1,0 +1,111 @@
+"""Task accuracy and measured sparsity of a model at one setting of its attention knob.
+
+Accuracy is exact match under teacher forcing on held-out generated examples
+(``dashbench.tasks``; seeds from ``EVAL_SEED_BASE`` on, which no training batch uses): an
+example counts when every answer token is the model's argmax, which is what greedy decoding
+would produce. Each accuracy comes with its example count and a 95% Wilson interval.
+
+Sparsity is ``1 - token density``, measured on the same forward passes: the mean over every
+attention call (layers, batch, KV heads, tokens) of the density its selection reached
+(``dashbench.models.attention.record_density``). Dense attention has density 1.
+
+Setting a target sparsity: InfLLMv2 and NSA get ``topk`` from the length; DashAttention's
+``scaling`` is found by bisection in log space on a calibration batch (held out as well),
+because its density depends on the inputs and on the learnt weights.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import torch
+
+from dashbench.models.config import settings_of, store_settings
+from dashbench.training import EVAL_SEED_BASE, knob_for_stage, measured_density
+
+CALIBRATION_SEED = EVAL_SEED_BASE - 1
+
+
+@dataclass
+class Evaluation:
+    task: str
+    seqlen: int
+    examples: int
+    correct: int
+    accuracy: float
+    lo: float
+    hi: float
+    token_density: float
+
+    @property
+    def sparsity(self) -> float:
+        return 1 - self.token_density
+
+
+def _autocast(device: str):
+    if str(device).startswith("cuda"):
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast("cpu", enabled=False)
+
+
+def evaluate(model, task: str, seqlen: int, examples: int, *, batch: int = 8, seed: int = 0, progress=None,
+             task_id=None) -> Evaluation:  # fmt: skip
+    """Exact match of ``model`` on ``examples`` held-out examples of ``task`` at ``seqlen``."""
+    from dashbench.models.attention import record_density
+    from dashbench.tasks import generate, wilson_interval
+    from dashbench.tasks.scoring import exact_match
+
+    if examples < 1 or batch < 1:
+        raise ValueError(f"examples and batch must be >= 1; got {examples}, {batch}")
+    device = next(model.parameters()).device
+    correct, densities, done, i = 0, [], 0, 0
+    while done < examples:
+        n = min(batch, examples - done)
+        data = generate(task, n, seqlen, seed=EVAL_SEED_BASE + seed * 100_003 + i, device=device)
+        with torch.no_grad(), _autocast(device.type), record_density() as log:
+            logits = model(input_ids=data.input_ids).logits
+        correct += int(exact_match(logits.float(), data).sum())
+        densities.append(log.mean if log.densities else 1.0)
+        done, i = done + n, i + 1
+        if progress is not None and task_id is not None:
+            progress.advance(task_id, n)
+    lo, hi = wilson_interval(correct, examples)
+    return Evaluation(task, seqlen, examples, correct, correct / examples, lo, hi, sum(densities) / len(densities))
+
+
+def set_sparsity(model, target: float, seqlen: int, *, task: str = "mqar", calib_examples: int = 4,
+                 tol: float = 0.01, max_iter: int = 14) -> float:  # fmt: skip
+    """Set the model's knob for ``target`` sparsity at ``seqlen``; returns the knob value. Dense
+    models ignore it (their sparsity is 0)."""
+    from dashbench.tasks import generate
+
+    settings = settings_of(model.config)
+    if settings.method == "dense":
+        return float("nan")
+    if settings.method != "dash":
+        settings = knob_for_stage(settings, target, seqlen)
+        store_settings(model.config, settings)
+        return float(settings.topk)
+    device = next(model.parameters()).device
+    data = generate(task, calib_examples, seqlen, seed=CALIBRATION_SEED, device=device)
+
+    def density(log_scaling: float) -> float:
+        store_settings(model.config, replace(settings, scaling=math.exp(log_scaling)))
+        with _autocast(device.type):
+            return measured_density(model, data.input_ids)
+
+    lo, hi, want = math.log(1e-3), math.log(1e4), 1 - target
+    best = (abs(density(0.0) - want), 0.0)
+    for _ in range(max_iter):  # density falls as scaling grows
+        mid = (lo + hi) / 2
+        d = density(mid)
+        best = min(best, (abs(d - want), mid))
+        if abs(d - want) <= tol:
+            break
+        lo, hi = (mid, hi) if d > want else (lo, mid)
+    store_settings(model.config, replace(settings, scaling=math.exp(best[1])))
+    return math.exp(best[1])
+
+
+__all__ = ["Evaluation", "evaluate", "set_sparsity"]

@@ -1,0 +1,221 @@
+"""`dashbench train`, `dashbench pareto` and `dashbench e2e`: the commands that run whole models
+(transformers, the `.[models]` extra). Thin layers over ``training``, ``pareto`` and ``e2e``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from dashbench import units
+from dashbench.console import make_console
+
+console = make_console()
+SPARSE = ("dash", "nsa", "infllmv2")
+
+
+def _device(device: str | None) -> str:
+    import torch
+
+    dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if dev.startswith("cuda") and not torch.cuda.is_available():
+        raise typer.BadParameter("no CUDA device visible to PyTorch", param_hint="--device")
+    return dev
+
+
+def _words(text: str, allowed, option: str) -> list[str]:
+    words = list(dict.fromkeys(w.strip() for w in text.split(",") if w.strip()))
+    bad = [w for w in words if w not in allowed]
+    if bad or not words:
+        raise typer.BadParameter(f"{', '.join(bad) or repr(text)}: expected one of {', '.join(allowed)}", param_hint=option)
+    return words
+
+
+def _floats(text: str, option: str, lo: float = 0.0, hi: float = 1.0) -> list[float]:
+    try:
+        values = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"{text!r}: expected numbers, comma separated", param_hint=option) from None
+    if not values or any(not lo <= v < hi for v in values):
+        raise typer.BadParameter(f"{text!r}: each value must be in [{lo}, {hi})", param_hint=option)
+    return values
+
+
+def _sizes(text: str, option: str) -> list[int]:
+    try:
+        return units.parse_size_list(text)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint=option) from None
+
+
+def _progress():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TimeRemainingColumn(), console=console)  # fmt: skip
+
+
+def _env(extra: dict) -> dict:
+    from dashbench import env_info
+
+    return {"machine": env_info.machine(), "command": env_info.command_line(), **extra}
+
+
+def _stages(text: str):
+    """``512x64x1500,2048x16x600``: seqlen x batch x steps per stage."""
+    from dashbench.training import Stage
+
+    stages = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        bits = part.lower().split("x")
+        if len(bits) != 3:
+            raise typer.BadParameter(f"{part!r}: a stage is SEQLENxBATCHxSTEPS, e.g. 2kx16x600", param_hint="--stages")
+        try:
+            stages.append(Stage(units.parse_size(bits[0]), int(bits[1]), int(bits[2])))
+        except ValueError as e:
+            raise typer.BadParameter(f"{part!r}: {e}", param_hint="--stages") from None
+    return tuple(stages)
+
+
+def train(
+    methods: Annotated[str, typer.Option(help="Attention methods, comma list: dense, dash, nsa, infllmv2; one model each.")] = "dense,dash,nsa,infllmv2",  # noqa: E501
+    sparsity: Annotated[float, typer.Option(help="Target sparsity the sparse methods train at.")] = 0.75,
+    stages: Annotated[Optional[str], typer.Option(help="Length curriculum SEQLENxBATCHxSTEPS, comma list. Default: 512x64x1500,2kx16x600,8kx8x300 on a GPU (about 5 min a model on an H100), 256x4x20 on the CPU.")] = None,  # noqa: E501
+    tasks: Annotated[str, typer.Option(help="Training tasks, comma list (see dashbench.tasks): mqar, niah, vt.")] = "mqar,niah",  # noqa: E501
+    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, warm-up then cosine).")] = 1e-3,
+    seed: Annotated[int, typer.Option(help="Seed of the weights and the data (the same for every method).")] = 0,
+    max_minutes: Annotated[Optional[float], typer.Option(help="Stop a model early past this many minutes (recorded in train.json).")] = None,  # noqa: E501
+    out: Annotated[Path, typer.Option(help="Folder for the checkpoints: <out>/<method>/.")] = Path("results/models"),
+    device: Annotated[Optional[str], typer.Option(help="cuda or cpu; default: cuda when present.")] = None,
+):
+    """Train a small Llama-architecture model per attention method on offline synthetic tasks."""
+    from dashbench.models.config import METHODS
+    from dashbench.tasks import task_names
+    from dashbench.training import DEFAULT_STAGES, Stage, TrainConfig
+    from dashbench.training import train as train_one
+
+    dev = _device(device)
+    chosen = _words(methods, METHODS, "--methods")
+    plan = _stages(stages) if stages else (DEFAULT_STAGES if dev.startswith("cuda") else (Stage(256, 4, 20),))
+    task_list = tuple(_words(tasks, task_names(), "--tasks"))
+    if not 0 <= sparsity < 1:
+        raise typer.BadParameter(f"{sparsity}: must be in [0, 1)", param_hint="--sparsity")
+    summaries = []
+    with _progress() as progress:
+        for method in chosen:
+            cfg = TrainConfig(method=method, target_sparsity=sparsity, tasks=task_list, stages=plan, lr=lr, seed=seed,
+                              max_seconds=None if max_minutes is None else max_minutes * 60)  # fmt: skip
+            try:
+                cfg.check()
+            except ValueError as e:
+                raise typer.BadParameter(str(e)) from None
+            summaries.append(train_one(cfg, out / method, device=dev, progress=progress))
+    from rich.table import Table
+
+    table = Table(title=f"trained on {dev} (checkpoints under {out})")
+    for col in ("method", "target sparsity", "density", "knob", "loss", "exact match (train batch)", "seconds", "MB"):
+        table.add_column(col)
+    for s in summaries:
+        if s["stopped_early"]:
+            console.print(f"[yellow]{s['method']}: {s['stopped_early']}[/]")
+    for s in summaries:
+        f = s["final"]
+        table.add_row(s["method"], f"{s['target_sparsity']:g}", f"{f['token_density']:.3f}",
+                      f"{f['knob']}={f['knob_value']:.4g}" if f["knob"] else "", f"{f['loss']:.3f}",
+                      f"{f['exact_match']:.2f}", f"{s['seconds']:.0f}", f"{s['checkpoint_bytes'] / 1e6:.1f}")  # fmt: skip
+    console.print(table)
+
+
+def pareto(
+    model: Annotated[list[Path], typer.Option(help="A checkpoint folder (config.json + safetensors); repeat for several.")],  # noqa: E501
+    sparsity: Annotated[str, typer.Option(help="Target sparsities of the sparse methods, comma list.")] = "0.5,0.75,0.9,0.95",  # noqa: E501
+    seqlen: Annotated[Optional[str], typer.Option(help=f"Evaluation length ({units.SIZE_HELP}). Default: 8k on a GPU, 512 on the CPU.")] = None,  # noqa: E501
+    tasks: Annotated[str, typer.Option(help="Tasks, comma list: mqar, niah, vt.")] = "mqar,niah",
+    examples: Annotated[Optional[int], typer.Option(help="Held-out examples per task and point. Default: 200 on a GPU, 16 on the CPU.")] = None,  # noqa: E501
+    batch: Annotated[int, typer.Option(help="Examples per forward pass.")] = 8,
+    methods: Annotated[Optional[str], typer.Option(help="Also run each checkpoint as these methods (training-free conversion), comma list.")] = None,  # noqa: E501
+    out: Annotated[Path, typer.Option(help="Folder holding pareto runs.")] = Path("results/pareto"),
+    device: Annotated[Optional[str], typer.Option(help="cuda or cpu; default: cuda when present.")] = None,
+):
+    """Accuracy against measured sparsity for checkpoints: table and Pareto plot."""
+    from dashbench.harness.results import new_run_id
+    from dashbench.models.config import METHODS
+    from dashbench.pareto import finish, run_pareto
+    from dashbench.tasks import task_names
+
+    dev = _device(device)
+    n = _sizes(seqlen or ("8k" if dev.startswith("cuda") else "512"), "--seqlen")
+    if len(n) != 1:
+        raise typer.BadParameter("one evaluation length per run", param_hint="--seqlen")
+    targets = _floats(sparsity, "--sparsity")
+    extra = _words(methods, METHODS, "--methods") if methods else None
+    run_dir = out / new_run_id()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    env = _env({"sweep": dict(models=[str(m) for m in model], sparsity=targets, seqlen=n[0], tasks=tasks,
+                              examples=examples, methods=extra, device=dev)})  # fmt: skip
+    (run_dir / "env.json").write_text(json.dumps(env, indent=2, default=str) + "\n")
+    count = examples or (200 if dev.startswith("cuda") else 16)
+    try:
+        with _progress() as progress:
+            df = run_pareto(model, sparsities=targets, seqlen=n[0], tasks=_words(tasks, task_names(), "--tasks"),
+                            examples=count, batch=batch, device=dev, methods=extra, out_dir=run_dir,
+                            progress=progress)  # fmt: skip
+    except ValueError as e:
+        raise typer.BadParameter(str(e).splitlines()[0], param_hint="--model") from None
+    paths = finish(df, run_dir, env)
+    console.print((run_dir / "table.md").read_text())
+    console.print(f"wrote {run_dir}/pareto.csv, pareto.json, table.md, {', '.join(p.name for p in paths)}")
+
+
+def e2e(
+    model: Annotated[Path, typer.Option(help="A checkpoint folder (config.json + safetensors).")],
+    seqlen: Annotated[Optional[str], typer.Option(help=f"Prompt lengths ({units.SIZE_HELP}), comma list. Default: 32k,128k on a GPU, 256 on the CPU.")] = None,  # noqa: E501
+    methods: Annotated[str, typer.Option(help="Attention per run, comma list: sdpa, fa3 (dense) and dash, nsa, infllmv2.")] = "sdpa,fa3,dash,nsa,infllmv2",  # noqa: E501
+    sparsity: Annotated[float, typer.Option(help="Target sparsity of the sparse methods.")] = 0.75,
+    decode_tokens: Annotated[int, typer.Option(help="Greedy decode steps timed after each prefill.")] = 32,
+    repeats: Annotated[int, typer.Option(help="Timed runs per case (after one warm-up run); medians reported.")] = 5,
+    out: Annotated[Path, typer.Option(help="Folder holding e2e runs.")] = Path("results/e2e"),
+    device: Annotated[Optional[str], typer.Option(help="cuda or cpu; default: cuda when present.")] = None,
+):
+    """Whole-model time-to-first-token and decode tokens/s per attention method, with peak memory."""
+    import pandas as pd
+
+    from dashbench.e2e import DENSE, add_speedups, run_e2e
+    from dashbench.harness.results import new_run_id
+    from dashbench.analysis.e2e_plots import plot_e2e
+
+    dev = _device(device)
+    lengths = _sizes(seqlen or ("32k,128k" if dev.startswith("cuda") else "256"), "--seqlen")
+    chosen = _words(methods, DENSE + SPARSE, "--methods")
+    if not 0 <= sparsity < 1:
+        raise typer.BadParameter(f"{sparsity}: must be in [0, 1)", param_hint="--sparsity")
+    if not dev.startswith("cuda"):
+        console.print("[yellow]no GPU: every method runs its PyTorch reference; times are not benchmarks[/]")
+    run_dir = out / new_run_id()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    env = _env({"sweep": dict(model=str(model), seqlen=lengths, methods=chosen, sparsity=sparsity,
+                              decode_tokens=decode_tokens, repeats=repeats, device=dev)})  # fmt: skip
+    (run_dir / "env.json").write_text(json.dumps(env, indent=2, default=str) + "\n")
+    try:
+        with _progress() as progress:
+            rows = add_speedups(run_e2e(model, methods=chosen, seqlens=lengths, sparsity=sparsity,
+                                        decode_tokens=decode_tokens, repeats=repeats, device=dev, progress=progress))  # fmt: skip
+    except ValueError as e:
+        raise typer.BadParameter(str(e).splitlines()[0], param_hint="--model") from None
+    df = pd.DataFrame(rows)
+    df.to_csv(run_dir / "e2e.csv", index=False)
+    (run_dir / "e2e.json").write_text(df.to_json(orient="records", indent=1) + "\n")
+    cols = [c for c in ("method", "seqlen", "status", "knob", "knob_value", "ttft_ms", "decode_tokens_per_s",
+                        "peak_extra_mib", "baseline", "ttft_speedup", "decode_speedup", "note") if c in df]  # fmt: skip
+    (run_dir / "table.md").write_text(df[cols].to_markdown(index=False, floatfmt=".4g") + "\n")
+    console.print(df[cols].to_string(index=False))
+    paths = plot_e2e(df, run_dir, env)
+    console.print(f"wrote {run_dir}/e2e.csv, e2e.json, table.md, {len(paths)} plot files")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(train)
+    app.command()(pareto)
+    app.command()(e2e)

@@ -1,0 +1,207 @@
+"""``dashbench train``: a small Llama-architecture model per attention method, from scratch, on
+the offline synthetic tasks (``dashbench.tasks``).
+
+Every method sees the same initial weights (one seed), the same batches in the same order
+(batch ``i`` is generated from seed ``seed * 1_000_003 + i``; evaluation uses another range)
+and the same schedule. The schedule is a length curriculum (:data:`DEFAULT_STAGES`): long-range
+retrieval is learnt at short lengths first, where it is cheap, then carried to the target
+length. The sparse methods train at a stated target sparsity:
+
+- InfLLMv2 and NSA: ``topk`` set per stage from the length (``dashbench.sparsity``), so the
+  prefill's mean token density is the target (or the closest the forced blocks allow);
+- DashAttention: ``scaling`` is steered every ``steer_every`` steps by the density measured on
+  the current batch (``scaling *= (density / target) ** 1``: density falls as scaling grows),
+  since a fixed scaling gives a density that drifts as q and k learn.
+
+The log (``train_log.csv``) records, per logged step, the loss, the answer-token accuracy, the
+measured density, the knob and the throughput.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import torch
+
+from dashbench.models.config import SparseAttentionConfig, settings_of, store_settings
+
+TRAIN_SEED_STRIDE = 1_000_003
+EVAL_SEED_BASE = 10**9  # held-out examples: seeds no training batch uses
+
+
+@dataclass(frozen=True)
+class Stage:
+    seqlen: int
+    batch: int
+    steps: int
+
+
+# sized for about five minutes per model on an H100 (tokens per step grow 1x, 1x, 2x)
+DEFAULT_STAGES = (Stage(512, 64, 1500), Stage(2048, 16, 600), Stage(8192, 8, 300))
+
+
+@dataclass
+class TrainConfig:
+    method: str = "dense"
+    target_sparsity: float = 0.75
+    tasks: tuple[str, ...] = ("mqar", "niah")
+    stages: tuple[Stage, ...] = DEFAULT_STAGES
+    lr: float = 1e-3
+    warmup: int = 100
+    weight_decay: float = 0.01
+    seed: int = 0
+    steer_every: int = 25
+    log_every: int = 25
+    max_seconds: float | None = None  # stop early (and say so) past this wall time
+    settings: SparseAttentionConfig = field(default_factory=SparseAttentionConfig)
+
+    def check(self) -> TrainConfig:
+        from dashbench.tasks import task_names
+
+        replace(self.settings, method=self.method).check()
+        if not 0 <= self.target_sparsity < 1:
+            raise ValueError(f"target sparsity must be in [0, 1); got {self.target_sparsity}")
+        unknown = [t for t in self.tasks if t not in task_names()]
+        if unknown or not self.tasks:
+            raise ValueError(f"unknown tasks {unknown or '(none given)'}; choose from {', '.join(task_names())}")
+        if not self.stages or any(s.seqlen < 64 or s.batch < 1 or s.steps < 1 for s in self.stages):
+            raise ValueError("each stage needs seqlen >= 64, batch >= 1 and steps >= 1")
+        return self
+
+    @property
+    def total_steps(self) -> int:
+        return sum(s.steps for s in self.stages)
+
+
+def training_batch(cfg: TrainConfig, step: int, stage: Stage, vocab, device):
+    """Batch ``step``: the same for every method. Tasks alternate by step."""
+    from dashbench.tasks import generate
+
+    task = cfg.tasks[step % len(cfg.tasks)]
+    return generate(task, stage.batch, stage.seqlen, seed=cfg.seed * TRAIN_SEED_STRIDE + step, device=device,
+                    vocab=vocab)  # fmt: skip
+
+
+def knob_for_stage(settings: SparseAttentionConfig, target: float, seqlen: int) -> SparseAttentionConfig:
+    """The top-k methods' ``topk`` for ``target`` sparsity at this length (Dash: unchanged)."""
+    import warnings
+
+    from dashbench.sparsity import topk_for_sparsity
+
+    if settings.method not in ("infllmv2", "nsa") or target == 0:
+        return settings
+    forced = settings.init_blocks + settings.local_blocks + 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # unreachable targets are visible in the logged density
+        topk = topk_for_sparsity(target, seqlen, settings.block_size, min_topk=forced)
+    return replace(settings, topk=max(topk, forced)).check()
+
+
+def measured_density(model, input_ids) -> float:
+    from dashbench.models.attention import record_density
+
+    with torch.no_grad(), record_density() as log:
+        model(input_ids=input_ids, logits_to_keep=1)
+    return log.mean
+
+
+def steer_scaling(scaling: float, density: float, target_density: float) -> float:
+    """One step of DashAttention's density controller, clamped to a factor of 4 per step."""
+    ratio = max(density, 1e-4) / max(target_density, 1e-4)
+    return float(min(max(scaling * min(max(ratio, 0.25), 4.0), 1e-4), 1e4))
+
+
+def _lr(step: int, cfg: TrainConfig) -> float:
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    progress = (step - cfg.warmup) / max(1, cfg.total_steps - cfg.warmup)
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def train(cfg: TrainConfig, out_dir: Path, *, device: str, progress=None, vocab=None) -> dict:
+    """Train one model; write ``out_dir`` (checkpoint, ``train_log.csv``, ``train.json``) and
+    return the summary."""
+    import pandas as pd
+
+    from dashbench.models.checkpoint import save_checkpoint
+    from dashbench.models.tiny import build_model, tiny_config
+    from dashbench.tasks import VOCAB
+    from dashbench.tasks.scoring import exact_match
+
+    cfg.check()
+    vocab = vocab or VOCAB
+    settings = replace(cfg.settings, method=cfg.method)
+    max_len = max(s.seqlen for s in cfg.stages)
+    model = build_model(tiny_config(vocab.size, max_positions=max(max_len, 4096)), settings, seed=cfg.seed).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else _null()
+    target_density = 1 - cfg.target_sparsity if cfg.method != "dense" else 1.0
+    rows, step, t0 = [], 0, time.perf_counter()
+    task_id = progress.add_task(f"train {cfg.method}", total=cfg.total_steps) if progress else None
+    stopped_at = None
+    for stage in cfg.stages:
+        if stopped_at is not None:
+            break
+        store_settings(model.config, knob_for_stage(settings_of(model.config), cfg.target_sparsity, stage.seqlen))
+        tokens, t_stage = 0, time.perf_counter()
+        for _ in range(stage.steps):
+            if cfg.max_seconds is not None and time.perf_counter() - t0 > cfg.max_seconds:
+                stopped_at = step
+                break
+            batch = training_batch(cfg, step, stage, vocab, device)
+            for group in opt.param_groups:
+                group["lr"] = _lr(step, cfg)
+            with autocast:
+                out = model(input_ids=batch.input_ids, labels=batch.labels)
+            out.loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            tokens += batch.input_ids.numel()
+            s = settings_of(model.config)
+            density = None
+            if cfg.method == "dash" and step % cfg.steer_every == 0:
+                with autocast:
+                    density = measured_density(model, batch.input_ids)
+                store_settings(model.config, replace(s, scaling=steer_scaling(s.scaling, density, target_density)))
+            last = step == cfg.total_steps - 1 or (cfg.max_seconds is not None
+                                                   and time.perf_counter() - t0 > cfg.max_seconds)  # fmt: skip
+            if step % cfg.log_every == 0 or last:
+                if density is None and cfg.method != "dense":
+                    with autocast:
+                        density = measured_density(model, batch.input_ids)
+                acc = float(exact_match(out.logits.detach().float(), batch).float().mean())
+                rate = tokens / max(1e-9, time.perf_counter() - t_stage)
+                rows.append(dict(step=step, seqlen=stage.seqlen, batch=stage.batch, loss=out.loss.item(),
+                                 exact_match=acc, token_density=1.0 if density is None else density,
+                                 knob=s.knob, knob_value=s.knob_value, lr=_lr(step, cfg), tokens_per_s=rate,
+                                 elapsed_s=time.perf_counter() - t0))  # fmt: skip
+                if progress:
+                    progress.update(task_id, description=f"train {cfg.method} L={stage.seqlen} loss {out.loss.item():.3f} "
+                                    f"acc {acc:.2f} dens {rows[-1]['token_density']:.2f} {rate / 1e3:.0f}k tok/s")  # fmt: skip
+            step += 1
+            if progress:
+                progress.advance(task_id)
+    out_dir = Path(out_dir)
+    save_checkpoint(model, out_dir)
+    pd.DataFrame(rows).to_csv(out_dir / "train_log.csv", index=False)
+    summary = dict(method=cfg.method, target_sparsity=cfg.target_sparsity if cfg.method != "dense" else 0.0,
+                   final=rows[-1], seconds=time.perf_counter() - t0, steps_run=step,
+                   stopped_early=None if stopped_at is None else f"time budget {cfg.max_seconds:g} s reached at step {stopped_at} of {cfg.total_steps}",
+                   parameters=sum(p.numel() for p in model.parameters()),
+                   checkpoint_bytes=(out_dir / "model.safetensors").stat().st_size,
+                   config={**asdict(cfg), "settings": settings_of(model.config).to_dict()})  # fmt: skip
+    (out_dir / "train.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    return summary
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
