@@ -16,13 +16,12 @@ because its density depends on the inputs and on the learnt weights.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 
 from dashbench.models.config import settings_of, store_settings
-from dashbench.training import EVAL_SEED_BASE, knob_for_stage, measured_density
+from dashbench.training import EVAL_SEED_BASE, calibrate_scaling_in_model, knob_for_stage
 
 CALIBRATION_SEED = EVAL_SEED_BASE - 1
 
@@ -89,23 +88,9 @@ def set_sparsity(model, target: float, seqlen: int, *, task: str = "mqar", calib
         return float(settings.topk)
     device = next(model.parameters()).device
     data = generate(task, calib_examples, seqlen, seed=CALIBRATION_SEED, device=device)
-
-    def density(log_scaling: float) -> float:
-        store_settings(model.config, replace(settings, scaling=math.exp(log_scaling)))
-        with _autocast(device.type):
-            return measured_density(model, data.input_ids)
-
-    lo, hi, want = math.log(1e-3), math.log(1e4), 1 - target
-    best = (abs(density(0.0) - want), 0.0)
-    for _ in range(max_iter):  # density falls as scaling grows
-        mid = (lo + hi) / 2
-        d = density(mid)
-        best = min(best, (abs(d - want), mid))
-        if abs(d - want) <= tol:
-            break
-        lo, hi = (mid, hi) if d > want else (lo, mid)
-    store_settings(model.config, replace(settings, scaling=math.exp(best[1])))
-    return math.exp(best[1])
+    with _autocast(device.type):
+        scaling, _ = calibrate_scaling_in_model(model, data.input_ids, 1 - target, iters=max_iter, tol=tol)
+    return scaling
 
 
 __all__ = ["Evaluation", "evaluate", "set_sparsity"]

@@ -9,9 +9,11 @@ length. The sparse methods train at a stated target sparsity:
 
 - InfLLMv2 and NSA: ``topk`` set per stage from the length (``dashbench.sparsity``), so the
   prefill's mean token density is the target (or the closest the forced blocks allow);
-- DashAttention: ``scaling`` is steered every ``steer_every`` steps by the density measured on
-  the current batch (``scaling *= (density / target) ** 1``: density falls as scaling grows),
-  since a fixed scaling gives a density that drifts as q and k learn.
+- DashAttention: ``scaling`` is calibrated at the start of each stage (bisection on the
+  stage's first batch) and then steered every ``steer_every`` steps by the density measured on
+  the current batch (``scaling *= density / target``, at most 1.5x a step: density falls as
+  scaling grows), since a fixed scaling gives a density that drifts as q and k learn. At short
+  lengths a target may be out of reach (few chunks); the log shows the density reached.
 
 The log (``train_log.csv``) records, per logged step, the loss, the answer-token accuracy, the
 measured density, the knob and the throughput.
@@ -30,6 +32,9 @@ import torch
 from dashbench.models.config import SparseAttentionConfig, settings_of, store_settings
 
 TRAIN_SEED_STRIDE = 1_000_003
+# DashAttention's scaling while training and evaluating: past ~1e3 routing is a hard argmax
+# whose gradients vanish; a target out of reach at a short length stops at the bound
+SCALING_RANGE = (1e-3, 1e3)
 EVAL_SEED_BASE = 10**9  # held-out examples: seeds no training batch uses
 
 
@@ -109,10 +114,37 @@ def measured_density(model, input_ids) -> float:
     return log.mean
 
 
-def steer_scaling(scaling: float, density: float, target_density: float) -> float:
-    """One step of DashAttention's density controller, clamped to a factor of 4 per step."""
+def steer_scaling(scaling: float, density: float, target_density: float, *, max_factor: float = 1.5) -> float:
+    """One step of DashAttention's density controller (density falls as scaling grows), at most
+    ``max_factor`` either way, within :data:`SCALING_RANGE`."""
     ratio = max(density, 1e-4) / max(target_density, 1e-4)
-    return float(min(max(scaling * min(max(ratio, 0.25), 4.0), 1e-4), 1e4))
+    ratio = min(max(ratio, 1 / max_factor), max_factor)
+    return float(min(max(scaling * ratio, SCALING_RANGE[0]), SCALING_RANGE[1]))
+
+
+def calibrate_scaling_in_model(model, input_ids, target_density: float, *, iters: int = 10,
+                               tol: float = 0.01) -> tuple[float, float]:  # fmt: skip
+    """DashAttention's ``scaling`` for ``target_density`` on ``input_ids`` (bisection in log
+    space over :data:`SCALING_RANGE`, the model's own forward as the measure); sets it and
+    returns ``(scaling, density)``. An unreachable target ends at the range's nearer end."""
+    settings = settings_of(model.config)
+
+    def density(log_s: float) -> float:
+        store_settings(model.config, replace(settings, scaling=math.exp(log_s)))
+        return measured_density(model, input_ids)
+
+    lo, hi = (math.log(x) for x in SCALING_RANGE)
+    best = None
+    for _ in range(iters):
+        mid = (lo + hi) / 2
+        d = density(mid)
+        if best is None or abs(d - target_density) < abs(best[1] - target_density):
+            best = (mid, d)
+        if abs(d - target_density) <= tol:
+            break
+        lo, hi = (mid, hi) if d > target_density else (lo, mid)
+    store_settings(model.config, replace(settings, scaling=math.exp(best[0])))
+    return math.exp(best[0]), best[1]
 
 
 def _lr(step: int, cfg: TrainConfig) -> float:
@@ -147,6 +179,10 @@ def train(cfg: TrainConfig, out_dir: Path, *, device: str, progress=None, vocab=
         if stopped_at is not None:
             break
         store_settings(model.config, knob_for_stage(settings_of(model.config), cfg.target_sparsity, stage.seqlen))
+        if cfg.method == "dash" and cfg.target_sparsity > 0:  # each length starts calibrated
+            with autocast:
+                calibrate_scaling_in_model(model, training_batch(cfg, step, stage, vocab, device).input_ids,
+                                           target_density)  # fmt: skip
         tokens, t_stage = 0, time.perf_counter()
         for _ in range(stage.steps):
             if cfg.max_seconds is not None and time.perf_counter() - t0 > cfg.max_seconds:
@@ -164,7 +200,7 @@ def train(cfg: TrainConfig, out_dir: Path, *, device: str, progress=None, vocab=
             tokens += batch.input_ids.numel()
             s = settings_of(model.config)
             density = None
-            if cfg.method == "dash" and step % cfg.steer_every == 0:
+            if cfg.method == "dash" and cfg.target_sparsity > 0 and step % cfg.steer_every == 0:
                 with autocast:
                     density = measured_density(model, batch.input_ids)
                 store_settings(model.config, replace(s, scaling=steer_scaling(s.scaling, density, target_density)))

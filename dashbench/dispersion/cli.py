@@ -5,6 +5,7 @@ Imports stay light (no torch at import time): the main CLI imports this module t
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -60,7 +61,12 @@ def _sweep(methods, seqlen, inputs, model, layer, text, rows, batch, heads, head
     """Check the options, capture a model layer if asked, and return ``(sweep, env extras)``."""
     import torch
 
-    from dashbench.dispersion.runner import DEFAULT_SEQLEN, DispersionSweep, parse_inputs, parse_seqlens
+    from dashbench.dispersion.runner import (
+        DEFAULT_SEQLEN,
+        DispersionSweep,
+        parse_inputs,
+        parse_seqlens,
+    )
 
     dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -118,6 +124,10 @@ def _run(sweep, extra: dict, out: Path) -> Path:
     return run_dir
 
 
+def _slope(x: float) -> str:
+    return "" if math.isnan(x) else f"{x:+.4f}"  # NaN: no needle, or one length
+
+
 def _print_fits(summary) -> None:
     from rich.table import Table
 
@@ -130,7 +140,7 @@ def _print_fits(summary) -> None:
     for _, r in fit_slopes(summary).iterrows():
         verdict = {True: "[red]yes[/]", False: "[green]no[/]"}.get(r["dispersive"], "n/a")
         table.add_row(r["inputs"], LABELS.get(r["method"], r["method"]), str(r["lengths"]),
-                      f"{r['needle_slope']:+.4f}", f"{r['entropy_slope']:+.4f}", verdict)  # fmt: skip
+                      _slope(r["needle_slope"]), _slope(r["entropy_slope"]), verdict)  # fmt: skip
     console.print(table)
 
 

@@ -42,7 +42,9 @@ def log_slope(lengths, values) -> float:
     if len(np.unique(x)) < 2:
         return math.nan
     xc = x - x.mean()
-    return float((xc * (y - y.mean())).sum() / (xc * xc).sum())
+    slope = float((xc * (y - y.mean())).sum() / (xc * xc).sum())
+    scale = max(1.0, float(np.abs(y).max()))
+    return 0.0 if abs(slope) < 1e-12 * scale else slope  # rounding noise of a flat line is no slope
 
 
 def verdict(needle_slope: float, entropy_slope: float) -> tuple[str, bool | None]:

@@ -30,9 +30,21 @@ from dataclasses import dataclass, field
 import torch
 
 from dashbench.dispersion.stats import ENTMAX15, SOFTMAX
-from dashbench.kernels.reference.dash import P_FLOOR, calibrate_scaling, chunk_summaries, route, routing_bias
+from dashbench.kernels.reference.dash import (
+    P_FLOOR,
+    calibrate_scaling,
+    chunk_summaries,
+    route,
+    routing_bias,
+)
 from dashbench.kernels.reference.infllmv2 import InfLLMv2Config, infllmv2_selection
-from dashbench.kernels.reference.nsa import NSAConfig, NSAParams, _compressed_attention, _select, compress
+from dashbench.kernels.reference.nsa import (
+    NSAConfig,
+    NSAParams,
+    _compressed_attention,
+    _select,
+    compress,
+)
 
 METHODS = ("softmax", "entmax", "nsa", "infllmv2", "dash")
 HIERARCHICAL = ("nsa", "infllmv2", "dash")
@@ -132,7 +144,7 @@ class Distribution:
         """``[B, Hkv, R]`` whether each row attends its needle's block (``None``: dense)."""
         if self.bias is None:
             return None
-        idx = (needle // self.unit).view(1, 1, -1, 1).expand(*self.bias.shape[:3], 1)
+        idx = (needle.to(self.bias.device) // self.unit).view(1, 1, -1, 1).expand(*self.bias.shape[:3], 1)
         return torch.isfinite(self.bias.gather(-1, idx))[..., 0]
 
 

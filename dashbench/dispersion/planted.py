@@ -130,5 +130,5 @@ def entmax15_needle_weight(margin: float, n: int | torch.Tensor) -> torch.Tensor
     n = torch.as_tensor(n, dtype=torch.float64)
     if margin >= 2:
         return torch.ones_like(n)
-    tau = (margin - torch.sqrt(margin**2 - n * margin**2 + 4 * n)) / (2 * n)
+    tau = (margin - torch.sqrt(4 * n - margin**2 * (n - 1))) / (2 * n)
     return (margin / 2 - tau) ** 2

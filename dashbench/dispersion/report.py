@@ -22,7 +22,9 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import pandas as pd  # noqa: E402
+import torch  # noqa: E402
 
 from dashbench import units  # noqa: E402
 from dashbench.dispersion.fit import CRITERION, fit_slopes  # noqa: E402
@@ -33,11 +35,26 @@ METHOD_NOTES = {
     "softmax": "dense causal softmax over every earlier key",
     "entmax": "dense causal 1.5-entmax over every earlier key (sparse reference)",
     "nsa": "NSA's selection branch only: softmax over its top-k selected blocks (mean-compressed keys "
-           "score the blocks); its compression and window branches are not measured",
-    "infllmv2": "softmax over the top-k blocks InfLLMv2's reference selection keeps",
+           "score the blocks); its compression and window branches are not measured. Its support is capped "
+           "at k blocks: past k·block_size keys its needle weight stops falling, at softmax's value for that "
+           "many keys",
+    "infllmv2": "softmax over the top-k blocks InfLLMv2's reference selection keeps (support capped at k "
+                "blocks, as for NSA)",
     "dash": "DashAttention: softmax over the routed chunks and the own chunk, biased by the log of the "
             "1.5-entmax routing prior",
 }  # fmt: skip
+
+SLOPES_TEXT = "Slopes are least-squares fits against ln N over the measured lengths (`dashbench.dispersion.fit`)."
+STATS_TEXT = (
+    "Statistics are means over the sampled query rows and heads, computed exactly by streaming over key "
+    "blocks (`dashbench.dispersion.stats`): entropy H (nats), H / ln(position + 1), exp(H), keys with "
+    "non-zero weight, the largest weight; for the hierarchical methods the block level (DashAttention: its "
+    "entmax prior over earlier chunks; top-k: uniform over k blocks) and whether the needle's block was kept."
+)
+STYLE = (
+    "body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse;"
+    "font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}img{max-width:100%}"
+)
 
 TABLE_COLUMNS = {
     "method": "method", "seqlen": "N", "needle_weight": "needle weight", "needle_cos": "cos(out, v_needle)",
@@ -49,7 +66,10 @@ TABLE_COLUMNS = {
 
 def _device(env: dict) -> str:
     machine = env.get("machine", {})
-    return str(machine.get("gpu") or machine.get("platform") or env.get("sweep", {}).get("device", "?"))
+    if machine.get("gpu"):
+        return str(machine["gpu"])
+    cores = machine.get("cpu_count")
+    return f"CPU, {cores} cores" if cores else str(env.get("sweep", {}).get("device", "?"))
 
 
 def _shape(group: pd.DataFrame) -> str:
@@ -73,10 +93,19 @@ def _axis(ax, lengths, ylabel: str, logy: bool = False) -> None:
     ax.minorticks_off()
     if logy:
         ax.set_yscale("log")
+        ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda y, _: f"{y:g}"))
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("context length N (tokens, log scale)")
     ax.set_ylabel(ylabel)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
+
+
+def _color(method: str):
+    """One colour per method in every figure."""
+    index = METHODS.index(method) if method in METHODS else len(METHODS)
+    return plt.get_cmap("tab10")(index % 10)
 
 
 def _lines(ax, group: pd.DataFrame, column: str) -> bool:
@@ -84,7 +113,7 @@ def _lines(ax, group: pd.DataFrame, column: str) -> bool:
     for method in _order(group):
         line = group[group["method"] == method].sort_values("seqlen")
         if line[column].notna().any():
-            ax.plot(line["seqlen"], line[column], marker="o", label=LABELS.get(method, method))
+            ax.plot(line["seqlen"], line[column], marker="o", label=LABELS.get(method, method), color=_color(method))
             drawn = True
     return drawn
 
@@ -98,6 +127,7 @@ def plot_inputs(group: pd.DataFrame, inputs: str, env: dict, out_dir: Path) -> l
 
     def save(fig, stem):
         path = out_dir / f"{stem}_{slug}.png"
+        fig.tight_layout()
         fig.savefig(path, dpi=120, bbox_inches="tight")
         plt.close(fig)
         paths.append(path)
@@ -111,7 +141,7 @@ def plot_inputs(group: pd.DataFrame, inputs: str, env: dict, out_dir: Path) -> l
             grid = [n * 2 ** (i / 8) for n in lengths[:-1] for i in range(8)] + [lengths[-1]]
             margin = float(sweep.get("margin", 8.0))
             mean_keys = [n - (rows - 1) / 2 for n in grid]  # causal keys of the mean query row
-            axes[0].plot(grid, softmax_needle_weight(margin, pd.Series(mean_keys).values).numpy(), ls="--",
+            axes[0].plot(grid, softmax_needle_weight(margin, torch.tensor(mean_keys)).numpy(), ls="--",
                          color="0.4", lw=1, label=f"softmax, closed form e^m/(e^m+n-1), m={margin:g}")  # fmt: skip
         _axis(axes[0], lengths, "weight on the needle key")
         axes[0].set_ylim(-0.02, 1.02)
@@ -156,7 +186,7 @@ def summary_lines(fits: pd.DataFrame) -> list[str]:
             out = []
             for _, r in rows.iterrows():
                 slope = r["needle_slope"] if r["criterion"] == "needle weight" else r["entropy_slope"]
-                out.append(f"{LABELS.get(r['method'], r['method'])} ({r['criterion']} slope {slope:+.3f})")
+                out.append(f"{LABELS.get(r['method'], r['method'])} [{r['criterion']} slope {slope:+.3f}]")
             return ", ".join(out) or "none"
 
         disp = g[g["dispersive"] == True]  # noqa: E712 (object column: True/False/None)
@@ -220,39 +250,33 @@ def write_report(run_dir: Path) -> tuple[Path, Path]:
     summary = summary_lines(fits)
     machine = env.get("machine", {})
     head = [
-        f"run `{run_dir.name}` on {_device(env)} ({env.get('sweep', {}).get('device', '?')}), "
-        f"torch {machine.get('torch', '?')}, dashbench {machine.get('dashbench', '?')} "
-        f"commit {machine.get('git_commit', '') or '?'}",
+        (f"run `{run_dir.name}` on {_device(env)} ({env.get('sweep', {}).get('device', '?')}), "
+         f"torch {machine.get('torch', '?')}, dashbench {machine.get('dashbench', '?')} "
+         f"commit {machine.get('git_commit', '') or '?'}"),
         f"command: `{env.get('command', '')}`",
-    ]
+    ]  # fmt: skip
     md = ["# Attention dispersion report", "", *[f"- {h}" for h in head], "", "## Summary", ""]
     md += [f"- {line}" for line in summary]
-    md += ["", f"Criterion: {CRITERION}. Slopes are least-squares fits against ln N over the measured lengths "
-           "(`dashbench.dispersion.fit`).", "", "## Methods", ""]  # fmt: skip
+    md += ["", f"Criterion: {CRITERION}. {SLOPES_TEXT}", "", "## Methods", ""]
     md += [f"- **{LABELS.get(m, m)}** (`{m}`): {METHOD_NOTES.get(m, '')}" for m in _order(df)]
     if "planted" in set(df["inputs"]):
         md += ["", _planted_text(env)]
-    md += ["", "Statistics are means over the sampled query rows and heads, computed exactly by streaming "
-           "over key blocks (`dashbench.dispersion.stats`): entropy H (nats), H / ln(position + 1), "
-           "exp(H), keys with non-zero weight, the largest weight; for the hierarchical methods the "
-           "block level (DashAttention: its entmax prior over earlier chunks; top-k: uniform over k "
-           "blocks) and whether the needle's block was kept.", "", "## Slopes", "",
-           _markdown(_fits_for_display(fits)), ""]  # fmt: skip
+    md += ["", STATS_TEXT, "", "## Slopes", "", _markdown(_fits_for_display(fits)), ""]
 
     html_parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>Attention dispersion report</title>",
-        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;}table{border-collapse:collapse;"
-        "font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}img{max-width:100%}</style>",
+        f"<style>{STYLE}</style>",
         "</head><body><h1>Attention dispersion report</h1><ul>",
         *[f"<li>{html.escape(h)}</li>" for h in head], "</ul><h2>Summary</h2><ul>",
         *[f"<li>{html.escape(line)}</li>" for line in summary],
-        f"</ul><p>Criterion: {html.escape(CRITERION)}.</p><h2>Methods</h2><ul>",
+        f"</ul><p>Criterion: {html.escape(CRITERION)}. {html.escape(SLOPES_TEXT)}</p><h2>Methods</h2><ul>",
         *[f"<li><b>{html.escape(LABELS.get(m, m))}</b> ({m}): {html.escape(METHOD_NOTES.get(m, ''))}</li>"
           for m in _order(df)],
         "</ul>",
     ]  # fmt: skip
     if "planted" in set(df["inputs"]):
         html_parts.append(f"<p>{html.escape(_planted_text(env))}</p>")
+    html_parts.append(f"<p>{html.escape(STATS_TEXT)}</p>")
     html_parts += ["<h2>Slopes</h2>", _fits_for_display(fits).to_html(index=False, float_format=lambda x: f"{x:.4g}",
                                                                       na_rep="")]  # fmt: skip
 

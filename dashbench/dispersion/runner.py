@@ -20,16 +20,16 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 import torch
 
 from dashbench import units
 from dashbench.dispersion.fit import fit_slopes
-from dashbench.dispersion.methods import HIERARCHICAL, LABELS, METHODS, MethodSettings, method_distribution
+from dashbench.dispersion.methods import LABELS, METHODS, MethodSettings, method_distribution
 from dashbench.dispersion.planted import check_planted, planted_needle
 from dashbench.dispersion.stats import streamed_token_stats
 from dashbench.harness.results import atomic_write_text, new_run_id
@@ -326,8 +326,3 @@ def run_dispersion(sweep: DispersionSweep, run_dir: Path, *, env_extra: dict | N
 def new_dispersion_run_id() -> str:
     return f"{KIND}-{new_run_id()}"
 
-
-__all__ = [
-    "DEFAULT_SEQLEN", "DTYPES", "DispersionSweep", "HIERARCHICAL", "load_captured", "measure",
-    "new_dispersion_run_id", "parse_inputs", "parse_seqlens", "run_dispersion", "summarize",
-]  # fmt: skip

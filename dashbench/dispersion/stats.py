@@ -15,7 +15,7 @@ Nothing of size ``N x N`` (nor rows x ``N``) is ever held: the keys are visited 
   the weights exactly (``log a_j = s_j - lse``) and accumulates the statistics.
 * 1.5-entmax: a pass for the max ``m`` of ``x = s / 2`` brackets ``tau`` in ``[m - 1, m]``;
   each further pass evaluates ``f(tau) = sum_j [x_j - tau]_+^2`` (and how many keys lie above
-  ``tau``) at 31 points of every row's bracket at once (the bracket shrinks 32-fold per pass)
+  ``tau``) at 31 points of every row's bracket at once (the bracket shrinks 31-fold per pass)
   until no key lies inside the bracket (the support is then known) or it is a few ulps wide;
   one more pass gathers ``count, sum y, sum y^2`` of ``y = x - m`` over the keys above the bracket's low
   end (the support), and ``tau`` is the exact root of ``sum (y - tau)^2 = 1`` on it; a last
@@ -153,11 +153,12 @@ def _entmax15_tau(logits: _Logits, n_keys: int, block: int) -> torch.Tensor:
     m = torch.full(logits.shape, float("-inf"), dtype=logits.q.dtype, device=logits.q.device)
     for j0, j1 in _blocks(n_keys, block):
         m = torch.maximum(m, logits(j0, j1).amax(-1) / 2)
-    lo, hi = m - 1, m.clone()  # f(m - 1) >= 0 (the max alone gives 1), f(m) = -1
-    n_lo = torch.full_like(m, -1.0)  # keys above lo (unknown yet) and above hi (none above the max)
-    n_hi = torch.zeros_like(m)
-    frac = torch.arange(1, _POINTS + 1, dtype=m.dtype, device=m.device) / (_POINTS + 1)
     tol = 4 * torch.finfo(m.dtype).eps * torch.clamp(m.abs(), min=1.0)
+    lo, hi = m - 1 - tol, m.clone()  # f(lo) >= 1 (the max alone gives 1), f(hi) = 0 < 1
+    n_lo = torch.full_like(m, -1.0)  # keys above lo (unknown until a pass) and above hi (none)
+    n_hi = torch.zeros_like(m)
+    # The points include lo itself, so the first pass counts the keys above it.
+    frac = torch.arange(0, _POINTS, dtype=m.dtype, device=m.device) / _POINTS
     small = max(1, block // _POINTS)
     for _ in range(_MAX_PASSES):
         # Done when no key lies in (lo, hi]: the support {x > tau} is then {x > lo}, known exactly.
@@ -221,6 +222,7 @@ def streamed_token_stats(
     Hkv = k.shape[1]
     G = Hq // Hkv
     positions = positions.to(q.device)
+    needle = None if needle is None else needle.to(q.device)
     scale = 1.0 / math.sqrt(D) if scale is None else float(scale)
     n_keys = int(positions.max()) + 1
     block = block_k or max(1, _ELEMENTS // max(1, B * Hq * R))

@@ -12,20 +12,27 @@ Every sequence has the same three parts (ids from ``dashbench.tasks.vocab``)::
   evidence sits on average about half a sequence back from the questions.
 * The query block fills the last tokens, so every question is as far as possible from its
   evidence (the point of a long-range retrieval task). Only answer tokens get labels.
+* Questions use the classic associative-recall layout (Zoology MQAR, induction heads): a
+  question is ``query key`` followed directly by the answer token(s), exactly as the evidence
+  record is ``needle key value``. The answer follows its key in the question just as it does in
+  the record, which is the induction pattern ("after this key came that value") that small
+  models learn fast; the model predicts the first answer token at the key position. The
+  ``query`` marker still tells a question from evidence. (An earlier layout put an ``answer``
+  marker between key and answer; a small model trained on it never learned to answer.)
 
 Tasks (knobs and their defaults in ``TASK_KNOBS``):
 
 ``mqar``  multi-query associative recall: ``n_pairs`` records ``needle key value`` (distinct keys,
-          one-token values), then ``n_queries`` questions ``query key answer value`` about
-          distinct pairs. The value is the answer.
+          one-token values), then ``n_queries`` questions ``query key value`` about distinct
+          pairs. The value is the answer.
 ``niah``  multi-key needle in a haystack: ``n_needles`` records ``needle key v1..vL``
-          (``L = value_len``), then ``n_questions`` questions ``query key answer v1..vL`` about
+          (``L = value_len``), then ``n_questions`` questions ``query key v1..vL`` about
           distinct needles; all ``L`` value tokens are answer tokens.
 ``vt``    variable tracking (multi-hop): ``n_chains`` chains of ``n_hops`` assignments
           ``needle var src``: the first sets a variable to a value token, each later one copies
           the previous variable (``src`` is that variable's key id). A chain's records appear in
-          order, interleaved with other chains'. Questions ``query var answer value`` ask the
-          value of a chain's last variable.
+          order, interleaved with other chains'. Questions ``query var value`` ask the value
+          of a chain's last variable (the value is the answer).
 
 Generation draws everything from a CPU ``torch.Generator`` seeded with ``seed`` and moves the
 result to ``device`` at the end, so a seed yields the same batch on every device.
@@ -247,7 +254,7 @@ def _mqar(
 ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
     _check_int("n_pairs", n_pairs, 1, len(vocab.keys))
     _check_int("n_queries", n_queries, 1, n_pairs)
-    q_len, rec_len = 4 * n_queries, 3 * n_pairs
+    q_len, rec_len = 3 * n_queries, 3 * n_pairs
     knobs = f"n_pairs={n_pairs}, n_queries={n_queries}"
     _check_seqlen("mqar", seqlen, q_len, rec_len, depth, knobs)
 
@@ -256,12 +263,11 @@ def _mqar(
     records = torch.stack([_full(n, n_pairs, vocab.needle), keys, vals], dim=-1)
     asked = _choose(g, n, n_queries, n_pairs)
     block = torch.stack(
-        [_full(n, n_queries, vocab.query), keys.gather(1, asked),
-         _full(n, n_queries, vocab.answer), vals.gather(1, asked)],
+        [_full(n, n_queries, vocab.query), keys.gather(1, asked), vals.gather(1, asked)],
         dim=-1,
-    ).reshape(n, q_len)  # fmt: skip
+    ).reshape(n, q_len)  # query key value
     ids = _assemble(g, seqlen, vocab, records, block, depth)
-    return ids, _finish(n, seqlen, [False, False, False, True], n_queries)
+    return ids, _finish(n, seqlen, [False, False, True], n_queries)
 
 
 def _niah(
@@ -271,7 +277,7 @@ def _niah(
     _check_int("n_needles", n_needles, 1, len(vocab.keys))
     _check_int("value_len", value_len, 1)
     _check_int("n_questions", n_questions, 1, n_needles)
-    q_len, rec_len = (3 + value_len) * n_questions, (2 + value_len) * n_needles
+    q_len, rec_len = (2 + value_len) * n_questions, (2 + value_len) * n_needles
     knobs = f"n_needles={n_needles}, value_len={value_len}, n_questions={n_questions}"
     _check_seqlen("niah", seqlen, q_len, rec_len, depth, knobs)
 
@@ -282,15 +288,11 @@ def _niah(
     head = torch.stack([_full(n, n_needles, vocab.needle), keys], dim=-1)
     records = torch.cat([head, vals], dim=-1)  # [n, n_needles, 2 + value_len]
     asked = _choose(g, n, n_questions, n_needles)
-    q_head = torch.stack(
-        [_full(n, n_questions, vocab.query), keys.gather(1, asked),
-         _full(n, n_questions, vocab.answer)],
-        dim=-1,
-    )  # fmt: skip
+    q_head = torch.stack([_full(n, n_questions, vocab.query), keys.gather(1, asked)], dim=-1)
     q_vals = vals.gather(1, asked[..., None].expand(n, n_questions, value_len))
-    block = torch.cat([q_head, q_vals], dim=-1).reshape(n, q_len)
+    block = torch.cat([q_head, q_vals], dim=-1).reshape(n, q_len)  # query key v1..vL
     ids = _assemble(g, seqlen, vocab, records, block, depth)
-    return ids, _finish(n, seqlen, [False] * 3 + [True] * value_len, n_questions)
+    return ids, _finish(n, seqlen, [False] * 2 + [True] * value_len, n_questions)
 
 
 def _vt(
@@ -301,7 +303,7 @@ def _vt(
     _check_int("n_hops", n_hops, 1, len(vocab.keys) // n_chains)
     _check_int("n_queries", n_queries, 1, n_chains)
     m = n_chains * n_hops
-    q_len, rec_len = 4 * n_queries, 3 * m
+    q_len, rec_len = 3 * n_queries, 3 * m
     knobs = f"n_chains={n_chains}, n_hops={n_hops}, n_queries={n_queries}"
     _check_seqlen("vt", seqlen, q_len, rec_len, depth, knobs)
 
@@ -317,13 +319,12 @@ def _vt(
     hop = hop[..., 0] - 1
     records = records[torch.arange(n)[:, None], chain, hop]  # [n, m, 3] in slot order
     asked = _choose(g, n, n_queries, n_chains)
+    last = var[..., -1].gather(1, asked)  # the asked chains' last variables
     block = torch.stack(
-        [_full(n, n_queries, vocab.query), var[..., -1].gather(1, asked),
-         _full(n, n_queries, vocab.answer), vals.gather(1, asked)],
-        dim=-1,
-    ).reshape(n, q_len)  # fmt: skip
+        [_full(n, n_queries, vocab.query), last, vals.gather(1, asked)], dim=-1
+    ).reshape(n, q_len)  # query var value
     ids = _assemble(g, seqlen, vocab, records, block, depth)
-    return ids, _finish(n, seqlen, [False, False, False, True], n_queries)
+    return ids, _finish(n, seqlen, [False, False, True], n_queries)
 
 
 _Builder = Callable[..., "tuple[torch.Tensor, torch.Tensor]"]

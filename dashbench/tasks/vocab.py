@@ -8,7 +8,9 @@ The default ``Vocab()`` (``VOCAB``) has 4096 ids, split into disjoint ranges::
         2  sep      reserved separator (not used by the current tasks)
         3  query    opens a question in the final query block
         4  needle   opens an evidence record (a key/value pair) in the haystack
-        5  answer   the position *before* the answer tokens; the model predicts the answer here
+        5  answer   reserved; not produced by the current generators (questions are
+                    ``query key value...``: the answer tokens follow the key directly, and the
+                    model predicts the first one at the key position)
     16 .. 527      keys      (n_keys = 512)   variable names / needle keys
     528 .. 1039    values    (n_values = 512) the tokens a model must retrieve
     1040 .. 4095   filler    (3056 ids)        i.i.d. uniform haystack tokens
