@@ -1,9 +1,10 @@
 """Task accuracy and measured sparsity of a model at one setting of its attention knob.
 
-Accuracy is exact match under teacher forcing on held-out generated examples
-(``dashbench.tasks``; seeds from ``EVAL_SEED_BASE`` on, which no training batch uses): an
-example counts when every answer token is the model's argmax, which is what greedy decoding
-would produce. Each accuracy comes with its example count and a 95% Wilson interval.
+Accuracy is exact match under teacher forcing on held-out generated questions
+(``dashbench.tasks`` with the training knobs; seeds from ``EVAL_SEED_BASE`` on, which no
+training batch uses): a question counts when every one of its answer tokens is the model's
+argmax, which is what greedy decoding would produce. Each accuracy comes with its question
+count and a 95% Wilson interval.
 
 Sparsity is ``1 - token density``, measured on the same forward passes: the mean over every
 attention call (layers, batch, KV heads, tokens) of the density its selection reached
@@ -50,27 +51,37 @@ def _autocast(device: str):
 
 def evaluate(model, task: str, seqlen: int, examples: int, *, batch: int = 8, seed: int = 0, progress=None,
              task_id=None) -> Evaluation:  # fmt: skip
-    """Exact match of ``model`` on ``examples`` held-out examples of ``task`` at ``seqlen``."""
+    """Exact match of ``model`` on the questions of ``examples`` held-out sequences of ``task``
+    at ``seqlen`` (``Evaluation.examples`` counts questions)."""
     from dashbench.models.attention import record_density
     from dashbench.tasks import generate, wilson_interval
-    from dashbench.tasks.scoring import exact_match
+    from dashbench.tasks.scoring import question_exact_match
+    from dashbench.training import TASK_KNOBS
+
+    from dashbench.tasks import VOCAB
 
     if examples < 1 or batch < 1:
         raise ValueError(f"examples and batch must be >= 1; got {examples}, {batch}")
+    if model.config.vocab_size < VOCAB.size:
+        raise ValueError(f"the model's vocabulary ({model.config.vocab_size} ids) is smaller than the tasks' "
+                         f"({VOCAB.size}): evaluate checkpoints trained with `dashbench train`, or ones "
+                         f"whose embeddings cover the task ids")  # fmt: skip
     device = next(model.parameters()).device
-    correct, densities, done, i = 0, [], 0, 0
+    correct, asked, densities, done, i = 0, 0, [], 0, 0
     while done < examples:
         n = min(batch, examples - done)
-        data = generate(task, n, seqlen, seed=EVAL_SEED_BASE + seed * 100_003 + i, device=device)
+        data = generate(task, n, seqlen, seed=EVAL_SEED_BASE + seed * 100_003 + i, device=device,
+                        **TASK_KNOBS.get(task, {}))  # fmt: skip
         with torch.no_grad(), _autocast(device.type), record_density() as log:
             logits = model(input_ids=data.input_ids).logits
-        correct += int(exact_match(logits.float(), data).sum())
+        right, total = question_exact_match(logits, data)
+        correct, asked = correct + right, asked + total
         densities.append(log.mean if log.densities else 1.0)
         done, i = done + n, i + 1
         if progress is not None and task_id is not None:
             progress.advance(task_id, n)
-    lo, hi = wilson_interval(correct, examples)
-    return Evaluation(task, seqlen, examples, correct, correct / examples, lo, hi, sum(densities) / len(densities))
+    lo, hi = wilson_interval(correct, asked)
+    return Evaluation(task, seqlen, asked, correct, correct / asked, lo, hi, sum(densities) / len(densities))
 
 
 def set_sparsity(model, target: float, seqlen: int, *, task: str = "mqar", calib_examples: int = 4,

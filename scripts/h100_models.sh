@@ -13,7 +13,7 @@ export COLUMNS=200
   [[ $PHASES == *train* ]] && timeout ${TRAIN_TIMEOUT:-500} dashbench train --methods ${METHODS:-dense,dash,nsa,infllmv2} \
       --sparsity ${SPARSITY:-0.75} ${STAGES:+--stages $STAGES} ${MAX_MINUTES:+--max-minutes $MAX_MINUTES} --out $OUT/models 2>&1 | grep -v -i warn | tail -30
   [[ $PHASES == *pareto* ]] && timeout ${PARETO_TIMEOUT:-400} dashbench pareto $MODEL_ARGS \
-      --sparsity ${SWEEP:-0.5,0.75,0.9,0.95} --seqlen ${EVAL_SEQLEN:-8k} --examples ${EXAMPLES:-200} --out $OUT/pareto 2>&1 | grep -v -i warn | tail -30
+      --sparsity ${SWEEP:-0.5,0.75,0.9,0.95} --seqlen ${EVAL_SEQLEN:-8k} --examples ${EXAMPLES:-64} --out $OUT/pareto 2>&1 | grep -v -i warn | tail -30
   [[ $PHASES == *e2e* ]] && timeout ${E2E_TIMEOUT:-300} dashbench e2e --model $MODELS/${E2E_MODEL:-dash} --seqlen ${E2E_SEQLEN:-32k,128k} \
       --out $OUT/e2e 2>&1 | grep -v -i warn | tail -20
 } 2>&1 | tee $OUT/log.txt

@@ -53,6 +53,20 @@ def exact_match(logits_or_pred: torch.Tensor, batch: TaskBatch) -> torch.Tensor:
     return (hit | ~mask).all(dim=1)
 
 
+def question_exact_match(logits_or_pred: torch.Tensor, batch: TaskBatch) -> tuple[int, int]:
+    """``(correct, total)`` over questions: each maximal run of answer tokens is one question
+    (an mqar query's value, a niah question's ``value_len`` tokens), correct when all its
+    tokens are. Questions of one sequence ask about distinct records, so they are scored as
+    separate trials (their haystack is shared: intervals over them are somewhat optimistic)."""
+    hit, mask = _hits(logits_or_pred, batch)
+    starts = mask & ~torch.nn.functional.pad(mask[:, :-1], (1, 0))  # first token of each run
+    run_id = starts.long().cumsum(dim=1)  # run number at every position (per row)
+    wrong = (mask & ~hit).long() * run_id  # the run id of every wrong answer token, else 0
+    total = int(starts.sum())
+    bad = sum(int(torch.unique(row[row > 0]).numel()) for row in wrong)
+    return total - bad, total
+
+
 @dataclass(frozen=True)
 class Accuracy:
     """A proportion with its Wilson score interval ``[lo, hi]``."""

@@ -131,3 +131,17 @@ def test_accuracy_from_mask():
     assert "8/10" in str(acc)
     with pytest.raises(ValueError, match="total"):
         accuracy(torch.tensor([], dtype=torch.bool))
+
+
+def test_question_exact_match_counts_runs():
+    from dashbench.tasks import generate
+    from dashbench.tasks.scoring import question_exact_match
+
+    for task, per_row in (("mqar", 8), ("niah", 2)):
+        b = generate(task, 3, 256, seed=1)
+        pred = torch.zeros_like(b.input_ids)
+        pred[:, :-1] = b.input_ids[:, 1:]  # the oracle: every next token
+        assert question_exact_match(pred, b) == (3 * per_row, 3 * per_row)
+        t = int(b.answer_mask[1].nonzero()[-1])  # break the last token of row 1's last question
+        pred[1, t - 1] = (pred[1, t - 1] + 1) % 4096
+        assert question_exact_match(pred, b) == (3 * per_row - 1, 3 * per_row)
