@@ -75,7 +75,7 @@ def test_time_budget_stops_early_and_says_so(tmp_path):
 
 def test_bad_training_config():
     with pytest.raises(ValueError, match="unknown tasks"):
-        TrainConfig(tasks=("copy",)).check()
+        TrainConfig(tasks=("recall",)).check()
     with pytest.raises(ValueError, match="target sparsity"):
         TrainConfig(target_sparsity=1.0).check()
     with pytest.raises(ValueError, match="attention method"):
