@@ -92,21 +92,29 @@ class TrainConfig:
 
 
 def copy_batch(n: int, seqlen: int, seed: int, vocab, device):
-    """The ``copy`` warm-up: a random filler segment and its repetition, loss on the repetition.
-    Every repeated token is an induction step (find the earlier occurrence of the current
-    token, copy its successor), the circuit the retrieval tasks need; with its dense signal
-    it forms in a few hundred steps, where the sparse answers of mqar and niah alone left a
-    small model guessing among the context's values."""
+    """The ``copy`` warm-up: a random filler segment, a gap of random length, then the segment
+    again; loss on the repetition (from its second token). Every repeated token is an
+    induction step (find the earlier occurrence of the current token, copy its successor), the
+    circuit the retrieval tasks need, with a dense signal: the sparse answers of mqar and niah
+    alone left a small model guessing among the context's values. The gap varies per row, so
+    a fixed positional offset cannot solve it (with a fixed one, the model learnt the offset
+    and the skill did not carry over to retrieval)."""
     from types import SimpleNamespace
 
     g = torch.Generator().manual_seed(seed)
-    half = (seqlen - 1) // 2
-    seg = torch.randint(vocab.filler.start, vocab.filler.stop, (n, half), generator=g)
-    ids = torch.cat([torch.full((n, 1), vocab.bos), seg, seg, seg[:, : seqlen - 1 - 2 * half]], dim=1)
-    labels = torch.full_like(ids, -100)
-    labels[:, 1 + half :] = ids[:, 1 + half :]
-    mask = labels != -100
-    return SimpleNamespace(input_ids=ids.to(device), labels=labels.to(device), answer_mask=mask.to(device),
+    S = (seqlen - 1) // 2
+    seg = torch.randint(vocab.filler.start, vocab.filler.stop, (n, S), generator=g)
+    noise = torch.randint(vocab.filler.start, vocab.filler.stop, (n, seqlen), generator=g)
+    gap = torch.randint(0, max(1, S // 2), (n, 1), generator=g)
+    p = torch.arange(seqlen)[None, :].expand(n, -1)
+    in_seg, in_gap = (p >= 1) & (p < 1 + S), (p >= 1 + S) & (p < 1 + S + gap)
+    rep = (p >= 1 + S + gap)
+    src = torch.where(in_seg, p - 1, torch.where(rep, p - 1 - S - gap, 0)).clamp(0, S - 1)
+    ids = torch.where(in_seg | rep, seg.gather(1, src), noise)
+    ids[:, 0] = vocab.bos
+    answer = rep & (p > 1 + S + gap)  # the first repeated token follows a gap token: unpredictable
+    labels = torch.where(answer, ids, torch.full_like(ids, -100))
+    return SimpleNamespace(input_ids=ids.to(device), labels=labels.to(device), answer_mask=answer.to(device),
                            task="copy", seqlen=seqlen)  # fmt: skip
 
 
