@@ -26,7 +26,10 @@ def _run(cmd: list[str], cwd: Path | None = None) -> str:
 def git_commit() -> str:
     """Commit of the dashbench source tree, with ``+dirty`` when it has uncommitted changes.
 
-    Where the tree travelled without its .git (a lent GPU), ``DASHBENCH_GIT_COMMIT`` says it."""
+    ``DASHBENCH_GIT_COMMIT``, when set, says it: a tree copied to a lent GPU carries a stale
+    .git (its HEAD is an older commit, and the copied files make it look dirty)."""
+    if os.environ.get("DASHBENCH_GIT_COMMIT"):
+        return os.environ["DASHBENCH_GIT_COMMIT"]
     src = Path(dashbench.__file__).resolve().parent.parent
     commit = _run(["git", "rev-parse", "--short=12", "HEAD"], cwd=src)
     if not commit:
