@@ -56,7 +56,7 @@ def evaluate(model, task: str, seqlen: int, examples: int, *, batch: int = 8, se
     from dashbench.models.attention import record_density
     from dashbench.tasks import generate, wilson_interval
     from dashbench.tasks.scoring import question_exact_match
-    from dashbench.training import TASK_KNOBS
+    from dashbench.training import task_knobs
 
     from dashbench.tasks import VOCAB
 
@@ -71,7 +71,7 @@ def evaluate(model, task: str, seqlen: int, examples: int, *, batch: int = 8, se
     while done < examples:
         n = min(batch, examples - done)
         data = generate(task, n, seqlen, seed=EVAL_SEED_BASE + seed * 100_003 + i, device=device,
-                        **TASK_KNOBS.get(task, {}))  # fmt: skip
+                        **task_knobs(task, seqlen))  # fmt: skip
         with torch.no_grad(), _autocast(device.type), record_density() as log:
             logits = model(input_ids=data.input_ids).logits
         right, total = question_exact_match(logits, data)
