@@ -42,10 +42,10 @@ EVAL_SEED_BASE = 10**9  # held-out examples: seeds no training batch uses
 def task_knobs(task: str, seqlen: int) -> dict:
     """Task knobs for training and evaluation at ``seqlen``: from 512 tokens on, a question for
     each of 32 mqar pairs and 8 niah needles of 4 tokens (32 answer tokens a sequence); shorter
-    sequences hold fewer (``seqlen / 8`` pairs, ``seqlen / 32`` needles). With a few answers a
+    sequences hold fewer (``seqlen / 16`` pairs, ``seqlen / 32`` needles). With a few answers a
     sequence a small model did not learn to retrieve within the budget."""
     if task == "mqar":
-        n = min(32, max(4, seqlen // 8))
+        n = min(32, max(4, seqlen // 16))
         return {"n_pairs": n, "n_queries": n}
     if task == "niah":
         n = min(8, max(2, seqlen // 32))
