@@ -60,11 +60,11 @@ class Stage:
     steps: int
 
 
-# Sized for about five minutes per sparse model on an H100 (dense: under two). The first stage
+# Sized for about five minutes per sparse model on an H100 (dense: 2.6 min). The first stage
 # is short: there the induction circuit retrieval needs forms (on the CPU at 64 tokens, copy +
 # mqar jumped from 12% to 90% of questions around step 1200; at 512 tokens nothing formed in
 # 3600 steps); the later stages carry it to the evaluation length.
-DEFAULT_STAGES = (Stage(128, 256, 1500), Stage(512, 64, 800), Stage(2048, 16, 400), Stage(8192, 8, 300))
+DEFAULT_STAGES = (Stage(128, 256, 3000), Stage(512, 64, 800), Stage(2048, 16, 400), Stage(8192, 8, 300))
 
 
 @dataclass

@@ -6,7 +6,7 @@ import sys
 import torch
 
 sys.path.insert(0, "tests/models")
-from conftest import small_config  # noqa: E402
+from model_fixtures import small_config  # noqa: E402
 
 from dashbench.models.config import SparseAttentionConfig  # noqa: E402
 from dashbench.models.tiny import build_model  # noqa: E402

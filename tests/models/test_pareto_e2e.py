@@ -6,7 +6,7 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import small_model
+from model_fixtures import small_model
 from typer.testing import CliRunner
 
 from dashbench.cli import app

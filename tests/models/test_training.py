@@ -47,7 +47,7 @@ def _vocab():
 
 
 def test_same_initial_weights_for_every_method():
-    from conftest import small_config
+    from model_fixtures import small_config
 
     from dashbench.models.tiny import build_model
 

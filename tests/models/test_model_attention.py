@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import small_model
+from model_fixtures import small_model
 
 from dashbench.models.attention import record_density
 from dashbench.models.config import settings_of, store_settings

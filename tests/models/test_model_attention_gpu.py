@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import small_config
+from model_fixtures import small_config
 
 from dashbench.models.attention import record_density
 from dashbench.models.config import SparseAttentionConfig

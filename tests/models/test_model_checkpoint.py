@@ -7,7 +7,7 @@ import json
 
 import pytest
 import torch
-from conftest import small_model
+from model_fixtures import small_model
 
 from dashbench.kernels.reference.nsa import compress
 from dashbench.models import load_checkpoint, save_checkpoint, settings_of
