@@ -117,7 +117,7 @@ def copy_batch(n: int, seqlen: int, seed: int, vocab, device):
     noise = torch.randint(vocab.filler.start, vocab.filler.stop, (n, seqlen), generator=g)
     gap = torch.randint(0, max(1, S // 2), (n, 1), generator=g)
     p = torch.arange(seqlen)[None, :].expand(n, -1)
-    in_seg, in_gap = (p >= 1) & (p < 1 + S), (p >= 1 + S) & (p < 1 + S + gap)
+    in_seg = (p >= 1) & (p < 1 + S)  # then the gap (noise), then the repeat
     rep = (p >= 1 + S + gap)
     src = torch.where(in_seg, p - 1, torch.where(rep, p - 1 - S - gap, 0)).clamp(0, S - 1)
     ids = torch.where(in_seg | rep, seg.gather(1, src), noise)
