@@ -144,14 +144,19 @@ def infllmv2_forward(module, query, key, value, attention_mask, scaling=None, dr
     _check_call(module, query, key, attention_mask, scaling, dropout)
     cfg = settings_of(module.config).infllmv2()
     want = bool(_recording)
+    if query.shape[2] == key.shape[2]:
+        module._infllmv2_compressed = None  # a new sequence
     if _kernels(query) and query.shape[2] == key.shape[2]:
         from dashbench.kernels.infllmv2.interface import infllmv2_attention
 
         result = infllmv2_attention(query, key, value, cfg, return_selection=want)
     elif _kernels(query) and query.shape[2] == 1 and not torch.is_grad_enabled():
         from dashbench.kernels.infllmv2.interface import infllmv2_decode
+        from dashbench.kernels.reference.infllmv2 import compress_keys
 
-        result = infllmv2_decode(query, key, value, cfg)
+        (ck,) = _window_cache(module, "_infllmv2_compressed", key, value, cfg.kernel_size, cfg.kernel_stride,
+                              lambda k, v: (compress_keys(k, cfg.kernel_size, cfg.kernel_stride),))  # fmt: skip
+        result = infllmv2_decode(query, key, value, cfg, compressed_keys=ck)
         if want:
             result = (result, _topk_last_density(cfg.topk, cfg.block_size, key.shape[2], 0))
     else:
@@ -170,14 +175,18 @@ def nsa_forward(module, query, key, value, attention_mask, scaling=None, dropout
     s = settings_of(module.config)
     cfg, params = s.nsa(), nsa_params(module, s)
     want = bool(_recording)
+    if query.shape[2] == key.shape[2]:
+        module._nsa_compressed = None  # a new sequence
     if _kernels(query) and query.shape[2] == key.shape[2]:
         from dashbench.kernels.nsa.interface import nsa_attention
 
         result = nsa_attention(query, key, value, params, cfg, return_selection=want)
     elif _kernels(query) and query.shape[2] == 1 and not torch.is_grad_enabled():
-        from dashbench.kernels.nsa.interface import nsa_decode
+        from dashbench.kernels.nsa.interface import nsa_compressed_cache, nsa_decode
 
-        result = nsa_decode(query, key, value, params, cfg)
+        compressed = _window_cache(module, "_nsa_compressed", key, value, cfg.cmp_size, cfg.cmp_stride,
+                                   lambda k, v: nsa_compressed_cache(k, v, params, cfg))  # fmt: skip
+        result = nsa_decode(query, key, value, params, cfg, compressed=compressed)
         if want:
             result = (result, _topk_last_density(cfg.topk, cfg.block_size, key.shape[2], cfg.window))
     else:
@@ -189,6 +198,26 @@ def nsa_forward(module, query, key, value, attention_mask, scaling=None, dropout
         result, sel = result
         _log(sel if isinstance(sel, float) else sel.mean_density)
     return _out(result, query)
+
+
+def _window_cache(module, attr: str, key, value, size: int, stride: int, compress) -> tuple:
+    """Per-window compressions of the cache (windows ``[stride*m, stride*m + size)``), kept on
+    the module and extended as windows complete during decoding, instead of compressing the
+    whole cache again every token. A shorter or other-shaped cache (a new sequence) starts
+    over."""
+    L = key.shape[2]
+    m_new = 0 if L < size else (L - size) // stride + 1
+    cache = getattr(module, attr, None)
+    if cache is None or cache[0].shape[2] > m_new or cache[0].shape[:2] != key.shape[:2]:
+        cache, m_old = None, 0
+    else:
+        m_old = cache[0].shape[2]
+    if m_new > m_old or cache is None:
+        lo, hi = stride * m_old, stride * (m_new - 1) + size if m_new else 0
+        new = compress(key[:, :, lo:hi], value[:, :, lo:hi])
+        cache = new if cache is None else tuple(torch.cat([a, b], dim=2) for a, b in zip(cache, new))
+    setattr(module, attr, cache)
+    return cache
 
 
 def _topk_last_density(topk: int, block_size: int, n_keys: int, window: int) -> float:
