@@ -3,7 +3,9 @@
 For each method and length: time-to-first-token (the prefill of an ``L``-token prompt up to the
 first token's logits) and decode throughput (``decode_tokens`` greedy steps against the cache
 the prefill built), as medians over ``repeats`` runs timed with device events after a warm-up
-run, plus the peak memory beyond the weights. Methods: ``sdpa`` (PyTorch's attention, the
+run, plus the peak memory beyond the weights (of the timed runs), and the token density the
+sparse methods reach on the timed prompt (measured on an untimed prefill: the knob is set on a
+task batch, so the two can differ; a decode step's own density is not measured). Methods: ``sdpa`` (PyTorch's attention, the
 dense baseline that always exists), ``fa3`` (FlashAttention-3, when installed: never replaced
 by another under its name), and the sparse methods at ``sparsity`` (set on the model, as
 ``dashbench pareto`` does). On a CPU everything runs the PyTorch references: a correctness
@@ -57,12 +59,17 @@ def measure(model, seqlen: int, *, decode_tokens: int, repeats: int, seed: int =
     device = next(model.parameters()).device
     g = torch.Generator().manual_seed(seed)
     prompt = torch.randint(16, model.config.vocab_size, (1, seqlen), generator=g).to(device)
-    weights = torch.cuda.memory_allocated() if device.type == "cuda" else 0
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats()
+    from dashbench.models.attention import record_density
+
+    weights = torch.cuda.memory_allocated(device) if device.type == "cuda" else 0
     ttft, decode = [], []
     with torch.no_grad():
+        with record_density() as log:  # the prefill's own density on this prompt (untimed)
+            model(input_ids=prompt, logits_to_keep=1)
+        density = log.mean if log.densities else 1.0
         for run in range(repeats + 1):  # run 0 warms up (compilation, autotuning, allocator)
+            if run == 1 and device.type == "cuda":  # the peak of the timed runs, not of compilation
+                torch.cuda.reset_peak_memory_stats(device)
             cache = DynamicCache()
             with _Timer(device) as t:
                 out = model(input_ids=prompt, past_key_values=cache, use_cache=True, logits_to_keep=1)
@@ -75,9 +82,9 @@ def measure(model, seqlen: int, *, decode_tokens: int, repeats: int, seed: int =
                 ttft.append(t.ms)
                 decode.append(d.ms)
             del out, cache
-    peak = (torch.cuda.max_memory_allocated() - weights) / 2**20 if device.type == "cuda" else float("nan")
+    peak = (torch.cuda.max_memory_allocated(device) - weights) / 2**20 if device.type == "cuda" else float("nan")
     dec_ms = statistics.median(decode)
-    return dict(ttft_ms=statistics.median(ttft), ttft_ms_min=min(ttft), decode_ms_per_token=dec_ms / decode_tokens,
+    return dict(token_density=density, ttft_ms=statistics.median(ttft), ttft_ms_min=min(ttft), decode_ms_per_token=dec_ms / decode_tokens,
                 decode_tokens_per_s=decode_tokens / (dec_ms / 1e3), peak_extra_mib=peak, repeats=repeats,
                 decode_tokens=decode_tokens)  # fmt: skip
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from dashbench.models.config import settings_of, store_settings
-from dashbench.training import EVAL_SEED_BASE, calibrate_scaling_in_model, knob_for_stage
+from dashbench.training import EVAL_SEED_BASE, calibrate_scaling_in_model, knob_for_stage, task_knobs
 
 CALIBRATION_SEED = EVAL_SEED_BASE - 1
 
@@ -56,7 +56,6 @@ def evaluate(model, task: str, seqlen: int, examples: int, *, batch: int = 8, se
     from dashbench.models.attention import record_density
     from dashbench.tasks import generate, wilson_interval
     from dashbench.tasks.scoring import question_exact_match
-    from dashbench.training import task_knobs
 
     from dashbench.tasks import VOCAB
 
@@ -76,12 +75,12 @@ def evaluate(model, task: str, seqlen: int, examples: int, *, batch: int = 8, se
             logits = model(input_ids=data.input_ids).logits
         right, total = question_exact_match(logits, data)
         correct, asked = correct + right, asked + total
-        densities.append(log.mean if log.densities else 1.0)
+        densities.append((log.mean if log.densities else 1.0) * n)  # weighted by sequences
         done, i = done + n, i + 1
         if progress is not None and task_id is not None:
             progress.advance(task_id, n)
     lo, hi = wilson_interval(correct, asked)
-    return Evaluation(task, seqlen, asked, correct, correct / asked, lo, hi, sum(densities) / len(densities))
+    return Evaluation(task, seqlen, asked, correct, correct / asked, lo, hi, sum(densities) / done)
 
 
 def set_sparsity(model, target: float, seqlen: int, *, task: str = "mqar", calib_examples: int = 4,
@@ -93,12 +92,12 @@ def set_sparsity(model, target: float, seqlen: int, *, task: str = "mqar", calib
     settings = settings_of(model.config)
     if settings.method == "dense":
         return float("nan")
-    if settings.method != "dash":
+    if settings.method != "dash" or target == 0:
         settings = knob_for_stage(settings, target, seqlen)
         store_settings(model.config, settings)
-        return float(settings.topk)
+        return float(settings.knob_value)
     device = next(model.parameters()).device
-    data = generate(task, calib_examples, seqlen, seed=CALIBRATION_SEED, device=device)
+    data = generate(task, calib_examples, seqlen, seed=CALIBRATION_SEED, device=device, **task_knobs(task, seqlen))
     with _autocast(device.type):
         scaling, _ = calibrate_scaling_in_model(model, data.input_ids, 1 - target, iters=max_iter, tol=tol)
     return scaling

@@ -163,6 +163,10 @@ def pareto(
         raise typer.BadParameter("one evaluation length per run", param_hint="--seqlen")
     targets = _floats(sparsity, "--sparsity")
     extra = _words(methods, METHODS, "--methods") if methods else None
+    task_list = _words(tasks, task_names(), "--tasks")
+    for value, option in ((batch, "--batch"), (examples or 1, "--examples")):
+        if value < 1:
+            raise typer.BadParameter(f"{value}: must be >= 1", param_hint=option)
     _check_checkpoints(model)
     run_dir = out / new_run_id()
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -172,11 +176,11 @@ def pareto(
     count = examples or (64 if dev.startswith("cuda") else 4)
     try:
         with _progress() as progress:
-            df = run_pareto(model, sparsities=targets, seqlen=n[0], tasks=_words(tasks, task_names(), "--tasks"),
+            df = run_pareto(model, sparsities=targets, seqlen=n[0], tasks=task_list,
                             examples=count, batch=batch, device=dev, methods=extra, out_dir=run_dir,
                             progress=progress)  # fmt: skip
     except ValueError as e:
-        raise typer.BadParameter(str(e).splitlines()[0], param_hint="--model") from None
+        raise typer.BadParameter(str(e).splitlines()[0]) from None
     paths = finish(df, run_dir, env)
     console.print((run_dir / "table.md").read_text())
     console.print(f"wrote {run_dir}/pareto.csv, pareto.json, table.md, {', '.join(p.name for p in paths)}")
@@ -205,6 +209,9 @@ def e2e(
     chosen = _words(methods, DENSE + SPARSE, "--methods")
     if not 0 <= sparsity < 1:
         raise typer.BadParameter(f"{sparsity}: must be in [0, 1)", param_hint="--sparsity")
+    for value, option in ((decode_tokens, "--decode-tokens"), (repeats, "--repeats")):
+        if value < 1:
+            raise typer.BadParameter(f"{value}: must be >= 1", param_hint=option)
     if not dev.startswith("cuda"):
         console.print("[yellow]no GPU: every method runs its PyTorch reference; times are not benchmarks[/]")
     run_dir = out / new_run_id()
@@ -217,11 +224,11 @@ def e2e(
             rows = add_speedups(run_e2e(model, methods=chosen, seqlens=lengths, sparsity=sparsity,
                                         decode_tokens=decode_tokens, repeats=repeats, device=dev, progress=progress))  # fmt: skip
     except ValueError as e:
-        raise typer.BadParameter(str(e).splitlines()[0], param_hint="--model") from None
+        raise typer.BadParameter(str(e).splitlines()[0]) from None
     df = pd.DataFrame(rows)
     df.to_csv(run_dir / "e2e.csv", index=False)
     (run_dir / "e2e.json").write_text(df.to_json(orient="records", indent=1) + "\n")
-    cols = [c for c in ("method", "seqlen", "status", "knob", "knob_value", "ttft_ms", "decode_tokens_per_s",
+    cols = [c for c in ("method", "seqlen", "status", "knob", "knob_value", "token_density", "ttft_ms", "decode_tokens_per_s",
                         "peak_extra_mib", "baseline", "ttft_speedup", "decode_speedup", "note") if c in df]  # fmt: skip
     (run_dir / "table.md").write_text(df[cols].to_markdown(index=False, floatfmt=".4g") + "\n")
     console.print(df[cols].to_string(index=False))

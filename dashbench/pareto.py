@@ -79,6 +79,6 @@ def finish(df: pd.DataFrame, out_dir: Path, env: dict) -> list[Path]:
     seqlens = sorted(set(df["seqlen"]))
     title = (f"accuracy vs sparsity — {', '.join(sorted(set(df['task'])))} at {', '.join(map(str, seqlens))} "
              f"tokens, {int(df['examples'].sum() / max(1, df.groupby(['label', 'target_sparsity']).ngroups))} "
-             f"examples per point ({device})")  # fmt: skip
+             f"questions per point ({device})")  # fmt: skip
     atomic_write_text(out_dir / "table.md", analysis.markdown(df))
     return analysis.plot(df, out_dir, title)

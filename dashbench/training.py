@@ -15,9 +15,11 @@ length. The sparse methods train at a stated target sparsity:
   scaling grows), since a fixed scaling gives a density that drifts as q and k learn. At short
   lengths a target may be out of reach (few chunks); the log shows the density reached.
 
-The log (``train_log.csv``) records, per logged step, the loss, the accuracy on the batch's
-questions (teacher-forced, before the step's update), the
-measured density, the knob and the throughput.
+The log (``train_log.csv``) records, per logged step, the task, the loss, the accuracy on the
+batch's questions (teacher-forced, before the step's update; for ``copy``, its token accuracy),
+the
+measured density, the knob and the throughput (which, for the sparse methods, includes the
+forward passes that measure and steer the density).
 """
 
 from __future__ import annotations
@@ -140,12 +142,18 @@ def training_batch(cfg: TrainConfig, step: int, stage: Stage, vocab, device):
 
 
 def knob_for_stage(settings: SparseAttentionConfig, target: float, seqlen: int) -> SparseAttentionConfig:
-    """The top-k methods' ``topk`` for ``target`` sparsity at this length (Dash: unchanged)."""
+    """The top-k methods' ``topk`` for ``target`` sparsity at this length (Dash: unchanged,
+    it is calibrated on inputs). Target 0 means dense: every block, or DashAttention's lowest
+    ``scaling`` (a flat prior over every chunk)."""
     import warnings
 
     from dashbench.sparsity import topk_for_sparsity
 
-    if settings.method not in ("infllmv2", "nsa") or target == 0:
+    if target == 0 and settings.method in ("infllmv2", "nsa"):
+        return replace(settings, topk=max(-(-seqlen // settings.block_size), settings.topk)).check()
+    if target == 0 and settings.method == "dash":
+        return replace(settings, scaling=SCALING_RANGE[0]).check()
+    if settings.method not in ("infllmv2", "nsa"):
         return settings
     forced = settings.init_blocks + settings.local_blocks + 1
     with warnings.catch_warnings():
@@ -281,7 +289,8 @@ def train(cfg: TrainConfig, out_dir: Path, *, device: str, progress=None, vocab=
     save_checkpoint(model, out_dir)
     pd.DataFrame(rows).to_csv(out_dir / "train_log.csv", index=False)
     summary = dict(method=cfg.method, target_sparsity=cfg.target_sparsity if cfg.method != "dense" else 0.0,
-                   final=rows[-1], seconds=time.perf_counter() - t0, steps_run=step,
+                   final=next((r for r in reversed(rows) if r["task"] != "copy"), rows[-1]),
+                   seconds=time.perf_counter() - t0, steps_run=step,
                    stopped_early=None if stopped_at is None else f"time budget {cfg.max_seconds:g} s reached at step {stopped_at} of {cfg.total_steps}",
                    parameters=sum(p.numel() for p in model.parameters()),
                    checkpoint_bytes=(out_dir / "model.safetensors").stat().st_size,

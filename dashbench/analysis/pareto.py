@@ -1,7 +1,8 @@
 """Accuracy against sparsity: Pareto fronts, the summary table and the plot of a pareto run.
 
 A run's ``pareto.csv`` has one row per (checkpoint, method, target sparsity, task) with the
-measured sparsity, the accuracy and its Wilson interval. The plot draws one line per method
+measured sparsity, the accuracy and its Wilson interval. The intervals treat a sequence's
+questions as independent trials; they share a haystack, so the intervals are somewhat narrow. The plot draws one line per method
 (its points in order of measured sparsity, each with its interval), and full attention as a
 horizontal reference line with its interval as a band.
 """
@@ -32,8 +33,9 @@ def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]
 
 
 def summary(df: pd.DataFrame) -> pd.DataFrame:
-    """Mean over tasks per (label, method, target): accuracy, its interval (pooled examples),
-    measured sparsity and the knob."""
+    """Per (label, method, target): accuracy pooled over the tasks' questions (a task with more
+    questions weighs more: mqar has 32 a sequence, niah 8), its Wilson interval over those
+    questions, the measured sparsity averaged over the tasks, and the knob."""
     from dashbench.tasks import wilson_interval
 
     rows = []
@@ -65,7 +67,7 @@ def plot(df: pd.DataFrame, out_dir: Path, title: str) -> list[Path]:
         yerr = [g["accuracy"] - g["lo"], g["hi"] - g["accuracy"]]
         ax.errorbar(g["sparsity"], g["accuracy"], yerr=yerr, marker="o", capsize=3, label=label)
     ax.set_xlabel("measured sparsity (1 - token density)")
-    ax.set_ylabel("exact match (95% Wilson interval)")
+    ax.set_ylabel("exact match per question (95% Wilson)")
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower left")

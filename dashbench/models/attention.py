@@ -14,6 +14,11 @@ Where it runs:
 
 Padding masks are refused (the kernels are causal over whole sequences); so are attention
 dropout and a softmax scale other than ``1/sqrt(D)``.
+
+Decoding keeps per-layer state on the attention module (DashAttention's chunk summaries, the
+compressed keys of InfLLMv2 and NSA), reset by every prefill and extended as the cache grows:
+one sequence batch decoded greedily, as ``dashbench e2e`` does. Beam search (which reorders the
+cache) and cache cropping (assisted decoding) are not supported.
 """
 
 from __future__ import annotations
@@ -48,8 +53,10 @@ _recording: list[DensityLog] = []
 
 @contextlib.contextmanager
 def record_density():
-    """Within the block, each sparse attention call appends its mean token density (dense calls
-    append 1.0). Used by ``dashbench pareto``; it costs a little (the selection is returned)."""
+    """Within the block, each sparse attention call appends its mean token density (dense
+    implementations append nothing: callers count them as 1.0). A top-k decode step appends an
+    upper bound (its blocks and window over its keys). Used by ``dashbench pareto``; it costs a
+    little (the selection is returned)."""
     log = DensityLog()
     _recording.append(log)
     try:

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from dashbench.models.config import CONFIG_KEY, SparseAttentionConfig, settings_of, store_settings
-from dashbench.models.parameters import EXTRA_NAMES, attach_parameters
+from dashbench.models.parameters import EXTRA_NAMES, attach_parameters, parameter_shapes
 
 SUPPORTED_TYPES = ("llama",)
 _PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
@@ -45,11 +45,26 @@ def _config_json(path: Path) -> dict:
 
 
 def _weight_files(path: Path) -> list[Path]:
+    """``model.safetensors``, or the shards ``model.safetensors.index.json`` lists; a folder
+    with other or extra ``*.safetensors`` files is ambiguous and refused."""
+    index = path / "model.safetensors.index.json"
+    if index.is_file():
+        try:
+            shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
+            raise ValueError(f"{index} is not a safetensors index (a weight_map of tensor -> file): {e}") from None
+        missing = [f for f in shards if not (path / f).is_file()]
+        if missing:
+            raise ValueError(f"{index} lists shards that are not there: {missing}")
+        return [path / f for f in shards]
     files = sorted(path.glob("*.safetensors"))
     if not files:
         pickled = sorted(p.name for p in path.iterdir() if p.suffix in _PICKLE_SUFFIXES)
         hint = f" (found {pickled}: pickled weights are never loaded; convert them to safetensors)" if pickled else ""
         raise ValueError(f"checkpoint {path} has no *.safetensors weights{hint}")
+    if [f.name for f in files] != ["model.safetensors"]:
+        raise ValueError(f"checkpoint {path} holds {[f.name for f in files]}: expected model.safetensors alone, "
+                         "or shards listed in model.safetensors.index.json")  # fmt: skip
     return files
 
 
@@ -60,9 +75,13 @@ def _read_weights(files: list[Path]) -> dict[str, torch.Tensor]:
     state: dict[str, torch.Tensor] = {}
     for f in files:
         try:
-            state.update(load_file(str(f)))
+            part = load_file(str(f))
         except (SafetensorError, OSError, ValueError) as e:
             raise ValueError(f"{f} is not a readable safetensors file: {e}") from None
+        twice = sorted(set(part) & set(state))
+        if twice:
+            raise ValueError(f"{f} repeats tensors of another shard: {twice[:4]}")
+        state.update(part)
     return state
 
 
@@ -89,9 +108,13 @@ def load_checkpoint(path, *, method: str | None = None, device: str | torch.devi
         config = LlamaConfig.from_dict(data)
     except (TypeError, ValueError) as e:
         raise ValueError(f"{path / 'config.json'} is not a valid Llama config: {e}") from None
+    converting = settings.method != saved.method
+    if not converting and parameter_shapes(config, settings) != parameter_shapes(config, saved):
+        changed = sorted(k for k in knobs if getattr(settings, k) != getattr(saved, k))
+        raise ValueError(f"{changed} change the shapes of this {saved.method} checkpoint's trained parameters; "
+                         "only knobs that keep them (scaling, sigma, topk, ...) can be changed on load")  # fmt: skip
     store_settings(config, settings)
     model = LlamaForCausalLM(config)
-    converting = settings.method != saved.method
     attach_parameters(model, saved, init="convert")  # the checkpoint's own tensors, to be loaded
     _load_state(model, state, path)
     if converting:

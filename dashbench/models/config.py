@@ -107,9 +107,21 @@ class SparseAttentionConfig:
         return cls(**values).check()
 
 
+_PARSED: dict[int, tuple[dict, SparseAttentionConfig]] = {}
+
+
 def settings_of(config) -> SparseAttentionConfig:
-    """The attention settings of a Hugging Face config (dense when it has none)."""
-    return SparseAttentionConfig.from_dict(getattr(config, CONFIG_KEY, None), source="model config")
+    """The attention settings of a Hugging Face config (dense when it has none). Parsed once per
+    stored dict (every layer call asks; :func:`store_settings` always stores a new dict)."""
+    data = getattr(config, CONFIG_KEY, None)
+    hit = _PARSED.get(id(data))
+    if hit is not None and hit[0] is data:
+        return hit[1]
+    settings = SparseAttentionConfig.from_dict(data, source="model config")
+    if len(_PARSED) > 256:
+        _PARSED.clear()
+    _PARSED[id(data)] = (data, settings)  # holding data keeps its id from being reused
+    return settings
 
 
 def store_settings(config, settings: SparseAttentionConfig) -> None:

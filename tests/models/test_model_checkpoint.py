@@ -116,3 +116,19 @@ def test_corrupt_safetensors(tmp_path):
     (path / "model.safetensors").write_bytes(b"\x00" * 16)
     with pytest.raises(ValueError, match="not a readable safetensors file"):
         load_checkpoint(path)
+
+
+def test_a_stray_safetensors_file_is_refused(tmp_path):
+    from safetensors.torch import save_file
+
+    path = _saved(tmp_path, "dash")
+    save_file({"model.layers.0.self_attn.dash_head_cls": torch.full((2, 16), 7.0)}, str(path / "zz.safetensors"))
+    with pytest.raises(ValueError, match="expected model.safetensors alone"):
+        load_checkpoint(path)
+
+
+def test_knobs_that_change_trained_shapes_are_refused(tmp_path):
+    save_checkpoint(small_model("nsa", topk=5), tmp_path / "nsa", dtype=None)
+    with pytest.raises(ValueError, match=r"\['mlp_hidden'\] change the shapes"):
+        load_checkpoint(tmp_path / "nsa", mlp_hidden=32)
+    assert settings_of(load_checkpoint(tmp_path / "nsa", topk=7).config).topk == 7  # shape-neutral

@@ -75,3 +75,17 @@ def test_e2e_cli_times_every_method_and_names_a_missing_fa3(checkpoints, tmp_pat
     except ImportError:
         assert fa3["status"] == "UNSUPPORTED" and "FlashAttention-3" in fa3["note"]
     assert (run / "e2e.png").is_file()
+
+
+@pytest.mark.parametrize("args, option", [(["--repeats", "0"], "--repeats"), (["--decode-tokens", "0"], "--decode-tokens")])
+def test_e2e_rejects_empty_timings(checkpoints, tmp_path, args, option):
+    result = CliRunner().invoke(app, ["e2e", "--model", str(checkpoints / "dash"), "--out", str(tmp_path),
+                                      "--device", "cpu", *args], env={"COLUMNS": "300"})  # fmt: skip
+    assert result.exit_code == 2 and option in result.output and not any(tmp_path.iterdir())
+
+
+def test_pareto_rejects_bad_tasks_before_writing(checkpoints, tmp_path):
+    result = CliRunner().invoke(app, ["pareto", "--model", str(checkpoints / "dash"), "--tasks", "copy",
+                                      "--out", str(tmp_path / "runs"), "--device", "cpu"], env={"COLUMNS": "300"})  # fmt: skip
+    assert result.exit_code == 2 and "--tasks" in result.output
+    assert not (tmp_path / "runs").exists()

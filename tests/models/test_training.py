@@ -80,3 +80,11 @@ def test_bad_training_config():
         TrainConfig(target_sparsity=1.0).check()
     with pytest.raises(ValueError, match="attention method"):
         TrainConfig(method="flash").check()
+
+
+def test_target_zero_is_the_dense_setting():
+    from dashbench.training import SCALING_RANGE
+
+    iv2 = SparseAttentionConfig(method="infllmv2", topk=5)
+    assert knob_for_stage(iv2, 0.0, 8192).topk == 8192 // 64  # every block, whatever came before
+    assert knob_for_stage(SparseAttentionConfig(method="dash", scaling=40.0), 0.0, 8192).scaling == SCALING_RANGE[0]
