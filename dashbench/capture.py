@@ -80,6 +80,10 @@ def capture_layer(model_name: str, layer: int, seqlen: int, *, text: str | None 
     if "q" not in captured:
         raise ValueError(f"layer {layer} of {model_name} did not go through the attention interface")
     meta = {"model": model_name, "layer": layer, "tokens": seqlen, "source": source, "dtype": str(dtype)}
+    if own is not None:  # the checkpoint's attention knobs, e.g. DashAttention's trained scaling
+        from dashbench.models import settings_of
+
+        meta["dashbench_attention"] = settings_of(model.config).to_dict()
     return {**captured, "meta": meta}
 
 

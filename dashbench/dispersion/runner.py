@@ -194,6 +194,19 @@ def _case_inputs(spec: str, n: int, sweep: DispersionSweep, captured: dict | Non
             captured["head_cls"])  # fmt: skip
 
 
+def _settings_for(settings: MethodSettings, capture: dict | None) -> MethodSettings:
+    """A layer captured from a dashbench DashAttention checkpoint is measured with the
+    checkpoint's own chunk size, sigma and (unless ``--dash-scaling`` names one) trained
+    scaling: the routing the layer was trained with."""
+    from dataclasses import replace
+
+    own = (capture or {}).get("meta", {}).get("dashbench_attention") or {}
+    if own.get("method") != "dash":
+        return settings
+    scaling = repr(float(own["scaling"])) if settings.dash_scaling == "auto" else settings.dash_scaling
+    return replace(settings, chunk_size=int(own["chunk_size"]), dash_sigma=float(own["sigma"]), dash_scaling=scaling)
+
+
 def measure(method: str, q, k, v, positions, needle, settings: MethodSettings, head_cls=None, seed: int = 0):
     """``(per-query DataFrame, note)`` of one method on one input (see :mod:`.stats`)."""
     B, Hq, R, D = q.shape
@@ -294,7 +307,9 @@ def run_dispersion(sweep: DispersionSweep, run_dir: Path, *, env_extra: dict | N
     writer = DispersionWriter(run_dir, env)
     settings = sweep.settings()
     cuda = sweep.device == "cuda"
+    base_settings = settings
     for spec in sweep.inputs:
+        settings = _settings_for(base_settings, captured.get(spec))
         for n in sweep.seqlens:
             q, k, v, positions, needle, head_cls = _case_inputs(spec, n, sweep, captured.get(spec))
             parts = []
