@@ -38,6 +38,9 @@ def test_table_and_plot_are_written(tmp_path):
     text = markdown(df)
     for method in ("dense", "dash", "nsa", "infllmv2"):
         assert method in text
+    assert "out of reach" not in text  # every fixture point is within 0.01 of its target
+    far = df.assign(sparsity=df["sparsity"].where(df["target_sparsity"] != 0.9, 0.6))
+    assert markdown(far).count("target out of reach: measured 0.600") == 3  # one row per method
     paths = plot(df, tmp_path, "fixture")
     assert {p.name for p in paths} == {"pareto.png", "pareto.svg"}
     assert all(p.stat().st_size > 5000 for p in paths)
