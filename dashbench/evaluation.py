@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from dashbench.models.config import settings_of, store_settings
-from dashbench.training import EVAL_SEED_BASE, calibrate_scaling_in_model, knob_for_stage, task_knobs
+from dashbench.training import EVAL_SEED_BASE, bf16_autocast, calibrate_scaling_in_model, knob_for_stage, task_knobs
 
 CALIBRATION_SEED = EVAL_SEED_BASE - 1
 
@@ -41,12 +41,6 @@ class Evaluation:
     @property
     def sparsity(self) -> float:
         return 1 - self.token_density
-
-
-def _autocast(device: str):
-    if str(device).startswith("cuda"):
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return torch.autocast("cpu", enabled=False)
 
 
 def evaluate(model, task: str, seqlen: int, examples: int, *, batch: int = 8, seed: int = 0, progress=None,
@@ -71,7 +65,7 @@ def evaluate(model, task: str, seqlen: int, examples: int, *, batch: int = 8, se
         n = min(batch, examples - done)
         data = generate(task, n, seqlen, seed=EVAL_SEED_BASE + seed * 100_003 + i, device=device,
                         **task_knobs(task, seqlen))  # fmt: skip
-        with torch.no_grad(), _autocast(device.type), record_density() as log:
+        with torch.no_grad(), bf16_autocast(device.type), record_density() as log:
             logits = model(input_ids=data.input_ids).logits
         right, total = question_exact_match(logits, data)
         correct, asked = correct + right, asked + total
@@ -98,7 +92,7 @@ def set_sparsity(model, target: float, seqlen: int, *, task: str = "mqar", calib
         return float(settings.knob_value)
     device = next(model.parameters()).device
     data = generate(task, calib_examples, seqlen, seed=CALIBRATION_SEED, device=device, **task_knobs(task, seqlen))
-    with _autocast(device.type):
+    with bf16_autocast(device.type):
         scaling, _ = calibrate_scaling_in_model(model, data.input_ids, 1 - target, iters=max_iter, tol=tol)
     return scaling
 

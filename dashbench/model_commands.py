@@ -13,7 +13,6 @@ from dashbench import units
 from dashbench.console import make_console
 
 console = make_console()
-SPARSE = ("dash", "nsa", "infllmv2")
 
 
 def _device(device: str | None) -> str:
@@ -25,29 +24,24 @@ def _device(device: str | None) -> str:
     return dev
 
 
+# The option parsers are the kernel command's (dashbench/cli.py), imported when called: cli
+# registers these commands at its end, so a module-level import would be circular.
 def _words(text: str, allowed, option: str) -> list[str]:
-    words = list(dict.fromkeys(w.strip() for w in text.split(",") if w.strip()))
-    bad = [w for w in words if w not in allowed]
-    if bad or not words:
-        raise typer.BadParameter(f"{', '.join(bad) or repr(text)}: expected one of {', '.join(allowed)}", param_hint=option)
-    return words
+    from dashbench.cli import _parsed, _word_list
+
+    return _parsed(_word_list(allowed), text, option)
 
 
-def _floats(text: str, option: str, lo: float = 0.0, hi: float = 1.0) -> list[float]:
-    try:
-        values = [float(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise typer.BadParameter(f"{text!r}: expected numbers, comma separated", param_hint=option) from None
-    if not values or any(not lo <= v < hi for v in values):
-        raise typer.BadParameter(f"{text!r}: each value must be in [{lo}, {hi})", param_hint=option)
-    return values
+def _floats(text: str, option: str) -> list[float]:
+    from dashbench.cli import _parsed, _sparsity_list
+
+    return _parsed(_sparsity_list, text, option)
 
 
 def _sizes(text: str, option: str) -> list[int]:
-    try:
-        return units.parse_size_list(text)
-    except ValueError as e:
-        raise typer.BadParameter(str(e), param_hint=option) from None
+    from dashbench.cli import _parsed
+
+    return _parsed(units.parse_size_list, text, option)
 
 
 def _progress():
@@ -206,6 +200,8 @@ def e2e(
     dev = _device(device)
     _check_checkpoints([model])
     lengths = _sizes(seqlen or ("32k,128k" if dev.startswith("cuda") else "256"), "--seqlen")
+    from dashbench.models.attention import SPARSE
+
     chosen = _words(methods, DENSE + SPARSE, "--methods")
     if not 0 <= sparsity < 1:
         raise typer.BadParameter(f"{sparsity}: must be in [0, 1)", param_hint="--sparsity")

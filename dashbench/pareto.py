@@ -28,12 +28,11 @@ def run_pareto(checkpoints: list[Path], *, sparsities: list[float], seqlen: int,
     from dashbench.evaluation import evaluate, set_sparsity
     from dashbench.models import load_checkpoint, settings_of
     from dashbench.models.checkpoint import _config_json
+    from dashbench.models.config import CONFIG_KEY, SparseAttentionConfig
 
     rows: list[dict] = []
     plan = []
     for ckpt in map(Path, checkpoints):
-        from dashbench.models.config import CONFIG_KEY, SparseAttentionConfig
-
         own = SparseAttentionConfig.from_dict(_config_json(ckpt).get(CONFIG_KEY), source=str(ckpt)).method
         for method in dict.fromkeys([own, *(methods or [])]):
             for target in [0.0] if method == "dense" else sparsities:

@@ -203,6 +203,14 @@ def calibrate_scaling_in_model(model, input_ids, target_density: float, *, iters
     return math.exp(best[0]), best[1]
 
 
+def bf16_autocast(device: str):
+    """bf16 autocast on a GPU (the kernels' dtype); a disabled one elsewhere (the references
+    run in fp32)."""
+    if str(device).startswith("cuda"):
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast("cpu", enabled=False)
+
+
 def _lr(step: int, cfg: TrainConfig) -> float:
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
@@ -226,7 +234,7 @@ def train(cfg: TrainConfig, out_dir: Path, *, device: str, progress=None, vocab=
     max_len = max(s.seqlen for s in cfg.stages)
     model = build_model(tiny_config(vocab.size, max_positions=max(max_len, 4096)), settings, seed=cfg.seed).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else _null()
+    autocast = bf16_autocast(device)
     target_density = 1 - cfg.target_sparsity if cfg.method != "dense" else 1.0
     rows, step, t0 = [], 0, time.perf_counter()
     task_id = progress.add_task(f"train {cfg.method}", total=cfg.total_steps) if progress else None
@@ -297,11 +305,3 @@ def train(cfg: TrainConfig, out_dir: Path, *, device: str, progress=None, vocab=
                    config={**asdict(cfg), "settings": settings_of(model.config).to_dict()})  # fmt: skip
     (out_dir / "train.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     return summary
-
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False

@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-DENSE = ("sdpa", "fa3")
+from dashbench.e2e import DENSE  # noqa: E402
 
 
 def plot_e2e(df: pd.DataFrame, out_dir: Path, env: dict) -> list[Path]:
