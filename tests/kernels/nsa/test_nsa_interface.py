@@ -25,6 +25,8 @@ def _inputs(B, hq, hkv, n, d, seed, dtype=torch.float32):
 def test_forward_selection_and_gradients_match_the_reference(cfg, hq, hkv, n):
     q, k, v = _inputs(1, hq, hkv, n, 64, seed=n)
     params = NSAParams.random(cfg, hq, hkv, 64, seed=2, device=DEVICE)
+    # a gate bias too (the other tests run without one), so its forward and gradient are checked
+    params.gate_bias = torch.randn(hq, len(cfg.gates), generator=torch.Generator().manual_seed(3)).to(DEVICE)
     tensors = [t.requires_grad_() for t in params.tensors()]
     args = [t.clone().requires_grad_() for t in (q, k, v)]
     out, sel = nsa_attention(*args, params, cfg, return_selection=True)
@@ -34,7 +36,8 @@ def test_forward_selection_and_gradients_match_the_reference(cfg, hq, hkv, n):
     assert differ.float().mean() < 0.02, f"{int(differ.sum())} rows select other blocks"
     # the branches on the kernel's own selection, against fp64
     ref_params = NSAParams(params.gate.detach().double().requires_grad_(),
-                           {n_: w.detach().double().requires_grad_() for n_, w in params.weights.items()})  # fmt: skip
+                           {n_: w.detach().double().requires_grad_() for n_, w in params.weights.items()},
+                           params.gate_bias.detach().double().requires_grad_())  # fmt: skip
     ref_args = [t.double().clone().requires_grad_() for t in (q, k, v)]
     ref = nsa_reference(*ref_args, ref_params, cfg, compute_dtype=torch.float64, blocks=sel.blocks)
     assert _rel(out, ref) < FP32_TOL
