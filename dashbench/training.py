@@ -76,6 +76,7 @@ class TrainConfig:
     tasks: tuple[str, ...] = ("copy", "mqar", "niah")  # cycled by step
     stages: tuple[Stage, ...] = DEFAULT_STAGES
     lr: float = 1e-3
+    layers: int = 4  # decoder layers of the tiny model
     warmup: int = 100
     weight_decay: float = 0.01
     seed: int = 0
@@ -90,10 +91,12 @@ class TrainConfig:
         replace(self.settings, method=self.method).check()
         if not 0 <= self.target_sparsity < 1:
             raise ValueError(f"target sparsity must be in [0, 1); got {self.target_sparsity}")
-        known = [*task_names(), "copy"]
+        known = [*task_names(), *WARMUP_TASKS]
         unknown = [t for t in self.tasks if t not in known]
         if unknown or not self.tasks:
             raise ValueError(f"unknown tasks {unknown or '(none given)'}; choose from {', '.join(known)}")
+        if self.layers < 1:
+            raise ValueError(f"layers must be >= 1; got {self.layers}")
         if not self.stages or any(s.seqlen < 64 or s.batch < 1 or s.steps < 1 for s in self.stages):
             raise ValueError("each stage needs seqlen >= 64, batch >= 1 and steps >= 1")
         return self
@@ -103,31 +106,50 @@ class TrainConfig:
         return sum(s.steps for s in self.stages)
 
 
-def copy_batch(n: int, seqlen: int, seed: int, vocab, device):
+def copy_batch(n: int, seqlen: int, seed: int, vocab, device, *, span: int | None = None):
     """The ``copy`` warm-up: a random filler segment, a gap of random length, then the segment
     again; loss on the repetition (from its second token). Every repeated token is an
     induction step (find the earlier occurrence of the current token, copy its successor), the
     circuit the retrieval tasks need, with a dense signal: the sparse answers of mqar and niah
     alone left a small model guessing among the context's values. The gap varies per row, so
     a fixed positional offset cannot solve it (with a fixed one, the model learnt the offset
-    and the skill did not carry over to retrieval)."""
+    and the skill did not carry over to retrieval).
+
+    With ``span`` (the ``spans`` task) the repeat is the segment's spans of ``span`` tokens in
+    a shuffled order, scored from each span's second token: after one lookup a model cannot go
+    on copying by relative position, every span needs a fresh lookup, as every mqar question
+    does."""
     from types import SimpleNamespace
 
     g = torch.Generator().manual_seed(seed)
     S = (seqlen - 1) // 2
+    if span:
+        S = max(span, S // span * span)
     seg = torch.randint(vocab.filler.start, vocab.filler.stop, (n, S), generator=g)
     noise = torch.randint(vocab.filler.start, vocab.filler.stop, (n, seqlen), generator=g)
-    gap = torch.randint(0, max(1, S // 2), (n, 1), generator=g)
+    gap = torch.randint(0, max(1, S // 2), (n, 1), generator=g)  # the repeat's end may fall off
     p = torch.arange(seqlen)[None, :].expand(n, -1)
     in_seg = (p >= 1) & (p < 1 + S)  # then the gap (noise), then the repeat
-    rep = (p >= 1 + S + gap)
-    src = torch.where(in_seg, p - 1, torch.where(rep, p - 1 - S - gap, 0)).clamp(0, S - 1)
+    r = p - 1 - S - gap  # position within the repeat
+    rep = (r >= 0) & (r < S)
+    if span:
+        order = torch.argsort(torch.rand(n, S // span, generator=g), dim=1)  # a shuffle per row
+        j = (r.clamp(0, S - 1) // span)
+        src_rep = order.gather(1, j) * span + r.clamp(0, S - 1) % span
+        first = r % span == 0
+    else:
+        src_rep, first = r, r == 0  # the first repeated token follows a gap token: unpredictable
+    src = torch.where(in_seg, p - 1, torch.where(rep, src_rep, 0)).clamp(0, S - 1)
     ids = torch.where(in_seg | rep, seg.gather(1, src), noise)
     ids[:, 0] = vocab.bos
-    answer = rep & (p > 1 + S + gap)  # the first repeated token follows a gap token: unpredictable
+    answer = rep & ~first
     labels = torch.where(answer, ids, torch.full_like(ids, -100))
     return SimpleNamespace(input_ids=ids.to(device), labels=labels.to(device), answer_mask=answer.to(device),
-                           task="copy", seqlen=seqlen)  # fmt: skip
+                           task="spans" if span else "copy", seqlen=seqlen)  # fmt: skip
+
+
+WARMUP_TASKS = ("copy", "spans")
+SPAN = 4  # tokens per span of the ``spans`` warm-up
 
 
 def training_batch(cfg: TrainConfig, step: int, stage: Stage, vocab, device):
@@ -135,8 +157,9 @@ def training_batch(cfg: TrainConfig, step: int, stage: Stage, vocab, device):
     from dashbench.tasks import generate
 
     task = cfg.tasks[step % len(cfg.tasks)]
-    if task == "copy":
-        return copy_batch(stage.batch, stage.seqlen, cfg.seed * TRAIN_SEED_STRIDE + step, vocab, device)
+    if task in WARMUP_TASKS:
+        return copy_batch(stage.batch, stage.seqlen, cfg.seed * TRAIN_SEED_STRIDE + step, vocab, device,
+                          span=SPAN if task == "spans" else None)  # fmt: skip
     return generate(task, stage.batch, stage.seqlen, seed=cfg.seed * TRAIN_SEED_STRIDE + step, device=device,
                     vocab=vocab, **task_knobs(task, stage.seqlen))  # fmt: skip
 
@@ -232,7 +255,8 @@ def train(cfg: TrainConfig, out_dir: Path, *, device: str, progress=None, vocab=
     vocab = vocab or VOCAB
     settings = replace(cfg.settings, method=cfg.method)
     max_len = max(s.seqlen for s in cfg.stages)
-    model = build_model(tiny_config(vocab.size, max_positions=max(max_len, 4096)), settings, seed=cfg.seed).to(device)
+    config = tiny_config(vocab.size, max_positions=max(max_len, 4096), num_hidden_layers=cfg.layers)
+    model = build_model(config, settings, seed=cfg.seed).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
     autocast = bf16_autocast(device)
     target_density = 1 - cfg.target_sparsity if cfg.method != "dense" else 1.0
@@ -274,7 +298,7 @@ def train(cfg: TrainConfig, out_dir: Path, *, device: str, progress=None, vocab=
                 if density is None and cfg.method != "dense":
                     with autocast:
                         density = measured_density(model, batch.input_ids)
-                if batch.task == "copy":  # the warm-up: token accuracy on the repetition
+                if batch.task in WARMUP_TASKS:  # the warm-up: token accuracy on the repetition
                     hits = out.logits.detach()[:, :-1].argmax(-1) == batch.input_ids[:, 1:]
                     acc = float(hits[batch.answer_mask[:, 1:]].float().mean())
                 else:
@@ -297,7 +321,7 @@ def train(cfg: TrainConfig, out_dir: Path, *, device: str, progress=None, vocab=
     save_checkpoint(model, out_dir)
     pd.DataFrame(rows).to_csv(out_dir / "train_log.csv", index=False)
     summary = dict(method=cfg.method, target_sparsity=cfg.target_sparsity if cfg.method != "dense" else 0.0,
-                   final=next((r for r in reversed(rows) if r["task"] != "copy"), rows[-1]),
+                   final=next((r for r in reversed(rows) if r["task"] not in WARMUP_TASKS), rows[-1]),
                    seconds=time.perf_counter() - t0, steps_run=step,
                    stopped_early=None if stopped_at is None else f"time budget {cfg.max_seconds:g} s reached at step {stopped_at} of {cfg.total_steps}",
                    parameters=sum(p.numel() for p in model.parameters()),

@@ -11,7 +11,15 @@ import torch
 
 from dashbench.models import load_checkpoint, settings_of
 from dashbench.models.config import SparseAttentionConfig
-from dashbench.training import Stage, TrainConfig, knob_for_stage, steer_scaling, train, training_batch
+from dashbench.training import (
+    Stage,
+    TrainConfig,
+    copy_batch,
+    knob_for_stage,
+    steer_scaling,
+    train,
+    training_batch,
+)
 
 TOY = (Stage(256, 2, 3),)
 
@@ -80,6 +88,41 @@ def test_bad_training_config():
         TrainConfig(target_sparsity=1.0).check()
     with pytest.raises(ValueError, match="attention method"):
         TrainConfig(method="flash").check()
+    with pytest.raises(ValueError, match="layers"):
+        TrainConfig(layers=0).check()
+
+
+def _induction_answer(ids, t, seg_len):
+    """The token an induction step predicts at ``t``: the successor, in the first segment
+    (positions 1..seg_len), of the occurrence of ``ids[t - 1]``."""
+    seg = ids[1:1 + seg_len].tolist()
+    return seg[seg.index(ids[t - 1].item()) + 1]
+
+
+@pytest.mark.parametrize("span", [None, 4])
+def test_copy_warmups_are_solvable_by_induction(span):
+    from dashbench.tasks import VOCAB
+
+    b = copy_batch(6, 101, seed=3, vocab=VOCAB, device="cpu", span=span)
+    assert b.task == ("spans" if span else "copy")
+    assert torch.equal(b.labels != -100, b.answer_mask) and b.answer_mask.any(dim=1).all()
+    seg_len = 48 if span else 50  # spans: the segment is a whole number of spans
+    for row in range(6):
+        ids = b.input_ids[row]
+        if len(set(ids[1:1 + seg_len].tolist())) < seg_len:
+            continue  # a repeated filler token makes the lookup ambiguous; rare in 4k tokens
+        for t in b.answer_mask[row].nonzero().flatten().tolist():
+            assert ids[t].item() == _induction_answer(ids, t, seg_len)
+    if span:  # the repeat is not the segment in order: a positional shortcut fails
+        row = b.input_ids[0]
+        start = b.answer_mask[0].nonzero()[0].item() - 1
+        assert not torch.equal(row[start:start + seg_len], row[1:1 + seg_len])
+
+
+def test_layers_sets_the_model_depth(tmp_path):
+    cfg = TrainConfig(method="dense", stages=(Stage(128, 2, 1),), layers=2, tasks=("spans",))
+    train(cfg, tmp_path / "two", device="cpu")
+    assert load_checkpoint(tmp_path / "two").config.num_hidden_layers == 2
 
 
 def test_target_zero_is_the_dense_setting():
