@@ -1,8 +1,8 @@
 """The small Llama-architecture model ``dashbench train`` builds for every attention method.
 
-4 layers, hidden 256, 4 query heads and 1 KV head of dim 64 (GQA 4: the kernels' head dim and
+2 layers (``dashbench train``'s default; the config's own default is 4), hidden 256, 4 query heads and 1 KV head of dim 64 (GQA 4: the kernels' head dim and
 a ratio they serve), SwiGLU 512, RoPE theta 1e5, tied embeddings over the task vocabulary:
-about 3.3M parameters, 6.5 MB in bf16 (+ the method's few thousand), so a checkpoint stays
+about 2.2M parameters, 4.3 MB in bf16 at 2 layers (3.3M, 6.5 MB at 4) (+ the method's few thousand), so a checkpoint stays
 under 8 MB. Every method gets the same weights from the same seed; the sparse methods add
 their parameters after (``attach_parameters(init="train")``).
 """
