@@ -92,6 +92,7 @@ def train(
     tasks: Annotated[str, typer.Option(help="Training tasks, cycled by step: copy and spans (induction warm-ups: a repeat, a repeat of shuffled 4-token spans), mqar, niah, vt.")] = "copy,spans,mqar,niah",  # noqa: E501
     lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, warm-up then cosine).")] = 1e-3,
     seed: Annotated[int, typer.Option(help="Seed of the weights and the data (the same for every method).")] = 0,
+    init_from: Annotated[Optional[Path], typer.Option(help="Start every method from this checkpoint (dense, or the method's own), converted as in training-free evaluation: sparse fine-tuning of a dense model.")] = None,  # noqa: E501
     layers: Annotated[int, typer.Option(help="Decoder layers of the tiny Llama (dashbench/models/tiny.py); 2 learnt retrieval at 8k, 4 did not.")] = 2,
     max_minutes: Annotated[Optional[float], typer.Option(help="Stop a model early past this many minutes (recorded in train.json).")] = None,  # noqa: E501
     out: Annotated[Path, typer.Option(help="Folder for the checkpoints: <out>/<method>/.")] = Path("results/models"),
@@ -113,7 +114,8 @@ def train(
     with _progress() as progress:
         for method in chosen:
             cfg = TrainConfig(method=method, target_sparsity=sparsity, tasks=task_list, stages=plan, lr=lr, seed=seed,
-                              layers=layers, max_seconds=None if max_minutes is None else max_minutes * 60)  # fmt: skip
+                              layers=layers, init_from=None if init_from is None else str(init_from),
+                              max_seconds=None if max_minutes is None else max_minutes * 60)  # fmt: skip
             try:
                 cfg.check()
             except ValueError as e:

@@ -83,6 +83,9 @@ class TrainConfig:
     steer_every: int = 25
     log_every: int = 25
     max_seconds: float | None = None  # stop early (and say so) past this wall time
+    # start from this checkpoint's weights, converted to ``method`` (its new parameters set as
+    # in training-free conversion), instead of a fresh model: sparse fine-tuning of a dense model
+    init_from: str | None = None
     settings: SparseAttentionConfig = field(default_factory=SparseAttentionConfig)
 
     def check(self) -> TrainConfig:
@@ -241,6 +244,23 @@ def _lr(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
+def _converted(cfg: TrainConfig, max_len: int):
+    """``cfg.init_from``'s model as ``cfg.method`` (the checkpoint's settings, its new
+    parameters initialised as in training-free conversion), in fp32: the optimizer's master
+    weights."""
+    from dashbench.models.checkpoint import _config_json, load_checkpoint
+    from dashbench.models.config import CONFIG_KEY
+
+    saved = SparseAttentionConfig.from_dict(_config_json(Path(cfg.init_from)).get(CONFIG_KEY))
+    if saved.method not in ("dense", cfg.method):
+        raise ValueError(f"--init-from {cfg.init_from} is a {saved.method} checkpoint; start {cfg.method} from "
+                         f"a dense one or a {cfg.method} one")  # fmt: skip
+    model = load_checkpoint(cfg.init_from, method=cfg.method, dtype=torch.float32)
+    if model.config.max_position_embeddings < max_len:
+        model.config.max_position_embeddings = max_len
+    return model
+
+
 def train(cfg: TrainConfig, out_dir: Path, *, device: str, progress=None, vocab=None) -> dict:
     """Train one model; write ``out_dir`` (checkpoint, ``train_log.csv``, ``train.json``) and
     return the summary."""
@@ -253,10 +273,13 @@ def train(cfg: TrainConfig, out_dir: Path, *, device: str, progress=None, vocab=
 
     cfg.check()
     vocab = vocab or VOCAB
-    settings = replace(cfg.settings, method=cfg.method)
     max_len = max(s.seqlen for s in cfg.stages)
-    config = tiny_config(vocab.size, max_positions=max(max_len, 4096), num_hidden_layers=cfg.layers)
-    model = build_model(config, settings, seed=cfg.seed).to(device)
+    settings = replace(cfg.settings, method=cfg.method)
+    if cfg.init_from:
+        model = _converted(cfg, max_len).to(device)
+    else:
+        config = tiny_config(vocab.size, max_positions=max(max_len, 4096), num_hidden_layers=cfg.layers)
+        model = build_model(config, settings, seed=cfg.seed).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
     autocast = bf16_autocast(device)
     target_density = 1 - cfg.target_sparsity if cfg.method != "dense" else 1.0

@@ -15,7 +15,8 @@ export COLUMNS=200
   if [[ $PHASES == *train* ]]; then  # one process per method, side by side on the one GPU
     for m in ${METHODS//,/ }; do
       timeout ${TRAIN_TIMEOUT:-500} dashbench train --methods $m --sparsity ${SPARSITY:-0.75} ${STAGES:+--stages $STAGES} \
-          ${MAX_MINUTES:+--max-minutes $MAX_MINUTES} --out $OUT/models > $OUT/train-$m.txt 2>&1 &
+          ${MAX_MINUTES:+--max-minutes $MAX_MINUTES} \
+          ${INIT_FROM:+--init-from $INIT_FROM} ${LR:+--lr $LR} --out $OUT/models > $OUT/train-$m.txt 2>&1 &
     done
     wait
     for m in ${METHODS//,/ }; do grep -v -i warn $OUT/train-$m.txt | tail -5; done

@@ -131,3 +131,19 @@ def test_target_zero_is_the_dense_setting():
     iv2 = SparseAttentionConfig(method="infllmv2", topk=5)
     assert knob_for_stage(iv2, 0.0, 8192).topk == 8192 // 64  # every block, whatever came before
     assert knob_for_stage(SparseAttentionConfig(method="dash", scaling=40.0), 0.0, 8192).scaling == SCALING_RANGE[0]
+
+
+def test_init_from_a_dense_checkpoint_converts_it(tmp_path):
+    dense = TrainConfig(method="dense", stages=(Stage(128, 2, 1),), layers=1)
+    train(dense, tmp_path / "dense", device="cpu")
+    start = load_checkpoint(tmp_path / "dense")
+    for method in ("dash", "nsa"):  # lr 0: the weights stay the dense model's
+        cfg = TrainConfig(method=method, stages=(Stage(128, 2, 1),), lr=0.0, init_from=str(tmp_path / "dense"))
+        train(cfg, tmp_path / method, device="cpu")
+        tuned = load_checkpoint(tmp_path / method)
+        assert settings_of(tuned.config).method == method
+        assert torch.equal(tuned.model.embed_tokens.weight, start.model.embed_tokens.weight)
+        assert json.loads((tmp_path / method / "train.json").read_text())["config"]["init_from"] == str(tmp_path / "dense")
+    cfg = TrainConfig(method="infllmv2", stages=(Stage(128, 2, 1),), init_from=str(tmp_path / "nsa"))
+    with pytest.raises(ValueError, match="is a nsa checkpoint"):
+        train(cfg, tmp_path / "x", device="cpu")
