@@ -16,7 +16,7 @@ export COLUMNS=200
     for m in ${METHODS//,/ }; do
       timeout ${TRAIN_TIMEOUT:-500} dashbench train --methods $m --sparsity ${SPARSITY:-0.75} ${STAGES:+--stages $STAGES} \
           ${MAX_MINUTES:+--max-minutes $MAX_MINUTES} \
-          ${INIT_FROM:+--init-from $INIT_FROM} ${LR:+--lr $LR} --out $OUT/models > $OUT/train-$m.txt 2>&1 &
+          ${INIT_FROM:+--init-from $INIT_FROM} ${LR:+--lr $LR} ${TASKS:+--tasks $TASKS} --out $OUT/models > $OUT/train-$m.txt 2>&1 &
     done
     wait
     for m in ${METHODS//,/ }; do grep -v -i warn $OUT/train-$m.txt | tail -5; done
