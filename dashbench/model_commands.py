@@ -38,6 +38,19 @@ def _floats(text: str, option: str) -> list[float]:
     return _parsed(_sparsity_list, text, option)
 
 
+def _positive_floats(text: str, option: str) -> list[float]:
+    values = []
+    for word in text.split(","):
+        try:
+            value = float(word)
+        except ValueError:
+            raise typer.BadParameter(f"{word!r} is not a number", param_hint=option) from None
+        if not (value > 0 and value < float("inf")):
+            raise typer.BadParameter(f"{word}: must be a positive, finite number", param_hint=option)
+        values.append(value)
+    return values
+
+
 def _sizes(text: str, option: str) -> list[int]:
     from dashbench.cli import _parsed
 
@@ -145,6 +158,7 @@ def pareto(
     examples: Annotated[Optional[int], typer.Option(help="Held-out sequences per task and point (mqar: 32 questions each, niah: 8). Default: 64 on a GPU, 4 on the CPU.")] = None,  # noqa: E501
     batch: Annotated[int, typer.Option(help="Examples per forward pass.")] = 8,
     methods: Annotated[Optional[str], typer.Option(help="Also run each checkpoint as these methods (training-free conversion), comma list.")] = None,  # noqa: E501
+    dash_sigma: Annotated[Optional[str], typer.Option(help="DashAttention's prior temperature, comma list: a line per value (default: the checkpoint's). 1e6 flattens the prior, as the public implementation does at inference; use it for converted dense models.")] = None,  # noqa: E501
     out: Annotated[Path, typer.Option(help="Folder holding pareto runs.")] = Path("results/pareto"),
     device: Annotated[Optional[str], typer.Option(help="cuda or cpu; default: cuda when present.")] = None,
 ):
@@ -160,6 +174,7 @@ def pareto(
         raise typer.BadParameter("one evaluation length per run", param_hint="--seqlen")
     targets = _floats(sparsity, "--sparsity")
     extra = _words(methods, METHODS, "--methods") if methods else None
+    sigmas = _positive_floats(dash_sigma, "--dash-sigma") if dash_sigma else None
     task_list = _words(tasks, task_names(), "--tasks")
     for value, option in ((batch, "--batch"), (examples or 1, "--examples")):
         if value < 1:
@@ -168,14 +183,14 @@ def pareto(
     run_dir = out / new_run_id()
     run_dir.mkdir(parents=True, exist_ok=True)
     env = _env({"sweep": dict(models=[str(m) for m in model], sparsity=targets, seqlen=n[0], tasks=tasks,
-                              examples=examples, methods=extra, device=dev)})  # fmt: skip
+                              examples=examples, methods=extra, dash_sigma=sigmas, device=dev)})  # fmt: skip
     (run_dir / "env.json").write_text(json.dumps(env, indent=2, default=str) + "\n")
     count = examples or (64 if dev.startswith("cuda") else 4)
     try:
         with _progress() as progress:
             df = run_pareto(model, sparsities=targets, seqlen=n[0], tasks=task_list,
                             examples=count, batch=batch, device=dev, methods=extra, out_dir=run_dir,
-                            progress=progress)  # fmt: skip
+                            dash_sigmas=sigmas, progress=progress)  # fmt: skip
     except ValueError as e:
         raise typer.BadParameter(str(e).splitlines()[0]) from None
     paths = finish(df, run_dir, env)

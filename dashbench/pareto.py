@@ -18,13 +18,18 @@ COLUMNS = ["label", "checkpoint", "method", "converted_from", "target_sparsity",
            "seqlen", "examples", "correct", "accuracy", "lo", "hi", "token_density", "sparsity"]  # fmt: skip
 
 
-def _label(ckpt: Path, method: str, own: str) -> str:
-    return f"{ckpt.name}" if method == own else f"{ckpt.name} as {method} (converted)"
+def _label(ckpt: Path, method: str, own: str, sigma: float | None = None) -> str:
+    label = f"{ckpt.name}" if method == own else f"{ckpt.name} as {method} (converted)"
+    return label if sigma is None else f"{label}, sigma={sigma:g}"
 
 
 def run_pareto(checkpoints: list[Path], *, sparsities: list[float], seqlen: int, tasks: list[str], examples: int,
                batch: int, device: str, methods: list[str] | None = None, out_dir: Path | None = None,
-               progress=None) -> pd.DataFrame:  # fmt: skip
+               dash_sigmas: list[float] | None = None, progress=None) -> pd.DataFrame:  # fmt: skip
+    """``dash_sigmas``: DashAttention runs once per prior temperature given (a line each; the
+    checkpoint's own when None). A large sigma flattens the prior, as the public implementation
+    does at inference: the fair setting for a converted dense model, whose attention never
+    learnt the bias."""
     from dashbench.evaluation import evaluate, set_sparsity
     from dashbench.models import load_checkpoint, settings_of
     from dashbench.models.checkpoint import _config_json
@@ -35,23 +40,25 @@ def run_pareto(checkpoints: list[Path], *, sparsities: list[float], seqlen: int,
     for ckpt in map(Path, checkpoints):
         own = SparseAttentionConfig.from_dict(_config_json(ckpt).get(CONFIG_KEY), source=str(ckpt)).method
         for method in dict.fromkeys([own, *(methods or [])]):
-            for target in [0.0] if method == "dense" else sparsities:
-                plan.append((ckpt, own, method, target))
+            for sigma in (dash_sigmas or [None]) if method == "dash" else [None]:
+                for target in [0.0] if method == "dense" else sparsities:
+                    plan.append((ckpt, own, method, sigma, target))
     task_id = progress.add_task("pareto", total=len(plan) * len(tasks) * examples) if progress else None
     models: dict = {}
-    for ckpt, own, method, target in plan:
-        key = (ckpt, method)
+    for ckpt, own, method, sigma, target in plan:
+        key = (ckpt, method, sigma)
         if key not in models:
             models.clear()  # one model in memory at a time
-            models[key] = load_checkpoint(ckpt, method=method, device=device).eval()
+            knobs = {} if sigma is None else {"sigma": sigma}
+            models[key] = load_checkpoint(ckpt, method=method, device=device, **knobs).eval()
         model = models[key]
         set_sparsity(model, target, seqlen)
         s = settings_of(model.config)
         for task in tasks:
             if progress is not None:
-                progress.update(task_id, description=f"pareto {_label(ckpt, method, own)} @ {target:g} {task}")
+                progress.update(task_id, description=f"pareto {_label(ckpt, method, own, sigma)} @ {target:g} {task}")
             ev = evaluate(model, task, seqlen, examples, batch=batch, progress=progress, task_id=task_id)
-            rows.append(dict(label=_label(ckpt, method, own), checkpoint=str(ckpt), method=method,
+            rows.append(dict(label=_label(ckpt, method, own, sigma), checkpoint=str(ckpt), method=method,
                              converted_from=own if method != own else "", target_sparsity=target, knob=s.knob or "",
                              knob_value=s.knob_value, task=task, seqlen=seqlen, examples=ev.examples,
                              correct=ev.correct, accuracy=ev.accuracy, lo=ev.lo, hi=ev.hi,

@@ -89,3 +89,16 @@ def test_pareto_rejects_bad_tasks_before_writing(checkpoints, tmp_path):
                                       "--out", str(tmp_path / "runs"), "--device", "cpu"], env={"COLUMNS": "300"})  # fmt: skip
     assert result.exit_code == 2 and "--tasks" in result.output
     assert not (tmp_path / "runs").exists()
+
+
+def test_pareto_dash_sigma_gives_a_line_per_value(checkpoints, tmp_path):
+    args = ["pareto", "--model", str(checkpoints / "dense"), "--methods", "dash", "--dash-sigma", "1,1e6",
+            "--sparsity", "0.5", "--seqlen", "384", "--examples", "1", "--tasks", "mqar", "--out", str(tmp_path),
+            "--device", "cpu"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    (run,) = tmp_path.iterdir()
+    df = pd.read_csv(run / "pareto.csv")
+    assert set(df["label"]) == {"dense", "dense as dash (converted), sigma=1", "dense as dash (converted), sigma=1e+06"}
+    bad = CliRunner().invoke(app, [*args[:5], "0", *args[6:]], env={"COLUMNS": "300"})
+    assert bad.exit_code != 0
