@@ -106,7 +106,7 @@ def train(
     lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, warm-up then cosine).")] = 1e-3,
     seed: Annotated[int, typer.Option(help="Seed of the weights and the data (the same for every method).")] = 0,
     init_from: Annotated[Optional[Path], typer.Option(help="Start every method from this checkpoint (dense, or the method's own), converted as in training-free evaluation: sparse fine-tuning of a dense model.")] = None,  # noqa: E501
-    layers: Annotated[int, typer.Option(help="Decoder layers of the tiny Llama (dashbench/models/tiny.py); 2 learnt retrieval at 8k, 4 did not.")] = 2,
+    layers: Annotated[int, typer.Option(help="Decoder layers of the tiny Llama (dashbench/models/tiny.py); 2 learnt retrieval at 8k, 4 did not. Ignored with --init-from.")] = 2,
     max_minutes: Annotated[Optional[float], typer.Option(help="Stop a model early past this many minutes (recorded in train.json).")] = None,  # noqa: E501
     out: Annotated[Path, typer.Option(help="Folder for the checkpoints: <out>/<method>/.")] = Path("results/models"),
     device: Annotated[Optional[str], typer.Option(help="cuda or cpu; default: cuda when present.")] = None,

@@ -5,7 +5,8 @@ Every method sees the same initial weights (one seed), the same batches in the s
 (batch ``i`` is generated from seed ``seed * 1_000_003 + i``; evaluation uses another range)
 and the same schedule. The schedule is a length curriculum (:data:`DEFAULT_STAGES`): long-range
 retrieval is learnt at short lengths first, where it is cheap, then carried to the target
-length. The sparse methods train at a stated target sparsity:
+length (``init_from`` instead fine-tunes a trained checkpoint, converted to the method, on the
+same schedule). The sparse methods train at a stated target sparsity:
 
 - InfLLMv2 and NSA: ``topk`` set per stage from the length (``dashbench.sparsity``), so the
   prefill's mean token density is the target (or the closest the forced blocks allow);
@@ -62,7 +63,9 @@ class Stage:
     steps: int
 
 
-# Sized for about five minutes per sparse model on an H100 (dense: 2.6 min). The first stage
+# Sized for a dense model in under five minutes on an H100 (2 layers: 278 s while three sparse
+# models trained beside it; those took over 8.7 min, see results/reference/h100-pareto). The
+# sparse methods learn better fine-tuned from the dense model (``init_from``). The first stage
 # is short: there the induction circuit retrieval needs forms (on the CPU at 64 tokens, copy +
 # mqar jumped from 12% to 90% of questions around step 1200; at 512 tokens nothing formed in
 # 3600 steps); the later stages carry it to the evaluation length.

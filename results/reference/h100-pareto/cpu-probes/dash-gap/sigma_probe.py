@@ -1,0 +1,13 @@
+import sys, time, torch
+from dashbench.models import load_checkpoint
+from dashbench.evaluation import evaluate, set_sparsity
+torch.set_num_threads(2)
+ckpt, seqlen, ex = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+for sigma in [1.0, 4.0, 1e6]:
+    for target in [0.75]:
+        m = load_checkpoint(ckpt, method="dash", sigma=sigma)
+        t0 = time.time()
+        s = set_sparsity(m, target, seqlen)
+        for task in ["mqar", "niah"]:
+            e = evaluate(m, task, seqlen, ex, batch=2)
+            print(f"sigma {sigma:g} target {target} scaling {s:.3g} {task} acc {e.accuracy:.3f} ({e.correct}/{e.examples}) sparsity {e.sparsity:.3f} {time.time()-t0:.0f}s", flush=True)
