@@ -19,3 +19,6 @@ done
 wait
 for p in $PROBES; do n=${p%%:*}; echo "== $n"; grep -v -i warn $OUT/p-$n.train.txt | tail -6; tail -12 $OUT/p-$n.eval.txt; done
 [[ -n $GPU_TESTS ]] && tail -15 $OUT/gpu-tests.txt
+# the lent machine returns at most 8 files: everything but the weights in one tarball
+tar -C $OUT -czf /tmp/probes.tgz --exclude '*.tgz' --exclude '*.safetensors' . \
+  && find $OUT -mindepth 1 -delete && mv /tmp/probes.tgz $OUT/
