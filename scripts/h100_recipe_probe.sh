@@ -1,6 +1,6 @@
 # Issue 6 recipe probes on the lent H100: several dense `dashbench train` runs at once on the one
 # GPU (tiny models leave it mostly idle), each a variant of the recipe, each then evaluated at 8k.
-# The GPU model tests run beside them. Logs and train logs come back under $OUT/p-<name>/.
+# The GPU model tests run beside them. Logs and train logs come back in $OUT/probes.tgz.
 #   DASHBENCH_GIT_COMMIT=<sha> PROBES="l4-copy:4:copy,mqar,niah l2-spans:2:spans,mqar,niah" \
 #       MAX_MINUTES=7 bash scripts/h100_recipe_probe.sh
 source scripts/device_setup.sh
