@@ -19,15 +19,15 @@ if [[ $STEP == finetune ]]; then
   wait
   for m in dense dash nsa infllmv2; do grep -v -i warn $OUT/train-$m.txt | tail -4; done
   timeout ${PARETO_TIMEOUT:-150} dashbench pareto --model $OUT/models/dense --model $OUT/models/dash \
-      --model $OUT/models/nsa --model $OUT/models/infllmv2 --sparsity 0.5,0.75,0.9,0.95 --seqlen 8k \
+      --model $OUT/models/nsa --model $OUT/models/infllmv2 --sparsity 0.5,0.75,0.9,0.95 --seqlen ${EVAL_SEQLEN:-8k} \
       --examples ${EXAMPLES:-32} --out $OUT/pareto 2>&1 | grep -v -i warn | tail -25
   timeout ${CONVERT_TIMEOUT:-60} dashbench pareto --model $INIT --methods dash --dash-sigma 1e6 \
-      --sparsity 0.5,0.75,0.9 --seqlen 8k --examples ${EXAMPLES:-32} --out $OUT/pareto-converted 2>&1 \
+      --sparsity 0.5,0.75,0.9 --seqlen ${EVAL_SEQLEN:-8k} --examples ${EXAMPLES:-32} --out $OUT/pareto-converted 2>&1 \
       | grep -v -i warn | tail -8
 fi
 if [[ $STEP == extras ]]; then
-  timeout ${DISP_TIMEOUT:-180} dashbench dispersion run --model ${DISP_MODEL:-$INIT} --layer 1 --seqlen 1k..128k \
-      --device cuda --out $OUT/disp 2>&1 | grep -v -i warn | tail -15
+  timeout ${DISP_TIMEOUT:-180} dashbench dispersion run --model ${DISP_MODEL:-$INIT} --layer 1 --seqlen ${DISP_SEQLEN:-1k..128k} \
+      --device ${DEVICE:-cuda} --out $OUT/disp 2>&1 | grep -v -i warn | tail -15
   timeout 60 dashbench dispersion report --runs $OUT/disp $(ls $OUT/disp | head -1) 2>&1 | tail -3
   timeout ${TEST_TIMEOUT:-240} python3 -m pytest -q -p no:cacheprovider -p no:warnings tests/models 2>&1 | tail -8
 fi
