@@ -19,7 +19,7 @@ if [[ $STEP == finetune ]]; then
   wait
   for m in dense dash nsa infllmv2; do grep -v -i warn $OUT/train-$m.txt | tail -4; done
   timeout ${PARETO_TIMEOUT:-150} dashbench pareto --model $OUT/models/dense --model $OUT/models/dash \
-      --model $OUT/models/nsa --model $OUT/models/infllmv2 --sparsity 0.5,0.75,0.9,0.95 --seqlen ${EVAL_SEQLEN:-8k} \
+      --model $OUT/models/nsa --model $OUT/models/infllmv2 --dash-sigma 1,1e6 --sparsity 0.5,0.75,0.9,0.95 --seqlen ${EVAL_SEQLEN:-8k} \
       --examples ${EXAMPLES:-32} --out $OUT/pareto 2>&1 | grep -v -i warn | tail -25
   timeout ${CONVERT_TIMEOUT:-60} dashbench pareto --model $INIT --methods dash --dash-sigma 1e6 \
       --sparsity 0.5,0.75,0.9 --seqlen ${EVAL_SEQLEN:-8k} --examples ${EXAMPLES:-32} --out $OUT/pareto-converted 2>&1 \
