@@ -101,7 +101,7 @@ def _stages(text: str):
 def train(
     methods: Annotated[str, typer.Option(help="Attention methods, comma list: dense, dash, nsa, infllmv2; one model each.")] = "dense,dash,nsa,infllmv2",  # noqa: E501
     sparsity: Annotated[float, typer.Option(help="Target sparsity the sparse methods train at.")] = 0.75,
-    stages: Annotated[Optional[str], typer.Option(help="Length curriculum SEQLENxBATCHxSTEPS, comma list. Default: 128x256x3000,512x64x800,2kx16x400,8kx8x300 on a GPU (about 5 min a model on an H100), 256x4x20 on the CPU.")] = None,  # noqa: E501
+    stages: Annotated[Optional[str], typer.Option(help="Length curriculum SEQLENxBATCHxSTEPS, comma list. Default: 128x256x3000,512x64x800,2kx16x400,8kx8x300 on a GPU (a dense 2-layer model: 4.6 min on an H100 beside three sparse ones), 256x4x20 on the CPU.")] = None,  # noqa: E501
     tasks: Annotated[str, typer.Option(help="Training tasks, cycled by step: copy and spans (induction warm-ups: a repeat, a repeat of shuffled 4-token spans), mqar, niah, vt.")] = "copy,spans,mqar,niah",  # noqa: E501
     lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, warm-up then cosine).")] = 1e-3,
     seed: Annotated[int, typer.Option(help="Seed of the weights and the data (the same for every method).")] = 0,

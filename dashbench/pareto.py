@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 COLUMNS = ["label", "checkpoint", "method", "converted_from", "target_sparsity", "knob", "knob_value", "task",
-           "seqlen", "examples", "correct", "accuracy", "lo", "hi", "token_density", "sparsity"]  # fmt: skip
+           "seqlen", "examples", "correct", "accuracy", "lo", "hi", "token_density", "sparsity", "sigma"]  # fmt: skip
 
 
 def _label(ckpt: Path, method: str, own: str, sigma: float | None = None) -> str:
@@ -62,7 +62,8 @@ def run_pareto(checkpoints: list[Path], *, sparsities: list[float], seqlen: int,
                              converted_from=own if method != own else "", target_sparsity=target, knob=s.knob or "",
                              knob_value=s.knob_value, task=task, seqlen=seqlen, examples=ev.examples,
                              correct=ev.correct, accuracy=ev.accuracy, lo=ev.lo, hi=ev.hi,
-                             token_density=ev.token_density, sparsity=ev.sparsity))  # fmt: skip
+                             token_density=ev.token_density, sparsity=ev.sparsity,
+                             sigma=s.sigma if method == "dash" else float("nan")))  # fmt: skip
             if out_dir is not None:
                 write(pd.DataFrame(rows, columns=COLUMNS), out_dir)
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -100,5 +100,6 @@ def test_pareto_dash_sigma_gives_a_line_per_value(checkpoints, tmp_path):
     (run,) = tmp_path.iterdir()
     df = pd.read_csv(run / "pareto.csv")
     assert set(df["label"]) == {"dense", "dense as dash (converted), sigma=1", "dense as dash (converted), sigma=1e+06"}
+    assert sorted(df.loc[df["method"] == "dash", "sigma"]) == [1.0, 1e6] and df.loc[df["method"] == "dense", "sigma"].isna().all()
     bad = CliRunner().invoke(app, [*args[:5], "0", *args[6:]], env={"COLUMNS": "300"})
     assert bad.exit_code != 0
