@@ -22,7 +22,14 @@ from dataclasses import dataclass
 import torch
 
 from dashbench.models.config import settings_of, store_settings
-from dashbench.training import EVAL_SEED_BASE, bf16_autocast, calibrate_scaling_in_model, knob_for_stage, task_knobs
+from dashbench.training import (
+    EVAL_SCALING_RANGE,
+    EVAL_SEED_BASE,
+    bf16_autocast,
+    calibrate_scaling_in_model,
+    knob_for_stage,
+    task_knobs,
+)
 
 CALIBRATION_SEED = EVAL_SEED_BASE - 1
 
@@ -93,7 +100,8 @@ def set_sparsity(model, target: float, seqlen: int, *, task: str = "mqar", calib
     device = next(model.parameters()).device
     data = generate(task, calib_examples, seqlen, seed=CALIBRATION_SEED, device=device, **task_knobs(task, seqlen))
     with bf16_autocast(device.type):
-        scaling, _ = calibrate_scaling_in_model(model, data.input_ids, 1 - target, iters=max_iter, tol=tol)
+        scaling, _ = calibrate_scaling_in_model(model, data.input_ids, 1 - target, iters=max_iter, tol=tol,
+                                                bounds=EVAL_SCALING_RANGE)  # fmt: skip
     return scaling
 
 
