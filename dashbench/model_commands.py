@@ -106,6 +106,7 @@ def train(
     lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, warm-up then cosine).")] = 1e-3,
     seed: Annotated[int, typer.Option(help="Seed of the weights and the data (the same for every method).")] = 0,
     init_from: Annotated[Optional[Path], typer.Option(help="Start every method from this checkpoint (dense, or the method's own), converted as in training-free evaluation: sparse fine-tuning of a dense model.")] = None,  # noqa: E501
+    dash_sigma: Annotated[Optional[float], typer.Option(help="DashAttention's prior temperature while training (default: 1, or the --init-from checkpoint's). 1e6 flattens the prior.")] = None,  # noqa: E501
     layers: Annotated[int, typer.Option(help="Decoder layers of the tiny Llama (dashbench/models/tiny.py); 2 learnt retrieval at 8k, 4 did not. Ignored with --init-from.")] = 2,
     max_minutes: Annotated[Optional[float], typer.Option(help="Stop a model early past this many minutes (recorded in train.json).")] = None,  # noqa: E501
     out: Annotated[Path, typer.Option(help="Folder for the checkpoints: <out>/<method>/.")] = Path("results/models"),
@@ -127,7 +128,7 @@ def train(
     with _progress() as progress:
         for method in chosen:
             cfg = TrainConfig(method=method, target_sparsity=sparsity, tasks=task_list, stages=plan, lr=lr, seed=seed,
-                              layers=layers, init_from=None if init_from is None else str(init_from),
+                              layers=layers, init_from=None if init_from is None else str(init_from), dash_sigma=dash_sigma,
                               max_seconds=None if max_minutes is None else max_minutes * 60)  # fmt: skip
             try:
                 cfg.check()

@@ -92,6 +92,9 @@ class TrainConfig:
     # start from this checkpoint's weights, converted to ``method`` (its new parameters set as
     # in training-free conversion), instead of a fresh model: sparse fine-tuning of a dense model
     init_from: str | None = None
+    # DashAttention's prior temperature (None: the settings' or the init checkpoint's). 1 is the
+    # full prior and trains the router; 1e6 flattens it (the router then barely learns)
+    dash_sigma: float | None = None
     settings: SparseAttentionConfig = field(default_factory=SparseAttentionConfig)
 
     def check(self) -> TrainConfig:
@@ -104,6 +107,8 @@ class TrainConfig:
         unknown = [t for t in self.tasks if t not in known]
         if unknown or not self.tasks:
             raise ValueError(f"unknown tasks {unknown or '(none given)'}; choose from {', '.join(known)}")
+        if self.dash_sigma is not None and not (0 < self.dash_sigma < math.inf):
+            raise ValueError(f"dash_sigma must be positive and finite; got {self.dash_sigma}")
         if self.layers < 1:
             raise ValueError(f"layers must be >= 1; got {self.layers}")
         if not self.stages or any(s.seqlen < 64 or s.batch < 1 or s.steps < 1 for s in self.stages):
@@ -261,7 +266,8 @@ def _converted(cfg: TrainConfig, max_len: int):
     if saved.method not in ("dense", cfg.method):
         raise ValueError(f"--init-from {cfg.init_from} is a {saved.method} checkpoint; start {cfg.method} from "
                          f"a dense one or a {cfg.method} one")  # fmt: skip
-    model = load_checkpoint(cfg.init_from, method=cfg.method, dtype=torch.float32)
+    knobs = {"sigma": cfg.dash_sigma} if cfg.dash_sigma is not None and cfg.method == "dash" else {}
+    model = load_checkpoint(cfg.init_from, method=cfg.method, dtype=torch.float32, **knobs)
     if model.config.max_position_embeddings < max_len:
         model.config.max_position_embeddings = max_len
     return model
@@ -281,6 +287,8 @@ def train(cfg: TrainConfig, out_dir: Path, *, device: str, progress=None, vocab=
     vocab = vocab or VOCAB
     max_len = max(s.seqlen for s in cfg.stages)
     settings = replace(cfg.settings, method=cfg.method)
+    if cfg.dash_sigma is not None and cfg.method == "dash":
+        settings = replace(settings, sigma=cfg.dash_sigma)
     if cfg.init_from:
         model = _converted(cfg, max_len).to(device)
     else:

@@ -147,3 +147,14 @@ def test_init_from_a_dense_checkpoint_converts_it(tmp_path):
     cfg = TrainConfig(method="infllmv2", stages=(Stage(128, 2, 1),), init_from=str(tmp_path / "nsa"))
     with pytest.raises(ValueError, match="is a nsa checkpoint"):
         train(cfg, tmp_path / "x", device="cpu")
+
+
+def test_dash_sigma_is_trained_with_and_saved(tmp_path):
+    dense = TrainConfig(method="dense", stages=(Stage(128, 2, 1),), layers=1)
+    train(dense, tmp_path / "dense", device="cpu")
+    for init in (None, str(tmp_path / "dense")):
+        cfg = TrainConfig(method="dash", stages=(Stage(128, 2, 1),), layers=1, init_from=init, dash_sigma=1e6)
+        train(cfg, tmp_path / f"dash-{init is None}", device="cpu")
+        assert settings_of(load_checkpoint(tmp_path / f"dash-{init is None}").config).sigma == 1e6
+    with pytest.raises(ValueError, match="dash_sigma"):
+        TrainConfig(dash_sigma=0.0).check()
