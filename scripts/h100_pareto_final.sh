@@ -1,14 +1,14 @@
-# Issue 6/7 on the lent H100, from the dense checkpoint carried in .models/dense (trained from
+# Issue 6/7 on the lent H100, from the committed dense checkpoint (h100-pareto/scratch-a0f4564/dense, trained from
 # scratch by `dashbench train`, see results/reference/h100-pareto/):
 #   STEP=finetune: fine-tune dense, dash, nsa and infllmv2 from it at 8k on mqar and niah, side
 #                  by side, and dash again with a flat prior (models/dash-flat); then the Pareto
 #                  sweep of the five, and of the dense one converted with a flat prior. ~9 min.
 #   STEP=extras:   the captured-layer dispersion run to 128k and the GPU model tests. ~5 min.
 # Weights come back as $OUT/models/<method>/model.safetensors, the rest in $OUT/results.tgz.
-#   DASHBENCH_GIT_COMMIT=<sha> STEP=finetune bash scripts/h100_pareto_final.sh   (carry .whl .models)
+#   DASHBENCH_GIT_COMMIT=<sha> STEP=finetune bash scripts/h100_pareto_final.sh   (carry .whl)
 source scripts/device_setup.sh
 export COLUMNS=200
-INIT=${INIT:-.models/dense}
+INIT=${INIT:-results/reference/h100-pareto/scratch-a0f4564/dense}
 {
 if [[ $STEP == finetune ]]; then
   for m in dense dash nsa infllmv2; do
