@@ -12,18 +12,18 @@ INIT=${INIT:-results/reference/h100-pareto/scratch-a0f4564/dense}
 {
 if [[ $STEP == finetune ]]; then
   for m in dense dash nsa infllmv2; do
-    timeout ${TRAIN_TIMEOUT:-400} dashbench train --methods $m --init-from $INIT --tasks mqar,niah \
-        --stages ${STAGES:-8kx4x300} --lr ${LR:-3e-4} --max-minutes ${MAX_MINUTES:-5.5} --out $OUT/models \
+    timeout ${TRAIN_TIMEOUT:-360} dashbench train --methods $m --init-from $INIT --tasks mqar,niah \
+        --stages ${STAGES:-8kx4x300} --lr ${LR:-3e-4} --max-minutes ${MAX_MINUTES:-5.0} --out $OUT/models \
         > $OUT/train-$m.txt 2>&1 &
   done
   # DashAttention once more with a flat prior (sigma 1e6): on the CPU at 2k it learnt faster
-  timeout ${TRAIN_TIMEOUT:-400} dashbench train --methods dash --dash-sigma 1e6 --init-from $INIT --tasks mqar,niah \
-      --stages ${STAGES:-8kx4x300} --lr ${LR:-3e-4} --max-minutes ${MAX_MINUTES:-5.5} --out $OUT/flat \
+  timeout ${TRAIN_TIMEOUT:-360} dashbench train --methods dash --dash-sigma 1e6 --init-from $INIT --tasks mqar,niah \
+      --stages ${STAGES:-8kx4x300} --lr ${LR:-3e-4} --max-minutes ${MAX_MINUTES:-5.0} --out $OUT/flat \
       > $OUT/train-dash-flat.txt 2>&1 &
   wait
   mv $OUT/flat/dash $OUT/models/dash-flat && rmdir $OUT/flat
   for m in dense dash nsa infllmv2 dash-flat; do grep -v -i warn $OUT/train-$m.txt | tail -4; done
-  timeout ${PARETO_TIMEOUT:-150} dashbench pareto --model $OUT/models/dense --model $OUT/models/dash \
+  timeout ${PARETO_TIMEOUT:-190} dashbench pareto --model $OUT/models/dense --model $OUT/models/dash \
       --model $OUT/models/nsa --model $OUT/models/infllmv2 --model $OUT/models/dash-flat --dash-sigma 1,1e6 --sparsity 0.5,0.75,0.9,0.95 --seqlen ${EVAL_SEQLEN:-8k} \
       --examples ${EXAMPLES:-32} --out $OUT/pareto 2>&1 | grep -v -i warn | tail -25
   timeout ${CONVERT_TIMEOUT:-60} dashbench pareto --model $INIT --methods dash --dash-sigma 1e6 \
