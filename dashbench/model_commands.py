@@ -38,17 +38,23 @@ def _floats(text: str, option: str) -> list[float]:
     return _parsed(_sparsity_list, text, option)
 
 
-def _positive_floats(text: str, option: str) -> list[float]:
+def _positive_float_list(text: str) -> list[float]:
     values = []
     for word in text.split(","):
         try:
             value = float(word)
         except ValueError:
-            raise typer.BadParameter(f"{word!r} is not a number", param_hint=option) from None
-        if not (value > 0 and value < float("inf")):
-            raise typer.BadParameter(f"{word}: must be a positive, finite number", param_hint=option)
+            raise ValueError(f"{word!r} is not a number") from None
+        if not 0 < value < float("inf"):
+            raise ValueError(f"{word}: must be a positive, finite number")
         values.append(value)
     return values
+
+
+def _positive_floats(text: str, option: str) -> list[float]:
+    from dashbench.cli import _parsed
+
+    return _parsed(_positive_float_list, text, option)
 
 
 def _sizes(text: str, option: str) -> list[int]:

@@ -32,13 +32,12 @@ def run_pareto(checkpoints: list[Path], *, sparsities: list[float], seqlen: int,
     learnt the bias."""
     from dashbench.evaluation import evaluate, set_sparsity
     from dashbench.models import load_checkpoint, settings_of
-    from dashbench.models.checkpoint import _config_json
-    from dashbench.models.config import CONFIG_KEY, SparseAttentionConfig
+    from dashbench.models.checkpoint import saved_settings
 
     rows: list[dict] = []
     plan = []
     for ckpt in map(Path, checkpoints):
-        own = SparseAttentionConfig.from_dict(_config_json(ckpt).get(CONFIG_KEY), source=str(ckpt)).method
+        own = saved_settings(ckpt).method
         for method in dict.fromkeys([own, *(methods or [])]):
             for sigma in (dash_sigmas or [None]) if method == "dash" else [None]:
                 for target in [0.0] if method == "dense" else sparsities:

@@ -259,10 +259,9 @@ def _converted(cfg: TrainConfig, max_len: int):
     """``cfg.init_from``'s model as ``cfg.method`` (the checkpoint's settings, its new
     parameters initialised as in training-free conversion), in fp32: the optimizer's master
     weights."""
-    from dashbench.models.checkpoint import _config_json, load_checkpoint
-    from dashbench.models.config import CONFIG_KEY
+    from dashbench.models.checkpoint import load_checkpoint, saved_settings
 
-    saved = SparseAttentionConfig.from_dict(_config_json(Path(cfg.init_from)).get(CONFIG_KEY))
+    saved = saved_settings(cfg.init_from)
     if saved.method not in ("dense", cfg.method):
         raise ValueError(f"--init-from {cfg.init_from} is a {saved.method} checkpoint; start {cfg.method} from "
                          f"a dense one or a {cfg.method} one")  # fmt: skip

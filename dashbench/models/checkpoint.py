@@ -85,6 +85,13 @@ def _read_weights(files: list[Path]) -> dict[str, torch.Tensor]:
     return state
 
 
+def saved_settings(path) -> SparseAttentionConfig:
+    """The attention settings a checkpoint directory was saved with (its ``config.json``), without
+    loading its weights."""
+    path = Path(path)
+    return SparseAttentionConfig.from_dict(_config_json(path).get(CONFIG_KEY), source=str(path / "config.json"))
+
+
 def load_checkpoint(path, *, method: str | None = None, device: str | torch.device = "cpu",
                     dtype: torch.dtype | None = None, attn_implementation: str | None = None,
                     **knobs):  # fmt: skip
