@@ -243,6 +243,11 @@ def fa3_forward(module, query, key, value, attention_mask, scaling=None, dropout
                          "use 'sdpa' for PyTorch's attention and say so") from None  # fmt: skip
     if torch.is_grad_enabled() and query.requires_grad:
         raise ValueError("the fa3-fwd wheel has no backward: train with 'sdpa' or a sparse method")
+    # the wheel's own checks fail with a RuntimeError deep in C++: say what is wrong first
+    if query.device.type != "cuda":
+        raise ValueError(f"FlashAttention-3 runs on a Hopper GPU; q is on {query.device.type}: use 'sdpa' and say so")
+    if query.dtype not in (torch.float16, torch.bfloat16):
+        raise ValueError(f"FlashAttention-3 takes fp16 or bf16, not {str(query.dtype).removeprefix('torch.')}")
     out = flash_attn_func(query.transpose(1, 2), key.transpose(1, 2), value.transpose(1, 2), causal=True)
     out = out[0] if isinstance(out, tuple) else out
     return out, None

@@ -111,3 +111,21 @@ def test_fa3_is_named_when_missing(tokens):
     with pytest.raises(ValueError, match="FlashAttention-3"):
         with torch.no_grad():
             model(tokens)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_fa3_refuses_cpu_tensors_before_the_wheel_sees_them(tokens, monkeypatch, dtype):
+    """Installed but handed CPU tensors (``--device cpu`` on a GPU machine), FlashAttention-3 must
+    fail with a ValueError naming the device, not a RuntimeError from inside the wheel."""
+    import sys
+    import types
+
+    called = []
+    fake = types.ModuleType("fa3_fwd_interface")
+    fake.flash_attn_func = lambda *a, **k: called.append(1)
+    monkeypatch.setitem(sys.modules, "fa3_fwd_interface", fake)
+    model = small_model("dense").to(dtype)
+    model.set_attn_implementation("fa3")
+    with pytest.raises(ValueError, match="on cpu"), torch.no_grad():
+        model(tokens)
+    assert not called

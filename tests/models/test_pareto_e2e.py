@@ -70,10 +70,8 @@ def test_e2e_cli_times_every_method_and_names_a_missing_fa3(checkpoints, tmp_pat
     assert (ok["ttft_ms"] > 0).all() and (ok["decode_tokens_per_s"] > 0).all()
     assert set(ok["baseline"]) == {"sdpa"}
     fa3 = df[df["method"] == "fa3"].iloc[0]
-    try:
-        import fa3_fwd_interface  # noqa: F401
-    except ImportError:
-        assert fa3["status"] == "UNSUPPORTED" and "FlashAttention-3" in fa3["note"]
+    # on the CPU, FlashAttention-3 is refused by name whether or not its wheel is installed
+    assert fa3["status"] == "UNSUPPORTED" and "FlashAttention-3" in fa3["note"]
     assert (run / "e2e.png").is_file()
 
 
