@@ -14,7 +14,7 @@ import torch
 
 from dashbench.harness.inputs import structured_qkv
 from dashbench.kernels import calibrate_scaling, dash_attention
-from dashbench.kernels.dash import interface
+from dashbench.kernels.dash import backward, interface
 from profiling import kernel_times  # scripts/profiling.py
 
 
@@ -36,14 +36,25 @@ def main():
                 t.grad = None
             dash_attention(*args_, chunk_size=C, scaling=scaling).backward(do)
 
-        for variant in ("default", "tma"):
-            interface.BACKWARD_TMA = variant == "tma"
-            row = dict(hkv=hkv, n=n, scaling=scaling, variant=variant, kernels_ms=kernel_times(step, reps=5))
+        # atomics: the summary gradient by atomics from the dq kernel (before), else in the dk/dv kernel
+        grads0 = None
+        for variant in ("atomics", "in-kv", "atomics+tma", "in-kv+tma", "in-kv+q8warps"):
+            interface.BACKWARD_TMA = variant.endswith("tma")
+            backward.SUMMARY_IN_KV = variant.startswith("in-kv")
+            backward.BWD_Q_WARPS = 8 if variant.endswith("q8warps") else 4
+            step()
+            grads = [t.grad.float() for t in args_]
+            grads0 = grads0 or grads
+            diff = {name: float((a - b).norm() / b.norm()) for name, a, b in zip("q k v head_cls".split(), grads, grads0)}
+            row = dict(hkv=hkv, n=n, scaling=scaling, variant=variant, grad_rel_diff_vs_atomics=diff,
+                       kernels_ms=kernel_times(step, reps=5))  # fmt: skip
             row["total_ms"] = sum(row["kernels_ms"].values())
             rows.append(row)
             top = {k: round(v, 2) for k, v in list(row["kernels_ms"].items())[:4]}
-            print(json.dumps(dict(hkv=hkv, variant=variant, total=round(row["total_ms"], 2), **top)), flush=True)
+            print(json.dumps(dict(hkv=hkv, variant=variant, total=round(row["total_ms"], 2), **top,
+                                  diff={k: f"{v:.1e}" for k, v in diff.items()})), flush=True)  # fmt: skip
         interface.BACKWARD_TMA = False
+        backward.SUMMARY_IN_KV, backward.BWD_Q_WARPS = True, 4
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "profile_backward.json").write_text(json.dumps(rows, indent=1))

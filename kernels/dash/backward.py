@@ -35,12 +35,13 @@ from dashbench.kernels.dash.common import (
 
 @triton.jit
 def _bwd_q_kernel(
-    Q, K, V, S, TAU, LOGG, CNT, OFFSETS, COUNTS, IDS, TOKMASK, DO, LSE, DELTA, DQ, DSUM,
+    Q, K, V, S, TAU, LOGG, CNT, OFFSETS, COUNTS, IDS, TOKMASK, DO, LSE, DELTA, DQ, DSUM, KROW, BMEAN,
     stride_qb, stride_qh, stride_qn,
     stride_kb, stride_kh, stride_kn,
     N, n_tiles, n_chunks, xscale, sm_scale, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr, PRIOR: tl.constexpr,
+    SUMMARY_IN_KV: tl.constexpr,
 ):  # fmt: skip
     # PRIOR: DashAttention (bias and its gradient through the routing); otherwise plain
     # block-sparse attention with per-token selection bits (TOKMASK, as in the forward).
@@ -63,7 +64,6 @@ def _bwd_q_kernel(
     lse = tl.load(LSE + per_row, mask=valid, other=0.0)
     delta = tl.load(DELTA + per_row, mask=valid, other=0.0)
     if PRIOR:
-        qf = q.to(tl.float32)
         tau = tl.load(TAU + per_row, mask=valid, other=float("inf"))
         log_g = tl.load(LOGG + (b * HKV + h) * N + pos, mask=valid, other=0.0)
         n_routed = tl.load(CNT + (b * HKV + h) * N + pos, mask=valid, other=1) - 1
@@ -100,7 +100,7 @@ def _bwd_q_kernel(
         c, c_next = _next_chunk(IDS + start, i, n_list, c_next, TMA)
         if PRIOR:
             summary = tl.load(s_base + c * D + dims)
-            sr, p_bar = _routing(qf, summary, tau, valid, xscale, G, GP, BM, R)
+            sr, p_bar = _routing(q.to(tl.float32), summary, tau, valid, xscale, G, GP, BM, R)
             bias, routed = _bias(p_bar, log_g, inv_sigma, ESTIMATE_DIAGONAL)
         else:
             bias = _token_mask_bias(TOKMASK + start + i, token_bit)
@@ -124,27 +124,33 @@ def _bwd_q_kernel(
             # the entmax JVP's first term straight into dq (two [R, D] fp32 accumulators beside
             # dq made this kernel spill 6 KB a thread)
             dq += (zscale * sdp)[:, None] * summary[None, :]
-            tl.atomic_add(dsum_base + c * D + dims, tl.sum(sdp[:, None] * qf, axis=0) * zscale)
+            if not SUMMARY_IN_KV:
+                tl.atomic_add(dsum_base + c * D + dims, tl.sum(sdp[:, None] * q.to(tl.float32), axis=0) * zscale)
     if PRIOR:
         k_row = tl.where(s_sum > 0, sdp_sum / tl.where(s_sum > 0, s_sum, 1.0), 0.0)
+        if SUMMARY_IN_KV:  # what the dk/dv kernel needs to form the summary gradient itself
+            tl.store(KROW + per_row, k_row, mask=valid)
+            tl.store(BMEAN + (b * HKV + h) * N + pos, beta_mean, mask=valid & (g == 0))
         # The entmax JVP's second term, which needs k_row (known only now), for dq and summaries.
         for i in range(0, n_list):
             c = tl.load(IDS + start + i)
             summary = tl.load(s_base + c * D + dims)
-            sr, p_bar = _routing(qf, summary, tau, valid, xscale, G, GP, BM, R)
+            sr, p_bar = _routing(q.to(tl.float32), summary, tau, valid, xscale, G, GP, BM, R)
             dq -= (zscale * sr * k_row)[:, None] * summary[None, :]
-            tl.atomic_add(dsum_base + c * D + dims, -tl.sum((sr * k_row)[:, None] * qf, axis=0) * zscale)
+            if not SUMMARY_IN_KV:
+                tl.atomic_add(dsum_base + c * D + dims, -tl.sum((sr * k_row)[:, None] * q.to(tl.float32), axis=0) * zscale)
     tl.store(DQ + row_off, dq, mask=valid[:, None])
 
 
 @triton.jit
 def _bwd_kv_kernel(
-    Q, K, V, S, TAU, LOGG, DO, LSE, DELTA, DK, DV, T_OFFSETS, T_COUNTS, T_TILES, T_WORDS,
+    Q, K, V, S, TAU, LOGG, DO, LSE, DELTA, DK, DV, T_OFFSETS, T_COUNTS, T_TILES, T_WORDS, KROW, BMEAN, DSUM,
     stride_qb, stride_qh, stride_qn,
     stride_kb, stride_kh, stride_kn,
     N, n_tiles, n_chunks, xscale, sm_scale, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr, PRIOR: tl.constexpr,
+    SUMMARY_IN_KV: tl.constexpr,
 ):  # fmt: skip
     R: tl.constexpr = GP * BM
     c = tl.program_id(0)
@@ -163,6 +169,11 @@ def _bwd_kv_kernel(
     dk = tl.zeros([C, D], tl.float32)
     dv = tl.zeros([C, D], tl.float32)
     rows = tl.arange(0, R)
+    # This chunk's summary gradient, sum over listing rows of w_r q_r, on tensor cores: w sits
+    # in row 0 of a [16, R] operand (no cross-warp reduction per tile, no atomics).
+    d_sum = tl.zeros([16, D], tl.float32)
+    w_row = (tl.arange(0, 16) == 0)[:, None]
+    zscale = 2.0 * xscale
     g = rows // BM
     head = h * G + g
     token_bit = (rows % BM).to(tl.int64)
@@ -195,6 +206,9 @@ def _bwd_kv_kernel(
         lse = tl.load(LSE + per_row, mask=valid, other=0.0)
         delta = tl.load(DELTA + per_row, mask=valid, other=0.0)
         s = tl.dot(q, tl.trans(k)) * sm_scale
+        sr = tl.zeros([R], tl.float32)  # set on listed tiles (Triton wants both branches to define them)
+        p_bar = tl.full([R], 1.0, tl.float32)
+        routed = rows < 0
         if i < n_diag:
             s = tl.where((kpos[None, :] <= pos[:, None]) & kvalid[None, :] & valid[:, None], s,
                          float("-inf"))  # fmt: skip
@@ -211,8 +225,23 @@ def _bwd_kv_kernel(
         ds = p * (tl.dot(do, tl.trans(v)) - delta[:, None])
         dv += tl.dot(tl.trans(p.to(do.dtype)), do)
         dk += tl.dot(tl.trans(ds.to(q.dtype)), q) * sm_scale
+        if PRIOR and SUMMARY_IN_KV:
+            if i >= n_diag:
+                # The dq kernel's chain, for this chunk: beta -> d log p_bar -> dp -> entmax JVP.
+                beta = _token_sum(tl.sum(ds, axis=1), GP, BM, R)
+                if ESTIMATE_DIAGONAL:
+                    beta_mean = tl.load(BMEAN + (b * HKV + h) * N + pos, mask=valid, other=0.0)
+                    d_log = (beta - beta_mean) * inv_sigma
+                else:
+                    d_log = beta
+                dp = tl.where(routed & valid, d_log / tl.where(routed, p_bar, 1.0), 0.0) / G
+                k_row = tl.load(KROW + per_row, mask=valid, other=0.0)
+                w = zscale * sr * (dp - k_row)
+                d_sum += tl.dot(tl.where(w_row, w[None, :], 0.0), q.to(tl.float32), input_precision="tf32x3")
     tl.store(DK + kv_off, dk, mask=kvalid[:, None])
     tl.store(DV + kv_off, dv, mask=kvalid[:, None])
+    if PRIOR and SUMMARY_IN_KV:
+        tl.store(DSUM + (b * HKV + h) * n_chunks * D + c * D + dims, tl.sum(tl.where(w_row, d_sum, 0.0), axis=0))
 
 
 def transpose_lists(offsets, counts, ids, n_chunks: int, words=None):
@@ -259,6 +288,9 @@ def summarize_backward(k, head_cls, d_summaries, chunk_size):
 # dq 41.1 ms at 4 warps vs 65.1 at 8; dk/dv 31.0 ms at 4 vs 22.1 at 8 (Hkv=8).
 BWD_Q_WARPS = 4
 BWD_KV_WARPS = 8
+# Summary gradient formed in the dk/dv kernel (per chunk, no atomics) instead of atomics from
+# every (tile, listed chunk) of the dq kernel.
+SUMMARY_IN_KV = True
 
 
 def dash_backward(q, k, v, head_cls, out, lse, d_out, summaries, tau, log_g, count, offsets,
@@ -299,6 +331,9 @@ def _attention_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, toke
         words = token_masks
     else:
         words = ids
+    in_kv = prior and SUMMARY_IN_KV
+    k_row = torch.empty(B, Hq, N, device=q.device, dtype=torch.float32) if in_kv else q.new_zeros(1)
+    beta_mean = torch.empty(B, Hkv, N, device=q.device, dtype=torch.float32) if in_kv else q.new_zeros(1)
     d_out = d_out.contiguous()
     delta = (d_out.float() * out.float()).sum(-1)
     dq = torch.empty(B, Hq, N, D, device=q.device, dtype=torch.float32)
@@ -310,8 +345,10 @@ def _attention_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, toke
     tma = tma and tma_ready(k, v)
     _bwd_q_kernel[(n_tiles, B * Hkv)](
         q, k, v, summaries, tau, log_g, count, offsets, tile_count, ids, words, d_out, lse, delta, dq, d_sum,
+        k_row, beta_mean,
         q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
-        N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, TMA=tma, num_warps=BWD_Q_WARPS,
+        N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, TMA=tma, SUMMARY_IN_KV=in_kv,
+        num_warps=BWD_Q_WARPS,
     )  # fmt: skip
     t_offsets, t_counts, t_tiles, t_words = transpose_lists(offsets, tile_count, ids, n_chunks,
                                                             None if prior else token_masks)  # fmt: skip
@@ -319,9 +356,9 @@ def _attention_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, toke
     dv = torch.empty_like(dk)
     _bwd_kv_kernel[(n_chunks, B * Hkv)](
         q, k, v, summaries, tau, log_g, d_out, lse, delta, dk, dv, t_offsets, t_counts, t_tiles,
-        t_tiles if prior else t_words,
+        t_tiles if prior else t_words, k_row, beta_mean, d_sum,
         q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
         N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, TMA=tma and tma_ready(q, d_out),
-        num_warps=BWD_KV_WARPS,
+        SUMMARY_IN_KV=in_kv, num_warps=BWD_KV_WARPS,
     )  # fmt: skip
     return dq, dk, dv

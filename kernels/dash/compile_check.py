@@ -72,7 +72,7 @@ def cases(shapes=SHAPES):
         i32 = {n: "*i32" for n in ("COUNT", "MASK", "TILE_COUNT", "CNT", "OFFSETS", "COUNTS", "IDS",
                                    "T_OFFSETS", "T_COUNTS", "T_TILES", "LIST", "NLIST")}
         f32 = {n: "*fp32" for n in ("S", "TAU", "LOGG", "LSE", "DELTA", "DQ", "DSUM", "DK", "DV", "X",
-                                    "M_OUT", "L_OUT", "ACC_OUT", "M_IN", "L_IN", "ACC_IN", "LOGP")}
+                                    "M_OUT", "L_OUT", "ACC_OUT", "M_IN", "L_IN", "ACC_IN", "LOGP", "KROW", "BMEAN")}
         over = {**i32, **f32, **FLOATS, "OFFSETS": "*i64", "T_OFFSETS": "*i64", "TOKMASK": "*i64", "T_WORDS": "*i64"}
         common = dict(HKV=8, G=G, GP=GP, C=C, D=D)
         for split, cb in ((True, route.CB), (False, route.CB), (True, 2 * route.CB)):
@@ -89,10 +89,12 @@ def cases(shapes=SHAPES):
             for tma in (False, True):
                 yield (f"bwd_q G={G} est={est} prior={prior} tma={tma}", backward._bwd_q_kernel,
                        pointer_types(backward._bwd_q_kernel, "bf16", over),
-                       dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior), (), backward.BWD_Q_WARPS)
+                       dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior,
+                            SUMMARY_IN_KV=prior and backward.SUMMARY_IN_KV), (), backward.BWD_Q_WARPS)
                 yield (f"bwd_kv G={G} est={est} prior={prior} tma={tma}", backward._bwd_kv_kernel,
                        pointer_types(backward._bwd_kv_kernel, "bf16", over),
-                       dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior), (), backward.BWD_KV_WARPS)
+                       dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior,
+                            SUMMARY_IN_KV=prior and backward.SUMMARY_IN_KV), (), backward.BWD_KV_WARPS)
         yield (f"infllmv2 block scores fp32 G={G}", stage1._block_scores_kernel,
                pointer_types(stage1._block_scores_kernel, "fp32", {"sm_scale": "fp32"}),
                dict(HKV=2, G=G, GP=GP, BM=max(1, 64 // GP), D=D, BLOCK=64, KSTRIDE=16, KSIZE=32, RATIO=4,
