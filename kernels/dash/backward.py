@@ -237,7 +237,15 @@ def _bwd_kv_kernel(
                 dp = tl.where(routed & valid, d_log / tl.where(routed, p_bar, 1.0), 0.0) / G
                 k_row = tl.load(KROW + per_row, mask=valid, other=0.0)
                 w = zscale * sr * (dp - k_row)
-                d_sum += tl.dot(tl.where(w_row, w[None, :], 0.0), q.to(tl.float32), input_precision="tf32x3")
+                w_mat = tl.where(w_row, w[None, :], 0.0)
+                if Q.dtype.element_ty == tl.bfloat16:
+                    # w as a bf16 head and tail against q itself (16 bits of w; the same q operand as
+                    # dk's product): tf32x3 on an fp32 copy of q doubled this kernel's time
+                    w_hi = w_mat.to(tl.bfloat16)
+                    d_sum = tl.dot(w_hi, q, d_sum)
+                    d_sum = tl.dot((w_mat - w_hi.to(tl.float32)).to(tl.bfloat16), q, d_sum)
+                else:
+                    d_sum += tl.dot(w_mat, q.to(tl.float32), input_precision="tf32x3")
     tl.store(DK + kv_off, dk, mask=kvalid[:, None])
     tl.store(DV + kv_off, dv, mask=kvalid[:, None])
     if PRIOR and SUMMARY_IN_KV:
