@@ -39,11 +39,12 @@ def main():
         # atomics: the summary gradient by atomics from the dq kernel (before), else in the dk/dv kernel
         grads0 = None
         # (K/V through descriptors, "+tma", and 8-warp dq were slower at c367c09: h100-dash/bwd-summary/)
-        for variant in ("atomics", "in-kv", "in-kv+kv4warps"):
+        for variant in ("atomics", "in-kv", "in-kv-head-only"):
             interface.BACKWARD_TMA = variant.endswith("tma")
             backward.SUMMARY_IN_KV = variant.startswith("in-kv")
             backward.BWD_Q_WARPS = 8 if variant.endswith("q8warps") else 4
             backward.BWD_KV_WARPS = 4 if variant.endswith("kv4warps") else 8
+            backward.SUMMARY_TAIL = not variant.endswith("head-only")
             step()
             grads = [t.grad.float() for t in args_]
             grads0 = grads0 or grads
@@ -56,7 +57,7 @@ def main():
             print(json.dumps(dict(hkv=hkv, variant=variant, total=round(row["total_ms"], 2), **top,
                                   diff={k: f"{v:.1e}" for k, v in diff.items()})), flush=True)  # fmt: skip
         interface.BACKWARD_TMA = False
-        backward.SUMMARY_IN_KV, backward.BWD_Q_WARPS, backward.BWD_KV_WARPS = True, 4, 8
+        backward.SUMMARY_IN_KV, backward.BWD_Q_WARPS, backward.BWD_KV_WARPS, backward.SUMMARY_TAIL = True, 4, 8, True
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "profile_backward.json").write_text(json.dumps(rows, indent=1))
