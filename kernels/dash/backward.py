@@ -150,7 +150,7 @@ def _bwd_kv_kernel(
     N, n_tiles, n_chunks, xscale, sm_scale, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr, PRIOR: tl.constexpr,
-    SUMMARY_IN_KV: tl.constexpr, SUMMARY_TAIL: tl.constexpr,
+    SUMMARY_IN_KV: tl.constexpr,
 ):  # fmt: skip
     R: tl.constexpr = GP * BM
     c = tl.program_id(0)
@@ -240,11 +240,11 @@ def _bwd_kv_kernel(
                 w_mat = tl.where(w_row, w[None, :], 0.0)
                 if Q.dtype.element_ty == tl.bfloat16:
                     # w as a bf16 head and tail against q itself (16 bits of w; the same q operand as
-                    # dk's product): tf32x3 on an fp32 copy of q doubled this kernel's time
+                    # dk's product): tf32x3 on an fp32 copy of q doubled this kernel's time. The head
+                    # alone was no faster (3b90eb8): the products are not what this block costs.
                     w_hi = w_mat.to(tl.bfloat16)
                     d_sum = tl.dot(w_hi, q, d_sum)
-                    if SUMMARY_TAIL:
-                        d_sum = tl.dot((w_mat - w_hi.to(tl.float32)).to(tl.bfloat16), q, d_sum)
+                    d_sum = tl.dot((w_mat - w_hi.to(tl.float32)).to(tl.bfloat16), q, d_sum)
                 else:
                     d_sum += tl.dot(w_mat, q.to(tl.float32), input_precision="tf32x3")
     tl.store(DK + kv_off, dk, mask=kvalid[:, None])
@@ -300,7 +300,6 @@ BWD_KV_WARPS = 8
 # Summary gradient formed in the dk/dv kernel (per chunk, no atomics) instead of atomics from
 # every (tile, listed chunk) of the dq kernel.
 SUMMARY_IN_KV = True
-SUMMARY_TAIL = True  # w's bf16 tail product too (16 bits of w rather than 8)
 
 
 def dash_backward(q, k, v, head_cls, out, lse, d_out, summaries, tau, log_g, count, offsets,
@@ -369,6 +368,6 @@ def _attention_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, toke
         t_tiles if prior else t_words, k_row, beta_mean, d_sum,
         q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
         N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, TMA=tma and tma_ready(q, d_out),
-        SUMMARY_IN_KV=in_kv, SUMMARY_TAIL=SUMMARY_TAIL, num_warps=BWD_KV_WARPS,
+        SUMMARY_IN_KV=in_kv, num_warps=BWD_KV_WARPS,
     )  # fmt: skip
     return dq, dk, dv
