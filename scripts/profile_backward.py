@@ -53,7 +53,7 @@ def profile_shape(B, hq, hkv, d, n, C=64) -> list[dict]:
         top = {k: round(v, 2) for k, v in list(row["kernels_ms"].items())[:4]}
         print(json.dumps(dict(shape=f"B{B} {hq}/{hkv} d{d} n{n}", variant=variant, total=round(row["total_ms"], 2),
                               **top, diff={k: f"{v:.1e}" for k, v in diff.items()})), flush=True)  # fmt: skip
-    backward.SUMMARY_IN_KV = True
+    backward.SUMMARY_IN_KV = "auto"
     return rows
 
 

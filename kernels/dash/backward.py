@@ -297,9 +297,13 @@ def summarize_backward(k, head_cls, d_summaries, chunk_size):
 # dq 41.1 ms at 4 warps vs 65.1 at 8; dk/dv 31.0 ms at 4 vs 22.1 at 8 (Hkv=8).
 BWD_Q_WARPS = 4
 BWD_KV_WARPS = 8
-# Summary gradient formed in the dk/dv kernel (per chunk, no atomics) instead of atomics from
-# every (tile, listed chunk) of the dq kernel.
-SUMMARY_IN_KV = True
+# Where the chunk summaries' gradient is formed: True, in the dk/dv kernel (per chunk, no
+# atomics); False, by atomics from every (tile, listed chunk) of the dq kernel; "auto", in the
+# dk/dv kernel when a tile holds 8 tokens or more (G <= 8). Measured on the H100 at 25%
+# (results/reference/h100-dash/bwd-summary/): dq + dk/dv + the rest, atomics -> in dk/dv,
+# 76.4 -> 70.9 ms at 32k with 32/8 heads, 7.08 -> 6.76 ms at 8k; with 32/2 heads (G=16, 4-token
+# tiles, so 4x more tile visits per chunk) 50.3 -> 50.2 ms at 32k and 6.15 -> 6.97 ms at 8k.
+SUMMARY_IN_KV = "auto"
 
 
 def dash_backward(q, k, v, head_cls, out, lse, d_out, summaries, tau, log_g, count, offsets,
@@ -340,7 +344,7 @@ def _attention_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, toke
         words = token_masks
     else:
         words = ids
-    in_kv = prior and SUMMARY_IN_KV
+    in_kv = prior and (G <= 8 if SUMMARY_IN_KV == "auto" else bool(SUMMARY_IN_KV))
     k_row = torch.empty(B, Hq, N, device=q.device, dtype=torch.float32) if in_kv else q.new_zeros(1)
     beta_mean = torch.empty(B, Hkv, N, device=q.device, dtype=torch.float32) if in_kv else q.new_zeros(1)
     d_out = d_out.contiguous()

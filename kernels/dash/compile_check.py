@@ -90,11 +90,11 @@ def cases(shapes=SHAPES):
                 yield (f"bwd_q G={G} est={est} prior={prior} tma={tma}", backward._bwd_q_kernel,
                        pointer_types(backward._bwd_q_kernel, "bf16", over),
                        dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior,
-                            SUMMARY_IN_KV=prior and backward.SUMMARY_IN_KV), (), backward.BWD_Q_WARPS)
+                            SUMMARY_IN_KV=prior and G <= 8), (), backward.BWD_Q_WARPS)
                 yield (f"bwd_kv G={G} est={est} prior={prior} tma={tma}", backward._bwd_kv_kernel,
                        pointer_types(backward._bwd_kv_kernel, "bf16", over),
                        dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior,
-                            SUMMARY_IN_KV=prior and backward.SUMMARY_IN_KV),
+                            SUMMARY_IN_KV=prior and G <= 8),
                        (), backward.BWD_KV_WARPS)
         yield (f"infllmv2 block scores fp32 G={G}", stage1._block_scores_kernel,
                pointer_types(stage1._block_scores_kernel, "fp32", {"sm_scale": "fp32"}),
