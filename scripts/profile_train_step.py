@@ -79,7 +79,12 @@ def main():
     args = ap.parse_args()
     rows = []
     for method in args.methods.split(","):
-        row = profile_method(method, args.steps, Stage(args.seqlen, args.batch, args.steps), args.device)
+        try:
+            row = profile_method(method, args.steps, Stage(args.seqlen, args.batch, args.steps), args.device)
+        except Exception as e:  # one method's failure must not hide the others' numbers
+            rows.append(dict(method=method, error=f"{type(e).__name__}: {e}"))
+            print(json.dumps(rows[-1]), flush=True)
+            continue
         rows.append(row)
         print(json.dumps({k: (round(v, 2) if isinstance(v, float) else v) for k, v in row.items()
                           if k not in ("cprofile_3_steps", "top_kernels_ms")}), flush=True)  # fmt: skip

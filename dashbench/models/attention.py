@@ -88,6 +88,18 @@ def _kernels(query: torch.Tensor) -> bool:
     return query.is_cuda and query.dtype in (torch.bfloat16, torch.float16) and query.shape[-1] in (64, 128)
 
 
+def _autocast_inputs(query, key, value):
+    """q, k, v in autocast's dtype when autocast is on and they arrive in fp32, as autocast does
+    for PyTorch's own attention. Llama's rotary embedding multiplies bf16 projections by fp32
+    cos/sin, so under autocast q and k reach the attention in fp32, and the kernels (bf16/fp16)
+    were skipped for the references: the sparse fine-tunes at d1c9acb trained that way."""
+    device = query.device.type
+    if query.dtype == torch.float32 and torch.is_autocast_enabled(device):
+        dtype = torch.get_autocast_dtype(device)
+        return query.to(dtype), key.to(dtype), value.to(dtype)
+    return query, key, value
+
+
 def _positions(query, key) -> torch.Tensor:
     n_q, n_k = query.shape[2], key.shape[2]
     return torch.arange(n_k - n_q, n_k, device=query.device)
@@ -99,6 +111,7 @@ def _out(o: torch.Tensor, query: torch.Tensor):
 
 def dash_forward(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
     _check_call(module, query, key, attention_mask, scaling, dropout)
+    query, key, value = _autocast_inputs(query, key, value)
     s = settings_of(module.config)
     w = head_cls(module).to(query.dtype)
     want = bool(_recording)
@@ -149,6 +162,7 @@ def _dash_decode(module, query, key, value, w, want, knobs):
 
 def infllmv2_forward(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
     _check_call(module, query, key, attention_mask, scaling, dropout)
+    query, key, value = _autocast_inputs(query, key, value)
     cfg = settings_of(module.config).infllmv2()
     want = bool(_recording)
     if query.shape[2] == key.shape[2]:
@@ -179,6 +193,7 @@ def infllmv2_forward(module, query, key, value, attention_mask, scaling=None, dr
 
 def nsa_forward(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
     _check_call(module, query, key, attention_mask, scaling, dropout)
+    query, key, value = _autocast_inputs(query, key, value)
     s = settings_of(module.config)
     cfg, params = s.nsa(), nsa_params(module, s)
     want = bool(_recording)

@@ -129,3 +129,18 @@ def test_fa3_refuses_cpu_tensors_before_the_wheel_sees_them(tokens, monkeypatch,
     with pytest.raises(ValueError, match="on cpu"), torch.no_grad():
         model(tokens)
     assert not called
+
+
+def test_autocast_casts_fp32_attention_inputs_like_pytorch_attention():
+    """Under autocast, Llama's rotary embedding hands the attention fp32 q and k; the sparse
+    methods must see autocast's dtype (the kernels take bf16/fp16), and nothing changes without
+    autocast."""
+    from dashbench.models.attention import _autocast_inputs
+
+    q, k, v = (torch.randn(1, 2, 8, 64) for _ in range(3))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert {t.dtype for t in _autocast_inputs(q, k, v)} == {torch.bfloat16}
+    assert all(a is b for a, b in zip(_autocast_inputs(q, k, v), (q, k, v)))
+    half = [t.half() for t in (q, k, v)]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert all(a is b for a, b in zip(_autocast_inputs(*half), half))  # only fp32 is cast
