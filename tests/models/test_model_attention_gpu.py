@@ -77,3 +77,36 @@ def test_kernel_decode_matches_kernel_prefill(method):
             out = fast(x[:, t : t + 1], past_key_values=out.past_key_values, use_cache=True)
             steps.append(out.logits[:, -1])
     assert _rel(torch.stack(steps, 1), full[:, 570:]) < 3e-2
+
+
+@pytest.mark.parametrize("method", ["dash", "nsa", "infllmv2"])
+def test_training_under_autocast_runs_the_kernels(method, monkeypatch):
+    """`dashbench train` keeps fp32 master weights under bf16 autocast, where Llama's rotary
+    embedding hands the attention fp32 q and k: the step must still go through the Triton
+    kernels (the references would be ~20x slower), and its gradients match the fp32 reference
+    model's."""
+    import dashbench.kernels.reference.dash as dash_ref
+    import dashbench.kernels.reference.infllmv2 as infllmv2_ref
+    import dashbench.kernels.reference.nsa as nsa_ref
+
+    ref, _ = _pair(method)
+    model = build_model(ref.config, SparseAttentionConfig(method=method, window=64).with_knob(KNOB[method]),
+                        seed=0).cuda()  # fmt: skip
+    model.load_state_dict(ref.state_dict())
+    x = torch.randint(0, 128, (2, 1000), device="cuda", generator=torch.Generator("cuda").manual_seed(1))
+    ref.train()
+    ref(input_ids=x, labels=x).loss.backward()
+
+    def refused(*args, **kwargs):
+        raise AssertionError("the PyTorch reference ran instead of the kernels")
+
+    for mod, name in ((dash_ref, "dash_attention_reference"), (infllmv2_ref, "infllmv2_reference"),
+                      (nsa_ref, "nsa_reference")):  # fmt: skip
+        monkeypatch.setattr(mod, name, refused)
+    model.train()
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        loss = model(input_ids=x, labels=x).loss
+    loss.backward()
+    got = torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+    want = torch.cat([p.grad.flatten() for p in ref.parameters() if p.grad is not None])
+    assert _rel(got, want) < 5e-2
