@@ -24,7 +24,8 @@ SHAPES = ((1, 32, 8, 128, 32768), (1, 32, 2, 128, 32768), (1, 32, 8, 128, 8192),
           (4, 4, 1, 64, 8192))  # fmt: skip
 # Tried and slower (h100-dash/bwd-summary/): K/V through descriptors, 8-warp dq, 4-warp dk/dv,
 # the summary product on an fp32 copy of q (tf32x3), w's bf16 head alone.
-VARIANTS = {"atomics": False, "in-kv": True}
+# name: (summary gradient in the dk/dv kernel, dq's entmax JVP in one pass)
+VARIANTS = {"atomics": (False, False), "in-kv": (True, False), "in-kv+one-pass": (True, True)}
 
 
 def profile_shape(B, hq, hkv, d, n, C=64) -> list[dict]:
@@ -40,8 +41,8 @@ def profile_shape(B, hq, hkv, d, n, C=64) -> list[dict]:
         dash_attention(*args, chunk_size=C, scaling=scaling).backward(do)
 
     rows, grads0 = [], None
-    for variant, in_kv in VARIANTS.items():
-        backward.SUMMARY_IN_KV = in_kv
+    for variant, (in_kv, one_pass) in VARIANTS.items():
+        backward.SUMMARY_IN_KV, backward.BWD_Q_ONE_PASS = in_kv, one_pass
         step()
         grads = [t.grad.float() for t in args]
         grads0 = grads0 or grads
@@ -53,7 +54,7 @@ def profile_shape(B, hq, hkv, d, n, C=64) -> list[dict]:
         top = {k: round(v, 2) for k, v in list(row["kernels_ms"].items())[:4]}
         print(json.dumps(dict(shape=f"B{B} {hq}/{hkv} d{d} n{n}", variant=variant, total=round(row["total_ms"], 2),
                               **top, diff={k: f"{v:.1e}" for k, v in diff.items()})), flush=True)  # fmt: skip
-    backward.SUMMARY_IN_KV = "auto"
+    backward.SUMMARY_IN_KV, backward.BWD_Q_ONE_PASS = "auto", False
     return rows
 
 

@@ -41,7 +41,7 @@ def _bwd_q_kernel(
     N, n_tiles, n_chunks, xscale, sm_scale, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr, PRIOR: tl.constexpr,
-    SUMMARY_IN_KV: tl.constexpr,
+    SUMMARY_IN_KV: tl.constexpr, ONE_PASS: tl.constexpr,
 ):  # fmt: skip
     # PRIOR: DashAttention (bias and its gradient through the routing); otherwise plain
     # block-sparse attention with per-token selection bits (TOKMASK, as in the forward).
@@ -93,6 +93,8 @@ def _bwd_q_kernel(
     s_base = S + (b * HKV + h) * n_chunks * D
     sdp_sum = tl.zeros([R], tl.float32)  # sum over the support of sqrt(p) * dp
     s_sum = tl.zeros([R], tl.float32)  # sum over the support of sqrt(p)
+    if ONE_PASS:  # sum over the support of sqrt(p) * summary, for the JVP's second term
+        sr_sum = tl.zeros([R, D], tl.float32)
     dsum_base = DSUM + (b * HKV + h) * n_chunks * D
     k_src, v_src = _chunk_sources(k_base, v_base, N, stride_kn, C, D, TMA)
     c_next = tl.load(IDS + start, mask=n_list > 0, other=0)
@@ -124,6 +126,8 @@ def _bwd_q_kernel(
             # the entmax JVP's first term straight into dq (two [R, D] fp32 accumulators beside
             # dq made this kernel spill 6 KB a thread)
             dq += (zscale * sdp)[:, None] * summary[None, :]
+            if ONE_PASS:
+                sr_sum += sr[:, None] * summary[None, :]
             if not SUMMARY_IN_KV:
                 tl.atomic_add(dsum_base + c * D + dims, tl.sum(sdp[:, None] * q.to(tl.float32), axis=0) * zscale)
     if PRIOR:
@@ -131,8 +135,10 @@ def _bwd_q_kernel(
         if SUMMARY_IN_KV:  # what the dk/dv kernel needs to form the summary gradient itself
             tl.store(KROW + per_row, k_row, mask=valid)
             tl.store(BMEAN + (b * HKV + h) * N + pos, beta_mean, mask=valid & (g == 0))
+        if ONE_PASS:
+            dq -= (zscale * k_row)[:, None] * sr_sum
         # The entmax JVP's second term, which needs k_row (known only now), for dq and summaries.
-        for i in range(0, n_list):
+        for i in range(0, 0 if ONE_PASS else n_list):
             c = tl.load(IDS + start + i)
             summary = tl.load(s_base + c * D + dims)
             sr, p_bar = _routing(q.to(tl.float32), summary, tau, valid, xscale, G, GP, BM, R)
@@ -304,6 +310,10 @@ BWD_KV_WARPS = 8
 # 76.4 -> 70.9 ms at 32k with 32/8 heads, 7.08 -> 6.76 ms at 8k; with 32/2 heads (G=16, 4-token
 # tiles, so 4x more tile visits per chunk) 50.3 -> 50.2 ms at 32k and 6.15 -> 6.97 ms at 8k.
 SUMMARY_IN_KV = "auto"
+# With the summary gradient in dk/dv: the dq kernel's entmax JVP in one pass over the list, an
+# [R, D] fp32 sum of sqrt(p) * summary beside dq instead of a second pass that recomputes the
+# routing. Off until timed on the H100 (registers: see kernels/README.md).
+BWD_Q_ONE_PASS = False
 
 
 def dash_backward(q, k, v, head_cls, out, lse, d_out, summaries, tau, log_g, count, offsets,
@@ -361,6 +371,7 @@ def _attention_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, toke
         k_row, beta_mean,
         q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
         N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, TMA=tma, SUMMARY_IN_KV=in_kv,
+        ONE_PASS=in_kv and BWD_Q_ONE_PASS,
         num_warps=BWD_Q_WARPS,
     )  # fmt: skip
     t_offsets, t_counts, t_tiles, t_words = transpose_lists(offsets, tile_count, ids, n_chunks,

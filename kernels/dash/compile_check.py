@@ -87,10 +87,11 @@ def cases(shapes=SHAPES):
                        pointer_types(attend._attend_fwd_kernel, "bf16", over),
                        dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior), ())
             for tma in (False, True):
-                yield (f"bwd_q G={G} est={est} prior={prior} tma={tma}", backward._bwd_q_kernel,
-                       pointer_types(backward._bwd_q_kernel, "bf16", over),
-                       dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior,
-                            SUMMARY_IN_KV=prior and G <= 8), (), backward.BWD_Q_WARPS)
+                for one_pass in (False, True) if prior and G <= 8 and not tma else (False,):
+                    yield (f"bwd_q G={G} est={est} prior={prior} tma={tma} one_pass={one_pass}", backward._bwd_q_kernel,
+                           pointer_types(backward._bwd_q_kernel, "bf16", over),
+                           dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior,
+                                SUMMARY_IN_KV=prior and G <= 8, ONE_PASS=one_pass), (), backward.BWD_Q_WARPS)
                 yield (f"bwd_kv G={G} est={est} prior={prior} tma={tma}", backward._bwd_kv_kernel,
                        pointer_types(backward._bwd_kv_kernel, "bf16", over),
                        dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior,
