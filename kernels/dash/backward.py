@@ -262,18 +262,24 @@ def _bwd_kv_kernel(
 def transpose_lists(offsets, counts, ids, n_chunks: int, words=None):
     """Tile -> chunks lists into chunk -> tiles lists: ``(offsets [B*Hkv, n_chunks], counts,
     tiles, words)``, tiles ascending within each chunk; ``words`` (per list entry, e.g. the
-    token-selection bits) come back in the new order, or ``None``."""
+    token-selection bits) come back in the new order, or ``None``.
+
+    ``ids`` holds exactly the listed pairs (the forward's lists do), or one placeholder entry
+    when there are none; so the pair count is its length, and beyond that one-entry case the
+    transposition runs without a host sync (``int(counts.sum())``, ``repeat_interleave``
+    without ``output_size`` and CUDA ``bincount`` each waited for the GPU)."""
     bh_tiles = counts.numel()
     n_tiles = counts.shape[-1]
     c = counts.flatten().long()
-    total = int(c.sum())
+    total = ids.numel() if ids.numel() > 1 else int(c.sum())
     dev = counts.device
-    tile_of_pair = torch.repeat_interleave(torch.arange(bh_tiles, device=dev), c)
+    tile_of_pair = torch.repeat_interleave(torch.arange(bh_tiles, device=dev), c, output_size=total)
     bh = tile_of_pair // n_tiles
     key = bh * n_chunks + ids[:total].long()
     order = torch.sort(key, stable=True).indices
     tiles = (tile_of_pair[order] % n_tiles).to(torch.int32)
-    t_counts = torch.bincount(key, minlength=(bh_tiles // n_tiles) * n_chunks)
+    t_counts = torch.zeros((bh_tiles // n_tiles) * n_chunks, device=dev, dtype=torch.int64)
+    t_counts.index_add_(0, key, torch.ones_like(key))
     t_offsets = torch.cumsum(t_counts, 0) - t_counts
     if words is not None:
         words = words[:total][order] if total else words[:1]
