@@ -251,6 +251,7 @@ def _topk_last_density(topk: int, block_size: int, n_keys: int, window: int) -> 
 def fa3_forward(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
     """FlashAttention-3 (the forward-only ``fa3-fwd`` wheel): inference only, never a stand-in."""
     _check_call(module, query, key, attention_mask, scaling, dropout)
+    query, key, value = _autocast_inputs(query, key, value)
     try:
         from fa3_fwd_interface import flash_attn_func
     except ImportError:
