@@ -259,30 +259,37 @@ def _bwd_kv_kernel(
         tl.store(DSUM + (b * HKV + h) * n_chunks * D + c * D + dims, tl.sum(tl.where(w_row, d_sum, 0.0), axis=0))
 
 
-def transpose_lists(offsets, counts, ids, n_chunks: int, words=None):
+def transpose_lists(offsets, counts, ids, n_chunks: int, words=None, *, packed: bool = False):
     """Tile -> chunks lists into chunk -> tiles lists: ``(offsets [B*Hkv, n_chunks], counts,
     tiles, words)``, tiles ascending within each chunk; ``words`` (per list entry, e.g. the
     token-selection bits) come back in the new order, or ``None``.
 
-    ``ids`` holds exactly the listed pairs (the forward's lists do), or one placeholder entry
-    when there are none; so the pair count is its length, and beyond that one-entry case the
-    transposition runs without a host sync (``int(counts.sum())``, ``repeat_interleave``
-    without ``output_size`` and CUDA ``bincount`` each waited for the GPU)."""
+    Tile ``t``'s entries are ``ids[offsets[t] : offsets[t] + counts[t]]``. ``packed``: the
+    lists lie back to back and ``ids`` holds exactly them (DashAttention's and the multi-token
+    selection lists do; decode-style single-token lists are strided), or one placeholder entry
+    when there are none. Then the pair count is ``ids``' length and, beyond the one-entry case,
+    nothing waits for the GPU (``int(counts.sum())``, ``repeat_interleave`` without
+    ``output_size`` and CUDA ``bincount`` each synced)."""
     bh_tiles = counts.numel()
     n_tiles = counts.shape[-1]
     c = counts.flatten().long()
-    total = ids.numel() if ids.numel() > 1 else int(c.sum())
+    total = ids.numel() if packed and ids.numel() > 1 else int(c.sum())
     dev = counts.device
     tile_of_pair = torch.repeat_interleave(torch.arange(bh_tiles, device=dev), c, output_size=total)
+    if packed:
+        at = torch.arange(total, device=dev)
+    else:  # each pair's place in ids: its tile's offset plus its rank in the tile
+        start = torch.cumsum(c, 0) - c
+        at = offsets.flatten().long()[tile_of_pair] + torch.arange(total, device=dev) - start[tile_of_pair]
     bh = tile_of_pair // n_tiles
-    key = bh * n_chunks + ids[:total].long()
+    key = bh * n_chunks + ids[at].long()
     order = torch.sort(key, stable=True).indices
     tiles = (tile_of_pair[order] % n_tiles).to(torch.int32)
     t_counts = torch.zeros((bh_tiles // n_tiles) * n_chunks, device=dev, dtype=torch.int64)
     t_counts.index_add_(0, key, torch.ones_like(key))
     t_offsets = torch.cumsum(t_counts, 0) - t_counts
     if words is not None:
-        words = words[:total][order] if total else words[:1]
+        words = words[at][order] if total else words[:1]
     if total == 0:
         tiles = torch.zeros(1, device=dev, dtype=torch.int32)
     return t_offsets.view(-1, n_chunks), t_counts.view(-1, n_chunks).to(torch.int32), tiles, words
@@ -380,8 +387,10 @@ def _attention_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, toke
         ONE_PASS=in_kv and BWD_Q_ONE_PASS,
         num_warps=BWD_Q_WARPS,
     )  # fmt: skip
+    # DashAttention's lists (chunk_lists) are packed; selection lists are, except for one token
     t_offsets, t_counts, t_tiles, t_words = transpose_lists(offsets, tile_count, ids, n_chunks,
-                                                            None if prior else token_masks)  # fmt: skip
+                                                            None if prior else token_masks,
+                                                            packed=prior or N > 1)  # fmt: skip
     dk = torch.empty(B, Hkv, N, D, device=q.device, dtype=torch.float32)
     dv = torch.empty_like(dk)
     _bwd_kv_kernel[(n_chunks, B * Hkv)](

@@ -36,7 +36,7 @@ def test_lists_hold_the_union_and_the_token_bits():
 
 
 @pytest.mark.parametrize("hq, hkv, n, d, bs", [(4, 2, 150, 64, 32), (6, 2, 97, 64, 32), (2, 2, 130, 128, 64),
-                                                (8, 1, 200, 64, 32)])  # fmt: skip
+                                                (8, 1, 200, 64, 32), (4, 2, 1, 64, 32)])  # fmt: skip
 def test_forward_and_gradients_match_pytorch(hq, hkv, n, d, bs):
     g = torch.Generator().manual_seed(n)
     q, k, v = (torch.randn(2, h, n, d, generator=g).to(DEVICE) for h in (hq, hkv, hkv))
@@ -51,7 +51,10 @@ def test_forward_and_gradients_match_pytorch(hq, hkv, n, d, bs):
     assert _rel(out, ref) < FP32_TOL
     tol = 1e-5 if DEVICE == "cpu" else 1e-2
     for name, got, want in zip(["q", "k", "v"], args, ref_args):
-        assert _rel(got.grad, want.grad) < tol, name
+        if want.grad.norm() == 0:  # n = 1: one key, so dq is exactly zero; rounding is all we get
+            assert got.grad.abs().max() < tol, name
+        else:
+            assert _rel(got.grad, want.grad) < tol, name
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])

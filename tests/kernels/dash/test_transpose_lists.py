@@ -22,7 +22,7 @@ def _lists(bh, n_tiles, n_chunks, density, seed):
                                                             (2, 5, 4, 0.0)])  # fmt: skip
 def test_transposed_lists_match_a_loop(bh, n_tiles, n_chunks, density):
     sel, offsets, counts, ids, words = _lists(bh, n_tiles, n_chunks, density, seed=n_tiles)
-    t_offsets, t_counts, tiles, t_words = transpose_lists(offsets, counts, ids, n_chunks, words)
+    t_offsets, t_counts, tiles, t_words = transpose_lists(offsets, counts, ids, n_chunks, words, packed=True)
     total = int(counts.sum())
     for b in range(bh):
         for c in range(n_chunks):
@@ -35,3 +35,20 @@ def test_transposed_lists_match_a_loop(bh, n_tiles, n_chunks, density):
                 pair = int(offsets[b, t]) + int(sel[b, t, :c].sum())
                 assert w == int(words[pair])
     assert int(t_counts.sum()) == total and tiles.numel() == max(1, total)
+
+
+def test_strided_single_token_lists_are_read_through_their_offsets():
+    """Decode-style lists (one query per sequence: each head's selection, -1-padded, at a fixed
+    stride) transpose like their packed form."""
+    from dashbench.kernels.dash.block_sparse import _single_token_lists, selection_lists
+
+    g = torch.Generator().manual_seed(0)
+    blocks = torch.sort(torch.randperm(12, generator=g)[:5]).values.view(1, 1, 1, 5).repeat(2, 3, 1, 1)
+    blocks[1, 2, 0, 3:] = -1
+    strided = _single_token_lists(blocks, 16, q_offset=150)  # own block 9: ids >= 9 left out
+    offsets, counts, ids, words = selection_lists(torch.cat([blocks, blocks], 2), bm=2, block_size=16, q_offset=150)
+    got = transpose_lists(strided[0], strided[1], strided[2], 12, strided[3])
+    want = transpose_lists(offsets, counts, ids, 12, words, packed=True)
+    for a, b in zip(got[:3], want[:3]):
+        assert torch.equal(a, b)
+    assert int(got[1].sum()) == int(strided[1].sum()) > 0
