@@ -92,7 +92,8 @@ def _autocast_inputs(query, key, value):
     """q, k, v in autocast's dtype when autocast is on and they arrive in fp32, as autocast does
     for PyTorch's own attention. Llama's rotary embedding multiplies bf16 projections by fp32
     cos/sin, so under autocast q and k reach the attention in fp32, and the kernels (bf16/fp16)
-    were skipped for the references: the sparse fine-tunes at d1c9acb trained that way."""
+    were skipped for the references: the sparse fine-tunes at d1c9acb trained that way. (Decoding
+    an fp32 model under autocast casts the whole cache every step; run inference in bf16.)"""
     device = query.device.type
     if query.dtype == torch.float32 and torch.is_autocast_enabled(device):
         dtype = torch.get_autocast_dtype(device)
