@@ -27,6 +27,7 @@ from dashbench.kernels.dash.common import (
     _chunk_kv,
     _chunk_sources,
     _next_chunk,
+    _prior_dp,
     _routing,
     _token_mask_bias,
     _token_sum,
@@ -64,6 +65,7 @@ def _bwd_q_kernel(
     lse = tl.load(LSE + per_row, mask=valid, other=0.0)
     delta = tl.load(DELTA + per_row, mask=valid, other=0.0)
     if PRIOR:
+        qf = q.to(tl.float32)
         tau = tl.load(TAU + per_row, mask=valid, other=float("inf"))
         log_g = tl.load(LOGG + (b * HKV + h) * N + pos, mask=valid, other=0.0)
         n_routed = tl.load(CNT + (b * HKV + h) * N + pos, mask=valid, other=1) - 1
@@ -102,7 +104,7 @@ def _bwd_q_kernel(
         c, c_next = _next_chunk(IDS + start, i, n_list, c_next, TMA)
         if PRIOR:
             summary = tl.load(s_base + c * D + dims)
-            sr, p_bar = _routing(q.to(tl.float32), summary, tau, valid, xscale, G, GP, BM, R)
+            sr, p_bar = _routing(qf, summary, tau, valid, xscale, G, GP, BM, R)
             bias, routed = _bias(p_bar, log_g, inv_sigma, ESTIMATE_DIAGONAL)
         else:
             bias = _token_mask_bias(TOKMASK + start + i, token_bit)
@@ -114,12 +116,7 @@ def _bwd_q_kernel(
         ds = p * (tl.dot(do, tl.trans(v)) - delta[:, None])
         dq += tl.dot(ds.to(k.dtype), k) * sm_scale
         if PRIOR:
-            beta = _token_sum(tl.sum(ds, axis=1), GP, BM, R)
-            if ESTIMATE_DIAGONAL:
-                d_log = (beta - beta_mean) * inv_sigma
-            else:
-                d_log = beta
-            dp = tl.where(routed & valid, d_log / tl.where(routed, p_bar, 1.0), 0.0) / G
+            dp = _prior_dp(ds, beta_mean, p_bar, routed, valid, inv_sigma, G, GP, BM, R, ESTIMATE_DIAGONAL)
             sdp = sr * dp
             sdp_sum += sdp
             s_sum += sr
@@ -129,7 +126,7 @@ def _bwd_q_kernel(
             if ONE_PASS:
                 sr_sum += sr[:, None] * summary[None, :]
             if not SUMMARY_IN_KV:
-                tl.atomic_add(dsum_base + c * D + dims, tl.sum(sdp[:, None] * q.to(tl.float32), axis=0) * zscale)
+                tl.atomic_add(dsum_base + c * D + dims, tl.sum(sdp[:, None] * qf, axis=0) * zscale)
     if PRIOR:
         k_row = tl.where(s_sum > 0, sdp_sum / tl.where(s_sum > 0, s_sum, 1.0), 0.0)
         if SUMMARY_IN_KV:  # what the dk/dv kernel needs to form the summary gradient itself
@@ -141,10 +138,10 @@ def _bwd_q_kernel(
         for i in range(0, 0 if ONE_PASS else n_list):
             c = tl.load(IDS + start + i)
             summary = tl.load(s_base + c * D + dims)
-            sr, p_bar = _routing(q.to(tl.float32), summary, tau, valid, xscale, G, GP, BM, R)
+            sr, p_bar = _routing(qf, summary, tau, valid, xscale, G, GP, BM, R)
             dq -= (zscale * sr * k_row)[:, None] * summary[None, :]
             if not SUMMARY_IN_KV:
-                tl.atomic_add(dsum_base + c * D + dims, -tl.sum((sr * k_row)[:, None] * q.to(tl.float32), axis=0) * zscale)
+                tl.atomic_add(dsum_base + c * D + dims, -tl.sum((sr * k_row)[:, None] * qf, axis=0) * zscale)
     tl.store(DQ + row_off, dq, mask=valid[:, None])
 
 
@@ -234,13 +231,8 @@ def _bwd_kv_kernel(
         if PRIOR and SUMMARY_IN_KV:
             if i >= n_diag:
                 # The dq kernel's chain, for this chunk: beta -> d log p_bar -> dp -> entmax JVP.
-                beta = _token_sum(tl.sum(ds, axis=1), GP, BM, R)
-                if ESTIMATE_DIAGONAL:
-                    beta_mean = tl.load(BMEAN + (b * HKV + h) * N + pos, mask=valid, other=0.0)
-                    d_log = (beta - beta_mean) * inv_sigma
-                else:
-                    d_log = beta
-                dp = tl.where(routed & valid, d_log / tl.where(routed, p_bar, 1.0), 0.0) / G
+                beta_mean = tl.load(BMEAN + (b * HKV + h) * N + pos, mask=valid, other=0.0)
+                dp = _prior_dp(ds, beta_mean, p_bar, routed, valid, inv_sigma, G, GP, BM, R, ESTIMATE_DIAGONAL)
                 k_row = tl.load(KROW + per_row, mask=valid, other=0.0)
                 w = zscale * sr * (dp - k_row)
                 w_mat = tl.where(w_row, w[None, :], 0.0)

@@ -29,6 +29,20 @@ def _bias(p_bar, log_g, inv_sigma, ESTIMATE_DIAGONAL: tl.constexpr):
 
 
 @triton.jit
+def _prior_dp(ds, beta_mean, p_bar, routed, valid, inv_sigma, G: tl.constexpr, GP: tl.constexpr,
+              BM: tl.constexpr, R: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr):  # fmt: skip
+    """The backward through one chunk's log-prior bias: ``beta`` (the token's sum of ``dS`` over
+    the chunk's keys and its G heads), centred on ``beta_mean`` when the prior is, to the
+    gradient of each head's routing probability (0 where the token did not route)."""
+    beta = _token_sum(tl.sum(ds, axis=1), GP, BM, R)
+    if ESTIMATE_DIAGONAL:
+        d_log = (beta - beta_mean) * inv_sigma
+    else:
+        d_log = beta
+    return tl.where(routed & valid, d_log / tl.where(routed, p_bar, 1.0), 0.0) / G
+
+
+@triton.jit
 def _token_mask_bias(word_ptr, token_bit):
     """0 for the rows whose token selected this chunk (its bit in the tile's word), else -inf."""
     word = tl.load(word_ptr)
