@@ -34,6 +34,9 @@ import triton.language as tl
 P_FLOOR = 1e-20
 CB = 32  # chunks per block: one mask word
 MAX_ITER = 12
+# The lean router (_route_lean_kernel) against the first one (_route_kernel): same outputs; the
+# choice is timed on the H100 (kernels/README.md).
+ROUTE_LEAN = True
 
 
 @triton.jit
@@ -189,6 +192,195 @@ def _route_kernel(
     tl.store(COUNT + tok_out, n_routed + 1, mask=tok_valid)
 
 
+
+# ---- Lean router: the same outputs with fewer operations per score (see _route_lean_kernel). ----
+
+
+@triton.jit
+def _lean_scores(q, s_base, stride_term, stride_sc, c0, n_valid, D: tl.constexpr, CB: tl.constexpr,
+                 SPLIT_BF16: tl.constexpr, MASKED: tl.constexpr, three):  # fmt: skip
+    """x for the rows of ``q`` against chunks ``c0 .. c0 + CB`` of summaries that the host has
+    already scaled by ``xscale`` and split into bf16 terms (``stride_term`` apart), so the loads
+    feed the tensor cores directly; only a ``MASKED`` block (the last, partial one) pays for a
+    bounds mask, and its missing chunks score ``-inf``."""
+    ids = c0 + tl.arange(0, CB)
+    offs = ids[:, None].to(tl.int64) * stride_sc + tl.arange(0, D)[None, :]
+    cm = ids < n_valid
+    if MASKED:
+        s0 = tl.load(s_base + offs, mask=cm[:, None], other=0.0)
+    else:
+        s0 = tl.load(s_base + offs)
+    if SPLIT_BF16:
+        if MASKED:
+            s1 = tl.load(s_base + stride_term + offs, mask=cm[:, None], other=0.0)
+        else:
+            s1 = tl.load(s_base + stride_term + offs)
+        x = tl.dot(q, tl.trans(s0))
+        x = tl.dot(q, tl.trans(s1), x)
+        if three:
+            if MASKED:
+                s2 = tl.load(s_base + 2 * stride_term + offs, mask=cm[:, None], other=0.0)
+            else:
+                s2 = tl.load(s_base + 2 * stride_term + offs)
+            x = tl.dot(q, tl.trans(s2), x)
+    else:
+        x = tl.dot(q, tl.trans(s0), input_precision="tf32x3")
+    if MASKED:
+        x = tl.where(cm[None, :], x, float("-inf"))
+    return x
+
+
+@triton.jit
+def _lean_max_block(m, q, s_base, stride_term, stride_sc, c0, own, D: tl.constexpr, CB: tl.constexpr,
+                    SPLIT_BF16: tl.constexpr, MASKED: tl.constexpr, three):  # fmt: skip
+    x = _lean_scores(q, s_base, stride_term, stride_sc, c0, own, D, CB, SPLIT_BF16, MASKED, three)
+    return tl.maximum(m, tl.max(x, axis=1))
+
+
+@triton.jit
+def _lean_solve_block(tau, cnt, s1, s2, nearest, q, s_base, stride_term, stride_sc, c0, own,
+                      D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr,
+                      MASKED: tl.constexpr, three):  # fmt: skip
+    """Sums over the support {x > tau} of d = x - tau (count, sum d, sum d^2) and the smallest
+    |d| of any entry."""
+    x = _lean_scores(q, s_base, stride_term, stride_sc, c0, own, D, CB, SPLIT_BF16, MASKED, three)
+    d = x - tau[:, None]
+    dp = tl.maximum(d, 0.0)
+    cnt += tl.sum((d > 0.0).to(tl.float32), axis=1)
+    s1 += tl.sum(dp, axis=1)
+    s2 += tl.sum(dp * dp, axis=1)
+    nearest = tl.minimum(nearest, tl.min(tl.abs(d), axis=1))
+    return cnt, s1, s2, nearest
+
+
+@triton.jit
+def _lean_final_block(log_sum, n_routed, n_union, tau, q, s_base, stride_term, stride_sc, c0, own,
+                      mask_base, sub_ok, tok_valid, n_words, D: tl.constexpr, CB: tl.constexpr,
+                      GP: tl.constexpr, G: tl.constexpr, BM: tl.constexpr, SUB: tl.constexpr,
+                      SPLIT_BF16: tl.constexpr, MASKED: tl.constexpr, three):  # fmt: skip
+    """The GQA-mean probability of each (token, chunk): the routed count, the log-probability sum
+    and the tile unions as mask words. Rows that route nothing carry tau = +inf (p = 0)."""
+    x = _lean_scores(q, s_base, stride_term, stride_sc, c0, own, D, CB, SPLIT_BF16, MASKED, three)
+    p = tl.maximum(x - tau[:, None], 0.0)
+    p_bar = tl.sum(tl.reshape(p * p, (GP, BM, CB)), axis=0) / G
+    routed = (p_bar > 1e-20) & tok_valid[:, None]
+    log_sum += tl.sum(tl.where(routed, tl.log(tl.where(routed, p_bar, 1.0)), 0.0), axis=1)
+    n_routed += tl.sum(routed.to(tl.int32), axis=1)
+    BMA: tl.constexpr = BM // SUB
+    any_routed = tl.max(tl.reshape(routed.to(tl.int32), (SUB, BMA, CB)), axis=1)
+    WORDS: tl.constexpr = CB // 32
+    words = tl.sum(tl.reshape(any_routed, (SUB, WORDS, 32)) << tl.arange(0, 32)[None, None, :], axis=2)
+    w_ids = c0 // 32 + tl.arange(0, WORDS)
+    tl.store(mask_base[:, None] + w_ids[None, :], words, mask=sub_ok[:, None] & (w_ids < n_words)[None, :])
+    n_union += tl.sum(any_routed, axis=1)
+    return log_sum, n_routed, n_union
+
+
+@triton.jit
+def _route_lean_kernel(
+    Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT,
+    stride_qb, stride_qh, stride_qn,
+    stride_st, stride_sb, stride_sh, stride_sc,
+    N, q_offset, n_tiles, n_words, max_iter,
+    HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
+    D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, SUB: tl.constexpr,
+):  # fmt: skip
+    """``_route_kernel`` with fewer operations per score: the host pre-scales and pre-splits the
+    summaries (no conversions in the loop), the threshold is kept absolute (no ``x - max``), only
+    the last block of a pass is masked, and a solver step checks its support with one statistic,
+    the smallest ``|x - tau|``, instead of the lowest entry in and the highest out."""
+    R: tl.constexpr = GP * BM
+    t = tl.program_id(0)
+    bh = tl.program_id(1)
+    b = (bh // HKV).to(tl.int64)
+    h = (bh % HKV).to(tl.int64)
+    rows = tl.arange(0, R)
+    g = rows // BM
+    pos = t.to(tl.int64) * BM + rows % BM
+    valid = (pos < N) & (g < G)
+    own = (q_offset + t * BM) // C
+    n_full = own // CB * CB
+    dims = tl.arange(0, D)
+    q = tl.load(Q + b * stride_qb + (h * G + g)[:, None].to(tl.int64) * stride_qh
+                + pos[:, None] * stride_qn + dims[None, :], mask=valid[:, None], other=0.0)  # fmt: skip
+    if not SPLIT_BF16:
+        q = q.to(tl.float32)
+    s_base = S + b * stride_sb + h * stride_sh
+
+    m = tl.full([R], float("-inf"), tl.float32)
+    for c0 in range(0, n_full, CB):
+        m = _lean_max_block(m, q, s_base, stride_st, stride_sc, c0, own, D, CB, SPLIT_BF16, False, False)
+    if n_full < own:
+        m = _lean_max_block(m, q, s_base, stride_st, stride_sc, n_full, own, D, CB, SPLIT_BF16, True, False)
+    # Scores past 256: 16 bits of S could move them by ~1% of the entmax window (see _scores).
+    three = tl.max(tl.where(valid & (own > 0), tl.abs(m), 0.0), axis=0) > 256.0
+    if three:
+        m = tl.full([R], float("-inf"), tl.float32)
+        for c0 in range(0, n_full, CB):
+            m = _lean_max_block(m, q, s_base, stride_st, stride_sc, c0, own, D, CB, SPLIT_BF16, False, True)
+        if n_full < own:
+            m = _lean_max_block(m, q, s_base, stride_st, stride_sc, n_full, own, D, CB, SPLIT_BF16, True, True)
+
+    tau = m - 1.0  # the root lies in [max - 1, max]
+    done = (~valid) | (own == 0)
+    it = 0
+    while (it < max_iter) & (tl.min(done.to(tl.int32), axis=0) == 0):
+        cnt = tl.zeros([R], tl.float32)
+        s1 = tl.zeros([R], tl.float32)
+        s2 = tl.zeros([R], tl.float32)
+        nearest = tl.full([R], float("inf"), tl.float32)
+        for c0 in range(0, n_full, CB):
+            cnt, s1, s2, nearest = _lean_solve_block(tau, cnt, s1, s2, nearest, q, s_base, stride_st,
+                                                     stride_sc, c0, own, D, CB, SPLIT_BF16, False, three)  # fmt: skip
+        if n_full < own:
+            cnt, s1, s2, nearest = _lean_solve_block(tau, cnt, s1, s2, nearest, q, s_base, stride_st,
+                                                     stride_sc, n_full, own, D, CB, SPLIT_BF16, True, three)  # fmt: skip
+        # The smaller root of sum over the support of (d - delta)^2 = 1. It is the threshold when
+        # no entry lies between tau and tau + delta (the support is then its own), which
+        # "every |d| > |delta|" implies; an entry within |delta| of tau only costs a step more.
+        disc = tl.maximum(s1 * s1 - cnt * (s2 - 1.0), 0.0)
+        delta = (s1 - tl.sqrt(disc)) / tl.maximum(cnt, 1.0)
+        converged = nearest > tl.abs(delta)
+        tau = tl.where(done, tau, tau + delta)
+        done = done | converged
+        it += 1
+    tau = tl.where(valid & (own > 0), tau, float("inf"))
+    tl.store(TAU + b * (HKV * G * N) + (h * G + g).to(tl.int64) * N + pos, tau, mask=valid)
+
+    tok_pos = t.to(tl.int64) * BM + tl.arange(0, BM)
+    tok_valid = tok_pos < N
+    log_sum = tl.zeros([BM], tl.float32)
+    n_routed = tl.zeros([BM], tl.int32)
+    sub_tile = t * SUB + tl.arange(0, SUB)
+    sub_ok = sub_tile < n_tiles
+    mask_base = MASK + ((b * HKV + h) * n_tiles + sub_tile) * n_words
+    n_union = tl.zeros([SUB], tl.int32)
+    for c0 in range(0, n_full, CB):
+        log_sum, n_routed, n_union = _lean_final_block(
+            log_sum, n_routed, n_union, tau, q, s_base, stride_st, stride_sc, c0, own, mask_base, sub_ok,
+            tok_valid, n_words, D, CB, GP, G, BM, SUB, SPLIT_BF16, False, three)  # fmt: skip
+    if n_full < own:
+        log_sum, n_routed, n_union = _lean_final_block(
+            log_sum, n_routed, n_union, tau, q, s_base, stride_st, stride_sc, n_full, own, mask_base,
+            sub_ok, tok_valid, n_words, D, CB, GP, G, BM, SUB, SPLIT_BF16, True, three)  # fmt: skip
+    tl.store(TILE_COUNT + (b * HKV + h) * n_tiles + sub_tile, n_union, mask=sub_ok)
+    tok_out = (b * HKV + h) * N + tok_pos
+    tl.store(LOGG + tok_out, log_sum / tl.maximum(n_routed, 1).to(tl.float32), mask=tok_valid)
+    tl.store(COUNT + tok_out, n_routed + 1, mask=tok_valid)
+
+
+def lean_summaries(summaries: torch.Tensor, xscale: float, split_bf16: bool) -> torch.Tensor:
+    """The lean router's operand: ``summaries * xscale`` as ``[3, B, Hkv, n_chunks, D]`` bf16 terms
+    (hi, lo, lo2; they add up to the fp32 value) for bf16 queries, else ``[1, ...]`` fp32."""
+    s = summaries * xscale
+    if not split_bf16:
+        return s.unsqueeze(0)
+    hi = s.to(torch.bfloat16)
+    rest = s - hi.float()
+    lo = rest.to(torch.bfloat16)
+    return torch.stack([hi, lo, (rest - lo.float()).to(torch.bfloat16)])
+
+
 def padded_group(group: int) -> int:
     return triton.next_power_of_2(group)
 
@@ -202,7 +394,7 @@ def tile_rows(group: int, chunk_size: int, rows: int = 64) -> int:
 
 def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: float, bm: int,
           num_warps: int = 4, route_bm: int | None = None, q_offset: int = 0, cb: int = CB,
-          num_stages: int = 3):
+          num_stages: int = 3, lean: bool | None = None):
     """Run stage 2; see the module docstring for the outputs. Masks and counts are per tile of
     ``bm`` tokens (the attention's tiles); the router itself may take ``route_bm`` tokens (a
     multiple of ``bm``, at most the chunk size) per program."""
@@ -226,13 +418,25 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
     n_programs = math.ceil(N / route_bm)
     if cb % 32 or cb & (cb - 1):
         raise ValueError(f"cb {cb} must be a power of two and a multiple of 32 (mask words)")
+    split = q.dtype == torch.bfloat16
+    if ROUTE_LEAN if lean is None else lean:
+        s = lean_summaries(summaries, xscale, split)
+        _route_lean_kernel[(n_programs, B * Hkv)](
+            q, s, tau, log_g, count, mask, tile_count,
+            q.stride(0), q.stride(1), q.stride(2),
+            s.stride(0), s.stride(1), s.stride(2), s.stride(3),
+            N, q_offset, n_tiles, n_words, MAX_ITER,
+            HKV=Hkv, G=G, GP=padded_group(G), BM=route_bm, C=chunk_size, D=D, CB=cb,
+            SPLIT_BF16=split, SUB=route_bm // bm, num_warps=num_warps, num_stages=num_stages,
+        )  # fmt: skip
+        return tau, log_g, count, mask, tile_count
     _route_kernel[(n_programs, B * Hkv)](
         q, summaries, tau, log_g, count, mask, tile_count,
         q.stride(0), q.stride(1), q.stride(2),
         summaries.stride(0), summaries.stride(1), summaries.stride(2),
         N, q_offset, n_tiles, n_words, xscale, MAX_ITER,
         HKV=Hkv, G=G, GP=padded_group(G), BM=route_bm, C=chunk_size, D=D, CB=cb,
-        SPLIT_BF16=q.dtype == torch.bfloat16, SUB=route_bm // bm, num_warps=num_warps, num_stages=num_stages,
+        SPLIT_BF16=split, SUB=route_bm // bm, num_warps=num_warps, num_stages=num_stages,
     )  # fmt: skip
     return tau, log_g, count, mask, tile_count
 

@@ -189,6 +189,32 @@ def test_router_chunk_block_does_not_change_routing(cb, hq, hkv, n, scaling):
             assert torch.equal(a, b), name
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, pytest.param(torch.bfloat16, marks=INTERPRETER_BF16)])
+@pytest.mark.parametrize("hq, hkv, n, d, scaling, cb", [(4, 1, 700, 64, 6.0, 32), (6, 2, 333, 128, 2.0, 64),
+                                                      (8, 8, 257, 64, 40.0, 32), (16, 1, 200, 64, 1.0, 32)])
+def test_lean_router_matches_the_first(dtype, hq, hkv, n, d, scaling, cb):
+    """The lean router (pre-scaled summaries, absolute threshold, one-sided convergence check)
+    finds the same thresholds, counts, log-means and tile unions as the first router."""
+    from dashbench.kernels.dash.route import route, tile_rows
+    from dashbench.kernels.dash.summarize import summarize
+
+    q, k, v, w = _inputs(1, hq, hkv, n, d, dtype, seed=n + hq)
+    G = hq // hkv
+    bm, rbm = tile_rows(G, 32, 64), tile_rows(G, 32, 128)
+    s = summarize(k, w, 32)
+    first = route(q, s, 32, scaling, bm, route_bm=rbm, cb=cb, lean=False)
+    lean = route(q, s, 32, scaling, bm, route_bm=rbm, cb=cb, lean=True)
+    assert int(first[2].max()) > 2  # several chunks routed
+    torch.testing.assert_close(lean[0], first[0], rtol=1e-5, atol=1e-5)  # thresholds
+    # log_g averages log p over routed chunks, and a chunk just above the threshold (x - tau ~
+    # 1e-5) turns the thresholds' fp32 rounding (~1e-7) into ~1e-2 of its log p: a few tokens
+    # differ by that much, the rest agree to rounding.
+    log_diff = (lean[1] - first[1]).abs()
+    assert float(log_diff.max()) < 5e-2 and float((log_diff > 1e-4).float().mean()) < 0.02
+    for name, a, b in zip(("count", "mask", "tile_count"), first[2:], lean[2:]):
+        assert torch.equal(a, b), name
+
+
 @pytest.mark.parametrize("hq, hkv, n, d", [(4, 1, 300, 64), (6, 2, 200, 128)])
 def test_tma_attention_equals_the_pointer_loads(hq, hkv, n, d):
     """The attention with K/V through tensor descriptors (TMA on Hopper) computes the same as

@@ -1,0 +1,101 @@
+"""DashAttention's router (stage 2) variants on the GPU: checked against each other, then timed.
+
+The first router (``route(..., lean=False)``) and the lean one (pre-scaled, pre-split summaries,
+absolute threshold, one-statistic convergence check) at several launch settings. Outputs must
+agree (thresholds to rounding, counts and tile unions exactly, barring chunks at the threshold)
+before a time is recorded. ``--once`` runs each variant a single time (for ``ncu``).
+
+    python scripts/bench_router.py --seqlen 32k,128k --hkv 8,2 --out $OUT
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+from benchtools import bench, save_rows  # scripts/benchtools.py
+
+from dashbench.harness.inputs import random_qkv, structured_qkv
+from dashbench.kernels import calibrate_scaling
+from dashbench.kernels.dash.interface import ATTEND_ROWS, ROUTE_ROWS
+from dashbench.kernels.dash.route import route, tile_rows
+from dashbench.kernels.dash.summarize import summarize
+from dashbench.units import parse_size_list
+
+VARIANTS = {  # name: route() keywords
+    "first_w4_s3": dict(lean=False),
+    "lean_w4_s3": dict(lean=True),
+    "lean_w4_s2": dict(lean=True, num_stages=2),
+    "lean_w8_s3": dict(lean=True, num_warps=8),
+    "lean_w4_s4": dict(lean=True, num_stages=4),
+}
+
+
+def agreement(a, b) -> dict:
+    tau_a, tau_b = a[0], b[0]
+    fin = torch.isfinite(tau_a)
+    return dict(
+        tau_max_abs_diff=float((tau_a[fin] - tau_b[fin]).abs().max()) if fin.any() else 0.0,
+        tau_inf_mismatch=int((fin != torch.isfinite(tau_b)).sum()),
+        log_g_max_abs_diff=float((a[1] - b[1]).abs().max()),
+        count_equal_frac=float((a[2] == b[2]).float().mean()),
+        mask_equal_frac=float((a[3] == b[3]).float().mean()),
+        tile_count_equal_frac=float((a[4] == b[4]).float().mean()),
+    )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seqlen", default="32k,128k")
+    ap.add_argument("--hkv", default="8,2")
+    ap.add_argument("--densities", default="0.25,0.10")
+    ap.add_argument("--inputs", default="structured")
+    ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--once", action="store_true", help="run each variant once, untimed (for ncu)")
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args()
+    hq, d, C = 32, 128, 64
+    rows_out = []
+    for hkv in map(int, args.hkv.split(",")):
+        G = hq // hkv
+        bm, rbm = tile_rows(G, C, ATTEND_ROWS), tile_rows(G, C, ROUTE_ROWS)
+        for n in parse_size_list(args.seqlen):
+            for kind in args.inputs.split(","):
+                gen = structured_qkv if kind == "structured" else random_qkv
+                kw = dict(chunk_size=C) if kind == "structured" else {}
+                q, k, v = gen(1, hq, hkv, n, d, dtype=torch.bfloat16, device="cuda", seed=1, **kw)
+                w = torch.zeros(hkv, d, device="cuda", dtype=torch.bfloat16)
+                s = summarize(k, w, C)
+                for target in map(float, args.densities.split(",")):
+                    scaling = calibrate_scaling(q, k, w, target, chunk_size=C)
+                    row = dict(hkv=hkv, n=n, inputs=kind, target=target, scaling=scaling)
+                    base = route(q, s, C, scaling, bm, route_bm=rbm, lean=False)
+                    for name in args.variants.split(","):
+                        call = lambda name=name: route(q, s, C, scaling, bm, route_bm=rbm, **VARIANTS[name])  # noqa: E731
+                        got = call()
+                        check = agreement(base, got)
+                        ok = (check["tau_inf_mismatch"] == 0 and check["tau_max_abs_diff"] < 1e-3
+                              and check["count_equal_frac"] > 0.999 and check["tile_count_equal_frac"] > 0.999)  # fmt: skip
+                        row[f"{name}_check"] = check
+                        if args.once:
+                            continue
+                        row[f"{name}_ms"] = bench(call) if ok else None
+                    del base, got
+                    print({k_: (round(v_, 3) if isinstance(v_, float) else v_) for k_, v_ in row.items()
+                           if not k_.endswith("_check")}, flush=True)  # fmt: skip
+                    bad = {k_: v_ for k_, v_ in row.items() if k_.endswith("_check")
+                           and (v_["count_equal_frac"] < 1 or v_["tau_max_abs_diff"] > 1e-4)}  # fmt: skip
+                    if bad:
+                        print("  disagreements:", bad, flush=True)
+                    rows_out.append(row)
+                    if not args.once:
+                        save_rows(args.out, "bench_router.json", rows_out)
+                del q, k, v, s
+                torch.cuda.empty_cache()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
