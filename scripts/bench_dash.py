@@ -23,9 +23,9 @@ from dashbench.harness.correctness import relative_error, sample_rows
 from dashbench.harness.flops import causal_pairs
 from dashbench.harness.inputs import random_qkv, structured_qkv
 from dashbench.kernels import calibrate_scaling, dash_attention
-from dashbench.kernels.dash.attend import attend
+from dashbench.kernels.dash.attend import attend, tma_ready
 from dashbench.kernels.dash.route import chunk_lists, padded_group, route, tile_rows
-from dashbench.kernels.dash.interface import ATTEND_ROWS, ROUTE_ROWS
+from dashbench.kernels.dash.interface import ATTEND_ROWS, ATTEND_TMA, ATTEND_TMA_STAGES, ROUTE_ROWS, routing_stats
 from dashbench.kernels.dash.summarize import summarize
 from dashbench.kernels.reference import dash_attention_reference
 from dashbench.units import parse_size_list
@@ -47,8 +47,12 @@ def main() -> int:
     ap.add_argument("--densities", default="0.25,0.10")
     ap.add_argument("--inputs", default="structured,random")
     ap.add_argument("--chunk", type=int, default=64)
+    ap.add_argument("--variants", default="route,attend",
+                    help="extra timings per row: route (router launch settings), attend (attention "
+                         "warps/stages/TMA), rows128 (attention tiles of 128 rows), or none")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
+    extra = set(args.variants.split(","))
     torch.manual_seed(0)
     rows_out = []
     hq, d, C = 32, 128, args.chunk
@@ -87,37 +91,60 @@ def main() -> int:
                     t_route = bench(lambda: route(q, s, C, scaling, bm, route_bm=route_bm))
                     offsets, ids = chunk_lists(mask, tile_count)
                     t_lists = bench(lambda: chunk_lists(mask, tile_count))
+                    use_tma = ATTEND_TMA and tma_ready(k, v)  # what dash_attention runs
                     t_attend = bench(lambda: attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, chunk_size=C,
                                                     scaling=scaling, sigma=1.0, estimate_diagonal=True, bm=bm,
-                                                    gp=padded_group(G)))
-                    variants = {
-                        "route_r128_w8_ms": bench(lambda: route(q, s, C, scaling, bm, route_bm=route_bm, num_warps=8)),
-                        "route_r64_w4_ms": bench(lambda: route(q, s, C, scaling, bm)),
-                        "route_cb64_w8_ms": bench(lambda: route(q, s, C, scaling, bm, route_bm=route_bm, cb=64,
-                                                                num_warps=8)),
-                        "route_r128_w4_s2_ms": bench(lambda: route(q, s, C, scaling, bm, route_bm=route_bm,
-                                                                   num_stages=2)),
-                        "route_r128_w4_s4_ms": bench(lambda: route(q, s, C, scaling, bm, route_bm=route_bm,
-                                                                   num_stages=4)),
-                    }
-                    rbm256 = tile_rows(G, C, 256)
-                    if rbm256 % bm == 0 and rbm256 <= C:
-                        for warps in (4, 8):
-                            variants[f"route_r256_w{warps}_ms"] = bench(
-                                lambda: route(q, s, C, scaling, bm, route_bm=rbm256, num_warps=warps))
+                                                    gp=padded_group(G), tma=use_tma,
+                                                    num_stages=ATTEND_TMA_STAGES if use_tma else 3))
+                    variants = {}
+                    if "route" in extra:
+                        variants.update({
+                            "route_r128_w8_ms": bench(lambda: route(q, s, C, scaling, bm, route_bm=route_bm, num_warps=8)),
+                            "route_r64_w4_ms": bench(lambda: route(q, s, C, scaling, bm)),
+                            "route_cb64_w8_ms": bench(lambda: route(q, s, C, scaling, bm, route_bm=route_bm, cb=64,
+                                                                    num_warps=8)),
+                            "route_r128_w4_s2_ms": bench(lambda: route(q, s, C, scaling, bm, route_bm=route_bm,
+                                                                       num_stages=2)),
+                            "route_r128_w4_s4_ms": bench(lambda: route(q, s, C, scaling, bm, route_bm=route_bm,
+                                                                       num_stages=4)),
+                        })
+                        rbm256 = tile_rows(G, C, 256)
+                        if rbm256 % bm == 0 and rbm256 <= C:
+                            for warps in (4, 8):
+                                variants[f"route_r256_w{warps}_ms"] = bench(
+                                    lambda: route(q, s, C, scaling, bm, route_bm=rbm256, num_warps=warps))
                     akw = dict(chunk_size=C, scaling=scaling, sigma=1.0, estimate_diagonal=True, bm=bm,
                                gp=padded_group(G))
                     plain, _ = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, **akw)
-                    for warps, stages, tma in ((4, 3, False), (4, 2, False), (4, 3, True), (4, 2, True)):
-                        tag = f"attend_r64_w{warps}_s{stages}{'_tma' if tma else ''}"
-                        if tma:  # checked against the pointer-load attention before it is timed
-                            got, _ = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids,
-                                            num_warps=warps, num_stages=stages, tma=True, **akw)
-                            variants[f"{tag}_rel_diff"] = relative_error(got, plain)
+                    if "attend" in extra:
+                        for warps, stages, tma in ((4, 3, False), (4, 2, False), (4, 3, True), (4, 2, True)):
+                            tag = f"attend_r64_w{warps}_s{stages}{'_tma' if tma else ''}"
+                            if tma:  # checked against the pointer-load attention before it is timed
+                                got, _ = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids,
+                                                num_warps=warps, num_stages=stages, tma=True, **akw)
+                                variants[f"{tag}_rel_diff"] = relative_error(got, plain)
+                                del got
+                            variants[f"{tag}_ms"] = bench(lambda: attend(
+                                q, k, v, s, tau, log_g, offsets, tile_count, ids, num_warps=warps,
+                                num_stages=stages, tma=tma, **akw))
+                    if "rows128" in extra:  # 128-row attention tiles: wider unions, wgmma-sized tiles
+                        bm2 = tile_rows(G, C, 128)
+                        r2 = route(q, s, C, scaling, bm2, route_bm=max(route_bm, bm2))
+                        off2, ids2 = chunk_lists(r2[3], r2[4])
+                        variants["rows128_compute_density"] = routing_stats(r2[2], r2[4], C, n, bm2).compute_density
+                        for warps in (4, 8):
+                            try:
+                                got, _ = attend(q, k, v, s, r2[0], r2[1], off2, r2[4], ids2, **{**akw, "bm": bm2},
+                                                num_warps=warps, num_stages=2, tma=True)
+                            except Exception as e:  # e.g. out of shared memory: recorded, not fatal
+                                variants[f"attend_r128_w{warps}_error"] = f"{type(e).__name__}: {str(e)[:200]}"
+                                continue
+                            variants[f"attend_r128_w{warps}_rel_diff"] = relative_error(got, plain)
                             del got
-                        variants[f"{tag}_ms"] = bench(lambda: attend(
-                            q, k, v, s, tau, log_g, offsets, tile_count, ids, num_warps=warps,
-                            num_stages=stages, tma=tma, **akw))
+                            variants[f"attend_r128_w{warps}_s2_tma_ms"] = bench(lambda: attend(
+                                q, k, v, s, r2[0], r2[1], off2, r2[4], ids2, **{**akw, "bm": bm2},
+                                num_warps=warps, num_stages=2, tma=True))
+                        del r2, off2, ids2
                     del plain
                     qkvo_mib = (2 * q.numel() + 2 * k.numel()) * 2 / 2**20
                     row = dict(
@@ -138,7 +165,8 @@ def main() -> int:
                           f"{base_name}={dense[base_name]:8.3f}ms speedup={row['speedup']:.2f} "
                           f"extra={extra_mib:.0f}MiB ({row['extra_mem_frac']:.1%}) [{time.time() - t0:.0f}s]",
                           flush=True)
-                    print("    " + " ".join(f"{k_}={v_:.4g}" for k_, v_ in variants.items()), flush=True)
+                    print("    " + " ".join(f"{k_}={v_:.4g}" if isinstance(v_, float) else f"{k_}={v_}"
+                                             for k_, v_ in variants.items()), flush=True)
                 del q, k, v
                 torch.cuda.empty_cache()
     if args.out:

@@ -190,8 +190,10 @@ def test_router_chunk_block_does_not_change_routing(cb, hq, hkv, n, scaling):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, pytest.param(torch.bfloat16, marks=INTERPRETER_BF16)])
-@pytest.mark.parametrize("hq, hkv, n, d, scaling, cb", [(4, 1, 700, 64, 6.0, 32), (6, 2, 333, 128, 2.0, 64),
-                                                      (8, 8, 257, 64, 40.0, 32), (16, 1, 200, 64, 1.0, 32)])
+# (blocks of 64 chunks only at head dim 64: at 128 an fp32 tile's operands pass the shared memory)
+@pytest.mark.parametrize("hq, hkv, n, d, scaling, cb", [(4, 1, 700, 64, 6.0, 32), (6, 2, 333, 64, 2.0, 64),
+                                                      (6, 2, 301, 128, 3.0, 32), (8, 8, 257, 64, 40.0, 32),
+                                                      (16, 1, 200, 64, 1.0, 32)])
 def test_lean_router_matches_the_first(dtype, hq, hkv, n, d, scaling, cb):
     """The lean router (pre-scaled summaries, absolute threshold, one-sided convergence check)
     finds the same thresholds, counts, log-means and tile unions as the first router."""
@@ -205,6 +207,14 @@ def test_lean_router_matches_the_first(dtype, hq, hkv, n, d, scaling, cb):
     first = route(q, s, 32, scaling, bm, route_bm=rbm, cb=cb, lean=False)
     lean = route(q, s, 32, scaling, bm, route_bm=rbm, cb=cb, lean=True)
     assert int(first[2].max()) > 2  # several chunks routed
+    if dtype == torch.bfloat16:
+        # Both score with 16 bits of the summaries, rounded differently (the lean router splits
+        # S * xscale, the first S): thresholds move by ~|x| 2^-17 and a chunk at the threshold
+        # may flip, changing that token's count and log-mean.
+        torch.testing.assert_close(lean[0], first[0], rtol=1e-4, atol=2e-4)
+        for name, a, b in zip(("count", "mask", "tile_count"), first[2:], lean[2:]):
+            assert float((a == b).float().mean()) > 0.97, name
+        return
     torch.testing.assert_close(lean[0], first[0], rtol=1e-5, atol=1e-5)  # thresholds
     # log_g averages log p over routed chunks, and a chunk just above the threshold (x - tau ~
     # 1e-5) turns the thresholds' fp32 rounding (~1e-7) into ~1e-2 of its log p: a few tokens
