@@ -24,13 +24,24 @@ from dashbench.kernels.dash.route import route, tile_rows
 from dashbench.kernels.dash.summarize import summarize
 from dashbench.units import parse_size_list
 
-VARIANTS = {  # name: route() keywords
+VARIANTS = {  # name: route() keywords; "rows": rows per program (G x tokens) instead of ROUTE_ROWS
     "first_w4_s3": dict(lean=False),
-    "lean_w4_s3": dict(lean=True),
+    "lean_w4_s3": dict(lean=True, num_stages=3),
     "lean_w4_s2": dict(lean=True, num_stages=2),
-    "lean_w8_s3": dict(lean=True, num_warps=8),
+    "lean_w8_s3": dict(lean=True, num_warps=8, num_stages=3),
     "lean_w4_s4": dict(lean=True, num_stages=4),
+    "lean_r64_w4_s2": dict(lean=True, num_stages=2, rows=64),
+    "lean_r64_w4_s3": dict(lean=True, num_stages=3, rows=64),
+    "lean_cb64_w4_s2": dict(lean=True, num_stages=2, cb=64),
+    "lean_cb64_w8_s2": dict(lean=True, num_stages=2, cb=64, num_warps=8),
 }
+
+
+def route_call(q, s, C, scaling, bm, rbm, G, variant: dict):
+    kw = dict(variant)
+    rows = kw.pop("rows", None)
+    route_bm = max(bm, tile_rows(G, C, rows)) if rows else rbm
+    return lambda: route(q, s, C, scaling, bm, route_bm=route_bm, **kw)
 
 
 def agreement(a, b) -> dict:
@@ -73,7 +84,7 @@ def main() -> int:
                     row = dict(hkv=hkv, n=n, inputs=kind, target=target, scaling=scaling)
                     base = route(q, s, C, scaling, bm, route_bm=rbm, lean=False)
                     for name in args.variants.split(","):
-                        call = lambda name=name: route(q, s, C, scaling, bm, route_bm=rbm, **VARIANTS[name])  # noqa: E731
+                        call = route_call(q, s, C, scaling, bm, rbm, G, VARIANTS[name])
                         got = call()
                         check = agreement(base, got)
                         ok = (check["tau_inf_mismatch"] == 0 and check["tau_max_abs_diff"] < 1e-3
