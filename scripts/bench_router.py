@@ -25,14 +25,17 @@ from dashbench.kernels.dash.summarize import summarize
 from dashbench.units import parse_size_list
 
 VARIANTS = {  # name: route() keywords; "rows": rows per program (G x tokens) instead of ROUTE_ROWS
-    "first_w4_s3": dict(lean=False),
-    "lean_w4_s3": dict(lean=True, num_stages=3),
-    "lean_w4_s2": dict(lean=True, num_stages=2),
-    "lean_w8_s3": dict(lean=True, num_warps=8, num_stages=3),
-    "lean_w4_s4": dict(lean=True, num_stages=4),
-    "lean_r64_w4_s2": dict(lean=True, num_stages=2, rows=64),
-    "lean_r64_w4_s3": dict(lean=True, num_stages=3, rows=64),
+    "first_w4_s3": dict(lean=False, cb=32),
+    "lean_default": dict(lean=True),
+    "lean_w4_s3": dict(lean=True, num_stages=3, cb=32),
+    "lean_w4_s2": dict(lean=True, num_stages=2, cb=32),
+    "lean_w8_s3": dict(lean=True, num_warps=8, num_stages=3, cb=32),
+    "lean_w4_s4": dict(lean=True, num_stages=4, cb=32),
+    "lean_r64_w4_s2": dict(lean=True, num_stages=2, rows=64, cb=32),
+    "lean_r64_w4_s3": dict(lean=True, num_stages=3, rows=64, cb=32),
     "lean_cb64_w4_s2": dict(lean=True, num_stages=2, cb=64),
+    "lean_cb64_w4_s3": dict(lean=True, num_stages=3, cb=64),
+    "lean_cb128_w4_s2": dict(lean=True, num_stages=2, cb=128),
     "lean_cb64_w8_s2": dict(lean=True, num_stages=2, cb=64, num_warps=8),
 }
 
@@ -82,7 +85,7 @@ def main() -> int:
                 for target in map(float, args.densities.split(",")):
                     scaling = calibrate_scaling(q, k, w, target, chunk_size=C)
                     row = dict(hkv=hkv, n=n, inputs=kind, target=target, scaling=scaling)
-                    base = route(q, s, C, scaling, bm, route_bm=rbm, lean=False)
+                    base = route(q, s, C, scaling, bm, route_bm=rbm, lean=False, cb=32)
                     for name in args.variants.split(","):
                         call = route_call(q, s, C, scaling, bm, rbm, G, VARIANTS[name])
                         got = call()
