@@ -203,7 +203,7 @@ def _route_kernel(
 def _lean_scores(q, s_base, stride_term, stride_sc, c0, n_valid, D: tl.constexpr, CB: tl.constexpr,
                  SPLIT_BF16: tl.constexpr, MASKED: tl.constexpr, three, ROUGH: tl.constexpr = False):  # fmt: skip
     """x for the rows of ``q`` against chunks ``c0 .. c0 + CB`` of summaries that the host has
-    already scaled by ``xscale`` and split into bf16 terms (``stride_term`` apart), so the loads
+    already scaled by ``xscale`` and split into bf16 terms (``summary_terms``), so the loads
     feed the tensor cores directly; only a ``MASKED`` block (the last, partial one) pays for a
     bounds mask, and its missing chunks score ``-inf``. ``ROUGH``: one product (the bf16 head of
     the summaries, or plain tf32), for the max pass, whose max only places the solver's start."""
@@ -371,16 +371,15 @@ def _route_lean_kernel(
     tl.store(COUNT + tok_out, n_routed + 1, mask=tok_valid)
 
 
-def lean_summaries(summaries: torch.Tensor, xscale: float, split_bf16: bool) -> torch.Tensor:
-    """The lean router's operand: ``summaries * xscale`` as ``[3, B, Hkv, n_chunks, D]`` bf16 terms
-    (hi, lo, lo2; they add up to the fp32 value) for bf16 queries, else ``[1, ...]`` fp32."""
+def summary_terms(summaries: torch.Tensor, xscale: float, dtype: torch.dtype) -> torch.Tensor:
+    """``summaries * xscale`` split into three terms of ``dtype`` (bf16 or fp16) that add up to
+    the fp32 value (hi, lo, lo2): ``[B, Hkv, n_chunks, 3, D]``, contiguous. The lean router's
+    operand for bf16 queries, and the attention's for its tensor-core routing scores."""
     s = summaries * xscale
-    if not split_bf16:
-        return s.unsqueeze(0)
-    hi = s.to(torch.bfloat16)
+    hi = s.to(dtype)
     rest = s - hi.float()
-    lo = rest.to(torch.bfloat16)
-    return torch.stack([hi, lo, (rest - lo.float()).to(torch.bfloat16)])
+    lo = rest.to(dtype)
+    return torch.stack([hi, lo, (rest - lo.float()).to(dtype)], dim=3)
 
 
 def padded_group(group: int) -> int:
@@ -396,12 +395,12 @@ def tile_rows(group: int, chunk_size: int, rows: int = 64) -> int:
 
 def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: float, bm: int,
           num_warps: int = 4, route_bm: int | None = None, q_offset: int = 0, cb: int | None = None,
-          num_stages: int | None = None, lean: bool | None = None):
+          num_stages: int | None = None, lean: bool | None = None, terms: torch.Tensor | None = None):
     """Run stage 2; see the module docstring for the outputs. Masks and counts are per tile of
     ``bm`` tokens (the attention's tiles); the router itself may take ``route_bm`` tokens (a
     multiple of ``bm``, at most the chunk size) per program. ``num_stages`` defaults to what ran
     best on the H100: 2 for the lean router (128k: 42.5 vs 42.9 ms at 3 stages, 54.7 at 4), 3 for
-    the first."""
+    the first. ``terms``: ``summary_terms(summaries, xscale, bf16)`` when the caller has them."""
     B, Hq, N, D = q.shape
     Hkv, n_chunks = summaries.shape[1], summaries.shape[2]
     G = Hq // Hkv
@@ -427,11 +426,14 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
     if cb % 32 or cb & (cb - 1):
         raise ValueError(f"cb {cb} must be a power of two and a multiple of 32 (mask words)")
     if lean:
-        s = lean_summaries(summaries, xscale, split)
+        if split:
+            s = terms if terms is not None else summary_terms(summaries, xscale, torch.bfloat16)
+        else:
+            s = (summaries * xscale).unsqueeze(3)
         _route_lean_kernel[(n_programs, B * Hkv)](
             q, s, tau, log_g, count, mask, tile_count,
             q.stride(0), q.stride(1), q.stride(2),
-            s.stride(0), s.stride(1), s.stride(2), s.stride(3),
+            s.stride(3), s.stride(0), s.stride(1), s.stride(2),
             N, q_offset, n_tiles, n_words, MAX_ITER,
             HKV=Hkv, G=G, GP=padded_group(G), BM=route_bm, C=chunk_size, D=D, CB=cb,
             SPLIT_BF16=split, SUB=route_bm // bm, num_warps=num_warps, num_stages=num_stages,
