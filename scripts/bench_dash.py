@@ -24,9 +24,8 @@ from dashbench.harness.flops import causal_pairs
 from dashbench.harness.inputs import random_qkv, structured_qkv
 from dashbench.kernels import calibrate_scaling, dash_attention
 from dashbench.kernels.dash.attend import attend, tma_ready
-from dashbench.kernels.dash.route import chunk_lists, padded_group, route, summary_terms, tile_rows
+from dashbench.kernels.dash.route import chunk_lists, padded_group, route, tile_rows
 from dashbench.kernels.dash.interface import (
-    ATTEND_ROUTE_TERMS,
     ATTEND_ROWS,
     ATTEND_TMA,
     ATTEND_TMA_STAGES,
@@ -56,8 +55,7 @@ def main() -> int:
     ap.add_argument("--chunk", type=int, default=64)
     ap.add_argument("--variants", default="route,attend",
                     help="extra timings per row: route (router launch settings), attend (attention "
-                         "warps/stages/TMA), rows128 (attention tiles of 128 rows), terms (routing "
-                         "scores on tensor cores vs the fp32 dot), or none")
+                         "warps/stages/TMA), rows128 (attention tiles of 128 rows), or none")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     extra = set(args.variants.split(","))
@@ -100,23 +98,10 @@ def main() -> int:
                     offsets, ids = chunk_lists(mask, tile_count)
                     t_lists = bench(lambda: chunk_lists(mask, tile_count))
                     use_tma = ATTEND_TMA and tma_ready(k, v)  # what dash_attention runs
-                    terms = summary_terms(s, 0.5 * scaling / d**0.5, q.dtype) if ATTEND_ROUTE_TERMS else None
                     prod = dict(chunk_size=C, scaling=scaling, sigma=1.0, estimate_diagonal=True, bm=bm,
                                 gp=padded_group(G), tma=use_tma, num_stages=ATTEND_TMA_STAGES if use_tma else 3)
-                    t_attend = bench(lambda: attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, terms=terms,
-                                                    **prod))
+                    t_attend = bench(lambda: attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, **prod))
                     variants = {}
-                    if "terms" in extra:  # routing scores on tensor cores (terms) vs the fp32 dot per row
-                        with_terms, _ = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids,
-                                               terms=summary_terms(s, 0.5 * scaling / d**0.5, q.dtype), **prod)
-                        fp32_dot, _ = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, **prod)
-                        variants["attend_terms_vs_fp32dot_rel_diff"] = relative_error(with_terms, fp32_dot)
-                        del with_terms, fp32_dot
-                        variants["attend_terms_ms"] = bench(lambda: attend(
-                            q, k, v, s, tau, log_g, offsets, tile_count, ids,
-                            terms=summary_terms(s, 0.5 * scaling / d**0.5, q.dtype), **prod))
-                        variants["attend_fp32dot_ms"] = bench(lambda: attend(q, k, v, s, tau, log_g, offsets,
-                                                                             tile_count, ids, **prod))
                     if "route" in extra:
                         variants.update({
                             "route_r128_w8_ms": bench(lambda: route(q, s, C, scaling, bm, route_bm=route_bm, num_warps=8)),

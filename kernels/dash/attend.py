@@ -17,16 +17,7 @@ import torch
 import triton
 import triton.language as tl
 
-from dashbench.kernels.dash.common import (
-    _bias,
-    _chunk_kv,
-    _chunk_sources,
-    _next_chunk,
-    _routing,
-    _routing_from_scores,
-    _term_scores,
-    _token_mask_bias,
-)
+from dashbench.kernels.dash.common import _bias, _chunk_kv, _chunk_sources, _next_chunk, _routing, _token_mask_bias
 
 LOG2E = 1.4426950408889634
 
@@ -44,24 +35,6 @@ def _chunk_bias(qf, s_base, stride_sc, c, dims, tau, log_g, valid, xscale, inv_s
 
 
 @triton.jit
-def _chunk_bias_terms(q, t_src, c, tau, log_g, valid, inv_sigma, D: tl.constexpr, G: tl.constexpr,
-                      GP: tl.constexpr, BM: tl.constexpr, R: tl.constexpr,
-                      ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr):  # fmt: skip
-    """``_chunk_bias`` with the routing score on tensor cores, from the summary's three terms
-    (rows ``3c .. 3c + 2`` of this (batch, KV head)'s ``[n_chunks * 3, D]`` terms): no fp32 copy
-    of q is kept, and the bias comes out in the scores' layout."""
-    if TMA:
-        terms = t_src.load([c * 3, 0])
-    else:
-        r = tl.arange(0, 16)
-        terms = tl.load(t_src + (c * 3 + r)[:, None].to(tl.int64) * D + tl.arange(0, D)[None, :],
-                        mask=(r < 3)[:, None], other=0.0)  # fmt: skip
-    sr, p_bar = _routing_from_scores(_term_scores(q, terms), tau, valid, G, GP, BM, R)
-    bias, routed = _bias(p_bar, log_g, inv_sigma, ESTIMATE_DIAGONAL)
-    return bias * 1.4426950408889634
-
-
-@triton.jit
 def _online_softmax_step(s, v, m_i, l_i, acc):
     """Fold one block of base-2 scores ``s`` and values ``v`` into the running max, sum and
     output (every row's max is finite already: the diagonal chunk comes first)."""
@@ -73,15 +46,14 @@ def _online_softmax_step(s, v, m_i, l_i, acc):
 
 @triton.jit
 def _attend_fwd_kernel(
-    Q, K, V, S, T, TAU, LOGG, OFFSETS, COUNTS, IDS, TOKMASK, OUT, LSE,
+    Q, K, V, S, TAU, LOGG, OFFSETS, COUNTS, IDS, TOKMASK, OUT, LSE,
     stride_qb, stride_qh, stride_qn,
     stride_kb, stride_kh, stride_kn,
     stride_sb, stride_sh, stride_sc,
     stride_ob, stride_oh, stride_on,
-    N, q_offset, n_keys, n_tiles, n_sum, xscale, sm_scale, inv_sigma,
+    N, q_offset, n_keys, n_tiles, xscale, sm_scale, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr, PRIOR: tl.constexpr,
-    TERMS: tl.constexpr,
 ):  # fmt: skip
     # PRIOR: DashAttention's log-prior bias, recomputed per listed chunk. Otherwise plain
     # block-sparse attention (InfLLMv2, NSA's selection): TOKMASK holds, per listed chunk, a
@@ -102,8 +74,7 @@ def _attend_fwd_kernel(
     q = tl.load(Q + b * stride_qb + head[:, None] * stride_qh + qi[:, None] * stride_qn
                 + dims[None, :], mask=valid[:, None], other=0.0)  # fmt: skip
     if PRIOR:
-        if not TERMS:
-            qf = q.to(tl.float32)
+        qf = q.to(tl.float32)
         tau = tl.load(TAU + (b * HKV * G + head) * N + qi, mask=valid, other=float("inf"))
         log_g = tl.load(LOGG + (b * HKV + h) * N + qi, mask=valid, other=0.0)
     token_bit = (rows % BM).to(tl.int64)
@@ -129,20 +100,11 @@ def _attend_fwd_kernel(
     n_chunks = tl.load(COUNTS + tile)
     s_base = S + b * stride_sb + h * stride_sh
     k_src, v_src = _chunk_sources(k_base, v_base, n_keys, stride_kn, C, D, TMA)
-    if TERMS:  # the summaries' terms of this (batch, KV head): [n_sum * 3, D], contiguous
-        t_base = T + (b * HKV + h) * n_sum * 3 * D
-        if TMA:
-            t_src = tl.make_tensor_descriptor(t_base, shape=[n_sum * 3, D], strides=[D, 1], block_shape=[16, D])
-        else:
-            t_src = t_base
     # A plain loop over the tile's chunk list (no branch).
     c_next = tl.load(IDS + start, mask=n_chunks > 0, other=0)
     for i in range(0, n_chunks):
         c, c_next = _next_chunk(IDS + start, i, n_chunks, c_next, TMA)
-        if PRIOR and TERMS:
-            bias = _chunk_bias_terms(q, t_src, c, tau, log_g, valid, inv_sigma, D, G, GP, BM, R,
-                                     ESTIMATE_DIAGONAL, TMA)  # fmt: skip
-        elif PRIOR:
+        if PRIOR:
             bias = _chunk_bias(qf, s_base, stride_sc, c, dims, tau, log_g, valid, xscale, inv_sigma,
                                G, GP, BM, R, ESTIMATE_DIAGONAL)  # fmt: skip
         else:
@@ -160,23 +122,19 @@ def _attend_fwd_kernel(
 
 def attend(q, k, v, summaries, tau, log_g, offsets, counts, ids, *, chunk_size, scaling=1.0, sigma=1.0,
            estimate_diagonal=True, bm, gp, num_warps=4, num_stages=3, q_offset=0, tma=False,
-           token_masks=None, terms=None):  # fmt: skip
+           token_masks=None):  # fmt: skip
     """Run stage 3 over each tile's chunk list (``offsets``/``counts``/``ids`` from
     ``route.chunk_lists``); returns ``(out [B, Hq, N, D] in q's dtype, lse [B, Hq, N] fp32)``.
 
     With ``token_masks`` (int64, one per list entry: bit ``j`` set when token ``j`` of the tile
     selected the chunk) it is plain block-sparse attention without the prior, and
     ``summaries``, ``tau``, ``log_g`` may be ``None``. Every token attends its own chunk
-    (causally) in both modes. ``terms`` (``route.summary_terms``, in q's dtype): the routing
-    scores run on tensor cores from them instead of an fp32 dot per row."""
+    (causally) in both modes."""
     prior = token_masks is None
     if not prior:
         summaries = tau = log_g = q.new_zeros(1, 1, 1)
-        terms = None
     else:
         token_masks = ids
-    if terms is not None and (terms.dtype != q.dtype or terms.shape[-2] != 3 or not terms.is_contiguous()):
-        raise ValueError("terms must be route.summary_terms(...) in q's dtype")
     B, Hq, N, D = q.shape
     Hkv, n_keys = k.shape[1], k.shape[2]
     n_tiles = counts.shape[2]
@@ -187,15 +145,14 @@ def attend(q, k, v, summaries, tau, log_g, offsets, counts, ids, *, chunk_size, 
     out = torch.empty_like(q)
     lse = torch.empty(B, Hq, N, device=q.device, dtype=torch.float32)
     _attend_fwd_kernel[(n_tiles, B * Hkv)](
-        q, k, v, summaries, q if terms is None else terms, tau, log_g, offsets, counts, ids, token_masks, out, lse,
+        q, k, v, summaries, tau, log_g, offsets, counts, ids, token_masks, out, lse,
         q.stride(0), q.stride(1), q.stride(2),
         k.stride(0), k.stride(1), k.stride(2),
         summaries.stride(0), summaries.stride(1), summaries.stride(2),
         out.stride(0), out.stride(1), out.stride(2),
-        N, q_offset, n_keys, n_tiles, summaries.shape[2], 0.5 * scaling / math.sqrt(D), LOG2E / math.sqrt(D),
-        1.0 / sigma, HKV=Hkv, G=Hq // Hkv, GP=gp, BM=bm, C=chunk_size, D=D,
-        ESTIMATE_DIAGONAL=estimate_diagonal, TMA=tma, PRIOR=prior, TERMS=terms is not None,
-        num_warps=num_warps, num_stages=num_stages,
+        N, q_offset, n_keys, n_tiles, 0.5 * scaling / math.sqrt(D), LOG2E / math.sqrt(D), 1.0 / sigma,
+        HKV=Hkv, G=Hq // Hkv, GP=gp, BM=bm, C=chunk_size, D=D,
+        ESTIMATE_DIAGONAL=estimate_diagonal, TMA=tma, PRIOR=prior, num_warps=num_warps, num_stages=num_stages,
     )  # fmt: skip
     return out, lse
 

@@ -9,25 +9,8 @@ import triton.language as tl
 def _routing(qf, summary, tau, valid, xscale, G: tl.constexpr, GP: tl.constexpr,
              BM: tl.constexpr, R: tl.constexpr):  # fmt: skip
     """Per row: sqrt of the entmax probability of this chunk, and the token's GQA mean p_bar
-    (rows are GP heads x BM tokens, head-major); the score is an fp32 dot on CUDA cores."""
+    (rows are GP heads x BM tokens, head-major)."""
     x = tl.sum(qf * summary[None, :], axis=1) * xscale
-    return _routing_from_scores(x, tau, valid, G, GP, BM, R)
-
-
-@triton.jit
-def _term_scores(q, terms):
-    """Per row, ``q . (S * xscale)`` on tensor cores: ``terms`` is a ``[16, D]`` tile in q's
-    dtype whose first three rows add up to the fp32 summary (hi, lo, lo2: all 24 bits) and whose
-    other rows are ignored (zero, or the next chunks' terms)."""
-    x = tl.dot(q, tl.trans(terms))
-    cols = tl.arange(0, 16)
-    return tl.sum(tl.where(cols[None, :] < 3, x, 0.0), axis=1)
-
-
-@triton.jit
-def _routing_from_scores(x, tau, valid, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr,
-                         R: tl.constexpr):  # fmt: skip
-    """``_routing`` from the rows' scores ``x`` (already scaled)."""
     sr = tl.where(valid, tl.maximum(x - tau, 0.0), 0.0)
     p_bar = tl.sum(tl.reshape(sr * sr, (GP, BM)), axis=0) / G
     return sr, tl.reshape(tl.broadcast_to(p_bar[None, :], (GP, BM)), (R,))

@@ -87,10 +87,9 @@ def cases(shapes=SHAPES):
         # PRIOR=False: the block-sparse attention without the prior (InfLLMv2, NSA selection)
         for est, prior in ((True, True), (False, True), (True, False)):
             for tma in (False, True):
-                for terms in (False, True) if prior else (False,):
-                    yield (f"attend G={G} est={est} prior={prior} tma={tma} terms={terms}", attend._attend_fwd_kernel,
-                           pointer_types(attend._attend_fwd_kernel, "bf16", over),
-                           dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior, TERMS=terms), ())
+                yield (f"attend G={G} est={est} prior={prior} tma={tma}", attend._attend_fwd_kernel,
+                       pointer_types(attend._attend_fwd_kernel, "bf16", over),
+                       dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior), ())
             for tma in (False, True):
                 for one_pass in (False, True) if prior and G <= 8 and not tma else (False,):
                     yield (f"bwd_q G={G} est={est} prior={prior} tma={tma} one_pass={one_pass}", backward._bwd_q_kernel,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import os
 
 import torch
 
 from dashbench.kernels.dash.attend import attend, tma_ready
 from dashbench.kernels.dash.backward import dash_backward
-from dashbench.kernels.dash.route import chunk_lists, padded_group, route, summary_terms, tile_rows
+from dashbench.kernels.dash.route import chunk_lists, padded_group, route, tile_rows
 from dashbench.kernels.dash.summarize import summarize
 from dashbench.kernels.reference.dash import DashStats, check_dash_inputs
 
@@ -28,10 +27,6 @@ ROUTE_ROWS = 128
 # they keep pointer loads (kernels/README.md).
 ATTEND_TMA = True
 ATTEND_TMA_STAGES = 2
-# The attention's routing score per (row, listed chunk) on tensor cores, from the summaries split
-# into three terms of q's dtype (bf16, fp16), instead of an fp32 dot on CUDA cores with an fp32
-# copy of q (64 registers a thread). Chosen on the H100 (kernels/README.md).
-ATTEND_ROUTE_TERMS = True
 BACKWARD_TMA = False
 
 
@@ -67,19 +62,14 @@ class _DashAttention(torch.autograd.Function):
         G = q.shape[1] // k.shape[1]
         bm, gp = tile_rows(G, chunk_size, ATTEND_ROWS), padded_group(G)
         summaries = summarize(k, head_cls, chunk_size)
-        terms = None
-        if ATTEND_ROUTE_TERMS and q.dtype in (torch.bfloat16, torch.float16):
-            terms = summary_terms(summaries, 0.5 * scaling / math.sqrt(q.shape[-1]), q.dtype)
         tau, log_g, count, mask, tile_count = route(
-            q, summaries, chunk_size, scaling, bm, route_bm=tile_rows(G, chunk_size, ROUTE_ROWS),
-            terms=terms if q.dtype == torch.bfloat16 else None,
+            q, summaries, chunk_size, scaling, bm, route_bm=tile_rows(G, chunk_size, ROUTE_ROWS)
         )
         offsets, ids = chunk_lists(mask, tile_count)
         attend_tma = ATTEND_TMA and tma_ready(k, v)
         out, lse = attend(q, k, v, summaries, tau, log_g, offsets, tile_count, ids, chunk_size=chunk_size,
                           scaling=scaling, sigma=sigma, estimate_diagonal=estimate_diagonal,
-                          bm=bm, gp=gp, tma=attend_tma, num_stages=ATTEND_TMA_STAGES if attend_tma else 3,
-                          terms=terms)  # fmt: skip
+                          bm=bm, gp=gp, tma=attend_tma, num_stages=ATTEND_TMA_STAGES if attend_tma else 3)  # fmt: skip
         ctx.save_for_backward(q, k, v, head_cls, out, lse, summaries, tau, log_g, count, offsets,
                               tile_count, ids)  # fmt: skip
         ctx.args = dict(chunk_size=chunk_size, scaling=scaling, sigma=sigma,

@@ -373,8 +373,8 @@ def _route_lean_kernel(
 
 def summary_terms(summaries: torch.Tensor, xscale: float, dtype: torch.dtype) -> torch.Tensor:
     """``summaries * xscale`` split into three terms of ``dtype`` (bf16 or fp16) that add up to
-    the fp32 value (hi, lo, lo2): ``[B, Hkv, n_chunks, 3, D]``, contiguous. The lean router's
-    operand for bf16 queries, and the attention's for its tensor-core routing scores."""
+    the fp32 value (hi, lo, lo2): ``[B, Hkv, n_chunks, 3, D]``, contiguous: the lean router's
+    operand for bf16 queries."""
     s = summaries * xscale
     hi = s.to(dtype)
     rest = s - hi.float()
@@ -395,12 +395,12 @@ def tile_rows(group: int, chunk_size: int, rows: int = 64) -> int:
 
 def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: float, bm: int,
           num_warps: int = 4, route_bm: int | None = None, q_offset: int = 0, cb: int | None = None,
-          num_stages: int | None = None, lean: bool | None = None, terms: torch.Tensor | None = None):
+          num_stages: int | None = None, lean: bool | None = None):
     """Run stage 2; see the module docstring for the outputs. Masks and counts are per tile of
     ``bm`` tokens (the attention's tiles); the router itself may take ``route_bm`` tokens (a
     multiple of ``bm``, at most the chunk size) per program. ``num_stages`` defaults to what ran
     best on the H100: 2 for the lean router (128k: 42.5 vs 42.9 ms at 3 stages, 54.7 at 4), 3 for
-    the first. ``terms``: ``summary_terms(summaries, xscale, bf16)`` when the caller has them."""
+    the first."""
     B, Hq, N, D = q.shape
     Hkv, n_chunks = summaries.shape[1], summaries.shape[2]
     G = Hq // Hkv
@@ -427,7 +427,7 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
         raise ValueError(f"cb {cb} must be a power of two and a multiple of 32 (mask words)")
     if lean:
         if split:
-            s = terms if terms is not None else summary_terms(summaries, xscale, torch.bfloat16)
+            s = summary_terms(summaries, xscale, torch.bfloat16)
         else:
             s = (summaries * xscale).unsqueeze(3)
         _route_lean_kernel[(n_programs, B * Hkv)](
