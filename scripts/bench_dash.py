@@ -11,13 +11,12 @@ kernel (and its three stages) and the dense baselines in the same process with
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 import torch
-from benchtools import bench, cudnn, fa3_module, fa3_step  # scripts/benchtools.py
+from benchtools import bench, cudnn, fa3_module, fa3_step, save_rows  # scripts/benchtools.py
 
 from dashbench.harness.correctness import relative_error, sample_rows
 from dashbench.harness.flops import causal_pairs
@@ -164,6 +163,7 @@ def main() -> int:
                         dense_equiv_tflops=4 * d * causal_pairs(n, n) * hq / (total * 1e-3) / 1e12,
                     )
                     rows_out.append(row)
+                    save_rows(args.out, "bench_dash.json", rows_out)  # after every row: a cut run keeps them
                     print(f"Hkv={hkv} N={n:7d} {kind:10s} target={target:.2f} tok={stats.mean_density:.3f} "
                           f"pair={stats.pair_density:.3f} comp={stats.compute_density:.3f} err={err:.1e} "
                           f"dash={total:8.3f}ms (sum {t_sum:.3f} route {t_route:.3f} lists {t_lists:.3f} attend {t_attend:.3f}) "
@@ -174,11 +174,6 @@ def main() -> int:
                                              for k_, v_ in variants.items()), flush=True)
                 del q, k, v
                 torch.cuda.empty_cache()
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        meta = {"device": torch.cuda.get_device_name(), "torch": torch.__version__,
-                "command": "python " + " ".join(sys.argv), "rows": rows_out}
-        (args.out / "bench_dash.json").write_text(json.dumps(meta, indent=1) + "\n")
     return 0
 
 
