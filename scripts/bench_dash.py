@@ -54,7 +54,8 @@ def main() -> int:
     ap.add_argument("--chunk", type=int, default=64)
     ap.add_argument("--variants", default="route,attend",
                     help="extra timings per row: route (router launch settings), attend (attention "
-                         "warps/stages/TMA), rows128 (attention tiles of 128 rows), or none")
+                         "warps/stages/TMA), rows128 (attention tiles of 128 rows), noprior (the attention over the "
+                         "same lists without the prior: its cost), or none")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     extra = set(args.variants.split(","))
@@ -131,6 +132,14 @@ def main() -> int:
                             variants[f"{tag}_ms"] = bench(lambda: attend(
                                 q, k, v, s, tau, log_g, offsets, tile_count, ids, num_warps=warps,
                                 num_stages=stages, tma=tma, **akw))
+                    if "noprior" in extra:
+                        # The same lists as plain block-sparse attention (every token of a tile
+                        # attends every listed chunk, no routing recomputed): what the prior's
+                        # per-(row, chunk) work costs the attention. Outputs differ (no prior).
+                        every_token = torch.full(ids.shape, (1 << bm) - 1, device=ids.device, dtype=torch.int64)
+                        variants["attend_noprior_ms"] = bench(lambda: attend(
+                            q, k, v, None, None, None, offsets, tile_count, ids, token_masks=every_token, **prod))
+                        del every_token
                     if "rows128" in extra:  # 128-row attention tiles: wider unions, wgmma-sized tiles
                         bm2 = tile_rows(G, C, 128)
                         r2 = route(q, s, C, scaling, bm2, route_bm=max(route_bm, bm2))
