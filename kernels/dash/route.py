@@ -16,6 +16,12 @@ attention):
   ``p_bar > 1e-20`` as routed, and writes per token the count and the mean log-probability of the
   routed chunks (for the prior), and per tile the union of routed chunks as a bitmask.
 
+``_route_lean_kernel`` (the default, ``ROUTE_LEAN``) computes the same with fewer operations
+per score: summaries pre-scaled and pre-split into bf16 terms on the host (``summary_terms``),
+an absolute threshold, a one-product max pass (it only places the solver's start), one
+convergence statistic, 64-chunk blocks for bf16. ``_route_kernel`` stays as the baseline that
+``scripts/bench_router.py`` checks and times it against.
+
 Outputs (``n_tiles = ceil(N / BM)``, ``n_words = ceil(n_chunks / 32)``):
   tau ``[B, Hq, N]`` fp32 absolute threshold on ``x`` (``+inf`` for tokens of chunk 0),
   log_g ``[B, Hkv, N]`` fp32, count ``[B, Hkv, N]`` int32 (diagonal included),
