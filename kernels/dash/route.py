@@ -299,8 +299,9 @@ def _route_lean_kernel(
 ):  # fmt: skip
     """``_route_kernel`` with fewer operations per score: the host pre-scales and pre-splits the
     summaries (no conversions in the loop), the threshold is kept absolute (no ``x - max``), the
-    max pass (only the solver's start) takes one product, only the last block of a pass is masked, and a solver step checks its support with one statistic,
-    the smallest ``|x - tau|``, instead of the lowest entry in and the highest out."""
+    max pass (only the solver's start) takes one product, only the last block of a pass is
+    masked, and a solver step checks its support with one statistic, the smallest
+    ``|x - tau|``, instead of the lowest entry in and the highest out."""
     R: tl.constexpr = GP * BM
     t = tl.program_id(0)
     bh = tl.program_id(1)
