@@ -55,7 +55,8 @@ def main() -> int:
     ap.add_argument("--variants", default="route,attend",
                     help="extra timings per row: route (router launch settings), attend (attention "
                          "warps/stages/TMA), rows128 (attention tiles of 128 rows), noprior (the attention over the "
-                         "same lists without the prior: its cost), or none")
+                         "same lists without the prior: its cost), mmarows (the routing dot's fp32 q in "
+                         "the tensor cores' layout), or none")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     extra = set(args.variants.split(","))
@@ -140,6 +141,15 @@ def main() -> int:
                         variants["attend_noprior_ms"] = bench(lambda: attend(
                             q, k, v, None, None, None, offsets, tile_count, ids, token_masks=every_token, **prod))
                         del every_token
+                    if "mmarows" in extra:  # the routing dot's fp32 q in the tensor cores' layout
+                        got, _ = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, route_mma_layout=True, **prod)
+                        base, _ = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, route_mma_layout=False,
+                                         **prod)  # fmt: skip
+                        variants["attend_mmarows_rel_diff"] = relative_error(got, base)
+                        del got, base
+                        for on in (False, True):
+                            variants[f"attend_mmarows_{on}_ms"] = bench(lambda: attend(
+                                q, k, v, s, tau, log_g, offsets, tile_count, ids, route_mma_layout=on, **prod))
                     if "rows128" in extra:  # 128-row attention tiles: wider unions, wgmma-sized tiles
                         bm2 = tile_rows(G, C, 128)
                         r2 = route(q, s, C, scaling, bm2, route_bm=max(route_bm, bm2))

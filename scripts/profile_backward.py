@@ -16,16 +16,19 @@ import torch
 
 from dashbench.harness.inputs import structured_qkv
 from dashbench.kernels import calibrate_scaling, dash_attention
-from dashbench.kernels.dash import backward
+from dashbench.kernels.dash import attend, backward
 from profiling import kernel_times  # scripts/profiling.py
 
 # (B, Hq, Hkv, D, N): the issue's shapes at 32k and 8k, and the Pareto model's attention (train at 8k)
 SHAPES = ((1, 32, 8, 128, 32768), (1, 32, 2, 128, 32768), (1, 32, 8, 128, 8192), (1, 32, 2, 128, 8192),
           (4, 4, 1, 64, 8192))  # fmt: skip
 # Tried and slower (h100-dash/bwd-summary/): K/V through descriptors, 8-warp dq, 4-warp dk/dv,
-# the summary product on an fp32 copy of q (tf32x3), w's bf16 head alone.
-# name: (summary gradient in the dk/dv kernel, dq's entmax JVP in one pass)
-VARIANTS = {"atomics": (False, False), "in-kv": (True, False), "in-kv+one-pass": (True, True)}
+# the summary product on an fp32 copy of q (tf32x3), w's bf16 head alone, the one-pass dq
+# (h100-dash/lean-router/).
+# name: (summary gradient in the dk/dv kernel, dq's entmax JVP in one pass, routing rows of the
+# forward attention and the dq kernel in the tensor cores' layout)
+VARIANTS = {"atomics": (False, False, False), "in-kv": (True, False, False),
+            "atomics+mma-rows": (False, False, True), "in-kv+mma-rows": (True, False, True)}
 
 
 def profile_shape(B, hq, hkv, d, n, C=64) -> list[dict]:
@@ -41,8 +44,9 @@ def profile_shape(B, hq, hkv, d, n, C=64) -> list[dict]:
         dash_attention(*args, chunk_size=C, scaling=scaling).backward(do)
 
     rows, grads0 = [], None
-    for variant, (in_kv, one_pass) in VARIANTS.items():
+    for variant, (in_kv, one_pass, mma_rows) in VARIANTS.items():
         backward.SUMMARY_IN_KV, backward.BWD_Q_ONE_PASS = in_kv, one_pass
+        backward.BWD_Q_ROUTE_MMA_LAYOUT = attend.ROUTE_MMA_LAYOUT = mma_rows
         step()
         grads = [t.grad.float() for t in args]
         grads0 = grads0 or grads
@@ -55,6 +59,7 @@ def profile_shape(B, hq, hkv, d, n, C=64) -> list[dict]:
         print(json.dumps(dict(shape=f"B{B} {hq}/{hkv} d{d} n{n}", variant=variant, total=round(row["total_ms"], 2),
                               **top, diff={k: f"{v:.1e}" for k, v in diff.items()})), flush=True)  # fmt: skip
     backward.SUMMARY_IN_KV, backward.BWD_Q_ONE_PASS = "auto", False
+    backward.BWD_Q_ROUTE_MMA_LAYOUT = attend.ROUTE_MMA_LAYOUT = False
     return rows
 
 

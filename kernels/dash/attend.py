@@ -17,9 +17,21 @@ import torch
 import triton
 import triton.language as tl
 
-from dashbench.kernels.dash.common import _bias, _chunk_kv, _chunk_sources, _next_chunk, _routing, _token_mask_bias
+from dashbench.kernels.dash.common import (
+    _bias,
+    _chunk_kv,
+    _chunk_sources,
+    _fp32_rows,
+    _next_chunk,
+    _routing,
+    _token_mask_bias,
+)
 
 LOG2E = 1.4426950408889634
+# The fp32 q of the per-row routing dot in the tensor cores' accumulator layout
+# (common._fp32_rows): on the sm_90 cubin 25 shuffles instead of 465 and 96 instead of 544 B of
+# spills a thread (G=4, TMA). Off until timed on the H100 (scripts/h100_next.sh).
+ROUTE_MMA_LAYOUT = False
 
 
 @triton.jit
@@ -54,6 +66,7 @@ def _attend_fwd_kernel(
     N, q_offset, n_keys, n_tiles, xscale, sm_scale, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr, PRIOR: tl.constexpr,
+    ROUTE_MMA_LAYOUT: tl.constexpr = False,
 ):  # fmt: skip
     # PRIOR: DashAttention's log-prior bias, recomputed per listed chunk. Otherwise plain
     # block-sparse attention (InfLLMv2, NSA's selection): TOKMASK holds, per listed chunk, a
@@ -74,7 +87,7 @@ def _attend_fwd_kernel(
     q = tl.load(Q + b * stride_qb + head[:, None] * stride_qh + qi[:, None] * stride_qn
                 + dims[None, :], mask=valid[:, None], other=0.0)  # fmt: skip
     if PRIOR:
-        qf = q.to(tl.float32)
+        qf = _fp32_rows(q, D, ROUTE_MMA_LAYOUT)
         tau = tl.load(TAU + (b * HKV * G + head) * N + qi, mask=valid, other=float("inf"))
         log_g = tl.load(LOGG + (b * HKV + h) * N + qi, mask=valid, other=0.0)
     token_bit = (rows % BM).to(tl.int64)
@@ -122,14 +135,14 @@ def _attend_fwd_kernel(
 
 def attend(q, k, v, summaries, tau, log_g, offsets, counts, ids, *, chunk_size, scaling=1.0, sigma=1.0,
            estimate_diagonal=True, bm, gp, num_warps=4, num_stages=3, q_offset=0, tma=False,
-           token_masks=None):  # fmt: skip
+           token_masks=None, route_mma_layout=None):  # fmt: skip
     """Run stage 3 over each tile's chunk list (``offsets``/``counts``/``ids`` from
     ``route.chunk_lists``); returns ``(out [B, Hq, N, D] in q's dtype, lse [B, Hq, N] fp32)``.
 
     With ``token_masks`` (int64, one per list entry: bit ``j`` set when token ``j`` of the tile
     selected the chunk) it is plain block-sparse attention without the prior, and
     ``summaries``, ``tau``, ``log_g`` may be ``None``. Every token attends its own chunk
-    (causally) in both modes."""
+    (causally) in both modes. ``route_mma_layout``: see ``ROUTE_MMA_LAYOUT`` (None: its value)."""
     prior = token_masks is None
     if not prior:
         summaries = tau = log_g = q.new_zeros(1, 1, 1)
@@ -152,7 +165,9 @@ def attend(q, k, v, summaries, tau, log_g, offsets, counts, ids, *, chunk_size, 
         out.stride(0), out.stride(1), out.stride(2),
         N, q_offset, n_keys, n_tiles, 0.5 * scaling / math.sqrt(D), LOG2E / math.sqrt(D), 1.0 / sigma,
         HKV=Hkv, G=Hq // Hkv, GP=gp, BM=bm, C=chunk_size, D=D,
-        ESTIMATE_DIAGONAL=estimate_diagonal, TMA=tma, PRIOR=prior, num_warps=num_warps, num_stages=num_stages,
+        ESTIMATE_DIAGONAL=estimate_diagonal, TMA=tma, PRIOR=prior,
+        ROUTE_MMA_LAYOUT=ROUTE_MMA_LAYOUT if route_mma_layout is None else route_mma_layout,
+        num_warps=num_warps, num_stages=num_stages,
     )  # fmt: skip
     return out, lse
 

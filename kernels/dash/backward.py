@@ -26,6 +26,7 @@ from dashbench.kernels.dash.common import (
     _bias,
     _chunk_kv,
     _chunk_sources,
+    _fp32_rows,
     _next_chunk,
     _prior_dp,
     _routing,
@@ -42,7 +43,7 @@ def _bwd_q_kernel(
     N, n_tiles, n_chunks, xscale, sm_scale, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr, PRIOR: tl.constexpr,
-    SUMMARY_IN_KV: tl.constexpr, ONE_PASS: tl.constexpr,
+    SUMMARY_IN_KV: tl.constexpr, ONE_PASS: tl.constexpr, ROUTE_MMA_LAYOUT: tl.constexpr = False,
 ):  # fmt: skip
     # PRIOR: DashAttention (bias and its gradient through the routing); otherwise plain
     # block-sparse attention with per-token selection bits (TOKMASK, as in the forward).
@@ -65,7 +66,7 @@ def _bwd_q_kernel(
     lse = tl.load(LSE + per_row, mask=valid, other=0.0)
     delta = tl.load(DELTA + per_row, mask=valid, other=0.0)
     if PRIOR:
-        qf = q.to(tl.float32)
+        qf = _fp32_rows(q, D, ROUTE_MMA_LAYOUT)
         tau = tl.load(TAU + per_row, mask=valid, other=float("inf"))
         log_g = tl.load(LOGG + (b * HKV + h) * N + pos, mask=valid, other=0.0)
         n_routed = tl.load(CNT + (b * HKV + h) * N + pos, mask=valid, other=1) - 1
@@ -319,6 +320,10 @@ SUMMARY_IN_KV = "auto"
 # [R, D] fp32 sum of sqrt(p) * summary beside dq instead of a second pass that recomputes the
 # routing. Off until timed on the H100 (registers: see kernels/README.md).
 BWD_Q_ONE_PASS = False
+# The dq kernel's fp32 q for the routing dot in the tensor cores' accumulator layout
+# (common._fp32_rows): on the sm_90 cubin 28 shuffles instead of 912 and 1.5 instead of 3.3 KB of
+# spills a thread (G=4). Off until timed on the H100 (scripts/h100_next.sh).
+BWD_Q_ROUTE_MMA_LAYOUT = False
 
 
 def dash_backward(q, k, v, head_cls, out, lse, d_out, summaries, tau, log_g, count, offsets,
@@ -376,7 +381,7 @@ def _attention_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, toke
         k_row, beta_mean,
         q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
         N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, TMA=tma, SUMMARY_IN_KV=in_kv,
-        ONE_PASS=in_kv and BWD_Q_ONE_PASS,
+        ONE_PASS=in_kv and BWD_Q_ONE_PASS, ROUTE_MMA_LAYOUT=BWD_Q_ROUTE_MMA_LAYOUT,
         num_warps=BWD_Q_WARPS,
     )  # fmt: skip
     # DashAttention's lists (chunk_lists) are packed; selection lists are, except for one token

@@ -6,6 +6,23 @@ import triton.language as tl
 
 
 @triton.jit
+def _fp32_rows(q, D: tl.constexpr, MMA_LAYOUT: tl.constexpr):
+    """q in fp32 for the per-row routing dot. ``MMA_LAYOUT``: as the product of q with the
+    identity (exact: one nonzero term per output), which leaves it in the tensor cores'
+    accumulator layout, where a thread holds whole stretches of two rows: the dot's row sum is
+    then in-thread adds and two shuffles, and lands in the scores' row layout. A plain
+    conversion keeps q's load layout, which spreads each row over all four warps (a row sum of
+    five shuffle rounds and a trip through shared memory per chunk)."""
+    if MMA_LAYOUT:
+        dims = tl.arange(0, D)
+        eye = (dims[:, None] == dims[None, :]).to(q.dtype)
+        if q.dtype == tl.float32:
+            return tl.dot(q, eye, input_precision="ieee")
+        return tl.dot(q, eye)
+    return q.to(tl.float32)
+
+
+@triton.jit
 def _routing(qf, summary, tau, valid, xscale, G: tl.constexpr, GP: tl.constexpr,
              BM: tl.constexpr, R: tl.constexpr):  # fmt: skip
     """Per row: sqrt of the entmax probability of this chunk, and the token's GQA mean p_bar

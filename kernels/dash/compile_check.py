@@ -87,15 +87,21 @@ def cases(shapes=SHAPES):
         # PRIOR=False: the block-sparse attention without the prior (InfLLMv2, NSA selection)
         for est, prior in ((True, True), (False, True), (True, False)):
             for tma in (False, True):
-                yield (f"attend G={G} est={est} prior={prior} tma={tma}", attend._attend_fwd_kernel,
-                       pointer_types(attend._attend_fwd_kernel, "bf16", over),
-                       dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior), ())
-            for tma in (False, True):
-                for one_pass in (False, True) if prior and G <= 8 and not tma else (False,):
-                    yield (f"bwd_q G={G} est={est} prior={prior} tma={tma} one_pass={one_pass}", backward._bwd_q_kernel,
-                           pointer_types(backward._bwd_q_kernel, "bf16", over),
+                for mma_rows in (False, True) if prior else (False,):
+                    yield (f"attend G={G} est={est} prior={prior} tma={tma} mma_rows={mma_rows}",
+                           attend._attend_fwd_kernel, pointer_types(attend._attend_fwd_kernel, "bf16", over),
                            dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior,
-                                SUMMARY_IN_KV=prior and G <= 8, ONE_PASS=one_pass), (), backward.BWD_Q_WARPS)
+                                ROUTE_MMA_LAYOUT=mma_rows), ())
+            for tma in (False, True):
+                for one_pass, mma_rows in ((False, False), (True, False), (False, True)) if prior and not tma \
+                        else ((False, False),):
+                    if one_pass and G > 8:
+                        continue
+                    yield (f"bwd_q G={G} est={est} prior={prior} tma={tma} one_pass={one_pass} mma_rows={mma_rows}",
+                           backward._bwd_q_kernel, pointer_types(backward._bwd_q_kernel, "bf16", over),
+                           dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior,
+                                SUMMARY_IN_KV=prior and G <= 8, ONE_PASS=one_pass, ROUTE_MMA_LAYOUT=mma_rows),
+                           (), backward.BWD_Q_WARPS)
                 yield (f"bwd_kv G={G} est={est} prior={prior} tma={tma}", backward._bwd_kv_kernel,
                        pointer_types(backward._bwd_kv_kernel, "bf16", over),
                        dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior,

@@ -266,6 +266,29 @@ def test_tma_path_gives_the_same_forward_and_gradients(monkeypatch, hq, hkv, n):
         assert _rel(b, a) < 1e-6, name
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, pytest.param(torch.bfloat16, marks=INTERPRETER_BF16)])
+@pytest.mark.parametrize("hq, hkv, n, d", [(4, 2, 150, 64), (6, 2, 130, 128), (16, 1, 100, 64)])  # 6/2: padded rows
+def test_routing_rows_in_the_mma_layout_change_nothing(monkeypatch, dtype, hq, hkv, n, d):
+    """The attention's and the dq kernel's fp32 q for the routing dot taken as q times the
+    identity (which leaves it in the tensor cores' layout; exact) gives the same output and
+    gradients as a plain conversion, up to the order of the row sums."""
+    from dashbench.kernels.dash import attend, backward
+
+    q, k, v, w = _inputs(1, hq, hkv, n, d, dtype, seed=5)
+    do = torch.randn(q.shape, generator=torch.Generator().manual_seed(4)).to(q.device, dtype)
+    results = []
+    for mma in (False, True):
+        monkeypatch.setattr(attend, "ROUTE_MMA_LAYOUT", mma)
+        monkeypatch.setattr(backward, "BWD_Q_ROUTE_MMA_LAYOUT", mma)
+        args = [t.clone().requires_grad_() for t in (q, k, v, w)]
+        out = dash_attention(*args, chunk_size=32, scaling=3.0)
+        out.backward(do)
+        results.append([out] + [a.grad for a in args])
+    tol = 1e-5 if dtype == torch.float32 else 1e-2  # half precision: outputs and grads rounded
+    for name, a, b in zip(("out", "dq", "dk", "dv", "dhead_cls"), *results):
+        assert _rel(b, a) < tol, name
+
+
 @pytest.mark.parametrize("summary_in_kv, one_pass", [(False, False), (True, False), (True, True)])
 def test_backward_variants_match_the_reference_in_float64(monkeypatch, summary_in_kv, one_pass):
     """Every way of forming the summaries' gradient (atomics from dq, or in the dk/dv kernel) and
