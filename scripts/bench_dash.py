@@ -56,7 +56,8 @@ def main() -> int:
                     help="extra timings per row: route (router launch settings), attend (attention "
                          "warps/stages/TMA), rows128 (attention tiles of 128 rows), noprior (the attention over the "
                          "same lists without the prior: its cost), mmarows (the routing dot's fp32 q in "
-                         "the tensor cores' layout), or none")
+                         "the tensor cores' layout), fromscores (routing scores from the chunk's "
+                         "attention scores), or none")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     extra = set(args.variants.split(","))
@@ -150,6 +151,18 @@ def main() -> int:
                         for on in (False, True):
                             variants[f"attend_mmarows_{on}_ms"] = bench(lambda: attend(
                                 q, k, v, s, tau, log_g, offsets, tile_count, ids, route_mma_layout=on, **prod))
+                    if "fromscores" in extra:  # routing scores from the chunk's attention scores
+                        _, key_weights = summarize(k, w, C, weights=True)
+                        got, _ = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, key_weights=key_weights,
+                                        **prod)  # fmt: skip
+                        base, _ = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, **prod)
+                        variants["attend_fromscores_rel_diff"] = relative_error(got, base)
+                        del got, base
+                        variants["attend_fromscores_ms"] = bench(lambda: attend(
+                            q, k, v, s, tau, log_g, offsets, tile_count, ids, key_weights=key_weights, **prod))
+                        variants["attend_summarydot_ms"] = bench(lambda: attend(
+                            q, k, v, s, tau, log_g, offsets, tile_count, ids, **prod))
+                        variants["summarize_with_weights_ms"] = bench(lambda: summarize(k, w, C, weights=True))
                     if "rows128" in extra:  # 128-row attention tiles: wider unions, wgmma-sized tiles
                         bm2 = tile_rows(G, C, 128)
                         r2 = route(q, s, C, scaling, bm2, route_bm=max(route_bm, bm2))

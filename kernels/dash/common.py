@@ -28,6 +28,13 @@ def _routing(qf, summary, tau, valid, xscale, G: tl.constexpr, GP: tl.constexpr,
     """Per row: sqrt of the entmax probability of this chunk, and the token's GQA mean p_bar
     (rows are GP heads x BM tokens, head-major)."""
     x = tl.sum(qf * summary[None, :], axis=1) * xscale
+    return _routing_from_scores(x, tau, valid, G, GP, BM, R)
+
+
+@triton.jit
+def _routing_from_scores(x, tau, valid, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr,
+                         R: tl.constexpr):  # fmt: skip
+    """``_routing`` from the rows' routing scores ``x`` (already scaled)."""
     sr = tl.where(valid, tl.maximum(x - tau, 0.0), 0.0)
     p_bar = tl.sum(tl.reshape(sr * sr, (GP, BM)), axis=0) / G
     return sr, tl.reshape(tl.broadcast_to(p_bar[None, :], (GP, BM)), (R,))

@@ -66,12 +66,13 @@ def cases(shapes=SHAPES):
         C = 64
         bm = route.tile_rows(G, C, 64)
         rbm = route.tile_rows(G, C, 128)
-        yield ("summarize", summarize._summarize_kernel,
-               pointer_types(summarize._summarize_kernel, "bf16", {"S": "*fp32", **FLOATS}),
-               dict(HKV=8, C=C, D=D), ())
+        for weights in (False, True):
+            yield (f"summarize weights={weights}", summarize._summarize_kernel,
+                   pointer_types(summarize._summarize_kernel, "bf16", {"S": "*fp32", "A": "*fp32", **FLOATS}),
+                   dict(HKV=8, C=C, D=D, WEIGHTS=weights), ())
         i32 = {n: "*i32" for n in ("COUNT", "MASK", "TILE_COUNT", "CNT", "OFFSETS", "COUNTS", "IDS",
                                    "T_OFFSETS", "T_COUNTS", "T_TILES", "LIST", "NLIST")}
-        f32 = {n: "*fp32" for n in ("S", "TAU", "LOGG", "LSE", "DELTA", "DQ", "DSUM", "DK", "DV", "X",
+        f32 = {n: "*fp32" for n in ("S", "A", "TAU", "LOGG", "LSE", "DELTA", "DQ", "DSUM", "DK", "DV", "X",
                                     "M_OUT", "L_OUT", "ACC_OUT", "M_IN", "L_IN", "ACC_IN", "LOGP", "KROW", "BMEAN")}
         over = {**i32, **f32, **FLOATS, "OFFSETS": "*i64", "T_OFFSETS": "*i64", "TOKMASK": "*i64", "T_WORDS": "*i64"}
         common = dict(HKV=8, G=G, GP=GP, C=C, D=D)
@@ -87,11 +88,13 @@ def cases(shapes=SHAPES):
         # PRIOR=False: the block-sparse attention without the prior (InfLLMv2, NSA selection)
         for est, prior in ((True, True), (False, True), (True, False)):
             for tma in (False, True):
-                for mma_rows in (False, True) if prior else (False,):
-                    yield (f"attend G={G} est={est} prior={prior} tma={tma} mma_rows={mma_rows}",
+                for mma_rows, from_scores in ((False, False), (True, False), (False, True)) if prior \
+                        else ((False, False),):
+                    yield (f"attend G={G} est={est} prior={prior} tma={tma} mma_rows={mma_rows} "
+                           f"from_scores={from_scores}",
                            attend._attend_fwd_kernel, pointer_types(attend._attend_fwd_kernel, "bf16", over),
                            dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior,
-                                ROUTE_MMA_LAYOUT=mma_rows), ())
+                                ROUTE_MMA_LAYOUT=mma_rows, ROUTE_FROM_SCORES=from_scores), ())
             for tma in (False, True):
                 for one_pass, mma_rows in ((False, False), (True, False), (False, True)) if prior and not tma \
                         else ((False, False),):

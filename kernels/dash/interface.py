@@ -28,6 +28,11 @@ ROUTE_ROWS = 128
 ATTEND_TMA = True
 ATTEND_TMA_STAGES = 2
 BACKWARD_TMA = False
+# The attention's routing score of each listed chunk from the scores it computes anyway (the
+# summary is a weighted sum of the chunk's keys, so q . summary = sum_t a_t (q . k_t)), instead
+# of an fp32 dot with the summary: on the sm_90 cubin no fp32 copy of q, no spills (was 544 B),
+# 25 shuffles instead of 465. Off until timed on the H100 (scripts/h100_next.sh).
+ATTEND_ROUTE_FROM_SCORES = False
 
 
 def check_kernel_limits(q, k, size: int, size_name: str = "chunk_size") -> None:
@@ -61,7 +66,11 @@ class _DashAttention(torch.autograd.Function):
         k, v, head_cls = k.contiguous(), v.contiguous(), head_cls.contiguous()
         G = q.shape[1] // k.shape[1]
         bm, gp = tile_rows(G, chunk_size, ATTEND_ROWS), padded_group(G)
-        summaries = summarize(k, head_cls, chunk_size)
+        key_weights = None
+        if ATTEND_ROUTE_FROM_SCORES:
+            summaries, key_weights = summarize(k, head_cls, chunk_size, weights=True)
+        else:
+            summaries = summarize(k, head_cls, chunk_size)
         tau, log_g, count, mask, tile_count = route(
             q, summaries, chunk_size, scaling, bm, route_bm=tile_rows(G, chunk_size, ROUTE_ROWS)
         )
@@ -69,7 +78,8 @@ class _DashAttention(torch.autograd.Function):
         attend_tma = ATTEND_TMA and tma_ready(k, v)
         out, lse = attend(q, k, v, summaries, tau, log_g, offsets, tile_count, ids, chunk_size=chunk_size,
                           scaling=scaling, sigma=sigma, estimate_diagonal=estimate_diagonal,
-                          bm=bm, gp=gp, tma=attend_tma, num_stages=ATTEND_TMA_STAGES if attend_tma else 3)  # fmt: skip
+                          bm=bm, gp=gp, tma=attend_tma, num_stages=ATTEND_TMA_STAGES if attend_tma else 3,
+                          key_weights=key_weights)  # fmt: skip
         ctx.save_for_backward(q, k, v, head_cls, out, lse, summaries, tau, log_g, count, offsets,
                               tile_count, ids)  # fmt: skip
         ctx.args = dict(chunk_size=chunk_size, scaling=scaling, sigma=sigma,

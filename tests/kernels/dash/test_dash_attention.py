@@ -289,6 +289,38 @@ def test_routing_rows_in_the_mma_layout_change_nothing(monkeypatch, dtype, hq, h
         assert _rel(b, a) < tol, name
 
 
+@pytest.mark.parametrize("tma", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, pytest.param(torch.bfloat16, marks=INTERPRETER_BF16)])
+@pytest.mark.parametrize("hq, hkv, n, d", [(4, 2, 150, 64), (6, 2, 130, 128), (16, 1, 100, 64)])  # 6/2: padded rows
+def test_routing_from_the_chunk_scores_equals_the_summary_dot(monkeypatch, tma, dtype, hq, hkv, n, d):
+    """The attention's routing score as the chunk's attention scores weighted by its keys'
+    summary weights (``summarize(..., weights=True)``) equals the dot with the summary, and the
+    weights rebuild the summaries; through dash_attention the output and gradients match."""
+    from dashbench.kernels.dash import interface
+    from dashbench.kernels.dash.summarize import summarize
+
+    q, k, v, w = _inputs(1, hq, hkv, n, d, dtype, seed=6)
+    s, a = summarize(k, w, 32, weights=True)
+    assert torch.equal(s, summarize(k, w, 32))
+    full = (n // 32) * 32  # rebuild the whole chunks' summaries from the weights
+    rebuilt = (a[:, :, :full, None] * k[:, :, :full].float()).unflatten(2, (-1, 32)).sum(3)
+    torch.testing.assert_close(rebuilt, s[:, :, : full // 32], rtol=1e-5, atol=1e-5)
+    do = torch.randn(q.shape, generator=torch.Generator().manual_seed(4)).to(q.device, dtype)
+    monkeypatch.setattr(interface, "ATTEND_TMA", tma)
+    results = []
+    for from_scores in (False, True):
+        monkeypatch.setattr(interface, "ATTEND_ROUTE_FROM_SCORES", from_scores)
+        args = [t.clone().requires_grad_() for t in (q, k, v, w)]
+        out = dash_attention(*args, chunk_size=32, scaling=3.0)
+        out.backward(do)
+        results.append([out] + [t.grad for t in args])
+    # The same up to the order of the score sums (interpreter: 1e-7 in fp32, 3e-5 in fp16); bf16
+    # outputs and gradients are rounded 8x coarser.
+    tol = {torch.float32: 1e-5, torch.float16: 1e-3, torch.bfloat16: 1e-2}[dtype]
+    for name, x, y in zip(("out", "dq", "dk", "dv", "dhead_cls"), *results):
+        assert _rel(y, x) < tol, name
+
+
 @pytest.mark.parametrize("summary_in_kv, one_pass", [(False, False), (True, False), (True, True)])
 def test_backward_variants_match_the_reference_in_float64(monkeypatch, summary_in_kv, one_pass):
     """Every way of forming the summaries' gradient (atomics from dq, or in the dk/dv kernel) and
