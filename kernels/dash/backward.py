@@ -30,6 +30,7 @@ from dashbench.kernels.dash.common import (
     _next_chunk,
     _prior_dp,
     _routing,
+    _routing_from_scores,
     _token_mask_bias,
     _token_sum,
 )
@@ -148,13 +149,13 @@ def _bwd_q_kernel(
 
 @triton.jit
 def _bwd_kv_kernel(
-    Q, K, V, S, TAU, LOGG, DO, LSE, DELTA, DK, DV, T_OFFSETS, T_COUNTS, T_TILES, T_WORDS, KROW, BMEAN, DSUM,
+    Q, K, V, S, A, TAU, LOGG, DO, LSE, DELTA, DK, DV, T_OFFSETS, T_COUNTS, T_TILES, T_WORDS, KROW, BMEAN, DSUM,
     stride_qb, stride_qh, stride_qn,
     stride_kb, stride_kh, stride_kn,
     N, n_tiles, n_chunks, xscale, sm_scale, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr, PRIOR: tl.constexpr,
-    SUMMARY_IN_KV: tl.constexpr,
+    SUMMARY_IN_KV: tl.constexpr, ROUTE_FROM_SCORES: tl.constexpr = False,
 ):  # fmt: skip
     R: tl.constexpr = GP * BM
     c = tl.program_id(0)
@@ -169,7 +170,10 @@ def _bwd_kv_kernel(
     k = tl.load(K + kv_off, mask=kvalid[:, None], other=0.0)
     v = tl.load(V + kv_off, mask=kvalid[:, None], other=0.0)
     if PRIOR:
-        summary = tl.load(S + (b * HKV + h) * n_chunks * D + c * D + dims)
+        if ROUTE_FROM_SCORES:  # this chunk's keys' summary weights: q . S_c = sum_t a_t (q . k_t)
+            a = tl.load(A + (b * HKV + h) * N + kpos, mask=kvalid, other=0.0)
+        else:
+            summary = tl.load(S + (b * HKV + h) * n_chunks * D + c * D + dims)
     dk = tl.zeros([C, D], tl.float32)
     dv = tl.zeros([C, D], tl.float32)
     rows = tl.arange(0, R)
@@ -209,7 +213,8 @@ def _bwd_kv_kernel(
         per_row = (b * HKV * G + head) * N + pos
         lse = tl.load(LSE + per_row, mask=valid, other=0.0)
         delta = tl.load(DELTA + per_row, mask=valid, other=0.0)
-        s = tl.dot(q, tl.trans(k)) * sm_scale
+        s_raw = tl.dot(q, tl.trans(k))
+        s = s_raw * sm_scale
         sr = tl.zeros([R], tl.float32)  # set on listed tiles (Triton wants both branches to define them)
         p_bar = tl.full([R], 1.0, tl.float32)
         routed = rows < 0
@@ -220,7 +225,11 @@ def _bwd_kv_kernel(
             if PRIOR:
                 tau = tl.load(TAU + per_row, mask=valid, other=float("inf"))
                 log_g = tl.load(LOGG + (b * HKV + h) * N + pos, mask=valid, other=0.0)
-                sr, p_bar = _routing(q.to(tl.float32), summary, tau, valid, xscale, G, GP, BM, R)
+                if ROUTE_FROM_SCORES:
+                    x = tl.sum(s_raw * a[None, :], axis=1) * xscale
+                    sr, p_bar = _routing_from_scores(x, tau, valid, G, GP, BM, R)
+                else:
+                    sr, p_bar = _routing(q.to(tl.float32), summary, tau, valid, xscale, G, GP, BM, R)
                 bias, routed = _bias(p_bar, log_g, inv_sigma, ESTIMATE_DIAGONAL)
             else:
                 bias = _token_mask_bias(T_WORDS + start + i - n_diag, token_bit)
@@ -328,14 +337,16 @@ BWD_Q_ROUTE_MMA_LAYOUT = False
 
 def dash_backward(q, k, v, head_cls, out, lse, d_out, summaries, tau, log_g, count, offsets,
                   tile_count, ids, *, chunk_size, scaling, sigma, estimate_diagonal, bm, gp,
-                  tma: bool = False):  # fmt: skip
-    """dq, dk, dv, d_head_cls of DashAttention prefill (all of the spec's chain)."""
+                  tma: bool = False, key_weights=None):  # fmt: skip
+    """dq, dk, dv, d_head_cls of DashAttention prefill (all of the spec's chain). With
+    ``key_weights`` (``summarize(..., weights=True)``) the dk/dv kernel takes each listing
+    tile's routing scores from the chunk's attention scores instead of a dot with the summary."""
     B, Hkv, n_chunks, D = summaries.shape
     d_sum = torch.zeros(B, Hkv, n_chunks, D, device=q.device, dtype=torch.float32)
     dq, dk, dv = _attention_backward(
         q, k, v, out, lse, d_out, offsets, tile_count, ids, None, summaries, tau, log_g, count, d_sum,
         chunk_size=chunk_size, scaling=scaling, sigma=sigma, estimate_diagonal=estimate_diagonal,
-        bm=bm, gp=gp, tma=tma,
+        bm=bm, gp=gp, tma=tma, key_weights=key_weights,
     )  # fmt: skip
     dk_summary, d_head = summarize_backward(k, head_cls, d_sum, chunk_size)
     return dq, dk + dk_summary, dv, d_head
@@ -351,7 +362,7 @@ def block_sparse_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, to
 def _attention_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, token_masks,
                         summaries=None, tau=None, log_g=None, count=None, d_sum=None, *,
                         chunk_size, scaling=1.0, sigma=1.0, estimate_diagonal=True, bm, gp,
-                        tma=False):  # fmt: skip
+                        tma=False, key_weights=None):  # fmt: skip
     """The two backward kernels, with the DashAttention prior (``token_masks is None``) or
     with per-token selection bits."""
     B, Hq, N, D = q.shape
@@ -391,10 +402,11 @@ def _attention_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, toke
     dk = torch.empty(B, Hkv, N, D, device=q.device, dtype=torch.float32)
     dv = torch.empty_like(dk)
     _bwd_kv_kernel[(n_chunks, B * Hkv)](
-        q, k, v, summaries, tau, log_g, d_out, lse, delta, dk, dv, t_offsets, t_counts, t_tiles,
+        q, k, v, summaries, lse if key_weights is None else key_weights, tau, log_g, d_out, lse, delta, dk, dv,
+        t_offsets, t_counts, t_tiles,
         t_tiles if prior else t_words, k_row, beta_mean, d_sum,
         q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
         N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, TMA=tma and tma_ready(q, d_out),
-        SUMMARY_IN_KV=in_kv, num_warps=BWD_KV_WARPS,
+        SUMMARY_IN_KV=in_kv, ROUTE_FROM_SCORES=prior and key_weights is not None, num_warps=BWD_KV_WARPS,
     )  # fmt: skip
     return dq, dk, dv

@@ -31,7 +31,8 @@ BACKWARD_TMA = False
 # The attention's routing score of each listed chunk from the scores it computes anyway (the
 # summary is a weighted sum of the chunk's keys, so q . summary = sum_t a_t (q . k_t)), instead
 # of an fp32 dot with the summary: on the sm_90 cubin no fp32 copy of q, no spills (was 544 B),
-# 25 shuffles instead of 465. Off until timed on the H100 (scripts/h100_next.sh).
+# 25 shuffles instead of 465. The dk/dv kernel takes it too. Off until timed on the H100
+# (scripts/h100_next.sh).
 ATTEND_ROUTE_FROM_SCORES = False
 
 
@@ -81,7 +82,7 @@ class _DashAttention(torch.autograd.Function):
                           bm=bm, gp=gp, tma=attend_tma, num_stages=ATTEND_TMA_STAGES if attend_tma else 3,
                           key_weights=key_weights)  # fmt: skip
         ctx.save_for_backward(q, k, v, head_cls, out, lse, summaries, tau, log_g, count, offsets,
-                              tile_count, ids)  # fmt: skip
+                              tile_count, ids, key_weights)  # fmt: skip
         ctx.args = dict(chunk_size=chunk_size, scaling=scaling, sigma=sigma,
                         estimate_diagonal=estimate_diagonal, bm=bm, gp=gp,
                         tma=BACKWARD_TMA and tma_ready(k, v))  # fmt: skip
@@ -90,9 +91,9 @@ class _DashAttention(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, d_out, _d_count, _d_tile_count):
-        q, k, v, head_cls, out, lse, *routing = ctx.saved_tensors
+        q, k, v, head_cls, out, lse, *routing, key_weights = ctx.saved_tensors
         dq, dk, dv, d_head = dash_backward(q.contiguous(), k, v, head_cls, out, lse, d_out,
-                                           *routing, **ctx.args)  # fmt: skip
+                                           *routing, key_weights=key_weights, **ctx.args)  # fmt: skip
         return (dq.to(q.dtype), dk.to(k.dtype), dv.to(v.dtype), d_head.to(head_cls.dtype),
                 None, None, None, None)  # fmt: skip
 
