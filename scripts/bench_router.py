@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from benchtools import bench, save_rows  # scripts/benchtools.py
 
-from dashbench.harness.inputs import random_qkv, structured_qkv
+from dashbench.harness.inputs import make_qkv
 from dashbench.kernels import calibrate_scaling
 from dashbench.kernels.dash.interface import ATTEND_ROWS, ROUTE_ROWS
 from dashbench.kernels.dash.route import route, tile_rows
@@ -77,9 +77,7 @@ def main() -> int:
         bm, rbm = tile_rows(G, C, ATTEND_ROWS), tile_rows(G, C, ROUTE_ROWS)
         for n in parse_size_list(args.seqlen):
             for kind in args.inputs.split(","):
-                gen = structured_qkv if kind == "structured" else random_qkv
-                kw = dict(chunk_size=C) if kind == "structured" else {}
-                q, k, v = gen(1, hq, hkv, n, d, dtype=torch.bfloat16, device="cuda", seed=1, **kw)
+                q, k, v = make_qkv(kind, 1, hq, hkv, n, d, dtype=torch.bfloat16, device="cuda", seed=1)
                 w = torch.zeros(hkv, d, device="cuda", dtype=torch.bfloat16)
                 s = summarize(k, w, C)
                 for target in map(float, args.densities.split(",")):

@@ -24,7 +24,7 @@ from dashbench.kernels.dash.common import (
     _fp32_rows,
     _next_chunk,
     _routing,
-    _routing_from_scores,
+    _routing_from_chunk_scores,
     _token_mask_bias,
 )
 
@@ -43,6 +43,20 @@ def _chunk_bias(qf, s_base, stride_sc, c, dims, tau, log_g, valid, xscale, inv_s
     threshold (one D-length dot per row), ``-inf`` where the row's token did not route to it."""
     summary = tl.load(s_base + c * stride_sc + dims)
     sr, p_bar = _routing(qf, summary, tau, valid, xscale, G, GP, BM, R)
+    return _base2_bias(p_bar, log_g, inv_sigma, ESTIMATE_DIAGONAL)
+
+
+@triton.jit
+def _chunk_bias_from_scores(s_raw, a, tau, log_g, valid, xscale, inv_sigma, G: tl.constexpr,
+                            GP: tl.constexpr, BM: tl.constexpr, R: tl.constexpr,
+                            ESTIMATE_DIAGONAL: tl.constexpr):  # fmt: skip
+    """``_chunk_bias`` from the chunk's raw scores and its keys' summary weights (no dot)."""
+    sr, p_bar = _routing_from_chunk_scores(s_raw, a, tau, valid, xscale, G, GP, BM, R)
+    return _base2_bias(p_bar, log_g, inv_sigma, ESTIMATE_DIAGONAL)
+
+
+@triton.jit
+def _base2_bias(p_bar, log_g, inv_sigma, ESTIMATE_DIAGONAL: tl.constexpr):
     bias, routed = _bias(p_bar, log_g, inv_sigma, ESTIMATE_DIAGONAL)
     return bias * 1.4426950408889634  # base 2 (-inf stays -inf)
 
@@ -125,10 +139,9 @@ def _attend_fwd_kernel(
             k, v = _chunk_kv(k_src, v_src, c, stride_kn, C, D, TMA)
             s_raw = tl.dot(q, tl.trans(k))
             a = tl.load(A + (b * HKV + h) * n_keys + c.to(tl.int64) * C + keys)
-            x = tl.sum(s_raw * a[None, :], axis=1) * xscale
-            sr, p_bar = _routing_from_scores(x, tau, valid, G, GP, BM, R)
-            bias, routed = _bias(p_bar, log_g, inv_sigma, ESTIMATE_DIAGONAL)
-            s = s_raw * sm_scale + (bias * 1.4426950408889634)[:, None]  # base 2
+            bias = _chunk_bias_from_scores(s_raw, a, tau, log_g, valid, xscale, inv_sigma, G, GP, BM, R,
+                                           ESTIMATE_DIAGONAL)  # fmt: skip
+            s = s_raw * sm_scale + bias[:, None]
         else:
             if PRIOR:
                 bias = _chunk_bias(qf, s_base, stride_sc, c, dims, tau, log_g, valid, xscale, inv_sigma,

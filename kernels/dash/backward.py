@@ -30,7 +30,7 @@ from dashbench.kernels.dash.common import (
     _next_chunk,
     _prior_dp,
     _routing,
-    _routing_from_scores,
+    _routing_from_chunk_scores,
     _token_mask_bias,
     _token_sum,
 )
@@ -226,8 +226,7 @@ def _bwd_kv_kernel(
                 tau = tl.load(TAU + per_row, mask=valid, other=float("inf"))
                 log_g = tl.load(LOGG + (b * HKV + h) * N + pos, mask=valid, other=0.0)
                 if ROUTE_FROM_SCORES:
-                    x = tl.sum(s_raw * a[None, :], axis=1) * xscale
-                    sr, p_bar = _routing_from_scores(x, tau, valid, G, GP, BM, R)
+                    sr, p_bar = _routing_from_chunk_scores(s_raw, a, tau, valid, xscale, G, GP, BM, R)
                 else:
                     sr, p_bar = _routing(q.to(tl.float32), summary, tau, valid, xscale, G, GP, BM, R)
                 bias, routed = _bias(p_bar, log_g, inv_sigma, ESTIMATE_DIAGONAL)

@@ -108,18 +108,13 @@ def _solve_on_support(cnt, s1, s2, lowest_in, highest_out):
 
 
 @triton.jit
-def _route_kernel(
-    Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT,
-    stride_qb, stride_qh, stride_qn,
-    stride_sb, stride_sh, stride_sc,
-    N, q_offset, n_tiles, n_words, xscale, max_iter,
-    HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
-    D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, SUB: tl.constexpr,
-):  # fmt: skip
-    # N queries; query i sits at key position q_offset + i (0 for a prefill, L - 1 for a decode
-    # step against L keys).
-    # The router's tile of BM tokens holds SUB attention tiles of BM // SUB tokens; masks and
-    # counts are written per attention tile (n_tiles of them).
+def _router_tile(Q, stride_qb, stride_qh, stride_qn, N, q_offset, HKV: tl.constexpr, G: tl.constexpr,
+                 GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr, D: tl.constexpr,
+                 SPLIT_BF16: tl.constexpr):  # fmt: skip
+    """A router program's tile: its batch and KV head, the rows' head (``g``) and query index
+    (``pos``), which rows are real, the tile's own chunk, and q (fp32 unless split into bf16
+    products). Query i sits at key position q_offset + i (0 for a prefill, L - 1 for a decode
+    step against L keys)."""
     R: tl.constexpr = GP * BM  # GP: G padded to a power of two (padding rows are masked)
     t = tl.program_id(0)
     bh = tl.program_id(1)
@@ -135,6 +130,23 @@ def _route_kernel(
                 + pos[:, None] * stride_qn + dims[None, :], mask=valid[:, None], other=0.0)  # fmt: skip
     if not SPLIT_BF16:
         q = q.to(tl.float32)
+    return t, b, h, g, pos, valid, own, q
+
+
+@triton.jit
+def _route_kernel(
+    Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT,
+    stride_qb, stride_qh, stride_qn,
+    stride_sb, stride_sh, stride_sc,
+    N, q_offset, n_tiles, n_words, xscale, max_iter,
+    HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
+    D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, SUB: tl.constexpr,
+):  # fmt: skip
+    # The router's tile of BM tokens holds SUB attention tiles of BM // SUB tokens; masks and
+    # counts are written per attention tile (n_tiles of them).
+    R: tl.constexpr = GP * BM
+    t, b, h, g, pos, valid, own, q = _router_tile(Q, stride_qb, stride_qh, stride_qn, N, q_offset,
+                                                  HKV, G, GP, BM, C, D, SPLIT_BF16)  # fmt: skip
     s_base = S + b * stride_sb + h * stride_sh
 
     lanes = tl.arange(0, CB)
@@ -303,21 +315,9 @@ def _route_lean_kernel(
     masked, and a solver step checks its support with one statistic, the smallest
     ``|x - tau|``, instead of the lowest entry in and the highest out."""
     R: tl.constexpr = GP * BM
-    t = tl.program_id(0)
-    bh = tl.program_id(1)
-    b = (bh // HKV).to(tl.int64)
-    h = (bh % HKV).to(tl.int64)
-    rows = tl.arange(0, R)
-    g = rows // BM
-    pos = t.to(tl.int64) * BM + rows % BM
-    valid = (pos < N) & (g < G)
-    own = (q_offset + t * BM) // C
+    t, b, h, g, pos, valid, own, q = _router_tile(Q, stride_qb, stride_qh, stride_qn, N, q_offset,
+                                                  HKV, G, GP, BM, C, D, SPLIT_BF16)  # fmt: skip
     n_full = own // CB * CB
-    dims = tl.arange(0, D)
-    q = tl.load(Q + b * stride_qb + (h * G + g)[:, None].to(tl.int64) * stride_qh
-                + pos[:, None] * stride_qn + dims[None, :], mask=valid[:, None], other=0.0)  # fmt: skip
-    if not SPLIT_BF16:
-        q = q.to(tl.float32)
     s_base = S + b * stride_sb + h * stride_sh
 
     # The solver converges from any start; the max only places it at the root's lower bound
@@ -378,15 +378,14 @@ def _route_lean_kernel(
     tl.store(COUNT + tok_out, n_routed + 1, mask=tok_valid)
 
 
-def summary_terms(summaries: torch.Tensor, xscale: float, dtype: torch.dtype) -> torch.Tensor:
-    """``summaries * xscale`` split into three terms of ``dtype`` (bf16 or fp16) that add up to
-    the fp32 value (hi, lo, lo2): ``[B, Hkv, n_chunks, 3, D]``, contiguous: the lean router's
-    operand for bf16 queries."""
+def summary_terms(summaries: torch.Tensor, xscale: float) -> torch.Tensor:
+    """``summaries * xscale`` split into three bf16 terms that add up to the fp32 value (hi, lo,
+    lo2): ``[B, Hkv, n_chunks, 3, D]``, contiguous; the lean router's operand for bf16 queries."""
     s = summaries * xscale
-    hi = s.to(dtype)
+    hi = s.to(torch.bfloat16)
     rest = s - hi.float()
-    lo = rest.to(dtype)
-    return torch.stack([hi, lo, (rest - lo.float()).to(dtype)], dim=3)
+    lo = rest.to(torch.bfloat16)
+    return torch.stack([hi, lo, (rest - lo.float()).to(torch.bfloat16)], dim=3)
 
 
 def padded_group(group: int) -> int:
@@ -434,7 +433,7 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
         raise ValueError(f"cb {cb} must be a power of two and a multiple of 32 (mask words)")
     if lean:
         if split:
-            s = summary_terms(summaries, xscale, torch.bfloat16)
+            s = summary_terms(summaries, xscale)
         else:
             s = (summaries * xscale).unsqueeze(3)
         _route_lean_kernel[(n_programs, B * Hkv)](

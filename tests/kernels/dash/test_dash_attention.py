@@ -246,6 +246,14 @@ def test_tma_attention_equals_the_pointer_loads(hq, hkv, n, d):
     assert _rel(tma, plain) < 1e-6 and _rel(lse2, lse1) < 1e-6
 
 
+def _out_and_grads(q, k, v, w, do, **kw):
+    """dash_attention's output and its gradients in q, k, v, head_cls, for one d_out."""
+    args = [t.clone().requires_grad_() for t in (q, k, v, w)]
+    out = dash_attention(*args, **kw)
+    out.backward(do)
+    return [out] + [t.grad for t in args]
+
+
 @pytest.mark.parametrize("hq, hkv, n", [(4, 2, 150), (6, 2, 130)])  # 6/2: padded head rows
 def test_tma_path_gives_the_same_forward_and_gradients(monkeypatch, hq, hkv, n):
     """dash_attention with K/V (and the dk/dv kernel's q/dO tiles) through tensor descriptors
@@ -258,10 +266,7 @@ def test_tma_path_gives_the_same_forward_and_gradients(monkeypatch, hq, hkv, n):
     for tma in (False, True):
         monkeypatch.setattr(interface, "ATTEND_TMA", tma)
         monkeypatch.setattr(interface, "BACKWARD_TMA", tma)
-        args = [t.clone().requires_grad_() for t in (q, k, v, w)]
-        out = dash_attention(*args, chunk_size=32, scaling=3.0)
-        out.backward(do)
-        results.append([out] + [a.grad for a in args])
+        results.append(_out_and_grads(q, k, v, w, do, chunk_size=32, scaling=3.0))
     for name, a, b in zip(("out", "dq", "dk", "dv", "dhead_cls"), *results):
         assert _rel(b, a) < 1e-6, name
 
@@ -280,10 +285,7 @@ def test_routing_rows_in_the_mma_layout_change_nothing(monkeypatch, dtype, hq, h
     for mma in (False, True):
         monkeypatch.setattr(attend, "ROUTE_MMA_LAYOUT", mma)
         monkeypatch.setattr(backward, "BWD_Q_ROUTE_MMA_LAYOUT", mma)
-        args = [t.clone().requires_grad_() for t in (q, k, v, w)]
-        out = dash_attention(*args, chunk_size=32, scaling=3.0)
-        out.backward(do)
-        results.append([out] + [a.grad for a in args])
+        results.append(_out_and_grads(q, k, v, w, do, chunk_size=32, scaling=3.0))
     tol = 1e-5 if dtype == torch.float32 else 1e-2  # half precision: outputs and grads rounded
     for name, a, b in zip(("out", "dq", "dk", "dv", "dhead_cls"), *results):
         assert _rel(b, a) < tol, name
@@ -310,10 +312,7 @@ def test_routing_from_the_chunk_scores_equals_the_summary_dot(monkeypatch, tma, 
     results = []
     for from_scores in (False, True):
         monkeypatch.setattr(interface, "ATTEND_ROUTE_FROM_SCORES", from_scores)
-        args = [t.clone().requires_grad_() for t in (q, k, v, w)]
-        out = dash_attention(*args, chunk_size=32, scaling=3.0)
-        out.backward(do)
-        results.append([out] + [t.grad for t in args])
+        results.append(_out_and_grads(q, k, v, w, do, chunk_size=32, scaling=3.0))
     # The same up to the order of the score sums (interpreter: 1e-7 in fp32, 3e-5 in fp16); bf16
     # outputs and gradients are rounded 8x coarser.
     tol = {torch.float32: 1e-5, torch.float16: 1e-3, torch.bfloat16: 1e-2}[dtype]
@@ -321,23 +320,35 @@ def test_routing_from_the_chunk_scores_equals_the_summary_dot(monkeypatch, tma, 
         assert _rel(y, x) < tol, name
 
 
-@pytest.mark.parametrize("summary_in_kv, one_pass", [(False, False), (True, False), (True, True)])
-def test_backward_variants_match_the_reference_in_float64(monkeypatch, summary_in_kv, one_pass):
-    """Every way of forming the summaries' gradient (atomics from dq, or in the dk/dv kernel) and
-    of applying the entmax JVP's second term to dq (a second pass, or one pass with a running
-    sum) gives the float64 reference's gradients (tolerance as in the test above)."""
-    from dashbench.kernels.dash import backward
+@pytest.mark.parametrize(
+    "summary_in_kv, one_pass, mma_rows, from_scores",
+    [(False, False, False, False), (True, False, False, False), (True, True, False, False),
+     (False, False, True, True), (True, False, True, True)],
+)  # fmt: skip
+def test_backward_variants_match_the_reference_in_float64(monkeypatch, summary_in_kv, one_pass, mma_rows,
+                                                          from_scores):  # fmt: skip
+    """Every way of forming the summaries' gradient (atomics from dq, or in the dk/dv kernel), of
+    applying the entmax JVP's second term to dq (a second pass, or one pass with a running sum)
+    and of forming the routing scores (rows in the tensor cores' layout; from the chunk's
+    attention scores) gives the float64 reference's gradients (tolerance as in the test above)."""
+    from dashbench.kernels.dash import attend, backward, interface
 
     monkeypatch.setattr(backward, "SUMMARY_IN_KV", summary_in_kv)
     monkeypatch.setattr(backward, "BWD_Q_ONE_PASS", one_pass)
+    monkeypatch.setattr(backward, "BWD_Q_ROUTE_MMA_LAYOUT", mma_rows)
+    monkeypatch.setattr(attend, "ROUTE_MMA_LAYOUT", mma_rows)
+    monkeypatch.setattr(interface, "ATTEND_ROUTE_FROM_SCORES", from_scores)
     q, k, v, w = _inputs(1, 4, 2, 90, 64, torch.float32, seed=11)
     args = [t.clone().requires_grad_() for t in (q, k, v, w)]
     do = torch.randn(q.shape, generator=torch.Generator().manual_seed(2)).to(q.device)
     kw = dict(chunk_size=32, scaling=4.0, sigma=0.5)
-    dash_attention(*args, **kw).backward(do)
+    out = dash_attention(*args, **kw)
+    out.backward(do)
     ref_args = [t.double().clone().requires_grad_() for t in (q, k, v, w)]
-    dash_attention_reference(*ref_args, compute_dtype=torch.float64, **kw).backward(do.double())
+    ref = dash_attention_reference(*ref_args, compute_dtype=torch.float64, **kw)
+    ref.backward(do.double())
     tol = 1e-5 if DEVICE == "cpu" else 1e-2
+    assert _rel(out, ref) < tol, "out"
     for name, got, want in zip("q k v head_cls".split(), args, ref_args):
         limit = 2 * tol if name == "head_cls" and DEVICE == "cpu" else tol  # 1 / sigma, as above
         assert _rel(got.grad, want.grad) < limit, name
