@@ -1,6 +1,6 @@
 # Issue 3, second device call of stop 15: the lean router's GPU tests (bf16 included), the
-# attention with 128-row tiles at 128k, then the backward call prepared at stop 14
-# (h100_backward_next.sh). Carry .whl.
+# attention with 128-row tiles at 128k, then the backward variants' kernel times
+# (profile_backward.py). Carry .whl.
 #   DASHBENCH_GIT_COMMIT=<sha> bash scripts/h100_lean_and_backward.sh
 source scripts/device_setup.sh
 {
