@@ -27,6 +27,7 @@ from dashbench.units import parse_size_list
 VARIANTS = {  # name: route() keywords; "rows": rows per program (G x tokens) instead of ROUTE_ROWS
     "first_w4_s3": dict(lean=False, cb=32),
     "lean_default": dict(lean=True),
+    "lean_rough": dict(lean=True, rough_solve=True),
     "lean_w4_s3": dict(lean=True, num_stages=3, cb=32),
     "lean_w4_s2": dict(lean=True, num_stages=2, cb=32),
     "lean_w8_s3": dict(lean=True, num_warps=8, num_stages=3, cb=32),

@@ -330,8 +330,9 @@ SUMMARY_IN_KV = "auto"
 BWD_Q_ONE_PASS = False
 # The dq kernel's fp32 q for the routing dot in the tensor cores' accumulator layout
 # (common._fp32_rows): on the sm_90 cubin 28 shuffles instead of 912 and 1.5 instead of 3.3 KB of
-# spills a thread (G=4). Off until timed on the H100 (scripts/h100_next.sh).
-BWD_Q_ROUTE_MMA_LAYOUT = False
+# spills a thread (G=4). H100, 32k, 25% (results/reference/h100-dash/stop16/): dq kernel 22.5 ->
+# 20.3 ms (32/8 heads, summary gradient in dk/dv), 24.7 -> 18.9 ms (32/2 heads, atomics).
+BWD_Q_ROUTE_MMA_LAYOUT = True
 
 
 def dash_backward(q, k, v, head_cls, out, lse, d_out, summaries, tau, log_g, count, offsets,

@@ -80,21 +80,23 @@ def cases(shapes=SHAPES):
             yield (f"route G={G} bf16split={split} cb={cb}", route._route_kernel,
                    pointer_types(route._route_kernel, "bf16" if split else "fp16", over),
                    dict(**common, BM=rbm, CB=cb, SPLIT_BF16=split, SUB=rbm // bm), ())
-            yield (f"route_lean G={G} bf16split={split} cb={cb}", route._route_lean_kernel,
-                   pointer_types(route._route_lean_kernel, "bf16" if split else "fp16",
-                                 {**over, "S": "*bf16" if split else "*fp32"}),
-                   dict(**common, BM=rbm, CB=cb, SPLIT_BF16=split, SUB=rbm // bm), ())
+            for rough in (False, True):
+                yield (f"route_lean G={G} bf16split={split} cb={cb} rough={rough}", route._route_lean_kernel,
+                       pointer_types(route._route_lean_kernel, "bf16" if split else "fp16",
+                                     {**over, "S": "*bf16" if split else "*fp32"}),
+                       dict(**common, BM=rbm, CB=cb, SPLIT_BF16=split, SUB=rbm // bm, ROUGH_SOLVE=rough), ())
         yield ("expand", route._expand_kernel, {"MASK": "*i32", "OFFSETS": "*i64", "LIST": "*i32"}, {}, ())
         # PRIOR=False: the block-sparse attention without the prior (InfLLMv2, NSA selection)
         for est, prior in ((True, True), (False, True), (True, False)):
             for tma in (False, True):
-                for mma_rows, from_scores in ((False, False), (True, False), (False, True)) if prior \
-                        else ((False, False),):
+                for mma_rows, from_scores, lazy in ((False, False, False), (True, False, False),
+                                                    (False, True, False), (False, False, True)) if prior \
+                        else ((False, False, False), (False, False, True)):
                     yield (f"attend G={G} est={est} prior={prior} tma={tma} mma_rows={mma_rows} "
-                           f"from_scores={from_scores}",
+                           f"from_scores={from_scores} lazy={lazy}",
                            attend._attend_fwd_kernel, pointer_types(attend._attend_fwd_kernel, "bf16", over),
                            dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior,
-                                ROUTE_MMA_LAYOUT=mma_rows, ROUTE_FROM_SCORES=from_scores), ())
+                                ROUTE_MMA_LAYOUT=mma_rows, ROUTE_FROM_SCORES=from_scores, LAZY_RESCALE=lazy), ())
             for tma in (False, True):
                 for one_pass, mma_rows in ((False, False), (True, False), (False, True)) if prior and not tma \
                         else ((False, False),):

@@ -31,8 +31,9 @@ BACKWARD_TMA = False
 # The attention's routing score of each listed chunk from the scores it computes anyway (the
 # summary is a weighted sum of the chunk's keys, so q . summary = sum_t a_t (q . k_t)), instead
 # of an fp32 dot with the summary: on the sm_90 cubin no fp32 copy of q, no spills (was 544 B),
-# 25 shuffles instead of 465. The dk/dv kernel takes it too. Off until timed on the H100
-# (scripts/h100_next.sh).
+# 25 shuffles instead of 465. The dk/dv kernel takes it too. Slower on the H100
+# (results/reference/h100-dash/stop16/, 25%, 32/8 heads): attention 104.1 vs 95.9 ms at 128k,
+# 6.66 vs 6.05 ms at 32k; dk/dv 35.9 vs 35.2 ms at 32k. Off.
 ATTEND_ROUTE_FROM_SCORES = False
 
 

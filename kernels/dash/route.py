@@ -46,6 +46,11 @@ ROUTE_LEAN = True
 # Chunks per block of the lean router with bf16 queries (H100, 128k, Hkv 8: 34.1 ms at 64 vs 40.2
 # at 32); fp32 summaries keep 32 (at 64 and head dim 128 a tile's operands pass shared memory).
 LEAN_CB_BF16 = 64
+# The lean router's solver steps on one-product scores (the bf16 head of the summaries) until
+# they converge, then exact steps from there: a CPU simulation at 32k (structured, 25%) took 4
+# steps either way and one exact step after the rough ones, so two-product steps fall from ~4.3
+# to 1 a program. Off until timed on the H100 (scripts/bench_router.py, variant lean_rough).
+ROUTE_ROUGH_SOLVE = False
 
 
 @triton.jit
@@ -264,10 +269,10 @@ def _lean_max_block(m, q, s_base, stride_term, stride_sc, c0, own, D: tl.constex
 @triton.jit
 def _lean_solve_block(tau, cnt, s1, s2, nearest, q, s_base, stride_term, stride_sc, c0, own,
                       D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr,
-                      MASKED: tl.constexpr, three):  # fmt: skip
+                      MASKED: tl.constexpr, three, ROUGH: tl.constexpr = False):  # fmt: skip
     """Sums over the support {x > tau} of d = x - tau (count, sum d, sum d^2) and the smallest
-    |d| of any entry."""
-    x = _lean_scores(q, s_base, stride_term, stride_sc, c0, own, D, CB, SPLIT_BF16, MASKED, three)
+    |d| of any entry (``ROUGH``: on one-product scores)."""
+    x = _lean_scores(q, s_base, stride_term, stride_sc, c0, own, D, CB, SPLIT_BF16, MASKED, three, ROUGH)
     d = x - tau[:, None]
     dp = tl.maximum(d, 0.0)
     cnt += tl.sum((d > 0.0).to(tl.float32), axis=1)
@@ -275,6 +280,36 @@ def _lean_solve_block(tau, cnt, s1, s2, nearest, q, s_base, stride_term, stride_
     s2 += tl.sum(dp * dp, axis=1)
     nearest = tl.minimum(nearest, tl.min(tl.abs(d), axis=1))
     return cnt, s1, s2, nearest
+
+
+@triton.jit
+def _lean_solve(tau, valid, own, n_full, q, s_base, stride_st, stride_sc, max_iter, D: tl.constexpr,
+                CB: tl.constexpr, R: tl.constexpr, SPLIT_BF16: tl.constexpr, three, ROUGH: tl.constexpr):  # fmt: skip
+    """The exact threshold of every row from ``tau``: steps over all the row's chunks until each
+    row's support is its own (``ROUGH``: of the one-product scores)."""
+    done = (~valid) | (own == 0)
+    it = 0
+    while (it < max_iter) & (tl.min(done.to(tl.int32), axis=0) == 0):
+        cnt = tl.zeros([R], tl.float32)
+        s1 = tl.zeros([R], tl.float32)
+        s2 = tl.zeros([R], tl.float32)
+        nearest = tl.full([R], float("inf"), tl.float32)
+        for c0 in range(0, n_full, CB):
+            cnt, s1, s2, nearest = _lean_solve_block(tau, cnt, s1, s2, nearest, q, s_base, stride_st, stride_sc,
+                                                     c0, own, D, CB, SPLIT_BF16, False, three, ROUGH)  # fmt: skip
+        if n_full < own:
+            cnt, s1, s2, nearest = _lean_solve_block(tau, cnt, s1, s2, nearest, q, s_base, stride_st, stride_sc,
+                                                     n_full, own, D, CB, SPLIT_BF16, True, three, ROUGH)  # fmt: skip
+        # The smaller root of sum over the support of (d - delta)^2 = 1. It is the threshold when
+        # no entry lies between tau and tau + delta (the support is then its own), which
+        # "every |d| > |delta|" implies; an entry within |delta| of tau only costs a step more.
+        disc = tl.maximum(s1 * s1 - cnt * (s2 - 1.0), 0.0)
+        delta = (s1 - tl.sqrt(disc)) / tl.maximum(cnt, 1.0)
+        converged = nearest > tl.abs(delta)
+        tau = tl.where(done, tau, tau + delta)
+        done = done | converged
+        it += 1
+    return tau
 
 
 @triton.jit
@@ -308,6 +343,7 @@ def _route_lean_kernel(
     N, q_offset, n_tiles, n_words, max_iter,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, SUB: tl.constexpr,
+    ROUGH_SOLVE: tl.constexpr = False,
 ):  # fmt: skip
     """``_route_kernel`` with fewer operations per score: the host pre-scales and pre-splits the
     summaries (no conversions in the loop), the threshold is kept absolute (no ``x - max``), the
@@ -331,28 +367,14 @@ def _route_lean_kernel(
     three = tl.max(tl.where(valid & (own > 0), tl.abs(m), 0.0), axis=0) > 256.0
 
     tau = m - 1.0
-    done = (~valid) | (own == 0)
-    it = 0
-    while (it < max_iter) & (tl.min(done.to(tl.int32), axis=0) == 0):
-        cnt = tl.zeros([R], tl.float32)
-        s1 = tl.zeros([R], tl.float32)
-        s2 = tl.zeros([R], tl.float32)
-        nearest = tl.full([R], float("inf"), tl.float32)
-        for c0 in range(0, n_full, CB):
-            cnt, s1, s2, nearest = _lean_solve_block(tau, cnt, s1, s2, nearest, q, s_base, stride_st,
-                                                     stride_sc, c0, own, D, CB, SPLIT_BF16, False, three)  # fmt: skip
-        if n_full < own:
-            cnt, s1, s2, nearest = _lean_solve_block(tau, cnt, s1, s2, nearest, q, s_base, stride_st,
-                                                     stride_sc, n_full, own, D, CB, SPLIT_BF16, True, three)  # fmt: skip
-        # The smaller root of sum over the support of (d - delta)^2 = 1. It is the threshold when
-        # no entry lies between tau and tau + delta (the support is then its own), which
-        # "every |d| > |delta|" implies; an entry within |delta| of tau only costs a step more.
-        disc = tl.maximum(s1 * s1 - cnt * (s2 - 1.0), 0.0)
-        delta = (s1 - tl.sqrt(disc)) / tl.maximum(cnt, 1.0)
-        converged = nearest > tl.abs(delta)
-        tau = tl.where(done, tau, tau + delta)
-        done = done | converged
-        it += 1
+    if ROUGH_SOLVE:
+        # The solver's steps on one-product scores first (half the products a step); their
+        # root is within rounding of the exact one, so the exact steps below start at it and
+        # take one step (two where an entry lies within that rounding of the threshold).
+        tau = _lean_solve(tau, valid, own, n_full, q, s_base, stride_st, stride_sc, max_iter, D, CB, R,
+                          SPLIT_BF16, three, True)  # fmt: skip
+    tau = _lean_solve(tau, valid, own, n_full, q, s_base, stride_st, stride_sc, max_iter, D, CB, R,
+                      SPLIT_BF16, three, False)  # fmt: skip
     tau = tl.where(valid & (own > 0), tau, float("inf"))
     tl.store(TAU + b * (HKV * G * N) + (h * G + g).to(tl.int64) * N + pos, tau, mask=valid)
 
@@ -401,7 +423,7 @@ def tile_rows(group: int, chunk_size: int, rows: int = 64) -> int:
 
 def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: float, bm: int,
           num_warps: int = 4, route_bm: int | None = None, q_offset: int = 0, cb: int | None = None,
-          num_stages: int | None = None, lean: bool | None = None):
+          num_stages: int | None = None, lean: bool | None = None, rough_solve: bool | None = None):
     """Run stage 2; see the module docstring for the outputs. Masks and counts are per tile of
     ``bm`` tokens (the attention's tiles); the router itself may take ``route_bm`` tokens (a
     multiple of ``bm``, at most the chunk size) per program. ``num_stages`` defaults to what ran
@@ -442,7 +464,9 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
             s.stride(3), s.stride(0), s.stride(1), s.stride(2),
             N, q_offset, n_tiles, n_words, MAX_ITER,
             HKV=Hkv, G=G, GP=padded_group(G), BM=route_bm, C=chunk_size, D=D, CB=cb,
-            SPLIT_BF16=split, SUB=route_bm // bm, num_warps=num_warps, num_stages=num_stages,
+            SPLIT_BF16=split, SUB=route_bm // bm,
+            ROUGH_SOLVE=ROUTE_ROUGH_SOLVE if rough_solve is None else rough_solve,
+            num_warps=num_warps, num_stages=num_stages,
         )  # fmt: skip
         return tau, log_g, count, mask, tile_count
     _route_kernel[(n_programs, B * Hkv)](
