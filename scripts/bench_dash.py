@@ -11,7 +11,6 @@ kernel (and its three stages) and the dense baselines in the same process with
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import time
 from pathlib import Path
@@ -37,20 +36,6 @@ from dashbench.kernels.reference import dash_attention_reference
 from dashbench.units import parse_size_list
 
 
-@contextlib.contextmanager
-def lazy_and_rough():
-    """dash_attention with the attention's conditional rescale and the router's rough solver
-    steps switched on (both off by default until timed)."""
-    from dashbench.kernels.dash import attend as attend_module, route as route_module
-
-    saved = attend_module.ATTEND_LAZY_RESCALE, route_module.ROUTE_ROUGH_SOLVE
-    attend_module.ATTEND_LAZY_RESCALE, route_module.ROUTE_ROUGH_SOLVE = True, True
-    try:
-        yield
-    finally:
-        attend_module.ATTEND_LAZY_RESCALE, route_module.ROUTE_ROUGH_SOLVE = saved
-
-
 def dense_baselines(q, k, v):
     out = {}
     fa3 = fa3_module()
@@ -72,8 +57,8 @@ def main() -> int:
                          "warps/stages/TMA), rows128 (attention tiles of 128 rows), noprior (the attention over the "
                          "same lists without the prior: its cost), mmarows (the routing dot's fp32 q in "
                          "the tensor cores' layout), fromscores (routing scores from the chunk's "
-                         "attention scores), lazy (the attention's conditional rescale), rough (the router's "
-                         "solver on one-product scores first), or none")
+                         "attention scores), rough (the router's solver on one-product scores first, on and "
+                         "off), or none")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     extra = set(args.variants.split(","))
@@ -179,36 +164,18 @@ def main() -> int:
                         variants["attend_summarydot_ms"] = bench(lambda: attend(
                             q, k, v, s, tau, log_g, offsets, tile_count, ids, **prod))
                         variants["summarize_with_weights_ms"] = bench(lambda: summarize(k, w, C, weights=True))
-                    if "lazy" in extra:  # FlashAttention-4's conditional rescale (attend.ATTEND_LAZY_RESCALE)
-                        got, _ = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, lazy_rescale=True, **prod)
-                        base, _ = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, lazy_rescale=False, **prod)
-                        variants["attend_lazy_rel_diff"] = relative_error(got, base)
-                        del got, base
-                        for on in (False, True):
-                            variants[f"attend_lazy_{on}_ms"] = bench(lambda: attend(
-                                q, k, v, s, tau, log_g, offsets, tile_count, ids, lazy_rescale=on, **prod))
-                        every_token = torch.full(ids.shape, (1 << bm) - 1, device=ids.device, dtype=torch.int64)
-                        for on in (False, True):
-                            variants[f"attend_noprior_lazy_{on}_ms"] = bench(lambda: attend(
-                                q, k, v, None, None, None, offsets, tile_count, ids, token_masks=every_token,
-                                lazy_rescale=on, **prod))  # fmt: skip
-                        del every_token
                     if "rough" in extra:  # the router's solver on one-product scores first (route.ROUTE_ROUGH_SOLVE)
+                        tau, log_g, count, mask, tile_count = route(q, s, C, scaling, bm, route_bm=route_bm,
+                                                                    rough_solve=False)  # fmt: skip
                         r2 = route(q, s, C, scaling, bm, route_bm=route_bm, rough_solve=True)
-                        variants["route_rough_tau_max_diff"] = float((r2[0] - tau).abs().max())
+                        finite = torch.isfinite(tau)  # rows with no earlier chunk hold +inf
+                        variants["route_rough_tau_max_diff"] = float((r2[0] - tau)[finite].abs().max())
                         variants["route_rough_count_agree"] = float((r2[2] == count).float().mean())
                         variants["route_rough_union_agree"] = float((r2[4] == tile_count).float().mean())
                         del r2
                         for on in (False, True):
                             variants[f"route_rough_{on}_ms"] = bench(lambda: route(
                                 q, s, C, scaling, bm, route_bm=route_bm, rough_solve=on))
-                    if "lazy" in extra and "rough" in extra:  # both switches on, end to end, checked first
-                        with lazy_and_rough():
-                            full = dash_attention(q, k, v, w, chunk_size=C, scaling=scaling)
-                            variants["dash_lazy_rough_rel_err"] = relative_error(full[:, :, rows], ref)
-                            del full
-                            variants["dash_lazy_rough_ms"] = bench(
-                                lambda: dash_attention(q, k, v, w, chunk_size=C, scaling=scaling))
                     if "rows128" in extra:  # 128-row attention tiles: wider unions, wgmma-sized tiles
                         bm2 = tile_rows(G, C, 128)
                         r2 = route(q, s, C, scaling, bm2, route_bm=max(route_bm, bm2))

@@ -34,9 +34,6 @@ LOG2E = 1.4426950408889634
 # spills a thread (G=4, TMA), but no faster on the H100 (results/reference/h100-dash/stop16/:
 # 128k, 32/8 heads, 25%: 96.1 vs 95.9 ms; 32k: 6.09 vs 6.05 ms), so off.
 ROUTE_MMA_LAYOUT = False
-# FlashAttention-4's conditional rescale in the attention loop (_lazy_softmax_step). Off until
-# timed on the H100 (bench_dash.py --variants lazy).
-ATTEND_LAZY_RESCALE = False
 
 
 @triton.jit
@@ -76,23 +73,6 @@ def _online_softmax_step(s, v, m_i, l_i, acc):
 
 
 @triton.jit
-def _lazy_softmax_step(s, v, m_i, l_i, acc):
-    """``_online_softmax_step`` that keeps a stale running max until some row's block max passes
-    it by more than 8 (base 2; FlashAttention-4's conditional rescale): most steps then skip the
-    rescale of ``acc`` and accumulate into it in place. ``p`` stays below 2^8, which bf16 ``p``
-    (relative precision 2^-8 at any magnitude) and fp32 sums carry as well as ``p <= 1``."""
-    m_blk = tl.max(s, axis=1)
-    if tl.max(m_blk - m_i, axis=0) > 8.0:
-        m_new = tl.maximum(m_i, m_blk)
-        alpha = tl.exp2(m_i - m_new)
-        l_i = l_i * alpha
-        acc = acc * alpha[:, None]
-        m_i = m_new
-    p = tl.exp2(s - m_i[:, None])
-    return m_i, l_i + tl.sum(p, axis=1), tl.dot(p.to(v.dtype), v, acc)
-
-
-@triton.jit
 def _attend_fwd_kernel(
     Q, K, V, S, A, TAU, LOGG, OFFSETS, COUNTS, IDS, TOKMASK, OUT, LSE,
     stride_qb, stride_qh, stride_qn,
@@ -103,7 +83,6 @@ def _attend_fwd_kernel(
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr, PRIOR: tl.constexpr,
     ROUTE_MMA_LAYOUT: tl.constexpr = False, ROUTE_FROM_SCORES: tl.constexpr = False,
-    LAZY_RESCALE: tl.constexpr = False,
 ):  # fmt: skip
     # PRIOR: DashAttention's log-prior bias, recomputed per listed chunk. Otherwise plain
     # block-sparse attention (InfLLMv2, NSA's selection): TOKMASK holds, per listed chunk, a
@@ -172,10 +151,7 @@ def _attend_fwd_kernel(
                 bias = _token_mask_bias(TOKMASK + start + i, token_bit)
             k, v = _chunk_kv(k_src, v_src, c, stride_kn, C, D, TMA)
             s = tl.dot(q, tl.trans(k)) * sm_scale + bias[:, None]
-        if LAZY_RESCALE:
-            m_i, l_i, acc = _lazy_softmax_step(s, v, m_i, l_i, acc)
-        else:
-            m_i, l_i, acc = _online_softmax_step(s, v, m_i, l_i, acc)
+        m_i, l_i, acc = _online_softmax_step(s, v, m_i, l_i, acc)
 
     out = acc / l_i[:, None]
     tl.store(OUT + b * stride_ob + head[:, None] * stride_oh + qi[:, None] * stride_on
@@ -186,7 +162,7 @@ def _attend_fwd_kernel(
 
 def attend(q, k, v, summaries, tau, log_g, offsets, counts, ids, *, chunk_size, scaling=1.0, sigma=1.0,
            estimate_diagonal=True, bm, gp, num_warps=4, num_stages=3, q_offset=0, tma=False,
-           token_masks=None, route_mma_layout=None, key_weights=None, lazy_rescale=None):  # fmt: skip
+           token_masks=None, route_mma_layout=None, key_weights=None):  # fmt: skip
     """Run stage 3 over each tile's chunk list (``offsets``/``counts``/``ids`` from
     ``route.chunk_lists``); returns ``(out [B, Hq, N, D] in q's dtype, lse [B, Hq, N] fp32)``.
 
@@ -225,7 +201,6 @@ def attend(q, k, v, summaries, tau, log_g, offsets, counts, ids, *, chunk_size, 
         ESTIMATE_DIAGONAL=estimate_diagonal, TMA=tma, PRIOR=prior,
         ROUTE_MMA_LAYOUT=ROUTE_MMA_LAYOUT if route_mma_layout is None else route_mma_layout,
         ROUTE_FROM_SCORES=prior and key_weights is not None,
-        LAZY_RESCALE=ATTEND_LAZY_RESCALE if lazy_rescale is None else lazy_rescale,
         num_warps=num_warps, num_stages=num_stages,
     )  # fmt: skip
     return out, lse

@@ -49,8 +49,12 @@ LEAN_CB_BF16 = 64
 # The lean router's solver steps on one-product scores (the bf16 head of the summaries) until
 # they converge, then exact steps from there: a CPU simulation at 32k (structured, 25%) took 4
 # steps either way and one exact step after the rough ones, so two-product steps fall from ~4.3
-# to 1 a program. Off until timed on the H100 (scripts/bench_router.py, variant lean_rough).
-ROUTE_ROUGH_SOLVE = False
+# to 1 a program. The steps are not product-bound, so it gains little: H100, structured 25%
+# (results/reference/h100-dash/stop16/): 128k 35.3 -> 34.1 ms (Hkv 8), 31.1 -> 28.9 ms (Hkv 2);
+# 32k 2.76 -> 2.97 ms (Hkv 8), 2.34 -> 2.35 (Hkv 2). "auto": on from ROUGH_SOLVE_MIN_CHUNKS
+# chunks (between 512 and 2048 it is not measured).
+ROUTE_ROUGH_SOLVE = "auto"
+ROUGH_SOLVE_MIN_CHUNKS = 1024
 
 
 @triton.jit
@@ -453,6 +457,9 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
     cb = cb or (LEAN_CB_BF16 if lean and q.dtype == torch.bfloat16 else CB)
     if cb % 32 or cb & (cb - 1):
         raise ValueError(f"cb {cb} must be a power of two and a multiple of 32 (mask words)")
+    rough_solve = ROUTE_ROUGH_SOLVE if rough_solve is None else rough_solve
+    if rough_solve == "auto":
+        rough_solve = n_chunks >= ROUGH_SOLVE_MIN_CHUNKS
     if lean:
         if split:
             s = summary_terms(summaries, xscale)
@@ -465,7 +472,7 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
             N, q_offset, n_tiles, n_words, MAX_ITER,
             HKV=Hkv, G=G, GP=padded_group(G), BM=route_bm, C=chunk_size, D=D, CB=cb,
             SPLIT_BF16=split, SUB=route_bm // bm,
-            ROUGH_SOLVE=ROUTE_ROUGH_SOLVE if rough_solve is None else rough_solve,
+            ROUGH_SOLVE=rough_solve,
             num_warps=num_warps, num_stages=num_stages,
         )  # fmt: skip
         return tau, log_g, count, mask, tile_count
