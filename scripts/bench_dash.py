@@ -58,7 +58,7 @@ def main() -> int:
                          "same lists without the prior: its cost), mmarows (the routing dot's fp32 q in "
                          "the tensor cores' layout), fromscores (routing scores from the chunk's "
                          "attention scores), rough (the router's solver on one-product scores first, on and "
-                         "off), or none")
+                         "off), diaglast (the diagonal chunk after the listed ones, 2 and 3 stages), or none")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     extra = set(args.variants.split(","))
@@ -164,6 +164,22 @@ def main() -> int:
                         variants["attend_summarydot_ms"] = bench(lambda: attend(
                             q, k, v, s, tau, log_g, offsets, tile_count, ids, **prod))
                         variants["summarize_with_weights_ms"] = bench(lambda: summarize(k, w, C, weights=True))
+                    if "diaglast" in extra:  # the diagonal chunk after the listed ones (attend.ATTEND_DIAGONAL_LAST)
+                        got, _ = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, diagonal_last=True, **prod)
+                        base, _ = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, diagonal_last=False,
+                                         **prod)  # fmt: skip
+                        variants["attend_diaglast_rel_diff"] = relative_error(got, base)
+                        del got, base
+                        every_token = torch.full(ids.shape, (1 << bm) - 1, device=ids.device, dtype=torch.int64)
+                        for last, stages in ((False, prod["num_stages"]), (True, 2), (True, 3)):
+                            cfg = {**prod, "num_stages": stages}
+                            tag = f"{'last' if last else 'first'}_s{stages}"
+                            variants[f"attend_diag{tag}_ms"] = bench(lambda: attend(
+                                q, k, v, s, tau, log_g, offsets, tile_count, ids, diagonal_last=last, **cfg))
+                            variants[f"attend_noprior_diag{tag}_ms"] = bench(lambda: attend(
+                                q, k, v, None, None, None, offsets, tile_count, ids, token_masks=every_token,
+                                diagonal_last=last, **cfg))  # fmt: skip
+                        del every_token
                     if "rough" in extra:  # the router's solver on one-product scores first (route.ROUTE_ROUGH_SOLVE)
                         tau, log_g, count, mask, tile_count = route(q, s, C, scaling, bm, route_bm=route_bm,
                                                                     rough_solve=False)  # fmt: skip

@@ -1,21 +1,18 @@
-# Issue 3, first device call of the next stop (prepared at stop 15). ~6 min;
-# step 3 is its own call: scripts/h100_next_backward.sh. Carry .whl.
+# Issue 3, first device call of the next stop (prepared at stop 16). ~6 min. Carry .whl.
 #   DASHBENCH_GIT_COMMIT=<sha> bash scripts/h100_next.sh
-# 1. the new GPU tests (routing rows in the tensor cores' layout, bf16 included);
-# 2. the end-to-end prefill table at 32k and 128k (structured, 25% and 10%) with the lean router
-#    at 64-chunk blocks (stop 15's last call did not finish it), what the prior's per-(row,
-#    chunk) work costs the attention (noprior: the same lists as plain block-sparse attention),
-#    the routing dot's fp32 q in the tensor cores' layout (mmarows: attend.ROUTE_MMA_LAYOUT), and
-#    the routing score from the chunk's attention scores (fromscores:
-#    interface.ATTEND_ROUTE_FROM_SCORES);
-# 3. the backward kernels with and without that layout in the dq kernel
-#    (backward.BWD_Q_ROUTE_MMA_LAYOUT) and the score-based routing in the dk/dv kernel (same
-#    switch as the attention's), in h100_next_backward.sh. Flip each of the three defaults only
-#    where it is faster.
+# ncu at stop 16 (results/reference/h100-dash/stop16/9288e56/) found the attention latency-bound:
+# two CTAs an SM (115 KB of shared memory each; the diagonal chunk's K and V stay beside the
+# loop's buffers), two warps a scheduler, no eligible warp on 52-65% of cycles. The diagonal
+# chunk last (attend.ATTEND_DIAGONAL_LAST) takes 83 KB at 2 stages and 116 KB at 3 (sm_90
+# cubin), so a third stage fits two CTAs. This call:
+# 1. the GPU tests of that path (bf16 included);
+# 2. bench_dash at 32k and 128k, structured 25%, both KV-head counts: the attention with the
+#    diagonal first (2 stages, the default) and last at 2 and 3 stages, with the prior and
+#    without (the block-sparse kernel InfLLMv2 and NSA share). Flip the default only if faster.
 source scripts/device_setup.sh
 {
   timeout 120 python3 -m pytest -q -rf -p no:cacheprovider -p no:warnings tests/kernels/dash/test_dash_attention.py \
-      -k "mma_layout or lean_router or chunk_scores" 2>&1 | tail -4
-  PYTHONPATH=scripts:$PYTHONPATH timeout 240 python3 scripts/bench_dash.py --seqlen 32k,128k --hkv 8,2 --inputs structured \
-      --densities 0.25,0.10 --variants noprior,mmarows,fromscores --out $OUT 2>&1 | grep -v -i warn
+      -k "diagonal_chunk_last" 2>&1 | tail -4
+  PYTHONPATH=scripts:$PYTHONPATH timeout 330 python3 scripts/bench_dash.py --seqlen 32k,128k --hkv 8,2 --inputs structured \
+      --densities 0.25 --variants diaglast --out $OUT 2>&1 | grep -v -i warn
 } 2>&1 | tee $OUT/log.txt

@@ -34,6 +34,10 @@ LOG2E = 1.4426950408889634
 # spills a thread (G=4, TMA), but no faster on the H100 (results/reference/h100-dash/stop16/:
 # 128k, 32/8 heads, 25%: 96.1 vs 95.9 ms; 32k: 6.09 vs 6.05 ms), so off.
 ROUTE_MMA_LAYOUT = False
+# The tile's own (diagonal) chunk after the listed ones instead of before. First, its K and V
+# stay in shared memory beside the loop's pipeline buffers (sm_90 cubin, G=4, TMA, 2 stages:
+# 115 KB a CTA, two CTAs an SM; ncu at 32k: latency-bound, 2 warps a scheduler). Off until timed.
+ATTEND_DIAGONAL_LAST = False
 
 
 @triton.jit
@@ -65,11 +69,26 @@ def _base2_bias(p_bar, log_g, inv_sigma, ESTIMATE_DIAGONAL: tl.constexpr):
 @triton.jit
 def _online_softmax_step(s, v, m_i, l_i, acc):
     """Fold one block of base-2 scores ``s`` and values ``v`` into the running max, sum and
-    output (every row's max is finite already: the diagonal chunk comes first)."""
+    output (every row's running max is finite already: the diagonal chunk came first, or the
+    max starts at a finite floor)."""
     m_new = tl.maximum(m_i, tl.max(s, axis=1))
     alpha = tl.exp2(m_i - m_new)
     p = tl.exp2(s - m_new[:, None])
     return m_new, l_i * alpha + tl.sum(p, axis=1), acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
+
+
+@triton.jit
+def _diagonal_scores(q, k_base, v_base, own, pos, n_keys, stride_kn, sm_scale, C: tl.constexpr, D: tl.constexpr):
+    """Base-2 scores of the tile's own chunk, causally masked, and its values."""
+    keys = tl.arange(0, C)
+    dims = tl.arange(0, D)
+    kpos = own.to(tl.int64) * C + keys
+    kvalid = kpos < n_keys
+    k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :], mask=kvalid[:, None], other=0.0)
+    v = tl.load(v_base + kpos[:, None] * stride_kn + dims[None, :], mask=kvalid[:, None], other=0.0)
+    # Scores are kept in base 2 (sm_scale and the bias carry log2(e)), so softmax uses exp2.
+    s = tl.dot(q, tl.trans(k)) * sm_scale
+    return tl.where((kpos[None, :] <= pos[:, None]) & kvalid[None, :], s, float("-inf")), v
 
 
 @triton.jit
@@ -83,6 +102,7 @@ def _attend_fwd_kernel(
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr, PRIOR: tl.constexpr,
     ROUTE_MMA_LAYOUT: tl.constexpr = False, ROUTE_FROM_SCORES: tl.constexpr = False,
+    DIAGONAL_LAST: tl.constexpr = False,
 ):  # fmt: skip
     # PRIOR: DashAttention's log-prior bias, recomputed per listed chunk. Otherwise plain
     # block-sparse attention (InfLLMv2, NSA's selection): TOKMASK holds, per listed chunk, a
@@ -112,18 +132,20 @@ def _attend_fwd_kernel(
     v_base = V + b * stride_kb + h * stride_kh
     keys = tl.arange(0, C)
 
-    # Diagonal chunk: every valid row sees at least its own key, so m_i is finite afterwards.
-    kpos = own.to(tl.int64) * C + keys
-    kvalid = kpos < n_keys
-    k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :], mask=kvalid[:, None], other=0.0)
-    v = tl.load(v_base + kpos[:, None] * stride_kn + dims[None, :], mask=kvalid[:, None], other=0.0)
-    # Scores are kept in base 2 (sm_scale and the bias carry log2(e)), so softmax uses exp2.
-    s = tl.dot(q, tl.trans(k)) * sm_scale
-    s = tl.where((kpos[None, :] <= pos[:, None]) & kvalid[None, :], s, float("-inf"))
-    m_i = tl.max(s, axis=1)
-    p = tl.exp2(s - m_i[:, None])
-    l_i = tl.sum(p, axis=1)
-    acc = tl.dot(p.to(v.dtype), v)
+    if DIAGONAL_LAST:
+        # A finite start: rows that route none of the listed chunks keep it, and exp2 of -inf
+        # scores against it is 0 (never inf - inf) until the diagonal chunk comes.
+        m_i = tl.full([R], -1.0e30, tl.float32)
+        l_i = tl.zeros([R], tl.float32)
+        acc = tl.zeros([R, D], tl.float32)
+    else:
+        # The diagonal chunk first: every valid row sees at least its own key, so m_i is finite
+        # afterwards.
+        s, v = _diagonal_scores(q, k_base, v_base, own, pos, n_keys, stride_kn, sm_scale, C, D)
+        m_i = tl.max(s, axis=1)
+        p = tl.exp2(s - m_i[:, None])
+        l_i = tl.sum(p, axis=1)
+        acc = tl.dot(p.to(v.dtype), v)
 
     tile = (b * HKV + h) * n_tiles + t
     start = tl.load(OFFSETS + tile)
@@ -153,6 +175,9 @@ def _attend_fwd_kernel(
             s = tl.dot(q, tl.trans(k)) * sm_scale + bias[:, None]
         m_i, l_i, acc = _online_softmax_step(s, v, m_i, l_i, acc)
 
+    if DIAGONAL_LAST:
+        s, v = _diagonal_scores(q, k_base, v_base, own, pos, n_keys, stride_kn, sm_scale, C, D)
+        m_i, l_i, acc = _online_softmax_step(s, v, m_i, l_i, acc)
     out = acc / l_i[:, None]
     tl.store(OUT + b * stride_ob + head[:, None] * stride_oh + qi[:, None] * stride_on
              + dims[None, :], out.to(OUT.dtype.element_ty), mask=valid[:, None])  # fmt: skip
@@ -162,7 +187,7 @@ def _attend_fwd_kernel(
 
 def attend(q, k, v, summaries, tau, log_g, offsets, counts, ids, *, chunk_size, scaling=1.0, sigma=1.0,
            estimate_diagonal=True, bm, gp, num_warps=4, num_stages=3, q_offset=0, tma=False,
-           token_masks=None, route_mma_layout=None, key_weights=None):  # fmt: skip
+           token_masks=None, route_mma_layout=None, key_weights=None, diagonal_last=None):  # fmt: skip
     """Run stage 3 over each tile's chunk list (``offsets``/``counts``/``ids`` from
     ``route.chunk_lists``); returns ``(out [B, Hq, N, D] in q's dtype, lse [B, Hq, N] fp32)``.
 
@@ -201,6 +226,7 @@ def attend(q, k, v, summaries, tau, log_g, offsets, counts, ids, *, chunk_size, 
         ESTIMATE_DIAGONAL=estimate_diagonal, TMA=tma, PRIOR=prior,
         ROUTE_MMA_LAYOUT=ROUTE_MMA_LAYOUT if route_mma_layout is None else route_mma_layout,
         ROUTE_FROM_SCORES=prior and key_weights is not None,
+        DIAGONAL_LAST=ATTEND_DIAGONAL_LAST if diagonal_last is None else diagonal_last,
         num_warps=num_warps, num_stages=num_stages,
     )  # fmt: skip
     return out, lse

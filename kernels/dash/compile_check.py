@@ -89,13 +89,14 @@ def cases(shapes=SHAPES):
         # PRIOR=False: the block-sparse attention without the prior (InfLLMv2, NSA selection)
         for est, prior in ((True, True), (False, True), (True, False)):
             for tma in (False, True):
-                for mma_rows, from_scores in ((False, False), (True, False), (False, True)) if prior \
-                        else ((False, False),):
+                for mma_rows, from_scores, last in ((False, False, False), (True, False, False),
+                                                    (False, True, False), (False, False, True)) if prior \
+                        else ((False, False, False), (False, False, True)):
                     yield (f"attend G={G} est={est} prior={prior} tma={tma} mma_rows={mma_rows} "
-                           f"from_scores={from_scores}",
+                           f"from_scores={from_scores} diagonal_last={last}",
                            attend._attend_fwd_kernel, pointer_types(attend._attend_fwd_kernel, "bf16", over),
                            dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior,
-                                ROUTE_MMA_LAYOUT=mma_rows, ROUTE_FROM_SCORES=from_scores), ())
+                                ROUTE_MMA_LAYOUT=mma_rows, ROUTE_FROM_SCORES=from_scores, DIAGONAL_LAST=last), ())
             for tma in (False, True):
                 for one_pass, mma_rows in ((False, False), (True, False), (False, True)) if prior and not tma \
                         else ((False, False),):

@@ -250,6 +250,57 @@ def test_rough_solver_steps_find_the_same_thresholds(dtype, hq, hkv, n, d, scali
         assert float((a == b).float().mean()) > 0.99, name
 
 
+@pytest.mark.parametrize("tma", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, pytest.param(torch.bfloat16, marks=INTERPRETER_BF16)])
+@pytest.mark.parametrize("hq, hkv, n, d", [(4, 1, 300, 64), (6, 2, 200, 128), (16, 1, 97, 64)])
+def test_diagonal_chunk_last_gives_the_same_attention(tma, dtype, hq, hkv, n, d):
+    """The attention that folds the tile's own chunk in after the listed ones (from a finite
+    running-max floor) computes the same output and log-sum-exp as the one that starts with it,
+    with the prior and as plain block-sparse attention (token masks), including rows that route
+    none of their tile's listed chunks."""
+    from dashbench.kernels.dash.attend import attend
+    from dashbench.kernels.dash.route import chunk_lists, padded_group, route, tile_rows
+    from dashbench.kernels.dash.summarize import summarize
+
+    q, k, v, w = _inputs(1, hq, hkv, n, d, dtype, seed=n + 2)
+    G = hq // hkv
+    bm = tile_rows(G, 32)
+    s = summarize(k, w, 32)
+    tau, log_g, count, mask, tile_count = route(q, s, 32, 3.0, bm)
+    offsets, ids = chunk_lists(mask, tile_count)
+    assert int(tile_count.max()) > 2
+    kw = dict(chunk_size=32, scaling=3.0, sigma=1.0, estimate_diagonal=True, bm=bm, gp=padded_group(G), tma=tma)
+    tol = 1e-5 if dtype == torch.float32 else 1e-2  # half precision: p rounded against other maxima
+    first, lse1 = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, diagonal_last=False, **kw)
+    last, lse2 = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, diagonal_last=True, **kw)
+    assert _rel(last, first) < tol and _rel(lse2, lse1) < 1e-5
+    # Plain block-sparse: every other token of each tile attends the listed chunk, so half the
+    # rows see none of some chunks and a few (one token per tile) none at all.
+    token_masks = torch.full(ids.shape, sum(1 << j for j in range(0, bm, 2)), dtype=torch.int64, device=ids.device)
+    token_masks[::3] = 0
+    first, lse1 = attend(q, k, v, None, None, None, offsets, tile_count, ids, token_masks=token_masks,
+                         diagonal_last=False, **kw)  # fmt: skip
+    last, lse2 = attend(q, k, v, None, None, None, offsets, tile_count, ids, token_masks=token_masks,
+                        diagonal_last=True, **kw)  # fmt: skip
+    assert torch.isfinite(last).all()
+    assert _rel(last, first) < tol and _rel(lse2, lse1) < 1e-5
+
+
+def test_diagonal_chunk_last_gives_the_same_gradients(monkeypatch):
+    """Through dash_attention (whose backward reads the forward's log-sum-exp), the attention
+    with the diagonal chunk last gives the same output and gradients."""
+    from dashbench.kernels.dash import attend
+
+    q, k, v, w = _inputs(1, 6, 2, 130, 64, torch.float32, seed=9)
+    do = torch.randn(q.shape, generator=torch.Generator().manual_seed(3)).to(q.device)
+    results = []
+    for last in (False, True):
+        monkeypatch.setattr(attend, "ATTEND_DIAGONAL_LAST", last)
+        results.append(_out_and_grads(q, k, v, w, do, chunk_size=32, scaling=3.0))
+    for name, a, b in zip(("out", "dq", "dk", "dv", "dhead_cls"), *results):
+        assert _rel(b, a) < 1e-5, name
+
+
 @pytest.mark.parametrize("hq, hkv, n, d", [(4, 1, 300, 64), (6, 2, 200, 128)])
 def test_tma_attention_equals_the_pointer_loads(hq, hkv, n, d):
     """The attention with K/V through tensor descriptors (TMA on Hopper) computes the same as
