@@ -16,7 +16,7 @@ import torch
 
 from dashbench.harness.inputs import structured_qkv
 from dashbench.kernels import calibrate_scaling, dash_attention
-from dashbench.kernels.dash import attend, backward, interface
+from dashbench.kernels.dash import backward, interface
 from profiling import kernel_times  # scripts/profiling.py
 
 # (B, Hq, Hkv, D, N): the issue's shapes at 32k and 8k, and the Pareto model's attention (train at 8k)
@@ -26,12 +26,13 @@ SHAPES = ((1, 32, 8, 128, 32768), (1, 32, 2, 128, 32768), (1, 32, 8, 128, 8192),
 # the summary product on an fp32 copy of q (tf32x3), w's bf16 head alone, the one-pass dq
 # (h100-dash/lean-router/).
 # name: (summary gradient in the dk/dv kernel, dq's entmax JVP in one pass, routing rows of the
-# forward attention and the dq kernel in the tensor cores' layout, routing scores of the forward
-# attention and the dk/dv kernel from the chunk's attention scores)
-VARIANTS = {"atomics": (False, False, False, False), "in-kv": (True, False, False, False),
-            "atomics+mma-rows": (False, False, True, False), "in-kv+mma-rows": (True, False, True, False),
-            "in-kv+from-scores": (True, False, False, True), "in-kv+both": (True, False, True, True),
-            "atomics+both": (False, False, True, True)}
+# dq kernel in the tensor cores' layout, routing scores of the forward attention and the dk/dv
+# kernel from the chunk's attention scores, the dk/dv kernel's tiles in two loops). Stop 16
+# (results/reference/h100-dash/stop16/): the rows in the mma layout won (now the default), the
+# scores from the chunk lost; the attention's rows stay off whatever the variant says.
+VARIANTS = {"atomics": (False, False, True, False, False), "in-kv": (True, False, True, False, False),
+            "atomics+split": (False, False, True, False, True), "in-kv+split": (True, False, True, False, True),
+            "in-kv+from-scores+split": (True, False, True, True, True)}
 
 
 def profile_shape(B, hq, hkv, d, n, C=64) -> list[dict]:
@@ -47,10 +48,11 @@ def profile_shape(B, hq, hkv, d, n, C=64) -> list[dict]:
         dash_attention(*args, chunk_size=C, scaling=scaling).backward(do)
 
     rows, grads0 = [], None
-    for variant, (in_kv, one_pass, mma_rows, from_scores) in VARIANTS.items():
+    for variant, (in_kv, one_pass, mma_rows, from_scores, split) in VARIANTS.items():
         backward.SUMMARY_IN_KV, backward.BWD_Q_ONE_PASS = in_kv, one_pass
-        backward.BWD_Q_ROUTE_MMA_LAYOUT = attend.ROUTE_MMA_LAYOUT = mma_rows
+        backward.BWD_Q_ROUTE_MMA_LAYOUT = mma_rows
         interface.ATTEND_ROUTE_FROM_SCORES = from_scores
+        backward.BWD_KV_SPLIT_LOOPS = split
         step()
         grads = [t.grad.float() for t in args]
         grads0 = grads0 or grads
@@ -63,7 +65,7 @@ def profile_shape(B, hq, hkv, d, n, C=64) -> list[dict]:
         print(json.dumps(dict(shape=f"B{B} {hq}/{hkv} d{d} n{n}", variant=variant, total=round(row["total_ms"], 2),
                               **top, diff={k: f"{v:.1e}" for k, v in diff.items()})), flush=True)  # fmt: skip
     backward.SUMMARY_IN_KV, backward.BWD_Q_ONE_PASS = "auto", False
-    backward.BWD_Q_ROUTE_MMA_LAYOUT = attend.ROUTE_MMA_LAYOUT = False
+    backward.BWD_Q_ROUTE_MMA_LAYOUT, backward.BWD_KV_SPLIT_LOOPS = True, False
     interface.ATTEND_ROUTE_FROM_SCORES = False
     return rows
 

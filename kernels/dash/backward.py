@@ -148,6 +148,74 @@ def _bwd_q_kernel(
 
 
 @triton.jit
+def _kv_tile(t, is_diag, word_at, dk, dv, d_sum, k, v, a, summary, Q, DO, LSE, DELTA, TAU, LOGG, BMEAN, KROW,
+             T_WORDS, q_desc, do_desc, b, h, rows, g, head, kpos, kvalid, dims, token_bit, w_row, N, stride_qb,
+             stride_qh, stride_qn, xscale, sm_scale, inv_sigma, zscale, HKV: tl.constexpr, G: tl.constexpr,
+             GP: tl.constexpr, BM: tl.constexpr, R: tl.constexpr, D: tl.constexpr,
+             ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr, PRIOR: tl.constexpr,
+             SUMMARY_IN_KV: tl.constexpr, ROUTE_FROM_SCORES: tl.constexpr):  # fmt: skip
+    """Query tile ``t``'s share of this chunk's dk, dv and summary gradient: a tile inside the
+    chunk (``is_diag``: causal mask, no bias) or a later one that listed it (``word_at``: its
+    entry in the transposed lists). ``is_diag`` is a constant where the caller knows it (the
+    split loops) and a runtime flag in the fused loop."""
+    pos = t.to(tl.int64) * BM + rows % BM
+    valid = (pos < N) & (g < G)
+    row_off = b * stride_qb + head[:, None] * stride_qh + pos[:, None] * stride_qn + dims[None, :]
+    if TMA:
+        # padded heads (g >= G) belong to the next group or lie past Hq: zeroed
+        q = tl.where(valid[:, None], tl.reshape(q_desc.load([(h * G).to(tl.int32), t * BM, 0]), (R, D)), 0.0)
+        do = tl.where(valid[:, None], tl.reshape(do_desc.load([(h * G).to(tl.int32), t * BM, 0]), (R, D)), 0.0)
+    else:
+        q = tl.load(Q + row_off, mask=valid[:, None], other=0.0)
+        do = tl.load(DO + row_off, mask=valid[:, None], other=0.0)
+    per_row = (b * HKV * G + head) * N + pos
+    lse = tl.load(LSE + per_row, mask=valid, other=0.0)
+    delta = tl.load(DELTA + per_row, mask=valid, other=0.0)
+    s_raw = tl.dot(q, tl.trans(k))
+    s = s_raw * sm_scale
+    sr = tl.zeros([R], tl.float32)  # set on listed tiles (Triton wants both branches to define them)
+    p_bar = tl.full([R], 1.0, tl.float32)
+    routed = rows < 0
+    if is_diag:
+        s = tl.where((kpos[None, :] <= pos[:, None]) & kvalid[None, :] & valid[:, None], s,
+                     float("-inf"))  # fmt: skip
+    else:
+        if PRIOR:
+            tau = tl.load(TAU + per_row, mask=valid, other=float("inf"))
+            log_g = tl.load(LOGG + (b * HKV + h) * N + pos, mask=valid, other=0.0)
+            if ROUTE_FROM_SCORES:
+                sr, p_bar = _routing_from_chunk_scores(s_raw, a, tau, valid, xscale, G, GP, BM, R)
+            else:
+                sr, p_bar = _routing(q.to(tl.float32), summary, tau, valid, xscale, G, GP, BM, R)
+            bias, routed = _bias(p_bar, log_g, inv_sigma, ESTIMATE_DIAGONAL)
+        else:
+            bias = _token_mask_bias(T_WORDS + word_at, token_bit)
+        s = tl.where(valid[:, None], s + bias[:, None], float("-inf"))
+    p = tl.exp(s - lse[:, None])
+    ds = p * (tl.dot(do, tl.trans(v)) - delta[:, None])
+    dv += tl.dot(tl.trans(p.to(do.dtype)), do)
+    dk += tl.dot(tl.trans(ds.to(q.dtype)), q) * sm_scale
+    if PRIOR and SUMMARY_IN_KV:
+        if not is_diag:
+            # The dq kernel's chain, for this chunk: beta -> d log p_bar -> dp -> entmax JVP.
+            beta_mean = tl.load(BMEAN + (b * HKV + h) * N + pos, mask=valid, other=0.0)
+            dp = _prior_dp(ds, beta_mean, p_bar, routed, valid, inv_sigma, G, GP, BM, R, ESTIMATE_DIAGONAL)
+            k_row = tl.load(KROW + per_row, mask=valid, other=0.0)
+            w = zscale * sr * (dp - k_row)
+            w_mat = tl.where(w_row, w[None, :], 0.0)
+            if Q.dtype.element_ty == tl.bfloat16:
+                # w as a bf16 head and tail against q itself (16 bits of w; the same q operand as
+                # dk's product): tf32x3 on an fp32 copy of q doubled this kernel's time. The head
+                # alone was no faster (3b90eb8): the products are not what this block costs.
+                w_hi = w_mat.to(tl.bfloat16)
+                d_sum = tl.dot(w_hi, q, d_sum)
+                d_sum = tl.dot((w_mat - w_hi.to(tl.float32)).to(tl.bfloat16), q, d_sum)
+            else:
+                d_sum += tl.dot(w_mat, q.to(tl.float32), input_precision="tf32x3")
+    return dk, dv, d_sum
+
+
+@triton.jit
 def _bwd_kv_kernel(
     Q, K, V, S, A, TAU, LOGG, DO, LSE, DELTA, DK, DV, T_OFFSETS, T_COUNTS, T_TILES, T_WORDS, KROW, BMEAN, DSUM,
     stride_qb, stride_qh, stride_qn,
@@ -155,7 +223,7 @@ def _bwd_kv_kernel(
     N, n_tiles, n_chunks, xscale, sm_scale, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr, PRIOR: tl.constexpr,
-    SUMMARY_IN_KV: tl.constexpr, ROUTE_FROM_SCORES: tl.constexpr = False,
+    SUMMARY_IN_KV: tl.constexpr, ROUTE_FROM_SCORES: tl.constexpr = False, SPLIT_LOOPS: tl.constexpr = False,
 ):  # fmt: skip
     R: tl.constexpr = GP * BM
     c = tl.program_id(0)
@@ -194,66 +262,41 @@ def _bwd_kv_kernel(
                                            strides=[stride_qh, stride_qn, 1], block_shape=[GP, BM, D])  # fmt: skip
         do_desc = tl.make_tensor_descriptor(DO + b * stride_qb, shape=[HKV * G, N, D],
                                             strides=[stride_qh, stride_qn, 1], block_shape=[GP, BM, D])  # fmt: skip
+    if not PRIOR:
+        a = 0.0  # unused without the prior (every argument of _kv_tile must be defined)
+        summary = 0.0
+    elif ROUTE_FROM_SCORES:
+        summary = 0.0
+    else:
+        a = 0.0
+    if not TMA:
+        q_desc = 0
+        do_desc = 0
     # First the tiles inside this chunk (causal, no bias), then the later tiles that listed it.
-    for i in range(0, n_diag + n_list):
-        if i < n_diag:
-            t = first_diag + i
-        else:
-            t = tl.load(T_TILES + start + i - n_diag)
-        pos = t.to(tl.int64) * BM + rows % BM
-        valid = (pos < N) & (g < G)
-        row_off = b * stride_qb + head[:, None] * stride_qh + pos[:, None] * stride_qn + dims[None, :]
-        if TMA:
-            # padded heads (g >= G) belong to the next group or lie past Hq: zeroed
-            q = tl.where(valid[:, None], tl.reshape(q_desc.load([(h * G).to(tl.int32), t * BM, 0]), (R, D)), 0.0)
-            do = tl.where(valid[:, None], tl.reshape(do_desc.load([(h * G).to(tl.int32), t * BM, 0]), (R, D)), 0.0)
-        else:
-            q = tl.load(Q + row_off, mask=valid[:, None], other=0.0)
-            do = tl.load(DO + row_off, mask=valid[:, None], other=0.0)
-        per_row = (b * HKV * G + head) * N + pos
-        lse = tl.load(LSE + per_row, mask=valid, other=0.0)
-        delta = tl.load(DELTA + per_row, mask=valid, other=0.0)
-        s_raw = tl.dot(q, tl.trans(k))
-        s = s_raw * sm_scale
-        sr = tl.zeros([R], tl.float32)  # set on listed tiles (Triton wants both branches to define them)
-        p_bar = tl.full([R], 1.0, tl.float32)
-        routed = rows < 0
-        if i < n_diag:
-            s = tl.where((kpos[None, :] <= pos[:, None]) & kvalid[None, :] & valid[:, None], s,
-                         float("-inf"))  # fmt: skip
-        else:
-            if PRIOR:
-                tau = tl.load(TAU + per_row, mask=valid, other=float("inf"))
-                log_g = tl.load(LOGG + (b * HKV + h) * N + pos, mask=valid, other=0.0)
-                if ROUTE_FROM_SCORES:
-                    sr, p_bar = _routing_from_chunk_scores(s_raw, a, tau, valid, xscale, G, GP, BM, R)
-                else:
-                    sr, p_bar = _routing(q.to(tl.float32), summary, tau, valid, xscale, G, GP, BM, R)
-                bias, routed = _bias(p_bar, log_g, inv_sigma, ESTIMATE_DIAGONAL)
+    if SPLIT_LOOPS:  # two plain loops: the second has no branch on the tile's kind
+        for i in range(0, n_diag):
+            dk, dv, d_sum = _kv_tile(
+                first_diag + i, True, 0, dk, dv, d_sum, k, v, a, summary, Q, DO, LSE, DELTA, TAU, LOGG, BMEAN,
+                KROW, T_WORDS, q_desc, do_desc, b, h, rows, g, head, kpos, kvalid, dims, token_bit, w_row, N,
+                stride_qb, stride_qh, stride_qn, xscale, sm_scale, inv_sigma, zscale, HKV, G, GP, BM, R, D,
+                ESTIMATE_DIAGONAL, TMA, PRIOR, SUMMARY_IN_KV, ROUTE_FROM_SCORES)  # fmt: skip
+        for i in range(0, n_list):
+            dk, dv, d_sum = _kv_tile(
+                tl.load(T_TILES + start + i), False, start + i, dk, dv, d_sum, k, v, a, summary, Q, DO, LSE,
+                DELTA, TAU, LOGG, BMEAN, KROW, T_WORDS, q_desc, do_desc, b, h, rows, g, head, kpos, kvalid, dims,
+                token_bit, w_row, N, stride_qb, stride_qh, stride_qn, xscale, sm_scale, inv_sigma, zscale, HKV, G,
+                GP, BM, R, D, ESTIMATE_DIAGONAL, TMA, PRIOR, SUMMARY_IN_KV, ROUTE_FROM_SCORES)  # fmt: skip
+    else:
+        for i in range(0, n_diag + n_list):
+            if i < n_diag:
+                t = first_diag + i
             else:
-                bias = _token_mask_bias(T_WORDS + start + i - n_diag, token_bit)
-            s = tl.where(valid[:, None], s + bias[:, None], float("-inf"))
-        p = tl.exp(s - lse[:, None])
-        ds = p * (tl.dot(do, tl.trans(v)) - delta[:, None])
-        dv += tl.dot(tl.trans(p.to(do.dtype)), do)
-        dk += tl.dot(tl.trans(ds.to(q.dtype)), q) * sm_scale
-        if PRIOR and SUMMARY_IN_KV:
-            if i >= n_diag:
-                # The dq kernel's chain, for this chunk: beta -> d log p_bar -> dp -> entmax JVP.
-                beta_mean = tl.load(BMEAN + (b * HKV + h) * N + pos, mask=valid, other=0.0)
-                dp = _prior_dp(ds, beta_mean, p_bar, routed, valid, inv_sigma, G, GP, BM, R, ESTIMATE_DIAGONAL)
-                k_row = tl.load(KROW + per_row, mask=valid, other=0.0)
-                w = zscale * sr * (dp - k_row)
-                w_mat = tl.where(w_row, w[None, :], 0.0)
-                if Q.dtype.element_ty == tl.bfloat16:
-                    # w as a bf16 head and tail against q itself (16 bits of w; the same q operand as
-                    # dk's product): tf32x3 on an fp32 copy of q doubled this kernel's time. The head
-                    # alone was no faster (3b90eb8): the products are not what this block costs.
-                    w_hi = w_mat.to(tl.bfloat16)
-                    d_sum = tl.dot(w_hi, q, d_sum)
-                    d_sum = tl.dot((w_mat - w_hi.to(tl.float32)).to(tl.bfloat16), q, d_sum)
-                else:
-                    d_sum += tl.dot(w_mat, q.to(tl.float32), input_precision="tf32x3")
+                t = tl.load(T_TILES + start + i - n_diag)
+            dk, dv, d_sum = _kv_tile(
+                t, i < n_diag, start + i - n_diag, dk, dv, d_sum, k, v, a, summary, Q, DO, LSE, DELTA, TAU, LOGG,
+                BMEAN, KROW, T_WORDS, q_desc, do_desc, b, h, rows, g, head, kpos, kvalid, dims, token_bit, w_row,
+                N, stride_qb, stride_qh, stride_qn, xscale, sm_scale, inv_sigma, zscale, HKV, G, GP, BM, R, D,
+                ESTIMATE_DIAGONAL, TMA, PRIOR, SUMMARY_IN_KV, ROUTE_FROM_SCORES)  # fmt: skip
     tl.store(DK + kv_off, dk, mask=kvalid[:, None])
     tl.store(DV + kv_off, dv, mask=kvalid[:, None])
     if PRIOR and SUMMARY_IN_KV:
@@ -333,6 +376,10 @@ BWD_Q_ONE_PASS = False
 # spills a thread (G=4). H100, 32k, 25% (results/reference/h100-dash/stop16/): dq kernel 22.5 ->
 # 20.3 ms (32/8 heads, summary gradient in dk/dv), 24.7 -> 18.9 ms (32/2 heads, atomics).
 BWD_Q_ROUTE_MMA_LAYOUT = True
+# The dk/dv kernel's tiles in two plain loops (the chunk's own tiles, then the listing ones)
+# instead of one loop that branches on the tile's kind every step, which may keep Triton from
+# pipelining the listed tiles' loads. Off until timed on the H100.
+BWD_KV_SPLIT_LOOPS = False
 
 
 def dash_backward(q, k, v, head_cls, out, lse, d_out, summaries, tau, log_g, count, offsets,
@@ -407,6 +454,7 @@ def _attention_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, toke
         t_tiles if prior else t_words, k_row, beta_mean, d_sum,
         q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
         N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, TMA=tma and tma_ready(q, d_out),
-        SUMMARY_IN_KV=in_kv, ROUTE_FROM_SCORES=prior and key_weights is not None, num_warps=BWD_KV_WARPS,
+        SUMMARY_IN_KV=in_kv, ROUTE_FROM_SCORES=prior and key_weights is not None, SPLIT_LOOPS=BWD_KV_SPLIT_LOOPS,
+        num_warps=BWD_KV_WARPS,
     )  # fmt: skip
     return dq, dk, dv

@@ -107,11 +107,13 @@ def cases(shapes=SHAPES):
                            dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior,
                                 SUMMARY_IN_KV=prior and G <= 8, ONE_PASS=one_pass, ROUTE_MMA_LAYOUT=mma_rows),
                            (), backward.BWD_Q_WARPS)
-                for from_scores in (False, True) if prior else (False,):
-                    yield (f"bwd_kv G={G} est={est} prior={prior} tma={tma} from_scores={from_scores}",
+                for from_scores, split in ((False, False), (True, False), (False, True)) if prior \
+                        else ((False, False), (False, True)):
+                    yield (f"bwd_kv G={G} est={est} prior={prior} tma={tma} from_scores={from_scores} "
+                           f"split_loops={split}",
                            backward._bwd_kv_kernel, pointer_types(backward._bwd_kv_kernel, "bf16", over),
                            dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior,
-                                SUMMARY_IN_KV=prior and G <= 8, ROUTE_FROM_SCORES=from_scores),
+                                SUMMARY_IN_KV=prior and G <= 8, ROUTE_FROM_SCORES=from_scores, SPLIT_LOOPS=split),
                            (), backward.BWD_KV_WARPS)
         yield (f"infllmv2 block scores fp32 G={G}", stage1._block_scores_kernel,
                pointer_types(stage1._block_scores_kernel, "fp32", {"sm_scale": "fp32"}),

@@ -396,6 +396,26 @@ def test_routing_from_the_chunk_scores_equals_the_summary_dot(monkeypatch, tma, 
         assert _rel(y, x) < tol, name
 
 
+@pytest.mark.parametrize("summary_in_kv, from_scores", [(True, False), (False, False), (True, True)])
+@pytest.mark.parametrize("hq, hkv, n, d", [(4, 2, 150, 64), (16, 1, 100, 64)])
+def test_split_kv_loops_give_the_same_gradients(monkeypatch, summary_in_kv, from_scores, hq, hkv, n, d):
+    """The dk/dv kernel with the chunk's own tiles and the listing tiles in two loops computes
+    the same gradients as with one loop that branches on the tile's kind (the same operations in
+    the same order)."""
+    from dashbench.kernels.dash import backward, interface
+
+    monkeypatch.setattr(backward, "SUMMARY_IN_KV", summary_in_kv)
+    monkeypatch.setattr(interface, "ATTEND_ROUTE_FROM_SCORES", from_scores)
+    q, k, v, w = _inputs(1, hq, hkv, n, d, torch.float32, seed=12)
+    do = torch.randn(q.shape, generator=torch.Generator().manual_seed(5)).to(q.device)
+    results = []
+    for split in (False, True):
+        monkeypatch.setattr(backward, "BWD_KV_SPLIT_LOOPS", split)
+        results.append(_out_and_grads(q, k, v, w, do, chunk_size=32, scaling=3.0))
+    for name, a, b in zip(("out", "dq", "dk", "dv", "dhead_cls"), *results):
+        assert _rel(b, a) < 1e-6, name
+
+
 @pytest.mark.parametrize(
     "summary_in_kv, one_pass, mma_rows, from_scores",
     [(False, False, False, False), (True, False, False, False), (True, True, False, False),
