@@ -58,7 +58,8 @@ def main() -> int:
                          "same lists without the prior: its cost), mmarows (the routing dot's fp32 q in "
                          "the tensor cores' layout), fromscores (routing scores from the chunk's "
                          "attention scores), rough (the router's solver on one-product scores first, on and "
-                         "off), diaglast (the diagonal chunk after the listed ones, 2 and 3 stages), or none")
+                         "off), diaglast (the diagonal chunk after the listed ones, 2 and 3 stages), probe (the "
+                         "router's first solver pass testing max - 1/4, on and off), or none")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     extra = set(args.variants.split(","))
@@ -192,6 +193,17 @@ def main() -> int:
                         for on in (False, True):
                             variants[f"route_rough_{on}_ms"] = bench(lambda: route(
                                 q, s, C, scaling, bm, route_bm=route_bm, rough_solve=on))
+                    if "probe" in extra:  # the solver's first pass tests max - 1/4 (route.ROUTE_PROBE)
+                        base = route(q, s, C, scaling, bm, route_bm=route_bm, probe=False)
+                        r2 = route(q, s, C, scaling, bm, route_bm=route_bm, probe=True)
+                        finite = torch.isfinite(base[0])
+                        variants["route_probe_tau_max_diff"] = float((r2[0] - base[0])[finite].abs().max())
+                        variants["route_probe_count_agree"] = float((r2[2] == base[2]).float().mean())
+                        variants["route_probe_union_agree"] = float((r2[4] == base[4]).float().mean())
+                        del base, r2
+                        for on in (False, True):
+                            variants[f"route_probe_{on}_ms"] = bench(lambda: route(
+                                q, s, C, scaling, bm, route_bm=route_bm, probe=on))
                     if "rows128" in extra:  # 128-row attention tiles: wider unions, wgmma-sized tiles
                         bm2 = tile_rows(G, C, 128)
                         r2 = route(q, s, C, scaling, bm2, route_bm=max(route_bm, bm2))

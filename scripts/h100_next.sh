@@ -8,11 +8,13 @@
 # 1. the GPU tests of that path (bf16 included);
 # 2. bench_dash at 32k and 128k, structured 25%, both KV-head counts: the attention with the
 #    diagonal first (2 stages, the default) and last at 2 and 3 stages, with the prior and
-#    without (the block-sparse kernel InfLLMv2 and NSA share). Flip the default only if faster.
+#    without (the block-sparse kernel InfLLMv2 and NSA share); the router with and without the
+#    first pass's probe at max - 1/4 (route.ROUTE_PROBE; a CPU simulation at 32k cut a
+#    program's solver steps from 4-5 to 3). Flip each default only if faster.
 source scripts/device_setup.sh
 {
-  timeout 120 python3 -m pytest -q -rf -p no:cacheprovider -p no:warnings tests/kernels/dash/test_dash_attention.py \
-      -k "diagonal_chunk_last" 2>&1 | tail -4
+  timeout 150 python3 -m pytest -q -rf -p no:cacheprovider -p no:warnings tests/kernels/dash/test_dash_attention.py \
+      -k "diagonal_chunk_last or rough_solver or probe" 2>&1 | tail -4
   PYTHONPATH=scripts:$PYTHONPATH timeout 330 python3 scripts/bench_dash.py --seqlen 32k,128k --hkv 8,2 --inputs structured \
-      --densities 0.25 --variants diaglast --out $OUT 2>&1 | grep -v -i warn
+      --densities 0.25 --variants diaglast,probe --out $OUT 2>&1 | grep -v -i warn
 } 2>&1 | tee $OUT/log.txt

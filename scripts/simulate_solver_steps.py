@@ -1,10 +1,17 @@
-"""Solver steps of the lean router's exact 1.5-entmax threshold with and without rough steps
-first (``route.ROUTE_ROUGH_SOLVE``), simulated in PyTorch on the CPU: the kernel's step (the
-root of sum (x - tau)^2 = 1 over the support {x > tau}, stop when no score lies within the step
-of tau) from tau = max - 1, on exact scores, on one-product scores (the bf16 head of the
-summaries), and on exact scores from the rough root. Rows: the last 512 tokens of two KV heads.
+"""Solver steps of the lean router's exact 1.5-entmax threshold, simulated in PyTorch on the
+CPU (float64): the kernel's step (the root of sum (x - tau)^2 = 1 over the support {x > tau};
+stop when no score lies within the step of tau) from tau = max - 1,
 
-    python scripts/simulate_rough_solve.py 32768 0.25 structured   (CPU, a few minutes)
+* on exact scores;
+* on one-product scores (the bf16 head of the summaries), then exactly from that root
+  (``route.ROUTE_ROUGH_SOLVE``);
+* with the first pass also testing max - 1/4 and starting the next step there when it lies
+  below the threshold (``route.ROUTE_PROBE``).
+
+Rows: the last 512 tokens of two KV heads (32 query heads over 8). A program of the kernel
+holds 128 rows and steps until its slowest row converges, so the per-program maximum counts.
+
+    python scripts/simulate_solver_steps.py 32768 0.25 structured   (CPU, a few minutes)
 """
 
 from __future__ import annotations
@@ -37,6 +44,20 @@ def solve(x: torch.Tensor, tau: torch.Tensor, max_iter: int = 30):
     return tau, steps
 
 
+def solve_with_probe(x: torch.Tensor, start: torch.Tensor, max_iter: int = 30):
+    """``solve`` whose first pass also tests ``start + 3/4`` (max - 1/4 from max - 1)."""
+    d = x - start[:, None]
+    dp = d.clamp_min(0)
+    cnt, s1, s2 = (d > 0).double().sum(1), dp.sum(1), (dp * dp).sum(1)
+    delta = (s1 - (s1 * s1 - cnt * (s2 - 1)).clamp_min(0).sqrt()) / cnt.clamp_min(1)
+    converged = d.abs().min(1).values > delta.abs()
+    stepped, probe = start + delta, start + 0.75
+    below = ((x - probe[:, None]).clamp_min(0) ** 2).sum(1) >= 1
+    tau = torch.where(~converged & below & (probe > stepped), probe, stepped)
+    tau_rest, steps = solve(x, tau, max_iter)
+    return torch.where(converged, stepped, tau_rest), torch.where(converged, 1, 1 + steps)
+
+
 def main() -> None:
     n, target, kind = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
     hq, hkv, d, C = 32, 8, 128, 64
@@ -47,7 +68,7 @@ def main() -> None:
     scaling = calibrate_scaling(q, k, w, target, chunk_size=C)
     summaries = chunk_summaries(k.float(), w.float(), C)[0] * (0.5 * scaling / math.sqrt(d))
     rows = torch.arange(n - 512, n)
-    steps = {"exact": [], "rough": [], "exact after rough": []}
+    steps = {"exact": [], "rough": [], "exact after rough": [], "exact with the probe": []}
     for h in range(2):
         qh = q[0, h * 4:(h + 1) * 4][:, rows].float().reshape(-1, d)
         routable = torch.arange(summaries.shape[1])[None, :] < (rows // C).repeat(4)[:, None]
@@ -58,12 +79,16 @@ def main() -> None:
         tau_e, n_e = solve(exact, start)
         tau_r, n_r = solve(rough, start)
         tau_p, n_p = solve(exact, tau_r)
-        print(f"KV head {h}: |tau (rough then exact) - tau (exact)| max {(tau_p - tau_e).abs().max():.1e}")
-        for name, val in zip(steps, (n_e, n_r, n_p)):
+        tau_b, n_b = solve_with_probe(exact, start)
+        print(f"KV head {h}: |tau - tau (exact)| max: rough then exact {(tau_p - tau_e).abs().max():.1e}, "
+              f"with the probe {(tau_b - tau_e).abs().max():.1e}")
+        for name, val in zip(steps, (n_e, n_r, n_p, n_b)):
             steps[name].append(val.float())
     for name, val in steps.items():
         val = torch.cat(val)
-        print(f"{name}: steps mean {val.mean():.2f}, max {val.max():.0f}")
+        per_program = val.view(-1, 128).max(1).values
+        print(f"{name}: steps a row mean {val.mean():.2f}, max {val.max():.0f}; a 128-row program mean "
+              f"{per_program.mean():.2f}")
     print(f"scaling {scaling:.4g}, {n // C} chunks")
 
 
