@@ -327,13 +327,7 @@ def test_diagonal_chunk_last_gives_the_same_gradients(monkeypatch):
     from dashbench.kernels.dash import attend
 
     q, k, v, w = _inputs(1, 6, 2, 130, 64, torch.float32, seed=9)
-    do = torch.randn(q.shape, generator=torch.Generator().manual_seed(3)).to(q.device)
-    results = []
-    for last in (False, True):
-        monkeypatch.setattr(attend, "ATTEND_DIAGONAL_LAST", last)
-        results.append(_out_and_grads(q, k, v, w, do, chunk_size=32, scaling=3.0))
-    for name, a, b in zip(("out", "dq", "dk", "dv", "dhead_cls"), *results):
-        assert _rel(b, a) < 1e-5, name
+    _assert_switch_changes_nothing(monkeypatch, attend, "ATTEND_DIAGONAL_LAST", q, k, v, w, tol=1e-5, seed=3)
 
 
 @pytest.mark.parametrize("hq, hkv, n, d", [(4, 1, 300, 64), (6, 2, 200, 128)])
@@ -355,6 +349,18 @@ def test_tma_attention_equals_the_pointer_loads(hq, hkv, n, d):
     tma, lse2 = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, tma=True, **kw)
     assert int(tile_count.max()) > 1
     assert _rel(tma, plain) < 1e-6 and _rel(lse2, lse1) < 1e-6
+
+
+def _assert_switch_changes_nothing(monkeypatch, module, switch, q, k, v, w, *, tol, seed):
+    """dash_attention's output and gradients (chunk 32, scaling 3) with ``module.switch`` off
+    and on agree to ``tol``."""
+    do = torch.randn(q.shape, generator=torch.Generator().manual_seed(seed)).to(q.device, q.dtype)
+    results = []
+    for on in (False, True):
+        monkeypatch.setattr(module, switch, on)
+        results.append(_out_and_grads(q, k, v, w, do, chunk_size=32, scaling=3.0))
+    for name, a, b in zip(("out", "dq", "dk", "dv", "dhead_cls"), *results):
+        assert _rel(b, a) < tol, name
 
 
 def _out_and_grads(q, k, v, w, do, **kw):
@@ -442,13 +448,7 @@ def test_split_kv_loops_give_the_same_gradients(monkeypatch, summary_in_kv, from
     monkeypatch.setattr(backward, "SUMMARY_IN_KV", summary_in_kv)
     monkeypatch.setattr(interface, "ATTEND_ROUTE_FROM_SCORES", from_scores)
     q, k, v, w = _inputs(1, hq, hkv, n, d, torch.float32, seed=12)
-    do = torch.randn(q.shape, generator=torch.Generator().manual_seed(5)).to(q.device)
-    results = []
-    for split in (False, True):
-        monkeypatch.setattr(backward, "BWD_KV_SPLIT_LOOPS", split)
-        results.append(_out_and_grads(q, k, v, w, do, chunk_size=32, scaling=3.0))
-    for name, a, b in zip(("out", "dq", "dk", "dv", "dhead_cls"), *results):
-        assert _rel(b, a) < 1e-6, name
+    _assert_switch_changes_nothing(monkeypatch, backward, "BWD_KV_SPLIT_LOOPS", q, k, v, w, tol=1e-6, seed=5)
 
 
 @pytest.mark.parametrize(
