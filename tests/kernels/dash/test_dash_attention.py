@@ -225,8 +225,11 @@ def test_lean_router_matches_the_first(dtype, hq, hkv, n, d, scaling, cb):
         assert torch.equal(a, b), name
 
 
-@pytest.mark.parametrize("rough, probe", [(True, False), (False, True), (True, True)])
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, pytest.param(torch.bfloat16, marks=INTERPRETER_BF16)])
+@pytest.mark.parametrize(
+    "rough, probe, dtype",
+    [(True, False, torch.float32), (False, True, torch.float32), (True, True, torch.float32),
+     (True, True, torch.float16), pytest.param(True, True, torch.bfloat16, marks=INTERPRETER_BF16)],
+)  # fmt: skip
 @pytest.mark.parametrize("hq, hkv, n, d, scaling", [(4, 1, 700, 64, 6.0), (6, 2, 301, 128, 3.0),
                                                    (16, 1, 200, 64, 1.0), (4, 1, 500, 64, 60.0)])  # 60: narrow supports
 def test_rough_solver_steps_find_the_same_thresholds(rough, probe, dtype, hq, hkv, n, d, scaling):
@@ -285,10 +288,9 @@ def test_probe_brings_the_solver_closer_in_its_first_steps(monkeypatch):
     assert off[1] < 0.8 * off[0], off
 
 
-@pytest.mark.parametrize("tma", [False, True])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, pytest.param(torch.bfloat16, marks=INTERPRETER_BF16)])
-@pytest.mark.parametrize("hq, hkv, n, d", [(4, 1, 300, 64), (6, 2, 200, 128), (16, 1, 97, 64)])
-def test_diagonal_chunk_last_gives_the_same_attention(tma, dtype, hq, hkv, n, d):
+@pytest.mark.parametrize("hq, hkv, n, d, tma", [(4, 1, 300, 64, False), (6, 2, 200, 128, True), (16, 1, 97, 64, True)])
+def test_diagonal_chunk_last_gives_the_same_attention(dtype, hq, hkv, n, d, tma):
     """The attention that folds the tile's own chunk in after the listed ones (from a finite
     running-max floor) computes the same output and log-sum-exp as the one that starts with it,
     with the prior and as plain block-sparse attention (token masks), including rows that route
