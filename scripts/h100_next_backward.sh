@@ -1,4 +1,4 @@
-# Issue 3, second device call of the next stop (prepared at stop 16). ~4 min. Carry .whl.
+# Issue 3, second device call of the next stop (prepared at stop 16). ~7 min. Carry .whl.
 #   DASHBENCH_GIT_COMMIT=<sha> bash scripts/h100_next_backward.sh
 # The dk/dv kernel (35 ms of the 69 ms training step at 32k, 32/8) walks the chunk's own tiles
 # and the listing tiles in one loop that branches on the tile's kind every step;
@@ -9,6 +9,12 @@
 source scripts/device_setup.sh
 {
   timeout 100 python3 -m pytest -q -rf -p no:cacheprovider -p no:warnings tests/kernels/dash/test_dash_attention.py \
-      tests/kernels/dash/test_block_sparse.py -k "split_kv" 2>&1 | tail -4
+      tests/kernels/dash/test_block_sparse.py -k "split_kv or forward_and_gradients_match_pytorch" 2>&1 | tail -4
+  timeout 60 python3 -m pytest -q -rf -p no:cacheprovider -p no:warnings tests/kernels/dash/test_decode.py 2>&1 | tail -4
   PYTHONPATH=scripts:$PYTHONPATH timeout 300 python3 scripts/profile_backward.py --out $OUT 2>&1 | grep -v -i warn
 } 2>&1 | tee $OUT/log.txt
+# If time is left in the same call: the decode step with the lean threshold step
+# (decode_kernels.DECODE_LEAN_THRESHOLD) against the default, per kernel and under CUDA graphs.
+{
+  PYTHONPATH=scripts:$PYTHONPATH timeout 150 python3 scripts/profile_decode.py --out $OUT 2>&1 | grep -v -i warn | cut -c1-400
+} 2>&1 | tee -a $OUT/log.txt

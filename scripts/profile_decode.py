@@ -23,9 +23,10 @@ from dashbench.kernels.dash import decode_kernels
 from dashbench.kernels.reference import dash_attention_reference
 from profiling import kernel_times  # scripts/profiling.py
 
-VARIANTS = {  # name: (threshold values per warp, most splits per (batch, KV head))
-    "default": (decode_kernels.THRESHOLD_VALUES_PER_WARP, decode_kernels.MAX_SPLIT),
-    "threshold512_split64": (512, 64),
+VARIANTS = {  # name: (threshold values per warp, most splits per (batch, KV head), lean threshold step)
+    "default": (decode_kernels.THRESHOLD_VALUES_PER_WARP, decode_kernels.MAX_SPLIT,
+                decode_kernels.DECODE_LEAN_THRESHOLD),
+    "lean_threshold": (decode_kernels.THRESHOLD_VALUES_PER_WARP, decode_kernels.MAX_SPLIT, True),
 }
 
 
@@ -50,8 +51,9 @@ def main():
             qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))
             fa3_ms = triton.testing.do_bench_cudagraph(
                 lambda: fa3.flash_attn_with_kvcache(qt, kt, vt, causal=True, num_splits=0), rep=100)
-            for name, (per_warp, max_split) in VARIANTS.items():
+            for name, (per_warp, max_split, lean) in VARIANTS.items():
                 decode_kernels.THRESHOLD_VALUES_PER_WARP, decode_kernels.MAX_SPLIT = per_warp, max_split
+                decode_kernels.DECODE_LEAN_THRESHOLD = lean
                 step = lambda: dash_decode(q, cache, scaling=scaling)  # noqa: E731
                 err = relative_error(step(), ref)
                 torch.cuda.synchronize()

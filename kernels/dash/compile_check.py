@@ -139,10 +139,11 @@ def cases(shapes=SHAPES):
                dict(HKV=8, G=G, RP=RP, D=D, CB=route.CB, SPLIT_BF16=True), ())
         for ones, n_cand in (((), 1 << 20), (("n_cand",), 1), ((), 2047)):
             blk, resident, warps = decode_kernels.threshold_config(n_cand)
-            yield (f"decode_threshold G={G} ones={ones} resident={resident}",
-                   decode_kernels._decode_threshold_kernel,
-                   pointer_types(decode_kernels._decode_threshold_kernel, "fp32", over),
-                   dict(G=G, RP=RP, BLK=blk, RESIDENT=resident), ones, warps)
+            for lean in (False, True):
+                yield (f"decode_threshold G={G} ones={ones} resident={resident} lean={lean}",
+                       decode_kernels._decode_threshold_kernel,
+                       pointer_types(decode_kernels._decode_threshold_kernel, "fp32", over),
+                       dict(G=G, RP=RP, BLK=blk, RESIDENT=resident, LEAN=lean), ones, warps)
         for ones, span in (((), 32), (("n_keys", "n_split"), 256)):
             yield (f"decode_attend G={G} ones={ones} span={span}", decode_kernels._decode_attend_kernel,
                    pointer_types(decode_kernels._decode_attend_kernel, "bf16", {**over, "IDS": "*i32", "NCNT": "*i32"}),

@@ -62,13 +62,83 @@ def _decode_scores_kernel(
 
 
 @triton.jit
+def _lean_step_sums(x, tau, probe, s2_probe, PROBE: tl.constexpr):
+    """The lean router's per-pass sums for ``[1, BLK]`` scores against an absolute ``tau``
+    (padding scores are -inf: outside the support, infinitely far): count, sum d, sum d^2 over
+    {d = x - tau > 0}, the smallest |d|, and with ``PROBE`` the sum of squares at ``probe``."""
+    d = x - tau[:, None]
+    dp = tl.maximum(d, 0.0)
+    if PROBE:
+        d_probe = tl.maximum(x - probe[:, None], 0.0)
+        s2_probe += tl.sum(d_probe * d_probe, axis=1)
+    return (tl.sum((d > 0.0).to(tl.float32), axis=1), tl.sum(dp, axis=1), tl.sum(dp * dp, axis=1),
+            tl.min(tl.abs(d), axis=1), s2_probe)  # fmt: skip
+
+
+@triton.jit
+def _decode_threshold_lean(row, n_cand, max_iter, BLK: tl.constexpr, RESIDENT: tl.constexpr):
+    """The row's exact threshold (absolute) by the lean router's step (``route._lean_solve``:
+    one convergence statistic, the smallest |x - tau|; the first pass also tests max - 1/4)."""
+    lanes = tl.arange(0, BLK)
+    one = tl.zeros([1], tl.int32) == 0
+    if RESIDENT:
+        x_all = tl.load(row + lanes[None, :], mask=(lanes < n_cand)[None, :], other=float("-inf"))
+        m = tl.max(x_all, axis=1)
+    else:
+        m_lanes = tl.full([1, BLK], float("-inf"), tl.float32)
+        for c0 in range(0, n_cand, BLK):
+            x = tl.load(row + c0 + lanes[None, :], mask=((c0 + lanes) < n_cand)[None, :], other=float("-inf"))
+            m_lanes = tl.maximum(m_lanes, x)
+        m = tl.max(m_lanes, axis=1)
+    m = tl.where(m == float("-inf"), 0.0, m)  # no candidate: avoid inf - inf
+    tau = m - 1.0
+    done = one & (n_cand == 0)
+    it = 0
+    while (it < max_iter) & (tl.min(done.to(tl.int32), axis=0) == 0):
+        probe = tau + 0.75
+        s2_probe = tl.zeros([1], tl.float32)
+        if RESIDENT:
+            if it == 0:
+                cnt, s1, s2, nearest, s2_probe = _lean_step_sums(x_all, tau, probe, s2_probe, True)
+            else:
+                cnt, s1, s2, nearest, s2_probe = _lean_step_sums(x_all, tau, probe, s2_probe, False)
+        else:
+            cnt = tl.zeros([1], tl.float32)
+            s1 = tl.zeros([1], tl.float32)
+            s2 = tl.zeros([1], tl.float32)
+            nearest = tl.full([1], float("inf"), tl.float32)
+            for c0 in range(0, n_cand, BLK):
+                x = tl.load(row + c0 + lanes[None, :], mask=((c0 + lanes) < n_cand)[None, :],
+                            other=float("-inf"))  # fmt: skip
+                b_cnt, b_s1, b_s2, b_near, s2_probe = _lean_step_sums(x, tau, probe, s2_probe, True)
+                cnt += b_cnt
+                s1 += b_s1
+                s2 += b_s2
+                nearest = tl.minimum(nearest, b_near)
+        disc = tl.maximum(s1 * s1 - cnt * (s2 - 1.0), 0.0)
+        delta = (s1 - tl.sqrt(disc)) / tl.maximum(cnt, 1.0)
+        converged = nearest > tl.abs(delta)
+        stepped = tau + delta
+        # first pass only: a probe below the threshold (its sum of squares >= 1) above the step
+        jump = (~converged) & (it == 0) & (s2_probe >= 1.0) & (probe > stepped)
+        tau = tl.where(done, tau, tl.where(jump, probe, stepped))
+        done = done | converged
+        it += 1
+    return tau
+
+
+@triton.jit
 def _decode_threshold_kernel(X, TAU, n_cand, n_pad, max_iter, RP: tl.constexpr, G: tl.constexpr,
-                             BLK: tl.constexpr, RESIDENT: tl.constexpr):  # fmt: skip
+                             BLK: tl.constexpr, RESIDENT: tl.constexpr, LEAN: tl.constexpr = False):  # fmt: skip
     """One program per (batch, KV head, query head): the row's exact entmax threshold.
     RESIDENT (``n_cand <= BLK``): the row is loaded once and every pass runs on registers;
     otherwise each pass streams it in blocks of BLK."""
     r = tl.program_id(0).to(tl.int64)
     row = X + ((r // G) * RP + r % G) * n_pad
+    if LEAN:
+        tau = _decode_threshold_lean(row, n_cand, max_iter, BLK, RESIDENT)
+        tl.store(TAU + r + tl.arange(0, 1), tl.where(n_cand > 0, tau, float("inf")))
+        return
     lanes = tl.arange(0, BLK)
     # Work on [1, BLK] tensors: the support helpers reduce along axis 1.
     one = tl.zeros([1], tl.int32) == 0
@@ -107,6 +177,11 @@ def _decode_threshold_kernel(X, TAU, n_cand, n_pad, max_iter, RP: tl.constexpr, 
 
 
 RESIDENT_VALUES = 16384  # longest score row a threshold program keeps in registers
+# The threshold kernel's passes by the lean router's step (absolute threshold, one convergence
+# statistic: four row reductions a pass instead of five) with the first pass's probe at
+# max - 1/4 (fewer passes where many scores sit near the max). Off until timed on the H100
+# (scripts/profile_decode.py); the kernel took 4.7 of a 21 us step at 128k, Hkv 2, B=1.
+DECODE_LEAN_THRESHOLD = False
 # 512 scores a warp: 4.6 us for 2048 chunks at 128k; one warp (2048) took 10.1 us
 # (results/reference/h100-dash/decode/profile_decode_variants.json)
 THRESHOLD_VALUES_PER_WARP = 512
@@ -304,7 +379,8 @@ def decode_step(q, k, v, summaries, *, chunk_size, scaling, sigma, estimate_diag
         )  # fmt: skip
     blk, resident, warps = threshold_config(n_cand)
     _decode_threshold_kernel[(BH * G,)](
-        x, tau, n_cand, n_pad, MAX_ITER, RP=RP, G=G, BLK=blk, RESIDENT=resident, num_warps=warps,
+        x, tau, n_cand, n_pad, MAX_ITER, RP=RP, G=G, BLK=blk, RESIDENT=resident, LEAN=DECODE_LEAN_THRESHOLD,
+        num_warps=warps,
     )  # fmt: skip
     _decode_attend_kernel[(n_split + 1, BH)](
         q, k, v, x, tau, ids, log_p, l_sum, n_count, m_part, l_part, acc_part,

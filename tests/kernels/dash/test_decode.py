@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from _common import DEVICE
 from _common import FP32_TOL as TOL
 from _common import make_inputs as _inputs
 from _common import needs_triton
@@ -66,11 +67,15 @@ def test_split_kv_decode_is_independent_of_the_split(n_split, sigma, est):
     assert int(count.min()) > 1  # the test routes to several chunks, so splits have work
 
 
+@pytest.mark.parametrize("lean", [False, True])
 @pytest.mark.parametrize("streamed", [False, True])
-def test_decode_route_streamed_or_resident_routes_alike(monkeypatch, streamed):
+def test_decode_route_streamed_or_resident_routes_alike(monkeypatch, streamed, lean):
     """Thresholds keep short score rows in registers and stream long ones in blocks; attend
-    programs each list their own span of candidates. Both give the prefill's routing."""
+    programs each list their own span of candidates. Both give the prefill's routing, with the
+    first router's threshold step or the lean one (``DECODE_LEAN_THRESHOLD``)."""
     from dashbench.kernels.dash import decode_kernels
+
+    monkeypatch.setattr(decode_kernels, "DECODE_LEAN_THRESHOLD", lean)
 
     if streamed:  # blocks of 8 chunks: 12 candidates take two; attend spans of 4 chunks
         monkeypatch.setattr(decode_kernels, "threshold_config", lambda n: (8, False, 1))
@@ -82,3 +87,34 @@ def test_decode_route_streamed_or_resident_routes_alike(monkeypatch, streamed):
     out, stats = dash_decode(q[:, :, -1:], cache, scaling=3.0, return_stats=True)
     assert _rel(out, ref[:, :, -1:]) < TOL
     assert torch.equal(stats.active_chunks[..., 0], prefill_stats.active_chunks[..., -1])
+
+
+@pytest.mark.parametrize("resident", [True, False])
+def test_lean_threshold_step_finds_the_same_thresholds(resident):
+    """The decode threshold kernel's lean step (absolute threshold, one convergence statistic,
+    a probe at max - 1/4 in the first pass) finds the first step's thresholds: on random rows,
+    on rows whose support is many scores just under the max (where the probe lies below the
+    threshold and the next step starts there), and on a row with no candidate."""
+    from dashbench.kernels.dash.decode_kernels import _decode_threshold_kernel
+
+    G, RP, n_pad, n_cand = 4, 16, 96, 90
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(2, RP, n_pad, generator=g) * 2.0
+    x[1, :G, :40] = 3.0 + 0.01 * torch.randn(G, 40, generator=g)  # 40 scores near the max
+    x = x.to(DEVICE)
+    blk, warps = (128, 4) if resident else (32, 1)
+    taus = []
+    for lean in (False, True):
+        tau = torch.empty(2 * G, device=DEVICE)
+        _decode_threshold_kernel[(2 * G,)](x, tau, n_cand, n_pad, 12, RP=RP, G=G, BLK=blk, RESIDENT=resident,
+                                           LEAN=lean, num_warps=warps)  # fmt: skip
+        taus.append(tau)
+    torch.testing.assert_close(taus[1], taus[0], rtol=1e-5, atol=1e-5)
+    # and they are the thresholds: sum over the support of (x - tau)^2 = 1
+    row = x[:, :G, :n_cand].reshape(2 * G, n_cand).double()
+    assert torch.allclose(((row - taus[1][:, None].double()).clamp_min(0) ** 2).sum(1),
+                          torch.ones(2 * G, dtype=torch.float64, device=DEVICE), atol=1e-4)  # fmt: skip
+    empty = torch.empty(G, device=DEVICE)
+    _decode_threshold_kernel[(G,)](x, empty, 0, n_pad, 12, RP=RP, G=G, BLK=blk, RESIDENT=resident, LEAN=True,
+                                   num_warps=warps)  # fmt: skip
+    assert torch.isinf(empty).all()
