@@ -1,5 +1,6 @@
 # Issue 3, stop 16, first device call of the new switches (~6 min). Carry .whl.
 #   DASHBENCH_GIT_COMMIT=<sha> bash scripts/h100_stop16_a.sh
+# (Run at dd69e90; the conditional rescale and its variant were removed after this call: slower.)
 # 1. GPU tests of the attention's conditional rescale (attend.ATTEND_LAZY_RESCALE), the router's
 #    rough solver steps (route.ROUTE_ROUGH_SOLVE) and the routing rows in the mma layout (the dq
 #    kernel's default now), bf16 included;
