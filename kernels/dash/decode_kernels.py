@@ -62,6 +62,27 @@ def _decode_scores_kernel(
 
 
 @triton.jit
+def _row_scores_and_max(row, n_cand, BLK: tl.constexpr, RESIDENT: tl.constexpr):
+    """A threshold row's scores as ``[1, BLK]`` (``RESIDENT``; otherwise the passes stream
+    them and this is an unused placeholder) and its max (0 when it has no candidate, so that
+    ``x - max`` and ``max - 1`` stay finite)."""
+    lanes = tl.arange(0, BLK)
+    if RESIDENT:
+        x_all = tl.load(row + lanes[None, :], mask=(lanes < n_cand)[None, :], other=float("-inf"))
+        m = tl.max(x_all, axis=1)
+    else:
+        # The max is kept per lane and reduced after the loop: a row reduction inside this loop
+        # followed by the reducing loops below crashes Triton 3.6's thread-locality pass (sm_90).
+        x_all = tl.full([1, BLK], float("-inf"), tl.float32)
+        m_lanes = tl.full([1, BLK], float("-inf"), tl.float32)
+        for c0 in range(0, n_cand, BLK):
+            x = tl.load(row + c0 + lanes[None, :], mask=((c0 + lanes) < n_cand)[None, :], other=float("-inf"))
+            m_lanes = tl.maximum(m_lanes, x)
+        m = tl.max(m_lanes, axis=1)
+    return x_all, tl.where(m == float("-inf"), 0.0, m)
+
+
+@triton.jit
 def _lean_step_sums(x, tau, probe, s2_probe, PROBE: tl.constexpr):
     """The lean router's per-pass sums for ``[1, BLK]`` scores against an absolute ``tau``
     (padding scores are -inf: outside the support, infinitely far): count, sum d, sum d^2 over
@@ -81,16 +102,7 @@ def _decode_threshold_lean(row, n_cand, max_iter, BLK: tl.constexpr, RESIDENT: t
     one convergence statistic, the smallest |x - tau|; the first pass also tests max - 1/4)."""
     lanes = tl.arange(0, BLK)
     one = tl.zeros([1], tl.int32) == 0
-    if RESIDENT:
-        x_all = tl.load(row + lanes[None, :], mask=(lanes < n_cand)[None, :], other=float("-inf"))
-        m = tl.max(x_all, axis=1)
-    else:
-        m_lanes = tl.full([1, BLK], float("-inf"), tl.float32)
-        for c0 in range(0, n_cand, BLK):
-            x = tl.load(row + c0 + lanes[None, :], mask=((c0 + lanes) < n_cand)[None, :], other=float("-inf"))
-            m_lanes = tl.maximum(m_lanes, x)
-        m = tl.max(m_lanes, axis=1)
-    m = tl.where(m == float("-inf"), 0.0, m)  # no candidate: avoid inf - inf
+    x_all, m = _row_scores_and_max(row, n_cand, BLK, RESIDENT)
     tau = m - 1.0
     done = one & (n_cand == 0)
     it = 0
@@ -142,19 +154,8 @@ def _decode_threshold_kernel(X, TAU, n_cand, n_pad, max_iter, RP: tl.constexpr, 
     lanes = tl.arange(0, BLK)
     # Work on [1, BLK] tensors: the support helpers reduce along axis 1.
     one = tl.zeros([1], tl.int32) == 0
-    if RESIDENT:
-        ok_all = (lanes < n_cand)[None, :]
-        x_all = tl.load(row + lanes[None, :], mask=ok_all, other=float("-inf"))
-        m = tl.max(x_all, axis=1)
-    else:
-        # The max is kept per lane and reduced after the loop: a row reduction inside this loop
-        # followed by the reducing loops below crashes Triton 3.6's thread-locality pass (sm_90).
-        m_lanes = tl.full([1, BLK], float("-inf"), tl.float32)
-        for c0 in range(0, n_cand, BLK):
-            x = tl.load(row + c0 + lanes[None, :], mask=((c0 + lanes) < n_cand)[None, :], other=float("-inf"))
-            m_lanes = tl.maximum(m_lanes, x)
-        m = tl.max(m_lanes, axis=1)
-    m = tl.where(m == float("-inf"), 0.0, m)  # no candidate: avoid inf - inf
+    ok_all = (lanes < n_cand)[None, :]
+    x_all, m = _row_scores_and_max(row, n_cand, BLK, RESIDENT)
     tau = tl.full([1], -1.0, tl.float32)
     done = one & (n_cand == 0)
     it = 0
