@@ -36,6 +36,20 @@ from dashbench.kernels.reference import dash_attention_reference
 from dashbench.units import parse_size_list
 
 
+def route_switch(tag: str, switch: str, q, s, C, scaling, bm, route_bm) -> dict:
+    """The router with the keyword ``switch`` off and on: outputs compared (thresholds, counts,
+    tile unions), then both timed."""
+    off, on = (route(q, s, C, scaling, bm, route_bm=route_bm, **{switch: flag}) for flag in (False, True))
+    finite = torch.isfinite(off[0])  # rows with no earlier chunk hold +inf
+    out = {f"route_{tag}_tau_max_diff": float((on[0] - off[0])[finite].abs().max()),
+           f"route_{tag}_count_agree": float((on[2] == off[2]).float().mean()),
+           f"route_{tag}_union_agree": float((on[4] == off[4]).float().mean())}  # fmt: skip
+    del off, on
+    for flag in (False, True):
+        out[f"route_{tag}_{flag}_ms"] = bench(lambda: route(q, s, C, scaling, bm, route_bm=route_bm, **{switch: flag}))
+    return out
+
+
 def dense_baselines(q, k, v):
     out = {}
     fa3 = fa3_module()
@@ -182,28 +196,9 @@ def main() -> int:
                                 diagonal_last=last, **cfg))  # fmt: skip
                         del every_token
                     if "rough" in extra:  # the router's solver on one-product scores first (route.ROUTE_ROUGH_SOLVE)
-                        tau, log_g, count, mask, tile_count = route(q, s, C, scaling, bm, route_bm=route_bm,
-                                                                    rough_solve=False)  # fmt: skip
-                        r2 = route(q, s, C, scaling, bm, route_bm=route_bm, rough_solve=True)
-                        finite = torch.isfinite(tau)  # rows with no earlier chunk hold +inf
-                        variants["route_rough_tau_max_diff"] = float((r2[0] - tau)[finite].abs().max())
-                        variants["route_rough_count_agree"] = float((r2[2] == count).float().mean())
-                        variants["route_rough_union_agree"] = float((r2[4] == tile_count).float().mean())
-                        del r2
-                        for on in (False, True):
-                            variants[f"route_rough_{on}_ms"] = bench(lambda: route(
-                                q, s, C, scaling, bm, route_bm=route_bm, rough_solve=on))
+                        variants.update(route_switch("rough", "rough_solve", q, s, C, scaling, bm, route_bm))
                     if "probe" in extra:  # the solver's first pass tests max - 1/4 (route.ROUTE_PROBE)
-                        base = route(q, s, C, scaling, bm, route_bm=route_bm, probe=False)
-                        r2 = route(q, s, C, scaling, bm, route_bm=route_bm, probe=True)
-                        finite = torch.isfinite(base[0])
-                        variants["route_probe_tau_max_diff"] = float((r2[0] - base[0])[finite].abs().max())
-                        variants["route_probe_count_agree"] = float((r2[2] == base[2]).float().mean())
-                        variants["route_probe_union_agree"] = float((r2[4] == base[4]).float().mean())
-                        del base, r2
-                        for on in (False, True):
-                            variants[f"route_probe_{on}_ms"] = bench(lambda: route(
-                                q, s, C, scaling, bm, route_bm=route_bm, probe=on))
+                        variants.update(route_switch("probe", "probe", q, s, C, scaling, bm, route_bm))
                     if "rows128" in extra:  # 128-row attention tiles: wider unions, wgmma-sized tiles
                         bm2 = tile_rows(G, C, 128)
                         r2 = route(q, s, C, scaling, bm2, route_bm=max(route_bm, bm2))
