@@ -70,8 +70,7 @@ def main() -> int:
                     help="extra timings per row: route (router launch settings), attend (attention "
                          "warps/stages/TMA), rows128 (attention tiles of 128 rows), noprior (the attention over the "
                          "same lists without the prior: its cost), mmarows (the routing dot's fp32 q in "
-                         "the tensor cores' layout), fromscores (routing scores from the chunk's "
-                         "attention scores), rough (the router's solver on one-product scores first, on and "
+                         "the tensor cores' layout), rough (the router's solver on one-product scores first, on and "
                          "off), diaglast (the diagonal chunk after the listed ones, 2 and 3 stages), probe (the "
                          "router's first solver pass testing max - 1/4, on and off), or none")
     ap.add_argument("--out", type=Path, default=None)
@@ -167,18 +166,6 @@ def main() -> int:
                         for on in (False, True):
                             variants[f"attend_mmarows_{on}_ms"] = bench(lambda: attend(
                                 q, k, v, s, tau, log_g, offsets, tile_count, ids, route_mma_layout=on, **prod))
-                    if "fromscores" in extra:  # routing scores from the chunk's attention scores
-                        _, key_weights = summarize(k, w, C, weights=True)
-                        got, _ = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, key_weights=key_weights,
-                                        **prod)  # fmt: skip
-                        base, _ = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, **prod)
-                        variants["attend_fromscores_rel_diff"] = relative_error(got, base)
-                        del got, base
-                        variants["attend_fromscores_ms"] = bench(lambda: attend(
-                            q, k, v, s, tau, log_g, offsets, tile_count, ids, key_weights=key_weights, **prod))
-                        variants["attend_summarydot_ms"] = bench(lambda: attend(
-                            q, k, v, s, tau, log_g, offsets, tile_count, ids, **prod))
-                        variants["summarize_with_weights_ms"] = bench(lambda: summarize(k, w, C, weights=True))
                     if "diaglast" in extra:  # the diagonal chunk after the listed ones (attend.ATTEND_DIAGONAL_LAST)
                         got, _ = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, diagonal_last=True, **prod)
                         base, _ = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, diagonal_last=False,

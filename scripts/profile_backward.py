@@ -16,7 +16,7 @@ import torch
 
 from dashbench.harness.inputs import structured_qkv
 from dashbench.kernels import calibrate_scaling, dash_attention
-from dashbench.kernels.dash import backward, interface
+from dashbench.kernels.dash import backward
 from profiling import kernel_times  # scripts/profiling.py
 
 # (B, Hq, Hkv, D, N): the issue's shapes at 32k and 8k, and the Pareto model's attention (train at 8k)
@@ -26,13 +26,11 @@ SHAPES = ((1, 32, 8, 128, 32768), (1, 32, 2, 128, 32768), (1, 32, 8, 128, 8192),
 # the summary product on an fp32 copy of q (tf32x3), w's bf16 head alone, the one-pass dq
 # (h100-dash/lean-router/).
 # name: (summary gradient in the dk/dv kernel, dq's entmax JVP in one pass, routing rows of the
-# dq kernel in the tensor cores' layout, routing scores of the forward attention and the dk/dv
-# kernel from the chunk's attention scores, the dk/dv kernel's tiles in two loops). Stop 16
-# (results/reference/h100-dash/stop16/): the rows in the mma layout won (now the default), the
-# scores from the chunk lost; the attention's rows stay off whatever the variant says.
-VARIANTS = {"atomics": (False, False, True, False, False), "in-kv": (True, False, True, False, False),
-            "atomics+split": (False, False, True, False, True), "in-kv+split": (True, False, True, False, True),
-            "in-kv+from-scores+split": (True, False, True, True, True)}
+# dq kernel in the tensor cores' layout, the dk/dv kernel's tiles in two loops). Stop 16
+# (results/reference/h100-dash/stop16/): the rows in the mma layout won (now the default);
+# routing scores from the chunk's attention scores lost and were removed.
+VARIANTS = {"atomics": (False, False, True, False), "in-kv": (True, False, True, False),
+            "atomics+split": (False, False, True, True), "in-kv+split": (True, False, True, True)}
 
 
 def profile_shape(B, hq, hkv, d, n, C=64) -> list[dict]:
@@ -48,10 +46,9 @@ def profile_shape(B, hq, hkv, d, n, C=64) -> list[dict]:
         dash_attention(*args, chunk_size=C, scaling=scaling).backward(do)
 
     rows, grads0 = [], None
-    for variant, (in_kv, one_pass, mma_rows, from_scores, split) in VARIANTS.items():
+    for variant, (in_kv, one_pass, mma_rows, split) in VARIANTS.items():
         backward.SUMMARY_IN_KV, backward.BWD_Q_ONE_PASS = in_kv, one_pass
         backward.BWD_Q_ROUTE_MMA_LAYOUT = mma_rows
-        interface.ATTEND_ROUTE_FROM_SCORES = from_scores
         backward.BWD_KV_SPLIT_LOOPS = split
         step()
         grads = [t.grad.float() for t in args]
@@ -66,7 +63,6 @@ def profile_shape(B, hq, hkv, d, n, C=64) -> list[dict]:
                               **top, diff={k: f"{v:.1e}" for k, v in diff.items()})), flush=True)  # fmt: skip
     backward.SUMMARY_IN_KV, backward.BWD_Q_ONE_PASS = "auto", False
     backward.BWD_Q_ROUTE_MMA_LAYOUT, backward.BWD_KV_SPLIT_LOOPS = True, False
-    interface.ATTEND_ROUTE_FROM_SCORES = False
     return rows
 
 

@@ -24,7 +24,6 @@ from dashbench.kernels.dash.common import (
     _fp32_rows,
     _next_chunk,
     _routing,
-    _routing_from_chunk_scores,
     _token_mask_bias,
 )
 
@@ -48,15 +47,6 @@ def _chunk_bias(qf, s_base, stride_sc, c, dims, tau, log_g, valid, xscale, inv_s
     threshold (one D-length dot per row), ``-inf`` where the row's token did not route to it."""
     summary = tl.load(s_base + c * stride_sc + dims)
     sr, p_bar = _routing(qf, summary, tau, valid, xscale, G, GP, BM, R)
-    return _base2_bias(p_bar, log_g, inv_sigma, ESTIMATE_DIAGONAL)
-
-
-@triton.jit
-def _chunk_bias_from_scores(s_raw, a, tau, log_g, valid, xscale, inv_sigma, G: tl.constexpr,
-                            GP: tl.constexpr, BM: tl.constexpr, R: tl.constexpr,
-                            ESTIMATE_DIAGONAL: tl.constexpr):  # fmt: skip
-    """``_chunk_bias`` from the chunk's raw scores and its keys' summary weights (no dot)."""
-    sr, p_bar = _routing_from_chunk_scores(s_raw, a, tau, valid, xscale, G, GP, BM, R)
     return _base2_bias(p_bar, log_g, inv_sigma, ESTIMATE_DIAGONAL)
 
 
@@ -93,7 +83,7 @@ def _diagonal_scores(q, k_base, v_base, own, pos, n_keys, stride_kn, sm_scale, C
 
 @triton.jit
 def _attend_fwd_kernel(
-    Q, K, V, S, A, TAU, LOGG, OFFSETS, COUNTS, IDS, TOKMASK, OUT, LSE,
+    Q, K, V, S, TAU, LOGG, OFFSETS, COUNTS, IDS, TOKMASK, OUT, LSE,
     stride_qb, stride_qh, stride_qn,
     stride_kb, stride_kh, stride_kn,
     stride_sb, stride_sh, stride_sc,
@@ -101,7 +91,7 @@ def _attend_fwd_kernel(
     N, q_offset, n_keys, n_tiles, xscale, sm_scale, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr, PRIOR: tl.constexpr,
-    ROUTE_MMA_LAYOUT: tl.constexpr = False, ROUTE_FROM_SCORES: tl.constexpr = False,
+    ROUTE_MMA_LAYOUT: tl.constexpr = False,
     DIAGONAL_LAST: tl.constexpr = False,
 ):  # fmt: skip
     # PRIOR: DashAttention's log-prior bias, recomputed per listed chunk. Otherwise plain
@@ -123,14 +113,12 @@ def _attend_fwd_kernel(
     q = tl.load(Q + b * stride_qb + head[:, None] * stride_qh + qi[:, None] * stride_qn
                 + dims[None, :], mask=valid[:, None], other=0.0)  # fmt: skip
     if PRIOR:
-        if not ROUTE_FROM_SCORES:
-            qf = _fp32_rows(q, D, ROUTE_MMA_LAYOUT)
+        qf = _fp32_rows(q, D, ROUTE_MMA_LAYOUT)
         tau = tl.load(TAU + (b * HKV * G + head) * N + qi, mask=valid, other=float("inf"))
         log_g = tl.load(LOGG + (b * HKV + h) * N + qi, mask=valid, other=0.0)
     token_bit = (rows % BM).to(tl.int64)
     k_base = K + b * stride_kb + h * stride_kh
     v_base = V + b * stride_kb + h * stride_kh
-    keys = tl.arange(0, C)
 
     if DIAGONAL_LAST:
         # A finite start: rows that route none of the listed chunks keep it, and exp2 of -inf
@@ -156,23 +144,13 @@ def _attend_fwd_kernel(
     c_next = tl.load(IDS + start, mask=n_chunks > 0, other=0)
     for i in range(0, n_chunks):
         c, c_next = _next_chunk(IDS + start, i, n_chunks, c_next, TMA)
-        if PRIOR and ROUTE_FROM_SCORES:
-            # The summary is sum_t a_t k_t, so the routing score is sum_t a_t (q . k_t): the
-            # scores this chunk needs anyway, weighted by its keys' summary weights.
-            k, v = _chunk_kv(k_src, v_src, c, stride_kn, C, D, TMA)
-            s_raw = tl.dot(q, tl.trans(k))
-            a = tl.load(A + (b * HKV + h) * n_keys + c.to(tl.int64) * C + keys)
-            bias = _chunk_bias_from_scores(s_raw, a, tau, log_g, valid, xscale, inv_sigma, G, GP, BM, R,
-                                           ESTIMATE_DIAGONAL)  # fmt: skip
-            s = s_raw * sm_scale + bias[:, None]
+        if PRIOR:
+            bias = _chunk_bias(qf, s_base, stride_sc, c, dims, tau, log_g, valid, xscale, inv_sigma,
+                               G, GP, BM, R, ESTIMATE_DIAGONAL)  # fmt: skip
         else:
-            if PRIOR:
-                bias = _chunk_bias(qf, s_base, stride_sc, c, dims, tau, log_g, valid, xscale, inv_sigma,
-                                   G, GP, BM, R, ESTIMATE_DIAGONAL)  # fmt: skip
-            else:
-                bias = _token_mask_bias(TOKMASK + start + i, token_bit)
-            k, v = _chunk_kv(k_src, v_src, c, stride_kn, C, D, TMA)
-            s = tl.dot(q, tl.trans(k)) * sm_scale + bias[:, None]
+            bias = _token_mask_bias(TOKMASK + start + i, token_bit)
+        k, v = _chunk_kv(k_src, v_src, c, stride_kn, C, D, TMA)
+        s = tl.dot(q, tl.trans(k)) * sm_scale + bias[:, None]
         m_i, l_i, acc = _online_softmax_step(s, v, m_i, l_i, acc)
 
     if DIAGONAL_LAST:
@@ -187,16 +165,15 @@ def _attend_fwd_kernel(
 
 def attend(q, k, v, summaries, tau, log_g, offsets, counts, ids, *, chunk_size, scaling=1.0, sigma=1.0,
            estimate_diagonal=True, bm, gp, num_warps=4, num_stages=3, q_offset=0, tma=False,
-           token_masks=None, route_mma_layout=None, key_weights=None, diagonal_last=None):  # fmt: skip
+           token_masks=None, route_mma_layout=None, diagonal_last=None):  # fmt: skip
     """Run stage 3 over each tile's chunk list (``offsets``/``counts``/``ids`` from
     ``route.chunk_lists``); returns ``(out [B, Hq, N, D] in q's dtype, lse [B, Hq, N] fp32)``.
 
     With ``token_masks`` (int64, one per list entry: bit ``j`` set when token ``j`` of the tile
     selected the chunk) it is plain block-sparse attention without the prior, and
     ``summaries``, ``tau``, ``log_g`` may be ``None``. Every token attends its own chunk
-    (causally) in both modes. ``route_mma_layout``: see ``ROUTE_MMA_LAYOUT`` (None: its value).
-    ``key_weights`` (``summarize(..., weights=True)``'s second output): the routing scores come
-    from the chunk's attention scores weighted by them, instead of a dot with the summary."""
+    (causally) in both modes. ``route_mma_layout``, ``diagonal_last``: see ``ROUTE_MMA_LAYOUT``
+    and ``ATTEND_DIAGONAL_LAST`` (None: their values)."""
     prior = token_masks is None
     if not prior:
         summaries = tau = log_g = q.new_zeros(1, 1, 1)
@@ -207,15 +184,12 @@ def attend(q, k, v, summaries, tau, log_g, offsets, counts, ids, *, chunk_size, 
     n_tiles = counts.shape[2]
     if k.stride() != v.stride() or k.stride(-1) != 1:
         raise ValueError("k and v must share strides, with the head dim contiguous")
-    if key_weights is not None and (key_weights.shape != k.shape[:3] or not key_weights.is_contiguous()
-                                    or key_weights.dtype != torch.float32):
-        raise ValueError("key_weights must be summarize(..., weights=True)'s [B, Hkv, N] fp32 weights")
     if tma and not tma_ready(k, v):
         raise ValueError("tma=True needs 16-byte aligned K/V rows and bases")
     out = torch.empty_like(q)
     lse = torch.empty(B, Hq, N, device=q.device, dtype=torch.float32)
     _attend_fwd_kernel[(n_tiles, B * Hkv)](
-        q, k, v, summaries, lse if key_weights is None else key_weights, tau, log_g, offsets, counts, ids,
+        q, k, v, summaries, tau, log_g, offsets, counts, ids,
         token_masks, out, lse,
         q.stride(0), q.stride(1), q.stride(2),
         k.stride(0), k.stride(1), k.stride(2),
@@ -225,7 +199,6 @@ def attend(q, k, v, summaries, tau, log_g, offsets, counts, ids, *, chunk_size, 
         HKV=Hkv, G=Hq // Hkv, GP=gp, BM=bm, C=chunk_size, D=D,
         ESTIMATE_DIAGONAL=estimate_diagonal, TMA=tma, PRIOR=prior,
         ROUTE_MMA_LAYOUT=ROUTE_MMA_LAYOUT if route_mma_layout is None else route_mma_layout,
-        ROUTE_FROM_SCORES=prior and key_weights is not None,
         DIAGONAL_LAST=ATTEND_DIAGONAL_LAST if diagonal_last is None else diagonal_last,
         num_warps=num_warps, num_stages=num_stages,
     )  # fmt: skip

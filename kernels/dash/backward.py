@@ -30,7 +30,6 @@ from dashbench.kernels.dash.common import (
     _next_chunk,
     _prior_dp,
     _routing,
-    _routing_from_chunk_scores,
     _token_mask_bias,
     _token_sum,
 )
@@ -148,12 +147,12 @@ def _bwd_q_kernel(
 
 
 @triton.jit
-def _kv_tile(t, is_diag, word_at, dk, dv, d_sum, k, v, a, summary, Q, DO, LSE, DELTA, TAU, LOGG, BMEAN, KROW,
+def _kv_tile(t, is_diag, word_at, dk, dv, d_sum, k, v, summary, Q, DO, LSE, DELTA, TAU, LOGG, BMEAN, KROW,
              T_WORDS, q_desc, do_desc, b, h, rows, g, head, kpos, kvalid, dims, token_bit, w_row, N, stride_qb,
              stride_qh, stride_qn, xscale, sm_scale, inv_sigma, zscale, HKV: tl.constexpr, G: tl.constexpr,
              GP: tl.constexpr, BM: tl.constexpr, R: tl.constexpr, D: tl.constexpr,
              ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr, PRIOR: tl.constexpr,
-             SUMMARY_IN_KV: tl.constexpr, ROUTE_FROM_SCORES: tl.constexpr):  # fmt: skip
+             SUMMARY_IN_KV: tl.constexpr):  # fmt: skip
     """Query tile ``t``'s share of this chunk's dk, dv and summary gradient: a tile inside the
     chunk (``is_diag``: causal mask, no bias) or a later one that listed it (``word_at``: its
     entry in the transposed lists). ``is_diag`` is a constant where the caller knows it (the
@@ -171,8 +170,7 @@ def _kv_tile(t, is_diag, word_at, dk, dv, d_sum, k, v, a, summary, Q, DO, LSE, D
     per_row = (b * HKV * G + head) * N + pos
     lse = tl.load(LSE + per_row, mask=valid, other=0.0)
     delta = tl.load(DELTA + per_row, mask=valid, other=0.0)
-    s_raw = tl.dot(q, tl.trans(k))
-    s = s_raw * sm_scale
+    s = tl.dot(q, tl.trans(k)) * sm_scale
     sr = tl.zeros([R], tl.float32)  # set on listed tiles (Triton wants both branches to define them)
     p_bar = tl.full([R], 1.0, tl.float32)
     routed = rows < 0
@@ -183,10 +181,7 @@ def _kv_tile(t, is_diag, word_at, dk, dv, d_sum, k, v, a, summary, Q, DO, LSE, D
         if PRIOR:
             tau = tl.load(TAU + per_row, mask=valid, other=float("inf"))
             log_g = tl.load(LOGG + (b * HKV + h) * N + pos, mask=valid, other=0.0)
-            if ROUTE_FROM_SCORES:
-                sr, p_bar = _routing_from_chunk_scores(s_raw, a, tau, valid, xscale, G, GP, BM, R)
-            else:
-                sr, p_bar = _routing(q.to(tl.float32), summary, tau, valid, xscale, G, GP, BM, R)
+            sr, p_bar = _routing(q.to(tl.float32), summary, tau, valid, xscale, G, GP, BM, R)
             bias, routed = _bias(p_bar, log_g, inv_sigma, ESTIMATE_DIAGONAL)
         else:
             bias = _token_mask_bias(T_WORDS + word_at, token_bit)
@@ -217,13 +212,13 @@ def _kv_tile(t, is_diag, word_at, dk, dv, d_sum, k, v, a, summary, Q, DO, LSE, D
 
 @triton.jit
 def _bwd_kv_kernel(
-    Q, K, V, S, A, TAU, LOGG, DO, LSE, DELTA, DK, DV, T_OFFSETS, T_COUNTS, T_TILES, T_WORDS, KROW, BMEAN, DSUM,
+    Q, K, V, S, TAU, LOGG, DO, LSE, DELTA, DK, DV, T_OFFSETS, T_COUNTS, T_TILES, T_WORDS, KROW, BMEAN, DSUM,
     stride_qb, stride_qh, stride_qn,
     stride_kb, stride_kh, stride_kn,
     N, n_tiles, n_chunks, xscale, sm_scale, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr, PRIOR: tl.constexpr,
-    SUMMARY_IN_KV: tl.constexpr, ROUTE_FROM_SCORES: tl.constexpr = False, SPLIT_LOOPS: tl.constexpr = False,
+    SUMMARY_IN_KV: tl.constexpr, SPLIT_LOOPS: tl.constexpr = False,
 ):  # fmt: skip
     R: tl.constexpr = GP * BM
     c = tl.program_id(0)
@@ -238,10 +233,9 @@ def _bwd_kv_kernel(
     k = tl.load(K + kv_off, mask=kvalid[:, None], other=0.0)
     v = tl.load(V + kv_off, mask=kvalid[:, None], other=0.0)
     if PRIOR:
-        if ROUTE_FROM_SCORES:  # this chunk's keys' summary weights: q . S_c = sum_t a_t (q . k_t)
-            a = tl.load(A + (b * HKV + h) * N + kpos, mask=kvalid, other=0.0)
-        else:
-            summary = tl.load(S + (b * HKV + h) * n_chunks * D + c * D + dims)
+        summary = tl.load(S + (b * HKV + h) * n_chunks * D + c * D + dims)
+    else:
+        summary = 0.0  # unused without the prior (every argument of _kv_tile must be defined)
     dk = tl.zeros([C, D], tl.float32)
     dv = tl.zeros([C, D], tl.float32)
     rows = tl.arange(0, R)
@@ -262,13 +256,6 @@ def _bwd_kv_kernel(
                                            strides=[stride_qh, stride_qn, 1], block_shape=[GP, BM, D])  # fmt: skip
         do_desc = tl.make_tensor_descriptor(DO + b * stride_qb, shape=[HKV * G, N, D],
                                             strides=[stride_qh, stride_qn, 1], block_shape=[GP, BM, D])  # fmt: skip
-    if not PRIOR:
-        a = 0.0  # unused without the prior (every argument of _kv_tile must be defined)
-        summary = 0.0
-    elif ROUTE_FROM_SCORES:
-        summary = 0.0
-    else:
-        a = 0.0
     if not TMA:
         q_desc = 0
         do_desc = 0
@@ -276,16 +263,16 @@ def _bwd_kv_kernel(
     if SPLIT_LOOPS:  # two plain loops: the second has no branch on the tile's kind
         for i in range(0, n_diag):
             dk, dv, d_sum = _kv_tile(
-                first_diag + i, True, 0, dk, dv, d_sum, k, v, a, summary, Q, DO, LSE, DELTA, TAU, LOGG, BMEAN,
+                first_diag + i, True, 0, dk, dv, d_sum, k, v, summary, Q, DO, LSE, DELTA, TAU, LOGG, BMEAN,
                 KROW, T_WORDS, q_desc, do_desc, b, h, rows, g, head, kpos, kvalid, dims, token_bit, w_row, N,
                 stride_qb, stride_qh, stride_qn, xscale, sm_scale, inv_sigma, zscale, HKV, G, GP, BM, R, D,
-                ESTIMATE_DIAGONAL, TMA, PRIOR, SUMMARY_IN_KV, ROUTE_FROM_SCORES)  # fmt: skip
+                ESTIMATE_DIAGONAL, TMA, PRIOR, SUMMARY_IN_KV)  # fmt: skip
         for i in range(0, n_list):
             dk, dv, d_sum = _kv_tile(
-                tl.load(T_TILES + start + i), False, start + i, dk, dv, d_sum, k, v, a, summary, Q, DO, LSE,
+                tl.load(T_TILES + start + i), False, start + i, dk, dv, d_sum, k, v, summary, Q, DO, LSE,
                 DELTA, TAU, LOGG, BMEAN, KROW, T_WORDS, q_desc, do_desc, b, h, rows, g, head, kpos, kvalid, dims,
                 token_bit, w_row, N, stride_qb, stride_qh, stride_qn, xscale, sm_scale, inv_sigma, zscale, HKV, G,
-                GP, BM, R, D, ESTIMATE_DIAGONAL, TMA, PRIOR, SUMMARY_IN_KV, ROUTE_FROM_SCORES)  # fmt: skip
+                GP, BM, R, D, ESTIMATE_DIAGONAL, TMA, PRIOR, SUMMARY_IN_KV)  # fmt: skip
     else:
         for i in range(0, n_diag + n_list):
             if i < n_diag:
@@ -293,10 +280,10 @@ def _bwd_kv_kernel(
             else:
                 t = tl.load(T_TILES + start + i - n_diag)
             dk, dv, d_sum = _kv_tile(
-                t, i < n_diag, start + i - n_diag, dk, dv, d_sum, k, v, a, summary, Q, DO, LSE, DELTA, TAU, LOGG,
+                t, i < n_diag, start + i - n_diag, dk, dv, d_sum, k, v, summary, Q, DO, LSE, DELTA, TAU, LOGG,
                 BMEAN, KROW, T_WORDS, q_desc, do_desc, b, h, rows, g, head, kpos, kvalid, dims, token_bit, w_row,
                 N, stride_qb, stride_qh, stride_qn, xscale, sm_scale, inv_sigma, zscale, HKV, G, GP, BM, R, D,
-                ESTIMATE_DIAGONAL, TMA, PRIOR, SUMMARY_IN_KV, ROUTE_FROM_SCORES)  # fmt: skip
+                ESTIMATE_DIAGONAL, TMA, PRIOR, SUMMARY_IN_KV)  # fmt: skip
     tl.store(DK + kv_off, dk, mask=kvalid[:, None])
     tl.store(DV + kv_off, dv, mask=kvalid[:, None])
     if PRIOR and SUMMARY_IN_KV:
@@ -384,16 +371,14 @@ BWD_KV_SPLIT_LOOPS = False
 
 def dash_backward(q, k, v, head_cls, out, lse, d_out, summaries, tau, log_g, count, offsets,
                   tile_count, ids, *, chunk_size, scaling, sigma, estimate_diagonal, bm, gp,
-                  tma: bool = False, key_weights=None):  # fmt: skip
-    """dq, dk, dv, d_head_cls of DashAttention prefill (all of the spec's chain). With
-    ``key_weights`` (``summarize(..., weights=True)``) the dk/dv kernel takes each listing
-    tile's routing scores from the chunk's attention scores instead of a dot with the summary."""
+                  tma: bool = False):  # fmt: skip
+    """dq, dk, dv, d_head_cls of DashAttention prefill (all of the spec's chain)."""
     B, Hkv, n_chunks, D = summaries.shape
     d_sum = torch.zeros(B, Hkv, n_chunks, D, device=q.device, dtype=torch.float32)
     dq, dk, dv = _attention_backward(
         q, k, v, out, lse, d_out, offsets, tile_count, ids, None, summaries, tau, log_g, count, d_sum,
         chunk_size=chunk_size, scaling=scaling, sigma=sigma, estimate_diagonal=estimate_diagonal,
-        bm=bm, gp=gp, tma=tma, key_weights=key_weights,
+        bm=bm, gp=gp, tma=tma,
     )  # fmt: skip
     dk_summary, d_head = summarize_backward(k, head_cls, d_sum, chunk_size)
     return dq, dk + dk_summary, dv, d_head
@@ -409,7 +394,7 @@ def block_sparse_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, to
 def _attention_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, token_masks,
                         summaries=None, tau=None, log_g=None, count=None, d_sum=None, *,
                         chunk_size, scaling=1.0, sigma=1.0, estimate_diagonal=True, bm, gp,
-                        tma=False, key_weights=None):  # fmt: skip
+                        tma=False):  # fmt: skip
     """The two backward kernels, with the DashAttention prior (``token_masks is None``) or
     with per-token selection bits."""
     B, Hq, N, D = q.shape
@@ -449,12 +434,12 @@ def _attention_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, toke
     dk = torch.empty(B, Hkv, N, D, device=q.device, dtype=torch.float32)
     dv = torch.empty_like(dk)
     _bwd_kv_kernel[(n_chunks, B * Hkv)](
-        q, k, v, summaries, lse if key_weights is None else key_weights, tau, log_g, d_out, lse, delta, dk, dv,
+        q, k, v, summaries, tau, log_g, d_out, lse, delta, dk, dv,
         t_offsets, t_counts, t_tiles,
         t_tiles if prior else t_words, k_row, beta_mean, d_sum,
         q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
         N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, TMA=tma and tma_ready(q, d_out),
-        SUMMARY_IN_KV=in_kv, ROUTE_FROM_SCORES=prior and key_weights is not None, SPLIT_LOOPS=BWD_KV_SPLIT_LOOPS,
+        SUMMARY_IN_KV=in_kv, SPLIT_LOOPS=BWD_KV_SPLIT_LOOPS,
         num_warps=BWD_KV_WARPS,
     )  # fmt: skip
     return dq, dk, dv

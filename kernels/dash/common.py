@@ -32,16 +32,6 @@ def _routing(qf, summary, tau, valid, xscale, G: tl.constexpr, GP: tl.constexpr,
 
 
 @triton.jit
-def _routing_from_chunk_scores(s_raw, a, tau, valid, xscale, G: tl.constexpr, GP: tl.constexpr,
-                               BM: tl.constexpr, R: tl.constexpr):  # fmt: skip
-    """``_routing`` without the dot: the summary is ``sum_t a_t k_t``, so ``q . summary`` is the
-    chunk's raw attention scores ``s_raw`` (``q . k_t``, computed anyway) weighted by its keys'
-    summary weights ``a``."""
-    x = tl.sum(s_raw * a[None, :], axis=1) * xscale
-    return _routing_from_scores(x, tau, valid, G, GP, BM, R)
-
-
-@triton.jit
 def _routing_from_scores(x, tau, valid, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr,
                          R: tl.constexpr):  # fmt: skip
     """``_routing`` from the rows' routing scores ``x`` (already scaled)."""

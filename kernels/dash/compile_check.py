@@ -66,13 +66,12 @@ def cases(shapes=SHAPES):
         C = 64
         bm = route.tile_rows(G, C, 64)
         rbm = route.tile_rows(G, C, 128)
-        for weights in (False, True):
-            yield (f"summarize weights={weights}", summarize._summarize_kernel,
-                   pointer_types(summarize._summarize_kernel, "bf16", {"S": "*fp32", "A": "*fp32", **FLOATS}),
-                   dict(HKV=8, C=C, D=D, WEIGHTS=weights), ())
+        yield ("summarize", summarize._summarize_kernel,
+               pointer_types(summarize._summarize_kernel, "bf16", {"S": "*fp32", **FLOATS}),
+               dict(HKV=8, C=C, D=D), ())
         i32 = {n: "*i32" for n in ("COUNT", "MASK", "TILE_COUNT", "CNT", "OFFSETS", "COUNTS", "IDS",
                                    "T_OFFSETS", "T_COUNTS", "T_TILES", "LIST", "NLIST")}
-        f32 = {n: "*fp32" for n in ("S", "A", "TAU", "LOGG", "LSE", "DELTA", "DQ", "DSUM", "DK", "DV", "X",
+        f32 = {n: "*fp32" for n in ("S", "TAU", "LOGG", "LSE", "DELTA", "DQ", "DSUM", "DK", "DV", "X",
                                     "M_OUT", "L_OUT", "ACC_OUT", "M_IN", "L_IN", "ACC_IN", "LOGP", "KROW", "BMEAN")}
         over = {**i32, **f32, **FLOATS, "OFFSETS": "*i64", "T_OFFSETS": "*i64", "TOKMASK": "*i64", "T_WORDS": "*i64"}
         common = dict(HKV=8, G=G, GP=GP, C=C, D=D)
@@ -90,14 +89,12 @@ def cases(shapes=SHAPES):
         # PRIOR=False: the block-sparse attention without the prior (InfLLMv2, NSA selection)
         for est, prior in ((True, True), (False, True), (True, False)):
             for tma in (False, True):
-                for mma_rows, from_scores, last in ((False, False, False), (True, False, False),
-                                                    (False, True, False), (False, False, True)) if prior \
-                        else ((False, False, False), (False, False, True)):
-                    yield (f"attend G={G} est={est} prior={prior} tma={tma} mma_rows={mma_rows} "
-                           f"from_scores={from_scores} diagonal_last={last}",
+                for mma_rows, last in ((False, False), (True, False), (False, True)) if prior \
+                        else ((False, False), (False, True)):
+                    yield (f"attend G={G} est={est} prior={prior} tma={tma} mma_rows={mma_rows} diagonal_last={last}",
                            attend._attend_fwd_kernel, pointer_types(attend._attend_fwd_kernel, "bf16", over),
                            dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior,
-                                ROUTE_MMA_LAYOUT=mma_rows, ROUTE_FROM_SCORES=from_scores, DIAGONAL_LAST=last), ())
+                                ROUTE_MMA_LAYOUT=mma_rows, DIAGONAL_LAST=last), ())
             for tma in (False, True):
                 for one_pass, mma_rows in ((False, False), (True, False), (False, True)) if prior and not tma \
                         else ((False, False),):
@@ -108,13 +105,11 @@ def cases(shapes=SHAPES):
                            dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior,
                                 SUMMARY_IN_KV=prior and G <= 8, ONE_PASS=one_pass, ROUTE_MMA_LAYOUT=mma_rows),
                            (), backward.BWD_Q_WARPS)
-                for from_scores, split in ((False, False), (True, False), (False, True)) if prior \
-                        else ((False, False), (False, True)):
-                    yield (f"bwd_kv G={G} est={est} prior={prior} tma={tma} from_scores={from_scores} "
-                           f"split_loops={split}",
+                for split in (False, True):
+                    yield (f"bwd_kv G={G} est={est} prior={prior} tma={tma} split_loops={split}",
                            backward._bwd_kv_kernel, pointer_types(backward._bwd_kv_kernel, "bf16", over),
                            dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior,
-                                SUMMARY_IN_KV=prior and G <= 8, ROUTE_FROM_SCORES=from_scores, SPLIT_LOOPS=split),
+                                SUMMARY_IN_KV=prior and G <= 8, SPLIT_LOOPS=split),
                            (), backward.BWD_KV_WARPS)
         yield (f"infllmv2 block scores fp32 G={G}", stage1._block_scores_kernel,
                pointer_types(stage1._block_scores_kernel, "fp32", {"sm_scale": "fp32"}),

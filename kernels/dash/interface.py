@@ -28,13 +28,6 @@ ROUTE_ROWS = 128
 ATTEND_TMA = True
 ATTEND_TMA_STAGES = 2
 BACKWARD_TMA = False
-# The attention's routing score of each listed chunk from the scores it computes anyway (the
-# summary is a weighted sum of the chunk's keys, so q . summary = sum_t a_t (q . k_t)), instead
-# of an fp32 dot with the summary: on the sm_90 cubin no fp32 copy of q, no spills (was 544 B),
-# 25 shuffles instead of 465. The dk/dv kernel takes it too. Slower on the H100
-# (results/reference/h100-dash/stop16/, 25%, 32/8 heads): attention 104.1 vs 95.9 ms at 128k,
-# 6.66 vs 6.05 ms at 32k; dk/dv 35.9 vs 35.2 ms at 32k. Off.
-ATTEND_ROUTE_FROM_SCORES = False
 
 
 def check_kernel_limits(q, k, size: int, size_name: str = "chunk_size") -> None:
@@ -68,11 +61,7 @@ class _DashAttention(torch.autograd.Function):
         k, v, head_cls = k.contiguous(), v.contiguous(), head_cls.contiguous()
         G = q.shape[1] // k.shape[1]
         bm, gp = tile_rows(G, chunk_size, ATTEND_ROWS), padded_group(G)
-        key_weights = None
-        if ATTEND_ROUTE_FROM_SCORES:
-            summaries, key_weights = summarize(k, head_cls, chunk_size, weights=True)
-        else:
-            summaries = summarize(k, head_cls, chunk_size)
+        summaries = summarize(k, head_cls, chunk_size)
         tau, log_g, count, mask, tile_count = route(
             q, summaries, chunk_size, scaling, bm, route_bm=tile_rows(G, chunk_size, ROUTE_ROWS)
         )
@@ -80,10 +69,9 @@ class _DashAttention(torch.autograd.Function):
         attend_tma = ATTEND_TMA and tma_ready(k, v)
         out, lse = attend(q, k, v, summaries, tau, log_g, offsets, tile_count, ids, chunk_size=chunk_size,
                           scaling=scaling, sigma=sigma, estimate_diagonal=estimate_diagonal,
-                          bm=bm, gp=gp, tma=attend_tma, num_stages=ATTEND_TMA_STAGES if attend_tma else 3,
-                          key_weights=key_weights)  # fmt: skip
+                          bm=bm, gp=gp, tma=attend_tma, num_stages=ATTEND_TMA_STAGES if attend_tma else 3)  # fmt: skip
         ctx.save_for_backward(q, k, v, head_cls, out, lse, summaries, tau, log_g, count, offsets,
-                              tile_count, ids, key_weights)  # fmt: skip
+                              tile_count, ids)  # fmt: skip
         ctx.args = dict(chunk_size=chunk_size, scaling=scaling, sigma=sigma,
                         estimate_diagonal=estimate_diagonal, bm=bm, gp=gp,
                         tma=BACKWARD_TMA and tma_ready(k, v))  # fmt: skip
@@ -92,9 +80,9 @@ class _DashAttention(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, d_out, _d_count, _d_tile_count):
-        q, k, v, head_cls, out, lse, *routing, key_weights = ctx.saved_tensors
+        q, k, v, head_cls, out, lse, *routing = ctx.saved_tensors
         dq, dk, dv, d_head = dash_backward(q.contiguous(), k, v, head_cls, out, lse, d_out,
-                                           *routing, key_weights=key_weights, **ctx.args)  # fmt: skip
+                                           *routing, **ctx.args)  # fmt: skip
         return (dq.to(q.dtype), dk.to(k.dtype), dv.to(v.dtype), d_head.to(head_cls.dtype),
                 None, None, None, None)  # fmt: skip
 

@@ -11,11 +11,11 @@ import triton.language as tl
 
 @triton.jit
 def _summarize_kernel(
-    K, W, S, A,
+    K, W, S,
     stride_kb, stride_kh, stride_kn,
     stride_sb, stride_sh, stride_sc,
     N, scale,
-    HKV: tl.constexpr, C: tl.constexpr, D: tl.constexpr, WEIGHTS: tl.constexpr,
+    HKV: tl.constexpr, C: tl.constexpr, D: tl.constexpr,
 ):  # fmt: skip
     c = tl.program_id(0)
     bh = tl.program_id(1)
@@ -31,25 +31,20 @@ def _summarize_kernel(
     u = tl.where(valid, u, float("-inf"))
     e = tl.exp(u - tl.max(u, axis=0))
     e = e / tl.sum(e, axis=0)
-    if WEIGHTS:  # each key's weight in its chunk's summary, [B, Hkv, N] (contiguous)
-        tl.store(A + (b.to(tl.int64) * HKV + h) * N + tok, e, mask=valid)
     s = tl.sum(e[:, None] * k, axis=0)
     tl.store(S + b.to(tl.int64) * stride_sb + h * stride_sh + c * stride_sc + dims, s)
 
 
-def summarize(k: torch.Tensor, head_cls: torch.Tensor, chunk_size: int, weights: bool = False):
-    """``[B, Hkv, n_chunks, D]`` fp32 summaries of ``k`` ``[B, Hkv, N, D]`` (last chunk partial);
-    with ``weights``, also each key's weight in its chunk's summary, ``[B, Hkv, N]`` fp32 (a
-    query's score against a summary is then the weighted sum of its scores against the keys)."""
+def summarize(k: torch.Tensor, head_cls: torch.Tensor, chunk_size: int) -> torch.Tensor:
+    """``[B, Hkv, n_chunks, D]`` fp32 summaries of ``k`` ``[B, Hkv, N, D]`` (last chunk partial)."""
     B, H, N, D = k.shape
     n_chunks = math.ceil(N / chunk_size)
     s = torch.empty(B, H, n_chunks, D, device=k.device, dtype=torch.float32)
-    a = torch.empty(B, H, N, device=k.device, dtype=torch.float32) if weights else s
     _summarize_kernel[(n_chunks, B * H)](
-        k, head_cls, s, a,
+        k, head_cls, s,
         k.stride(0), k.stride(1), k.stride(2),
         s.stride(0), s.stride(1), s.stride(2),
         N, 1.0 / math.sqrt(D),
-        HKV=H, C=chunk_size, D=D, WEIGHTS=weights,
+        HKV=H, C=chunk_size, D=D,
     )  # fmt: skip
-    return (s, a) if weights else s
+    return s

@@ -410,67 +410,34 @@ def test_routing_rows_in_the_mma_layout_change_nothing(monkeypatch, dtype, hq, h
         assert _rel(b, a) < tol, name
 
 
-@pytest.mark.parametrize("tma", [False, True])
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, pytest.param(torch.bfloat16, marks=INTERPRETER_BF16)])
-@pytest.mark.parametrize("hq, hkv, n, d", [(4, 2, 150, 64), (6, 2, 130, 128), (16, 1, 100, 64)])  # 6/2: padded rows
-def test_routing_from_the_chunk_scores_equals_the_summary_dot(monkeypatch, tma, dtype, hq, hkv, n, d):
-    """The attention's routing score as the chunk's attention scores weighted by its keys'
-    summary weights (``summarize(..., weights=True)``) equals the dot with the summary, and the
-    weights rebuild the summaries; through dash_attention the output and gradients match."""
-    from dashbench.kernels.dash import interface
-    from dashbench.kernels.dash.summarize import summarize
-
-    q, k, v, w = _inputs(1, hq, hkv, n, d, dtype, seed=6)
-    s, a = summarize(k, w, 32, weights=True)
-    assert torch.equal(s, summarize(k, w, 32))
-    full = (n // 32) * 32  # rebuild the whole chunks' summaries from the weights
-    rebuilt = (a[:, :, :full, None] * k[:, :, :full].float()).unflatten(2, (-1, 32)).sum(3)
-    torch.testing.assert_close(rebuilt, s[:, :, : full // 32], rtol=1e-5, atol=1e-5)
-    do = torch.randn(q.shape, generator=torch.Generator().manual_seed(4)).to(q.device, dtype)
-    monkeypatch.setattr(interface, "ATTEND_TMA", tma)
-    results = []
-    for from_scores in (False, True):
-        monkeypatch.setattr(interface, "ATTEND_ROUTE_FROM_SCORES", from_scores)
-        results.append(_out_and_grads(q, k, v, w, do, chunk_size=32, scaling=3.0))
-    # The same up to the order of the score sums (interpreter: 1e-7 in fp32, 3e-5 in fp16); bf16
-    # outputs and gradients are rounded 8x coarser.
-    tol = {torch.float32: 1e-5, torch.float16: 1e-3, torch.bfloat16: 1e-2}[dtype]
-    for name, x, y in zip(("out", "dq", "dk", "dv", "dhead_cls"), *results):
-        assert _rel(y, x) < tol, name
-
-
-@pytest.mark.parametrize("summary_in_kv, from_scores", [(True, False), (False, False), (True, True)])
+@pytest.mark.parametrize("summary_in_kv", [True, False])
 @pytest.mark.parametrize("hq, hkv, n, d", [(4, 2, 150, 64), (16, 1, 100, 64)])
-def test_split_kv_loops_give_the_same_gradients(monkeypatch, summary_in_kv, from_scores, hq, hkv, n, d):
+def test_split_kv_loops_give_the_same_gradients(monkeypatch, summary_in_kv, hq, hkv, n, d):
     """The dk/dv kernel with the chunk's own tiles and the listing tiles in two loops computes
     the same gradients as with one loop that branches on the tile's kind (the same operations in
     the same order)."""
-    from dashbench.kernels.dash import backward, interface
+    from dashbench.kernels.dash import backward
 
     monkeypatch.setattr(backward, "SUMMARY_IN_KV", summary_in_kv)
-    monkeypatch.setattr(interface, "ATTEND_ROUTE_FROM_SCORES", from_scores)
     q, k, v, w = _inputs(1, hq, hkv, n, d, torch.float32, seed=12)
     _assert_switch_changes_nothing(monkeypatch, backward, "BWD_KV_SPLIT_LOOPS", q, k, v, w, tol=1e-6, seed=5)
 
 
 @pytest.mark.parametrize(
-    "summary_in_kv, one_pass, mma_rows, from_scores",
-    [(False, False, False, False), (True, False, False, False), (True, True, False, False),
-     (False, False, True, True), (True, False, True, True)],
+    "summary_in_kv, one_pass, mma_rows",
+    [(False, False, False), (True, False, False), (True, True, False), (False, False, True), (True, False, True)],
 )  # fmt: skip
-def test_backward_variants_match_the_reference_in_float64(monkeypatch, summary_in_kv, one_pass, mma_rows,
-                                                          from_scores):  # fmt: skip
+def test_backward_variants_match_the_reference_in_float64(monkeypatch, summary_in_kv, one_pass, mma_rows):
     """Every way of forming the summaries' gradient (atomics from dq, or in the dk/dv kernel), of
     applying the entmax JVP's second term to dq (a second pass, or one pass with a running sum)
-    and of forming the routing scores (rows in the tensor cores' layout; from the chunk's
-    attention scores) gives the float64 reference's gradients (tolerance as in the test above)."""
-    from dashbench.kernels.dash import attend, backward, interface
+    and of forming the routing rows (in the tensor cores' layout or not) gives the float64
+    reference's gradients (tolerance as in the test above)."""
+    from dashbench.kernels.dash import attend, backward
 
     monkeypatch.setattr(backward, "SUMMARY_IN_KV", summary_in_kv)
     monkeypatch.setattr(backward, "BWD_Q_ONE_PASS", one_pass)
     monkeypatch.setattr(backward, "BWD_Q_ROUTE_MMA_LAYOUT", mma_rows)
     monkeypatch.setattr(attend, "ROUTE_MMA_LAYOUT", mma_rows)
-    monkeypatch.setattr(interface, "ATTEND_ROUTE_FROM_SCORES", from_scores)
     q, k, v, w = _inputs(1, 4, 2, 90, 64, torch.float32, seed=11)
     args = [t.clone().requires_grad_() for t in (q, k, v, w)]
     do = torch.randn(q.shape, generator=torch.Generator().manual_seed(2)).to(q.device)
