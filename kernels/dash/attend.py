@@ -34,8 +34,12 @@ LOG2E = 1.4426950408889634
 # 128k, 32/8 heads, 25%: 96.1 vs 95.9 ms; 32k: 6.09 vs 6.05 ms), so off.
 ROUTE_MMA_LAYOUT = False
 # The tile's own (diagonal) chunk after the listed ones instead of before. First, its K and V
-# stay in shared memory beside the loop's pipeline buffers (sm_90 cubin, G=4, TMA, 2 stages:
-# 115 KB a CTA, two CTAs an SM; ncu at 32k: latency-bound, 2 warps a scheduler). Off until timed.
+# stay in shared memory beside the loop's pipeline buffers (ncu at 32k, G=4, TMA, 2 stages: 115
+# KB a CTA, two CTAs an SM, latency-bound). Last, a third stage fits. H100, structured 25%
+# (results/reference/h100-dash/stop17/), 128k, 32/8 heads: with the prior 95.1 ms first (2
+# stages) vs 105.7 last (2 stages) and 144.9 (3 stages), so off for DashAttention; without it
+# (the block-sparse kernel of InfLLMv2 and NSA) 88.8 first vs 82.1 last at 3 stages (32/2:
+# 52.1 vs 48.8; 32k: 5.69 vs 5.58 and 3.54 vs 3.47 ms), so block_sparse.py takes it there.
 ATTEND_DIAGONAL_LAST = False
 
 

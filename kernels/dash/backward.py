@@ -364,8 +364,9 @@ BWD_Q_ONE_PASS = False
 # 20.3 ms (32/8 heads, summary gradient in dk/dv), 24.7 -> 18.9 ms (32/2 heads, atomics).
 BWD_Q_ROUTE_MMA_LAYOUT = True
 # The dk/dv kernel's tiles in two plain loops (the chunk's own tiles, then the listing ones)
-# instead of one loop that branches on the tile's kind every step, which may keep Triton from
-# pipelining the listed tiles' loads. Off until timed on the H100.
+# instead of one loop that branches on the tile's kind every step. Slower on the H100 at 32k, 25%
+# (results/reference/h100-dash/stop17/): dk/dv kernel 35.1 -> 35.3 ms (32/8, summary gradient in
+# dk/dv), 21.7 -> 24.1 ms (32/8, atomics), 15.2 -> 18.2 ms (32/2, atomics), so off.
 BWD_KV_SPLIT_LOOPS = False
 
 

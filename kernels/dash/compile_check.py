@@ -41,7 +41,12 @@ def compile_kernel(fn, types: dict, constexprs: dict, ones: tuple = (), num_warp
                 consts[name] = 1
         else:
             sig[name] = types.get(name, "i32")
-    return triton.compile(ASTSource(fn=fn, signature=sig, constexprs=consts), target=TARGET,
+    # A launch specializes pointers (torch's allocations) and integers that are multiples of 16
+    # (the strides of head-dim-64/128 tensors) as 16-divisible; without these hints loads are
+    # not vectorized, nothing is pipelined and registers and shared memory differ from the GPU's.
+    attrs = {(i,): [["tt.divisibility", 16]] for i, name in enumerate(fn.arg_names)
+             if sig[name].startswith("*") or (name.startswith("stride") and sig[name] == "i32")}
+    return triton.compile(ASTSource(fn=fn, signature=sig, constexprs=consts, attrs=attrs), target=TARGET,
                           options={"num_warps": num_warps})
 
 

@@ -180,9 +180,11 @@ def _decode_threshold_kernel(X, TAU, n_cand, n_pad, max_iter, RP: tl.constexpr, 
 RESIDENT_VALUES = 16384  # longest score row a threshold program keeps in registers
 # The threshold kernel's passes by the lean router's step (absolute threshold, one convergence
 # statistic: four row reductions a pass instead of five) with the first pass's probe at
-# max - 1/4 (fewer passes where many scores sit near the max). Off until timed on the H100
-# (scripts/profile_decode.py); the kernel took 4.7 of a 21 us step at 128k, Hkv 2, B=1.
-DECODE_LEAN_THRESHOLD = False
+# max - 1/4 (fewer passes where many scores sit near the max). H100, 128k, 10%
+# (results/reference/h100-dash/stop17/): the kernel 4.6 -> 3.2 us (Hkv 8, B=1), 5.5 -> 3.9 (Hkv 8,
+# B=8), 4.7 -> 3.1 (Hkv 2, B=1), 5.5 -> 3.5 (Hkv 2, B=8); the step under a CUDA graph 22.7 -> 21.4
+# us at Hkv 2, B=1.
+DECODE_LEAN_THRESHOLD = True
 # 512 scores a warp: 4.6 us for 2048 chunks at 128k; one warp (2048) took 10.1 us
 # (results/reference/h100-dash/decode/profile_decode_variants.json)
 THRESHOLD_VALUES_PER_WARP = 512

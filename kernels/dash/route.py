@@ -58,7 +58,9 @@ ROUGH_SOLVE_MIN_CHUNKS = 1024
 # The lean router's first solver pass also tests max - 1/4 (a sum of squares more a score) and
 # starts the next step there when it lies below the threshold (_lean_solve). A CPU simulation
 # (32k, structured, 25% and 10%) cut the steps a 128-row program needs from 4-5 to 3; random
-# inputs gain nothing. Off until timed on the H100 (bench_dash.py --variants probe).
+# inputs gain nothing. Slower on the H100, structured 25% (results/reference/h100-dash/stop17/):
+# router 33.6 -> 35.5 ms (128k, Hkv 8), 27.9 -> 32.0 (128k, Hkv 2), 2.77 -> 2.97 (32k, Hkv 8),
+# 2.33 -> 2.25 (32k, Hkv 2), so off.
 ROUTE_PROBE = False
 
 
