@@ -23,11 +23,16 @@ from dashbench.kernels.dash import decode_kernels
 from dashbench.kernels.reference import dash_attention_reference
 from profiling import kernel_times  # scripts/profiling.py
 
-VARIANTS = {  # name: (threshold values per warp, most splits per (batch, KV head), lean threshold step)
-    "default": (decode_kernels.THRESHOLD_VALUES_PER_WARP, decode_kernels.MAX_SPLIT,
-                decode_kernels.DECODE_LEAN_THRESHOLD),
-    "lean_threshold": (decode_kernels.THRESHOLD_VALUES_PER_WARP, decode_kernels.MAX_SPLIT, True),
+# name: decode_kernels settings (the rest as the defaults)
+VARIANTS = {
+    "default": {},
+    "pdl": dict(DECODE_PDL=True),
+    "split128_dims32": dict(MAX_SPLIT=128, COMBINE_DIMS=32),
+    "split128_dims32_pdl": dict(MAX_SPLIT=128, COMBINE_DIMS=32, DECODE_PDL=True),
+    "split256_dims16_pdl": dict(MAX_SPLIT=256, COMBINE_DIMS=16, DECODE_PDL=True),
 }
+DEFAULTS = {name: getattr(decode_kernels, name) for name in
+            ("MAX_SPLIT", "COMBINE_DIMS", "DECODE_PDL", "DECODE_LEAN_THRESHOLD", "THRESHOLD_VALUES_PER_WARP")}
 
 
 def main():
@@ -51,22 +56,35 @@ def main():
             qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))
             fa3_ms = triton.testing.do_bench_cudagraph(
                 lambda: fa3.flash_attn_with_kvcache(qt, kt, vt, causal=True, num_splits=0), rep=100)
-            for name, (per_warp, max_split, lean) in VARIANTS.items():
-                decode_kernels.THRESHOLD_VALUES_PER_WARP, decode_kernels.MAX_SPLIT = per_warp, max_split
-                decode_kernels.DECODE_LEAN_THRESHOLD = lean
+            for name, settings in VARIANTS.items():
+                for key, value in {**DEFAULTS, **settings}.items():
+                    setattr(decode_kernels, key, value)
                 step = lambda: dash_decode(q, cache, scaling=scaling)  # noqa: E731
-                err = relative_error(step(), ref)
+                try:
+                    got = step()
+                except Exception as e:  # a variant that cannot run here is reported, not fatal
+                    print(json.dumps(dict(hkv=hkv, B=B, variant=name, error=repr(e)[:300])), flush=True)
+                    continue
+                err = relative_error(got, ref)
+                if name == "default":
+                    base = got
                 torch.cuda.synchronize()
                 t0 = time.perf_counter()
                 for _ in range(50):  # host time per call, GPU queued behind
                     step()
                 host_ms = (time.perf_counter() - t0) / 50 * 1000
                 torch.cuda.synchronize()
-                row = dict(hkv=hkv, B=B, L=L, variant=name, rel_err=err, fa3_graph_ms=fa3_ms, host_ms=host_ms,
-                           dash_graph_ms=triton.testing.do_bench_cudagraph(step, rep=100),
-                           dash_ms=triton.testing.do_bench(step, rep=100),
-                           kernels=kernel_times(step))
+                row = dict(hkv=hkv, B=B, L=L, variant=name, settings=settings,
+                           pdl_available=decode_kernels.gdc_wait is not None, rel_err=err,
+                           diff_vs_default=relative_error(got, base), fa3_graph_ms=fa3_ms, host_ms=host_ms)
+                try:
+                    row["dash_graph_ms"] = triton.testing.do_bench_cudagraph(step, rep=100)
+                except Exception as e:  # e.g. a launch attribute the graph capture refuses
+                    print(json.dumps(dict(hkv=hkv, B=B, variant=name, graph_error=repr(e)[:300])), flush=True)
+                    continue
+                row.update(dash_ms=triton.testing.do_bench(step, rep=100), kernels=kernel_times(step))
                 row["speedup_graph"] = fa3_ms / row["dash_graph_ms"]
+                torch.cuda.synchronize()
                 if args.host_profile and name == "default" and not host_done:
                     host_done = True
                     prof = cProfile.Profile()

@@ -134,25 +134,26 @@ def cases(shapes=SHAPES):
         yield (f"block decode G={G}", block_decode._block_decode_kernel,
                pointer_types(block_decode._block_decode_kernel, "bf16", {**over, "NCNT": "*i32"}),
                dict(HKV=2, G=G, RP=RP, C=C, D=D), ())
-        yield (f"decode_scores G={G}", decode_kernels._decode_scores_kernel,
-               pointer_types(decode_kernels._decode_scores_kernel, "bf16", over),
-               dict(HKV=8, G=G, RP=RP, D=D, CB=route.CB, SPLIT_BF16=True), ())
+        for pdl in (False, True):
+            yield (f"decode_scores G={G} pdl={pdl}", decode_kernels._decode_scores_kernel,
+                   pointer_types(decode_kernels._decode_scores_kernel, "bf16", over),
+                   dict(HKV=8, G=G, RP=RP, D=D, CB=route.CB, SPLIT_BF16=True, PDL=pdl), ())
         for ones, n_cand in (((), 1 << 20), (("n_cand",), 1), ((), 2047)):
             blk, resident, warps = decode_kernels.threshold_config(n_cand)
-            for lean in (False, True):
-                yield (f"decode_threshold G={G} ones={ones} resident={resident} lean={lean}",
+            for lean, pdl in ((False, False), (True, False), (True, True)):
+                yield (f"decode_threshold G={G} ones={ones} resident={resident} lean={lean} pdl={pdl}",
                        decode_kernels._decode_threshold_kernel,
                        pointer_types(decode_kernels._decode_threshold_kernel, "fp32", over),
-                       dict(G=G, RP=RP, BLK=blk, RESIDENT=resident, LEAN=lean), ones, warps)
-        for ones, span in (((), 32), (("n_keys", "n_split"), 256)):
-            yield (f"decode_attend G={G} ones={ones} span={span}", decode_kernels._decode_attend_kernel,
+                       dict(G=G, RP=RP, BLK=blk, RESIDENT=resident, LEAN=lean, PDL=pdl), ones, warps)
+        for ones, span, pdl in (((), 32, False), ((), 32, True), (("n_keys", "n_split"), 256, False)):
+            yield (f"decode_attend G={G} ones={ones} span={span} pdl={pdl}", decode_kernels._decode_attend_kernel,
                    pointer_types(decode_kernels._decode_attend_kernel, "bf16", {**over, "IDS": "*i32", "NCNT": "*i32"}),
-                   dict(HKV=8, G=G, GP=GP, RP=RP, C=C, D=D, SPAN=span, ESTIMATE_DIAGONAL=True), ones)
-        for est in (True, False):
-            yield (f"decode_combine G={G} est={est}", decode_kernels._decode_combine_kernel,
+                   dict(HKV=8, G=G, GP=GP, RP=RP, C=C, D=D, SPAN=span, ESTIMATE_DIAGONAL=True, PDL=pdl), ones)
+        for est, db, pdl in ((True, 0, False), (False, 0, False), (True, 32, True)):
+            yield (f"decode_combine G={G} est={est} dims={db} pdl={pdl}", decode_kernels._decode_combine_kernel,
                    pointer_types(decode_kernels._decode_combine_kernel, "bf16",
                                  {**over, "NCNT": "*i32", "LSUM": "*fp32"}),
-                   dict(HKV=8, G=G, RP=RP, D=D, NSP=128, ESTIMATE_DIAGONAL=est), ())
+                   dict(HKV=8, G=G, RP=RP, D=D, NSP=128, ESTIMATE_DIAGONAL=est, DB=db, PDL=pdl), ())
 
 
 def resources(kernel) -> str:
