@@ -26,11 +26,12 @@ SHAPES = ((1, 32, 8, 128, 32768), (1, 32, 2, 128, 32768), (1, 32, 8, 128, 8192),
 # the summary product on an fp32 copy of q (tf32x3), w's bf16 head alone, the one-pass dq
 # (h100-dash/lean-router/).
 # name: (summary gradient in the dk/dv kernel, dq's entmax JVP in one pass, routing rows of the
-# dq kernel in the tensor cores' layout, the dk/dv kernel's tiles in two loops). Stop 16
-# (results/reference/h100-dash/stop16/): the rows in the mma layout won (now the default);
-# routing scores from the chunk's attention scores lost and were removed.
-VARIANTS = {"atomics": (False, False, True, False), "in-kv": (True, False, True, False),
-            "atomics+split": (False, False, True, True), "in-kv+split": (True, False, True, True)}
+# dq kernel in the tensor cores' layout, the dk/dv kernel's tiles in two loops, the dk/dv
+# kernel's routing dot on the tensor cores). Stop 16 (results/reference/h100-dash/stop16/): the
+# rows in the mma layout won (now the default); routing scores from the chunk's attention scores
+# lost and were removed. Stop 17: the two loops lost (stop17/e4b73a9/).
+VARIANTS = {"atomics": (False, False, True, False, False), "in-kv": (True, False, True, False, False),
+            "atomics+kvmma": (False, False, True, False, True), "in-kv+kvmma": (True, False, True, False, True)}
 
 
 def profile_shape(B, hq, hkv, d, n, C=64) -> list[dict]:
@@ -46,10 +47,12 @@ def profile_shape(B, hq, hkv, d, n, C=64) -> list[dict]:
         dash_attention(*args, chunk_size=C, scaling=scaling).backward(do)
 
     rows, grads0 = [], None
-    for variant, (in_kv, one_pass, mma_rows, split) in VARIANTS.items():
+    defaults = (backward.SUMMARY_IN_KV, backward.BWD_Q_ONE_PASS, backward.BWD_Q_ROUTE_MMA_LAYOUT,
+                backward.BWD_KV_SPLIT_LOOPS, backward.BWD_KV_ROUTE_MMA)
+    for variant, (in_kv, one_pass, mma_rows, split, kv_mma) in VARIANTS.items():
         backward.SUMMARY_IN_KV, backward.BWD_Q_ONE_PASS = in_kv, one_pass
         backward.BWD_Q_ROUTE_MMA_LAYOUT = mma_rows
-        backward.BWD_KV_SPLIT_LOOPS = split
+        backward.BWD_KV_SPLIT_LOOPS, backward.BWD_KV_ROUTE_MMA = split, kv_mma
         step()
         grads = [t.grad.float() for t in args]
         grads0 = grads0 or grads
@@ -61,8 +64,8 @@ def profile_shape(B, hq, hkv, d, n, C=64) -> list[dict]:
         top = {k: round(v, 2) for k, v in list(row["kernels_ms"].items())[:4]}
         print(json.dumps(dict(shape=f"B{B} {hq}/{hkv} d{d} n{n}", variant=variant, total=round(row["total_ms"], 2),
                               **top, diff={k: f"{v:.1e}" for k, v in diff.items()})), flush=True)  # fmt: skip
-    backward.SUMMARY_IN_KV, backward.BWD_Q_ONE_PASS = "auto", False
-    backward.BWD_Q_ROUTE_MMA_LAYOUT, backward.BWD_KV_SPLIT_LOOPS = True, False
+    (backward.SUMMARY_IN_KV, backward.BWD_Q_ONE_PASS, backward.BWD_Q_ROUTE_MMA_LAYOUT,
+     backward.BWD_KV_SPLIT_LOOPS, backward.BWD_KV_ROUTE_MMA) = defaults
     return rows
 
 

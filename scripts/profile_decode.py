@@ -24,8 +24,9 @@ from dashbench.kernels.reference import dash_attention_reference
 from profiling import kernel_times  # scripts/profiling.py
 
 # name: decode_kernels settings (the rest as the defaults)
-VARIANTS = {
+VARIANTS = {  # stop 17 timed these against MAX_SPLIT 64, COMBINE_DIMS 0 (now 128 and 32)
     "default": {},
+    "split64": dict(MAX_SPLIT=64, COMBINE_DIMS=0),
     "pdl": dict(DECODE_PDL=True),
     "split128_dims32": dict(MAX_SPLIT=128, COMBINE_DIMS=32),
     "split128_dims32_pdl": dict(MAX_SPLIT=128, COMBINE_DIMS=32, DECODE_PDL=True),
@@ -39,6 +40,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path)
     ap.add_argument("--host-profile", action="store_true", help="cProfile 100 host calls once")
+    ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated names of VARIANTS")
     args = ap.parse_args()
     import fa3_fwd_interface as fa3
     rows = []
@@ -56,7 +58,8 @@ def main():
             qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))
             fa3_ms = triton.testing.do_bench_cudagraph(
                 lambda: fa3.flash_attn_with_kvcache(qt, kt, vt, causal=True, num_splits=0), rep=100)
-            for name, settings in VARIANTS.items():
+            for name in args.variants.split(","):
+                settings = VARIANTS[name]
                 for key, value in {**DEFAULTS, **settings}.items():
                     setattr(decode_kernels, key, value)
                 step = lambda: dash_decode(q, cache, scaling=scaling)  # noqa: E731

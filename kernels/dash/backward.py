@@ -30,6 +30,7 @@ from dashbench.kernels.dash.common import (
     _next_chunk,
     _prior_dp,
     _routing,
+    _routing_from_scores,
     _token_mask_bias,
     _token_sum,
 )
@@ -147,16 +148,48 @@ def _bwd_q_kernel(
 
 
 @triton.jit
+def _summary_columns(summary, dtype: tl.constexpr, D: tl.constexpr):
+    """The fp32 summary ``[D]`` as a ``[D, 16]`` operand of q's dtype whose columns sum to it:
+    bf16 q, three bf16 pieces (8 + 8 + 8 bits: the products are exact and accumulate in fp32);
+    fp32 q, the summary itself (an ieee product). Zero columns pad the tensor-core width."""
+    cols = tl.arange(0, 16)[None, :]
+    if dtype == tl.bfloat16:
+        hi = summary.to(tl.bfloat16)
+        rest = summary - hi.to(tl.float32)
+        mid = rest.to(tl.bfloat16)
+        lo = (rest - mid.to(tl.float32)).to(tl.bfloat16)
+        out = tl.where(cols == 0, hi.to(tl.float32)[:, None],
+                       tl.where(cols == 1, mid.to(tl.float32)[:, None],
+                                tl.where(cols == 2, lo.to(tl.float32)[:, None], 0.0)))  # fmt: skip
+        out = out.to(tl.bfloat16)
+    else:
+        out = tl.where(cols == 0, summary[:, None], 0.0)
+    return out
+
+
+@triton.jit
+def _summary_dot(q, summary_columns):
+    """Per row of q, its dot with the chunk's summary, on the tensor cores: the row sum lands
+    in the accumulator layout (in-thread adds and two shuffles, no trip through shared memory)."""
+    if q.dtype == tl.float32:
+        x = tl.dot(q, summary_columns, input_precision="ieee")
+    else:
+        x = tl.dot(q, summary_columns)
+    return tl.sum(x, axis=1)
+
+
+@triton.jit
 def _kv_tile(t, is_diag, word_at, dk, dv, d_sum, k, v, summary, Q, DO, LSE, DELTA, TAU, LOGG, BMEAN, KROW,
              T_WORDS, q_desc, do_desc, b, h, rows, g, head, kpos, kvalid, dims, token_bit, w_row, N, stride_qb,
              stride_qh, stride_qn, xscale, sm_scale, inv_sigma, zscale, HKV: tl.constexpr, G: tl.constexpr,
              GP: tl.constexpr, BM: tl.constexpr, R: tl.constexpr, D: tl.constexpr,
              ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr, PRIOR: tl.constexpr,
-             SUMMARY_IN_KV: tl.constexpr):  # fmt: skip
+             SUMMARY_IN_KV: tl.constexpr, ROUTE_MMA: tl.constexpr = False):  # fmt: skip
     """Query tile ``t``'s share of this chunk's dk, dv and summary gradient: a tile inside the
     chunk (``is_diag``: causal mask, no bias) or a later one that listed it (``word_at``: its
     entry in the transposed lists). ``is_diag`` is a constant where the caller knows it (the
-    split loops) and a runtime flag in the fused loop."""
+    split loops) and a runtime flag in the fused loop. ``summary``: the chunk's summary, or with
+    ``ROUTE_MMA`` its ``[D, 16]`` tensor-core operand (``_summary_columns``)."""
     pos = t.to(tl.int64) * BM + rows % BM
     valid = (pos < N) & (g < G)
     row_off = b * stride_qb + head[:, None] * stride_qh + pos[:, None] * stride_qn + dims[None, :]
@@ -181,7 +214,10 @@ def _kv_tile(t, is_diag, word_at, dk, dv, d_sum, k, v, summary, Q, DO, LSE, DELT
         if PRIOR:
             tau = tl.load(TAU + per_row, mask=valid, other=float("inf"))
             log_g = tl.load(LOGG + (b * HKV + h) * N + pos, mask=valid, other=0.0)
-            sr, p_bar = _routing(q.to(tl.float32), summary, tau, valid, xscale, G, GP, BM, R)
+            if ROUTE_MMA:
+                sr, p_bar = _routing_from_scores(_summary_dot(q, summary) * xscale, tau, valid, G, GP, BM, R)
+            else:
+                sr, p_bar = _routing(q.to(tl.float32), summary, tau, valid, xscale, G, GP, BM, R)
             bias, routed = _bias(p_bar, log_g, inv_sigma, ESTIMATE_DIAGONAL)
         else:
             bias = _token_mask_bias(T_WORDS + word_at, token_bit)
@@ -218,7 +254,7 @@ def _bwd_kv_kernel(
     N, n_tiles, n_chunks, xscale, sm_scale, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr, PRIOR: tl.constexpr,
-    SUMMARY_IN_KV: tl.constexpr, SPLIT_LOOPS: tl.constexpr = False,
+    SUMMARY_IN_KV: tl.constexpr, SPLIT_LOOPS: tl.constexpr = False, ROUTE_MMA: tl.constexpr = False,
 ):  # fmt: skip
     R: tl.constexpr = GP * BM
     c = tl.program_id(0)
@@ -234,6 +270,8 @@ def _bwd_kv_kernel(
     v = tl.load(V + kv_off, mask=kvalid[:, None], other=0.0)
     if PRIOR:
         summary = tl.load(S + (b * HKV + h) * n_chunks * D + c * D + dims)
+        if ROUTE_MMA:
+            summary = _summary_columns(summary, Q.dtype.element_ty, D)
     else:
         summary = 0.0  # unused without the prior (every argument of _kv_tile must be defined)
     dk = tl.zeros([C, D], tl.float32)
@@ -266,13 +304,13 @@ def _bwd_kv_kernel(
                 first_diag + i, True, 0, dk, dv, d_sum, k, v, summary, Q, DO, LSE, DELTA, TAU, LOGG, BMEAN,
                 KROW, T_WORDS, q_desc, do_desc, b, h, rows, g, head, kpos, kvalid, dims, token_bit, w_row, N,
                 stride_qb, stride_qh, stride_qn, xscale, sm_scale, inv_sigma, zscale, HKV, G, GP, BM, R, D,
-                ESTIMATE_DIAGONAL, TMA, PRIOR, SUMMARY_IN_KV)  # fmt: skip
+                ESTIMATE_DIAGONAL, TMA, PRIOR, SUMMARY_IN_KV, ROUTE_MMA)  # fmt: skip
         for i in range(0, n_list):
             dk, dv, d_sum = _kv_tile(
                 tl.load(T_TILES + start + i), False, start + i, dk, dv, d_sum, k, v, summary, Q, DO, LSE,
                 DELTA, TAU, LOGG, BMEAN, KROW, T_WORDS, q_desc, do_desc, b, h, rows, g, head, kpos, kvalid, dims,
                 token_bit, w_row, N, stride_qb, stride_qh, stride_qn, xscale, sm_scale, inv_sigma, zscale, HKV, G,
-                GP, BM, R, D, ESTIMATE_DIAGONAL, TMA, PRIOR, SUMMARY_IN_KV)  # fmt: skip
+                GP, BM, R, D, ESTIMATE_DIAGONAL, TMA, PRIOR, SUMMARY_IN_KV, ROUTE_MMA)  # fmt: skip
     else:
         for i in range(0, n_diag + n_list):
             if i < n_diag:
@@ -283,7 +321,7 @@ def _bwd_kv_kernel(
                 t, i < n_diag, start + i - n_diag, dk, dv, d_sum, k, v, summary, Q, DO, LSE, DELTA, TAU, LOGG,
                 BMEAN, KROW, T_WORDS, q_desc, do_desc, b, h, rows, g, head, kpos, kvalid, dims, token_bit, w_row,
                 N, stride_qb, stride_qh, stride_qn, xscale, sm_scale, inv_sigma, zscale, HKV, G, GP, BM, R, D,
-                ESTIMATE_DIAGONAL, TMA, PRIOR, SUMMARY_IN_KV)  # fmt: skip
+                ESTIMATE_DIAGONAL, TMA, PRIOR, SUMMARY_IN_KV, ROUTE_MMA)  # fmt: skip
     tl.store(DK + kv_off, dk, mask=kvalid[:, None])
     tl.store(DV + kv_off, dv, mask=kvalid[:, None])
     if PRIOR and SUMMARY_IN_KV:
@@ -368,6 +406,12 @@ BWD_Q_ROUTE_MMA_LAYOUT = True
 # (results/reference/h100-dash/stop17/): dk/dv kernel 35.1 -> 35.3 ms (32/8, summary gradient in
 # dk/dv), 21.7 -> 24.1 ms (32/8, atomics), 15.2 -> 18.2 ms (32/2, atomics), so off.
 BWD_KV_SPLIT_LOOPS = False
+# The dk/dv kernel's per-row routing dot (q against the chunk's summary, every listing tile) on
+# the tensor cores: q times a [D, 16] operand whose columns are the summary's bf16 pieces (fp32
+# q: the summary, ieee), so the row sums land in the accumulator layout. The fp32 copy of q and
+# its cross-warp row sum go; the dq kernel gained 10-23% from the like change
+# (BWD_Q_ROUTE_MMA_LAYOUT). fp16 keeps the plain dot. Off until timed on the H100.
+BWD_KV_ROUTE_MMA = False
 
 
 def dash_backward(q, k, v, head_cls, out, lse, d_out, summaries, tau, log_g, count, offsets,
@@ -441,6 +485,7 @@ def _attention_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, toke
         q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
         N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, TMA=tma and tma_ready(q, d_out),
         SUMMARY_IN_KV=in_kv, SPLIT_LOOPS=BWD_KV_SPLIT_LOOPS,
+        ROUTE_MMA=prior and BWD_KV_ROUTE_MMA and q.dtype != torch.float16,
         num_warps=BWD_KV_WARPS,
     )  # fmt: skip
     return dq, dk, dv

@@ -110,11 +110,11 @@ def cases(shapes=SHAPES):
                            dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior,
                                 SUMMARY_IN_KV=prior and G <= 8, ONE_PASS=one_pass, ROUTE_MMA_LAYOUT=mma_rows),
                            (), backward.BWD_Q_WARPS)
-                for split in (False, True):
-                    yield (f"bwd_kv G={G} est={est} prior={prior} tma={tma} split_loops={split}",
+                for split, route_mma in ((False, False), (True, False)) + (((False, True),) if prior else ()):
+                    yield (f"bwd_kv G={G} est={est} prior={prior} tma={tma} split_loops={split} route_mma={route_mma}",
                            backward._bwd_kv_kernel, pointer_types(backward._bwd_kv_kernel, "bf16", over),
                            dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior,
-                                SUMMARY_IN_KV=prior and G <= 8, SPLIT_LOOPS=split),
+                                SUMMARY_IN_KV=prior and G <= 8, SPLIT_LOOPS=split, ROUTE_MMA=route_mma),
                            (), backward.BWD_KV_WARPS)
         yield (f"infllmv2 block scores fp32 G={G}", stage1._block_scores_kernel,
                pointer_types(stage1._block_scores_kernel, "fp32", {"sm_scale": "fp32"}),

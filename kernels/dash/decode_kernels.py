@@ -359,15 +359,17 @@ def _decode_combine_kernel(
         tl.store(COUNT + bh, n_routed + 1)
 
 
-# At most 64 spans: 128 (Hkv=2, B=1) sped the attend up (7.7 vs 9.9 us) but the merge of 256
-# padded states slowed down as much (one program a row merged all head dims then)
-MAX_SPLIT = 64
+# At most 128 spans a (batch, KV head), merged over head-dim slices of 32 (COMBINE_DIMS): H100,
+# 128k, 10% (results/reference/h100-dash/stop17/), Hkv 2, B=1: attend 10.0 -> 8.0 us, the step
+# under a CUDA graph 21.7 -> 19.1 us (2.82x -> 3.21x FA3); the other cases keep 64 spans or
+# fewer (four programs an SM) and the sliced combine is as fast or faster (3.66 -> 3.41 us at
+# Hkv 8, B=1). 256 spans: attend 7.7 us, but the combine 4.5 us (20.2 us).
+MAX_SPLIT = 128
 # Head dims a combine program merges (0: all of them): more, smaller programs for many states.
-# Off (0) until timed on the H100 with MAX_SPLIT 128 (scripts/profile_decode.py).
-COMBINE_DIMS = 0
-# The threshold, attend and combine kernels by programmatic dependent launch: each launches while
-# its predecessor runs and waits for it (griddepcontrol), hiding the gaps between the four
-# launches (2.4 us of a 21.4 us step at 128k, Hkv 2, B=1). Off until timed on the H100.
+COMBINE_DIMS = 32
+# The threshold, attend and combine kernels by programmatic dependent launch (each launches while
+# its predecessor runs and waits for it: griddepcontrol). Slower under CUDA graphs on the H100
+# (stop17): 21.7 -> 24.3 us (Hkv 2, B=1), 32.9 -> 40.0 us (Hkv 8, B=1); equal at B=8. Off.
 DECODE_PDL = False
 SPAN_VALUES = 16384  # scores one attend program reads (GP rows x SPAN chunks)
 
