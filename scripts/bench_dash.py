@@ -71,7 +71,8 @@ def main() -> int:
                          "warps/stages/TMA), rows128 (attention tiles of 128 rows), noprior (the attention over the "
                          "same lists without the prior: its cost), mmarows (the routing dot's fp32 q in "
                          "the tensor cores' layout), rough (the router's solver on one-product scores first, on and "
-                         "off), diaglast (the diagonal chunk after the listed ones, 2 and 3 stages), probe (the "
+                         "off), diaglast (the diagonal chunk after the listed ones, 2 and 3 stages), diagmma (that with the routing "
+                         "rows in the mma layout), probe (the "
                          "router's first solver pass testing max - 1/4, on and off), or none")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
@@ -182,6 +183,19 @@ def main() -> int:
                                 q, k, v, None, None, None, offsets, tile_count, ids, token_masks=every_token,
                                 diagonal_last=last, **cfg))  # fmt: skip
                         del every_token
+                    if "diagmma" in extra:  # routing rows in the mma layout with the diagonal chunk last
+                        got, _ = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, diagonal_last=True,
+                                        route_mma_layout=True, **{**prod, "num_stages": 3})  # fmt: skip
+                        base, _ = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, **prod)
+                        variants["attend_diagmma_rel_diff"] = relative_error(got, base)
+                        del got, base
+                        for last, mma, stages in ((False, False, prod["num_stages"]), (False, True, 2), (True, True, 2),
+                                                  (True, True, 3), (True, False, 3)):  # fmt: skip
+                            cfg = {**prod, "num_stages": stages}
+                            tag = f"{'last' if last else 'first'}_mma{int(mma)}_s{stages}"
+                            variants[f"attend_diag{tag}_ms"] = bench(lambda: attend(
+                                q, k, v, s, tau, log_g, offsets, tile_count, ids, diagonal_last=last,
+                                route_mma_layout=mma, **cfg))  # fmt: skip
                     if "rough" in extra:  # the router's solver on one-product scores first (route.ROUTE_ROUGH_SOLVE)
                         variants.update(route_switch("rough", "rough_solve", q, s, C, scaling, bm, route_bm))
                     if "probe" in extra:  # the solver's first pass tests max - 1/4 (route.ROUTE_PROBE)

@@ -410,8 +410,11 @@ BWD_KV_SPLIT_LOOPS = False
 # the tensor cores: q times a [D, 16] operand whose columns are the summary's bf16 pieces (fp32
 # q: the summary, ieee), so the row sums land in the accumulator layout. The fp32 copy of q and
 # its cross-warp row sum go; the dq kernel gained 10-23% from the like change
-# (BWD_Q_ROUTE_MMA_LAYOUT). fp16 keeps the plain dot. Off until timed on the H100.
-BWD_KV_ROUTE_MMA = False
+# (BWD_Q_ROUTE_MMA_LAYOUT). fp16 keeps the plain dot. H100, 25% structured
+# (results/reference/h100-dash/stop17/): with the summary gradient by atomics (G = 16) the dk/dv
+# kernel 15.26 -> 14.59 ms at 32k (32/2), 2.67 -> 2.51 ms at 8k; with it in the dk/dv kernel
+# (G <= 8) 35.29 -> 35.45 ms (32/8, 32k), 1.57 -> 1.57 (4/1, 8k). "auto": on with the atomics.
+BWD_KV_ROUTE_MMA = "auto"
 
 
 def dash_backward(q, k, v, head_cls, out, lse, d_out, summaries, tau, log_g, count, offsets,
@@ -485,7 +488,8 @@ def _attention_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, toke
         q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
         N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, TMA=tma and tma_ready(q, d_out),
         SUMMARY_IN_KV=in_kv, SPLIT_LOOPS=BWD_KV_SPLIT_LOOPS,
-        ROUTE_MMA=prior and BWD_KV_ROUTE_MMA and q.dtype != torch.float16,
+        ROUTE_MMA=prior and (not in_kv if BWD_KV_ROUTE_MMA == "auto" else bool(BWD_KV_ROUTE_MMA))
+        and q.dtype != torch.float16,
         num_warps=BWD_KV_WARPS,
     )  # fmt: skip
     return dq, dk, dv
