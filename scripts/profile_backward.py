@@ -25,13 +25,18 @@ SHAPES = ((1, 32, 8, 128, 32768), (1, 32, 2, 128, 32768), (1, 32, 8, 128, 8192),
 # Tried and slower (h100-dash/bwd-summary/): K/V through descriptors, 8-warp dq, 4-warp dk/dv,
 # the summary product on an fp32 copy of q (tf32x3), w's bf16 head alone, the one-pass dq
 # (h100-dash/lean-router/).
-# name: (summary gradient in the dk/dv kernel, dq's entmax JVP in one pass, routing rows of the
-# dq kernel in the tensor cores' layout, the dk/dv kernel's tiles in two loops, the dk/dv
-# kernel's routing dot on the tensor cores). Stop 16 (results/reference/h100-dash/stop16/): the
-# rows in the mma layout won (now the default); routing scores from the chunk's attention scores
-# lost and were removed. Stop 17: the two loops lost (stop17/e4b73a9/).
-VARIANTS = {"atomics": (False, False, True, False, False), "in-kv": (True, False, True, False, False),
-            "atomics+kvmma": (False, False, True, False, True), "in-kv+kvmma": (True, False, True, False, True)}
+# name: backward settings (the rest at their defaults). Stop 16 (results/reference/h100-dash/
+# stop16/): the dq kernel's rows in the mma layout won (now the default); routing scores from the
+# chunk's attention scores lost and were removed. Stop 17: the dk/dv kernel's two loops lost
+# (stop17/e4b73a9/); its routing dot on the tensor cores won with the atomics (stop17/f04ddc9/).
+VARIANTS = {
+    "atomics": dict(SUMMARY_IN_KV=False),
+    "in-kv": dict(SUMMARY_IN_KV=True),
+    "in-kv+qmma": dict(SUMMARY_IN_KV=True, BWD_Q_SUMMARY_MMA=True),
+    "in-kv+qmma+kvmma": dict(SUMMARY_IN_KV=True, BWD_Q_SUMMARY_MMA=True, BWD_KV_ROUTE_MMA=True),
+}
+SETTINGS = ("SUMMARY_IN_KV", "BWD_Q_ONE_PASS", "BWD_Q_ROUTE_MMA_LAYOUT", "BWD_KV_SPLIT_LOOPS", "BWD_KV_ROUTE_MMA",
+            "BWD_Q_SUMMARY_MMA")
 
 
 def profile_shape(B, hq, hkv, d, n, C=64) -> list[dict]:
@@ -47,12 +52,10 @@ def profile_shape(B, hq, hkv, d, n, C=64) -> list[dict]:
         dash_attention(*args, chunk_size=C, scaling=scaling).backward(do)
 
     rows, grads0 = [], None
-    defaults = (backward.SUMMARY_IN_KV, backward.BWD_Q_ONE_PASS, backward.BWD_Q_ROUTE_MMA_LAYOUT,
-                backward.BWD_KV_SPLIT_LOOPS, backward.BWD_KV_ROUTE_MMA)
-    for variant, (in_kv, one_pass, mma_rows, split, kv_mma) in VARIANTS.items():
-        backward.SUMMARY_IN_KV, backward.BWD_Q_ONE_PASS = in_kv, one_pass
-        backward.BWD_Q_ROUTE_MMA_LAYOUT = mma_rows
-        backward.BWD_KV_SPLIT_LOOPS, backward.BWD_KV_ROUTE_MMA = split, kv_mma
+    defaults = {name: getattr(backward, name) for name in SETTINGS}
+    for variant, settings in VARIANTS.items():
+        for name, value in {**defaults, **settings}.items():
+            setattr(backward, name, value)
         step()
         grads = [t.grad.float() for t in args]
         grads0 = grads0 or grads
@@ -64,8 +67,8 @@ def profile_shape(B, hq, hkv, d, n, C=64) -> list[dict]:
         top = {k: round(v, 2) for k, v in list(row["kernels_ms"].items())[:4]}
         print(json.dumps(dict(shape=f"B{B} {hq}/{hkv} d{d} n{n}", variant=variant, total=round(row["total_ms"], 2),
                               **top, diff={k: f"{v:.1e}" for k, v in diff.items()})), flush=True)  # fmt: skip
-    (backward.SUMMARY_IN_KV, backward.BWD_Q_ONE_PASS, backward.BWD_Q_ROUTE_MMA_LAYOUT,
-     backward.BWD_KV_SPLIT_LOOPS, backward.BWD_KV_ROUTE_MMA) = defaults
+    for name, value in defaults.items():
+        setattr(backward, name, value)
     return rows
 
 

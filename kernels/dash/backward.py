@@ -45,6 +45,7 @@ def _bwd_q_kernel(
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr, PRIOR: tl.constexpr,
     SUMMARY_IN_KV: tl.constexpr, ONE_PASS: tl.constexpr, ROUTE_MMA_LAYOUT: tl.constexpr = False,
+    SUMMARY_MMA: tl.constexpr = False,
 ):  # fmt: skip
     # PRIOR: DashAttention (bias and its gradient through the routing); otherwise plain
     # block-sparse attention with per-token selection bits (TOKMASK, as in the forward).
@@ -67,7 +68,8 @@ def _bwd_q_kernel(
     lse = tl.load(LSE + per_row, mask=valid, other=0.0)
     delta = tl.load(DELTA + per_row, mask=valid, other=0.0)
     if PRIOR:
-        qf = _fp32_rows(q, D, ROUTE_MMA_LAYOUT)
+        if not SUMMARY_MMA:  # (with SUMMARY_MMA the summary gradient is in dk/dv: no use for it)
+            qf = _fp32_rows(q, D, ROUTE_MMA_LAYOUT)
         tau = tl.load(TAU + per_row, mask=valid, other=float("inf"))
         log_g = tl.load(LOGG + (b * HKV + h) * N + pos, mask=valid, other=0.0)
         n_routed = tl.load(CNT + (b * HKV + h) * N + pos, mask=valid, other=1) - 1
@@ -106,7 +108,10 @@ def _bwd_q_kernel(
         c, c_next = _next_chunk(IDS + start, i, n_list, c_next, TMA)
         if PRIOR:
             summary = tl.load(s_base + c * D + dims)
-            sr, p_bar = _routing(qf, summary, tau, valid, xscale, G, GP, BM, R)
+            if SUMMARY_MMA:
+                sr, p_bar = _routing_on_tensor_cores(q, summary, tau, valid, xscale, G, GP, BM, R, D)
+            else:
+                sr, p_bar = _routing(qf, summary, tau, valid, xscale, G, GP, BM, R)
             bias, routed = _bias(p_bar, log_g, inv_sigma, ESTIMATE_DIAGONAL)
         else:
             bias = _token_mask_bias(TOKMASK + start + i, token_bit)
@@ -140,7 +145,10 @@ def _bwd_q_kernel(
         for i in range(0, 0 if ONE_PASS else n_list):
             c = tl.load(IDS + start + i)
             summary = tl.load(s_base + c * D + dims)
-            sr, p_bar = _routing(qf, summary, tau, valid, xscale, G, GP, BM, R)
+            if SUMMARY_MMA:
+                sr, p_bar = _routing_on_tensor_cores(q, summary, tau, valid, xscale, G, GP, BM, R, D)
+            else:
+                sr, p_bar = _routing(qf, summary, tau, valid, xscale, G, GP, BM, R)
             dq -= (zscale * sr * k_row)[:, None] * summary[None, :]
             if not SUMMARY_IN_KV:
                 tl.atomic_add(dsum_base + c * D + dims, -tl.sum((sr * k_row)[:, None] * qf, axis=0) * zscale)
@@ -179,6 +187,15 @@ def _summary_dot(q, summary_columns):
 
 
 @triton.jit
+def _routing_on_tensor_cores(q, summary, tau, valid, xscale, G: tl.constexpr, GP: tl.constexpr,
+                             BM: tl.constexpr, R: tl.constexpr, D: tl.constexpr):  # fmt: skip
+    """``_routing`` with the rows' dot against the chunk's summary on the tensor cores
+    (``_summary_columns``): no fp32 copy of q."""
+    x = _summary_dot(q, _summary_columns(summary, q.dtype, D)) * xscale
+    return _routing_from_scores(x, tau, valid, G, GP, BM, R)
+
+
+@triton.jit
 def _kv_tile(t, is_diag, word_at, dk, dv, d_sum, k, v, summary, Q, DO, LSE, DELTA, TAU, LOGG, BMEAN, KROW,
              T_WORDS, q_desc, do_desc, b, h, rows, g, head, kpos, kvalid, dims, token_bit, w_row, N, stride_qb,
              stride_qh, stride_qn, xscale, sm_scale, inv_sigma, zscale, HKV: tl.constexpr, G: tl.constexpr,
@@ -214,7 +231,7 @@ def _kv_tile(t, is_diag, word_at, dk, dv, d_sum, k, v, summary, Q, DO, LSE, DELT
         if PRIOR:
             tau = tl.load(TAU + per_row, mask=valid, other=float("inf"))
             log_g = tl.load(LOGG + (b * HKV + h) * N + pos, mask=valid, other=0.0)
-            if ROUTE_MMA:
+            if ROUTE_MMA:  # summary: its [D, 16] column operand, built once a program
                 sr, p_bar = _routing_from_scores(_summary_dot(q, summary) * xscale, tau, valid, G, GP, BM, R)
             else:
                 sr, p_bar = _routing(q.to(tl.float32), summary, tau, valid, xscale, G, GP, BM, R)
@@ -401,6 +418,12 @@ BWD_Q_ONE_PASS = False
 # spills a thread (G=4). H100, 32k, 25% (results/reference/h100-dash/stop16/): dq kernel 22.5 ->
 # 20.3 ms (32/8 heads, summary gradient in dk/dv), 24.7 -> 18.9 ms (32/2 heads, atomics).
 BWD_Q_ROUTE_MMA_LAYOUT = True
+# With the summary gradient in dk/dv: the dq kernel's routing dot against each listed chunk's
+# summary on the tensor cores (q times the summary's [D, 16] bf16-piece columns, as the dk/dv
+# kernel's BWD_KV_ROUTE_MMA), so no fp32 copy of q (64 registers a thread at G=4) stays live: ncu
+# at 32k, 32/8 (results/reference/h100-dash/stop17/1d63b60/) shows the dq kernel at 255 registers
+# with 337M local-memory (spill) requests in 20 ms. Off until timed on the H100.
+BWD_Q_SUMMARY_MMA = False
 # The dk/dv kernel's tiles in two plain loops (the chunk's own tiles, then the listing ones)
 # instead of one loop that branches on the tile's kind every step. Slower on the H100 at 32k, 25%
 # (results/reference/h100-dash/stop17/): dk/dv kernel 35.1 -> 35.3 ms (32/8, summary gradient in
@@ -473,6 +496,7 @@ def _attention_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, toke
         q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
         N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, TMA=tma, SUMMARY_IN_KV=in_kv,
         ONE_PASS=in_kv and BWD_Q_ONE_PASS, ROUTE_MMA_LAYOUT=BWD_Q_ROUTE_MMA_LAYOUT,
+        SUMMARY_MMA=in_kv and BWD_Q_SUMMARY_MMA and q.dtype != torch.float16,
         num_warps=BWD_Q_WARPS,
     )  # fmt: skip
     # DashAttention's lists (chunk_lists) are packed; selection lists are, except for one token

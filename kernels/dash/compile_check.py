@@ -101,14 +101,17 @@ def cases(shapes=SHAPES):
                            dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior,
                                 ROUTE_MMA_LAYOUT=mma_rows, DIAGONAL_LAST=last), ())
             for tma in (False, True):
-                for one_pass, mma_rows in ((False, False), (True, False), (False, True)) if prior and not tma \
-                        else ((False, False),):
-                    if one_pass and G > 8:
+                for one_pass, mma_rows, summary_mma in ((False, False, False), (True, False, False), (False, True, False),
+                                                        (False, True, True)) if prior and not tma \
+                        else ((False, False, False),):  # fmt: skip
+                    if (one_pass or summary_mma) and G > 8:
                         continue
-                    yield (f"bwd_q G={G} est={est} prior={prior} tma={tma} one_pass={one_pass} mma_rows={mma_rows}",
+                    yield (f"bwd_q G={G} est={est} prior={prior} tma={tma} one_pass={one_pass} mma_rows={mma_rows} "
+                           f"summary_mma={summary_mma}",
                            backward._bwd_q_kernel, pointer_types(backward._bwd_q_kernel, "bf16", over),
                            dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior,
-                                SUMMARY_IN_KV=prior and G <= 8, ONE_PASS=one_pass, ROUTE_MMA_LAYOUT=mma_rows),
+                                SUMMARY_IN_KV=prior and G <= 8, ONE_PASS=one_pass, ROUTE_MMA_LAYOUT=mma_rows,
+                                SUMMARY_MMA=summary_mma),
                            (), backward.BWD_Q_WARPS)
                 for split, route_mma in ((False, False), (True, False)) + (((False, True),) if prior else ()):
                     yield (f"bwd_kv G={G} est={est} prior={prior} tma={tma} split_loops={split} route_mma={route_mma}",

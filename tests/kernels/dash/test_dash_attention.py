@@ -412,17 +412,19 @@ def test_routing_rows_in_the_mma_layout_change_nothing(monkeypatch, dtype, hq, h
         assert _rel(b, a) < tol, name
 
 
+@pytest.mark.parametrize("switch", ["BWD_KV_ROUTE_MMA", "BWD_Q_SUMMARY_MMA"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, pytest.param(torch.bfloat16, marks=INTERPRETER_BF16)])
 @pytest.mark.parametrize("hq, hkv, n, d", [(4, 2, 150, 64), (6, 2, 130, 128), (16, 1, 100, 64)])  # 6/2: padded rows
-def test_kv_kernel_routing_dot_on_tensor_cores_changes_nothing(monkeypatch, dtype, hq, hkv, n, d):
-    """The dk/dv kernel's routing dot as q times the summary's [D, 16] column operand (bf16
-    pieces; fp32: ieee; fp16: the plain dot) gives the same gradients, with the summaries'
-    gradient in the dk/dv kernel (G <= 8) and by atomics (G = 16)."""
+def test_routing_dot_on_tensor_cores_changes_nothing(monkeypatch, switch, dtype, hq, hkv, n, d):
+    """The dk/dv kernel's and the dq kernel's routing dot as q times the summary's [D, 16]
+    column operand (bf16 pieces; fp32: ieee; fp16: the plain dot) gives the same gradients, with
+    the summaries' gradient in the dk/dv kernel (G <= 8) and by atomics (G = 16; the dq kernel's
+    switch applies only with the gradient in dk/dv)."""
     from dashbench.kernels.dash import backward
 
     q, k, v, w = _inputs(1, hq, hkv, n, d, dtype, seed=8)
     tol = FP32_TOL if dtype == torch.float32 else 1e-2  # half precision: gradients rounded
-    _assert_switch_changes_nothing(monkeypatch, backward, "BWD_KV_ROUTE_MMA", q, k, v, w, tol=tol, seed=6)
+    _assert_switch_changes_nothing(monkeypatch, backward, switch, q, k, v, w, tol=tol, seed=6)
 
 
 @pytest.mark.parametrize("summary_in_kv", [True, False])
