@@ -45,7 +45,7 @@ def _bwd_q_kernel(
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr, PRIOR: tl.constexpr,
     SUMMARY_IN_KV: tl.constexpr, ONE_PASS: tl.constexpr, ROUTE_MMA_LAYOUT: tl.constexpr = False,
-    SUMMARY_MMA: tl.constexpr = False,
+    SUMMARY_MMA: tl.constexpr = False, SUMMARY_COLUMNS: tl.constexpr = 16,
 ):  # fmt: skip
     # PRIOR: DashAttention (bias and its gradient through the routing); otherwise plain
     # block-sparse attention with per-token selection bits (TOKMASK, as in the forward).
@@ -109,7 +109,7 @@ def _bwd_q_kernel(
         if PRIOR:
             summary = tl.load(s_base + c * D + dims)
             if SUMMARY_MMA:
-                sr, p_bar = _routing_on_tensor_cores(q, summary, tau, valid, xscale, G, GP, BM, R, D)
+                sr, p_bar = _routing_on_tensor_cores(q, summary, tau, valid, xscale, G, GP, BM, R, D, SUMMARY_COLUMNS)
             else:
                 sr, p_bar = _routing(qf, summary, tau, valid, xscale, G, GP, BM, R)
             bias, routed = _bias(p_bar, log_g, inv_sigma, ESTIMATE_DIAGONAL)
@@ -146,7 +146,7 @@ def _bwd_q_kernel(
             c = tl.load(IDS + start + i)
             summary = tl.load(s_base + c * D + dims)
             if SUMMARY_MMA:
-                sr, p_bar = _routing_on_tensor_cores(q, summary, tau, valid, xscale, G, GP, BM, R, D)
+                sr, p_bar = _routing_on_tensor_cores(q, summary, tau, valid, xscale, G, GP, BM, R, D, SUMMARY_COLUMNS)
             else:
                 sr, p_bar = _routing(qf, summary, tau, valid, xscale, G, GP, BM, R)
             dq -= (zscale * sr * k_row)[:, None] * summary[None, :]
@@ -156,11 +156,11 @@ def _bwd_q_kernel(
 
 
 @triton.jit
-def _summary_columns(summary, dtype: tl.constexpr, D: tl.constexpr):
+def _summary_columns(summary, dtype: tl.constexpr, D: tl.constexpr, NC: tl.constexpr = 16):
     """The fp32 summary ``[D]`` as a ``[D, 16]`` operand of q's dtype whose columns sum to it:
     bf16 q, three bf16 pieces (8 + 8 + 8 bits: the products are exact and accumulate in fp32);
     fp32 q, the summary itself (an ieee product). Zero columns pad the tensor-core width."""
-    cols = tl.arange(0, 16)[None, :]
+    cols = tl.arange(0, NC)[None, :]
     if dtype == tl.bfloat16:
         hi = summary.to(tl.bfloat16)
         rest = summary - hi.to(tl.float32)
@@ -188,10 +188,10 @@ def _summary_dot(q, summary_columns):
 
 @triton.jit
 def _routing_on_tensor_cores(q, summary, tau, valid, xscale, G: tl.constexpr, GP: tl.constexpr,
-                             BM: tl.constexpr, R: tl.constexpr, D: tl.constexpr):  # fmt: skip
+                             BM: tl.constexpr, R: tl.constexpr, D: tl.constexpr, NC: tl.constexpr):  # fmt: skip
     """``_routing`` with the rows' dot against the chunk's summary on the tensor cores
-    (``_summary_columns``): no fp32 copy of q."""
-    x = _summary_dot(q, _summary_columns(summary, q.dtype, D)) * xscale
+    (``_summary_columns``, ``NC`` columns): no fp32 copy of q."""
+    x = _summary_dot(q, _summary_columns(summary, q.dtype, D, NC)) * xscale
     return _routing_from_scores(x, tau, valid, G, GP, BM, R)
 
 
@@ -424,6 +424,9 @@ BWD_Q_ROUTE_MMA_LAYOUT = True
 # at 32k, 32/8 (results/reference/h100-dash/stop17/1d63b60/) shows the dq kernel at 255 registers
 # with 337M local-memory (spill) requests in 20 ms. Off until timed on the H100.
 BWD_Q_SUMMARY_MMA = False
+# Its operand's width. At 16 the H100 run of bf16, head dim 128 read shared memory out of bounds
+# (compute-sanitizer, stop 17: a 512-byte __shared__ read in the dot; fp32 and head dim 64 ran).
+BWD_Q_SUMMARY_COLUMNS = 32
 # The dk/dv kernel's tiles in two plain loops (the chunk's own tiles, then the listing ones)
 # instead of one loop that branches on the tile's kind every step. Slower on the H100 at 32k, 25%
 # (results/reference/h100-dash/stop17/): dk/dv kernel 35.1 -> 35.3 ms (32/8, summary gradient in
@@ -496,7 +499,7 @@ def _attention_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, toke
         q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
         N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, TMA=tma, SUMMARY_IN_KV=in_kv,
         ONE_PASS=in_kv and BWD_Q_ONE_PASS, ROUTE_MMA_LAYOUT=BWD_Q_ROUTE_MMA_LAYOUT,
-        SUMMARY_MMA=in_kv and BWD_Q_SUMMARY_MMA and q.dtype != torch.float16,
+        SUMMARY_MMA=in_kv and BWD_Q_SUMMARY_MMA and q.dtype != torch.float16, SUMMARY_COLUMNS=BWD_Q_SUMMARY_COLUMNS,
         num_warps=BWD_Q_WARPS,
     )  # fmt: skip
     # DashAttention's lists (chunk_lists) are packed; selection lists are, except for one token
