@@ -6,9 +6,8 @@
 # 1. its GPU tests (bf16 included); 2. profile_backward.py with and without it.
 source scripts/device_setup.sh
 {
-  PYTHONPATH=scripts:$PYTHONPATH timeout 60 python3 scripts/debug_q_summary_mma.py 2>&1 | grep -v -i warn | grep -v "^ " | tail -12
   timeout 150 python3 -m pytest -q -rf -p no:cacheprovider -p no:warnings tests/kernels/dash/test_dash_attention.py \
-      -k "routing_dot_on_tensor_cores and Q_SUMMARY" 2>&1 | tail -4
+      -k "(routing_dot_on_tensor_cores and Q_SUMMARY) or backward_variants" 2>&1 | tail -4
   echo
   PYTHONPATH=scripts:$PYTHONPATH timeout 200 python3 scripts/profile_backward.py --out $OUT 2>&1 | grep -v -i warn | cut -c1-400
 } 2>&1 | tee $OUT/log.txt

@@ -424,9 +424,11 @@ BWD_Q_ROUTE_MMA_LAYOUT = True
 # at 32k, 32/8 (results/reference/h100-dash/stop17/1d63b60/) shows the dq kernel at 255 registers
 # with 337M local-memory (spill) requests in 20 ms. Off until timed on the H100.
 BWD_Q_SUMMARY_MMA = False
-# Its operand's width. At 16 the H100 run of bf16, head dim 128 read shared memory out of bounds
-# (compute-sanitizer, stop 17: a 512-byte __shared__ read in the dot; fp32 and head dim 64 ran).
-BWD_Q_SUMMARY_COLUMNS = 32
+# Its operand's width. H100, Triton 3.6, bf16 (stop 17, scripts/debug_q_summary_mma.py): at 16
+# columns the dot read shared memory out of bounds (compute-sanitizer: a 512-byte __shared__
+# read), at 32 it gave wrong gradients (dq norm 120.0 vs 58.8), at 64 the right ones; fp32 ran
+# at every width. The dk/dv kernel's like operand (built once a program) is right at 16.
+BWD_Q_SUMMARY_COLUMNS = 64
 # The dk/dv kernel's tiles in two plain loops (the chunk's own tiles, then the listing ones)
 # instead of one loop that branches on the tile's kind every step. Slower on the H100 at 32k, 25%
 # (results/reference/h100-dash/stop17/): dk/dv kernel 35.1 -> 35.3 ms (32/8, summary gradient in
