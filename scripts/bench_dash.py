@@ -72,8 +72,7 @@ def main() -> int:
                          "same lists without the prior: its cost), mmarows (the routing dot's fp32 q in "
                          "the tensor cores' layout), rough (the router's solver on one-product scores first, on and "
                          "off), diaglast (the diagonal chunk after the listed ones, 2 and 3 stages), diagmma (that with the routing "
-                         "rows in the mma layout), probe (the "
-                         "router's first solver pass testing max - 1/4, on and off), or none")
+                         "rows in the mma layout), or none")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     extra = set(args.variants.split(","))
@@ -198,8 +197,6 @@ def main() -> int:
                                 route_mma_layout=mma, **cfg))  # fmt: skip
                     if "rough" in extra:  # the router's solver on one-product scores first (route.ROUTE_ROUGH_SOLVE)
                         variants.update(route_switch("rough", "rough_solve", q, s, C, scaling, bm, route_bm))
-                    if "probe" in extra:  # the solver's first pass tests max - 1/4 (route.ROUTE_PROBE)
-                        variants.update(route_switch("probe", "probe", q, s, C, scaling, bm, route_bm))
                     if "rows128" in extra:  # 128-row attention tiles: wider unions, wgmma-sized tiles
                         bm2 = tile_rows(G, C, 128)
                         r2 = route(q, s, C, scaling, bm2, route_bm=max(route_bm, bm2))

@@ -9,7 +9,7 @@
 source scripts/device_setup.sh
 {
   timeout 90 python3 -m pytest -q -rf -p no:cacheprovider -p no:warnings tests/kernels/dash/test_dash_attention.py \
-      -k "routing_dot_on_tensor_cores and 16-1" 2>&1 | tail -4
+      -k "kv_kernel_routing_dot and 16-1" 2>&1 | tail -4
   PYTHONPATH=scripts:$PYTHONPATH timeout 230 python3 scripts/bench_dash.py --seqlen 32k,128k --hkv 8,2 --inputs structured \
       --densities 0.25 --variants diagmma --out $OUT 2>&1 | grep -v -i warn
   timeout 120 python3 scripts/bench_dash_bwd_decode.py --skip decode --train-seqlen 32k --out $OUT 2>&1 \

@@ -28,15 +28,14 @@ SHAPES = ((1, 32, 8, 128, 32768), (1, 32, 2, 128, 32768), (1, 32, 8, 128, 8192),
 # name: backward settings (the rest at their defaults). Stop 16 (results/reference/h100-dash/
 # stop16/): the dq kernel's rows in the mma layout won (now the default); routing scores from the
 # chunk's attention scores lost and were removed. Stop 17: the dk/dv kernel's two loops lost
-# (stop17/e4b73a9/); its routing dot on the tensor cores won with the atomics (stop17/f04ddc9/).
+# (stop17/e4b73a9/; removed); its routing dot on the tensor cores won with the atomics (stop17/f04ddc9/).
+# The dq kernel's routing dot on the tensor cores (stop17/da88dfc/) was slower and was removed.
 VARIANTS = {
     "atomics": dict(SUMMARY_IN_KV=False),
     "in-kv": dict(SUMMARY_IN_KV=True),
-    "in-kv+qmma": dict(SUMMARY_IN_KV=True, BWD_Q_SUMMARY_MMA=True),
-    "in-kv+qmma+kvmma": dict(SUMMARY_IN_KV=True, BWD_Q_SUMMARY_MMA=True, BWD_KV_ROUTE_MMA=True),
+    "in-kv+kvmma": dict(SUMMARY_IN_KV=True, BWD_KV_ROUTE_MMA=True),
 }
-SETTINGS = ("SUMMARY_IN_KV", "BWD_Q_ONE_PASS", "BWD_Q_ROUTE_MMA_LAYOUT", "BWD_KV_SPLIT_LOOPS", "BWD_KV_ROUTE_MMA",
-            "BWD_Q_SUMMARY_MMA")
+SETTINGS = ("SUMMARY_IN_KV", "BWD_Q_ONE_PASS", "BWD_Q_ROUTE_MMA_LAYOUT", "BWD_KV_ROUTE_MMA")
 
 
 def profile_shape(B, hq, hkv, d, n, C=64) -> list[dict]:

@@ -24,16 +24,13 @@ from dashbench.kernels.reference import dash_attention_reference
 from profiling import kernel_times  # scripts/profiling.py
 
 # name: decode_kernels settings (the rest as the defaults)
-VARIANTS = {  # stop 17 timed these against MAX_SPLIT 64, COMBINE_DIMS 0 (now 128 and 32)
+VARIANTS = {  # stop 17 also timed programmatic dependent launch (slower; removed, see f04ddc9)
     "default": {},
     "split64": dict(MAX_SPLIT=64, COMBINE_DIMS=0),
-    "pdl": dict(DECODE_PDL=True),
-    "split128_dims32": dict(MAX_SPLIT=128, COMBINE_DIMS=32),
-    "split128_dims32_pdl": dict(MAX_SPLIT=128, COMBINE_DIMS=32, DECODE_PDL=True),
-    "split256_dims16_pdl": dict(MAX_SPLIT=256, COMBINE_DIMS=16, DECODE_PDL=True),
+    "split256_dims16": dict(MAX_SPLIT=256, COMBINE_DIMS=16),
 }
 DEFAULTS = {name: getattr(decode_kernels, name) for name in
-            ("MAX_SPLIT", "COMBINE_DIMS", "DECODE_PDL", "DECODE_LEAN_THRESHOLD", "THRESHOLD_VALUES_PER_WARP")}
+            ("MAX_SPLIT", "COMBINE_DIMS", "DECODE_LEAN_THRESHOLD", "THRESHOLD_VALUES_PER_WARP")}
 
 
 def main():
@@ -78,7 +75,7 @@ def main():
                 host_ms = (time.perf_counter() - t0) / 50 * 1000
                 torch.cuda.synchronize()
                 row = dict(hkv=hkv, B=B, L=L, variant=name, settings=settings,
-                           pdl_available=decode_kernels.gdc_wait is not None, rel_err=err,
+                           rel_err=err,
                            diff_vs_default=relative_error(got, base), fa3_graph_ms=fa3_ms, host_ms=host_ms)
                 try:
                     row["dash_graph_ms"] = triton.testing.do_bench_cudagraph(step, rep=100)

@@ -6,7 +6,8 @@ stop when no score lies within the step of tau) from tau = max - 1,
 * on one-product scores (the bf16 head of the summaries), then exactly from that root
   (``route.ROUTE_ROUGH_SOLVE``);
 * with the first pass also testing max - 1/4 and starting the next step there when it lies
-  below the threshold (``route.ROUTE_PROBE``).
+  below the threshold (the router's probe: slower on the H100 at stop 17 and removed; the
+  decode threshold kernel keeps it).
 
 Rows: the last 512 tokens of two KV heads (32 query heads over 8). A program of the kernel
 holds 128 rows and steps until its slowest row converges, so the per-program maximum counts.

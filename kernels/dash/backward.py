@@ -45,7 +45,6 @@ def _bwd_q_kernel(
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr, PRIOR: tl.constexpr,
     SUMMARY_IN_KV: tl.constexpr, ONE_PASS: tl.constexpr, ROUTE_MMA_LAYOUT: tl.constexpr = False,
-    SUMMARY_MMA: tl.constexpr = False, SUMMARY_COLUMNS: tl.constexpr = 16,
 ):  # fmt: skip
     # PRIOR: DashAttention (bias and its gradient through the routing); otherwise plain
     # block-sparse attention with per-token selection bits (TOKMASK, as in the forward).
@@ -68,8 +67,7 @@ def _bwd_q_kernel(
     lse = tl.load(LSE + per_row, mask=valid, other=0.0)
     delta = tl.load(DELTA + per_row, mask=valid, other=0.0)
     if PRIOR:
-        if not SUMMARY_MMA:  # (with SUMMARY_MMA the summary gradient is in dk/dv: no use for it)
-            qf = _fp32_rows(q, D, ROUTE_MMA_LAYOUT)
+        qf = _fp32_rows(q, D, ROUTE_MMA_LAYOUT)
         tau = tl.load(TAU + per_row, mask=valid, other=float("inf"))
         log_g = tl.load(LOGG + (b * HKV + h) * N + pos, mask=valid, other=0.0)
         n_routed = tl.load(CNT + (b * HKV + h) * N + pos, mask=valid, other=1) - 1
@@ -108,10 +106,7 @@ def _bwd_q_kernel(
         c, c_next = _next_chunk(IDS + start, i, n_list, c_next, TMA)
         if PRIOR:
             summary = tl.load(s_base + c * D + dims)
-            if SUMMARY_MMA:
-                sr, p_bar = _routing_on_tensor_cores(q, summary, tau, valid, xscale, G, GP, BM, R, D, SUMMARY_COLUMNS)
-            else:
-                sr, p_bar = _routing(qf, summary, tau, valid, xscale, G, GP, BM, R)
+            sr, p_bar = _routing(qf, summary, tau, valid, xscale, G, GP, BM, R)
             bias, routed = _bias(p_bar, log_g, inv_sigma, ESTIMATE_DIAGONAL)
         else:
             bias = _token_mask_bias(TOKMASK + start + i, token_bit)
@@ -145,10 +140,7 @@ def _bwd_q_kernel(
         for i in range(0, 0 if ONE_PASS else n_list):
             c = tl.load(IDS + start + i)
             summary = tl.load(s_base + c * D + dims)
-            if SUMMARY_MMA:
-                sr, p_bar = _routing_on_tensor_cores(q, summary, tau, valid, xscale, G, GP, BM, R, D, SUMMARY_COLUMNS)
-            else:
-                sr, p_bar = _routing(qf, summary, tau, valid, xscale, G, GP, BM, R)
+            sr, p_bar = _routing(qf, summary, tau, valid, xscale, G, GP, BM, R)
             dq -= (zscale * sr * k_row)[:, None] * summary[None, :]
             if not SUMMARY_IN_KV:
                 tl.atomic_add(dsum_base + c * D + dims, -tl.sum((sr * k_row)[:, None] * qf, axis=0) * zscale)
@@ -156,11 +148,11 @@ def _bwd_q_kernel(
 
 
 @triton.jit
-def _summary_columns(summary, dtype: tl.constexpr, D: tl.constexpr, NC: tl.constexpr = 16):
+def _summary_columns(summary, dtype: tl.constexpr, D: tl.constexpr):
     """The fp32 summary ``[D]`` as a ``[D, 16]`` operand of q's dtype whose columns sum to it:
     bf16 q, three bf16 pieces (8 + 8 + 8 bits: the products are exact and accumulate in fp32);
     fp32 q, the summary itself (an ieee product). Zero columns pad the tensor-core width."""
-    cols = tl.arange(0, NC)[None, :]
+    cols = tl.arange(0, 16)[None, :]
     if dtype == tl.bfloat16:
         hi = summary.to(tl.bfloat16)
         rest = summary - hi.to(tl.float32)
@@ -187,15 +179,6 @@ def _summary_dot(q, summary_columns):
 
 
 @triton.jit
-def _routing_on_tensor_cores(q, summary, tau, valid, xscale, G: tl.constexpr, GP: tl.constexpr,
-                             BM: tl.constexpr, R: tl.constexpr, D: tl.constexpr, NC: tl.constexpr):  # fmt: skip
-    """``_routing`` with the rows' dot against the chunk's summary on the tensor cores
-    (``_summary_columns``, ``NC`` columns): no fp32 copy of q."""
-    x = _summary_dot(q, _summary_columns(summary, q.dtype, D, NC)) * xscale
-    return _routing_from_scores(x, tau, valid, G, GP, BM, R)
-
-
-@triton.jit
 def _kv_tile(t, is_diag, word_at, dk, dv, d_sum, k, v, summary, Q, DO, LSE, DELTA, TAU, LOGG, BMEAN, KROW,
              T_WORDS, q_desc, do_desc, b, h, rows, g, head, kpos, kvalid, dims, token_bit, w_row, N, stride_qb,
              stride_qh, stride_qn, xscale, sm_scale, inv_sigma, zscale, HKV: tl.constexpr, G: tl.constexpr,
@@ -204,8 +187,7 @@ def _kv_tile(t, is_diag, word_at, dk, dv, d_sum, k, v, summary, Q, DO, LSE, DELT
              SUMMARY_IN_KV: tl.constexpr, ROUTE_MMA: tl.constexpr = False):  # fmt: skip
     """Query tile ``t``'s share of this chunk's dk, dv and summary gradient: a tile inside the
     chunk (``is_diag``: causal mask, no bias) or a later one that listed it (``word_at``: its
-    entry in the transposed lists). ``is_diag`` is a constant where the caller knows it (the
-    split loops) and a runtime flag in the fused loop. ``summary``: the chunk's summary, or with
+    entry in the transposed lists; ``is_diag`` is a runtime flag). ``summary``: the chunk's summary, or with
     ``ROUTE_MMA`` its ``[D, 16]`` tensor-core operand (``_summary_columns``)."""
     pos = t.to(tl.int64) * BM + rows % BM
     valid = (pos < N) & (g < G)
@@ -271,7 +253,7 @@ def _bwd_kv_kernel(
     N, n_tiles, n_chunks, xscale, sm_scale, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr, PRIOR: tl.constexpr,
-    SUMMARY_IN_KV: tl.constexpr, SPLIT_LOOPS: tl.constexpr = False, ROUTE_MMA: tl.constexpr = False,
+    SUMMARY_IN_KV: tl.constexpr, ROUTE_MMA: tl.constexpr = False,
 ):  # fmt: skip
     R: tl.constexpr = GP * BM
     c = tl.program_id(0)
@@ -315,30 +297,17 @@ def _bwd_kv_kernel(
         q_desc = 0
         do_desc = 0
     # First the tiles inside this chunk (causal, no bias), then the later tiles that listed it.
-    if SPLIT_LOOPS:  # two plain loops: the second has no branch on the tile's kind
-        for i in range(0, n_diag):
-            dk, dv, d_sum = _kv_tile(
-                first_diag + i, True, 0, dk, dv, d_sum, k, v, summary, Q, DO, LSE, DELTA, TAU, LOGG, BMEAN,
-                KROW, T_WORDS, q_desc, do_desc, b, h, rows, g, head, kpos, kvalid, dims, token_bit, w_row, N,
-                stride_qb, stride_qh, stride_qn, xscale, sm_scale, inv_sigma, zscale, HKV, G, GP, BM, R, D,
-                ESTIMATE_DIAGONAL, TMA, PRIOR, SUMMARY_IN_KV, ROUTE_MMA)  # fmt: skip
-        for i in range(0, n_list):
-            dk, dv, d_sum = _kv_tile(
-                tl.load(T_TILES + start + i), False, start + i, dk, dv, d_sum, k, v, summary, Q, DO, LSE,
-                DELTA, TAU, LOGG, BMEAN, KROW, T_WORDS, q_desc, do_desc, b, h, rows, g, head, kpos, kvalid, dims,
-                token_bit, w_row, N, stride_qb, stride_qh, stride_qn, xscale, sm_scale, inv_sigma, zscale, HKV, G,
-                GP, BM, R, D, ESTIMATE_DIAGONAL, TMA, PRIOR, SUMMARY_IN_KV, ROUTE_MMA)  # fmt: skip
-    else:
-        for i in range(0, n_diag + n_list):
-            if i < n_diag:
-                t = first_diag + i
-            else:
-                t = tl.load(T_TILES + start + i - n_diag)
-            dk, dv, d_sum = _kv_tile(
-                t, i < n_diag, start + i - n_diag, dk, dv, d_sum, k, v, summary, Q, DO, LSE, DELTA, TAU, LOGG,
-                BMEAN, KROW, T_WORDS, q_desc, do_desc, b, h, rows, g, head, kpos, kvalid, dims, token_bit, w_row,
-                N, stride_qb, stride_qh, stride_qn, xscale, sm_scale, inv_sigma, zscale, HKV, G, GP, BM, R, D,
-                ESTIMATE_DIAGONAL, TMA, PRIOR, SUMMARY_IN_KV, ROUTE_MMA)  # fmt: skip
+    # (Two plain loops, one per kind of tile, were slower on the H100: stop 17, commit 90c9092.)
+    for i in range(0, n_diag + n_list):
+        if i < n_diag:
+            t = first_diag + i
+        else:
+            t = tl.load(T_TILES + start + i - n_diag)
+        dk, dv, d_sum = _kv_tile(
+            t, i < n_diag, start + i - n_diag, dk, dv, d_sum, k, v, summary, Q, DO, LSE, DELTA, TAU, LOGG,
+            BMEAN, KROW, T_WORDS, q_desc, do_desc, b, h, rows, g, head, kpos, kvalid, dims, token_bit, w_row,
+            N, stride_qb, stride_qh, stride_qn, xscale, sm_scale, inv_sigma, zscale, HKV, G, GP, BM, R, D,
+            ESTIMATE_DIAGONAL, TMA, PRIOR, SUMMARY_IN_KV, ROUTE_MMA)  # fmt: skip
     tl.store(DK + kv_off, dk, mask=kvalid[:, None])
     tl.store(DV + kv_off, dv, mask=kvalid[:, None])
     if PRIOR and SUMMARY_IN_KV:
@@ -418,22 +387,6 @@ BWD_Q_ONE_PASS = False
 # spills a thread (G=4). H100, 32k, 25% (results/reference/h100-dash/stop16/): dq kernel 22.5 ->
 # 20.3 ms (32/8 heads, summary gradient in dk/dv), 24.7 -> 18.9 ms (32/2 heads, atomics).
 BWD_Q_ROUTE_MMA_LAYOUT = True
-# With the summary gradient in dk/dv: the dq kernel's routing dot against each listed chunk's
-# summary on the tensor cores (q times the summary's [D, 16] bf16-piece columns, as the dk/dv
-# kernel's BWD_KV_ROUTE_MMA), so no fp32 copy of q (64 registers a thread at G=4) stays live: ncu
-# at 32k, 32/8 (results/reference/h100-dash/stop17/1d63b60/) shows the dq kernel at 255 registers
-# with 337M local-memory (spill) requests in 20 ms. Off until timed on the H100.
-BWD_Q_SUMMARY_MMA = False
-# Its operand's width. H100, Triton 3.6, bf16 (stop 17, scripts/debug_q_summary_mma.py): at 16
-# columns the dot read shared memory out of bounds (compute-sanitizer: a 512-byte __shared__
-# read), at 32 it gave wrong gradients (dq norm 120.0 vs 58.8), at 64 the right ones; fp32 ran
-# at every width. The dk/dv kernel's like operand (built once a program) is right at 16.
-BWD_Q_SUMMARY_COLUMNS = 64
-# The dk/dv kernel's tiles in two plain loops (the chunk's own tiles, then the listing ones)
-# instead of one loop that branches on the tile's kind every step. Slower on the H100 at 32k, 25%
-# (results/reference/h100-dash/stop17/): dk/dv kernel 35.1 -> 35.3 ms (32/8, summary gradient in
-# dk/dv), 21.7 -> 24.1 ms (32/8, atomics), 15.2 -> 18.2 ms (32/2, atomics), so off.
-BWD_KV_SPLIT_LOOPS = False
 # The dk/dv kernel's per-row routing dot (q against the chunk's summary, every listing tile) on
 # the tensor cores: q times a [D, 16] operand whose columns are the summary's bf16 pieces (fp32
 # q: the summary, ieee), so the row sums land in the accumulator layout. The fp32 copy of q and
@@ -442,6 +395,9 @@ BWD_KV_SPLIT_LOOPS = False
 # (results/reference/h100-dash/stop17/): with the summary gradient by atomics (G = 16) the dk/dv
 # kernel 15.26 -> 14.59 ms at 32k (32/2), 2.67 -> 2.51 ms at 8k; with it in the dk/dv kernel
 # (G <= 8) 35.29 -> 35.45 ms (32/8, 32k), 1.57 -> 1.57 (4/1, 8k). "auto": on with the atomics.
+# The dq kernel's like change (its operand built per listed chunk, commit da88dfc) was slower
+# (dq 20.2 -> 30.1 ms at 32k, 32/8) and Triton 3.6 miscompiled it on the H100 at 16 and 32 columns
+# (an out-of-bounds shared-memory read; wrong gradients): removed (stop17/ README).
 BWD_KV_ROUTE_MMA = "auto"
 
 
@@ -501,7 +457,6 @@ def _attention_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, toke
         q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
         N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, TMA=tma, SUMMARY_IN_KV=in_kv,
         ONE_PASS=in_kv and BWD_Q_ONE_PASS, ROUTE_MMA_LAYOUT=BWD_Q_ROUTE_MMA_LAYOUT,
-        SUMMARY_MMA=in_kv and BWD_Q_SUMMARY_MMA and q.dtype != torch.float16, SUMMARY_COLUMNS=BWD_Q_SUMMARY_COLUMNS,
         num_warps=BWD_Q_WARPS,
     )  # fmt: skip
     # DashAttention's lists (chunk_lists) are packed; selection lists are, except for one token
@@ -516,7 +471,7 @@ def _attention_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, toke
         t_tiles if prior else t_words, k_row, beta_mean, d_sum,
         q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
         N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, TMA=tma and tma_ready(q, d_out),
-        SUMMARY_IN_KV=in_kv, SPLIT_LOOPS=BWD_KV_SPLIT_LOOPS,
+        SUMMARY_IN_KV=in_kv,
         ROUTE_MMA=prior and (not in_kv if BWD_KV_ROUTE_MMA == "auto" else bool(BWD_KV_ROUTE_MMA))
         and q.dtype != torch.float16,
         num_warps=BWD_KV_WARPS,

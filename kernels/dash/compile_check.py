@@ -84,12 +84,11 @@ def cases(shapes=SHAPES):
             yield (f"route G={G} bf16split={split} cb={cb}", route._route_kernel,
                    pointer_types(route._route_kernel, "bf16" if split else "fp16", over),
                    dict(**common, BM=rbm, CB=cb, SPLIT_BF16=split, SUB=rbm // bm), ())
-            for rough, probe in ((False, False), (True, False), (False, True), (True, True)):
-                yield (f"route_lean G={G} bf16split={split} cb={cb} rough={rough} probe={probe}",
+            for rough in (False, True):
+                yield (f"route_lean G={G} bf16split={split} cb={cb} rough={rough}",
                        route._route_lean_kernel, pointer_types(route._route_lean_kernel, "bf16" if split else "fp16",
                                                                {**over, "S": "*bf16" if split else "*fp32"}),
-                       dict(**common, BM=rbm, CB=cb, SPLIT_BF16=split, SUB=rbm // bm, ROUGH_SOLVE=rough,
-                            PROBE=probe), ())
+                       dict(**common, BM=rbm, CB=cb, SPLIT_BF16=split, SUB=rbm // bm, ROUGH_SOLVE=rough), ())
         yield ("expand", route._expand_kernel, {"MASK": "*i32", "OFFSETS": "*i64", "LIST": "*i32"}, {}, ())
         # PRIOR=False: the block-sparse attention without the prior (InfLLMv2, NSA selection)
         for est, prior in ((True, True), (False, True), (True, False)):
@@ -101,23 +100,20 @@ def cases(shapes=SHAPES):
                            dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior,
                                 ROUTE_MMA_LAYOUT=mma_rows, DIAGONAL_LAST=last), ())
             for tma in (False, True):
-                for one_pass, mma_rows, summary_mma in ((False, False, False), (True, False, False), (False, True, False),
-                                                        (False, True, True)) if prior and not tma \
-                        else ((False, False, False),):  # fmt: skip
-                    if (one_pass or summary_mma) and G > 8:
+                for one_pass, mma_rows in ((False, False), (True, False), (False, True)) if prior and not tma \
+                        else ((False, False),):
+                    if one_pass and G > 8:
                         continue
-                    yield (f"bwd_q G={G} est={est} prior={prior} tma={tma} one_pass={one_pass} mma_rows={mma_rows} "
-                           f"summary_mma={summary_mma}",
+                    yield (f"bwd_q G={G} est={est} prior={prior} tma={tma} one_pass={one_pass} mma_rows={mma_rows}",
                            backward._bwd_q_kernel, pointer_types(backward._bwd_q_kernel, "bf16", over),
                            dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior,
-                                SUMMARY_IN_KV=prior and G <= 8, ONE_PASS=one_pass, ROUTE_MMA_LAYOUT=mma_rows,
-                                SUMMARY_MMA=summary_mma),
+                                SUMMARY_IN_KV=prior and G <= 8, ONE_PASS=one_pass, ROUTE_MMA_LAYOUT=mma_rows),
                            (), backward.BWD_Q_WARPS)
-                for split, route_mma in ((False, False), (True, False)) + (((False, True),) if prior else ()):
-                    yield (f"bwd_kv G={G} est={est} prior={prior} tma={tma} split_loops={split} route_mma={route_mma}",
+                for route_mma in (False, True) if prior else (False,):
+                    yield (f"bwd_kv G={G} est={est} prior={prior} tma={tma} route_mma={route_mma}",
                            backward._bwd_kv_kernel, pointer_types(backward._bwd_kv_kernel, "bf16", over),
                            dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior,
-                                SUMMARY_IN_KV=prior and G <= 8, SPLIT_LOOPS=split, ROUTE_MMA=route_mma),
+                                SUMMARY_IN_KV=prior and G <= 8, ROUTE_MMA=route_mma),
                            (), backward.BWD_KV_WARPS)
         yield (f"infllmv2 block scores fp32 G={G}", stage1._block_scores_kernel,
                pointer_types(stage1._block_scores_kernel, "fp32", {"sm_scale": "fp32"}),
@@ -137,26 +133,25 @@ def cases(shapes=SHAPES):
         yield (f"block decode G={G}", block_decode._block_decode_kernel,
                pointer_types(block_decode._block_decode_kernel, "bf16", {**over, "NCNT": "*i32"}),
                dict(HKV=2, G=G, RP=RP, C=C, D=D), ())
-        for pdl in (False, True):
-            yield (f"decode_scores G={G} pdl={pdl}", decode_kernels._decode_scores_kernel,
-                   pointer_types(decode_kernels._decode_scores_kernel, "bf16", over),
-                   dict(HKV=8, G=G, RP=RP, D=D, CB=route.CB, SPLIT_BF16=True, PDL=pdl), ())
+        yield (f"decode_scores G={G}", decode_kernels._decode_scores_kernel,
+               pointer_types(decode_kernels._decode_scores_kernel, "bf16", over),
+               dict(HKV=8, G=G, RP=RP, D=D, CB=route.CB, SPLIT_BF16=True), ())
         for ones, n_cand in (((), 1 << 20), (("n_cand",), 1), ((), 2047)):
             blk, resident, warps = decode_kernels.threshold_config(n_cand)
-            for lean, pdl in ((False, False), (True, False), (True, True)):
-                yield (f"decode_threshold G={G} ones={ones} resident={resident} lean={lean} pdl={pdl}",
+            for lean in (False, True):
+                yield (f"decode_threshold G={G} ones={ones} resident={resident} lean={lean}",
                        decode_kernels._decode_threshold_kernel,
                        pointer_types(decode_kernels._decode_threshold_kernel, "fp32", over),
-                       dict(G=G, RP=RP, BLK=blk, RESIDENT=resident, LEAN=lean, PDL=pdl), ones, warps)
-        for ones, span, pdl in (((), 32, False), ((), 32, True), (("n_keys", "n_split"), 256, False)):
-            yield (f"decode_attend G={G} ones={ones} span={span} pdl={pdl}", decode_kernels._decode_attend_kernel,
+                       dict(G=G, RP=RP, BLK=blk, RESIDENT=resident, LEAN=lean), ones, warps)
+        for ones, span in (((), 32), (("n_keys", "n_split"), 256)):
+            yield (f"decode_attend G={G} ones={ones} span={span}", decode_kernels._decode_attend_kernel,
                    pointer_types(decode_kernels._decode_attend_kernel, "bf16", {**over, "IDS": "*i32", "NCNT": "*i32"}),
-                   dict(HKV=8, G=G, GP=GP, RP=RP, C=C, D=D, SPAN=span, ESTIMATE_DIAGONAL=True, PDL=pdl), ones)
-        for est, db, pdl in ((True, 0, False), (False, 0, False), (True, 32, True)):
-            yield (f"decode_combine G={G} est={est} dims={db} pdl={pdl}", decode_kernels._decode_combine_kernel,
+                   dict(HKV=8, G=G, GP=GP, RP=RP, C=C, D=D, SPAN=span, ESTIMATE_DIAGONAL=True), ones)
+        for est, db in ((True, 0), (False, 0), (True, 32)):
+            yield (f"decode_combine G={G} est={est} dims={db}", decode_kernels._decode_combine_kernel,
                    pointer_types(decode_kernels._decode_combine_kernel, "bf16",
                                  {**over, "NCNT": "*i32", "LSUM": "*fp32"}),
-                   dict(HKV=8, G=G, RP=RP, D=D, NSP=128, ESTIMATE_DIAGONAL=est, DB=db, PDL=pdl), ())
+                   dict(HKV=8, G=G, RP=RP, D=D, NSP=256, ESTIMATE_DIAGONAL=est, DB=db), ())
 
 
 def resources(kernel) -> str:

@@ -19,17 +19,11 @@ Scores are ``G x n_chunks`` floats per (batch, KV head): O(N) for a decode step.
 
 from __future__ import annotations
 
-import functools
 import math
 
 import torch
 import triton
 import triton.language as tl
-
-try:  # programmatic dependent launch (Triton >= 3.3 on Hopper)
-    from triton.language.extra.cuda import gdc_launch_dependents, gdc_wait
-except ImportError:  # pragma: no cover
-    gdc_launch_dependents = gdc_wait = None
 
 from dashbench.kernels.dash.route import (
     CB,
@@ -46,12 +40,10 @@ def _decode_scores_kernel(
     Q, S, X, stride_qb, stride_qh, stride_sb, stride_sh, stride_sc,
     n_cand, n_pad, xscale,
     HKV: tl.constexpr, G: tl.constexpr, RP: tl.constexpr, D: tl.constexpr, CB: tl.constexpr,
-    SPLIT_BF16: tl.constexpr, PDL: tl.constexpr = False,
+    SPLIT_BF16: tl.constexpr,
 ):  # fmt: skip
     blk = tl.program_id(0)
     bh = tl.program_id(1)
-    if PDL:  # the threshold kernel may launch now (it waits for this grid's end)
-        gdc_launch_dependents()
     b = (bh // HKV).to(tl.int64)
     h = (bh % HKV).to(tl.int64)
     rows = tl.arange(0, RP)
@@ -149,16 +141,12 @@ def _decode_threshold_lean(row, n_cand, max_iter, BLK: tl.constexpr, RESIDENT: t
 
 @triton.jit
 def _decode_threshold_kernel(X, TAU, n_cand, n_pad, max_iter, RP: tl.constexpr, G: tl.constexpr,
-                             BLK: tl.constexpr, RESIDENT: tl.constexpr, LEAN: tl.constexpr = False,
-                             PDL: tl.constexpr = False):  # fmt: skip
+                             BLK: tl.constexpr, RESIDENT: tl.constexpr, LEAN: tl.constexpr = False):  # fmt: skip
     """One program per (batch, KV head, query head): the row's exact entmax threshold.
     RESIDENT (``n_cand <= BLK``): the row is loaded once and every pass runs on registers;
     otherwise each pass streams it in blocks of BLK."""
     r = tl.program_id(0).to(tl.int64)
     row = X + ((r // G) * RP + r % G) * n_pad
-    if PDL:  # let the attend launch now; wait for the scores
-        gdc_launch_dependents()
-        gdc_wait()
     if LEAN:
         tau = _decode_threshold_lean(row, n_cand, max_iter, BLK, RESIDENT)
         tl.store(TAU + r + tl.arange(0, 1), tl.where(n_cand > 0, tau, float("inf")))
@@ -254,7 +242,7 @@ def _decode_attend_kernel(
     stride_qb, stride_qh, stride_kb, stride_kh, stride_kn,
     n_keys, n_cand, n_pad, n_split, sm_scale, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, RP: tl.constexpr, C: tl.constexpr,
-    D: tl.constexpr, SPAN: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, PDL: tl.constexpr = False,
+    D: tl.constexpr, SPAN: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr,
 ):  # fmt: skip
     """Program ``s < n_split`` owns candidate chunks ``[s * SPAN, (s + 1) * SPAN)``: it forms
     their GQA-mean probabilities from the stored scores and thresholds, lists the routed ones
@@ -274,9 +262,6 @@ def _decode_attend_kernel(
                 mask=valid[:, None], other=0.0)  # fmt: skip
     k_base = K + b * stride_kb + h * stride_kh
     v_base = V + b * stride_kb + h * stride_kh
-    if PDL:  # q, K and V are the caller's; the scores and thresholds need the earlier kernels
-        gdc_launch_dependents()
-        gdc_wait()
     m_i = tl.full([RP], float("-inf"), tl.float32)
     l_i = tl.zeros([RP], tl.float32)
     acc = tl.zeros([RP, D], tl.float32)
@@ -324,7 +309,7 @@ def _decode_attend_kernel(
 def _decode_combine_kernel(
     M_IN, L_IN, ACC_IN, LSUM, NCNT, OUT, COUNT, stride_ob, stride_oh, n_split, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, RP: tl.constexpr, D: tl.constexpr, NSP: tl.constexpr,
-    ESTIMATE_DIAGONAL: tl.constexpr, DB: tl.constexpr = 0, PDL: tl.constexpr = False,
+    ESTIMATE_DIAGONAL: tl.constexpr, DB: tl.constexpr = 0,
 ):  # fmt: skip
     """One program per (batch, KV head, query head) and ``DB`` of the head dims (0: all):
     centres the routed states' bias by ``log_g`` (the mean log-probability over every split) and
@@ -332,8 +317,6 @@ def _decode_combine_kernel(
     bh = tl.program_id(0)
     g = tl.program_id(1)
     part = tl.program_id(2)
-    if PDL:
-        gdc_wait()
     b = (bh // HKV).to(tl.int64)
     h = (bh % HKV).to(tl.int64)
     splits = tl.arange(0, NSP)
@@ -367,10 +350,8 @@ def _decode_combine_kernel(
 MAX_SPLIT = 128
 # Head dims a combine program merges (0: all of them): more, smaller programs for many states.
 COMBINE_DIMS = 32
-# The threshold, attend and combine kernels by programmatic dependent launch (each launches while
-# its predecessor runs and waits for it: griddepcontrol). Slower under CUDA graphs on the H100
-# (stop17): 21.7 -> 24.3 us (Hkv 2, B=1), 32.9 -> 40.0 us (Hkv 8, B=1); equal at B=8. Off.
-DECODE_PDL = False
+# (Programmatic dependent launch of the threshold, attend and combine kernels was slower under
+# CUDA graphs on the H100, stop 17: 21.7 -> 24.3 us at Hkv 2, B=1; removed, commit f04ddc9 has it.)
 SPAN_VALUES = 16384  # scores one attend program reads (GP rows x SPAN chunks)
 
 
@@ -402,25 +383,23 @@ def decode_step(q, k, v, summaries, *, chunk_size, scaling, sigma, estimate_diag
     i32 = torch.empty(BH * (1 + n_pad + n_split), device=dev, dtype=torch.int32)
     count, ids, n_count = i32.split([BH, BH * n_pad, BH * n_split])
     bf16 = q.dtype == torch.bfloat16
-    # PDL only on a GPU that has it (sm_90+) and a Triton that exposes it
-    pdl = dict(PDL=True, launch_pdl=True) if DECODE_PDL and _pdl_ready(q) else {}
-    out = torch.empty_like(q)  # before the launches: the combine may start as the attend runs
+    out = torch.empty_like(q)
     if n_cand:
         _decode_scores_kernel[(n_pad // CB, BH)](
             q, summaries, x, q.stride(0), q.stride(1),
             summaries.stride(0), summaries.stride(1), summaries.stride(2),
-            n_cand, n_pad, xscale, HKV=Hkv, G=G, RP=RP, D=D, CB=CB, SPLIT_BF16=bf16, PDL=bool(pdl),
+            n_cand, n_pad, xscale, HKV=Hkv, G=G, RP=RP, D=D, CB=CB, SPLIT_BF16=bf16,
         )  # fmt: skip
     blk, resident, warps = threshold_config(n_cand)
     _decode_threshold_kernel[(BH * G,)](
         x, tau, n_cand, n_pad, MAX_ITER, RP=RP, G=G, BLK=blk, RESIDENT=resident, LEAN=DECODE_LEAN_THRESHOLD,
-        num_warps=warps, **pdl,
+        num_warps=warps,
     )  # fmt: skip
     _decode_attend_kernel[(n_split + 1, BH)](
         q, k, v, x, tau, ids, log_p, l_sum, n_count, m_part, l_part, acc_part,
         q.stride(0), q.stride(1), k.stride(0), k.stride(1), k.stride(2),
         L, n_cand, n_pad, n_split, 1.4426950408889634 / math.sqrt(D), 1.0 / sigma,
-        HKV=Hkv, G=G, GP=GP, RP=RP, C=C, D=D, SPAN=span, ESTIMATE_DIAGONAL=estimate_diagonal, **pdl,
+        HKV=Hkv, G=G, GP=GP, RP=RP, C=C, D=D, SPAN=span, ESTIMATE_DIAGONAL=estimate_diagonal,
     )  # fmt: skip
     nsp = triton.next_power_of_2(n_split + 1)
     db = COMBINE_DIMS if 0 < COMBINE_DIMS < D else 0
@@ -428,15 +407,6 @@ def decode_step(q, k, v, summaries, *, chunk_size, scaling, sigma, estimate_diag
         m_part, l_part, acc_part, l_sum, n_count, out, count, out.stride(0), out.stride(1), n_split,
         1.0 / sigma, HKV=Hkv, G=G, RP=RP, D=D, NSP=nsp, ESTIMATE_DIAGONAL=estimate_diagonal, DB=db,
         num_warps=min(16, max(4, nsp * (db or D) // 8192)),  # 4 up to 128 states (8 measured slower)
-        **pdl,
     )  # fmt: skip
     return out, count.view(B, Hkv, 1)
 
-
-def _pdl_ready(t: torch.Tensor) -> bool:
-    return gdc_wait is not None and t.is_cuda and _capability(t.device.index or 0) >= 9
-
-
-@functools.cache
-def _capability(device: int) -> int:
-    return torch.cuda.get_device_capability(device)[0]

@@ -55,13 +55,9 @@ LEAN_CB_BF16 = 64
 # chunks (between 512 and 2048 it is not measured).
 ROUTE_ROUGH_SOLVE = "auto"
 ROUGH_SOLVE_MIN_CHUNKS = 1024
-# The lean router's first solver pass also tests max - 1/4 (a sum of squares more a score) and
-# starts the next step there when it lies below the threshold (_lean_solve). A CPU simulation
-# (32k, structured, 25% and 10%) cut the steps a 128-row program needs from 4-5 to 3; random
-# inputs gain nothing. Slower on the H100, structured 25% (results/reference/h100-dash/stop17/):
-# router 33.6 -> 35.5 ms (128k, Hkv 8), 27.9 -> 32.0 (128k, Hkv 2), 2.77 -> 2.97 (32k, Hkv 8),
-# 2.33 -> 2.25 (32k, Hkv 2), so off.
-ROUTE_PROBE = False
+# (A first solver pass that also tested max - 1/4, cutting a simulated 128-row program's steps
+# from 4-5 to 3, was slower on the H100, stop 17: 33.6 -> 35.5 ms at 128k, Hkv 8; 27.9 -> 32.0,
+# Hkv 2. Removed; commit 90c9092 has it. The decode threshold kernel keeps its probe.)
 
 
 @triton.jit
@@ -280,11 +276,9 @@ def _lean_max_block(m, q, s_base, stride_term, stride_sc, c0, own, D: tl.constex
 @triton.jit
 def _lean_solve_block(tau, cnt, s1, s2, nearest, q, s_base, stride_term, stride_sc, c0, own,
                       D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr,
-                      MASKED: tl.constexpr, three, ROUGH: tl.constexpr, probe, s2_probe,
-                      PROBE: tl.constexpr):  # fmt: skip
+                      MASKED: tl.constexpr, three, ROUGH: tl.constexpr):  # fmt: skip
     """Sums over the support {x > tau} of d = x - tau (count, sum d, sum d^2) and the smallest
-    |d| of any entry (``ROUGH``: on one-product scores); ``PROBE``: also sum (x - probe)^2 over
-    {x > probe}, whose excess over 1 says whether ``probe`` lies below the threshold."""
+    |d| of any entry (``ROUGH``: on one-product scores)."""
     x = _lean_scores(q, s_base, stride_term, stride_sc, c0, own, D, CB, SPLIT_BF16, MASKED, three, ROUGH)
     d = x - tau[:, None]
     dp = tl.maximum(d, 0.0)
@@ -292,62 +286,43 @@ def _lean_solve_block(tau, cnt, s1, s2, nearest, q, s_base, stride_term, stride_
     s1 += tl.sum(dp, axis=1)
     s2 += tl.sum(dp * dp, axis=1)
     nearest = tl.minimum(nearest, tl.min(tl.abs(d), axis=1))
-    if PROBE:
-        d_probe = tl.maximum(x - probe[:, None], 0.0)
-        s2_probe += tl.sum(d_probe * d_probe, axis=1)
-    return cnt, s1, s2, nearest, s2_probe
+    return cnt, s1, s2, nearest
 
 
 @triton.jit
-def _lean_pass(tau, probe, own, n_full, q, s_base, stride_st, stride_sc, D: tl.constexpr, CB: tl.constexpr,
-               R: tl.constexpr, SPLIT_BF16: tl.constexpr, three, ROUGH: tl.constexpr, PROBE: tl.constexpr):  # fmt: skip
-    """One solver pass over all the row's chunks: the support sums at ``tau`` (and at ``probe``)."""
+def _lean_pass(tau, own, n_full, q, s_base, stride_st, stride_sc, D: tl.constexpr, CB: tl.constexpr,
+               R: tl.constexpr, SPLIT_BF16: tl.constexpr, three, ROUGH: tl.constexpr):  # fmt: skip
+    """One solver pass over all the row's chunks: the support sums at ``tau``."""
     cnt = tl.zeros([R], tl.float32)
     s1 = tl.zeros([R], tl.float32)
     s2 = tl.zeros([R], tl.float32)
     nearest = tl.full([R], float("inf"), tl.float32)
-    s2_probe = tl.zeros([R], tl.float32)
     for c0 in range(0, n_full, CB):
-        cnt, s1, s2, nearest, s2_probe = _lean_solve_block(
+        cnt, s1, s2, nearest = _lean_solve_block(
             tau, cnt, s1, s2, nearest, q, s_base, stride_st, stride_sc, c0, own, D, CB, SPLIT_BF16, False, three,
-            ROUGH, probe, s2_probe, PROBE)  # fmt: skip
+            ROUGH)  # fmt: skip
     if n_full < own:
-        cnt, s1, s2, nearest, s2_probe = _lean_solve_block(
+        cnt, s1, s2, nearest = _lean_solve_block(
             tau, cnt, s1, s2, nearest, q, s_base, stride_st, stride_sc, n_full, own, D, CB, SPLIT_BF16, True,
-            three, ROUGH, probe, s2_probe, PROBE)  # fmt: skip
+            three, ROUGH)  # fmt: skip
     # The smaller root of sum over the support of (d - delta)^2 = 1. It is the threshold when no
     # entry lies between tau and tau + delta (the support is then its own), which "every |d| >
     # |delta|" implies; an entry within |delta| of tau only costs a step more.
     disc = tl.maximum(s1 * s1 - cnt * (s2 - 1.0), 0.0)
     delta = (s1 - tl.sqrt(disc)) / tl.maximum(cnt, 1.0)
-    return delta, nearest > tl.abs(delta), s2_probe
+    return delta, nearest > tl.abs(delta)
 
 
 @triton.jit
 def _lean_solve(tau, valid, own, n_full, q, s_base, stride_st, stride_sc, max_iter, D: tl.constexpr,
-                CB: tl.constexpr, R: tl.constexpr, SPLIT_BF16: tl.constexpr, three, ROUGH: tl.constexpr,
-                PROBE: tl.constexpr = False):  # fmt: skip
+                CB: tl.constexpr, R: tl.constexpr, SPLIT_BF16: tl.constexpr, three, ROUGH: tl.constexpr):  # fmt: skip
     """The exact threshold of every row from ``tau``: steps over all the row's chunks until each
-    row's support is its own (``ROUGH``: of the one-product scores). ``PROBE`` (from ``tau =
-    max - 1``): the first pass also tests ``max - 1/4``, and a row whose step stays below a
-    probe that lies below the threshold starts the next step there (the threshold lies in
-    ``[max - 1, max)``; with a narrow support near the max, the plain steps climb to it slowly)."""
+    row's support is its own (``ROUGH``: of the one-product scores)."""
     done = (~valid) | (own == 0)
     it = 0
-    if PROBE:
-        probe = tau + 0.75
-        delta, converged, s2_probe = _lean_pass(tau, probe, own, n_full, q, s_base, stride_st, stride_sc, D, CB,
-                                                R, SPLIT_BF16, three, ROUGH, True)  # fmt: skip
-        stepped = tau + delta
-        # sum over {x > probe} of (x - probe)^2 >= 1: probe is at or below the threshold (as is
-        # every step from below), so the larger of the two is the better start.
-        jump = (~converged) & (s2_probe >= 1.0) & (probe > stepped)
-        tau = tl.where(done, tau, tl.where(jump, probe, stepped))
-        done = done | converged
-        it = 1
     while (it < max_iter) & (tl.min(done.to(tl.int32), axis=0) == 0):
-        delta, converged, s2_probe = _lean_pass(tau, tau, own, n_full, q, s_base, stride_st, stride_sc, D, CB, R,
-                                                SPLIT_BF16, three, ROUGH, False)  # fmt: skip
+        delta, converged = _lean_pass(tau, own, n_full, q, s_base, stride_st, stride_sc, D, CB, R, SPLIT_BF16,
+                                      three, ROUGH)  # fmt: skip
         tau = tl.where(done, tau, tau + delta)
         done = done | converged
         it += 1
@@ -385,7 +360,7 @@ def _route_lean_kernel(
     N, q_offset, n_tiles, n_words, max_iter,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, SUB: tl.constexpr,
-    ROUGH_SOLVE: tl.constexpr = False, PROBE: tl.constexpr = False,
+    ROUGH_SOLVE: tl.constexpr = False,
 ):  # fmt: skip
     """``_route_kernel`` with fewer operations per score: the host pre-scales and pre-splits the
     summaries (no conversions in the loop), the threshold is kept absolute (no ``x - max``), the
@@ -414,9 +389,9 @@ def _route_lean_kernel(
         # root is within rounding of the exact one, so the exact steps below start at it and
         # take one step (two where an entry lies within that rounding of the threshold).
         tau = _lean_solve(tau, valid, own, n_full, q, s_base, stride_st, stride_sc, max_iter, D, CB, R,
-                          SPLIT_BF16, three, True, PROBE)  # fmt: skip
+                          SPLIT_BF16, three, True)  # fmt: skip
     tau = _lean_solve(tau, valid, own, n_full, q, s_base, stride_st, stride_sc, max_iter, D, CB, R,
-                      SPLIT_BF16, three, False, PROBE and not ROUGH_SOLVE)  # fmt: skip
+                      SPLIT_BF16, three, False)  # fmt: skip
     tau = tl.where(valid & (own > 0), tau, float("inf"))
     tl.store(TAU + b * (HKV * G * N) + (h * G + g).to(tl.int64) * N + pos, tau, mask=valid)
 
@@ -465,8 +440,7 @@ def tile_rows(group: int, chunk_size: int, rows: int = 64) -> int:
 
 def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: float, bm: int,
           num_warps: int = 4, route_bm: int | None = None, q_offset: int = 0, cb: int | None = None,
-          num_stages: int | None = None, lean: bool | None = None, rough_solve: bool | None = None,
-          probe: bool | None = None):
+          num_stages: int | None = None, lean: bool | None = None, rough_solve: bool | None = None):
     """Run stage 2; see the module docstring for the outputs. Masks and counts are per tile of
     ``bm`` tokens (the attention's tiles); the router itself may take ``route_bm`` tokens (a
     multiple of ``bm``, at most the chunk size) per program. ``num_stages`` defaults to what ran
@@ -511,7 +485,7 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
             N, q_offset, n_tiles, n_words, MAX_ITER,
             HKV=Hkv, G=G, GP=padded_group(G), BM=route_bm, C=chunk_size, D=D, CB=cb,
             SPLIT_BF16=split, SUB=route_bm // bm,
-            ROUGH_SOLVE=rough_solve, PROBE=ROUTE_PROBE if probe is None else probe,
+            ROUGH_SOLVE=rough_solve,
             num_warps=num_warps, num_stages=num_stages,
         )  # fmt: skip
         return tau, log_g, count, mask, tile_count

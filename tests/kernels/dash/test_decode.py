@@ -120,27 +120,19 @@ def test_lean_threshold_step_finds_the_same_thresholds(resident):
     assert torch.isinf(empty).all()
 
 
-@pytest.mark.parametrize(
-    "switch, value",
-    [
-        ("COMBINE_DIMS", 32),
-        pytest.param("DECODE_PDL", True, marks=pytest.mark.skipif(
-            DEVICE == "cpu", reason="programmatic dependent launch needs an sm_90 GPU")),
-    ],
-)  # fmt: skip
-def test_decode_launch_switches_change_nothing(monkeypatch, switch, value):
-    """The combine over slices of the head dims (``COMBINE_DIMS``) and the launches by
-    programmatic dependent launch (``DECODE_PDL``) give the default step's output and counts, at
-    several splits (the attend's spans and the combine's states)."""
+def test_decode_combine_over_head_dim_slices_changes_nothing(monkeypatch):
+    """The combine over slices of the head dims (``COMBINE_DIMS``) gives the step's output and
+    counts with one program a row, at several splits (the attend's spans and the combine's
+    states)."""
     from dashbench.kernels.dash import decode_kernels
 
     q, k, v, w = _inputs(2, 8, 2, 300, 128, seed=6)
     cache = DashCache.from_prefill(k, v, w, chunk_size=32)
     for n_split in (1, 5):
         kw = dict(chunk_size=32, scaling=2.0, sigma=1.0, estimate_diagonal=True, n_split=n_split)
-        monkeypatch.setattr(decode_kernels, switch, False if switch == "DECODE_PDL" else 0)
+        monkeypatch.setattr(decode_kernels, "COMBINE_DIMS", 0)
         base, base_count = decode_kernels.decode_step(q[:, :, -1:], k, v, cache.summaries, **kw)
-        monkeypatch.setattr(decode_kernels, switch, value)
+        monkeypatch.setattr(decode_kernels, "COMBINE_DIMS", 32)
         out, count = decode_kernels.decode_step(q[:, :, -1:], k, v, cache.summaries, **kw)
         assert _rel(out, base) < 1e-6 and torch.equal(count, base_count)
         assert int(base_count.min()) > 1
