@@ -30,12 +30,17 @@ SHAPES = ((1, 32, 8, 128, 32768), (1, 32, 2, 128, 32768), (1, 32, 8, 128, 8192),
 # chunk's attention scores lost and were removed. Stop 17: the dk/dv kernel's two loops lost
 # (stop17/e4b73a9/; removed); its routing dot on the tensor cores won with the atomics (stop17/f04ddc9/).
 # The dq kernel's routing dot on the tensor cores (stop17/da88dfc/) was slower and was removed.
+# Warps: stop 17's ncu found both kernels spilling at 255 registers; more warps share the
+# accumulators (8-warp dq lost before the mma-layout rows: 65.1 vs 41.1 ms, train/).
 VARIANTS = {
     "atomics": dict(SUMMARY_IN_KV=False),
     "in-kv": dict(SUMMARY_IN_KV=True),
     "in-kv+kvmma": dict(SUMMARY_IN_KV=True, BWD_KV_ROUTE_MMA=True),
+    "atomics+q8warps": dict(SUMMARY_IN_KV=False, BWD_Q_WARPS=8),
+    "in-kv+q8warps": dict(SUMMARY_IN_KV=True, BWD_Q_WARPS=8),
 }
-SETTINGS = ("SUMMARY_IN_KV", "BWD_Q_ONE_PASS", "BWD_Q_ROUTE_MMA_LAYOUT", "BWD_KV_ROUTE_MMA")
+SETTINGS = ("SUMMARY_IN_KV", "BWD_Q_ONE_PASS", "BWD_Q_ROUTE_MMA_LAYOUT", "BWD_KV_ROUTE_MMA", "BWD_Q_WARPS",
+            "BWD_KV_WARPS")
 
 
 def profile_shape(B, hq, hkv, d, n, C=64) -> list[dict]:
@@ -74,9 +79,14 @@ def profile_shape(B, hq, hkv, d, n, C=64) -> list[dict]:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated names of VARIANTS")
+    ap.add_argument("--shapes", type=int, default=len(SHAPES), help="the first this many of SHAPES")
     args = ap.parse_args()
+    for name in list(VARIANTS):
+        if name not in args.variants.split(","):
+            del VARIANTS[name]
     rows = []
-    for shape in SHAPES:
+    for shape in SHAPES[: args.shapes]:
         rows += profile_shape(*shape)
         torch.cuda.empty_cache()
     if args.out:
