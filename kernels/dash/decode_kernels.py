@@ -344,9 +344,9 @@ def _decode_combine_kernel(
 
 # At most 128 spans a (batch, KV head), merged over head-dim slices of 32 (COMBINE_DIMS): H100,
 # 128k, 10% (results/reference/h100-dash/stop17/), Hkv 2, B=1: attend 10.0 -> 8.0 us, the step
-# under a CUDA graph 21.7 -> 19.1 us (2.82x -> 3.21x FA3); the other cases keep 64 spans or
-# fewer (four programs an SM) and the sliced combine is as fast or faster (3.66 -> 3.41 us at
-# Hkv 8, B=1). 256 spans: attend 7.7 us, but the combine 4.5 us (20.2 us).
+# under a CUDA graph 21.7 -> 19.1 us (2.82x -> 3.21x FA3; a rerun: 22.0 -> 19.8 us, 3.12x); the
+# other cases keep 64 spans or fewer (four programs an SM) and the sliced combine is as fast or
+# faster (3.66 -> 3.41 us at Hkv 8, B=1). 256 spans: attend 7.7 us, but the combine 4.5 us (20.2 us).
 MAX_SPLIT = 128
 # Head dims a combine program merges (0: all of them): more, smaller programs for many states.
 COMBINE_DIMS = 32
@@ -409,4 +409,3 @@ def decode_step(q, k, v, summaries, *, chunk_size, scaling, sigma, estimate_diag
         num_warps=min(16, max(4, nsp * (db or D) // 8192)),  # 4 up to 128 states (8 measured slower)
     )  # fmt: skip
     return out, count.view(B, Hkv, 1)
-
