@@ -1,20 +1,17 @@
-# Issue 3, first device call of the next stop (prepared at stop 16). ~6 min. Carry .whl.
+# Issue 3, first device call of the next stop (prepared at stop 17). ~5 min. Carry .whl.
 #   DASHBENCH_GIT_COMMIT=<sha> bash scripts/h100_next.sh
-# ncu at stop 16 (results/reference/h100-dash/stop16/9288e56/) found the attention latency-bound:
-# two CTAs an SM (115 KB of shared memory each; the diagonal chunk's K and V stay beside the
-# loop's buffers), two warps a scheduler, no eligible warp on 52-65% of cycles. The diagonal
-# chunk last (attend.ATTEND_DIAGONAL_LAST) takes 83 KB at 2 stages and 116 KB at 3 (sm_90
-# cubin), so a third stage fits two CTAs. This call:
-# 1. the GPU tests of that path (bf16 included);
-# 2. bench_dash at 32k and 128k, structured 25%, both KV-head counts: the attention with the
-#    diagonal first (2 stages, the default) and last at 2 and 3 stages, with the prior and
-#    without (the block-sparse kernel InfLLMv2 and NSA share); the router with and without the
-#    first pass's probe at max - 1/4 (route.ROUTE_PROBE; a CPU simulation at 32k cut a
-#    program's solver steps from 4-5 to 3). Flip each default only if faster.
+# ncu at stop 17 (results/reference/h100-dash/stop17/1d63b60/) found the dk/dv kernel (35 ms of the
+# 68 ms training step at 32k, 32/8) latency-bound at 255 registers with 298M spill requests.
+# backward.BWD_KV_PARTS = 2 runs two programs a chunk, each accumulating half of the head dims of
+# dk, dv and the summary gradient (the scores and dO v^T recomputed: +50% products); the sm_90
+# cubin's spill stack falls 288 -> 56 B a thread (G=4), 40 -> 0 (G=16). This call: its GPU tests
+# (prior and block-sparse) and profile_backward.py's kernel times with and without it. Flip the
+# default only where faster; then rerun the training step (bench_dash_bwd_decode.py --skip decode).
 source scripts/device_setup.sh
 {
-  timeout 150 python3 -m pytest -q -rf -p no:cacheprovider -p no:warnings tests/kernels/dash/test_dash_attention.py \
-      -k "diagonal_chunk_last or rough_solver or probe" 2>&1 | tail -4
-  PYTHONPATH=scripts:$PYTHONPATH timeout 330 python3 scripts/bench_dash.py --seqlen 32k,128k --hkv 8,2 --inputs structured \
-      --densities 0.25 --variants diaglast,probe --out $OUT 2>&1 | grep -v -i warn
+  timeout 120 python3 -m pytest -q -rf -p no:cacheprovider -p no:warnings tests/kernels/dash/test_dash_attention.py \
+      tests/kernels/dash/test_block_sparse.py -k "head_dim_parts or forward_and_gradients_match_pytorch" 2>&1 | tail -4
+  echo
+  PYTHONPATH=scripts:$PYTHONPATH timeout 200 python3 scripts/profile_backward.py --shapes 3 \
+      --variants atomics,in-kv,atomics+kv2parts,in-kv+kv2parts --out $OUT 2>&1 | grep -v -i warn | cut -c1-400
 } 2>&1 | tee $OUT/log.txt
