@@ -194,7 +194,8 @@ def _kv_tile(t, is_diag, word_at, dk, dv, d_sum, k, v, summary, Q, DO, LSE, DELT
     and the summary gradient (the scores still take all of q, k, dO and v)."""
     pos = t.to(tl.int64) * BM + rows % BM
     valid = (pos < N) & (g < G)
-    row_off = b * stride_qb + head[:, None] * stride_qh + pos[:, None] * stride_qn + dims[None, :]
+    row_base = b * stride_qb + head[:, None] * stride_qh + pos[:, None] * stride_qn
+    row_off = row_base + dims[None, :]
     if TMA:
         # padded heads (g >= G) belong to the next group or lie past Hq: zeroed
         q = tl.where(valid[:, None], tl.reshape(q_desc.load([(h * G).to(tl.int32), t * BM, 0]), (R, D)), 0.0)
@@ -228,8 +229,7 @@ def _kv_tile(t, is_diag, word_at, dk, dv, d_sum, k, v, summary, Q, DO, LSE, DELT
     ds = p * (tl.dot(do, tl.trans(v)) - delta[:, None])
     if PARTS > 1:  # this program's slice of q and dO for the accumulating products
         DPART: tl.constexpr = D // PARTS
-        part_off = b * stride_qb + head[:, None] * stride_qh + pos[:, None] * stride_qn \
-            + (part * DPART + tl.arange(0, DPART))[None, :]
+        part_off = row_base + (part * DPART + tl.arange(0, DPART))[None, :]
         q = tl.load(Q + part_off, mask=valid[:, None], other=0.0)
         do = tl.load(DO + part_off, mask=valid[:, None], other=0.0)
     dv += tl.dot(tl.trans(p.to(do.dtype)), do)
@@ -485,13 +485,14 @@ def _attention_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, toke
                                                             packed=prior or N > 1)  # fmt: skip
     dk = torch.empty(B, Hkv, N, D, device=q.device, dtype=torch.float32)
     dv = torch.empty_like(dk)
-    parts = BWD_KV_PARTS if not (tma and tma_ready(q, d_out)) else 1  # descriptors load whole rows
+    kv_tma = tma and tma_ready(q, d_out)
+    parts = 1 if kv_tma else BWD_KV_PARTS  # descriptors load whole rows
     _bwd_kv_kernel[(n_chunks, B * Hkv, parts)](
         q, k, v, summaries, tau, log_g, d_out, lse, delta, dk, dv,
         t_offsets, t_counts, t_tiles,
         t_tiles if prior else t_words, k_row, beta_mean, d_sum,
         q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
-        N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, TMA=tma and tma_ready(q, d_out),
+        N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, TMA=kv_tma,
         SUMMARY_IN_KV=in_kv, PARTS=parts,
         ROUTE_MMA=prior and (not in_kv if BWD_KV_ROUTE_MMA == "auto" else bool(BWD_KV_ROUTE_MMA))
         and q.dtype != torch.float16,

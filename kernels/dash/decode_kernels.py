@@ -28,6 +28,8 @@ import triton.language as tl
 from dashbench.kernels.dash.route import (
     CB,
     MAX_ITER,
+    _lean_step,
+    _lean_sums,
     _scores,
     _solve_on_support,
     _support_init,
@@ -84,16 +86,13 @@ def _row_scores_and_max(row, n_cand, BLK: tl.constexpr, RESIDENT: tl.constexpr):
 
 @triton.jit
 def _lean_step_sums(x, tau, probe, s2_probe, PROBE: tl.constexpr):
-    """The lean router's per-pass sums for ``[1, BLK]`` scores against an absolute ``tau``
-    (padding scores are -inf: outside the support, infinitely far): count, sum d, sum d^2 over
-    {d = x - tau > 0}, the smallest |d|, and with ``PROBE`` the sum of squares at ``probe``."""
-    d = x - tau[:, None]
-    dp = tl.maximum(d, 0.0)
+    """The router's per-pass sums (``route._lean_sums``) for ``[1, BLK]`` scores and, with
+    ``PROBE``, the sum of squares over {x > probe} added to ``s2_probe``."""
     if PROBE:
         d_probe = tl.maximum(x - probe[:, None], 0.0)
         s2_probe += tl.sum(d_probe * d_probe, axis=1)
-    return (tl.sum((d > 0.0).to(tl.float32), axis=1), tl.sum(dp, axis=1), tl.sum(dp * dp, axis=1),
-            tl.min(tl.abs(d), axis=1), s2_probe)  # fmt: skip
+    cnt, s1, s2, nearest = _lean_sums(x, tau)
+    return cnt, s1, s2, nearest, s2_probe
 
 
 @triton.jit
@@ -127,9 +126,7 @@ def _decode_threshold_lean(row, n_cand, max_iter, BLK: tl.constexpr, RESIDENT: t
                 s1 += b_s1
                 s2 += b_s2
                 nearest = tl.minimum(nearest, b_near)
-        disc = tl.maximum(s1 * s1 - cnt * (s2 - 1.0), 0.0)
-        delta = (s1 - tl.sqrt(disc)) / tl.maximum(cnt, 1.0)
-        converged = nearest > tl.abs(delta)
+        delta, converged = _lean_step(cnt, s1, s2, nearest)
         stepped = tau + delta
         # first pass only: a probe below the threshold (its sum of squares >= 1) above the step
         jump = (~converged) & (it == 0) & (s2_probe >= 1.0) & (probe > stepped)

@@ -274,19 +274,35 @@ def _lean_max_block(m, q, s_base, stride_term, stride_sc, c0, own, D: tl.constex
 
 
 @triton.jit
+def _lean_sums(x, tau):
+    """Per row of scores ``x`` (padding -inf: outside the support, infinitely far): count, sum d
+    and sum d^2 over the support {d = x - tau > 0}, and the smallest |d| of any entry."""
+    d = x - tau[:, None]
+    dp = tl.maximum(d, 0.0)
+    return (tl.sum((d > 0.0).to(tl.float32), axis=1), tl.sum(dp, axis=1), tl.sum(dp * dp, axis=1),
+            tl.min(tl.abs(d), axis=1))  # fmt: skip
+
+
+@triton.jit
+def _lean_step(cnt, s1, s2, nearest):
+    """The step from the support sums: the smaller root ``delta`` of sum over the support of
+    (d - delta)^2 = 1, and whether it converged. It is the threshold when no entry lies between
+    tau and tau + delta (the support is then its own), which "every |d| > |delta|" implies; an
+    entry within |delta| of tau only costs a step more."""
+    disc = tl.maximum(s1 * s1 - cnt * (s2 - 1.0), 0.0)
+    delta = (s1 - tl.sqrt(disc)) / tl.maximum(cnt, 1.0)
+    return delta, nearest > tl.abs(delta)
+
+
+@triton.jit
 def _lean_solve_block(tau, cnt, s1, s2, nearest, q, s_base, stride_term, stride_sc, c0, own,
                       D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr,
                       MASKED: tl.constexpr, three, ROUGH: tl.constexpr):  # fmt: skip
     """Sums over the support {x > tau} of d = x - tau (count, sum d, sum d^2) and the smallest
     |d| of any entry (``ROUGH``: on one-product scores)."""
     x = _lean_scores(q, s_base, stride_term, stride_sc, c0, own, D, CB, SPLIT_BF16, MASKED, three, ROUGH)
-    d = x - tau[:, None]
-    dp = tl.maximum(d, 0.0)
-    cnt += tl.sum((d > 0.0).to(tl.float32), axis=1)
-    s1 += tl.sum(dp, axis=1)
-    s2 += tl.sum(dp * dp, axis=1)
-    nearest = tl.minimum(nearest, tl.min(tl.abs(d), axis=1))
-    return cnt, s1, s2, nearest
+    b_cnt, b_s1, b_s2, b_near = _lean_sums(x, tau)
+    return cnt + b_cnt, s1 + b_s1, s2 + b_s2, tl.minimum(nearest, b_near)
 
 
 @triton.jit
@@ -305,12 +321,7 @@ def _lean_pass(tau, own, n_full, q, s_base, stride_st, stride_sc, D: tl.constexp
         cnt, s1, s2, nearest = _lean_solve_block(
             tau, cnt, s1, s2, nearest, q, s_base, stride_st, stride_sc, n_full, own, D, CB, SPLIT_BF16, True,
             three, ROUGH)  # fmt: skip
-    # The smaller root of sum over the support of (d - delta)^2 = 1. It is the threshold when no
-    # entry lies between tau and tau + delta (the support is then its own), which "every |d| >
-    # |delta|" implies; an entry within |delta| of tau only costs a step more.
-    disc = tl.maximum(s1 * s1 - cnt * (s2 - 1.0), 0.0)
-    delta = (s1 - tl.sqrt(disc)) / tl.maximum(cnt, 1.0)
-    return delta, nearest > tl.abs(delta)
+    return _lean_step(cnt, s1, s2, nearest)
 
 
 @triton.jit

@@ -326,21 +326,17 @@ def test_kv_kernel_over_head_dim_parts_gives_the_same_gradients(monkeypatch, sum
 
     monkeypatch.setattr(backward, "SUMMARY_IN_KV", summary_in_kv)
     q, k, v, w = _inputs(1, hq, hkv, n, d, torch.float32, seed=13)
-    do = torch.randn(q.shape, generator=torch.Generator().manual_seed(7)).to(q.device)
-    results = []
-    for parts in (1, 2):
-        monkeypatch.setattr(backward, "BWD_KV_PARTS", parts)
-        results.append(_out_and_grads(q, k, v, w, do, chunk_size=32, scaling=3.0))
-    for name, a, b in zip(("out", "dq", "dk", "dv", "dhead_cls"), *results):
-        assert _rel(b, a) < FP32_TOL, name
+    _assert_switch_changes_nothing(monkeypatch, backward, "BWD_KV_PARTS", q, k, v, w, tol=FP32_TOL, seed=7,
+                                   values=(1, 2))  # fmt: skip
 
 
-def _assert_switch_changes_nothing(monkeypatch, module, switch, q, k, v, w, *, tol, seed):
-    """dash_attention's output and gradients (chunk 32, scaling 3) with ``module.switch`` off
-    and on agree to ``tol``."""
+def _assert_switch_changes_nothing(monkeypatch, module, switch, q, k, v, w, *, tol, seed,
+                                   values=(False, True)):  # fmt: skip
+    """dash_attention's output and gradients (chunk 32, scaling 3) with ``module.switch`` at
+    each of ``values`` (off and on) agree to ``tol``."""
     do = torch.randn(q.shape, generator=torch.Generator().manual_seed(seed)).to(q.device, q.dtype)
     results = []
-    for on in (False, True):
+    for on in values:
         monkeypatch.setattr(module, switch, on)
         results.append(_out_and_grads(q, k, v, w, do, chunk_size=32, scaling=3.0))
     for name, a, b in zip(("out", "dq", "dk", "dv", "dhead_cls"), *results):
