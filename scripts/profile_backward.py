@@ -38,11 +38,9 @@ VARIANTS = {
     "in-kv+kvmma": dict(SUMMARY_IN_KV=True, BWD_KV_ROUTE_MMA=True),
     "atomics+q8warps": dict(SUMMARY_IN_KV=False, BWD_Q_WARPS=8),
     "in-kv+q8warps": dict(SUMMARY_IN_KV=True, BWD_Q_WARPS=8),
-    "atomics+kv2parts": dict(SUMMARY_IN_KV=False, BWD_KV_PARTS=2),
-    "in-kv+kv2parts": dict(SUMMARY_IN_KV=True, BWD_KV_PARTS=2),
 }
 SETTINGS = ("SUMMARY_IN_KV", "BWD_Q_ONE_PASS", "BWD_Q_ROUTE_MMA_LAYOUT", "BWD_KV_ROUTE_MMA", "BWD_Q_WARPS",
-            "BWD_KV_WARPS", "BWD_KV_PARTS")
+            "BWD_KV_WARPS")
 
 
 def profile_shape(B, hq, hkv, d, n, C=64) -> list[dict]:

@@ -184,18 +184,14 @@ def _kv_tile(t, is_diag, word_at, dk, dv, d_sum, k, v, summary, Q, DO, LSE, DELT
              stride_qh, stride_qn, xscale, sm_scale, inv_sigma, zscale, HKV: tl.constexpr, G: tl.constexpr,
              GP: tl.constexpr, BM: tl.constexpr, R: tl.constexpr, D: tl.constexpr,
              ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr, PRIOR: tl.constexpr,
-             SUMMARY_IN_KV: tl.constexpr, ROUTE_MMA: tl.constexpr = False, part=0,
-             PARTS: tl.constexpr = 1):  # fmt: skip
+             SUMMARY_IN_KV: tl.constexpr, ROUTE_MMA: tl.constexpr = False):  # fmt: skip
     """Query tile ``t``'s share of this chunk's dk, dv and summary gradient: a tile inside the
     chunk (``is_diag``: causal mask, no bias) or a later one that listed it (``word_at``: its
     entry in the transposed lists; ``is_diag`` is a runtime flag). ``summary``: the chunk's
-    summary, or with ``ROUTE_MMA`` its ``[D, 16]`` tensor-core operand (``_summary_columns``).
-    ``PARTS`` > 1: this program accumulates only head dims ``part * D / PARTS`` onwards of dk, dv
-    and the summary gradient (the scores still take all of q, k, dO and v)."""
+    summary, or with ``ROUTE_MMA`` its ``[D, 16]`` tensor-core operand (``_summary_columns``)."""
     pos = t.to(tl.int64) * BM + rows % BM
     valid = (pos < N) & (g < G)
-    row_base = b * stride_qb + head[:, None] * stride_qh + pos[:, None] * stride_qn
-    row_off = row_base + dims[None, :]
+    row_off = b * stride_qb + head[:, None] * stride_qh + pos[:, None] * stride_qn + dims[None, :]
     if TMA:
         # padded heads (g >= G) belong to the next group or lie past Hq: zeroed
         q = tl.where(valid[:, None], tl.reshape(q_desc.load([(h * G).to(tl.int32), t * BM, 0]), (R, D)), 0.0)
@@ -227,11 +223,6 @@ def _kv_tile(t, is_diag, word_at, dk, dv, d_sum, k, v, summary, Q, DO, LSE, DELT
         s = tl.where(valid[:, None], s + bias[:, None], float("-inf"))
     p = tl.exp(s - lse[:, None])
     ds = p * (tl.dot(do, tl.trans(v)) - delta[:, None])
-    if PARTS > 1:  # this program's slice of q and dO for the accumulating products
-        DPART: tl.constexpr = D // PARTS
-        part_off = row_base + (part * DPART + tl.arange(0, DPART))[None, :]
-        q = tl.load(Q + part_off, mask=valid[:, None], other=0.0)
-        do = tl.load(DO + part_off, mask=valid[:, None], other=0.0)
     dv += tl.dot(tl.trans(p.to(do.dtype)), do)
     dk += tl.dot(tl.trans(ds.to(q.dtype)), q) * sm_scale
     if PRIOR and SUMMARY_IN_KV:
@@ -262,13 +253,11 @@ def _bwd_kv_kernel(
     N, n_tiles, n_chunks, xscale, sm_scale, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr, PRIOR: tl.constexpr,
-    SUMMARY_IN_KV: tl.constexpr, ROUTE_MMA: tl.constexpr = False, PARTS: tl.constexpr = 1,
+    SUMMARY_IN_KV: tl.constexpr, ROUTE_MMA: tl.constexpr = False,
 ):  # fmt: skip
     R: tl.constexpr = GP * BM
-    DPART: tl.constexpr = D // PARTS
     c = tl.program_id(0)
     bh = tl.program_id(1)
-    part = tl.program_id(2)
     b = (bh // HKV).to(tl.int64)
     h = (bh % HKV).to(tl.int64)
     dims = tl.arange(0, D)
@@ -284,12 +273,12 @@ def _bwd_kv_kernel(
             summary = _summary_columns(summary, Q.dtype.element_ty, D)
     else:
         summary = 0.0  # unused without the prior (every argument of _kv_tile must be defined)
-    dk = tl.zeros([C, DPART], tl.float32)
-    dv = tl.zeros([C, DPART], tl.float32)
+    dk = tl.zeros([C, D], tl.float32)
+    dv = tl.zeros([C, D], tl.float32)
     rows = tl.arange(0, R)
     # This chunk's summary gradient, sum over listing rows of w_r q_r, on tensor cores: w sits
     # in row 0 of a [16, R] operand (no cross-warp reduction per tile, no atomics).
-    d_sum = tl.zeros([16, DPART], tl.float32)
+    d_sum = tl.zeros([16, D], tl.float32)
     w_row = (tl.arange(0, 16) == 0)[:, None]
     zscale = 2.0 * xscale
     g = rows // BM
@@ -318,14 +307,11 @@ def _bwd_kv_kernel(
             t, i < n_diag, start + i - n_diag, dk, dv, d_sum, k, v, summary, Q, DO, LSE, DELTA, TAU, LOGG,
             BMEAN, KROW, T_WORDS, q_desc, do_desc, b, h, rows, g, head, kpos, kvalid, dims, token_bit, w_row,
             N, stride_qb, stride_qh, stride_qn, xscale, sm_scale, inv_sigma, zscale, HKV, G, GP, BM, R, D,
-            ESTIMATE_DIAGONAL, TMA, PRIOR, SUMMARY_IN_KV, ROUTE_MMA, part, PARTS)  # fmt: skip
-    dims_out = part * DPART + tl.arange(0, DPART)
-    out_off = b * stride_kb + h * stride_kh + kpos[:, None] * stride_kn + dims_out[None, :]
-    tl.store(DK + out_off, dk, mask=kvalid[:, None])
-    tl.store(DV + out_off, dv, mask=kvalid[:, None])
+            ESTIMATE_DIAGONAL, TMA, PRIOR, SUMMARY_IN_KV, ROUTE_MMA)  # fmt: skip
+    tl.store(DK + kv_off, dk, mask=kvalid[:, None])
+    tl.store(DV + kv_off, dv, mask=kvalid[:, None])
     if PRIOR and SUMMARY_IN_KV:
-        tl.store(DSUM + (b * HKV + h) * n_chunks * D + c * D + dims_out,
-                 tl.sum(tl.where(w_row, d_sum, 0.0), axis=0))  # fmt: skip
+        tl.store(DSUM + (b * HKV + h) * n_chunks * D + c * D + dims, tl.sum(tl.where(w_row, d_sum, 0.0), axis=0))
 
 
 def transpose_lists(offsets, counts, ids, n_chunks: int, words=None, *, packed: bool = False):
@@ -414,12 +400,6 @@ BWD_Q_ROUTE_MMA_LAYOUT = True
 # (an out-of-bounds shared-memory read; wrong gradients): removed (stop17/ README).
 BWD_KV_ROUTE_MMA = "auto"
 
-# Programs a chunk in the dk/dv kernel, each accumulating D / BWD_KV_PARTS of the head dims of dk,
-# dv and the summary gradient (the scores and dO v^T are recomputed in each: +50% products at 2).
-# ncu at 32k, 32/8 (stop 17): the kernel runs one 8-warp CTA an SM at 255 registers with 298M
-# spill requests; half the accumulators frees 32 registers a thread. Off (1) until timed.
-BWD_KV_PARTS = 1
-
 
 def dash_backward(q, k, v, head_cls, out, lse, d_out, summaries, tau, log_g, count, offsets,
                   tile_count, ids, *, chunk_size, scaling, sigma, estimate_diagonal, bm, gp,
@@ -485,15 +465,13 @@ def _attention_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, toke
                                                             packed=prior or N > 1)  # fmt: skip
     dk = torch.empty(B, Hkv, N, D, device=q.device, dtype=torch.float32)
     dv = torch.empty_like(dk)
-    kv_tma = tma and tma_ready(q, d_out)
-    parts = 1 if kv_tma else BWD_KV_PARTS  # descriptors load whole rows
-    _bwd_kv_kernel[(n_chunks, B * Hkv, parts)](
+    _bwd_kv_kernel[(n_chunks, B * Hkv)](
         q, k, v, summaries, tau, log_g, d_out, lse, delta, dk, dv,
         t_offsets, t_counts, t_tiles,
         t_tiles if prior else t_words, k_row, beta_mean, d_sum,
         q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
-        N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, TMA=kv_tma,
-        SUMMARY_IN_KV=in_kv, PARTS=parts,
+        N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, TMA=tma and tma_ready(q, d_out),
+        SUMMARY_IN_KV=in_kv,
         ROUTE_MMA=prior and (not in_kv if BWD_KV_ROUTE_MMA == "auto" else bool(BWD_KV_ROUTE_MMA))
         and q.dtype != torch.float16,
         num_warps=BWD_KV_WARPS,

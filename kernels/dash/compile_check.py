@@ -109,12 +109,11 @@ def cases(shapes=SHAPES):
                            dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior,
                                 SUMMARY_IN_KV=prior and G <= 8, ONE_PASS=one_pass, ROUTE_MMA_LAYOUT=mma_rows),
                            (), backward.BWD_Q_WARPS)
-                for route_mma, parts in ((False, 1), (True, 1), (False, 2)) if prior and not tma \
-                        else ((False, 1),):
-                    yield (f"bwd_kv G={G} est={est} prior={prior} tma={tma} route_mma={route_mma} parts={parts}",
+                for route_mma in (False, True) if prior else (False,):
+                    yield (f"bwd_kv G={G} est={est} prior={prior} tma={tma} route_mma={route_mma}",
                            backward._bwd_kv_kernel, pointer_types(backward._bwd_kv_kernel, "bf16", over),
                            dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior,
-                                SUMMARY_IN_KV=prior and G <= 8, ROUTE_MMA=route_mma, PARTS=parts),
+                                SUMMARY_IN_KV=prior and G <= 8, ROUTE_MMA=route_mma),
                            (), backward.BWD_KV_WARPS)
         yield (f"infllmv2 block scores fp32 G={G}", stage1._block_scores_kernel,
                pointer_types(stage1._block_scores_kernel, "fp32", {"sm_scale": "fp32"}),
