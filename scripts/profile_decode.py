@@ -28,9 +28,13 @@ VARIANTS = {  # stop 17 also timed programmatic dependent launch (slower; remove
     "default": {},
     "split64": dict(MAX_SPLIT=64, COMBINE_DIMS=0),
     "split256_dims16": dict(MAX_SPLIT=256, COMBINE_DIMS=16),
+    "fused": dict(DECODE_FUSED=True),  # the step in one launch (stop 18)
+    "fused_split256": dict(DECODE_FUSED=True, MAX_SPLIT=256),
+    "fused_split64": dict(DECODE_FUSED=True, MAX_SPLIT=64),
 }
 DEFAULTS = {name: getattr(decode_kernels, name) for name in
-            ("MAX_SPLIT", "COMBINE_DIMS", "DECODE_LEAN_THRESHOLD", "THRESHOLD_VALUES_PER_WARP")}
+            ("MAX_SPLIT", "COMBINE_DIMS", "DECODE_LEAN_THRESHOLD", "THRESHOLD_VALUES_PER_WARP",
+                                                  "DECODE_FUSED")}
 
 
 def main():

@@ -8,6 +8,7 @@ signatures the launchers use, and reports the first error of each.
     python -m dashbench.kernels.dash.compile_check      (without TRITON_INTERPRET set)
     python -m dashbench.kernels.dash.compile_check --resources   (also registers, spill stack and
                                                                   shared memory of each cubin)
+    ... --only=decode       (the cases whose name contains "decode")
 """
 
 from __future__ import annotations
@@ -152,6 +153,14 @@ def cases(shapes=SHAPES):
                    pointer_types(decode_kernels._decode_combine_kernel, "bf16",
                                  {**over, "NCNT": "*i32", "LSUM": "*fp32"}),
                    dict(HKV=8, G=G, RP=RP, D=D, NSP=256, ESTIMATE_DIAGONAL=est, DB=db), ())
+        blk, resident, _ = decode_kernels.threshold_config(2047)
+        yield (f"decode_step (one launch) G={G}", decode_kernels._decode_step_kernel,
+               pointer_types(decode_kernels._decode_step_kernel, "bf16",
+                             {**over, "SYNC": "*i32", "IDS": "*i32", "NCNT": "*i32", "COUNT": "*i32", "S": "*fp32",
+                              "X": "*fp32", "TAU": "*fp32", "LOGP": "*fp32", "LSUM": "*fp32", "M_P": "*fp32",
+                              "L_P": "*fp32", "ACC_P": "*fp32"}),
+               dict(HKV=2, G=G, GP=GP, RP=RP, C=C, D=D, CB=route.CB, SPLIT_BF16=True, BLK=blk, RESIDENT=resident,
+                    LEAN=True, SPAN=16, NSP=256, DB=32, ESTIMATE_DIAGONAL=True), ())
 
 
 def resources(kernel) -> str:
@@ -171,7 +180,10 @@ def main() -> int:
     # --quick: GQA 4 with D=128 and GQA 3 (padded rows) with D=64, about half the compile time
     shapes = SHAPES[::2] if "--quick" in sys.argv else SHAPES
     failures = 0
+    only = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--only=")), "")
     for name, fn, types, constexprs, ones, *warps in cases(shapes):
+        if only not in name:
+            continue
         t0 = time.time()
         try:
             kernel = compile_kernel(fn, types, constexprs, ones, *warps)
