@@ -31,10 +31,16 @@ VARIANTS = {  # stop 17 also timed programmatic dependent launch (slower; remove
     "fused": dict(DECODE_FUSED=True),  # the step in one launch (stop 18)
     "fused_split256": dict(DECODE_FUSED=True, MAX_SPLIT=256),
     "fused_split64": dict(DECODE_FUSED=True, MAX_SPLIT=64),
+    "strided": dict(DECODE_STRIDED_SPANS=True),  # interleaved attend spans (stop 18)
+    "reglist": dict(DECODE_REGISTER_LIST=True),  # routed list in registers (stop 18)
+    "strided_reglist": dict(DECODE_STRIDED_SPANS=True, DECODE_REGISTER_LIST=True),
+    "strided_reglist_split64": dict(DECODE_STRIDED_SPANS=True, DECODE_REGISTER_LIST=True, MAX_SPLIT=64),
+    "strided_reglist_split32": dict(DECODE_STRIDED_SPANS=True, DECODE_REGISTER_LIST=True, MAX_SPLIT=32),
+    "fused_strided_reglist": dict(DECODE_FUSED=True, DECODE_STRIDED_SPANS=True, DECODE_REGISTER_LIST=True),
 }
 DEFAULTS = {name: getattr(decode_kernels, name) for name in
             ("MAX_SPLIT", "COMBINE_DIMS", "DECODE_LEAN_THRESHOLD", "THRESHOLD_VALUES_PER_WARP",
-                                                  "DECODE_FUSED")}
+                                                  "DECODE_FUSED", "DECODE_STRIDED_SPANS", "DECODE_REGISTER_LIST")}
 
 
 def main():

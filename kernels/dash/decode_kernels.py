@@ -257,7 +257,8 @@ def _attend_program(
     stride_qb, stride_qh, stride_kb, stride_kh, stride_kn,
     n_keys, n_cand, n_pad, n_split, sm_scale, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, RP: tl.constexpr, C: tl.constexpr,
-    D: tl.constexpr, SPAN: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr,
+    D: tl.constexpr, SPAN: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, STRIDED: tl.constexpr = False,
+    REG_LIST: tl.constexpr = False,
 ):  # fmt: skip
     """Program ``s < n_split`` owns candidate chunks ``[s * SPAN, (s + 1) * SPAN)``: it forms
     their GQA-mean probabilities from the stored scores and thresholds, lists the routed ones
@@ -284,7 +285,9 @@ def _attend_program(
         grows = tl.arange(0, GP)
         gvalid = grows < G
         lanes = tl.arange(0, SPAN)
-        cs = split * SPAN + lanes
+        # STRIDED: chunks split, split + n_split, ...: routed chunks come in runs (recent ones,
+        # clusters), and interleaved spans share a run out instead of one program taking it all.
+        cs = split + lanes * n_split if STRIDED else split * SPAN + lanes
         cm = cs < n_cand
         x = tl.load(X + (bh.to(tl.int64) * RP + grows[:, None]) * n_pad + cs[None, :],
                     mask=gvalid[:, None] & cm[None, :], other=float("-inf"))  # fmt: skip
@@ -294,17 +297,25 @@ def _attend_program(
         routed = (p_bar > 1e-20) & cm
         r = routed.to(tl.int32)
         log_p = tl.log(tl.where(routed, p_bar, 1.0))
-        slot = tl.cumsum(r, axis=0) - r
-        base = bh.to(tl.int64) * n_pad + split * SPAN
-        tl.store(IDS + base + slot, cs, mask=routed)
-        tl.store(LOGP + base + slot, log_p, mask=routed)
         n_routed = tl.sum(r, axis=0)
         tl.store(LSUM + bh * n_split + split, tl.sum(tl.where(routed, log_p, 0.0), axis=0))
         tl.store(NCNT + bh * n_split + split, n_routed)
-        tl.debug_barrier()  # the list was written by the whole block; every thread reads it
+        base = (bh.to(tl.int64) * n_split + split) * SPAN
+        if not REG_LIST:
+            slot = tl.cumsum(r, axis=0) - r
+            tl.store(IDS + base + slot, cs, mask=routed)
+            tl.store(LOGP + base + slot, log_p, mask=routed)
+            tl.debug_barrier()  # the list was written by the whole block; every thread reads it
+        prev = -1
         for i in range(0, n_routed):
-            c = tl.load(IDS + base + i)
-            bias = tl.load(LOGP + base + i)  # the token's GQA-mean log-probability
+            if REG_LIST:  # the next routed lane after the previous one, from registers
+                lane = tl.min(tl.where(routed & (lanes > prev), lanes, SPAN), axis=0)
+                prev = lane
+                c = split + lane * n_split if STRIDED else split * SPAN + lane
+                bias = tl.sum(tl.where(lanes == lane, log_p, 0.0), axis=0)
+            else:
+                c = tl.load(IDS + base + i)
+                bias = tl.load(LOGP + base + i)  # the token's GQA-mean log-probability
             if ESTIMATE_DIAGONAL:
                 bias = bias * inv_sigma
             kpos = (c * C + keys).to(tl.int64)
@@ -324,11 +335,13 @@ def _decode_attend_kernel(
     stride_qb, stride_qh, stride_kb, stride_kh, stride_kn,
     n_keys, n_cand, n_pad, n_split, sm_scale, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, RP: tl.constexpr, C: tl.constexpr,
-    D: tl.constexpr, SPAN: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr,
+    D: tl.constexpr, SPAN: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, STRIDED: tl.constexpr = False,
+    REG_LIST: tl.constexpr = False,
 ):  # fmt: skip
     _attend_program(tl.program_id(0), tl.program_id(1), Q, K, V, X, TAU, IDS, LOGP, LSUM, NCNT, M_OUT, L_OUT,
                     ACC_OUT, stride_qb, stride_qh, stride_kb, stride_kh, stride_kn, n_keys, n_cand, n_pad,
-                    n_split, sm_scale, inv_sigma, HKV, G, GP, RP, C, D, SPAN, ESTIMATE_DIAGONAL)  # fmt: skip
+                    n_split, sm_scale, inv_sigma, HKV, G, GP, RP, C, D, SPAN, ESTIMATE_DIAGONAL, STRIDED,
+                    REG_LIST)  # fmt: skip
 
 
 @triton.jit
@@ -402,7 +415,7 @@ def _decode_step_kernel(
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, RP: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, BLK: tl.constexpr,
     RESIDENT: tl.constexpr, LEAN: tl.constexpr, SPAN: tl.constexpr, NSP: tl.constexpr,
-    DB: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr,
+    DB: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, STRIDED: tl.constexpr, REG_LIST: tl.constexpr,
 ):  # fmt: skip
     """The whole decode step in one launch: the four kernels' programs in one grid, ordered
     scores, thresholds, attends, merges, each (batch, KV head)'s stage waiting only for that
@@ -439,7 +452,7 @@ def _decode_step_kernel(
             _wait_for(tau_done + bh, G)
         _attend_program(split, bh, Q, K, V, X, TAU, IDS, LOGP, LSUM, NCNT, M_P, L_P, ACC_P, stride_qb,
                         stride_qh, stride_kb, stride_kh, stride_kn, n_keys, n_cand, n_pad, n_split, sm_scale,
-                        inv_sigma, HKV, G, GP, RP, C, D, SPAN, ESTIMATE_DIAGONAL)  # fmt: skip
+                        inv_sigma, HKV, G, GP, RP, C, D, SPAN, ESTIMATE_DIAGONAL, STRIDED, REG_LIST)  # fmt: skip
         _signal(attend_done + bh)
     else:
         j = ticket - n_sc - n_th - n_at
@@ -471,6 +484,11 @@ COMBINE_DIMS = 32
 # (Programmatic dependent launch of the threshold, attend and combine kernels was slower under
 # CUDA graphs on the H100, stop 17: 21.7 -> 24.3 us at Hkv 2, B=1; removed, commit f04ddc9 has it.)
 SPAN_VALUES = 16384  # scores one attend program reads (GP rows x SPAN chunks)
+# Attend programs take interleaved chunks (split, split + n_split, ...) rather than a contiguous
+# span, so a run of routed chunks is shared out; and keep their routed list in registers (the
+# next routed lane by a min) rather than writing it to memory and reading it back. Off until timed.
+DECODE_STRIDED_SPANS = False
+DECODE_REGISTER_LIST = False
 # The step in one launch (``_decode_step_kernel``) instead of four: on the H100 a launch costs
 # ~0.65 us between kernels under a CUDA graph plus each kernel's ramp and tail, 2.6 us of the
 # 19.8 us step at 128k, Hkv 2, B=1 (stop 17). "auto": where the threshold row fits 4 warps'
@@ -501,12 +519,13 @@ def decode_step(q, k, v, summaries, *, chunk_size, scaling, sigma, estimate_diag
     states = BH * (n_split + 1) * RP  # routed slices, then the query's own chunk
     # Two workspace allocations, split into views: a decode step is short enough for host-side
     # allocation calls to show up in its time.
-    f32 = torch.empty(BH * (RP * n_pad + G + n_pad + n_split) + states * (2 + D), device=dev,
+    n_list = 0 if DECODE_REGISTER_LIST else n_split * span  # each program's list slot: its span
+    f32 = torch.empty(BH * (RP * n_pad + G + n_list + n_split) + states * (2 + D), device=dev,
                       dtype=torch.float32)  # fmt: skip
     x, tau, log_p, l_sum, m_part, l_part, acc_part = f32.split(
-        [BH * RP * n_pad, BH * G, BH * n_pad, BH * n_split, states, states, states * D])
-    i32 = torch.empty(BH * (1 + n_pad + n_split), device=dev, dtype=torch.int32)
-    count, ids, n_count = i32.split([BH, BH * n_pad, BH * n_split])
+        [BH * RP * n_pad, BH * G, BH * n_list, BH * n_split, states, states, states * D])
+    i32 = torch.empty(BH * (1 + n_list + n_split), device=dev, dtype=torch.int32)
+    count, ids, n_count = i32.split([BH, BH * n_list, BH * n_split])
     bf16 = q.dtype == torch.bfloat16
     out = torch.empty_like(q)
     blk, resident, warps = threshold_config(n_cand)
@@ -528,7 +547,8 @@ def decode_step(q, k, v, summaries, *, chunk_size, scaling, sigma, estimate_diag
             L, n_cand, n_pad, n_split, n_blocks, BH, MAX_ITER, xscale, 1.4426950408889634 / math.sqrt(D),
             1.0 / sigma, HKV=Hkv, G=G, GP=GP, RP=RP, C=C, D=D, CB=CB, SPLIT_BF16=bf16, BLK=blk,
             RESIDENT=resident, LEAN=DECODE_LEAN_THRESHOLD, SPAN=span, NSP=nsp, DB=db,
-            ESTIMATE_DIAGONAL=estimate_diagonal, num_warps=4,
+            ESTIMATE_DIAGONAL=estimate_diagonal, STRIDED=DECODE_STRIDED_SPANS, REG_LIST=DECODE_REGISTER_LIST,
+            num_warps=4,
         )  # fmt: skip
         return out, count.view(B, Hkv, 1)
     if n_cand:
@@ -546,6 +566,7 @@ def decode_step(q, k, v, summaries, *, chunk_size, scaling, sigma, estimate_diag
         q.stride(0), q.stride(1), k.stride(0), k.stride(1), k.stride(2),
         L, n_cand, n_pad, n_split, 1.4426950408889634 / math.sqrt(D), 1.0 / sigma,
         HKV=Hkv, G=G, GP=GP, RP=RP, C=C, D=D, SPAN=span, ESTIMATE_DIAGONAL=estimate_diagonal,
+        STRIDED=DECODE_STRIDED_SPANS, REG_LIST=DECODE_REGISTER_LIST,
     )  # fmt: skip
     _decode_combine_kernel[(BH, G, D // db if db else 1)](
         m_part, l_part, acc_part, l_sum, n_count, out, count, out.stride(0), out.stride(1), n_split,

@@ -67,6 +67,26 @@ def test_split_kv_decode_is_independent_of_the_split(n_split, sigma, est):
     assert int(count.min()) > 1  # the test routes to several chunks, so splits have work
 
 
+@pytest.mark.parametrize("strided, register_list", [(True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("n_split", [1, 3, 8])
+def test_attend_spans_strided_or_listed_in_registers_match_the_prefill(monkeypatch, strided, register_list, n_split):
+    """Attend programs over interleaved chunks (``DECODE_STRIDED_SPANS``) and with their routed
+    list in registers (``DECODE_REGISTER_LIST``) give the prefill's last row and the default's
+    counts, at spans that leave some programs without candidates (8 spans of 9 chunks)."""
+    from dashbench.kernels.dash import decode_kernels
+
+    q, k, v, w = _inputs(2, 8, 2, 300, 64, seed=4)
+    ref = dash_attention_reference(q, k, v, w, chunk_size=32, scaling=2.0)
+    cache = DashCache.from_prefill(k, v, w, chunk_size=32)
+    kw = dict(chunk_size=32, scaling=2.0, sigma=1.0, estimate_diagonal=True, n_split=n_split)
+    _, base_count = decode_kernels.decode_step(q[:, :, -1:], k, v, cache.summaries, **kw)
+    monkeypatch.setattr(decode_kernels, "DECODE_STRIDED_SPANS", strided)
+    monkeypatch.setattr(decode_kernels, "DECODE_REGISTER_LIST", register_list)
+    out, count = decode_kernels.decode_step(q[:, :, -1:], k, v, cache.summaries, **kw)
+    assert _rel(out, ref[:, :, -1:]) < TOL and torch.equal(count, base_count)
+    assert int(count.min()) > 2
+
+
 @pytest.mark.parametrize("lean", [False, True])
 @pytest.mark.parametrize("streamed", [False, True])
 def test_decode_route_streamed_or_resident_routes_alike(monkeypatch, streamed, lean):
