@@ -24,23 +24,17 @@ from dashbench.kernels.reference import dash_attention_reference
 from profiling import kernel_times  # scripts/profiling.py
 
 # name: decode_kernels settings (the rest as the defaults)
-VARIANTS = {  # stop 17 also timed programmatic dependent launch (slower; removed, see f04ddc9)
+# Stop 17 also timed programmatic dependent launch (slower; removed, see f04ddc9); stop 18 the
+# step in one launch and the attend's interleaved spans and register list (slower; removed, 89d3a23).
+VARIANTS = {
     "default": {},
     "split64": dict(MAX_SPLIT=64, COMBINE_DIMS=0),
     "split256_dims16": dict(MAX_SPLIT=256, COMBINE_DIMS=16),
-    "fused": dict(DECODE_FUSED=True),  # the step in one launch (stop 18)
-    "fused_split256": dict(DECODE_FUSED=True, MAX_SPLIT=256),
-    "fused_split64": dict(DECODE_FUSED=True, MAX_SPLIT=64),
-    "strided": dict(DECODE_STRIDED_SPANS=True),  # interleaved attend spans (stop 18)
-    "reglist": dict(DECODE_REGISTER_LIST=True),  # routed list in registers (stop 18)
-    "strided_reglist": dict(DECODE_STRIDED_SPANS=True, DECODE_REGISTER_LIST=True),
-    "strided_reglist_split64": dict(DECODE_STRIDED_SPANS=True, DECODE_REGISTER_LIST=True, MAX_SPLIT=64),
-    "strided_reglist_split32": dict(DECODE_STRIDED_SPANS=True, DECODE_REGISTER_LIST=True, MAX_SPLIT=32),
-    "fused_strided_reglist": dict(DECODE_FUSED=True, DECODE_STRIDED_SPANS=True, DECODE_REGISTER_LIST=True),
+    "thr256": dict(THRESHOLD_VALUES_PER_WARP=256),  # threshold programs of twice the warps
+    "thr1024": dict(THRESHOLD_VALUES_PER_WARP=1024),
 }
 DEFAULTS = {name: getattr(decode_kernels, name) for name in
-            ("MAX_SPLIT", "COMBINE_DIMS", "DECODE_LEAN_THRESHOLD", "THRESHOLD_VALUES_PER_WARP",
-                                                  "DECODE_FUSED", "DECODE_STRIDED_SPANS", "DECODE_REGISTER_LIST")}
+            ("MAX_SPLIT", "COMBINE_DIMS", "DECODE_LEAN_THRESHOLD", "THRESHOLD_VALUES_PER_WARP")}
 
 
 def main():

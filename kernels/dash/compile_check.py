@@ -144,25 +144,15 @@ def cases(shapes=SHAPES):
                        decode_kernels._decode_threshold_kernel,
                        pointer_types(decode_kernels._decode_threshold_kernel, "fp32", over),
                        dict(G=G, RP=RP, BLK=blk, RESIDENT=resident, LEAN=lean), ones, warps)
-        for ones, span, strided in (((), 32, False), (("n_keys", "n_split"), 256, False), ((), 16, True)):
-            yield (f"decode_attend G={G} ones={ones} span={span} strided/register list={strided}",
-                   decode_kernels._decode_attend_kernel,
+        for ones, span in (((), 32), (("n_keys", "n_split"), 256)):
+            yield (f"decode_attend G={G} ones={ones} span={span}", decode_kernels._decode_attend_kernel,
                    pointer_types(decode_kernels._decode_attend_kernel, "bf16", {**over, "IDS": "*i32", "NCNT": "*i32"}),
-                   dict(HKV=8, G=G, GP=GP, RP=RP, C=C, D=D, SPAN=span, ESTIMATE_DIAGONAL=True, STRIDED=strided,
-                        REG_LIST=strided), ones)
+                   dict(HKV=8, G=G, GP=GP, RP=RP, C=C, D=D, SPAN=span, ESTIMATE_DIAGONAL=True), ones)
         for est, db in ((True, 0), (False, 0), (True, 32)):
             yield (f"decode_combine G={G} est={est} dims={db}", decode_kernels._decode_combine_kernel,
                    pointer_types(decode_kernels._decode_combine_kernel, "bf16",
                                  {**over, "NCNT": "*i32", "LSUM": "*fp32"}),
                    dict(HKV=8, G=G, RP=RP, D=D, NSP=256, ESTIMATE_DIAGONAL=est, DB=db), ())
-        blk, resident, _ = decode_kernels.threshold_config(2047)
-        yield (f"decode_step (one launch) G={G}", decode_kernels._decode_step_kernel,
-               pointer_types(decode_kernels._decode_step_kernel, "bf16",
-                             {**over, "SYNC": "*i32", "IDS": "*i32", "NCNT": "*i32", "COUNT": "*i32", "S": "*fp32",
-                              "X": "*fp32", "TAU": "*fp32", "LOGP": "*fp32", "LSUM": "*fp32", "M_P": "*fp32",
-                              "L_P": "*fp32", "ACC_P": "*fp32"}),
-               dict(HKV=2, G=G, GP=GP, RP=RP, C=C, D=D, CB=route.CB, SPLIT_BF16=True, BLK=blk, RESIDENT=resident,
-                    LEAN=True, SPAN=16, NSP=256, DB=32, ESTIMATE_DIAGONAL=True, STRIDED=True, REG_LIST=True), ())
 
 
 def resources(kernel) -> str:

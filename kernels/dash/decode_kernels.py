@@ -38,14 +38,14 @@ from dashbench.kernels.dash.route import (
 
 
 @triton.jit
-def _scores_program(
-    blk, bh, Q, S, X, stride_qb, stride_qh, stride_sb, stride_sh, stride_sc,
+def _decode_scores_kernel(
+    Q, S, X, stride_qb, stride_qh, stride_sb, stride_sh, stride_sc,
     n_cand, n_pad, xscale,
     HKV: tl.constexpr, G: tl.constexpr, RP: tl.constexpr, D: tl.constexpr, CB: tl.constexpr,
     SPLIT_BF16: tl.constexpr,
 ):  # fmt: skip
-    """Routing scores of (batch x KV head) ``bh``'s G query heads against chunks ``blk * CB``
-    onwards, stored as rows of ``n_pad`` floats."""
+    blk = tl.program_id(0)
+    bh = tl.program_id(1)
     b = (bh // HKV).to(tl.int64)
     h = (bh % HKV).to(tl.int64)
     rows = tl.arange(0, RP)
@@ -61,17 +61,6 @@ def _scores_program(
                 SPLIT_BF16, True)  # fmt: skip
     tl.store(X + (bh * RP + rows[:, None]).to(tl.int64) * n_pad + cs[None, :], x,
              mask=valid[:, None] & (cs[None, :] < n_pad))  # fmt: skip
-
-
-@triton.jit
-def _decode_scores_kernel(
-    Q, S, X, stride_qb, stride_qh, stride_sb, stride_sh, stride_sc,
-    n_cand, n_pad, xscale,
-    HKV: tl.constexpr, G: tl.constexpr, RP: tl.constexpr, D: tl.constexpr, CB: tl.constexpr,
-    SPLIT_BF16: tl.constexpr,
-):  # fmt: skip
-    _scores_program(tl.program_id(0), tl.program_id(1), Q, S, X, stride_qb, stride_qh, stride_sb, stride_sh,
-                    stride_sc, n_cand, n_pad, xscale, HKV, G, RP, D, CB, SPLIT_BF16)  # fmt: skip
 
 
 @triton.jit
@@ -148,48 +137,41 @@ def _decode_threshold_lean(row, n_cand, max_iter, BLK: tl.constexpr, RESIDENT: t
 
 
 @triton.jit
-def _threshold_program(r, X, TAU, n_cand, n_pad, max_iter, RP: tl.constexpr, G: tl.constexpr,
-                       BLK: tl.constexpr, RESIDENT: tl.constexpr, LEAN: tl.constexpr):  # fmt: skip
-    """Row ``r`` = (batch x KV head) * G + query head: its exact entmax threshold (absolute;
-    +inf without candidates). RESIDENT (``n_cand <= BLK``): the row is loaded once and every
-    pass runs on registers; otherwise each pass streams it in blocks of BLK."""
-    r = r.to(tl.int64)
+def _decode_threshold_kernel(X, TAU, n_cand, n_pad, max_iter, RP: tl.constexpr, G: tl.constexpr,
+                             BLK: tl.constexpr, RESIDENT: tl.constexpr, LEAN: tl.constexpr = False):  # fmt: skip
+    """One program per (batch, KV head, query head): the row's exact entmax threshold.
+    RESIDENT (``n_cand <= BLK``): the row is loaded once and every pass runs on registers;
+    otherwise each pass streams it in blocks of BLK."""
+    r = tl.program_id(0).to(tl.int64)
     row = X + ((r // G) * RP + r % G) * n_pad
     if LEAN:
         tau = _decode_threshold_lean(row, n_cand, max_iter, BLK, RESIDENT)
-    else:
-        lanes = tl.arange(0, BLK)
-        # Work on [1, BLK] tensors: the support helpers reduce along axis 1.
-        one = tl.zeros([1], tl.int32) == 0
-        ok_all = (lanes < n_cand)[None, :]
-        x_all, m = _row_scores_and_max(row, n_cand, BLK, RESIDENT)
-        tau = tl.full([1], -1.0, tl.float32)
-        done = one & (n_cand == 0)
-        it = 0
-        while (it < max_iter) & (tl.min(done.to(tl.int32), axis=0) == 0):
-            cnt, s1, s2, lowest_in, highest_out = _support_init(1)
-            if RESIDENT:
+        tl.store(TAU + r + tl.arange(0, 1), tl.where(n_cand > 0, tau, float("inf")))
+        return
+    lanes = tl.arange(0, BLK)
+    # Work on [1, BLK] tensors: the support helpers reduce along axis 1.
+    one = tl.zeros([1], tl.int32) == 0
+    ok_all = (lanes < n_cand)[None, :]
+    x_all, m = _row_scores_and_max(row, n_cand, BLK, RESIDENT)
+    tau = tl.full([1], -1.0, tl.float32)
+    done = one & (n_cand == 0)
+    it = 0
+    while (it < max_iter) & (tl.min(done.to(tl.int32), axis=0) == 0):
+        cnt, s1, s2, lowest_in, highest_out = _support_init(1)
+        if RESIDENT:
+            cnt, s1, s2, lowest_in, highest_out = _support_update(
+                x_all - m[:, None], tau, ok_all, cnt, s1, s2, lowest_in, highest_out)
+        else:
+            for c0 in range(0, n_cand, BLK):
+                ok = ((c0 + lanes) < n_cand)[None, :]
+                x = tl.load(row + c0 + lanes[None, :], mask=ok, other=float("-inf"))
                 cnt, s1, s2, lowest_in, highest_out = _support_update(
-                    x_all - m[:, None], tau, ok_all, cnt, s1, s2, lowest_in, highest_out)
-            else:
-                for c0 in range(0, n_cand, BLK):
-                    ok = ((c0 + lanes) < n_cand)[None, :]
-                    x = tl.load(row + c0 + lanes[None, :], mask=ok, other=float("-inf"))
-                    cnt, s1, s2, lowest_in, highest_out = _support_update(
-                        x - m[:, None], tau, ok, cnt, s1, s2, lowest_in, highest_out)
-            root, converged = _solve_on_support(cnt, s1, s2, lowest_in, highest_out)
-            tau = tl.where(done, tau, root)
-            done = done | converged
-            it += 1
-        tau = m + tau
-    tl.store(TAU + r + tl.arange(0, 1), tl.where(n_cand > 0, tau, float("inf")))
-
-
-@triton.jit
-def _decode_threshold_kernel(X, TAU, n_cand, n_pad, max_iter, RP: tl.constexpr, G: tl.constexpr,
-                             BLK: tl.constexpr, RESIDENT: tl.constexpr, LEAN: tl.constexpr = False):  # fmt: skip
-    """One program per (batch, KV head, query head): the row's exact entmax threshold."""
-    _threshold_program(tl.program_id(0), X, TAU, n_cand, n_pad, max_iter, RP, G, BLK, RESIDENT, LEAN)
+                    x - m[:, None], tau, ok, cnt, s1, s2, lowest_in, highest_out)
+        root, converged = _solve_on_support(cnt, s1, s2, lowest_in, highest_out)
+        tau = tl.where(done, tau, root)
+        done = done | converged
+        it += 1
+    tl.store(TAU + r + tl.arange(0, 1), tl.where(n_cand > 0, m + tau, float("inf")))
 
 
 RESIDENT_VALUES = 16384  # longest score row a threshold program keeps in registers
@@ -252,13 +234,12 @@ def _fold_chunk(s, v, m_i, l_i, acc):
 
 
 @triton.jit
-def _attend_program(
-    split, bh, Q, K, V, X, TAU, IDS, LOGP, LSUM, NCNT, M_OUT, L_OUT, ACC_OUT,
+def _decode_attend_kernel(
+    Q, K, V, X, TAU, IDS, LOGP, LSUM, NCNT, M_OUT, L_OUT, ACC_OUT,
     stride_qb, stride_qh, stride_kb, stride_kh, stride_kn,
     n_keys, n_cand, n_pad, n_split, sm_scale, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, RP: tl.constexpr, C: tl.constexpr,
-    D: tl.constexpr, SPAN: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, STRIDED: tl.constexpr = False,
-    REG_LIST: tl.constexpr = False,
+    D: tl.constexpr, SPAN: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr,
 ):  # fmt: skip
     """Program ``s < n_split`` owns candidate chunks ``[s * SPAN, (s + 1) * SPAN)``: it forms
     their GQA-mean probabilities from the stored scores and thresholds, lists the routed ones
@@ -266,6 +247,8 @@ def _attend_program(
     ``log p / sigma`` and writes a partial softmax state plus its sum of log-probabilities and
     count. Program ``n_split`` attends the query's own, partial chunk (no bias). The centring
     by ``log_g`` (a mean over all splits) is applied by the combine."""
+    split = tl.program_id(0)
+    bh = tl.program_id(1)
     b = (bh // HKV).to(tl.int64)
     h = (bh % HKV).to(tl.int64)
     rows = tl.arange(0, RP)
@@ -285,9 +268,7 @@ def _attend_program(
         grows = tl.arange(0, GP)
         gvalid = grows < G
         lanes = tl.arange(0, SPAN)
-        # STRIDED: chunks split, split + n_split, ...: routed chunks come in runs (recent ones,
-        # clusters), and interleaved spans share a run out instead of one program taking it all.
-        cs = split + lanes * n_split if STRIDED else split * SPAN + lanes
+        cs = split * SPAN + lanes
         cm = cs < n_cand
         x = tl.load(X + (bh.to(tl.int64) * RP + grows[:, None]) * n_pad + cs[None, :],
                     mask=gvalid[:, None] & cm[None, :], other=float("-inf"))  # fmt: skip
@@ -297,25 +278,17 @@ def _attend_program(
         routed = (p_bar > 1e-20) & cm
         r = routed.to(tl.int32)
         log_p = tl.log(tl.where(routed, p_bar, 1.0))
+        slot = tl.cumsum(r, axis=0) - r
+        base = bh.to(tl.int64) * n_pad + split * SPAN
+        tl.store(IDS + base + slot, cs, mask=routed)
+        tl.store(LOGP + base + slot, log_p, mask=routed)
         n_routed = tl.sum(r, axis=0)
         tl.store(LSUM + bh * n_split + split, tl.sum(tl.where(routed, log_p, 0.0), axis=0))
         tl.store(NCNT + bh * n_split + split, n_routed)
-        base = (bh.to(tl.int64) * n_split + split) * SPAN
-        if not REG_LIST:
-            slot = tl.cumsum(r, axis=0) - r
-            tl.store(IDS + base + slot, cs, mask=routed)
-            tl.store(LOGP + base + slot, log_p, mask=routed)
-            tl.debug_barrier()  # the list was written by the whole block; every thread reads it
-        prev = -1
+        tl.debug_barrier()  # the list was written by the whole block; every thread reads it
         for i in range(0, n_routed):
-            if REG_LIST:  # the next routed lane after the previous one, from registers
-                lane = tl.min(tl.where(routed & (lanes > prev), lanes, SPAN), axis=0)
-                prev = lane
-                c = split + lane * n_split if STRIDED else split * SPAN + lane
-                bias = tl.sum(tl.where(lanes == lane, log_p, 0.0), axis=0)
-            else:
-                c = tl.load(IDS + base + i)
-                bias = tl.load(LOGP + base + i)  # the token's GQA-mean log-probability
+            c = tl.load(IDS + base + i)
+            bias = tl.load(LOGP + base + i)  # the token's GQA-mean log-probability
             if ESTIMATE_DIAGONAL:
                 bias = bias * inv_sigma
             kpos = (c * C + keys).to(tl.int64)
@@ -330,29 +303,17 @@ def _attend_program(
 
 
 @triton.jit
-def _decode_attend_kernel(
-    Q, K, V, X, TAU, IDS, LOGP, LSUM, NCNT, M_OUT, L_OUT, ACC_OUT,
-    stride_qb, stride_qh, stride_kb, stride_kh, stride_kn,
-    n_keys, n_cand, n_pad, n_split, sm_scale, inv_sigma,
-    HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, RP: tl.constexpr, C: tl.constexpr,
-    D: tl.constexpr, SPAN: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, STRIDED: tl.constexpr = False,
-    REG_LIST: tl.constexpr = False,
-):  # fmt: skip
-    _attend_program(tl.program_id(0), tl.program_id(1), Q, K, V, X, TAU, IDS, LOGP, LSUM, NCNT, M_OUT, L_OUT,
-                    ACC_OUT, stride_qb, stride_qh, stride_kb, stride_kh, stride_kn, n_keys, n_cand, n_pad,
-                    n_split, sm_scale, inv_sigma, HKV, G, GP, RP, C, D, SPAN, ESTIMATE_DIAGONAL, STRIDED,
-                    REG_LIST)  # fmt: skip
-
-
-@triton.jit
-def _combine_program(
-    bh, g, part, M_IN, L_IN, ACC_IN, LSUM, NCNT, OUT, COUNT, stride_ob, stride_oh, n_split, inv_sigma,
+def _decode_combine_kernel(
+    M_IN, L_IN, ACC_IN, LSUM, NCNT, OUT, COUNT, stride_ob, stride_oh, n_split, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, RP: tl.constexpr, D: tl.constexpr, NSP: tl.constexpr,
     ESTIMATE_DIAGONAL: tl.constexpr, DB: tl.constexpr = 0,
 ):  # fmt: skip
     """One program per (batch, KV head, query head) and ``DB`` of the head dims (0: all):
     centres the routed states' bias by ``log_g`` (the mean log-probability over every split) and
     merges the ``n_split + 1`` partial states of its row at once (log-sum-exp)."""
+    bh = tl.program_id(0)
+    g = tl.program_id(1)
+    part = tl.program_id(2)
     b = (bh // HKV).to(tl.int64)
     h = (bh % HKV).to(tl.int64)
     splits = tl.arange(0, NSP)
@@ -378,101 +339,6 @@ def _combine_program(
         tl.store(COUNT + bh, n_routed + 1)
 
 
-@triton.jit
-def _decode_combine_kernel(
-    M_IN, L_IN, ACC_IN, LSUM, NCNT, OUT, COUNT, stride_ob, stride_oh, n_split, inv_sigma,
-    HKV: tl.constexpr, G: tl.constexpr, RP: tl.constexpr, D: tl.constexpr, NSP: tl.constexpr,
-    ESTIMATE_DIAGONAL: tl.constexpr, DB: tl.constexpr = 0,
-):  # fmt: skip
-    _combine_program(tl.program_id(0), tl.program_id(1), tl.program_id(2), M_IN, L_IN, ACC_IN, LSUM, NCNT, OUT,
-                     COUNT, stride_ob, stride_oh, n_split, inv_sigma, HKV, G, RP, D, NSP, ESTIMATE_DIAGONAL,
-                     DB)  # fmt: skip
-
-
-@triton.jit
-def _wait_for(counter, target):
-    """Spin until ``counter`` reaches ``target``, acquiring what its producers released (Triton
-    lowers an atomic add of 0 to a load-acquire by one thread; the barrier passes it on to the
-    block). The producers hold lower tickets, so they are running or done: the wait ends."""
-    while tl.atomic_add(counter, 0, sem="acquire") < target:
-        pass
-    tl.debug_barrier()
-
-
-@triton.jit
-def _signal(counter):
-    """Count this program's results as done (after every thread of the block stored its part)."""
-    tl.debug_barrier()
-    tl.atomic_add(counter, 1, sem="release")
-
-
-@triton.jit
-def _decode_step_kernel(
-    SYNC, Q, S, K, V, X, TAU, IDS, LOGP, LSUM, NCNT, M_P, L_P, ACC_P, OUT, COUNT,
-    stride_qb, stride_qh, stride_sb, stride_sh, stride_sc, stride_kb, stride_kh, stride_kn,
-    stride_ob, stride_oh, n_keys, n_cand, n_pad, n_split, n_blocks, n_bh, max_iter, xscale, sm_scale,
-    inv_sigma,
-    HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, RP: tl.constexpr, C: tl.constexpr,
-    D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, BLK: tl.constexpr,
-    RESIDENT: tl.constexpr, LEAN: tl.constexpr, SPAN: tl.constexpr, NSP: tl.constexpr,
-    DB: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, STRIDED: tl.constexpr, REG_LIST: tl.constexpr,
-):  # fmt: skip
-    """The whole decode step in one launch: the four kernels' programs in one grid, ordered
-    scores, thresholds, attends, merges, each (batch, KV head)'s stage waiting only for that
-    (batch, KV head)'s previous stage through counters in ``SYNC`` (zero between launches).
-    Roles go by a ticket taken at the start rather than by the block index (CUDA does not
-    promise to start blocks in index order): a program waits only for lower tickets, whose
-    programs are already running, so it never waits for one that cannot start. The last
-    program to finish zeroes the counters for the next launch."""
-    ticket = tl.atomic_add(SYNC, 1, sem="relaxed")
-    PARTS: tl.constexpr = 1 if DB == 0 else D // DB
-    n_sc = n_blocks * n_bh
-    n_th = n_bh * G
-    n_at = (n_split + 1) * n_bh
-    total = n_sc + n_th + n_at + n_bh * G * PARTS
-    scores_done = SYNC + 2
-    tau_done = scores_done + n_bh
-    attend_done = tau_done + n_bh
-    if ticket < n_sc:
-        bh = ticket // n_blocks
-        _scores_program(ticket % n_blocks, bh, Q, S, X, stride_qb, stride_qh, stride_sb, stride_sh, stride_sc,
-                        n_cand, n_pad, xscale, HKV, G, RP, D, CB, SPLIT_BF16)  # fmt: skip
-        _signal(scores_done + bh)
-    elif ticket < n_sc + n_th:
-        r = ticket - n_sc
-        bh = r // G
-        _wait_for(scores_done + bh, n_blocks)
-        _threshold_program(r, X, TAU, n_cand, n_pad, max_iter, RP, G, BLK, RESIDENT, LEAN)
-        _signal(tau_done + bh)
-    elif ticket < n_sc + n_th + n_at:
-        j = ticket - n_sc - n_th
-        bh = j // (n_split + 1)
-        split = j % (n_split + 1)
-        if split < n_split:  # (the own chunk needs no threshold)
-            _wait_for(tau_done + bh, G)
-        _attend_program(split, bh, Q, K, V, X, TAU, IDS, LOGP, LSUM, NCNT, M_P, L_P, ACC_P, stride_qb,
-                        stride_qh, stride_kb, stride_kh, stride_kn, n_keys, n_cand, n_pad, n_split, sm_scale,
-                        inv_sigma, HKV, G, GP, RP, C, D, SPAN, ESTIMATE_DIAGONAL, STRIDED, REG_LIST)  # fmt: skip
-        _signal(attend_done + bh)
-    else:
-        j = ticket - n_sc - n_th - n_at
-        bh = j // (G * PARTS)
-        _wait_for(attend_done + bh, n_split + 1)
-        _combine_program(bh, (j // PARTS) % G, j % PARTS, M_P, L_P, ACC_P, LSUM, NCNT, OUT, COUNT, stride_ob,
-                         stride_oh, n_split, inv_sigma, HKV, G, RP, D, NSP, ESTIMATE_DIAGONAL, DB)  # fmt: skip
-    tl.debug_barrier()
-    if tl.atomic_add(SYNC + 1, 1, sem="acq_rel") == total - 1:  # every other program is done
-        for i in range(0, 2 + 3 * n_bh, 128):
-            lanes = i + tl.arange(0, 128)
-            tl.store(SYNC + lanes, tl.zeros([128], tl.int32), mask=lanes < 2 + 3 * n_bh)
-
-
-def sync_counters(batch_kv_heads: int, device) -> torch.Tensor:
-    """The zeroed counters one-launch decode steps synchronize through (they leave them zeroed);
-    steps that may run at the same time need their own."""
-    return torch.zeros(2 + 3 * batch_kv_heads, device=device, dtype=torch.int32)
-
-
 # At most 128 spans a (batch, KV head), merged over head-dim slices of 32 (COMBINE_DIMS): H100,
 # 128k, 10% (results/reference/h100-dash/stop17/), Hkv 2, B=1: attend 10.0 -> 8.0 us, the step
 # under a CUDA graph 21.7 -> 19.1 us (2.82x -> 3.21x FA3; a rerun: 22.0 -> 19.8 us, 3.12x); the
@@ -484,24 +350,12 @@ COMBINE_DIMS = 32
 # (Programmatic dependent launch of the threshold, attend and combine kernels was slower under
 # CUDA graphs on the H100, stop 17: 21.7 -> 24.3 us at Hkv 2, B=1; removed, commit f04ddc9 has it.)
 SPAN_VALUES = 16384  # scores one attend program reads (GP rows x SPAN chunks)
-# Attend programs take interleaved chunks (split, split + n_split, ...) rather than a contiguous
-# span, so a run of routed chunks is shared out; and keep their routed list in registers (the
-# next routed lane by a min) rather than writing it to memory and reading it back. Off until timed.
-DECODE_STRIDED_SPANS = False
-DECODE_REGISTER_LIST = False
-# The step in one launch (``_decode_step_kernel``) instead of four: on the H100 a launch costs
-# ~0.65 us between kernels under a CUDA graph plus each kernel's ramp and tail, 2.6 us of the
-# 19.8 us step at 128k, Hkv 2, B=1 (stop 17). "auto": where the threshold row fits 4 warps'
-# registers (FUSED_MAX_CANDIDATES) and a counter buffer is given. Off until timed.
-DECODE_FUSED = False
-FUSED_MAX_CANDIDATES = 4096
 
 
 def decode_step(q, k, v, summaries, *, chunk_size, scaling, sigma, estimate_diagonal,
-                n_split: int | None = None, sync: torch.Tensor | None = None):  # fmt: skip
+                n_split: int | None = None):  # fmt: skip
     """One decode step for ``q`` ``[B, Hq, 1, D]`` at position ``L - 1`` of ``k``/``v``
-    ``[B, Hkv, L, D]`` (views of a cache are fine). Returns ``(out, count [B, Hkv, 1])``.
-    ``sync``: zeroed counters (``sync_counters``) for the one-launch step (``DECODE_FUSED``)."""
+    ``[B, Hkv, L, D]`` (views of a cache are fine). Returns ``(out, count [B, Hkv, 1])``."""
     B, Hq, _, D = q.shape
     Hkv, L = k.shape[1], k.shape[2]
     G = Hq // Hkv
@@ -519,44 +373,21 @@ def decode_step(q, k, v, summaries, *, chunk_size, scaling, sigma, estimate_diag
     states = BH * (n_split + 1) * RP  # routed slices, then the query's own chunk
     # Two workspace allocations, split into views: a decode step is short enough for host-side
     # allocation calls to show up in its time.
-    n_list = 0 if DECODE_REGISTER_LIST else n_split * span  # each program's list slot: its span
-    f32 = torch.empty(BH * (RP * n_pad + G + n_list + n_split) + states * (2 + D), device=dev,
+    f32 = torch.empty(BH * (RP * n_pad + G + n_pad + n_split) + states * (2 + D), device=dev,
                       dtype=torch.float32)  # fmt: skip
     x, tau, log_p, l_sum, m_part, l_part, acc_part = f32.split(
-        [BH * RP * n_pad, BH * G, BH * n_list, BH * n_split, states, states, states * D])
-    i32 = torch.empty(BH * (1 + n_list + n_split), device=dev, dtype=torch.int32)
-    count, ids, n_count = i32.split([BH, BH * n_list, BH * n_split])
+        [BH * RP * n_pad, BH * G, BH * n_pad, BH * n_split, states, states, states * D])
+    i32 = torch.empty(BH * (1 + n_pad + n_split), device=dev, dtype=torch.int32)
+    count, ids, n_count = i32.split([BH, BH * n_pad, BH * n_split])
     bf16 = q.dtype == torch.bfloat16
     out = torch.empty_like(q)
-    blk, resident, warps = threshold_config(n_cand)
-    nsp = triton.next_power_of_2(n_split + 1)
-    db = COMBINE_DIMS if 0 < COMBINE_DIMS < D else 0
-    combine_warps = min(16, max(4, nsp * (db or D) // 8192))  # 4 up to 128 states (8 measured slower)
-    fused = DECODE_FUSED and resident and n_cand <= FUSED_MAX_CANDIDATES and combine_warps == 4
-    if fused:
-        if sync is None:
-            sync = sync_counters(BH, dev)
-        elif sync.numel() < 2 + 3 * BH or sync.dtype != torch.int32 or sync.device != dev:
-            raise ValueError(f"sync must be {2 + 3 * BH} zeroed int32 counters on {dev} (sync_counters)")
-        n_blocks = n_pad // CB if n_cand else 0
-        grid = n_blocks * BH + BH * G + (n_split + 1) * BH + BH * G * (D // db if db else 1)
-        _decode_step_kernel[(grid,)](
-            sync, q, summaries, k, v, x, tau, ids, log_p, l_sum, n_count, m_part, l_part, acc_part, out, count,
-            q.stride(0), q.stride(1), summaries.stride(0), summaries.stride(1), summaries.stride(2),
-            k.stride(0), k.stride(1), k.stride(2), out.stride(0), out.stride(1),
-            L, n_cand, n_pad, n_split, n_blocks, BH, MAX_ITER, xscale, 1.4426950408889634 / math.sqrt(D),
-            1.0 / sigma, HKV=Hkv, G=G, GP=GP, RP=RP, C=C, D=D, CB=CB, SPLIT_BF16=bf16, BLK=blk,
-            RESIDENT=resident, LEAN=DECODE_LEAN_THRESHOLD, SPAN=span, NSP=nsp, DB=db,
-            ESTIMATE_DIAGONAL=estimate_diagonal, STRIDED=DECODE_STRIDED_SPANS, REG_LIST=DECODE_REGISTER_LIST,
-            num_warps=4,
-        )  # fmt: skip
-        return out, count.view(B, Hkv, 1)
     if n_cand:
         _decode_scores_kernel[(n_pad // CB, BH)](
             q, summaries, x, q.stride(0), q.stride(1),
             summaries.stride(0), summaries.stride(1), summaries.stride(2),
             n_cand, n_pad, xscale, HKV=Hkv, G=G, RP=RP, D=D, CB=CB, SPLIT_BF16=bf16,
         )  # fmt: skip
+    blk, resident, warps = threshold_config(n_cand)
     _decode_threshold_kernel[(BH * G,)](
         x, tau, n_cand, n_pad, MAX_ITER, RP=RP, G=G, BLK=blk, RESIDENT=resident, LEAN=DECODE_LEAN_THRESHOLD,
         num_warps=warps,
@@ -566,11 +397,12 @@ def decode_step(q, k, v, summaries, *, chunk_size, scaling, sigma, estimate_diag
         q.stride(0), q.stride(1), k.stride(0), k.stride(1), k.stride(2),
         L, n_cand, n_pad, n_split, 1.4426950408889634 / math.sqrt(D), 1.0 / sigma,
         HKV=Hkv, G=G, GP=GP, RP=RP, C=C, D=D, SPAN=span, ESTIMATE_DIAGONAL=estimate_diagonal,
-        STRIDED=DECODE_STRIDED_SPANS, REG_LIST=DECODE_REGISTER_LIST,
     )  # fmt: skip
+    nsp = triton.next_power_of_2(n_split + 1)
+    db = COMBINE_DIMS if 0 < COMBINE_DIMS < D else 0
     _decode_combine_kernel[(BH, G, D // db if db else 1)](
         m_part, l_part, acc_part, l_sum, n_count, out, count, out.stride(0), out.stride(1), n_split,
         1.0 / sigma, HKV=Hkv, G=G, RP=RP, D=D, NSP=nsp, ESTIMATE_DIAGONAL=estimate_diagonal, DB=db,
-        num_warps=combine_warps,
+        num_warps=min(16, max(4, nsp * (db or D) // 8192)),  # 4 up to 128 states (8 measured slower)
     )  # fmt: skip
     return out, count.view(B, Hkv, 1)

@@ -67,26 +67,6 @@ def test_split_kv_decode_is_independent_of_the_split(n_split, sigma, est):
     assert int(count.min()) > 1  # the test routes to several chunks, so splits have work
 
 
-@pytest.mark.parametrize("strided, register_list", [(True, False), (False, True), (True, True)])
-@pytest.mark.parametrize("n_split", [1, 3, 8])
-def test_attend_spans_strided_or_listed_in_registers_match_the_prefill(monkeypatch, strided, register_list, n_split):
-    """Attend programs over interleaved chunks (``DECODE_STRIDED_SPANS``) and with their routed
-    list in registers (``DECODE_REGISTER_LIST``) give the prefill's last row and the default's
-    counts, at spans that leave some programs without candidates (8 spans of 9 chunks)."""
-    from dashbench.kernels.dash import decode_kernels
-
-    q, k, v, w = _inputs(2, 8, 2, 300, 64, seed=4)
-    ref = dash_attention_reference(q, k, v, w, chunk_size=32, scaling=2.0)
-    cache = DashCache.from_prefill(k, v, w, chunk_size=32)
-    kw = dict(chunk_size=32, scaling=2.0, sigma=1.0, estimate_diagonal=True, n_split=n_split)
-    _, base_count = decode_kernels.decode_step(q[:, :, -1:], k, v, cache.summaries, **kw)
-    monkeypatch.setattr(decode_kernels, "DECODE_STRIDED_SPANS", strided)
-    monkeypatch.setattr(decode_kernels, "DECODE_REGISTER_LIST", register_list)
-    out, count = decode_kernels.decode_step(q[:, :, -1:], k, v, cache.summaries, **kw)
-    assert _rel(out, ref[:, :, -1:]) < TOL and torch.equal(count, base_count)
-    assert int(count.min()) > 2
-
-
 @pytest.mark.parametrize("lean", [False, True])
 @pytest.mark.parametrize("streamed", [False, True])
 def test_decode_route_streamed_or_resident_routes_alike(monkeypatch, streamed, lean):
@@ -156,40 +136,3 @@ def test_decode_combine_over_head_dim_slices_changes_nothing(monkeypatch):
         out, count = decode_kernels.decode_step(q[:, :, -1:], k, v, cache.summaries, **kw)
         assert _rel(out, base) < 1e-6 and torch.equal(count, base_count)
         assert int(base_count.min()) > 1
-
-
-@pytest.mark.parametrize(
-    "B, hq, hkv, n, d, n_split, dims",
-    [(2, 8, 2, 300, 128, None, 32), (1, 6, 2, 200, 64, 3, 0), (1, 16, 1, 20, 64, None, 32), (3, 4, 4, 97, 64, 2, 0)],
-)
-def test_one_launch_step_equals_the_four_launches(monkeypatch, B, hq, hkv, n, d, n_split, dims):
-    """``DECODE_FUSED``: the step's four kernels as roles of one grid, synchronized through
-    counters, give the four launches' output and counts exactly and leave the counters zeroed
-    for the next step (also with no complete chunk before the query's own: n = 20)."""
-    from dashbench.kernels.dash import decode_kernels
-
-    q, k, v, w = _inputs(B, hq, hkv, n, d, seed=n)
-    cache = DashCache.from_prefill(k, v, w, chunk_size=32)
-    monkeypatch.setattr(decode_kernels, "COMBINE_DIMS", dims)
-    kw = dict(chunk_size=32, scaling=2.0, sigma=1.0, estimate_diagonal=True, n_split=n_split)
-    results = []
-    for fused in (False, True):
-        monkeypatch.setattr(decode_kernels, "DECODE_FUSED", fused)
-        for _ in range(2):  # twice: the second step starts from the counters the first left
-            results.append(decode_kernels.decode_step(q[:, :, -1:], k, v, cache.summaries, sync=cache.sync, **kw))
-            assert int(cache.sync.abs().sum()) == 0
-    (base, base_count), *rest = results
-    for out, count in rest:
-        assert torch.equal(out, base) and torch.equal(count, base_count)
-    assert int(base_count.max()) > 1 or n <= 32
-
-
-def test_one_launch_step_checks_its_counters(monkeypatch):
-    from dashbench.kernels.dash import decode_kernels
-
-    monkeypatch.setattr(decode_kernels, "DECODE_FUSED", True)
-    q, k, v, w = _inputs(1, 4, 2, 100, 64, seed=1)
-    cache = DashCache.from_prefill(k, v, w, chunk_size=32)
-    with pytest.raises(ValueError, match="sync"):
-        decode_kernels.decode_step(q[:, :, -1:], k, v, cache.summaries, chunk_size=32, scaling=2.0, sigma=1.0,
-                                   estimate_diagonal=True, sync=cache.sync[:3])  # fmt: skip
