@@ -15,6 +15,7 @@ FA3's ``flash_attn_with_kvcache`` and cuDNN SDPA, plain and replayed in a CUDA g
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import sys
 import time
@@ -133,7 +134,18 @@ def main() -> int:
     ap.add_argument("--chunk", type=int, default=64)
     ap.add_argument("--skip", default="", help="train and/or decode")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--backward-setting", action="append", default=[], metavar="NAME=VALUE",
+                    help="set dashbench.kernels.dash.backward.NAME (a Python literal) before timing")
     args = ap.parse_args()
+    from dashbench.kernels.dash import backward
+
+    settings = {}
+    for item in args.backward_setting:
+        name, value = item.split("=", 1)
+        if not hasattr(backward, name):
+            raise SystemExit(f"backward has no setting {name}")
+        settings[name] = ast.literal_eval(value)
+        setattr(backward, name, settings[name])
     hkvs = [int(h) for h in args.hkv.split(",")]
     t0 = time.time()
     rows = []
@@ -146,7 +158,7 @@ def main() -> int:
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         meta = {"device": torch.cuda.get_device_name(), "torch": torch.__version__,
-                "command": "python " + " ".join(sys.argv), "rows": rows}
+                "command": "python " + " ".join(sys.argv), "backward_settings": settings, "rows": rows}
         (args.out / "bench_dash_bwd_decode.json").write_text(json.dumps(meta, indent=1) + "\n")
     return 0
 

@@ -45,6 +45,7 @@ def _bwd_q_kernel(
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr, PRIOR: tl.constexpr,
     SUMMARY_IN_KV: tl.constexpr, ONE_PASS: tl.constexpr, ROUTE_MMA_LAYOUT: tl.constexpr = False,
+    ATOMIC_SEM: tl.constexpr = "acq_rel",
 ):  # fmt: skip
     # PRIOR: DashAttention (bias and its gradient through the routing); otherwise plain
     # block-sparse attention with per-token selection bits (TOKMASK, as in the forward).
@@ -128,7 +129,8 @@ def _bwd_q_kernel(
             if ONE_PASS:
                 sr_sum += sr[:, None] * summary[None, :]
             if not SUMMARY_IN_KV:
-                tl.atomic_add(dsum_base + c * D + dims, tl.sum(sdp[:, None] * qf, axis=0) * zscale)
+                tl.atomic_add(dsum_base + c * D + dims, tl.sum(sdp[:, None] * qf, axis=0) * zscale,
+                              sem=ATOMIC_SEM)  # fmt: skip
     if PRIOR:
         k_row = tl.where(s_sum > 0, sdp_sum / tl.where(s_sum > 0, s_sum, 1.0), 0.0)
         if SUMMARY_IN_KV:  # what the dk/dv kernel needs to form the summary gradient itself
@@ -143,7 +145,8 @@ def _bwd_q_kernel(
             sr, p_bar = _routing(qf, summary, tau, valid, xscale, G, GP, BM, R)
             dq -= (zscale * sr * k_row)[:, None] * summary[None, :]
             if not SUMMARY_IN_KV:
-                tl.atomic_add(dsum_base + c * D + dims, -tl.sum((sr * k_row)[:, None] * qf, axis=0) * zscale)
+                tl.atomic_add(dsum_base + c * D + dims, -tl.sum((sr * k_row)[:, None] * qf, axis=0) * zscale,
+                              sem=ATOMIC_SEM)
     tl.store(DQ + row_off, dq, mask=valid[:, None])
 
 
@@ -399,6 +402,10 @@ BWD_Q_ROUTE_MMA_LAYOUT = True
 # (dq 20.2 -> 30.1 ms at 32k, 32/8) and Triton 3.6 miscompiled it on the H100 at 16 and 32 columns
 # (an out-of-bounds shared-memory read; wrong gradients): removed (stop17/ README).
 BWD_KV_ROUTE_MMA = "auto"
+# The summary gradient's atomics (SUMMARY_IN_KV off) without memory ordering: they only need to
+# be atomic, as the sums are read after the kernel. tl.atomic_add defaults to acq_rel, and each
+# one compiled to an ordered `atom.global.gpu.acq_rel.add.f32`. Off until timed.
+BWD_RELAXED_ATOMICS = False
 
 
 def dash_backward(q, k, v, head_cls, out, lse, d_out, summaries, tau, log_g, count, offsets,
@@ -457,7 +464,7 @@ def _attention_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, toke
         q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
         N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, TMA=tma, SUMMARY_IN_KV=in_kv,
         ONE_PASS=in_kv and BWD_Q_ONE_PASS, ROUTE_MMA_LAYOUT=BWD_Q_ROUTE_MMA_LAYOUT,
-        num_warps=BWD_Q_WARPS,
+        ATOMIC_SEM="relaxed" if BWD_RELAXED_ATOMICS else "acq_rel", num_warps=BWD_Q_WARPS,
     )  # fmt: skip
     # DashAttention's lists (chunk_lists) are packed; selection lists are, except for one token
     t_offsets, t_counts, t_tiles, t_words = transpose_lists(offsets, tile_count, ids, n_chunks,

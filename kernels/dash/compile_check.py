@@ -108,7 +108,8 @@ def cases(shapes=SHAPES):
                     yield (f"bwd_q G={G} est={est} prior={prior} tma={tma} one_pass={one_pass} mma_rows={mma_rows}",
                            backward._bwd_q_kernel, pointer_types(backward._bwd_q_kernel, "bf16", over),
                            dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior,
-                                SUMMARY_IN_KV=prior and G <= 8, ONE_PASS=one_pass, ROUTE_MMA_LAYOUT=mma_rows),
+                                SUMMARY_IN_KV=prior and G <= 8, ONE_PASS=one_pass, ROUTE_MMA_LAYOUT=mma_rows,
+                                ATOMIC_SEM="relaxed" if backward.BWD_RELAXED_ATOMICS else "acq_rel"),
                            (), backward.BWD_Q_WARPS)
                 for route_mma in (False, True) if prior else (False,):
                     yield (f"bwd_kv G={G} est={est} prior={prior} tma={tma} route_mma={route_mma}",

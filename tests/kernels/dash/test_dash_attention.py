@@ -387,6 +387,17 @@ def test_kv_kernel_routing_dot_on_tensor_cores_changes_nothing(monkeypatch, dtyp
     _assert_switch_changes_nothing(monkeypatch, backward, "BWD_KV_ROUTE_MMA", q, k, v, w, tol=tol, seed=6)
 
 
+@pytest.mark.parametrize("hq, hkv, n, d", [(4, 2, 150, 64), (6, 2, 130, 128), (16, 1, 100, 64)])
+def test_relaxed_summary_atomics_change_nothing(monkeypatch, hq, hkv, n, d):
+    """The dq kernel's summary-gradient atomics without memory ordering
+    (``BWD_RELAXED_ATOMICS``) give the same gradients (the summaries' gradient by atomics)."""
+    from dashbench.kernels.dash import backward
+
+    monkeypatch.setattr(backward, "SUMMARY_IN_KV", False)
+    q, k, v, w = _inputs(1, hq, hkv, n, d, torch.float32, seed=9)
+    _assert_switch_changes_nothing(monkeypatch, backward, "BWD_RELAXED_ATOMICS", q, k, v, w, tol=FP32_TOL, seed=4)
+
+
 @pytest.mark.parametrize(
     "summary_in_kv, one_pass, mma_rows",
     [(False, False, False), (True, False, False), (True, True, False), (False, False, True), (True, False, True)],
