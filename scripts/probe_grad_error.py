@@ -40,6 +40,7 @@ def main() -> int:
     ref_out.backward(do.float())
     ref_out = ref_out.detach()
     report = dict(n=n, hkv=hkv, scaling=scaling, variants={})
+    defaults = route.ROUTE_LEAN, backward.SUMMARY_IN_KV
     for name, lean, in_kv in (("lean", True, "auto"), ("first", False, "auto"), ("lean-atomics", True, False),
                               ("first-atomics", False, False)):
         route.ROUTE_LEAN, backward.SUMMARY_IN_KV = lean, in_kv
@@ -61,7 +62,7 @@ def main() -> int:
         print(name, json.dumps({k_: v_ for k_, v_ in row.items() if k_ != "dq_worst_tokens"}), flush=True)
         print("   worst dq tokens:", row["dq_worst_tokens"][:4], flush=True)
         del a, out
-    route.ROUTE_LEAN, backward.SUMMARY_IN_KV = True, "auto"
+    route.ROUTE_LEAN, backward.SUMMARY_IN_KV = defaults
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / f"probe_grad_error_{n}_{hkv}.json").write_text(json.dumps(report, indent=1) + "\n")

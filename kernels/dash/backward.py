@@ -380,7 +380,10 @@ BWD_KV_WARPS = 8
 # (results/reference/h100-dash/bwd-summary/): dq + dk/dv + the rest, atomics -> in dk/dv,
 # 76.4 -> 70.9 ms at 32k with 32/8 heads, 7.08 -> 6.76 ms at 8k; with 32/2 heads (G=16, 4-token
 # tiles, so 4x more tile visits per chunk) 50.3 -> 50.2 ms at 32k and 6.15 -> 6.97 ms at 8k.
-SUMMARY_IN_KV = "auto"
+# Since the atomics are relaxed (BWD_RELAXED_ATOMICS, stop 18) they win at G = 4 too: backward
+# kernels + forward 67.62 (in dk/dv) -> 63.83 ms at 32k, 32/8; 6.53 -> 6.11 at 8k
+# (results/reference/h100-dash/stop18/47800f6/), so the default is the atomics at every G.
+SUMMARY_IN_KV = False
 # With the summary gradient in dk/dv: the dq kernel's entmax JVP in one pass over the list, an
 # [R, D] fp32 sum of sqrt(p) * summary beside dq instead of a second pass that recomputes the
 # routing. Off until timed on the H100 (registers: see kernels/README.md).
@@ -400,12 +403,16 @@ BWD_Q_ROUTE_MMA_LAYOUT = True
 # (G <= 8) 35.29 -> 35.45 ms (32/8, 32k), 1.57 -> 1.57 (4/1, 8k). "auto": on with the atomics.
 # The dq kernel's like change (its operand built per listed chunk, commit da88dfc) was slower
 # (dq 20.2 -> 30.1 ms at 32k, 32/8) and Triton 3.6 miscompiled it on the H100 at 16 and 32 columns
-# (an out-of-bounds shared-memory read; wrong gradients): removed (stop17/ README).
+# (an out-of-bounds shared-memory read; wrong gradients): removed (stop17/ README). With relaxed
+# atomics at G = 4 (stop 18) it lost: dk/dv 21.91 -> 23.44 ms (32k, 32/8), 1.97 -> 2.10 (8k); at
+# G = 16 it still won (15.32 -> 14.60). "auto": on with the atomics where G > 8.
 BWD_KV_ROUTE_MMA = "auto"
 # The summary gradient's atomics (SUMMARY_IN_KV off) without memory ordering: they only need to
 # be atomic, as the sums are read after the kernel. tl.atomic_add defaults to acq_rel, and each
-# one compiled to an ordered `atom.global.gpu.acq_rel.add.f32`. Off until timed.
-BWD_RELAXED_ATOMICS = False
+# one compiled to an ordered `atom.global.gpu.acq_rel.add.f32`; relaxed, a `red`. H100, 32k, 25%
+# (results/reference/h100-dash/stop18/47800f6/): dq kernel 34.6 -> 30.2 ms (32/8), 18.98 ->
+# 16.49 (32/2), 2.75 -> 2.39 at 8k (32/8).
+BWD_RELAXED_ATOMICS = True
 
 
 def dash_backward(q, k, v, head_cls, out, lse, d_out, summaries, tau, log_g, count, offsets,
@@ -479,7 +486,7 @@ def _attention_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, toke
         q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
         N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, TMA=tma and tma_ready(q, d_out),
         SUMMARY_IN_KV=in_kv,
-        ROUTE_MMA=prior and (not in_kv if BWD_KV_ROUTE_MMA == "auto" else bool(BWD_KV_ROUTE_MMA))
+        ROUTE_MMA=prior and (not in_kv and G > 8 if BWD_KV_ROUTE_MMA == "auto" else bool(BWD_KV_ROUTE_MMA))
         and q.dtype != torch.float16,
         num_warps=BWD_KV_WARPS,
     )  # fmt: skip
