@@ -85,11 +85,12 @@ def cases(shapes=SHAPES):
             yield (f"route G={G} bf16split={split} cb={cb}", route._route_kernel,
                    pointer_types(route._route_kernel, "bf16" if split else "fp16", over),
                    dict(**common, BM=rbm, CB=cb, SPLIT_BF16=split, SUB=rbm // bm), ())
-            for rough in (False, True):
-                yield (f"route_lean G={G} bf16split={split} cb={cb} rough={rough}",
+            for rough, tiles in ((False, 1), (True, 1), (True, 4)):
+                yield (f"route_lean G={G} bf16split={split} cb={cb} rough={rough} warm_tiles={tiles}",
                        route._route_lean_kernel, pointer_types(route._route_lean_kernel, "bf16" if split else "fp16",
                                                                {**over, "S": "*bf16" if split else "*fp32"}),
-                       dict(**common, BM=rbm, CB=cb, SPLIT_BF16=split, SUB=rbm // bm, ROUGH_SOLVE=rough), ())
+                       dict(**common, BM=rbm, CB=cb, SPLIT_BF16=split, SUB=rbm // bm, ROUGH_SOLVE=rough,
+                            TILES=tiles), ())
         yield ("expand", route._expand_kernel, {"MASK": "*i32", "OFFSETS": "*i64", "LIST": "*i32"}, {}, ())
         # PRIOR=False: the block-sparse attention without the prior (InfLLMv2, NSA selection)
         for est, prior in ((True, True), (False, True), (True, False)):

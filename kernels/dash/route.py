@@ -55,6 +55,13 @@ LEAN_CB_BF16 = 64
 # chunks (between 512 and 2048 it is not measured).
 ROUTE_ROUGH_SOLVE = "auto"
 ROUGH_SOLVE_MIN_CHUNKS = 1024
+# Router tiles a lean-router program takes in a row, each after the first starting its solver
+# from the previous tile's thresholds (the same heads, BM tokens earlier), its first pass also
+# taking the max. A CPU simulation at 16k, 32/2 heads (scripts/simulate_warm_start.py,
+# results/reference/h100-dash/stop18/) cut a tile's passes 5.22 -> 3.01 (structured, 25%), 4.11
+# -> 3.95 (10%), and left random inputs' alike (3.05 -> 3.03); the first pass costs a solver
+# pass's work per score instead of a max. 1: off (until timed on the H100).
+ROUTE_WARM_TILES = 1
 # (A first solver pass that also tested max - 1/4, cutting a simulated 128-row program's steps
 # from 4-5 to 3, was slower on the H100, stop 17: 33.6 -> 35.5 ms at 128k, Hkv 8; 27.9 -> 32.0,
 # Hkv 2. Removed; commit 90c9092 has it. The decode threshold kernel keeps its probe.)
@@ -120,7 +127,7 @@ def _solve_on_support(cnt, s1, s2, lowest_in, highest_out):
 
 
 @triton.jit
-def _router_tile(Q, stride_qb, stride_qh, stride_qn, N, q_offset, HKV: tl.constexpr, G: tl.constexpr,
+def _router_tile(t, Q, stride_qb, stride_qh, stride_qn, N, q_offset, HKV: tl.constexpr, G: tl.constexpr,
                  GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr, D: tl.constexpr,
                  SPLIT_BF16: tl.constexpr):  # fmt: skip
     """A router program's tile: its batch and KV head, the rows' head (``g``) and query index
@@ -128,7 +135,6 @@ def _router_tile(Q, stride_qb, stride_qh, stride_qn, N, q_offset, HKV: tl.conste
     products). Query i sits at key position q_offset + i (0 for a prefill, L - 1 for a decode
     step against L keys)."""
     R: tl.constexpr = GP * BM  # GP: G padded to a power of two (padding rows are masked)
-    t = tl.program_id(0)
     bh = tl.program_id(1)
     b = (bh // HKV).to(tl.int64)
     h = (bh % HKV).to(tl.int64)
@@ -157,8 +163,8 @@ def _route_kernel(
     # The router's tile of BM tokens holds SUB attention tiles of BM // SUB tokens; masks and
     # counts are written per attention tile (n_tiles of them).
     R: tl.constexpr = GP * BM
-    t, b, h, g, pos, valid, own, q = _router_tile(Q, stride_qb, stride_qh, stride_qn, N, q_offset,
-                                                  HKV, G, GP, BM, C, D, SPLIT_BF16)  # fmt: skip
+    t, b, h, g, pos, valid, own, q = _router_tile(tl.program_id(0), Q, stride_qb, stride_qh, stride_qn, N,
+                                                  q_offset, HKV, G, GP, BM, C, D, SPLIT_BF16)  # fmt: skip
     s_base = S + b * stride_sb + h * stride_sh
 
     lanes = tl.arange(0, CB)
@@ -364,37 +370,70 @@ def _lean_final_block(log_sum, n_routed, n_union, tau, q, s_base, stride_term, s
 
 
 @triton.jit
-def _route_lean_kernel(
-    Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT,
+def _lean_warm_block(m, cnt, s1, s2, nearest, tau_prev, q, s_base, stride_st, stride_sc, c0, own,
+                     D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, MASKED: tl.constexpr):  # fmt: skip
+    x = _lean_scores(q, s_base, stride_st, stride_sc, c0, own, D, CB, SPLIT_BF16, MASKED, False, True)
+    b_cnt, b_s1, b_s2, b_near = _lean_sums(x, tau_prev)
+    return (tl.maximum(m, tl.max(x, axis=1)), cnt + b_cnt, s1 + b_s1, s2 + b_s2,
+            tl.minimum(nearest, b_near))  # fmt: skip
+
+
+@triton.jit
+def _lean_warm_pass(tau_prev, own, n_full, q, s_base, stride_st, stride_sc, D: tl.constexpr, CB: tl.constexpr,
+                    R: tl.constexpr, SPLIT_BF16: tl.constexpr):  # fmt: skip
+    """The first pass of a tile that follows one of the same heads: on one-product scores, the
+    row max and the support sums at the previous tile's thresholds. Returns the max and the
+    solver's start: the larger of that step and max - 1 (both at or below the root when the
+    support is not empty: a step from above lands below, one from below stays below), or max - 1
+    (an empty support: the previous threshold lies above every score)."""
+    m = tl.full([R], float("-inf"), tl.float32)
+    cnt = tl.zeros([R], tl.float32)
+    s1 = tl.zeros([R], tl.float32)
+    s2 = tl.zeros([R], tl.float32)
+    nearest = tl.full([R], float("inf"), tl.float32)
+    for c0 in range(0, n_full, CB):
+        m, cnt, s1, s2, nearest = _lean_warm_block(m, cnt, s1, s2, nearest, tau_prev, q, s_base, stride_st,
+                                                   stride_sc, c0, own, D, CB, SPLIT_BF16, False)  # fmt: skip
+    if n_full < own:
+        m, cnt, s1, s2, nearest = _lean_warm_block(m, cnt, s1, s2, nearest, tau_prev, q, s_base, stride_st,
+                                                   stride_sc, n_full, own, D, CB, SPLIT_BF16, True)  # fmt: skip
+    delta, _ = _lean_step(cnt, s1, s2, nearest)
+    return m, tl.where(cnt > 0, tl.maximum(tau_prev + delta, m - 1.0), m - 1.0)
+
+
+@triton.jit
+def _route_lean_tile(
+    t, tau_prev, warm, Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT,
     stride_qb, stride_qh, stride_qn,
     stride_st, stride_sb, stride_sh, stride_sc,
     N, q_offset, n_tiles, n_words, max_iter,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, SUB: tl.constexpr,
-    ROUGH_SOLVE: tl.constexpr = False,
+    ROUGH_SOLVE: tl.constexpr,
 ):  # fmt: skip
-    """``_route_kernel`` with fewer operations per score: the host pre-scales and pre-splits the
-    summaries (no conversions in the loop), the threshold is kept absolute (no ``x - max``), the
-    max pass (only the solver's start) takes one product, only the last block of a pass is
-    masked, and a solver step checks its support with one statistic, the smallest
-    ``|x - tau|``, instead of the lowest entry in and the highest out."""
+    """Router tile ``t``: thresholds, counts, log_g and tile unions. ``warm``: start the solver
+    from ``tau_prev``, the previous tile's thresholds (the same heads, BM tokens earlier), whose
+    first pass also takes the max (``_lean_warm_pass``). Returns the tile's thresholds."""
     R: tl.constexpr = GP * BM
-    t, b, h, g, pos, valid, own, q = _router_tile(Q, stride_qb, stride_qh, stride_qn, N, q_offset,
+    t, b, h, g, pos, valid, own, q = _router_tile(t, Q, stride_qb, stride_qh, stride_qn, N, q_offset,
                                                   HKV, G, GP, BM, C, D, SPLIT_BF16)  # fmt: skip
     n_full = own // CB * CB
     s_base = S + b * stride_sb + h * stride_sh
 
-    # The solver converges from any start; the max only places it at the root's lower bound
-    # (max - 1), so rough scores (within ~2^-9 |x| of the exact ones) do.
-    m = tl.full([R], float("-inf"), tl.float32)
-    for c0 in range(0, n_full, CB):
-        m = _lean_max_block(m, q, s_base, stride_st, stride_sc, c0, own, D, CB, SPLIT_BF16, False)
-    if n_full < own:
-        m = _lean_max_block(m, q, s_base, stride_st, stride_sc, n_full, own, D, CB, SPLIT_BF16, True)
+    if warm:
+        m, tau = _lean_warm_pass(tau_prev, own, n_full, q, s_base, stride_st, stride_sc, D, CB, R, SPLIT_BF16)
+    else:
+        # The solver converges from any start; the max only places it at the root's lower bound
+        # (max - 1), so rough scores (within ~2^-9 |x| of the exact ones) do.
+        m = tl.full([R], float("-inf"), tl.float32)
+        for c0 in range(0, n_full, CB):
+            m = _lean_max_block(m, q, s_base, stride_st, stride_sc, c0, own, D, CB, SPLIT_BF16, False)
+        if n_full < own:
+            m = _lean_max_block(m, q, s_base, stride_st, stride_sc, n_full, own, D, CB, SPLIT_BF16, True)
+        tau = m - 1.0
     # Scores past 256: 16 bits of S could move them by ~1% of the entmax window (see _scores).
     three = tl.max(tl.where(valid & (own > 0), tl.abs(m), 0.0), axis=0) > 256.0
 
-    tau = m - 1.0
     if ROUGH_SOLVE:
         # The solver's steps on one-product scores first (half the products a step); their
         # root is within rounding of the exact one, so the exact steps below start at it and
@@ -426,6 +465,38 @@ def _route_lean_kernel(
     tok_out = (b * HKV + h) * N + tok_pos
     tl.store(LOGG + tok_out, log_sum / tl.maximum(n_routed, 1).to(tl.float32), mask=tok_valid)
     tl.store(COUNT + tok_out, n_routed + 1, mask=tok_valid)
+    return tau
+
+
+@triton.jit
+def _route_lean_kernel(
+    Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT,
+    stride_qb, stride_qh, stride_qn,
+    stride_st, stride_sb, stride_sh, stride_sc,
+    N, q_offset, n_tiles, n_words, max_iter, n_router_tiles,
+    HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
+    D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, SUB: tl.constexpr,
+    ROUGH_SOLVE: tl.constexpr = False, TILES: tl.constexpr = 1,
+):  # fmt: skip
+    """``_route_kernel`` with fewer operations per score: the host pre-scales and pre-splits the
+    summaries (no conversions in the loop), the threshold is kept absolute (no ``x - max``), the
+    max pass (only the solver's start) takes one product, only the last block of a pass is
+    masked, and a solver step checks its support with one statistic, the smallest
+    ``|x - tau|``, instead of the lowest entry in and the highest out. A program routes
+    ``TILES`` consecutive tiles, each after the first starting from its predecessor's
+    thresholds (``ROUTE_WARM_TILES``)."""
+    if TILES == 1:
+        _route_lean_tile(tl.program_id(0), 0.0, False, Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT, stride_qb,
+                         stride_qh, stride_qn, stride_st, stride_sb, stride_sh, stride_sc, N, q_offset, n_tiles,
+                         n_words, max_iter, HKV, G, GP, BM, C, D, CB, SPLIT_BF16, SUB, ROUGH_SOLVE)  # fmt: skip
+    else:
+        tau = tl.zeros([GP * BM], tl.float32)
+        t0 = tl.program_id(0) * TILES
+        for i in range(0, tl.minimum(TILES, n_router_tiles - t0)):
+            tau = _route_lean_tile(t0 + i, tau, i > 0, Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT, stride_qb,
+                                   stride_qh, stride_qn, stride_st, stride_sb, stride_sh, stride_sc, N, q_offset,
+                                   n_tiles, n_words, max_iter, HKV, G, GP, BM, C, D, CB, SPLIT_BF16, SUB,
+                                   ROUGH_SOLVE)  # fmt: skip
 
 
 def summary_terms(summaries: torch.Tensor, xscale: float) -> torch.Tensor:
@@ -451,7 +522,8 @@ def tile_rows(group: int, chunk_size: int, rows: int = 64) -> int:
 
 def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: float, bm: int,
           num_warps: int = 4, route_bm: int | None = None, q_offset: int = 0, cb: int | None = None,
-          num_stages: int | None = None, lean: bool | None = None, rough_solve: bool | None = None):
+          num_stages: int | None = None, lean: bool | None = None, rough_solve: bool | None = None,
+          warm_tiles: int | None = None):
     """Run stage 2; see the module docstring for the outputs. Masks and counts are per tile of
     ``bm`` tokens (the attention's tiles); the router itself may take ``route_bm`` tokens (a
     multiple of ``bm``, at most the chunk size) per program. ``num_stages`` defaults to what ran
@@ -489,14 +561,15 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
             s = summary_terms(summaries, xscale)
         else:
             s = (summaries * xscale).unsqueeze(3)
-        _route_lean_kernel[(n_programs, B * Hkv)](
+        warm_tiles = max(1, ROUTE_WARM_TILES if warm_tiles is None else warm_tiles)
+        _route_lean_kernel[(math.ceil(n_programs / warm_tiles), B * Hkv)](
             q, s, tau, log_g, count, mask, tile_count,
             q.stride(0), q.stride(1), q.stride(2),
             s.stride(3), s.stride(0), s.stride(1), s.stride(2),
-            N, q_offset, n_tiles, n_words, MAX_ITER,
+            N, q_offset, n_tiles, n_words, MAX_ITER, n_programs,
             HKV=Hkv, G=G, GP=padded_group(G), BM=route_bm, C=chunk_size, D=D, CB=cb,
             SPLIT_BF16=split, SUB=route_bm // bm,
-            ROUGH_SOLVE=rough_solve,
+            ROUGH_SOLVE=rough_solve, TILES=warm_tiles,
             num_warps=num_warps, num_stages=num_stages,
         )  # fmt: skip
         return tau, log_g, count, mask, tile_count

@@ -251,6 +251,41 @@ def test_rough_solver_steps_find_the_same_thresholds(dtype, hq, hkv, n, d, scali
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, pytest.param(torch.bfloat16, marks=INTERPRETER_BF16)])
+@pytest.mark.parametrize("structured", [False, True])
+@pytest.mark.parametrize("hq, hkv, n, d, scaling, tiles, rough", [(4, 1, 700, 64, 6.0, 3, False),
+                                                                 (6, 2, 301, 128, 3.0, 4, True),
+                                                                 (16, 1, 200, 64, 1.0, 2, False),
+                                                                 (4, 1, 500, 64, 60.0, 5, True)])  # fmt: skip
+def test_warm_started_router_tiles_find_the_same_thresholds(dtype, structured, hq, hkv, n, d, scaling, tiles,
+                                                            rough):  # fmt: skip
+    """Router programs over several consecutive tiles, each after the first starting its solver
+    from its predecessor's thresholds (``warm_tiles``; a partial last group: 700 tokens are 22
+    tiles of 32), find the thresholds, counts, log-means and tile unions of one tile a program,
+    on random and on locally coherent (structured) inputs, with or without the rough steps."""
+    from dashbench.harness.inputs import structured_qkv
+    from dashbench.kernels.dash.route import route, tile_rows
+    from dashbench.kernels.dash.summarize import summarize
+
+    if structured:
+        q, k, _ = structured_qkv(1, hq, hkv, n, d, chunk_size=32, dtype=dtype, device=DEVICE, seed=n)
+        w = torch.zeros(hkv, d, device=DEVICE, dtype=dtype)
+    else:
+        q, k, _, w = _inputs(1, hq, hkv, n, d, dtype, seed=n + 5)
+    G = hq // hkv
+    bm, rbm = tile_rows(G, 32, 64), tile_rows(G, 32, 128)
+    s = summarize(k, w, 32)
+    cold = route(q, s, 32, scaling, bm, route_bm=rbm, lean=True, rough_solve=rough, warm_tiles=1)
+    warm = route(q, s, 32, scaling, bm, route_bm=rbm, lean=True, rough_solve=rough, warm_tiles=tiles)
+    assert int(cold[2].max()) > 2  # several chunks routed
+    # Both end on exact steps over the same scores from different starts (as the rough steps do)
+    torch.testing.assert_close(warm[0], cold[0], rtol=1e-5, atol=1e-5)
+    log_diff = (warm[1] - cold[1]).abs()
+    assert float(log_diff.max()) < 5e-2 and float((log_diff > 1e-4).float().mean()) < 0.02
+    for name, a, b in zip(("count", "mask", "tile_count"), cold[2:], warm[2:]):
+        assert float((a == b).float().mean()) > 0.99, name
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, pytest.param(torch.bfloat16, marks=INTERPRETER_BF16)])
 @pytest.mark.parametrize("hq, hkv, n, d, tma", [(4, 1, 300, 64, False), (6, 2, 200, 128, True), (16, 1, 97, 64, True)])
 def test_diagonal_chunk_last_gives_the_same_attention(dtype, hq, hkv, n, d, tma):
     """The attention that folds the tile's own chunk in after the listed ones (from a finite
