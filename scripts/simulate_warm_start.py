@@ -57,13 +57,17 @@ for kind in ("structured", "random"):
                     cold.append(1 + int(it_c.max()))  # + the max pass
                     if prev is not None:
                         # hybrid: the warm pass is also the max pass; unless it converged, the
-                        # next start is max(its step, max - 1), a lower bound of the root
+                        # next start is its step, but never below max - 1 (the cold start)
                         d = x - prev[:, None]; dp = d.clamp_min(0)
                         cnt = (d > 0).sum(1).float(); s1 = dp.sum(1); s2 = (dp * dp).sum(1)
                         disc = (s1 * s1 - cnt * (s2 - 1)).clamp_min(0)
                         delta = (s1 - disc.sqrt()) / cnt.clamp_min(1)
                         conv0 = (d.abs().min(1).values > delta.abs()) & (cnt > 0)
-                        start = torch.where(cnt > 0, torch.maximum(prev + delta, m - 1), m - 1)
+                        # (only from a previous threshold above max - 1: below it the cold start
+                        # is the better bound, and far below it the sums lose their precision)
+                        warm_ok = (cnt > 0) & (prev >= m - 1)
+                        conv0 = conv0 & warm_ok
+                        start = torch.where(warm_ok, torch.maximum(prev + delta, m - 1), m - 1)
                         tau_h, it_h = lean(x, start)
                         tau_h = torch.where(conv0, prev + delta, tau_h)
                         assert torch.allclose(tau_h, tau_c, atol=1e-4), (tau_h - tau_c).abs().max()

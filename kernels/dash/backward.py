@@ -400,7 +400,7 @@ BWD_Q_ROUTE_MMA_LAYOUT = True
 # (BWD_Q_ROUTE_MMA_LAYOUT). fp16 keeps the plain dot. H100, 25% structured
 # (results/reference/h100-dash/stop17/): with the summary gradient by atomics (G = 16) the dk/dv
 # kernel 15.26 -> 14.59 ms at 32k (32/2), 2.67 -> 2.51 ms at 8k; with it in the dk/dv kernel
-# (G <= 8) 35.29 -> 35.45 ms (32/8, 32k), 1.57 -> 1.57 (4/1, 8k). "auto": on with the atomics.
+# (G <= 8) 35.29 -> 35.45 ms (32/8, 32k), 1.57 -> 1.57 (4/1, 8k).
 # The dq kernel's like change (its operand built per listed chunk, commit da88dfc) was slower
 # (dq 20.2 -> 30.1 ms at 32k, 32/8) and Triton 3.6 miscompiled it on the H100 at 16 and 32 columns
 # (an out-of-bounds shared-memory read; wrong gradients): removed (stop17/ README). With relaxed

@@ -102,21 +102,28 @@ def cases(shapes=SHAPES):
                            dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior,
                                 ROUTE_MMA_LAYOUT=mma_rows, DIAGONAL_LAST=last), ())
             for tma in (False, True):
-                for one_pass, mma_rows in ((False, False), (True, False), (False, True)) if prior and not tma \
-                        else ((False, False),):
-                    if one_pass and G > 8:
+                # (summary gradient in dk/dv, one-pass dq, mma-layout rows); the default is the
+                # first without TMA: by atomics, two passes, mma rows. In dk/dv only where G <= 8.
+                q_variants = ((False, False, True), (False, False, False), (True, False, False), (True, True, False)) \
+                    if prior and not tma else ((False, False, True),) if prior else ((False, False, False),)
+                for in_kv, one_pass, mma_rows in q_variants:
+                    if in_kv and G > 8:
                         continue
-                    yield (f"bwd_q G={G} est={est} prior={prior} tma={tma} one_pass={one_pass} mma_rows={mma_rows}",
+                    yield (f"bwd_q G={G} est={est} prior={prior} tma={tma} in_kv={in_kv} one_pass={one_pass} "
+                           f"mma_rows={mma_rows}",
                            backward._bwd_q_kernel, pointer_types(backward._bwd_q_kernel, "bf16", over),
                            dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior,
-                                SUMMARY_IN_KV=prior and G <= 8, ONE_PASS=one_pass, ROUTE_MMA_LAYOUT=mma_rows,
+                                SUMMARY_IN_KV=in_kv, ONE_PASS=one_pass, ROUTE_MMA_LAYOUT=mma_rows,
                                 ATOMIC_SEM="relaxed" if backward.BWD_RELAXED_ATOMICS else "acq_rel"),
                            (), backward.BWD_Q_WARPS)
-                for route_mma in (False, True) if prior else (False,):
-                    yield (f"bwd_kv G={G} est={est} prior={prior} tma={tma} route_mma={route_mma}",
+                kv_variants = ((False, False), (False, True), (True, False)) if prior else ((False, False),)
+                for in_kv, route_mma in kv_variants:
+                    if in_kv and G > 8:
+                        continue
+                    yield (f"bwd_kv G={G} est={est} prior={prior} tma={tma} in_kv={in_kv} route_mma={route_mma}",
                            backward._bwd_kv_kernel, pointer_types(backward._bwd_kv_kernel, "bf16", over),
                            dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior,
-                                SUMMARY_IN_KV=prior and G <= 8, ROUTE_MMA=route_mma),
+                                SUMMARY_IN_KV=in_kv, ROUTE_MMA=route_mma),
                            (), backward.BWD_KV_WARPS)
         yield (f"infllmv2 block scores fp32 G={G}", stage1._block_scores_kernel,
                pointer_types(stage1._block_scores_kernel, "fp32", {"sm_scale": "fp32"}),

@@ -59,8 +59,10 @@ ROUGH_SOLVE_MIN_CHUNKS = 1024
 # from the previous tile's thresholds (the same heads, BM tokens earlier), its first pass also
 # taking the max. A CPU simulation at 16k, 32/2 heads (scripts/simulate_warm_start.py,
 # results/reference/h100-dash/stop18/) cut a tile's passes 5.22 -> 3.01 (structured, 25%), 4.11
-# -> 3.95 (10%), and left random inputs' alike (3.05 -> 3.03); the first pass costs a solver
-# pass's work per score instead of a max. 1: off (until timed on the H100).
+# -> 4.09 (10%), and left random inputs' alike; but the first pass costs a solver pass's work
+# per score instead of a max's. H100, router alone, 25%: structured 27.87 -> 24.67 ms (128k,
+# 32/2, 4 tiles), 33.50 -> 31.48 (128k, 32/8), 2.33 -> 2.14 (32k, 32/2); random 1.94 -> 2.22 ms
+# (32k, 32/2), 2.90 -> 3.35 (32/8). Off (1): it trades random inputs for coherent ones.
 ROUTE_WARM_TILES = 1
 # (A first solver pass that also tested max - 1/4, cutting a simulated 128-row program's steps
 # from 4-5 to 3, was slower on the H100, stop 17: 33.6 -> 35.5 ms at 128k, Hkv 8; 27.9 -> 32.0,
@@ -130,10 +132,10 @@ def _solve_on_support(cnt, s1, s2, lowest_in, highest_out):
 def _router_tile(t, Q, stride_qb, stride_qh, stride_qn, N, q_offset, HKV: tl.constexpr, G: tl.constexpr,
                  GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr, D: tl.constexpr,
                  SPLIT_BF16: tl.constexpr):  # fmt: skip
-    """A router program's tile: its batch and KV head, the rows' head (``g``) and query index
-    (``pos``), which rows are real, the tile's own chunk, and q (fp32 unless split into bf16
-    products). Query i sits at key position q_offset + i (0 for a prefill, L - 1 for a decode
-    step against L keys)."""
+    """Router tile ``t`` of the program's (batch, KV head): its batch and KV head, the rows' head
+    (``g``) and query index (``pos``), which rows are real, the tile's own chunk, and q (fp32
+    unless split into bf16 products). Query i sits at key position q_offset + i (0 for a
+    prefill, L - 1 for a decode step against L keys)."""
     R: tl.constexpr = GP * BM  # GP: G padded to a power of two (padding rows are masked)
     bh = tl.program_id(1)
     b = (bh // HKV).to(tl.int64)
@@ -148,7 +150,7 @@ def _router_tile(t, Q, stride_qb, stride_qh, stride_qn, N, q_offset, HKV: tl.con
                 + pos[:, None] * stride_qn + dims[None, :], mask=valid[:, None], other=0.0)  # fmt: skip
     if not SPLIT_BF16:
         q = q.to(tl.float32)
-    return t, b, h, g, pos, valid, own, q
+    return b, h, g, pos, valid, own, q
 
 
 @triton.jit
@@ -163,8 +165,9 @@ def _route_kernel(
     # The router's tile of BM tokens holds SUB attention tiles of BM // SUB tokens; masks and
     # counts are written per attention tile (n_tiles of them).
     R: tl.constexpr = GP * BM
-    t, b, h, g, pos, valid, own, q = _router_tile(tl.program_id(0), Q, stride_qb, stride_qh, stride_qn, N,
-                                                  q_offset, HKV, G, GP, BM, C, D, SPLIT_BF16)  # fmt: skip
+    t = tl.program_id(0)
+    b, h, g, pos, valid, own, q = _router_tile(t, Q, stride_qb, stride_qh, stride_qn, N, q_offset, HKV, G, GP,
+                                               BM, C, D, SPLIT_BF16)  # fmt: skip
     s_base = S + b * stride_sb + h * stride_sh
 
     lanes = tl.arange(0, CB)
@@ -372,6 +375,7 @@ def _lean_final_block(log_sum, n_routed, n_union, tau, q, s_base, stride_term, s
 @triton.jit
 def _lean_warm_block(m, cnt, s1, s2, nearest, tau_prev, q, s_base, stride_st, stride_sc, c0, own,
                      D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, MASKED: tl.constexpr):  # fmt: skip
+    """One block of ``_lean_warm_pass``: the running max and support sums at ``tau_prev``."""
     x = _lean_scores(q, s_base, stride_st, stride_sc, c0, own, D, CB, SPLIT_BF16, MASKED, False, True)
     b_cnt, b_s1, b_s2, b_near = _lean_sums(x, tau_prev)
     return (tl.maximum(m, tl.max(x, axis=1)), cnt + b_cnt, s1 + b_s1, s2 + b_s2,
@@ -383,9 +387,10 @@ def _lean_warm_pass(tau_prev, own, n_full, q, s_base, stride_st, stride_sc, D: t
                     R: tl.constexpr, SPLIT_BF16: tl.constexpr):  # fmt: skip
     """The first pass of a tile that follows one of the same heads: on one-product scores, the
     row max and the support sums at the previous tile's thresholds. Returns the max and the
-    solver's start: the larger of that step and max - 1 (both at or below the root when the
-    support is not empty: a step from above lands below, one from below stays below), or max - 1
-    (an empty support: the previous threshold lies above every score)."""
+    solver's start: that step, but never below max - 1 (the cold start; a step from above the
+    root lands at or below it, one from below at or above it, and the solver converges from
+    either side), or max - 1 where the support is empty (the previous threshold lies above
+    every score, where a step would not move) or the previous threshold lies below max - 1."""
     m = tl.full([R], float("-inf"), tl.float32)
     cnt = tl.zeros([R], tl.float32)
     s1 = tl.zeros([R], tl.float32)
@@ -398,7 +403,11 @@ def _lean_warm_pass(tau_prev, own, n_full, q, s_base, stride_st, stride_sc, D: t
         m, cnt, s1, s2, nearest = _lean_warm_block(m, cnt, s1, s2, nearest, tau_prev, q, s_base, stride_st,
                                                    stride_sc, n_full, own, D, CB, SPLIT_BF16, True)  # fmt: skip
     delta, _ = _lean_step(cnt, s1, s2, nearest)
-    return m, tl.where(cnt > 0, tl.maximum(tau_prev + delta, m - 1.0), m - 1.0)
+    # Only from a previous threshold above max - 1 (the root's lower bound): below it the cold
+    # start is the better one, and far below it (scores of 1e4 and more) the sums over a wide
+    # support cancel in fp32 and the steps wander past MAX_ITER.
+    warm = (cnt > 0) & (tau_prev >= m - 1.0)
+    return m, tl.where(warm, tl.maximum(tau_prev + delta, m - 1.0), m - 1.0)
 
 
 @triton.jit
@@ -415,8 +424,8 @@ def _route_lean_tile(
     from ``tau_prev``, the previous tile's thresholds (the same heads, BM tokens earlier), whose
     first pass also takes the max (``_lean_warm_pass``). Returns the tile's thresholds."""
     R: tl.constexpr = GP * BM
-    t, b, h, g, pos, valid, own, q = _router_tile(t, Q, stride_qb, stride_qh, stride_qn, N, q_offset,
-                                                  HKV, G, GP, BM, C, D, SPLIT_BF16)  # fmt: skip
+    b, h, g, pos, valid, own, q = _router_tile(t, Q, stride_qb, stride_qh, stride_qn, N, q_offset, HKV, G, GP,
+                                               BM, C, D, SPLIT_BF16)  # fmt: skip
     n_full = own // CB * CB
     s_base = S + b * stride_sb + h * stride_sh
 
@@ -490,7 +499,7 @@ def _route_lean_kernel(
                          stride_qh, stride_qn, stride_st, stride_sb, stride_sh, stride_sc, N, q_offset, n_tiles,
                          n_words, max_iter, HKV, G, GP, BM, C, D, CB, SPLIT_BF16, SUB, ROUGH_SOLVE)  # fmt: skip
     else:
-        tau = tl.zeros([GP * BM], tl.float32)
+        tau = tl.zeros([GP * BM], tl.float32)  # (the first tile starts cold and ignores it)
         t0 = tl.program_id(0) * TILES
         for i in range(0, tl.minimum(TILES, n_router_tiles - t0)):
             tau = _route_lean_tile(t0 + i, tau, i > 0, Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT, stride_qb,
