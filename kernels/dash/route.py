@@ -373,13 +373,15 @@ def _lean_final_block(log_sum, n_routed, n_union, tau, q, s_base, stride_term, s
 
 
 @triton.jit
-def _lean_warm_block(m, cnt, s1, s2, nearest, tau_prev, q, s_base, stride_st, stride_sc, c0, own,
-                     D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, MASKED: tl.constexpr):  # fmt: skip
-    """One block of ``_lean_warm_pass``: the running max and support sums at ``tau_prev``."""
+def _lean_warm_block(m, cnt, s1, s2, tau_prev, q, s_base, stride_st, stride_sc, c0, own, D: tl.constexpr,
+                     CB: tl.constexpr, SPLIT_BF16: tl.constexpr, MASKED: tl.constexpr):  # fmt: skip
+    """One block of ``_lean_warm_pass``: the running max and support sums at ``tau_prev`` (no
+    smallest |d|: the warm step only places the start, it is not tested for convergence)."""
     x = _lean_scores(q, s_base, stride_st, stride_sc, c0, own, D, CB, SPLIT_BF16, MASKED, False, True)
-    b_cnt, b_s1, b_s2, b_near = _lean_sums(x, tau_prev)
-    return (tl.maximum(m, tl.max(x, axis=1)), cnt + b_cnt, s1 + b_s1, s2 + b_s2,
-            tl.minimum(nearest, b_near))  # fmt: skip
+    d = x - tau_prev[:, None]
+    dp = tl.maximum(d, 0.0)
+    return (tl.maximum(m, tl.max(x, axis=1)), cnt + tl.sum((d > 0.0).to(tl.float32), axis=1),
+            s1 + tl.sum(dp, axis=1), s2 + tl.sum(dp * dp, axis=1))  # fmt: skip
 
 
 @triton.jit
@@ -395,14 +397,13 @@ def _lean_warm_pass(tau_prev, own, n_full, q, s_base, stride_st, stride_sc, D: t
     cnt = tl.zeros([R], tl.float32)
     s1 = tl.zeros([R], tl.float32)
     s2 = tl.zeros([R], tl.float32)
-    nearest = tl.full([R], float("inf"), tl.float32)
     for c0 in range(0, n_full, CB):
-        m, cnt, s1, s2, nearest = _lean_warm_block(m, cnt, s1, s2, nearest, tau_prev, q, s_base, stride_st,
-                                                   stride_sc, c0, own, D, CB, SPLIT_BF16, False)  # fmt: skip
+        m, cnt, s1, s2 = _lean_warm_block(m, cnt, s1, s2, tau_prev, q, s_base, stride_st, stride_sc, c0, own, D,
+                                          CB, SPLIT_BF16, False)  # fmt: skip
     if n_full < own:
-        m, cnt, s1, s2, nearest = _lean_warm_block(m, cnt, s1, s2, nearest, tau_prev, q, s_base, stride_st,
-                                                   stride_sc, n_full, own, D, CB, SPLIT_BF16, True)  # fmt: skip
-    delta, _ = _lean_step(cnt, s1, s2, nearest)
+        m, cnt, s1, s2 = _lean_warm_block(m, cnt, s1, s2, tau_prev, q, s_base, stride_st, stride_sc, n_full, own,
+                                          D, CB, SPLIT_BF16, True)  # fmt: skip
+    delta, _ = _lean_step(cnt, s1, s2, tl.full([R], float("inf"), tl.float32))
     # Only from a previous threshold above max - 1 (the root's lower bound): below it the cold
     # start is the better one, and far below it (scores of 1e4 and more) the sums over a wide
     # support cancel in fp32 and the steps wander past MAX_ITER.
