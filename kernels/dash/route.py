@@ -375,13 +375,11 @@ def _lean_final_block(log_sum, n_routed, n_union, tau, q, s_base, stride_term, s
 @triton.jit
 def _lean_warm_block(m, cnt, s1, s2, tau_prev, q, s_base, stride_st, stride_sc, c0, own, D: tl.constexpr,
                      CB: tl.constexpr, SPLIT_BF16: tl.constexpr, MASKED: tl.constexpr):  # fmt: skip
-    """One block of ``_lean_warm_pass``: the running max and support sums at ``tau_prev`` (no
-    smallest |d|: the warm step only places the start, it is not tested for convergence)."""
+    """One block of ``_lean_warm_pass``: the running max and support sums at ``tau_prev`` (the
+    smallest |d| is dropped, and compiled away: the warm step only places the start)."""
     x = _lean_scores(q, s_base, stride_st, stride_sc, c0, own, D, CB, SPLIT_BF16, MASKED, False, True)
-    d = x - tau_prev[:, None]
-    dp = tl.maximum(d, 0.0)
-    return (tl.maximum(m, tl.max(x, axis=1)), cnt + tl.sum((d > 0.0).to(tl.float32), axis=1),
-            s1 + tl.sum(dp, axis=1), s2 + tl.sum(dp * dp, axis=1))  # fmt: skip
+    b_cnt, b_s1, b_s2, _ = _lean_sums(x, tau_prev)
+    return tl.maximum(m, tl.max(x, axis=1)), cnt + b_cnt, s1 + b_s1, s2 + b_s2
 
 
 @triton.jit
