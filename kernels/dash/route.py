@@ -531,8 +531,9 @@ def tile_rows(group: int, chunk_size: int, rows: int = 64) -> int:
 def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: float, bm: int,
           num_warps: int = 4, route_bm: int | None = None, q_offset: int = 0, cb: int | None = None,
           num_stages: int | None = None, lean: bool | None = None, rough_solve: bool | None = None,
-          warm_tiles: int | None = None):
-    """Run stage 2; see the module docstring for the outputs. Masks and counts are per tile of
+          warm_tiles: int | None = None, max_iter: int = MAX_ITER):
+    """Run stage 2; see the module docstring for the outputs. ``max_iter`` caps each solver's
+    passes (lower only to time a pass: ``scripts/router_pass_cost.py``). Masks and counts are per tile of
     ``bm`` tokens (the attention's tiles); the router itself may take ``route_bm`` tokens (a
     multiple of ``bm``, at most the chunk size) per program. ``num_stages`` defaults to what ran
     best on the H100: 2 for the lean router (128k: 42.5 vs 42.9 ms at 3 stages, 54.7 at 4), 3 for
@@ -574,7 +575,7 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
             q, s, tau, log_g, count, mask, tile_count,
             q.stride(0), q.stride(1), q.stride(2),
             s.stride(3), s.stride(0), s.stride(1), s.stride(2),
-            N, q_offset, n_tiles, n_words, MAX_ITER, n_programs,
+            N, q_offset, n_tiles, n_words, max_iter, n_programs,
             HKV=Hkv, G=G, GP=padded_group(G), BM=route_bm, C=chunk_size, D=D, CB=cb,
             SPLIT_BF16=split, SUB=route_bm // bm,
             ROUGH_SOLVE=rough_solve, TILES=warm_tiles,
@@ -585,7 +586,7 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
         q, summaries, tau, log_g, count, mask, tile_count,
         q.stride(0), q.stride(1), q.stride(2),
         summaries.stride(0), summaries.stride(1), summaries.stride(2),
-        N, q_offset, n_tiles, n_words, xscale, MAX_ITER,
+        N, q_offset, n_tiles, n_words, xscale, max_iter,
         HKV=Hkv, G=G, GP=padded_group(G), BM=route_bm, C=chunk_size, D=D, CB=cb,
         SPLIT_BF16=split, SUB=route_bm // bm, num_warps=num_warps, num_stages=num_stages,
     )  # fmt: skip
