@@ -17,3 +17,9 @@ source scripts/device_setup.sh
   PYTHONPATH=scripts:$PYTHONPATH timeout 150 python3 scripts/bench_dash.py --seqlen 32k,128k --hkv 2 \
       --inputs structured --densities 0.25 --variants rows128 --out $OUT 2>&1 | grep -v -i warn | cut -c1-600
 } 2>&1 | tee $OUT/log.txt
+# 3. What a router pass costs (stop 19): solvers capped at k passes, against the product floor.
+{
+  echo
+  PYTHONPATH=scripts:$PYTHONPATH timeout 150 python3 scripts/router_pass_cost.py --seqlen 128k --hkv 2,8 \
+      --out $OUT 2>&1 | grep -v -i warn | cut -c1-900
+} 2>&1 | tee -a $OUT/log.txt
