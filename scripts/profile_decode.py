@@ -32,9 +32,16 @@ VARIANTS = {
     "split256_dims16": dict(MAX_SPLIT=256, COMBINE_DIMS=16),
     "thr256": dict(THRESHOLD_VALUES_PER_WARP=256),  # threshold programs of twice the warps
     "thr1024": dict(THRESHOLD_VALUES_PER_WARP=1024),
+    # stop 19: the attend kernel folding 2 or 4 listed chunks a step (one round trip for them)
+    "step2": dict(ATTEND_CHUNKS_PER_STEP=2),
+    "step2_w8": dict(ATTEND_CHUNKS_PER_STEP=2, ATTEND_WARPS=8),
+    "step4_w8": dict(ATTEND_CHUNKS_PER_STEP=4, ATTEND_WARPS=8),
+    "step2_split64": dict(ATTEND_CHUNKS_PER_STEP=2, MAX_SPLIT=64, COMBINE_DIMS=0),
+    "step4_w8_split64": dict(ATTEND_CHUNKS_PER_STEP=4, ATTEND_WARPS=8, MAX_SPLIT=64, COMBINE_DIMS=0),
 }
 DEFAULTS = {name: getattr(decode_kernels, name) for name in
-            ("MAX_SPLIT", "COMBINE_DIMS", "DECODE_LEAN_THRESHOLD", "THRESHOLD_VALUES_PER_WARP")}
+            ("MAX_SPLIT", "COMBINE_DIMS", "DECODE_LEAN_THRESHOLD", "THRESHOLD_VALUES_PER_WARP",
+             "ATTEND_CHUNKS_PER_STEP", "ATTEND_WARPS")}
 
 
 def main():
@@ -42,16 +49,18 @@ def main():
     ap.add_argument("--out", type=Path)
     ap.add_argument("--host-profile", action="store_true", help="cProfile 100 host calls once")
     ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated names of VARIANTS")
+    ap.add_argument("--hkv", default="8,2")
+    ap.add_argument("--batch", default="1,8")
     args = ap.parse_args()
     import fa3_fwd_interface as fa3
     rows = []
     host_done = False
-    for hkv in (8, 2):
+    for hkv in map(int, args.hkv.split(",")):
         L = 131072
         q1, k1, v1 = structured_qkv(1, 32, hkv, L, 128, chunk_size=64, dtype=torch.bfloat16, device="cuda", seed=2)
         w = torch.zeros(hkv, 128, device="cuda", dtype=torch.bfloat16)
         scaling = calibrate_scaling(q1, k1, w, 0.10, chunk_size=64)
-        for B in (1, 8):
+        for B in map(int, args.batch.split(",")):
             k, v = k1.expand(B, -1, -1, -1).contiguous(), v1.expand(B, -1, -1, -1).contiguous()
             q = q1[:, :, -1:].expand(B, -1, -1, -1).contiguous()
             cache = DashCache.from_prefill(k, v, w, chunk_size=64)

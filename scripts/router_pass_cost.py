@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -38,6 +39,7 @@ def main() -> int:
     args = ap.parse_args()
     hq, d, C = 32, 128, 64
     rows = []
+    t0 = time.time()
     for hkv in map(int, args.hkv.split(",")):
         G = hq // hkv
         bm, rbm = tile_rows(G, C, ATTEND_ROWS), tile_rows(G, C, ROUTE_ROWS)
@@ -52,11 +54,14 @@ def main() -> int:
             product_ms = scores * 2 * d / (args.tflops * 1e12) * 1e3
             row = dict(hkv=hkv, n=n, inputs=args.inputs, density=args.density, scores=scores,
                        one_product_floor_ms=product_ms, rows_per_program=rbm * G)  # fmt: skip
+            print(f"hkv {hkv} n {n}: inputs ready ({time.time() - t0:.0f} s)", flush=True)
             row["default_ms"] = bench(lambda: route(q, s, C, scaling, bm, route_bm=rbm))
             for rough in (False, True):
                 for it in map(int, args.iters.split(",")):
-                    row[f"rough{int(rough)}_iter{it}_ms"] = bench(
+                    name = f"rough{int(rough)}_iter{it}_ms"
+                    row[name] = bench(
                         lambda: route(q, s, C, scaling, bm, route_bm=rbm, rough_solve=rough, max_iter=it))
+                    print(f"  {name} {row[name]:.3f} ({time.time() - t0:.0f} s)", flush=True)
             print({k_: (round(v_, 3) if isinstance(v_, float) else v_) for k_, v_ in row.items()}, flush=True)
             rows.append(row)
             save_rows(args.out, "router_pass_cost.json", rows)

@@ -153,10 +153,13 @@ def cases(shapes=SHAPES):
                        decode_kernels._decode_threshold_kernel,
                        pointer_types(decode_kernels._decode_threshold_kernel, "fp32", over),
                        dict(G=G, RP=RP, BLK=blk, RESIDENT=resident, LEAN=lean), ones, warps)
-        for ones, span in (((), 32), (("n_keys", "n_split"), 256)):
-            yield (f"decode_attend G={G} ones={ones} span={span}", decode_kernels._decode_attend_kernel,
+        for ones, span, step, warps in (((), 32, 1, 4), (("n_keys", "n_split"), 256, 1, 4), ((), 16, 2, 4),
+                                        ((), 16, 2, 8), ((), 16, 4, 8)):  # fmt: skip
+            yield (f"decode_attend G={G} ones={ones} span={span} step={step} warps={warps}",
+                   decode_kernels._decode_attend_kernel,
                    pointer_types(decode_kernels._decode_attend_kernel, "bf16", {**over, "IDS": "*i32", "NCNT": "*i32"}),
-                   dict(HKV=8, G=G, GP=GP, RP=RP, C=C, D=D, SPAN=span, ESTIMATE_DIAGONAL=True), ones)
+                   dict(HKV=8, G=G, GP=GP, RP=RP, C=C, D=D, SPAN=span, ESTIMATE_DIAGONAL=True, STEP=step), ones,
+                   warps)
         for est, db in ((True, 0), (False, 0), (True, 32)):
             yield (f"decode_combine G={G} est={est} dims={db}", decode_kernels._decode_combine_kernel,
                    pointer_types(decode_kernels._decode_combine_kernel, "bf16",
