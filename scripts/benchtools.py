@@ -16,7 +16,10 @@ from dashbench.harness.timing import budgets
 
 def bench(fn, graph: bool = False, grads=None, min_runs: int = 10) -> float:
     """Median ms (L2 flushed between runs), or of CUDA-graph replays with ``graph``; budgets
-    grown so at least ``min_runs`` runs are measured (as the harness: ``budgets``)."""
+    grown so at least ``min_runs`` runs are measured (as the harness: ``budgets``). One call
+    first, so that a compilation does not enter the budgets (it made a 28 ms router call's
+    budgets grow to ~50 s)."""
+    fn()
     warmup, rep = budgets(fn, 25, 100, min_runs)
     if graph:
         return triton.testing.do_bench_cudagraph(fn, rep=rep, return_mode="median")

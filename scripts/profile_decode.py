@@ -25,23 +25,17 @@ from profiling import kernel_times  # scripts/profiling.py
 
 # name: decode_kernels settings (the rest as the defaults)
 # Stop 17 also timed programmatic dependent launch (slower; removed, see f04ddc9); stop 18 the
-# step in one launch and the attend's interleaved spans and register list (slower; removed, 89d3a23).
+# step in one launch and the attend's interleaved spans and register list (slower; removed, 89d3a23);
+# stop 19 the attend folding 2 or 4 listed chunks a step (slower; removed, db32bcb has it).
 VARIANTS = {
     "default": {},
     "split64": dict(MAX_SPLIT=64, COMBINE_DIMS=0),
     "split256_dims16": dict(MAX_SPLIT=256, COMBINE_DIMS=16),
     "thr256": dict(THRESHOLD_VALUES_PER_WARP=256),  # threshold programs of twice the warps
     "thr1024": dict(THRESHOLD_VALUES_PER_WARP=1024),
-    # stop 19: the attend kernel folding 2 or 4 listed chunks a step (one round trip for them)
-    "step2": dict(ATTEND_CHUNKS_PER_STEP=2),
-    "step2_w8": dict(ATTEND_CHUNKS_PER_STEP=2, ATTEND_WARPS=8),
-    "step4_w8": dict(ATTEND_CHUNKS_PER_STEP=4, ATTEND_WARPS=8),
-    "step2_split64": dict(ATTEND_CHUNKS_PER_STEP=2, MAX_SPLIT=64, COMBINE_DIMS=0),
-    "step4_w8_split64": dict(ATTEND_CHUNKS_PER_STEP=4, ATTEND_WARPS=8, MAX_SPLIT=64, COMBINE_DIMS=0),
 }
 DEFAULTS = {name: getattr(decode_kernels, name) for name in
-            ("MAX_SPLIT", "COMBINE_DIMS", "DECODE_LEAN_THRESHOLD", "THRESHOLD_VALUES_PER_WARP",
-             "ATTEND_CHUNKS_PER_STEP", "ATTEND_WARPS")}
+            ("MAX_SPLIT", "COMBINE_DIMS", "DECODE_LEAN_THRESHOLD", "THRESHOLD_VALUES_PER_WARP")}
 
 
 def main():

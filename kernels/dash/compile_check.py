@@ -85,12 +85,14 @@ def cases(shapes=SHAPES):
             yield (f"route G={G} bf16split={split} cb={cb}", route._route_kernel,
                    pointer_types(route._route_kernel, "bf16" if split else "fp16", over),
                    dict(**common, BM=rbm, CB=cb, SPLIT_BF16=split, SUB=rbm // bm), ())
-            for rough, tiles in ((False, 1), (True, 1), (True, 4)):
-                yield (f"route_lean G={G} bf16split={split} cb={cb} rough={rough} warm_tiles={tiles}",
+            for rough, tiles, token_major in ((False, 1, False), (True, 1, False), (True, 4, False),
+                                              (True, 1, True), (True, 4, True)):  # fmt: skip
+                yield (f"route_lean G={G} bf16split={split} cb={cb} rough={rough} warm_tiles={tiles} "
+                       f"token_major={token_major}",
                        route._route_lean_kernel, pointer_types(route._route_lean_kernel, "bf16" if split else "fp16",
                                                                {**over, "S": "*bf16" if split else "*fp32"}),
                        dict(**common, BM=rbm, CB=cb, SPLIT_BF16=split, SUB=rbm // bm, ROUGH_SOLVE=rough,
-                            TILES=tiles), ())
+                            TILES=tiles, TOKEN_MAJOR=token_major), ())
         yield ("expand", route._expand_kernel, {"MASK": "*i32", "OFFSETS": "*i64", "LIST": "*i32"}, {}, ())
         # PRIOR=False: the block-sparse attention without the prior (InfLLMv2, NSA selection)
         for est, prior in ((True, True), (False, True), (True, False)):
@@ -153,13 +155,10 @@ def cases(shapes=SHAPES):
                        decode_kernels._decode_threshold_kernel,
                        pointer_types(decode_kernels._decode_threshold_kernel, "fp32", over),
                        dict(G=G, RP=RP, BLK=blk, RESIDENT=resident, LEAN=lean), ones, warps)
-        for ones, span, step, warps in (((), 32, 1, 4), (("n_keys", "n_split"), 256, 1, 4), ((), 16, 2, 4),
-                                        ((), 16, 2, 8), ((), 16, 4, 8)):  # fmt: skip
-            yield (f"decode_attend G={G} ones={ones} span={span} step={step} warps={warps}",
-                   decode_kernels._decode_attend_kernel,
+        for ones, span in (((), 32), (("n_keys", "n_split"), 256)):
+            yield (f"decode_attend G={G} ones={ones} span={span}", decode_kernels._decode_attend_kernel,
                    pointer_types(decode_kernels._decode_attend_kernel, "bf16", {**over, "IDS": "*i32", "NCNT": "*i32"}),
-                   dict(HKV=8, G=G, GP=GP, RP=RP, C=C, D=D, SPAN=span, ESTIMATE_DIAGONAL=True, STEP=step), ones,
-                   warps)
+                   dict(HKV=8, G=G, GP=GP, RP=RP, C=C, D=D, SPAN=span, ESTIMATE_DIAGONAL=True), ones)
         for est, db in ((True, 0), (False, 0), (True, 32)):
             yield (f"decode_combine G={G} est={est} dims={db}", decode_kernels._decode_combine_kernel,
                    pointer_types(decode_kernels._decode_combine_kernel, "bf16",

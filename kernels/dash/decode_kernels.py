@@ -239,15 +239,14 @@ def _decode_attend_kernel(
     stride_qb, stride_qh, stride_kb, stride_kh, stride_kn,
     n_keys, n_cand, n_pad, n_split, sm_scale, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, RP: tl.constexpr, C: tl.constexpr,
-    D: tl.constexpr, SPAN: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, STEP: tl.constexpr = 1,
+    D: tl.constexpr, SPAN: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr,
 ):  # fmt: skip
     """Program ``s < n_split`` owns candidate chunks ``[s * SPAN, (s + 1) * SPAN)``: it forms
     their GQA-mean probabilities from the stored scores and thresholds, lists the routed ones
     (in its own slice of IDS/LOGP, read back after a barrier), attends them with the bias
     ``log p / sigma`` and writes a partial softmax state plus its sum of log-probabilities and
     count. Program ``n_split`` attends the query's own, partial chunk (no bias). The centring
-    by ``log_g`` (a mean over all splits) is applied by the combine. ``STEP`` listed chunks are
-    loaded and folded at once (one memory round trip for all of them)."""
+    by ``log_g`` (a mean over all splits) is applied by the combine."""
     split = tl.program_id(0)
     bh = tl.program_id(1)
     b = (bh // HKV).to(tl.int64)
@@ -287,33 +286,16 @@ def _decode_attend_kernel(
         tl.store(LSUM + bh * n_split + split, tl.sum(tl.where(routed, log_p, 0.0), axis=0))
         tl.store(NCNT + bh * n_split + split, n_routed)
         tl.debug_barrier()  # the list was written by the whole block; every thread reads it
-        if STEP == 1:
-            for i in range(0, n_routed):
-                c = tl.load(IDS + base + i)
-                bias = tl.load(LOGP + base + i)  # the token's GQA-mean log-probability
-                if ESTIMATE_DIAGONAL:
-                    bias = bias * inv_sigma
-                kpos = (c * C + keys).to(tl.int64)
-                k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :])
-                v = tl.load(v_base + kpos[:, None] * stride_kn + dims[None, :])
-                s = tl.dot(q, tl.trans(k)) * sm_scale + bias * 1.4426950408889634
-                m_i, l_i, acc = _fold_chunk(tl.where(valid[:, None], s, float("-inf")), v, m_i, l_i, acc)
-        else:
-            # STEP chunks' keys side by side: key j belongs to listed entry i + j // C
-            slots = tl.arange(0, STEP * C)
-            for i in range(0, n_routed, STEP):
-                entry = i + slots // C
-                ok = entry < n_routed
-                c = tl.load(IDS + base + entry, mask=ok, other=0)
-                bias = tl.load(LOGP + base + entry, mask=ok, other=0.0)
-                if ESTIMATE_DIAGONAL:
-                    bias = bias * inv_sigma
-                bias = tl.where(ok, bias * 1.4426950408889634, float("-inf"))
-                kpos = (c * C + slots % C).to(tl.int64)
-                k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :], mask=ok[:, None], other=0.0)
-                v = tl.load(v_base + kpos[:, None] * stride_kn + dims[None, :], mask=ok[:, None], other=0.0)
-                s = tl.dot(q, tl.trans(k)) * sm_scale + bias[None, :]
-                m_i, l_i, acc = _fold_chunk(tl.where(valid[:, None], s, float("-inf")), v, m_i, l_i, acc)
+        for i in range(0, n_routed):
+            c = tl.load(IDS + base + i)
+            bias = tl.load(LOGP + base + i)  # the token's GQA-mean log-probability
+            if ESTIMATE_DIAGONAL:
+                bias = bias * inv_sigma
+            kpos = (c * C + keys).to(tl.int64)
+            k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :])
+            v = tl.load(v_base + kpos[:, None] * stride_kn + dims[None, :])
+            s = tl.dot(q, tl.trans(k)) * sm_scale + bias * 1.4426950408889634
+            m_i, l_i, acc = _fold_chunk(tl.where(valid[:, None], s, float("-inf")), v, m_i, l_i, acc)
     state = (bh * (n_split + 1) + split) * RP + rows
     tl.store(M_OUT + state, m_i)
     tl.store(L_OUT + state, l_i)
@@ -368,11 +350,6 @@ COMBINE_DIMS = 32
 # (Programmatic dependent launch of the threshold, attend and combine kernels was slower under
 # CUDA graphs on the H100, stop 17: 21.7 -> 24.3 us at Hkv 2, B=1; removed, commit f04ddc9 has it.)
 SPAN_VALUES = 16384  # scores one attend program reads (GP rows x SPAN chunks)
-# Listed chunks the attend kernel loads and folds at once: a program's chunks cost one memory
-# round trip each when taken one by one (a span of 16 candidates at 10% lists ~1.6 on average,
-# but the step waits for the longest list). To be timed on the H100.
-ATTEND_CHUNKS_PER_STEP = 1
-ATTEND_WARPS = 4
 
 
 def decode_step(q, k, v, summaries, *, chunk_size, scaling, sigma, estimate_diagonal,
@@ -420,7 +397,6 @@ def decode_step(q, k, v, summaries, *, chunk_size, scaling, sigma, estimate_diag
         q.stride(0), q.stride(1), k.stride(0), k.stride(1), k.stride(2),
         L, n_cand, n_pad, n_split, 1.4426950408889634 / math.sqrt(D), 1.0 / sigma,
         HKV=Hkv, G=G, GP=GP, RP=RP, C=C, D=D, SPAN=span, ESTIMATE_DIAGONAL=estimate_diagonal,
-        STEP=ATTEND_CHUNKS_PER_STEP, num_warps=ATTEND_WARPS,
     )  # fmt: skip
     nsp = triton.next_power_of_2(n_split + 1)
     db = COMBINE_DIMS if 0 < COMBINE_DIMS < D else 0

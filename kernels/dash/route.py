@@ -64,6 +64,10 @@ ROUGH_SOLVE_MIN_CHUNKS = 1024
 # 32/2, 4 tiles), 33.50 -> 31.48 (128k, 32/8), 2.33 -> 2.14 (32k, 32/2); random 1.94 -> 2.22 ms
 # (32k, 32/2), 2.90 -> 3.35 (32/8). Off (1): it trades random inputs for coherent ones.
 ROUTE_WARM_TILES = 1
+# The lean router's rows token-major (a token's G heads adjacent) instead of head-major: the
+# final pass's mean over a token's heads then stays within a warp (see _lean_final_block).
+# Stop 19 (results/reference/h100-dash/stop19/): to be timed.
+ROUTE_TOKEN_MAJOR = False
 # (A first solver pass that also tested max - 1/4, cutting a simulated 128-row program's steps
 # from 4-5 to 3, was slower on the H100, stop 17: 33.6 -> 35.5 ms at 128k, Hkv 8; 27.9 -> 32.0,
 # Hkv 2. Removed; commit 90c9092 has it. The decode threshold kernel keeps its probe.)
@@ -131,18 +135,23 @@ def _solve_on_support(cnt, s1, s2, lowest_in, highest_out):
 @triton.jit
 def _router_tile(t, Q, stride_qb, stride_qh, stride_qn, N, q_offset, HKV: tl.constexpr, G: tl.constexpr,
                  GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr, D: tl.constexpr,
-                 SPLIT_BF16: tl.constexpr):  # fmt: skip
+                 SPLIT_BF16: tl.constexpr, TOKEN_MAJOR: tl.constexpr = False):  # fmt: skip
     """Router tile ``t`` of the program's (batch, KV head): its batch and KV head, the rows' head
     (``g``) and query index (``pos``), which rows are real, the tile's own chunk, and q (fp32
     unless split into bf16 products). Query i sits at key position q_offset + i (0 for a
-    prefill, L - 1 for a decode step against L keys)."""
+    prefill, L - 1 for a decode step against L keys). Rows are head-major (row = g * BM + token)
+    or ``TOKEN_MAJOR`` (row = token * GP + g: a token's heads are adjacent rows)."""
     R: tl.constexpr = GP * BM  # GP: G padded to a power of two (padding rows are masked)
     bh = tl.program_id(1)
     b = (bh // HKV).to(tl.int64)
     h = (bh % HKV).to(tl.int64)
     rows = tl.arange(0, R)
-    g = rows // BM
-    pos = t.to(tl.int64) * BM + rows % BM  # query index
+    if TOKEN_MAJOR:
+        g = rows % GP
+        pos = t.to(tl.int64) * BM + rows // GP  # query index
+    else:
+        g = rows // BM
+        pos = t.to(tl.int64) * BM + rows % BM  # query index
     valid = (pos < N) & (g < G)
     own = (q_offset + t * BM) // C
     dims = tl.arange(0, D)
@@ -353,12 +362,17 @@ def _lean_solve(tau, valid, own, n_full, q, s_base, stride_st, stride_sc, max_it
 def _lean_final_block(log_sum, n_routed, n_union, tau, q, s_base, stride_term, stride_sc, c0, own,
                       mask_base, sub_ok, tok_valid, n_words, D: tl.constexpr, CB: tl.constexpr,
                       GP: tl.constexpr, G: tl.constexpr, BM: tl.constexpr, SUB: tl.constexpr,
-                      SPLIT_BF16: tl.constexpr, MASKED: tl.constexpr, three):  # fmt: skip
+                      SPLIT_BF16: tl.constexpr, MASKED: tl.constexpr, three, TOKEN_MAJOR: tl.constexpr):  # fmt: skip
     """The GQA-mean probability of each (token, chunk): the routed count, the log-probability sum
-    and the tile unions as mask words. Rows that route nothing carry tau = +inf (p = 0)."""
+    and the tile unions as mask words. Rows that route nothing carry tau = +inf (p = 0).
+    ``TOKEN_MAJOR`` rows put a token's heads in adjacent rows, which the tensor cores' layout
+    keeps within a warp, so the mean over heads needs no trip through shared memory."""
     x = _lean_scores(q, s_base, stride_term, stride_sc, c0, own, D, CB, SPLIT_BF16, MASKED, three)
     p = tl.maximum(x - tau[:, None], 0.0)
-    p_bar = tl.sum(tl.reshape(p * p, (GP, BM, CB)), axis=0) / G
+    if TOKEN_MAJOR:
+        p_bar = tl.sum(tl.reshape(p * p, (BM, GP, CB)), axis=1) / G
+    else:
+        p_bar = tl.sum(tl.reshape(p * p, (GP, BM, CB)), axis=0) / G
     routed = (p_bar > 1e-20) & tok_valid[:, None]
     log_sum += tl.sum(tl.where(routed, tl.log(tl.where(routed, p_bar, 1.0)), 0.0), axis=1)
     n_routed += tl.sum(routed.to(tl.int32), axis=1)
@@ -417,14 +431,14 @@ def _route_lean_tile(
     N, q_offset, n_tiles, n_words, max_iter,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, SUB: tl.constexpr,
-    ROUGH_SOLVE: tl.constexpr,
+    ROUGH_SOLVE: tl.constexpr, TOKEN_MAJOR: tl.constexpr,
 ):  # fmt: skip
     """Router tile ``t``: thresholds, counts, log_g and tile unions. ``warm``: start the solver
     from ``tau_prev``, the previous tile's thresholds (the same heads, BM tokens earlier), whose
     first pass also takes the max (``_lean_warm_pass``). Returns the tile's thresholds."""
     R: tl.constexpr = GP * BM
     b, h, g, pos, valid, own, q = _router_tile(t, Q, stride_qb, stride_qh, stride_qn, N, q_offset, HKV, G, GP,
-                                               BM, C, D, SPLIT_BF16)  # fmt: skip
+                                               BM, C, D, SPLIT_BF16, TOKEN_MAJOR)  # fmt: skip
     n_full = own // CB * CB
     s_base = S + b * stride_sb + h * stride_sh
 
@@ -464,11 +478,11 @@ def _route_lean_tile(
     for c0 in range(0, n_full, CB):
         log_sum, n_routed, n_union = _lean_final_block(
             log_sum, n_routed, n_union, tau, q, s_base, stride_st, stride_sc, c0, own, mask_base, sub_ok,
-            tok_valid, n_words, D, CB, GP, G, BM, SUB, SPLIT_BF16, False, three)  # fmt: skip
+            tok_valid, n_words, D, CB, GP, G, BM, SUB, SPLIT_BF16, False, three, TOKEN_MAJOR)  # fmt: skip
     if n_full < own:
         log_sum, n_routed, n_union = _lean_final_block(
             log_sum, n_routed, n_union, tau, q, s_base, stride_st, stride_sc, n_full, own, mask_base,
-            sub_ok, tok_valid, n_words, D, CB, GP, G, BM, SUB, SPLIT_BF16, True, three)  # fmt: skip
+            sub_ok, tok_valid, n_words, D, CB, GP, G, BM, SUB, SPLIT_BF16, True, three, TOKEN_MAJOR)  # fmt: skip
     tl.store(TILE_COUNT + (b * HKV + h) * n_tiles + sub_tile, n_union, mask=sub_ok)
     tok_out = (b * HKV + h) * N + tok_pos
     tl.store(LOGG + tok_out, log_sum / tl.maximum(n_routed, 1).to(tl.float32), mask=tok_valid)
@@ -484,7 +498,7 @@ def _route_lean_kernel(
     N, q_offset, n_tiles, n_words, max_iter, n_router_tiles,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, SUB: tl.constexpr,
-    ROUGH_SOLVE: tl.constexpr = False, TILES: tl.constexpr = 1,
+    ROUGH_SOLVE: tl.constexpr = False, TILES: tl.constexpr = 1, TOKEN_MAJOR: tl.constexpr = False,
 ):  # fmt: skip
     """``_route_kernel`` with fewer operations per score: the host pre-scales and pre-splits the
     summaries (no conversions in the loop), the threshold is kept absolute (no ``x - max``), the
@@ -496,7 +510,8 @@ def _route_lean_kernel(
     if TILES == 1:
         _route_lean_tile(tl.program_id(0), 0.0, False, Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT, stride_qb,
                          stride_qh, stride_qn, stride_st, stride_sb, stride_sh, stride_sc, N, q_offset, n_tiles,
-                         n_words, max_iter, HKV, G, GP, BM, C, D, CB, SPLIT_BF16, SUB, ROUGH_SOLVE)  # fmt: skip
+                         n_words, max_iter, HKV, G, GP, BM, C, D, CB, SPLIT_BF16, SUB, ROUGH_SOLVE,
+                         TOKEN_MAJOR)  # fmt: skip
     else:
         tau = tl.zeros([GP * BM], tl.float32)  # (the first tile starts cold and ignores it)
         t0 = tl.program_id(0) * TILES
@@ -504,7 +519,7 @@ def _route_lean_kernel(
             tau = _route_lean_tile(t0 + i, tau, i > 0, Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT, stride_qb,
                                    stride_qh, stride_qn, stride_st, stride_sb, stride_sh, stride_sc, N, q_offset,
                                    n_tiles, n_words, max_iter, HKV, G, GP, BM, C, D, CB, SPLIT_BF16, SUB,
-                                   ROUGH_SOLVE)  # fmt: skip
+                                   ROUGH_SOLVE, TOKEN_MAJOR)  # fmt: skip
 
 
 def summary_terms(summaries: torch.Tensor, xscale: float) -> torch.Tensor:
@@ -531,7 +546,7 @@ def tile_rows(group: int, chunk_size: int, rows: int = 64) -> int:
 def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: float, bm: int,
           num_warps: int = 4, route_bm: int | None = None, q_offset: int = 0, cb: int | None = None,
           num_stages: int | None = None, lean: bool | None = None, rough_solve: bool | None = None,
-          warm_tiles: int | None = None, max_iter: int = MAX_ITER):
+          warm_tiles: int | None = None, max_iter: int = MAX_ITER, token_major: bool | None = None):
     """Run stage 2; see the module docstring for the outputs. ``max_iter`` caps each solver's
     passes (lower only to time a pass: ``scripts/router_pass_cost.py``). Masks and counts are per tile of
     ``bm`` tokens (the attention's tiles); the router itself may take ``route_bm`` tokens (a
@@ -579,6 +594,7 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
             HKV=Hkv, G=G, GP=padded_group(G), BM=route_bm, C=chunk_size, D=D, CB=cb,
             SPLIT_BF16=split, SUB=route_bm // bm,
             ROUGH_SOLVE=rough_solve, TILES=warm_tiles,
+            TOKEN_MAJOR=ROUTE_TOKEN_MAJOR if token_major is None else token_major,
             num_warps=num_warps, num_stages=num_stages,
         )  # fmt: skip
         return tau, log_g, count, mask, tile_count

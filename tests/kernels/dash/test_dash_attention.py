@@ -287,6 +287,27 @@ def test_warm_started_router_tiles_find_the_same_thresholds(dtype, structured, h
     _assert_same_routing(warm, cold)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, pytest.param(torch.bfloat16, marks=INTERPRETER_BF16)])
+@pytest.mark.parametrize("hq, hkv, n, d, scaling, tiles", [(6, 2, 301, 128, 3.0, 1), (16, 1, 200, 64, 1.0, 2),
+                                                          (8, 1, 450, 64, 6.0, 3)])  # fmt: skip
+def test_token_major_router_rows_route_alike(dtype, hq, hkv, n, d, scaling, tiles):
+    """The lean router with a token's heads in adjacent rows (``token_major``) finds the same
+    thresholds (each row's arithmetic is unchanged), counts, log-means and tile unions (the
+    mean over heads only adds in another order), padded heads (G = 3) and warm tiles included."""
+    from dashbench.kernels.dash.route import route, tile_rows
+    from dashbench.kernels.dash.summarize import summarize
+
+    q, k, _, w = _inputs(1, hq, hkv, n, d, dtype, seed=n + 7)
+    G = hq // hkv
+    bm, rbm = tile_rows(G, 32, 64), tile_rows(G, 32, 128)
+    s = summarize(k, w, 32)
+    head_major = route(q, s, 32, scaling, bm, route_bm=rbm, lean=True, warm_tiles=tiles, token_major=False)
+    token_major = route(q, s, 32, scaling, bm, route_bm=rbm, lean=True, warm_tiles=tiles, token_major=True)
+    assert int(head_major[2].max()) > 2  # several chunks routed
+    _assert_same_routing(token_major, head_major)
+    assert torch.equal(token_major[2], head_major[2]) and torch.equal(token_major[3], head_major[3])
+
+
 @pytest.mark.skipif(DEVICE != "cpu", reason="counts the solver's passes through the interpreter's Python calls")
 def test_warm_started_router_tiles_take_fewer_solver_passes(monkeypatch):
     """On locally coherent inputs the warm start saves solver passes (each call of

@@ -136,24 +136,3 @@ def test_decode_combine_over_head_dim_slices_changes_nothing(monkeypatch):
         out, count = decode_kernels.decode_step(q[:, :, -1:], k, v, cache.summaries, **kw)
         assert _rel(out, base) < 1e-6 and torch.equal(count, base_count)
         assert int(base_count.min()) > 1
-
-
-@pytest.mark.parametrize("step", [2, 4])
-def test_decode_attend_taking_several_chunks_at_once_changes_nothing(monkeypatch, step):
-    """The attend kernel folding ``ATTEND_CHUNKS_PER_STEP`` listed chunks at once (the last
-    step's unused slots masked) gives the one-by-one output and counts, at splits whose lists
-    are odd and even in length, and matches the prefill's last row."""
-    from dashbench.kernels.dash import decode_kernels
-
-    q, k, v, w = _inputs(1, 8, 2, 300, 64, seed=7)
-    ref = dash_attention_reference(q, k, v, w, chunk_size=32, scaling=2.0)
-    cache = DashCache.from_prefill(k, v, w, chunk_size=32)
-    for n_split in (1, 3):
-        kw = dict(chunk_size=32, scaling=2.0, sigma=1.0, estimate_diagonal=True, n_split=n_split)
-        monkeypatch.setattr(decode_kernels, "ATTEND_CHUNKS_PER_STEP", 1)
-        base, base_count = decode_kernels.decode_step(q[:, :, -1:], k, v, cache.summaries, **kw)
-        monkeypatch.setattr(decode_kernels, "ATTEND_CHUNKS_PER_STEP", step)
-        out, count = decode_kernels.decode_step(q[:, :, -1:], k, v, cache.summaries, **kw)
-        assert _rel(out, base) < 1e-5 and torch.equal(count, base_count)
-        assert _rel(out, ref[:, :, -1:]) < TOL
-        assert int(base_count.min()) > 2  # lists of several chunks, so steps are partly filled
