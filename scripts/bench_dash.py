@@ -11,6 +11,7 @@ kernel (and its three stages) and the dense baselines in the same process with
 from __future__ import annotations
 
 import argparse
+import ast
 import sys
 import time
 from pathlib import Path
@@ -74,7 +75,17 @@ def main() -> int:
                          "off), diaglast (the diagonal chunk after the listed ones, 2 and 3 stages), diagmma (that with the routing "
                          "rows in the mma layout), or none")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--route-setting", action="append", default=[], metavar="NAME=VALUE",
+                    help="set dashbench.kernels.dash.route.NAME (a Python literal) before timing")
     args = ap.parse_args()
+    from dashbench.kernels.dash import route as route_module
+
+    for item in args.route_setting:
+        name, value = item.split("=", 1)
+        if not hasattr(route_module, name):
+            raise SystemExit(f"route has no setting {name}")
+        setattr(route_module, name, ast.literal_eval(value))
+        print(f"route.{name} = {getattr(route_module, name)!r}", flush=True)
     extra = set(args.variants.split(","))
     torch.manual_seed(0)
     rows_out = []

@@ -41,8 +41,8 @@ VARIANTS = {  # name: route() keywords; "rows": rows per program (G x tokens) in
     "lean_warm2": dict(lean=True, warm_tiles=2),  # stop 18: tiles warm-started from the previous one's
     "lean_warm4": dict(lean=True, warm_tiles=4),
     "lean_warm8": dict(lean=True, warm_tiles=8),
-    "lean_token_major": dict(lean=True, token_major=True),  # stop 19: a token's heads in adjacent rows
-    "lean_head_major": dict(lean=True, token_major=False),
+    "lean_final_t": dict(lean=True, final_transposed=True),  # stop 19: the final pass on transposed scores
+    "lean_final_rows": dict(lean=True, final_transposed=False),
 }
 
 

@@ -64,10 +64,13 @@ ROUGH_SOLVE_MIN_CHUNKS = 1024
 # 32/2, 4 tiles), 33.50 -> 31.48 (128k, 32/8), 2.33 -> 2.14 (32k, 32/2); random 1.94 -> 2.22 ms
 # (32k, 32/2), 2.90 -> 3.35 (32/8). Off (1): it trades random inputs for coherent ones.
 ROUTE_WARM_TILES = 1
-# The lean router's rows token-major (a token's G heads adjacent) instead of head-major: the
-# final pass's mean over a token's heads then stays within a warp (see _lean_final_block).
-# Stop 19 (results/reference/h100-dash/stop19/): to be timed.
-ROUTE_TOKEN_MAJOR = False
+# The lean router's final pass (probabilities, counts, log-means, tile unions) on transposed
+# scores, so the mean over a token's heads is in-thread (_lean_final_block_t). H100, 128k, 25%
+# (results/reference/h100-dash/stop19/): the max and final passes take 10.5 ms of the router's
+# 27.9 (Hkv 2) and 15.6 of 33.7 (Hkv 8), where an exact solver pass (the same two products)
+# takes 4.3. To be timed. (Token-major rows, the same aim, were slower: 27.9 -> 29.8 ms, Hkv 2;
+# 33.7 -> 47.7 ms, Hkv 8; stop 19, commit 509b641.)
+ROUTE_FINAL_TRANSPOSED = False
 # (A first solver pass that also tested max - 1/4, cutting a simulated 128-row program's steps
 # from 4-5 to 3, was slower on the H100, stop 17: 33.6 -> 35.5 ms at 128k, Hkv 8; 27.9 -> 32.0,
 # Hkv 2. Removed; commit 90c9092 has it. The decode threshold kernel keeps its probe.)
@@ -135,23 +138,18 @@ def _solve_on_support(cnt, s1, s2, lowest_in, highest_out):
 @triton.jit
 def _router_tile(t, Q, stride_qb, stride_qh, stride_qn, N, q_offset, HKV: tl.constexpr, G: tl.constexpr,
                  GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr, D: tl.constexpr,
-                 SPLIT_BF16: tl.constexpr, TOKEN_MAJOR: tl.constexpr = False):  # fmt: skip
+                 SPLIT_BF16: tl.constexpr):  # fmt: skip
     """Router tile ``t`` of the program's (batch, KV head): its batch and KV head, the rows' head
     (``g``) and query index (``pos``), which rows are real, the tile's own chunk, and q (fp32
     unless split into bf16 products). Query i sits at key position q_offset + i (0 for a
-    prefill, L - 1 for a decode step against L keys). Rows are head-major (row = g * BM + token)
-    or ``TOKEN_MAJOR`` (row = token * GP + g: a token's heads are adjacent rows)."""
+    prefill, L - 1 for a decode step against L keys)."""
     R: tl.constexpr = GP * BM  # GP: G padded to a power of two (padding rows are masked)
     bh = tl.program_id(1)
     b = (bh // HKV).to(tl.int64)
     h = (bh % HKV).to(tl.int64)
     rows = tl.arange(0, R)
-    if TOKEN_MAJOR:
-        g = rows % GP
-        pos = t.to(tl.int64) * BM + rows // GP  # query index
-    else:
-        g = rows // BM
-        pos = t.to(tl.int64) * BM + rows % BM  # query index
+    g = rows // BM
+    pos = t.to(tl.int64) * BM + rows % BM  # query index
     valid = (pos < N) & (g < G)
     own = (q_offset + t * BM) // C
     dims = tl.arange(0, D)
@@ -362,17 +360,12 @@ def _lean_solve(tau, valid, own, n_full, q, s_base, stride_st, stride_sc, max_it
 def _lean_final_block(log_sum, n_routed, n_union, tau, q, s_base, stride_term, stride_sc, c0, own,
                       mask_base, sub_ok, tok_valid, n_words, D: tl.constexpr, CB: tl.constexpr,
                       GP: tl.constexpr, G: tl.constexpr, BM: tl.constexpr, SUB: tl.constexpr,
-                      SPLIT_BF16: tl.constexpr, MASKED: tl.constexpr, three, TOKEN_MAJOR: tl.constexpr):  # fmt: skip
+                      SPLIT_BF16: tl.constexpr, MASKED: tl.constexpr, three):  # fmt: skip
     """The GQA-mean probability of each (token, chunk): the routed count, the log-probability sum
-    and the tile unions as mask words. Rows that route nothing carry tau = +inf (p = 0).
-    ``TOKEN_MAJOR`` rows put a token's heads in adjacent rows, which the tensor cores' layout
-    keeps within a warp, so the mean over heads needs no trip through shared memory."""
+    and the tile unions as mask words. Rows that route nothing carry tau = +inf (p = 0)."""
     x = _lean_scores(q, s_base, stride_term, stride_sc, c0, own, D, CB, SPLIT_BF16, MASKED, three)
     p = tl.maximum(x - tau[:, None], 0.0)
-    if TOKEN_MAJOR:
-        p_bar = tl.sum(tl.reshape(p * p, (BM, GP, CB)), axis=1) / G
-    else:
-        p_bar = tl.sum(tl.reshape(p * p, (GP, BM, CB)), axis=0) / G
+    p_bar = tl.sum(tl.reshape(p * p, (GP, BM, CB)), axis=0) / G
     routed = (p_bar > 1e-20) & tok_valid[:, None]
     log_sum += tl.sum(tl.where(routed, tl.log(tl.where(routed, p_bar, 1.0)), 0.0), axis=1)
     n_routed += tl.sum(routed.to(tl.int32), axis=1)
@@ -384,6 +377,63 @@ def _lean_final_block(log_sum, n_routed, n_union, tau, q, s_base, stride_term, s
     tl.store(mask_base[:, None] + w_ids[None, :], words, mask=sub_ok[:, None] & (w_ids < n_words)[None, :])
     n_union += tl.sum(any_routed, axis=1)
     return log_sum, n_routed, n_union
+
+
+@triton.jit
+def _lean_scores_t(q_t, s_base, stride_term, stride_sc, c0, n_valid, D: tl.constexpr, CB: tl.constexpr,
+                   SPLIT_BF16: tl.constexpr, MASKED: tl.constexpr, three):  # fmt: skip
+    """``_lean_scores`` transposed: ``[CB, R]``, a chunk a row and a query row a column, from
+    ``q_t = q^T`` (the same products with the operands' roles swapped)."""
+    ids = c0 + tl.arange(0, CB)
+    offs = ids[:, None].to(tl.int64) * stride_sc + tl.arange(0, D)[None, :]
+    cm = ids < n_valid
+    if MASKED:
+        s0 = tl.load(s_base + offs, mask=cm[:, None], other=0.0)
+    else:
+        s0 = tl.load(s_base + offs)
+    if SPLIT_BF16:
+        if MASKED:
+            s1 = tl.load(s_base + stride_term + offs, mask=cm[:, None], other=0.0)
+        else:
+            s1 = tl.load(s_base + stride_term + offs)
+        xt = tl.dot(s0, q_t)
+        xt = tl.dot(s1, q_t, xt)
+        if three:
+            if MASKED:
+                s2 = tl.load(s_base + 2 * stride_term + offs, mask=cm[:, None], other=0.0)
+            else:
+                s2 = tl.load(s_base + 2 * stride_term + offs)
+            xt = tl.dot(s2, q_t, xt)
+    else:
+        xt = tl.dot(s0, q_t, input_precision="tf32x3")
+    if MASKED:
+        xt = tl.where(cm[:, None], xt, float("-inf"))
+    return xt
+
+
+@triton.jit
+def _lean_final_block_t(log_acc, routed_acc, union_acc, tau_t, q_t, s_base, stride_term, stride_sc, c0, own,
+                        mask_base, sub_ok, tok_valid_t, n_words, D: tl.constexpr, CB: tl.constexpr,
+                        GP: tl.constexpr, G: tl.constexpr, BM: tl.constexpr, SUB: tl.constexpr,
+                        SPLIT_BF16: tl.constexpr, MASKED: tl.constexpr, three):  # fmt: skip
+    """``_lean_final_block`` on transposed scores (``[CB, R]``): in the tensor cores' layout a
+    thread's columns differ in their high bits, which are the head of a head-major row, so the
+    mean over a token's heads is in-thread adds (row-major it crossed warps through shared
+    memory every block). The per-token sums over chunks cross warps, so they accumulate
+    elementwise (``[CB, BM]`` and ``[CB, SUB]``) and are reduced once after the pass."""
+    xt = _lean_scores_t(q_t, s_base, stride_term, stride_sc, c0, own, D, CB, SPLIT_BF16, MASKED, three)
+    p = tl.maximum(xt - tau_t[None, :], 0.0)
+    p_bar = tl.sum(tl.reshape(p * p, (CB, GP, BM)), axis=1) / G
+    routed = (p_bar > 1e-20) & tok_valid_t[None, :]
+    log_acc += tl.where(routed, tl.log(tl.where(routed, p_bar, 1.0)), 0.0)
+    routed_acc += routed.to(tl.int32)
+    BMA: tl.constexpr = BM // SUB
+    any_routed = tl.max(tl.reshape(routed.to(tl.int32), (CB, SUB, BMA)), axis=2)
+    WORDS: tl.constexpr = CB // 32
+    words = tl.sum(tl.reshape(any_routed, (WORDS, 32, SUB)) << tl.arange(0, 32)[None, :, None], axis=1)
+    w_ids = c0 // 32 + tl.arange(0, WORDS)
+    tl.store(mask_base[None, :] + w_ids[:, None], words, mask=sub_ok[None, :] & (w_ids < n_words)[:, None])
+    return log_acc, routed_acc, union_acc + any_routed
 
 
 @triton.jit
@@ -431,14 +481,14 @@ def _route_lean_tile(
     N, q_offset, n_tiles, n_words, max_iter,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, SUB: tl.constexpr,
-    ROUGH_SOLVE: tl.constexpr, TOKEN_MAJOR: tl.constexpr,
+    ROUGH_SOLVE: tl.constexpr, FINAL_TRANSPOSED: tl.constexpr,
 ):  # fmt: skip
     """Router tile ``t``: thresholds, counts, log_g and tile unions. ``warm``: start the solver
     from ``tau_prev``, the previous tile's thresholds (the same heads, BM tokens earlier), whose
     first pass also takes the max (``_lean_warm_pass``). Returns the tile's thresholds."""
     R: tl.constexpr = GP * BM
     b, h, g, pos, valid, own, q = _router_tile(t, Q, stride_qb, stride_qh, stride_qn, N, q_offset, HKV, G, GP,
-                                               BM, C, D, SPLIT_BF16, TOKEN_MAJOR)  # fmt: skip
+                                               BM, C, D, SPLIT_BF16)  # fmt: skip
     n_full = own // CB * CB
     s_base = S + b * stride_sb + h * stride_sh
 
@@ -469,20 +519,37 @@ def _route_lean_tile(
 
     tok_pos = t.to(tl.int64) * BM + tl.arange(0, BM)
     tok_valid = tok_pos < N
-    log_sum = tl.zeros([BM], tl.float32)
-    n_routed = tl.zeros([BM], tl.int32)
     sub_tile = t * SUB + tl.arange(0, SUB)
     sub_ok = sub_tile < n_tiles
     mask_base = MASK + ((b * HKV + h) * n_tiles + sub_tile) * n_words
-    n_union = tl.zeros([SUB], tl.int32)
-    for c0 in range(0, n_full, CB):
-        log_sum, n_routed, n_union = _lean_final_block(
-            log_sum, n_routed, n_union, tau, q, s_base, stride_st, stride_sc, c0, own, mask_base, sub_ok,
-            tok_valid, n_words, D, CB, GP, G, BM, SUB, SPLIT_BF16, False, three, TOKEN_MAJOR)  # fmt: skip
-    if n_full < own:
-        log_sum, n_routed, n_union = _lean_final_block(
-            log_sum, n_routed, n_union, tau, q, s_base, stride_st, stride_sc, n_full, own, mask_base,
-            sub_ok, tok_valid, n_words, D, CB, GP, G, BM, SUB, SPLIT_BF16, True, three, TOKEN_MAJOR)  # fmt: skip
+    if FINAL_TRANSPOSED:
+        q_t = tl.trans(q)
+        log_acc = tl.zeros([CB, BM], tl.float32)
+        routed_acc = tl.zeros([CB, BM], tl.int32)
+        union_acc = tl.zeros([CB, SUB], tl.int32)
+        for c0 in range(0, n_full, CB):
+            log_acc, routed_acc, union_acc = _lean_final_block_t(
+                log_acc, routed_acc, union_acc, tau, q_t, s_base, stride_st, stride_sc, c0, own, mask_base, sub_ok,
+                tok_valid, n_words, D, CB, GP, G, BM, SUB, SPLIT_BF16, False, three)  # fmt: skip
+        if n_full < own:
+            log_acc, routed_acc, union_acc = _lean_final_block_t(
+                log_acc, routed_acc, union_acc, tau, q_t, s_base, stride_st, stride_sc, n_full, own, mask_base,
+                sub_ok, tok_valid, n_words, D, CB, GP, G, BM, SUB, SPLIT_BF16, True, three)  # fmt: skip
+        log_sum = tl.sum(log_acc, axis=0)
+        n_routed = tl.sum(routed_acc, axis=0)
+        n_union = tl.sum(union_acc, axis=0)
+    else:
+        log_sum = tl.zeros([BM], tl.float32)
+        n_routed = tl.zeros([BM], tl.int32)
+        n_union = tl.zeros([SUB], tl.int32)
+        for c0 in range(0, n_full, CB):
+            log_sum, n_routed, n_union = _lean_final_block(
+                log_sum, n_routed, n_union, tau, q, s_base, stride_st, stride_sc, c0, own, mask_base, sub_ok,
+                tok_valid, n_words, D, CB, GP, G, BM, SUB, SPLIT_BF16, False, three)  # fmt: skip
+        if n_full < own:
+            log_sum, n_routed, n_union = _lean_final_block(
+                log_sum, n_routed, n_union, tau, q, s_base, stride_st, stride_sc, n_full, own, mask_base,
+                sub_ok, tok_valid, n_words, D, CB, GP, G, BM, SUB, SPLIT_BF16, True, three)  # fmt: skip
     tl.store(TILE_COUNT + (b * HKV + h) * n_tiles + sub_tile, n_union, mask=sub_ok)
     tok_out = (b * HKV + h) * N + tok_pos
     tl.store(LOGG + tok_out, log_sum / tl.maximum(n_routed, 1).to(tl.float32), mask=tok_valid)
@@ -498,7 +565,7 @@ def _route_lean_kernel(
     N, q_offset, n_tiles, n_words, max_iter, n_router_tiles,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, SUB: tl.constexpr,
-    ROUGH_SOLVE: tl.constexpr = False, TILES: tl.constexpr = 1, TOKEN_MAJOR: tl.constexpr = False,
+    ROUGH_SOLVE: tl.constexpr = False, TILES: tl.constexpr = 1, FINAL_TRANSPOSED: tl.constexpr = False,
 ):  # fmt: skip
     """``_route_kernel`` with fewer operations per score: the host pre-scales and pre-splits the
     summaries (no conversions in the loop), the threshold is kept absolute (no ``x - max``), the
@@ -511,7 +578,7 @@ def _route_lean_kernel(
         _route_lean_tile(tl.program_id(0), 0.0, False, Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT, stride_qb,
                          stride_qh, stride_qn, stride_st, stride_sb, stride_sh, stride_sc, N, q_offset, n_tiles,
                          n_words, max_iter, HKV, G, GP, BM, C, D, CB, SPLIT_BF16, SUB, ROUGH_SOLVE,
-                         TOKEN_MAJOR)  # fmt: skip
+                         FINAL_TRANSPOSED)  # fmt: skip
     else:
         tau = tl.zeros([GP * BM], tl.float32)  # (the first tile starts cold and ignores it)
         t0 = tl.program_id(0) * TILES
@@ -519,7 +586,7 @@ def _route_lean_kernel(
             tau = _route_lean_tile(t0 + i, tau, i > 0, Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT, stride_qb,
                                    stride_qh, stride_qn, stride_st, stride_sb, stride_sh, stride_sc, N, q_offset,
                                    n_tiles, n_words, max_iter, HKV, G, GP, BM, C, D, CB, SPLIT_BF16, SUB,
-                                   ROUGH_SOLVE, TOKEN_MAJOR)  # fmt: skip
+                                   ROUGH_SOLVE, FINAL_TRANSPOSED)  # fmt: skip
 
 
 def summary_terms(summaries: torch.Tensor, xscale: float) -> torch.Tensor:
@@ -546,7 +613,7 @@ def tile_rows(group: int, chunk_size: int, rows: int = 64) -> int:
 def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: float, bm: int,
           num_warps: int = 4, route_bm: int | None = None, q_offset: int = 0, cb: int | None = None,
           num_stages: int | None = None, lean: bool | None = None, rough_solve: bool | None = None,
-          warm_tiles: int | None = None, max_iter: int = MAX_ITER, token_major: bool | None = None):
+          warm_tiles: int | None = None, max_iter: int = MAX_ITER, final_transposed: bool | None = None):
     """Run stage 2; see the module docstring for the outputs. ``max_iter`` caps each solver's
     passes (lower only to time a pass: ``scripts/router_pass_cost.py``). Masks and counts are per tile of
     ``bm`` tokens (the attention's tiles); the router itself may take ``route_bm`` tokens (a
@@ -594,7 +661,7 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
             HKV=Hkv, G=G, GP=padded_group(G), BM=route_bm, C=chunk_size, D=D, CB=cb,
             SPLIT_BF16=split, SUB=route_bm // bm,
             ROUGH_SOLVE=rough_solve, TILES=warm_tiles,
-            TOKEN_MAJOR=ROUTE_TOKEN_MAJOR if token_major is None else token_major,
+            FINAL_TRANSPOSED=ROUTE_FINAL_TRANSPOSED if final_transposed is None else final_transposed,
             num_warps=num_warps, num_stages=num_stages,
         )  # fmt: skip
         return tau, log_g, count, mask, tile_count

@@ -289,11 +289,13 @@ def test_warm_started_router_tiles_find_the_same_thresholds(dtype, structured, h
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, pytest.param(torch.bfloat16, marks=INTERPRETER_BF16)])
 @pytest.mark.parametrize("hq, hkv, n, d, scaling, tiles", [(6, 2, 301, 128, 3.0, 1), (16, 1, 200, 64, 1.0, 2),
-                                                          (8, 1, 450, 64, 6.0, 3)])  # fmt: skip
-def test_token_major_router_rows_route_alike(dtype, hq, hkv, n, d, scaling, tiles):
-    """The lean router with a token's heads in adjacent rows (``token_major``) finds the same
-    thresholds (each row's arithmetic is unchanged), counts, log-means and tile unions (the
-    mean over heads only adds in another order), padded heads (G = 3) and warm tiles included."""
+                                                          (8, 1, 450, 64, 6.0, 3), (2, 2, 333, 64, 4.0, 1),
+                                                          (16, 1, 260, 64, 1e4, 1)])  # fmt: skip
+def test_transposed_final_router_pass_routes_alike(dtype, hq, hkv, n, d, scaling, tiles):
+    """The lean router's final pass on transposed scores (``final_transposed``: chunks down,
+    query rows across) gives the thresholds, counts, log-means and tile unions of the row-major
+    pass: padded heads (G = 3), one head a KV head, warm tiles, partial last blocks and scores
+    near 6e4 (three bf16 terms on the GPU) included."""
     from dashbench.kernels.dash.route import route, tile_rows
     from dashbench.kernels.dash.summarize import summarize
 
@@ -301,11 +303,11 @@ def test_token_major_router_rows_route_alike(dtype, hq, hkv, n, d, scaling, tile
     G = hq // hkv
     bm, rbm = tile_rows(G, 32, 64), tile_rows(G, 32, 128)
     s = summarize(k, w, 32)
-    head_major = route(q, s, 32, scaling, bm, route_bm=rbm, lean=True, warm_tiles=tiles, token_major=False)
-    token_major = route(q, s, 32, scaling, bm, route_bm=rbm, lean=True, warm_tiles=tiles, token_major=True)
-    assert int(head_major[2].max()) > 2  # several chunks routed
-    _assert_same_routing(token_major, head_major)
-    assert torch.equal(token_major[2], head_major[2]) and torch.equal(token_major[3], head_major[3])
+    rows = route(q, s, 32, scaling, bm, route_bm=rbm, lean=True, warm_tiles=tiles, final_transposed=False)
+    cols = route(q, s, 32, scaling, bm, route_bm=rbm, lean=True, warm_tiles=tiles, final_transposed=True)
+    assert int(rows[2].max()) > 2  # several chunks routed
+    assert torch.equal(cols[0], rows[0])  # the solver is untouched
+    _assert_same_routing(cols, rows)
 
 
 @pytest.mark.skipif(DEVICE != "cpu", reason="counts the solver's passes through the interpreter's Python calls")
