@@ -70,7 +70,7 @@ ROUTE_WARM_TILES = 1
 # 27.9 (Hkv 2) and 15.6 of 33.7 (Hkv 8), where an exact solver pass (the same two products)
 # takes 4.3. To be timed. (Token-major rows, the same aim, were slower: 27.9 -> 29.8 ms, Hkv 2;
 # 33.7 -> 47.7 ms, Hkv 8; stop 19, commit 509b641.)
-ROUTE_FINAL_TRANSPOSED = False
+ROUTE_FINAL_TRANSPOSED = True
 # (A first solver pass that also tested max - 1/4, cutting a simulated 128-row program's steps
 # from 4-5 to 3, was slower on the H100, stop 17: 33.6 -> 35.5 ms at 128k, Hkv 8; 27.9 -> 32.0,
 # Hkv 2. Removed; commit 90c9092 has it. The decode threshold kernel keeps its probe.)
