@@ -19,7 +19,8 @@ attention):
 ``_route_lean_kernel`` (the default, ``ROUTE_LEAN``) computes the same with fewer operations
 per score: summaries pre-scaled and pre-split into bf16 terms on the host (``summary_terms``),
 an absolute threshold, a one-product max pass (it only places the solver's start), one
-convergence statistic, 64-chunk blocks for bf16. ``_route_kernel`` stays as the baseline that
+convergence statistic, 64-chunk blocks for bf16, and a final pass on transposed scores (the
+mean over a token's heads in-thread). ``_route_kernel`` stays as the baseline that
 ``scripts/bench_router.py`` checks and times it against.
 
 Outputs (``n_tiles = ceil(N / BM)``, ``n_words = ceil(n_chunks / 32)``):
@@ -62,14 +63,19 @@ ROUGH_SOLVE_MIN_CHUNKS = 1024
 # -> 4.09 (10%), and left random inputs' alike; but the first pass costs a solver pass's work
 # per score instead of a max's. H100, router alone, 25%: structured 27.87 -> 24.67 ms (128k,
 # 32/2, 4 tiles), 33.50 -> 31.48 (128k, 32/8), 2.33 -> 2.14 (32k, 32/2); random 1.94 -> 2.22 ms
-# (32k, 32/2), 2.90 -> 3.35 (32/8). Off (1): it trades random inputs for coherent ones.
+# (32k, 32/2), 2.90 -> 3.35 (32/8). Retimed after stop 18's guard (stop 19, before the
+# transposed final pass): structured 25% 27.88 -> 24.73 (128k, 32/2) and 33.58 -> 31.47 (32/8),
+# but structured 10% 29.42 -> 30.53 and 34.63 -> 36.49, random 32k 1.95 -> 2.23 and 2.89 -> 3.36.
+# Off (1): it trades random inputs and lower densities for coherent inputs at 25%.
 ROUTE_WARM_TILES = 1
 # The lean router's final pass (probabilities, counts, log-means, tile unions) on transposed
-# scores, so the mean over a token's heads is in-thread (_lean_final_block_t). H100, 128k, 25%
-# (results/reference/h100-dash/stop19/): the max and final passes take 10.5 ms of the router's
-# 27.9 (Hkv 2) and 15.6 of 33.7 (Hkv 8), where an exact solver pass (the same two products)
-# takes 4.3. To be timed. (Token-major rows, the same aim, were slower: 27.9 -> 29.8 ms, Hkv 2;
-# 33.7 -> 47.7 ms, Hkv 8; stop 19, commit 509b641.)
+# scores, so the mean over a token's heads is in-thread (_lean_final_block_t). H100, 25%
+# (results/reference/h100-dash/stop19/): the max and final passes took 10.6 ms of the router's
+# 27.9 at 128k (Hkv 2) and 15.6 of 33.7 (Hkv 8), where an exact solver pass (the same two
+# products) takes 4.3. Router alone, row-major -> transposed: 128k 27.88 -> 23.67 ms (Hkv 2),
+# 33.28 -> 25.49 (Hkv 8); 32k 2.33 -> 2.01 and 2.75 -> 2.17; random 32k 1.93 -> 1.65 and 2.90 ->
+# 2.29. (Token-major rows, the same aim, were slower: 27.9 -> 29.8 ms, Hkv 2; 33.7 -> 47.7 ms,
+# Hkv 8; commit 509b641.)
 ROUTE_FINAL_TRANSPOSED = True
 # (A first solver pass that also tested max - 1/4, cutting a simulated 128-row program's steps
 # from 4-5 to 3, was slower on the H100, stop 17: 33.6 -> 35.5 ms at 128k, Hkv 8; 27.9 -> 32.0,
