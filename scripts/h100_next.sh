@@ -1,25 +1,18 @@
-# Issue 3, first device call of the next stop (prepared at stop 18). ~7 min. Carry .whl.
+# Issue 3, first device call of the next stop (prepared at stop 19). ~7 min. Carry .whl.
 #   DASHBENCH_GIT_COMMIT=<sha> bash scripts/h100_next.sh
-# 1. Warm-started router tiles after stop 18's review (start only from a previous threshold above
-#    max - 1; the warm pass without the smallest-|d| statistic): their GPU tests (bf16 included),
-#    then the router alone, structured and random, 25% and 10%, against the lean default.
-# 2. 128-row attention tiles at Hkv 2 (a tile spans 8 tokens instead of 4), last timed at stop 15
-#    before TMA loads and the diagonal-last order: the prefill with and without them.
+# 1. The router's pass costs at 128k with the transposed final pass (the default since stop 19):
+#    how much of the router the max + final passes still take, against one exact solver pass.
+# 2. The attention over the same lists without the prior (`noprior`): what the prior's per-chunk
+#    routing costs now, the most a stored per-(tile, chunk) bias could save (kernels/README).
+# 3. Random inputs end to end at 128k (last timed at stop 15).
 source scripts/device_setup.sh
 {
-  timeout 100 python3 -m pytest -q -rf -p no:cacheprovider -p no:warnings tests/kernels/dash/test_dash_attention.py \
-      -k "warm_started" 2>&1 | tail -4
+  PYTHONPATH=scripts:$PYTHONPATH timeout 120 python3 scripts/router_pass_cost.py --seqlen 128k --hkv 2,8 \
+      --iters 0,1 --out $OUT 2>&1 | grep -v -i warn | cut -c1-900
   echo
-  PYTHONPATH=scripts:$PYTHONPATH timeout 200 python3 scripts/bench_router.py --seqlen 32k,128k --hkv 2,8 \
-      --inputs structured,random --densities 0.25,0.10 --variants lean_default,lean_warm2,lean_warm4 --out $OUT 2>&1 \
-      | grep -v -i warn | cut -c1-300
+  PYTHONPATH=scripts:$PYTHONPATH timeout 200 python3 scripts/bench_dash.py --seqlen 32k,128k --hkv 2,8 \
+      --inputs structured --densities 0.25 --variants noprior --out $OUT/noprior 2>&1 | grep -v -i warn | cut -c1-600
   echo
-  PYTHONPATH=scripts:$PYTHONPATH timeout 150 python3 scripts/bench_dash.py --seqlen 32k,128k --hkv 2 \
-      --inputs structured --densities 0.25 --variants rows128 --out $OUT 2>&1 | grep -v -i warn | cut -c1-600
+  PYTHONPATH=scripts:$PYTHONPATH timeout 150 python3 scripts/bench_dash.py --seqlen 128k --hkv 2,8 \
+      --inputs random --densities 0.25 --variants none --out $OUT/random 2>&1 | grep -v -i warn | cut -c1-600
 } 2>&1 | tee $OUT/log.txt
-# 3. What a router pass costs (stop 19): solvers capped at k passes, against the product floor.
-{
-  echo
-  PYTHONPATH=scripts:$PYTHONPATH timeout 150 python3 scripts/router_pass_cost.py --seqlen 128k --hkv 2,8 \
-      --out $OUT 2>&1 | grep -v -i warn | cut -c1-900
-} 2>&1 | tee -a $OUT/log.txt
