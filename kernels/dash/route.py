@@ -75,8 +75,12 @@ ROUTE_WARM_TILES = 1
 # products) takes 4.3. Router alone, row-major -> transposed: 128k 27.88 -> 23.67 ms (Hkv 2),
 # 33.28 -> 25.49 (Hkv 8); 32k 2.33 -> 2.01 and 2.75 -> 2.17; random 32k 1.93 -> 1.65 and 2.90 ->
 # 2.29. (Token-major rows, the same aim, were slower: 27.9 -> 29.8 ms, Hkv 2; 33.7 -> 47.7 ms,
-# Hkv 8; commit 509b641.)
-ROUTE_FINAL_TRANSPOSED = True
+# Hkv 8; commit 509b641.) "auto": on where a router tile holds at most
+# FINAL_TRANSPOSED_MAX_TOKENS tokens (G >= 4 at 128 rows), the timed cases (8 and 32 tokens): its
+# per-token accumulators grow with the tokens (sm_90 spill stack at G = 1, 4 tiles: 56 -> 336 B).
+# (LEAN_CB_BF16, the lean router's 2 stages and ROUTE_WARM_TILES were chosen before this pass.)
+ROUTE_FINAL_TRANSPOSED = "auto"
+FINAL_TRANSPOSED_MAX_TOKENS = 32
 # (A first solver pass that also tested max - 1/4, cutting a simulated 128-row program's steps
 # from 4-5 to 3, was slower on the H100, stop 17: 33.6 -> 35.5 ms at 128k, Hkv 8; 27.9 -> 32.0,
 # Hkv 2. Removed; commit 90c9092 has it. The decode threshold kernel keeps its probe.)
@@ -577,7 +581,8 @@ def _route_lean_kernel(
     summaries (no conversions in the loop), the threshold is kept absolute (no ``x - max``), the
     max pass (only the solver's start) takes one product, only the last block of a pass is
     masked, and a solver step checks its support with one statistic, the smallest
-    ``|x - tau|``, instead of the lowest entry in and the highest out. A program routes
+    ``|x - tau|``, instead of the lowest entry in and the highest out; ``FINAL_TRANSPOSED``: the
+    final pass on transposed scores (``_lean_final_block_t``). A program routes
     ``TILES`` consecutive tiles, each after the first starting from its predecessor's
     thresholds (``ROUTE_WARM_TILES``)."""
     if TILES == 1:
@@ -659,6 +664,9 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
         else:
             s = (summaries * xscale).unsqueeze(3)
         warm_tiles = max(1, ROUTE_WARM_TILES if warm_tiles is None else warm_tiles)
+        final_transposed = ROUTE_FINAL_TRANSPOSED if final_transposed is None else final_transposed
+        if final_transposed == "auto":
+            final_transposed = route_bm <= FINAL_TRANSPOSED_MAX_TOKENS
         _route_lean_kernel[(math.ceil(n_programs / warm_tiles), B * Hkv)](
             q, s, tau, log_g, count, mask, tile_count,
             q.stride(0), q.stride(1), q.stride(2),
@@ -667,7 +675,7 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
             HKV=Hkv, G=G, GP=padded_group(G), BM=route_bm, C=chunk_size, D=D, CB=cb,
             SPLIT_BF16=split, SUB=route_bm // bm,
             ROUGH_SOLVE=rough_solve, TILES=warm_tiles,
-            FINAL_TRANSPOSED=ROUTE_FINAL_TRANSPOSED if final_transposed is None else final_transposed,
+            FINAL_TRANSPOSED=final_transposed,
             num_warps=num_warps, num_stages=num_stages,
         )  # fmt: skip
         return tau, log_g, count, mask, tile_count

@@ -268,8 +268,8 @@ def test_warm_started_router_tiles_find_the_same_thresholds(dtype, structured, h
     from its predecessor's thresholds (``warm_tiles``; a partial last group: 700 tokens are 22
     tiles of 32), find the thresholds, counts, log-means and tile unions of one tile a program,
     on random and on locally coherent (structured) inputs, with or without the rough steps. At
-    scaling 1e4 (scores near 6e4) a start from far below the max once made the fp32 sums cancel
-    and the solver stop a whole window off."""
+    scaling 1e4 (scores in the thousands) a start from far below the max once made the fp32 sums
+    cancel and the solver stop a whole window off."""
     from dashbench.kernels.dash.route import route, tile_rows
     from dashbench.kernels.dash.summarize import summarize
 
@@ -290,12 +290,15 @@ def test_warm_started_router_tiles_find_the_same_thresholds(dtype, structured, h
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, pytest.param(torch.bfloat16, marks=INTERPRETER_BF16)])
 @pytest.mark.parametrize("hq, hkv, n, d, scaling, tiles", [(6, 2, 301, 128, 3.0, 1), (16, 1, 200, 64, 1.0, 2),
                                                           (8, 1, 450, 64, 6.0, 3), (2, 2, 333, 64, 4.0, 1),
-                                                          (16, 1, 260, 64, 1e4, 1)])  # fmt: skip
+                                                          (16, 1, 260, 64, 1e4, 1), (4, 1, 2200, 64, 2.0, 1)])  # fmt: skip
 def test_transposed_final_router_pass_routes_alike(dtype, hq, hkv, n, d, scaling, tiles):
     """The lean router's final pass on transposed scores (``final_transposed``: chunks down,
     query rows across) gives the thresholds, counts, log-means and tile unions of the row-major
-    pass: padded heads (G = 3), one head a KV head, warm tiles, partial last blocks and scores
-    near 6e4 (three bf16 terms on the GPU) included."""
+    pass: padded heads (G = 3), one head a KV head, warm tiles, router tiles of one and two
+    attention tiles, partial last tiles and blocks, full blocks and three mask words (2200
+    tokens: 69 chunks), and scores in the thousands (scaling 1e4: a third bf16 term on the GPU).
+    On the CPU the two agree exactly (the log-means to summation order); on the GPU a product
+    may round differently with its operands swapped, so a chunk at a threshold may flip."""
     from dashbench.kernels.dash.route import route, tile_rows
     from dashbench.kernels.dash.summarize import summarize
 
@@ -307,7 +310,12 @@ def test_transposed_final_router_pass_routes_alike(dtype, hq, hkv, n, d, scaling
     cols = route(q, s, 32, scaling, bm, route_bm=rbm, lean=True, warm_tiles=tiles, final_transposed=True)
     assert int(rows[2].max()) > 2  # several chunks routed
     assert torch.equal(cols[0], rows[0])  # the solver is untouched
-    _assert_same_routing(cols, rows)
+    if DEVICE == "cpu":
+        torch.testing.assert_close(cols[1], rows[1], rtol=0, atol=1e-5)
+        for a, b in zip(cols[2:], rows[2:]):
+            assert torch.equal(a, b)
+    else:
+        _assert_same_routing(cols, rows)
 
 
 @pytest.mark.skipif(DEVICE != "cpu", reason="counts the solver's passes through the interpreter's Python calls")
