@@ -24,6 +24,7 @@ from dashbench.harness.flops import causal_pairs
 from dashbench.harness.inputs import random_qkv, structured_qkv
 from dashbench.kernels import calibrate_scaling, dash_attention
 from dashbench.kernels.dash.attend import attend, tma_ready
+from dashbench.kernels.dash.prior import listed_bias
 from dashbench.kernels.dash.route import chunk_lists, padded_group, route, tile_rows
 from dashbench.kernels.dash.interface import (
     ATTEND_ROWS,
@@ -73,7 +74,8 @@ def main() -> int:
                          "same lists without the prior: its cost), mmarows (the routing dot's fp32 q in "
                          "the tensor cores' layout), rough (the router's solver on one-product scores first, on and "
                          "off), diaglast (the diagonal chunk after the listed ones, 2 and 3 stages), diagmma (that with the routing "
-                         "rows in the mma layout), or none")
+                         "rows in the mma layout), storedbias (the prior's biases computed before the attention: "
+                         "prior.py, with the diagonal chunk first or last), or none")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--route-setting", action="append", default=[], metavar="NAME=VALUE",
                     help="set dashbench.kernels.dash.route.NAME (a Python literal) before timing")
@@ -168,6 +170,27 @@ def main() -> int:
                         variants["attend_noprior_ms"] = bench(lambda: attend(
                             q, k, v, None, None, None, offsets, tile_count, ids, token_masks=every_token, **prod))
                         del every_token
+                    if "storedbias" in extra:  # the prior's biases computed before the attention (prior.py)
+                        bias = listed_bias(q, s, tau, log_g, offsets, tile_count, ids, scaling=scaling, sigma=1.0,
+                                           estimate_diagonal=True, bm=bm, gp=padded_group(G))  # fmt: skip
+                        variants["stored_bias_mib"] = bias.numel() * 4 / 2**20
+                        variants["stored_bias_fraction"] = bias.numel() * 4 / ((2 * q.numel() + 2 * k.numel()) * 2)
+                        got, _ = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, bias=bias, **prod)
+                        base, _ = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, **prod)
+                        variants["attend_storedbias_rel_diff"] = relative_error(got, base)
+                        del got, base
+                        variants["listed_bias_ms"] = bench(lambda: listed_bias(
+                            q, s, tau, log_g, offsets, tile_count, ids, scaling=scaling, sigma=1.0,
+                            estimate_diagonal=True, bm=bm, gp=padded_group(G)))  # fmt: skip
+                        for last, stages in ((False, prod["num_stages"]), (True, 2), (True, 3), (False, 3)):
+                            cfg = {**prod, "num_stages": stages}
+                            tag = f"{'last' if last else 'first'}_s{stages}"
+                            variants[f"attend_storedbias_{tag}_ms"] = bench(lambda: attend(
+                                q, k, v, s, tau, log_g, offsets, tile_count, ids, bias=bias, diagonal_last=last,
+                                **cfg))  # fmt: skip
+                        variants["attend_recomputed_ms"] = bench(lambda: attend(
+                            q, k, v, s, tau, log_g, offsets, tile_count, ids, **prod))
+                        del bias
                     if "mmarows" in extra:  # the routing dot's fp32 q in the tensor cores' layout
                         got, _ = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, route_mma_layout=True, **prod)
                         base, _ = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, route_mma_layout=False,

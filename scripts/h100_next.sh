@@ -1,9 +1,13 @@
-# Issue 3, first device call of the next stop (prepared at stop 19). ~7 min. Carry .whl.
+# Issue 3, first device call of the next stop (prepared at stop 19). ~8 min. Carry .whl.
 #   DASHBENCH_GIT_COMMIT=<sha> bash scripts/h100_next.sh
 # 1. The router's pass costs at 128k with the transposed final pass (the default since stop 19):
 #    how much of the router the max + final passes still take, against one exact solver pass.
 # 2. The attention over the same lists without the prior (`noprior`): what the prior's per-chunk
 #    routing costs now, the most a stored per-(tile, chunk) bias could save (kernels/README).
+#    With it, the prior's biases computed before the attention (`storedbias`, prior.py, off:
+#    interface.ATTEND_STORED_BIAS): their kernel, the attention reading them (diagonal first and
+#    last, 2 and 3 stages: the attention's registers fall 253 -> 142 without the recomputation),
+#    against the attention recomputing them; and the GPU tests of prior.py (bf16 included).
 # 3. Random inputs end to end at 128k (last timed at stop 15).
 source scripts/device_setup.sh
 {
@@ -11,7 +15,10 @@ source scripts/device_setup.sh
       --iters 0,1 --out $OUT 2>&1 | grep -v -i warn | cut -c1-900
   echo
   PYTHONPATH=scripts:$PYTHONPATH timeout 200 python3 scripts/bench_dash.py --seqlen 32k,128k --hkv 2,8 \
-      --inputs structured --densities 0.25 --variants noprior --out $OUT/noprior 2>&1 | grep -v -i warn | cut -c1-600
+      --inputs structured --densities 0.25 --variants noprior,storedbias --out $OUT/noprior 2>&1 | grep -v -i warn \
+      | cut -c1-900
+  echo
+  timeout 100 python3 -m pytest -q -rf -p no:cacheprovider -p no:warnings tests/kernels/dash/test_prior.py 2>&1 | tail -4
   echo
   PYTHONPATH=scripts:$PYTHONPATH timeout 150 python3 scripts/bench_dash.py --seqlen 128k --hkv 2,8 \
       --inputs random --densities 0.25 --variants none --out $OUT/random 2>&1 | grep -v -i warn | cut -c1-600

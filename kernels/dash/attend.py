@@ -87,7 +87,7 @@ def _diagonal_scores(q, k_base, v_base, own, pos, n_keys, stride_kn, sm_scale, C
 
 @triton.jit
 def _attend_fwd_kernel(
-    Q, K, V, S, TAU, LOGG, OFFSETS, COUNTS, IDS, TOKMASK, OUT, LSE,
+    Q, K, V, S, TAU, LOGG, OFFSETS, COUNTS, IDS, TOKMASK, OUT, LSE, BIAS,
     stride_qb, stride_qh, stride_qn,
     stride_kb, stride_kh, stride_kn,
     stride_sb, stride_sh, stride_sc,
@@ -96,11 +96,12 @@ def _attend_fwd_kernel(
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr, PRIOR: tl.constexpr,
     ROUTE_MMA_LAYOUT: tl.constexpr = False,
-    DIAGONAL_LAST: tl.constexpr = False,
+    DIAGONAL_LAST: tl.constexpr = False, STORED_BIAS: tl.constexpr = False,
 ):  # fmt: skip
-    # PRIOR: DashAttention's log-prior bias, recomputed per listed chunk. Otherwise plain
-    # block-sparse attention (InfLLMv2, NSA's selection): TOKMASK holds, per listed chunk, a
-    # bit per token of the tile that selected it; the others get -inf.
+    # PRIOR: DashAttention's log-prior bias, recomputed per listed chunk, or with STORED_BIAS
+    # read from BIAS (prior.listed_bias: BM base-2 biases per listed chunk, in list order).
+    # Otherwise plain block-sparse attention (InfLLMv2, NSA's selection): TOKMASK holds, per
+    # listed chunk, a bit per token of the tile that selected it; the others get -inf.
     R: tl.constexpr = GP * BM
     t = n_tiles - 1 - tl.program_id(0)  # the longest tiles (last in the sequence) start first
     bh = tl.program_id(1)
@@ -116,7 +117,7 @@ def _attend_fwd_kernel(
     head = (h * G + g).to(tl.int64)
     q = tl.load(Q + b * stride_qb + head[:, None] * stride_qh + qi[:, None] * stride_qn
                 + dims[None, :], mask=valid[:, None], other=0.0)  # fmt: skip
-    if PRIOR:
+    if PRIOR and not STORED_BIAS:
         qf = _fp32_rows(q, D, ROUTE_MMA_LAYOUT)
         tau = tl.load(TAU + (b * HKV * G + head) * N + qi, mask=valid, other=float("inf"))
         log_g = tl.load(LOGG + (b * HKV + h) * N + qi, mask=valid, other=0.0)
@@ -148,7 +149,9 @@ def _attend_fwd_kernel(
     c_next = tl.load(IDS + start, mask=n_chunks > 0, other=0)
     for i in range(0, n_chunks):
         c, c_next = _next_chunk(IDS + start, i, n_chunks, c_next, TMA)
-        if PRIOR:
+        if PRIOR and STORED_BIAS:
+            bias = tl.load(BIAS + (start + i) * BM + token_bit)  # the row's token's bias
+        elif PRIOR:
             bias = _chunk_bias(qf, s_base, stride_sc, c, dims, tau, log_g, valid, xscale, inv_sigma,
                                G, GP, BM, R, ESTIMATE_DIAGONAL)  # fmt: skip
         else:
@@ -169,7 +172,7 @@ def _attend_fwd_kernel(
 
 def attend(q, k, v, summaries, tau, log_g, offsets, counts, ids, *, chunk_size, scaling=1.0, sigma=1.0,
            estimate_diagonal=True, bm, gp, num_warps=4, num_stages=3, q_offset=0, tma=False,
-           token_masks=None, route_mma_layout=None, diagonal_last=None):  # fmt: skip
+           token_masks=None, route_mma_layout=None, diagonal_last=None, bias=None):  # fmt: skip
     """Run stage 3 over each tile's chunk list (``offsets``/``counts``/``ids`` from
     ``route.chunk_lists``); returns ``(out [B, Hq, N, D] in q's dtype, lse [B, Hq, N] fp32)``.
 
@@ -177,7 +180,8 @@ def attend(q, k, v, summaries, tau, log_g, offsets, counts, ids, *, chunk_size, 
     selected the chunk) it is plain block-sparse attention without the prior, and
     ``summaries``, ``tau``, ``log_g`` may be ``None``. Every token attends its own chunk
     (causally) in both modes. ``route_mma_layout``, ``diagonal_last``: see ``ROUTE_MMA_LAYOUT``
-    and ``ATTEND_DIAGONAL_LAST`` (None: their values)."""
+    and ``ATTEND_DIAGONAL_LAST`` (None: their values). ``bias``: the prior's biases of the listed
+    pairs from ``prior.listed_bias`` (``[n_pairs, bm]``), read instead of recomputed."""
     prior = token_masks is None
     if not prior:
         summaries = tau = log_g = q.new_zeros(1, 1, 1)
@@ -194,7 +198,7 @@ def attend(q, k, v, summaries, tau, log_g, offsets, counts, ids, *, chunk_size, 
     lse = torch.empty(B, Hq, N, device=q.device, dtype=torch.float32)
     _attend_fwd_kernel[(n_tiles, B * Hkv)](
         q, k, v, summaries, tau, log_g, offsets, counts, ids,
-        token_masks, out, lse,
+        token_masks, out, lse, bias if bias is not None else lse,
         q.stride(0), q.stride(1), q.stride(2),
         k.stride(0), k.stride(1), k.stride(2),
         summaries.stride(0), summaries.stride(1), summaries.stride(2),
@@ -204,6 +208,7 @@ def attend(q, k, v, summaries, tau, log_g, offsets, counts, ids, *, chunk_size, 
         ESTIMATE_DIAGONAL=estimate_diagonal, TMA=tma, PRIOR=prior,
         ROUTE_MMA_LAYOUT=ROUTE_MMA_LAYOUT if route_mma_layout is None else route_mma_layout,
         DIAGONAL_LAST=ATTEND_DIAGONAL_LAST if diagonal_last is None else diagonal_last,
+        STORED_BIAS=prior and bias is not None,
         num_warps=num_warps, num_stages=num_stages,
     )  # fmt: skip
     return out, lse

@@ -24,6 +24,7 @@ from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 
 from dashbench.kernels.dash import attend, backward, block_decode, decode_kernels, route, summarize
+from dashbench.kernels.dash import prior as prior_module
 from dashbench.kernels.infllmv2 import stage1, topk
 
 TARGET = GPUTarget("cuda", 90, 32)
@@ -78,7 +79,8 @@ def cases(shapes=SHAPES):
         i32 = {n: "*i32" for n in ("COUNT", "MASK", "TILE_COUNT", "CNT", "OFFSETS", "COUNTS", "IDS",
                                    "T_OFFSETS", "T_COUNTS", "T_TILES", "LIST", "NLIST")}
         f32 = {n: "*fp32" for n in ("S", "TAU", "LOGG", "LSE", "DELTA", "DQ", "DSUM", "DK", "DV", "X",
-                                    "M_OUT", "L_OUT", "ACC_OUT", "M_IN", "L_IN", "ACC_IN", "LOGP", "KROW", "BMEAN")}
+                                    "M_OUT", "L_OUT", "ACC_OUT", "M_IN", "L_IN", "ACC_IN", "LOGP", "KROW", "BMEAN",
+                                    "BIAS")}
         over = {**i32, **f32, **FLOATS, "OFFSETS": "*i64", "T_OFFSETS": "*i64", "TOKMASK": "*i64", "T_WORDS": "*i64"}
         common = dict(HKV=8, G=G, GP=GP, C=C, D=D)
         for split, cb in ((True, route.CB), (False, route.CB), (True, 2 * route.CB)):
@@ -97,12 +99,21 @@ def cases(shapes=SHAPES):
         # PRIOR=False: the block-sparse attention without the prior (InfLLMv2, NSA selection)
         for est, prior in ((True, True), (False, True), (True, False)):
             for tma in (False, True):
-                for mma_rows, last in ((False, False), (True, False), (False, True)) if prior \
-                        else ((False, False), (False, True)):
-                    yield (f"attend G={G} est={est} prior={prior} tma={tma} mma_rows={mma_rows} diagonal_last={last}",
+                for mma_rows, last, stored in ((False, False, False), (True, False, False), (False, True, False),
+                                               (False, False, True), (False, True, True)) if prior \
+                        else ((False, False, False), (False, True, False)):  # fmt: skip
+                    yield (f"attend G={G} est={est} prior={prior} tma={tma} mma_rows={mma_rows} diagonal_last={last} "
+                           f"stored_bias={stored}",
                            attend._attend_fwd_kernel, pointer_types(attend._attend_fwd_kernel, "bf16", over),
                            dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior,
-                                ROUTE_MMA_LAYOUT=mma_rows, DIAGONAL_LAST=last), ())
+                                ROUTE_MMA_LAYOUT=mma_rows, DIAGONAL_LAST=last, STORED_BIAS=stored), ())
+            if prior:
+                for split in (True, False):
+                    yield (f"listed_bias G={G} est={est} bf16split={split}", prior_module._listed_bias_kernel,
+                           pointer_types(prior_module._listed_bias_kernel, "bf16" if split else "fp16",
+                                         {**over, "S": "*bf16" if split else "*fp32"}),
+                           dict(HKV=8, G=G, GP=GP, BM=bm, D=D, LB=prior_module.LIST_BLOCK, SPLIT_BF16=split,
+                                ESTIMATE_DIAGONAL=est), ())
             for tma in (False, True):
                 # (summary gradient in dk/dv, one-pass dq, mma-layout rows); the default is the
                 # first without TMA: by atomics, two passes, mma rows. In dk/dv only where G <= 8.

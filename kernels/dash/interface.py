@@ -8,6 +8,7 @@ import torch
 
 from dashbench.kernels.dash.attend import attend, tma_ready
 from dashbench.kernels.dash.backward import dash_backward
+from dashbench.kernels.dash.prior import listed_bias, stored_bias_bytes
 from dashbench.kernels.dash.route import chunk_lists, padded_group, route, tile_rows
 from dashbench.kernels.dash.summarize import summarize
 from dashbench.kernels.reference.dash import DashStats, check_dash_inputs
@@ -28,6 +29,14 @@ ROUTE_ROWS = 128
 ATTEND_TMA = True
 ATTEND_TMA_STAGES = 2
 BACKWARD_TMA = False
+# The prior's biases of the listed (tile, chunk) pairs computed once before the attention
+# (prior.py: tensor-core scores with the router's arithmetic, the mean over heads in-thread)
+# instead of recomputed per listed chunk inside it, where they fit STORED_BIAS_MAX_FRACTION of
+# the bytes of q, k, v and out (freed after the attention). The attention's sm_90 registers
+# without the recomputation (Triton 3.9 compile here, 32/2 heads, TMA): 253 -> 142. Off until
+# timed on the H100 (kernels/README.md, stop 19's prepared call).
+ATTEND_STORED_BIAS = False
+STORED_BIAS_MAX_FRACTION = 0.10
 
 
 def check_kernel_limits(q, k, size: int, size_name: str = "chunk_size") -> None:
@@ -53,6 +62,13 @@ def check_kernel_inputs(q, k, v, head_cls, chunk_size: int, check_values: bool =
         raise ValueError(f"prefill needs as many queries as keys; got {q.shape[2]} and {k.shape[2]}")
 
 
+def use_stored_bias(q, k, n_pairs: int, bm: int) -> bool:
+    """Whether the forward stores the prior's biases (``ATTEND_STORED_BIAS``, within
+    ``STORED_BIAS_MAX_FRACTION`` of the bytes of q, k, v and out)."""
+    io_bytes = (2 * q.numel() + 2 * k.numel()) * q.element_size()
+    return ATTEND_STORED_BIAS and stored_bias_bytes(n_pairs, bm) <= STORED_BIAS_MAX_FRACTION * io_bytes
+
+
 class _DashAttention(torch.autograd.Function):
     @staticmethod
     def forward(ctx, q, k, v, head_cls, chunk_size, scaling, sigma, estimate_diagonal):
@@ -66,10 +82,16 @@ class _DashAttention(torch.autograd.Function):
             q, summaries, chunk_size, scaling, bm, route_bm=tile_rows(G, chunk_size, ROUTE_ROWS)
         )
         offsets, ids = chunk_lists(mask, tile_count)
+        bias = None
+        if use_stored_bias(q, k, ids.numel(), bm):
+            bias = listed_bias(q, summaries, tau, log_g, offsets, tile_count, ids, scaling=scaling, sigma=sigma,
+                               estimate_diagonal=estimate_diagonal, bm=bm, gp=gp)  # fmt: skip
         attend_tma = ATTEND_TMA and tma_ready(k, v)
         out, lse = attend(q, k, v, summaries, tau, log_g, offsets, tile_count, ids, chunk_size=chunk_size,
                           scaling=scaling, sigma=sigma, estimate_diagonal=estimate_diagonal,
-                          bm=bm, gp=gp, tma=attend_tma, num_stages=ATTEND_TMA_STAGES if attend_tma else 3)  # fmt: skip
+                          bm=bm, gp=gp, tma=attend_tma, num_stages=ATTEND_TMA_STAGES if attend_tma else 3,
+                          bias=bias)  # fmt: skip
+        del bias
         ctx.save_for_backward(q, k, v, head_cls, out, lse, summaries, tau, log_g, count, offsets,
                               tile_count, ids)  # fmt: skip
         ctx.args = dict(chunk_size=chunk_size, scaling=scaling, sigma=sigma,

@@ -1,0 +1,118 @@
+"""The log-prior bias of every listed (query tile, chunk) pair, computed once before the attention.
+
+The attention otherwise recomputes, per listed chunk, each row's routing score (a D-long dot of
+the row with the chunk summary) and the mean over a token's heads, which crosses warps (rows are
+head-major). Here one program per attention tile takes its listed chunks a block at a time on the
+tensor cores, with the router's own arithmetic: the summaries' pre-scaled bf16 terms
+(``route.summary_terms``) against ``q^T``, so the mean over heads is in-thread adds (as in the
+router's transposed final pass) and a chunk is biased exactly where the router routed it. It
+writes ``BM`` base-2 biases a pair, in list order: ``[n_pairs, BM]`` fp32, ``-inf`` for tokens
+that did not route the chunk. Size: ``2 * cd * N^2 * Hkv / C`` bytes for compute density ``cd``
+(6.6% of q, k, v and out at 128k, 32/2 heads, 25%; 38% at 32/8), so the forward takes it only
+under a memory budget (``interface.STORED_BIAS_MAX_FRACTION``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import triton
+import triton.language as tl
+
+from dashbench.kernels.dash.route import summary_terms
+
+LOG2E = 1.4426950408889634
+LIST_BLOCK = 32  # listed chunks a step (rows of the transposed product)
+
+
+@triton.jit
+def _listed_bias_kernel(
+    Q, S, TAU, LOGG, OFFSETS, COUNTS, IDS, BIAS,
+    stride_qb, stride_qh, stride_qn,
+    stride_st, stride_sb, stride_sh, stride_sc,
+    N, n_tiles, inv_sigma,
+    HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, D: tl.constexpr,
+    LB: tl.constexpr, SPLIT_BF16: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr,
+):  # fmt: skip
+    """Program (tile ``t``, batch x KV head): the biases of the tile's listed chunks, ``LB`` at a
+    time. Scores as the router's (two bf16 terms of the summaries, three where the tile's
+    thresholds pass 255, as the router's tiles whose max passes 256; fp32: tf32x3)."""
+    R: tl.constexpr = GP * BM
+    t = tl.program_id(0)
+    bh = tl.program_id(1)
+    b = (bh // HKV).to(tl.int64)
+    h = (bh % HKV).to(tl.int64)
+    rows = tl.arange(0, R)
+    g = rows // BM
+    pos = t.to(tl.int64) * BM + rows % BM
+    valid = (pos < N) & (g < G)
+    dims = tl.arange(0, D)
+    q = tl.load(Q + b * stride_qb + (h * G + g)[:, None].to(tl.int64) * stride_qh + pos[:, None] * stride_qn
+                + dims[None, :], mask=valid[:, None], other=0.0)  # fmt: skip
+    if not SPLIT_BF16:
+        q = q.to(tl.float32)
+    q_t = tl.trans(q)
+    tau = tl.load(TAU + (b * HKV * G + h * G + g).to(tl.int64) * N + pos, mask=valid, other=float("inf"))
+    finite = valid & (tau < float("inf"))
+    three = tl.max(tl.where(finite, tl.abs(tau), 0.0), axis=0) > 255.0
+    tokens = tl.arange(0, BM)
+    tok_pos = t.to(tl.int64) * BM + tokens
+    log_g = tl.load(LOGG + (b * HKV + h) * N + tok_pos, mask=tok_pos < N, other=0.0)
+    tile = (b * HKV + h) * n_tiles + t
+    start = tl.load(OFFSETS + tile)
+    n_list = tl.load(COUNTS + tile)
+    s_base = S + b * stride_sb + h * stride_sh
+    lanes = tl.arange(0, LB)
+    for i0 in range(0, n_list, LB):
+        ok = i0 + lanes < n_list
+        ids = tl.load(IDS + start + i0 + lanes, mask=ok, other=0)
+        offs = ids[:, None].to(tl.int64) * stride_sc + dims[None, :]
+        s0 = tl.load(s_base + offs, mask=ok[:, None], other=0.0)
+        if SPLIT_BF16:
+            s1 = tl.load(s_base + stride_st + offs, mask=ok[:, None], other=0.0)
+            xt = tl.dot(s0, q_t)
+            xt = tl.dot(s1, q_t, xt)
+            if three:
+                s2 = tl.load(s_base + 2 * stride_st + offs, mask=ok[:, None], other=0.0)
+                xt = tl.dot(s2, q_t, xt)
+        else:
+            xt = tl.dot(s0, q_t, input_precision="tf32x3")
+        p = tl.maximum(xt - tau[None, :], 0.0)  # rows without a threshold (+inf) give 0
+        p_bar = tl.sum(tl.reshape(p * p, (LB, GP, BM)), axis=1) / G
+        routed = p_bar > 1e-20
+        log_p = tl.log(tl.where(routed, p_bar, 1.0))
+        if ESTIMATE_DIAGONAL:
+            bias = (log_p - log_g[None, :]) * inv_sigma
+        else:
+            bias = log_p
+        bias = tl.where(routed, bias * 1.4426950408889634, float("-inf"))
+        tl.store(BIAS + (start + i0 + lanes)[:, None].to(tl.int64) * BM + tokens[None, :], bias, mask=ok[:, None])
+
+
+def stored_bias_bytes(n_pairs: int, bm: int) -> int:
+    """Bytes of the stored bias for ``n_pairs`` listed (tile, chunk) pairs of ``bm`` tokens."""
+    return 4 * max(1, n_pairs) * bm
+
+
+def listed_bias(q, summaries, tau, log_g, offsets, counts, ids, *, scaling, sigma, estimate_diagonal,
+                bm: int, gp: int) -> torch.Tensor:  # fmt: skip
+    """Base-2 log-prior biases ``[n_pairs, bm]`` fp32 of every listed pair, in ``ids`` order
+    (``offsets``/``counts``/``ids`` from ``route.chunk_lists``; ``tau``, ``log_g`` from
+    ``route.route``); ``-inf`` where the token did not route the chunk."""
+    B, Hq, N, D = q.shape
+    Hkv = summaries.shape[1]
+    n_tiles = counts.shape[2]
+    xscale = 0.5 * scaling / math.sqrt(D)
+    split = q.dtype == torch.bfloat16
+    s = summary_terms(summaries, xscale) if split else (summaries * xscale).unsqueeze(3)
+    bias = torch.empty(max(1, ids.numel()), bm, device=q.device, dtype=torch.float32)
+    _listed_bias_kernel[(n_tiles, B * Hkv)](
+        q, s, tau, log_g, offsets, counts, ids, bias,
+        q.stride(0), q.stride(1), q.stride(2),
+        s.stride(3), s.stride(0), s.stride(1), s.stride(2),
+        N, n_tiles, 1.0 / sigma,
+        HKV=Hkv, G=Hq // Hkv, GP=gp, BM=bm, D=D, LB=LIST_BLOCK, SPLIT_BF16=split,
+        ESTIMATE_DIAGONAL=estimate_diagonal, num_warps=4,
+    )  # fmt: skip
+    return bias

@@ -1,0 +1,105 @@
+"""The prior's stored biases (prior.listed_bias) against PyTorch, and the attention reading them."""
+
+import math
+
+import pytest
+import torch
+from _common import DEVICE, FP32_TOL, needs_triton
+from _common import make_inputs as _inputs
+from _common import rel as _rel
+
+from dashbench.kernels import dash_attention
+from dashbench.kernels.dash import interface
+from dashbench.kernels.dash.attend import attend
+from dashbench.kernels.dash.prior import listed_bias
+from dashbench.kernels.dash.route import chunk_lists, padded_group, route, tile_rows
+from dashbench.kernels.dash.summarize import summarize
+from dashbench.kernels.reference import dash_attention_reference
+
+pytestmark = needs_triton
+C = 32
+INTERPRETER_BF16 = pytest.mark.skipif(DEVICE == "cpu", reason="Triton's CPU interpreter computes bf16 tl.dot wrongly")
+
+
+def _routed(q, k, w, scaling):
+    G = q.shape[1] // k.shape[1]
+    bm, gp = tile_rows(G, C, interface.ATTEND_ROWS), padded_group(G)
+    s = summarize(k, w, C)
+    tau, log_g, count, mask, tile_count = route(q, s, C, scaling, bm, route_bm=tile_rows(G, C, interface.ROUTE_ROWS))
+    offsets, ids = chunk_lists(mask, tile_count)
+    return s, tau, log_g, offsets, tile_count, ids, bm, gp
+
+
+@pytest.mark.parametrize("hq, hkv, n, d, est, sigma", [(4, 1, 301, 64, True, 1.0), (6, 2, 200, 128, False, 1.0),
+                                                      (16, 1, 150, 64, True, 0.5), (2, 2, 1100, 64, True, 1.0)])  # fmt: skip
+def test_listed_biases_are_the_prior_of_every_listed_pair(hq, hkv, n, d, est, sigma):
+    """Every listed (tile, chunk) pair's biases, per token of the tile: log2 of the token's
+    GQA-mean entmax probability of the chunk (centred on log_g over sigma where the prior is),
+    -inf where the token did not route it, from fp32 products (fp32 inputs)."""
+    q, k, _, w = _inputs(1, hq, hkv, n, d, seed=n)
+    scaling = 3.0
+    s, tau, log_g, offsets, counts, ids, bm, gp = _routed(q, k, w, scaling)
+    bias = listed_bias(q, s, tau, log_g, offsets, counts, ids, scaling=scaling, sigma=sigma,
+                       estimate_diagonal=est, bm=bm, gp=gp)  # fmt: skip
+    G = hq // hkv
+    x = torch.einsum("bhnd,bhcd->bhnc", q.double(), s.double().repeat_interleave(G, 1)) * 0.5 * scaling / math.sqrt(d)
+    p = (x - tau.double()[..., None]).clamp_min(0) ** 2  # tau is +inf where a token routes nothing
+    p_bar = p.view(1, hkv, G, n, -1).mean(2)  # [B, Hkv, N, n_chunks]
+    n_pairs = 0
+    for h in range(hkv):
+        for t in range(counts.shape[2]):
+            c_ids = ids[int(offsets[0, h, t]) : int(offsets[0, h, t]) + int(counts[0, h, t])].long()
+            n_pairs += len(c_ids)
+            tok = torch.arange(t * bm, min((t + 1) * bm, n), device=q.device)
+            pb = p_bar[0, h][tok][:, c_ids].T  # [listed, tokens]
+            want = torch.log(pb.clamp_min(1e-300))
+            if est:
+                want = (want - log_g[0, h, tok].double()[None, :]) / sigma
+            want = torch.where(pb > 1e-20, want / math.log(2), -math.inf)
+            got = bias[int(offsets[0, h, t]) : int(offsets[0, h, t]) + len(c_ids), : len(tok)].double()
+            assert torch.equal(torch.isinf(got), torch.isinf(want)), (h, t)
+            fin = torch.isfinite(want)
+            assert torch.allclose(got[fin], want[fin], rtol=1e-4, atol=1e-3), (h, t)
+    assert n_pairs > 10  # tiles list several chunks
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, pytest.param(torch.bfloat16, marks=INTERPRETER_BF16)])
+@pytest.mark.parametrize("hq, hkv, n, d, est, sigma", [(4, 1, 301, 64, True, 1.0), (6, 2, 200, 128, False, 1.0),
+                                                      (16, 1, 150, 64, True, 0.5), (1, 1, 97, 64, True, 1.0)])  # fmt: skip
+def test_attention_reading_stored_biases_equals_recomputing_them(dtype, hq, hkv, n, d, est, sigma):
+    """The attention with the biases read from ``listed_bias`` gives the output and log-sum-exp
+    of the attention that recomputes them per listed chunk (odd lengths, padded heads, one head
+    a KV head, 16 heads a KV head, either prior form). bf16 (GPU): the stored biases come from
+    the router's 16-bit products, the recomputed ones from fp32 products."""
+    q, k, v, w = _inputs(1, hq, hkv, n, d, seed=n + 1, dtype=dtype)
+    scaling = 3.0
+    s, tau, log_g, offsets, counts, ids, bm, gp = _routed(q, k, w, scaling)
+    kw = dict(chunk_size=C, scaling=scaling, sigma=sigma, estimate_diagonal=est, bm=bm, gp=gp)
+    base, base_lse = attend(q, k, v, s, tau, log_g, offsets, counts, ids, **kw)
+    bias = listed_bias(q, s, tau, log_g, offsets, counts, ids, scaling=scaling, sigma=sigma,
+                       estimate_diagonal=est, bm=bm, gp=gp)  # fmt: skip
+    got, lse = attend(q, k, v, s, tau, log_g, offsets, counts, ids, **kw, bias=bias)
+    tol = {torch.float32: FP32_TOL, torch.float16: 2e-3, torch.bfloat16: 5e-3}[dtype]
+    assert _rel(got, base) < tol and _rel(lse, base_lse) < tol
+    assert int(counts.max()) > 2
+
+
+def test_dash_attention_with_stored_biases_matches_the_reference_and_keeps_its_budget(monkeypatch):
+    """The forward with ``ATTEND_STORED_BIAS`` matches the reference; over its memory budget it
+    recomputes the biases instead (the stored path is not taken) and gives the same output."""
+    q, k, v, w = _inputs(1, 8, 2, 257, 64, seed=9)
+    ref = dash_attention_reference(q, k, v, w, chunk_size=C, scaling=3.0)
+    calls = []
+    real = interface.listed_bias
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(interface, "listed_bias", counted)
+    monkeypatch.setattr(interface, "ATTEND_STORED_BIAS", True)
+    stored = dash_attention(q, k, v, w, chunk_size=C, scaling=3.0)
+    assert len(calls) == 1 and _rel(stored, ref) < FP32_TOL
+    monkeypatch.setattr(interface, "STORED_BIAS_MAX_FRACTION", 0.0)
+    recomputed = dash_attention(q, k, v, w, chunk_size=C, scaling=3.0)
+    assert len(calls) == 1 and _rel(recomputed, stored) < FP32_TOL
