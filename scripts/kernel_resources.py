@@ -16,13 +16,13 @@ import triton
 
 from dashbench.harness.inputs import structured_qkv
 from dashbench.kernels import DashCache, dash_attention, dash_decode
-from dashbench.kernels.dash import attend, backward, decode_kernels, route, summarize
+from dashbench.kernels.dash import attend, backward, decode_kernels, prior, route, summarize
 from dashbench.kernels.dash.block_sparse import block_sparse_attention
 
 
 def compiled_kernels():
     """(name, CompiledKernel) of every jitted function in the dash modules that was compiled."""
-    for module in (summarize, route, attend, backward, decode_kernels):
+    for module in (summarize, route, prior, attend, backward, decode_kernels):
         for name, fn in vars(module).items():
             if not isinstance(fn, triton.runtime.jit.JITFunction):
                 continue

@@ -6,7 +6,8 @@ chunk first, with the causal mask, then every earlier chunk in the tile's union 
 each such chunk it recomputes the routing probability of every row from the stored threshold
 (one dot of the row with the chunk summary: ``D`` flops per row against ``C * D`` for the
 attention itself), so no ``N x N/C`` prior is ever stored; tokens that did not route to the
-chunk get a ``-inf`` bias, so each row still attends exactly its own chunk set.
+chunk get a ``-inf`` bias, so each row still attends exactly its own chunk set. Given ``bias``
+(``prior.listed_bias``: the listed pairs' biases only, ``BM`` floats each) it reads them instead.
 """
 
 from __future__ import annotations

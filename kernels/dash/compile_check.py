@@ -113,7 +113,7 @@ def cases(shapes=SHAPES):
                            pointer_types(prior_module._listed_bias_kernel, "bf16" if split else "fp16",
                                          {**over, "S": "*bf16" if split else "*fp32"}),
                            dict(HKV=8, G=G, GP=GP, BM=bm, D=D, LB=prior_module.LIST_BLOCK, SPLIT_BF16=split,
-                                ESTIMATE_DIAGONAL=est), ())
+                                ESTIMATE_DIAGONAL=est), (), 4 if split or D < 128 else 8)
             for tma in (False, True):
                 # (summary gradient in dk/dv, one-pass dq, mma-layout rows); the default is the
                 # first without TMA: by atomics, two passes, mma rows. In dk/dv only where G <= 8.

@@ -3,9 +3,11 @@
 The attention otherwise recomputes, per listed chunk, each row's routing score (a D-long dot of
 the row with the chunk summary) and the mean over a token's heads, which crosses warps (rows are
 head-major). Here one program per attention tile takes its listed chunks a block at a time on the
-tensor cores, with the router's own arithmetic: the summaries' pre-scaled bf16 terms
+tensor cores, with the lean router's arithmetic: the summaries' pre-scaled bf16 terms
 (``route.summary_terms``) against ``q^T``, so the mean over heads is in-thread adds (as in the
-router's transposed final pass) and a chunk is biased exactly where the router routed it. It
+router's transposed final pass) and a chunk is biased where the router routed it. (The third
+bf16 term is chosen here per attention tile from its thresholds, by the router per router tile
+from its max: at scores near 256 a chunk within ~1e-3 of a threshold may still differ.) It
 writes ``BM`` base-2 biases a pair, in list order: ``[n_pairs, BM]`` fp32, ``-inf`` for tokens
 that did not route the chunk. Size: ``2 * cd * N^2 * Hkv / C`` bytes for compute density ``cd``
 (6.6% of q, k, v and out at 128k, 32/2 heads, 25%; 38% at 32/8), so the forward takes it only
@@ -113,6 +115,6 @@ def listed_bias(q, summaries, tau, log_g, offsets, counts, ids, *, scaling, sigm
         s.stride(3), s.stride(0), s.stride(1), s.stride(2),
         N, n_tiles, 1.0 / sigma,
         HKV=Hkv, G=Hq // Hkv, GP=gp, BM=bm, D=D, LB=LIST_BLOCK, SPLIT_BF16=split,
-        ESTIMATE_DIAGONAL=estimate_diagonal, num_warps=4,
+        ESTIMATE_DIAGONAL=estimate_diagonal, num_warps=4 if split or D < 128 else 8,  # (fp32 q, D 128: spills at 4)
     )  # fmt: skip
     return bias

@@ -103,3 +103,34 @@ def test_dash_attention_with_stored_biases_matches_the_reference_and_keeps_its_b
     monkeypatch.setattr(interface, "STORED_BIAS_MAX_FRACTION", 0.0)
     recomputed = dash_attention(q, k, v, w, chunk_size=C, scaling=3.0)
     assert len(calls) == 1 and _rel(recomputed, stored) < FP32_TOL
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, pytest.param(torch.bfloat16, marks=INTERPRETER_BF16)])
+@pytest.mark.parametrize("B, hq, hkv, n, d, chunk, scaling", [(2, 4, 1, 301, 64, 32, 3.0),
+                                                             (1, 16, 1, 260, 128, 64, 30.0),
+                                                             (1, 8, 2, 700, 64, 32, 600.0),
+                                                             (1, 4, 2, 1, 64, 32, 3.0)])  # fmt: skip
+def test_stored_biases_route_each_token_to_the_routers_chunk_count(dtype, B, hq, hkv, n, d, chunk, scaling):
+    """Per token, the finite stored biases over its tile's list are exactly the chunks the
+    router counted for it (``count - 1``: the diagonal chunk is not listed): batch 2, chunk 64,
+    head dim 128 with 16 heads a KV head, one token, and scores past 256 (scaling 600: the third
+    bf16 term on the GPU). One-product (8-bit) scores would miscount near the thresholds."""
+    q, k, _, w = _inputs(B, hq, hkv, n, d, seed=n + 2, dtype=dtype)
+    G = hq // hkv
+    bm, gp = tile_rows(G, chunk, interface.ATTEND_ROWS), padded_group(G)
+    s = summarize(k, w, chunk)
+    tau, log_g, count, mask, counts = route(q, s, chunk, scaling, bm, route_bm=tile_rows(G, chunk, interface.ROUTE_ROWS))
+    offsets, ids = chunk_lists(mask, counts)
+    bias = listed_bias(q, s, tau, log_g, offsets, counts, ids, scaling=scaling, sigma=1.0, estimate_diagonal=True,
+                       bm=bm, gp=gp)  # fmt: skip
+    finite = torch.isfinite(bias)
+    routed = torch.zeros(B, hkv, n, dtype=torch.long, device=q.device)
+    for b in range(B):
+        for h in range(hkv):
+            for t in range(counts.shape[2]):
+                start, m = int(offsets[b, h, t]), int(counts[b, h, t])
+                tok = min(bm, n - t * bm)
+                routed[b, h, t * bm : t * bm + tok] = finite[start : start + m, :tok].sum(0)
+    assert torch.equal(routed, count.long() - 1)
+    if n > 1:
+        assert int(count.max()) > 2
