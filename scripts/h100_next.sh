@@ -1,4 +1,4 @@
-# Issue 3, first device call of the next stop (prepared at stop 19). ~8 min. Carry .whl.
+# Issue 3, first device call of the next stop (prepared at stop 19). ~7 min. Carry .whl.
 #   DASHBENCH_GIT_COMMIT=<sha> bash scripts/h100_next.sh
 # 1. The router's pass costs at 128k with the transposed final pass (the default since stop 19):
 #    how much of the router the max + final passes still take, against one exact solver pass.
@@ -8,7 +8,7 @@
 #    interface.ATTEND_STORED_BIAS): their kernel, the attention reading them (diagonal first and
 #    last, 2 and 3 stages: the attention's registers fall 253 -> 142 without the recomputation),
 #    against the attention recomputing them; and the GPU tests of prior.py (bf16 included).
-# 3. Random inputs end to end at 128k (last timed at stop 15).
+# (Then scripts/h100_next_b.sh: the backward's vector atomics, random inputs at 128k.)
 source scripts/device_setup.sh
 {
   PYTHONPATH=scripts:$PYTHONPATH timeout 120 python3 scripts/router_pass_cost.py --seqlen 128k --hkv 2,8 \
@@ -19,7 +19,4 @@ source scripts/device_setup.sh
       | cut -c1-900
   echo
   timeout 100 python3 -m pytest -q -rf -p no:cacheprovider -p no:warnings tests/kernels/dash/test_prior.py 2>&1 | tail -4
-  echo
-  PYTHONPATH=scripts:$PYTHONPATH timeout 150 python3 scripts/bench_dash.py --seqlen 128k --hkv 2,8 \
-      --inputs random --densities 0.25 --variants none --out $OUT/random 2>&1 | grep -v -i warn | cut -c1-600
 } 2>&1 | tee $OUT/log.txt
