@@ -70,7 +70,7 @@ def main() -> int:
     ap.add_argument("--chunk", type=int, default=64)
     ap.add_argument("--variants", default="route,attend",
                     help="extra timings per row: route (router launch settings), attend (attention "
-                         "warps/stages/TMA), rows128 (attention tiles of 128 rows), noprior (the attention over the "
+                         "warps/stages/TMA), rows128 (attention tiles of 128 rows), rows32 (of 32 rows), noprior (the attention over the "
                          "same lists without the prior: its cost), mmarows (the routing dot's fp32 q in "
                          "the tensor cores' layout), rough (the router's solver on one-product scores first, on and "
                          "off), diaglast (the diagonal chunk after the listed ones, 2 and 3 stages), diagmma (that with the routing "
@@ -246,6 +246,24 @@ def main() -> int:
                             variants[f"attend_r128_w{warps}_rel_diff"] = relative_error(got, plain)
                             del got
                             variants[f"attend_r128_w{warps}_s2_tma_ms"] = bench(lambda: attend(
+                                q, k, v, s, r2[0], r2[1], off2, r2[4], ids2, **{**akw, "bm": bm2},
+                                num_warps=warps, num_stages=2, tma=True))
+                        del r2, off2, ids2
+                    if "rows32" in extra:  # 32-row attention tiles: narrower unions, tensor-core tiles below wgmma's 64
+                        bm2 = tile_rows(G, C, 32)
+                        r2 = route(q, s, C, scaling, bm2, route_bm=max(route_bm, bm2))
+                        off2, ids2 = chunk_lists(r2[3], r2[4])
+                        variants["rows32_compute_density"] = routing_stats(r2[2], r2[4], C, n, bm2).compute_density
+                        for warps in (2, 4):
+                            try:
+                                got, _ = attend(q, k, v, s, r2[0], r2[1], off2, r2[4], ids2, **{**akw, "bm": bm2},
+                                                num_warps=warps, num_stages=2, tma=True)
+                            except Exception as e:  # recorded, not fatal
+                                variants[f"attend_r32_w{warps}_error"] = f"{type(e).__name__}: {str(e)[:200]}"
+                                continue
+                            variants[f"attend_r32_w{warps}_rel_diff"] = relative_error(got, plain)
+                            del got
+                            variants[f"attend_r32_w{warps}_s2_tma_ms"] = bench(lambda: attend(
                                 q, k, v, s, r2[0], r2[1], off2, r2[4], ids2, **{**akw, "bm": bm2},
                                 num_warps=warps, num_stages=2, tma=True))
                         del r2, off2, ids2
