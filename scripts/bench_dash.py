@@ -266,7 +266,21 @@ def main() -> int:
                             variants[f"attend_r32_w{warps}_s2_tma_ms"] = bench(lambda: attend(
                                 q, k, v, s, r2[0], r2[1], off2, r2[4], ids2, **{**akw, "bm": bm2},
                                 num_warps=warps, num_stages=2, tma=True))
-                        del r2, off2, ids2
+                        # with the prior's biases stored (prior.py), the two levers together
+                        bias2 = listed_bias(q, s, r2[0], r2[1], off2, r2[4], ids2, scaling=scaling, sigma=1.0,
+                                            estimate_diagonal=True, bm=bm2, gp=padded_group(G))  # fmt: skip
+                        variants["rows32_stored_bias_mib"] = bias2.numel() * 4 / 2**20
+                        variants["listed_bias_r32_ms"] = bench(lambda: listed_bias(
+                            q, s, r2[0], r2[1], off2, r2[4], ids2, scaling=scaling, sigma=1.0,
+                            estimate_diagonal=True, bm=bm2, gp=padded_group(G)))  # fmt: skip
+                        got, _ = attend(q, k, v, s, r2[0], r2[1], off2, r2[4], ids2, **{**akw, "bm": bm2},
+                                        num_warps=4, num_stages=2, tma=True, bias=bias2)  # fmt: skip
+                        variants["attend_r32_storedbias_rel_diff"] = relative_error(got, plain)
+                        del got
+                        variants["attend_r32_storedbias_w4_s2_tma_ms"] = bench(lambda: attend(
+                            q, k, v, s, r2[0], r2[1], off2, r2[4], ids2, **{**akw, "bm": bm2},
+                            num_warps=4, num_stages=2, tma=True, bias=bias2))
+                        del r2, off2, ids2, bias2
                     del plain
                     qkvo_mib = (2 * q.numel() + 2 * k.numel()) * 2 / 2**20
                     row = dict(
