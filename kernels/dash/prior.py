@@ -22,7 +22,7 @@ import torch
 import triton
 import triton.language as tl
 
-from dashbench.kernels.dash.route import summary_terms
+from dashbench.kernels.dash.route import _lean_term_scores, _router_tile, summary_terms
 
 LOG2E = 1.4426950408889634
 LIST_BLOCK = 32  # listed chunks a step (rows of the transposed product)
@@ -40,20 +40,11 @@ def _listed_bias_kernel(
     """Program (tile ``t``, batch x KV head): the biases of the tile's listed chunks, ``LB`` at a
     time. Scores as the router's (two bf16 terms of the summaries, three where the tile's
     thresholds pass 255, as the router's tiles whose max passes 256; fp32: tf32x3)."""
-    R: tl.constexpr = GP * BM
     t = tl.program_id(0)
-    bh = tl.program_id(1)
-    b = (bh // HKV).to(tl.int64)
-    h = (bh % HKV).to(tl.int64)
-    rows = tl.arange(0, R)
-    g = rows // BM
-    pos = t.to(tl.int64) * BM + rows % BM
-    valid = (pos < N) & (g < G)
+    # The router's tile rows and q (its own chunk, from C = BM, is not used here).
+    b, h, g, pos, valid, _, q = _router_tile(t, Q, stride_qb, stride_qh, stride_qn, N, 0, HKV, G, GP, BM, BM, D,
+                                             SPLIT_BF16)  # fmt: skip
     dims = tl.arange(0, D)
-    q = tl.load(Q + b * stride_qb + (h * G + g)[:, None].to(tl.int64) * stride_qh + pos[:, None] * stride_qn
-                + dims[None, :], mask=valid[:, None], other=0.0)  # fmt: skip
-    if not SPLIT_BF16:
-        q = q.to(tl.float32)
     q_t = tl.trans(q)
     tau = tl.load(TAU + (b * HKV * G + h * G + g).to(tl.int64) * N + pos, mask=valid, other=float("inf"))
     finite = valid & (tau < float("inf"))
@@ -70,16 +61,7 @@ def _listed_bias_kernel(
         ok = i0 + lanes < n_list
         ids = tl.load(IDS + start + i0 + lanes, mask=ok, other=0)
         offs = ids[:, None].to(tl.int64) * stride_sc + dims[None, :]
-        s0 = tl.load(s_base + offs, mask=ok[:, None], other=0.0)
-        if SPLIT_BF16:
-            s1 = tl.load(s_base + stride_st + offs, mask=ok[:, None], other=0.0)
-            xt = tl.dot(s0, q_t)
-            xt = tl.dot(s1, q_t, xt)
-            if three:
-                s2 = tl.load(s_base + 2 * stride_st + offs, mask=ok[:, None], other=0.0)
-                xt = tl.dot(s2, q_t, xt)
-        else:
-            xt = tl.dot(s0, q_t, input_precision="tf32x3")
+        xt = _lean_term_scores(q_t, s_base, stride_st, offs, ok, SPLIT_BF16, True, three, False, True)
         p = tl.maximum(xt - tau[None, :], 0.0)  # rows without a threshold (+inf) give 0
         p_bar = tl.sum(tl.reshape(p * p, (LB, GP, BM)), axis=1) / G
         routed = p_bar > 1e-20

@@ -256,37 +256,58 @@ def _route_kernel(
 
 
 @triton.jit
+def _load_term(ptr, cm, MASKED: tl.constexpr):
+    """One bf16 (or fp32) term of a block of summaries, bounds-masked only in a ``MASKED`` block."""
+    if MASKED:
+        s = tl.load(ptr, mask=cm[:, None], other=0.0)
+    else:
+        s = tl.load(ptr)
+    return s
+
+
+@triton.jit
+def _term_dot(q_op, s, acc, TRANSPOSED: tl.constexpr, PRECISION: tl.constexpr):
+    """``q · s^T`` (``[R, CB]``), or with ``TRANSPOSED`` ``s · q_op`` for ``q_op = q^T`` (``[CB, R]``)."""
+    if TRANSPOSED:
+        out = tl.dot(s, q_op, acc, input_precision=PRECISION)
+    else:
+        out = tl.dot(q_op, tl.trans(s), acc, input_precision=PRECISION)
+    return out
+
+
+@triton.jit
+def _lean_term_scores(q_op, s_base, stride_term, offs, cm, SPLIT_BF16: tl.constexpr, MASKED: tl.constexpr, three,
+                      ROUGH: tl.constexpr, TRANSPOSED: tl.constexpr):  # fmt: skip
+    """The scores of the rows of q against the summaries at ``offs`` that the host has already
+    scaled by ``xscale`` and split into bf16 terms (``summary_terms``), so the loads feed the
+    tensor cores directly: two bf16 products, three with ``three``; fp32 summaries: tf32x3;
+    ``ROUGH``: one product (the bf16 head, or plain tf32). ``TRANSPOSED``: ``q_op`` is ``q^T``
+    and the result ``[chunks, rows]``. Chunks outside ``cm`` (``MASKED`` only) score 0 here."""
+    s0 = _load_term(s_base + offs, cm, MASKED)
+    if ROUGH:
+        x = _term_dot(q_op, s0, None, TRANSPOSED, "tf32")
+    elif SPLIT_BF16:
+        s1 = _load_term(s_base + stride_term + offs, cm, MASKED)
+        x = _term_dot(q_op, s0, None, TRANSPOSED, None)
+        x = _term_dot(q_op, s1, x, TRANSPOSED, None)
+        if three:
+            s2 = _load_term(s_base + 2 * stride_term + offs, cm, MASKED)
+            x = _term_dot(q_op, s2, x, TRANSPOSED, None)
+    else:
+        x = _term_dot(q_op, s0, None, TRANSPOSED, "tf32x3")
+    return x
+
+
+@triton.jit
 def _lean_scores(q, s_base, stride_term, stride_sc, c0, n_valid, D: tl.constexpr, CB: tl.constexpr,
                  SPLIT_BF16: tl.constexpr, MASKED: tl.constexpr, three, ROUGH: tl.constexpr = False):  # fmt: skip
-    """x for the rows of ``q`` against chunks ``c0 .. c0 + CB`` of summaries that the host has
-    already scaled by ``xscale`` and split into bf16 terms (``summary_terms``), so the loads
-    feed the tensor cores directly; only a ``MASKED`` block (the last, partial one) pays for a
-    bounds mask, and its missing chunks score ``-inf``. ``ROUGH``: one product (the bf16 head of
-    the summaries, or plain tf32), for the max pass, whose max only places the solver's start."""
+    """x for the rows of ``q`` against chunks ``c0 .. c0 + CB`` (``_lean_term_scores``); only a
+    ``MASKED`` block (the last, partial one) pays for a bounds mask, and its missing chunks score
+    ``-inf``. ``ROUGH``: one product, for the max pass, whose max only places the solver's start."""
     ids = c0 + tl.arange(0, CB)
     offs = ids[:, None].to(tl.int64) * stride_sc + tl.arange(0, D)[None, :]
     cm = ids < n_valid
-    if MASKED:
-        s0 = tl.load(s_base + offs, mask=cm[:, None], other=0.0)
-    else:
-        s0 = tl.load(s_base + offs)
-    if ROUGH:
-        x = tl.dot(q, tl.trans(s0), input_precision="tf32")
-    elif SPLIT_BF16:
-        if MASKED:
-            s1 = tl.load(s_base + stride_term + offs, mask=cm[:, None], other=0.0)
-        else:
-            s1 = tl.load(s_base + stride_term + offs)
-        x = tl.dot(q, tl.trans(s0))
-        x = tl.dot(q, tl.trans(s1), x)
-        if three:
-            if MASKED:
-                s2 = tl.load(s_base + 2 * stride_term + offs, mask=cm[:, None], other=0.0)
-            else:
-                s2 = tl.load(s_base + 2 * stride_term + offs)
-            x = tl.dot(q, tl.trans(s2), x)
-    else:
-        x = tl.dot(q, tl.trans(s0), input_precision="tf32x3")
+    x = _lean_term_scores(q, s_base, stride_term, offs, cm, SPLIT_BF16, MASKED, three, ROUGH, False)
     if MASKED:
         x = tl.where(cm[None, :], x, float("-inf"))
     return x
@@ -397,25 +418,7 @@ def _lean_scores_t(q_t, s_base, stride_term, stride_sc, c0, n_valid, D: tl.const
     ids = c0 + tl.arange(0, CB)
     offs = ids[:, None].to(tl.int64) * stride_sc + tl.arange(0, D)[None, :]
     cm = ids < n_valid
-    if MASKED:
-        s0 = tl.load(s_base + offs, mask=cm[:, None], other=0.0)
-    else:
-        s0 = tl.load(s_base + offs)
-    if SPLIT_BF16:
-        if MASKED:
-            s1 = tl.load(s_base + stride_term + offs, mask=cm[:, None], other=0.0)
-        else:
-            s1 = tl.load(s_base + stride_term + offs)
-        xt = tl.dot(s0, q_t)
-        xt = tl.dot(s1, q_t, xt)
-        if three:
-            if MASKED:
-                s2 = tl.load(s_base + 2 * stride_term + offs, mask=cm[:, None], other=0.0)
-            else:
-                s2 = tl.load(s_base + 2 * stride_term + offs)
-            xt = tl.dot(s2, q_t, xt)
-    else:
-        xt = tl.dot(s0, q_t, input_precision="tf32x3")
+    xt = _lean_term_scores(q_t, s_base, stride_term, offs, cm, SPLIT_BF16, MASKED, three, False, True)
     if MASKED:
         xt = tl.where(cm[:, None], xt, float("-inf"))
     return xt
