@@ -195,6 +195,10 @@ def attend(q, k, v, summaries, tau, log_g, offsets, counts, ids, *, chunk_size, 
         raise ValueError("k and v must share strides, with the head dim contiguous")
     if tma and not tma_ready(k, v):
         raise ValueError("tma=True needs 16-byte aligned K/V rows and bases")
+    if prior and bias is not None and (bias.shape != (max(1, ids.numel()), bm) or bias.dtype != torch.float32
+                                       or not bias.is_contiguous()):  # fmt: skip
+        raise ValueError(f"bias must be contiguous fp32 [{max(1, ids.numel())}, {bm}] (prior.listed_bias over these "
+                         f"lists); got {bias.dtype} {tuple(bias.shape)}")  # fmt: skip
     out = torch.empty_like(q)
     lse = torch.empty(B, Hq, N, device=q.device, dtype=torch.float32)
     _attend_fwd_kernel[(n_tiles, B * Hkv)](

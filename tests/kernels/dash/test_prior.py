@@ -134,3 +134,24 @@ def test_stored_biases_route_each_token_to_the_routers_chunk_count(dtype, B, hq,
     assert torch.equal(routed, count.long() - 1)
     if n > 1:
         assert int(count.max()) > 2
+
+
+def test_gradients_are_unchanged_by_stored_biases_and_a_wrong_bias_is_refused(monkeypatch):
+    """The backward recomputes the routing either way: with ``ATTEND_STORED_BIAS`` the output
+    and the gradients of q, k, v and head_cls equal the recomputing forward's. A bias of the
+    wrong shape for the lists raises a ValueError that names it."""
+    q, k, v, w = _inputs(1, 6, 2, 200, 64, seed=10)
+    do = torch.randn(q.shape, generator=torch.Generator().manual_seed(3)).to(q.device)
+    results = []
+    for on in (False, True):
+        monkeypatch.setattr(interface, "ATTEND_STORED_BIAS", on)
+        args = [t.clone().requires_grad_() for t in (q, k, v, w)]
+        out = dash_attention(*args, chunk_size=C, scaling=3.0)
+        out.backward(do)
+        results.append([out] + [t.grad for t in args])
+    for name, a, b in zip(("out", "dq", "dk", "dv", "dhead_cls"), *results):
+        assert _rel(b, a) < FP32_TOL, name
+    s, tau, log_g, offsets, counts, ids, bm, gp = _routed(q, k, w, 3.0)
+    with pytest.raises(ValueError, match="bias must be"):
+        attend(q, k, v, s, tau, log_g, offsets, counts, ids, chunk_size=C, scaling=3.0, bm=bm, gp=gp,
+               bias=torch.zeros(ids.numel() + 1, bm, device=q.device))  # fmt: skip
