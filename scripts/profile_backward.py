@@ -40,11 +40,9 @@ VARIANTS = {
     "in-kv+q8warps": dict(SUMMARY_IN_KV=True, BWD_Q_WARPS=8),
     "atomics+relaxed": dict(SUMMARY_IN_KV=False, BWD_RELAXED_ATOMICS=True),  # stop 18
     "atomics+relaxed+kvmma0": dict(SUMMARY_IN_KV=False, BWD_RELAXED_ATOMICS=True, BWD_KV_ROUTE_MMA=False),
-    # stop 19: four chunks' summary-gradient terms a vector atomic (red.v4.f32)
-    "atomics+relaxed+vec4": dict(SUMMARY_IN_KV=False, BWD_RELAXED_ATOMICS=True, BWD_VECTOR_ATOMICS=True),
 }
 SETTINGS = ("SUMMARY_IN_KV", "BWD_Q_ONE_PASS", "BWD_Q_ROUTE_MMA_LAYOUT", "BWD_KV_ROUTE_MMA", "BWD_Q_WARPS",
-            "BWD_KV_WARPS", "BWD_RELAXED_ATOMICS", "BWD_VECTOR_ATOMICS")
+            "BWD_KV_WARPS", "BWD_RELAXED_ATOMICS")
 
 
 def profile_shape(B, hq, hkv, d, n, C=64) -> list[dict]:

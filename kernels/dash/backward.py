@@ -37,28 +37,6 @@ from dashbench.kernels.dash.common import (
 
 
 @triton.jit
-def _buffered_add(buf, buf_ids, vec, c, i, base, dims, D: tl.constexpr, SEM: tl.constexpr):
-    """Row ``i % 4`` of a ``[4, D]`` buffer takes chunk ``c``'s summary-gradient term; every
-    fourth one the buffer goes out in one atomic add: ``[4, D]`` over 128 threads is four
-    contiguous floats a thread, one vector ``red.v4.f32`` (a ``[D]`` add lands one float a
-    thread, a scalar ``red`` each)."""
-    slots = tl.arange(0, 4)
-    buf = tl.where((slots == i % 4)[:, None], vec[None, :], buf)
-    buf_ids = tl.where(slots == i % 4, c, buf_ids)
-    if i % 4 == 3:
-        tl.atomic_add(base + buf_ids[:, None].to(tl.int64) * D + dims[None, :], buf, sem=SEM)
-    return buf, buf_ids
-
-
-@triton.jit
-def _flush_buffered(buf, buf_ids, n, base, dims, D: tl.constexpr, SEM: tl.constexpr):
-    """The rows of the ``_buffered_add`` buffer not yet added (the last ``n % 4`` of ``n``)."""
-    slots = tl.arange(0, 4)
-    tl.atomic_add(base + buf_ids[:, None].to(tl.int64) * D + dims[None, :], buf,
-                  mask=(slots < n % 4)[:, None], sem=SEM)  # fmt: skip
-
-
-@triton.jit
 def _bwd_q_kernel(
     Q, K, V, S, TAU, LOGG, CNT, OFFSETS, COUNTS, IDS, TOKMASK, DO, LSE, DELTA, DQ, DSUM, KROW, BMEAN,
     stride_qb, stride_qh, stride_qn,
@@ -67,7 +45,7 @@ def _bwd_q_kernel(
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr, PRIOR: tl.constexpr,
     SUMMARY_IN_KV: tl.constexpr, ONE_PASS: tl.constexpr, ROUTE_MMA_LAYOUT: tl.constexpr = False,
-    ATOMIC_SEM: tl.constexpr = "acq_rel", VECTOR_ATOMICS: tl.constexpr = False,
+    ATOMIC_SEM: tl.constexpr = "acq_rel",
 ):  # fmt: skip
     # PRIOR: DashAttention (bias and its gradient through the routing); otherwise plain
     # block-sparse attention with per-token selection bits (TOKMASK, as in the forward).
@@ -123,9 +101,6 @@ def _bwd_q_kernel(
     if ONE_PASS:  # sum over the support of sqrt(p) * summary, for the JVP's second term
         sr_sum = tl.zeros([R, D], tl.float32)
     dsum_base = DSUM + (b * HKV + h) * n_chunks * D
-    if VECTOR_ATOMICS:  # four chunks' summary-gradient terms a vector atomic (_buffered_add)
-        buf = tl.zeros([4, D], tl.float32)
-        buf_ids = tl.zeros([4], tl.int32)
     k_src, v_src = _chunk_sources(k_base, v_base, N, stride_kn, C, D, TMA)
     c_next = tl.load(IDS + start, mask=n_list > 0, other=0)
     for i in range(0, n_list):
@@ -155,10 +130,7 @@ def _bwd_q_kernel(
                 sr_sum += sr[:, None] * summary[None, :]
             if not SUMMARY_IN_KV:
                 term = tl.sum(sdp[:, None] * qf, axis=0) * zscale
-                if VECTOR_ATOMICS:
-                    buf, buf_ids = _buffered_add(buf, buf_ids, term, c, i, dsum_base, dims, D, ATOMIC_SEM)
-                else:
-                    tl.atomic_add(dsum_base + c * D + dims, term, sem=ATOMIC_SEM)
+                tl.atomic_add(dsum_base + c * D + dims, term, sem=ATOMIC_SEM)
     if PRIOR:
         k_row = tl.where(s_sum > 0, sdp_sum / tl.where(s_sum > 0, s_sum, 1.0), 0.0)
         if SUMMARY_IN_KV:  # what the dk/dv kernel needs to form the summary gradient itself
@@ -166,8 +138,6 @@ def _bwd_q_kernel(
             tl.store(BMEAN + (b * HKV + h) * N + pos, beta_mean, mask=valid & (g == 0))
         if ONE_PASS:
             dq -= (zscale * k_row)[:, None] * sr_sum
-        if VECTOR_ATOMICS and not SUMMARY_IN_KV:
-            _flush_buffered(buf, buf_ids, n_list, dsum_base, dims, D, ATOMIC_SEM)
         # The entmax JVP's second term, which needs k_row (known only now), for dq and summaries.
         for i in range(0, 0 if ONE_PASS else n_list):
             c = tl.load(IDS + start + i)
@@ -176,12 +146,7 @@ def _bwd_q_kernel(
             dq -= (zscale * sr * k_row)[:, None] * summary[None, :]
             if not SUMMARY_IN_KV:
                 term = -tl.sum((sr * k_row)[:, None] * qf, axis=0) * zscale
-                if VECTOR_ATOMICS:
-                    buf, buf_ids = _buffered_add(buf, buf_ids, term, c, i, dsum_base, dims, D, ATOMIC_SEM)
-                else:
-                    tl.atomic_add(dsum_base + c * D + dims, term, sem=ATOMIC_SEM)
-        if VECTOR_ATOMICS and not SUMMARY_IN_KV and not ONE_PASS:
-            _flush_buffered(buf, buf_ids, n_list, dsum_base, dims, D, ATOMIC_SEM)
+                tl.atomic_add(dsum_base + c * D + dims, term, sem=ATOMIC_SEM)
     tl.store(DQ + row_off, dq, mask=valid[:, None])
 
 
@@ -448,11 +413,6 @@ BWD_KV_ROUTE_MMA = "auto"
 # (results/reference/h100-dash/stop18/47800f6/): dq kernel 34.6 -> 30.2 ms (32/8), 18.98 ->
 # 16.49 (32/2), 2.75 -> 2.39 at 8k (32/8).
 BWD_RELAXED_ATOMICS = True
-# The dq kernel's summary-gradient terms of four listed chunks buffered and added at once
-# (_buffered_add): a [4, D] add compiles to one `red.global.v4.f32` a thread where a [D] add is a
-# scalar `red` a thread (sm_90 PTX, Triton 3.9 here: 4x fewer atomics). Off until timed on the H100
-# (stop 19's prepared call).
-BWD_VECTOR_ATOMICS = False
 
 
 def dash_backward(q, k, v, head_cls, out, lse, d_out, summaries, tau, log_g, count, offsets,
@@ -511,7 +471,7 @@ def _attention_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, toke
         q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
         N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, TMA=tma, SUMMARY_IN_KV=in_kv,
         ONE_PASS=in_kv and BWD_Q_ONE_PASS, ROUTE_MMA_LAYOUT=BWD_Q_ROUTE_MMA_LAYOUT,
-        ATOMIC_SEM="relaxed" if BWD_RELAXED_ATOMICS else "acq_rel", VECTOR_ATOMICS=BWD_VECTOR_ATOMICS,
+        ATOMIC_SEM="relaxed" if BWD_RELAXED_ATOMICS else "acq_rel",
         num_warps=BWD_Q_WARPS,
     )  # fmt: skip
     # DashAttention's lists (chunk_lists) are packed; selection lists are, except for one token

@@ -117,19 +117,17 @@ def cases(shapes=SHAPES):
             for tma in (False, True):
                 # (summary gradient in dk/dv, one-pass dq, mma-layout rows); the default is the
                 # first without TMA: by atomics, two passes, mma rows. In dk/dv only where G <= 8.
-                q_variants = ((False, False, True, False), (False, False, False, False), (True, False, False, False),
-                              (True, True, False, False), (False, False, True, True)) \
-                    if prior and not tma else ((False, False, True, False),) if prior else ((False, False, False, False),)
-                for in_kv, one_pass, mma_rows, vec in q_variants:
+                q_variants = ((False, False, True), (False, False, False), (True, False, False), (True, True, False)) \
+                    if prior and not tma else ((False, False, True),) if prior else ((False, False, False),)
+                for in_kv, one_pass, mma_rows in q_variants:
                     if in_kv and G > 8:
                         continue
                     yield (f"bwd_q G={G} est={est} prior={prior} tma={tma} in_kv={in_kv} one_pass={one_pass} "
-                           f"mma_rows={mma_rows} vector_atomics={vec}",
+                           f"mma_rows={mma_rows}",
                            backward._bwd_q_kernel, pointer_types(backward._bwd_q_kernel, "bf16", over),
                            dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior,
                                 SUMMARY_IN_KV=in_kv, ONE_PASS=one_pass, ROUTE_MMA_LAYOUT=mma_rows,
-                                ATOMIC_SEM="relaxed" if backward.BWD_RELAXED_ATOMICS else "acq_rel",
-                                VECTOR_ATOMICS=vec),
+                                ATOMIC_SEM="relaxed" if backward.BWD_RELAXED_ATOMICS else "acq_rel"),
                            (), backward.BWD_Q_WARPS)
                 kv_variants = ((False, False), (False, True), (True, False)) if prior else ((False, False),)
                 for in_kv, route_mma in kv_variants:

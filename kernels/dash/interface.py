@@ -32,11 +32,15 @@ BACKWARD_TMA = False
 # The prior's biases of the listed (tile, chunk) pairs computed once before the attention
 # (prior.py: tensor-core scores with the router's arithmetic, the mean over heads in-thread)
 # instead of recomputed per listed chunk inside it, where they fit STORED_BIAS_MAX_FRACTION of
-# the bytes of q, k, v and out (freed after the attention). The attention's sm_90 registers
-# without the recomputation (Triton 3.9 compile here, 32/2 heads, TMA): 253 -> 142. Off until
-# timed on the H100 (kernels/README.md, stop 19's prepared call).
-ATTEND_STORED_BIAS = False
-STORED_BIAS_MAX_FRACTION = 0.10
+# the bytes of q, k, v and out (freed after the attention; they grow as N^2 / C, so past the
+# cap the attention recomputes them and memory stays linear). Without the recomputation the
+# attention's registers fall 253 -> 142 (sm_90) and it runs best at 3 TMA stages with the
+# diagonal chunk last. H100, structured 25% (results/reference/h100-dash/stop20/): 128k
+# attention 56.71 -> 49.22 + 2.13 ms for the biases (Hkv=2; 6.6% of q,k,v,out), 95.36 -> 82.55
+# + 3.81 (Hkv=8; 38%); 32k 3.78 -> 3.30 + 0.27 (Hkv=2).
+ATTEND_STORED_BIAS = True
+STORED_BIAS_MAX_FRACTION = 0.5
+STORED_BIAS_TMA_STAGES = 3
 
 
 def check_kernel_limits(q, k, size: int, size_name: str = "chunk_size") -> None:
@@ -60,6 +64,16 @@ def check_kernel_inputs(q, k, v, head_cls, chunk_size: int, check_values: bool =
     check_kernel_limits(q, k, chunk_size)
     if q.shape[2] != k.shape[2]:
         raise ValueError(f"prefill needs as many queries as keys; got {q.shape[2]} and {k.shape[2]}")
+
+
+def attend_config(k, v, stored_bias: bool) -> dict:
+    """The attention's launch settings as ``dash_attention`` runs it (timed on the H100)."""
+    tma = ATTEND_TMA and tma_ready(k, v)
+    if not tma:
+        return dict(tma=False, num_stages=3, diagonal_last=False)
+    if stored_bias:
+        return dict(tma=True, num_stages=STORED_BIAS_TMA_STAGES, diagonal_last=True)
+    return dict(tma=True, num_stages=ATTEND_TMA_STAGES, diagonal_last=False)
 
 
 def use_stored_bias(q, k, n_pairs: int, bm: int) -> bool:
@@ -86,11 +100,9 @@ class _DashAttention(torch.autograd.Function):
         if use_stored_bias(q, k, ids.numel(), bm):
             bias = listed_bias(q, summaries, tau, log_g, offsets, tile_count, ids, scaling=scaling, sigma=sigma,
                                estimate_diagonal=estimate_diagonal, bm=bm, gp=gp)  # fmt: skip
-        attend_tma = ATTEND_TMA and tma_ready(k, v)
         out, lse = attend(q, k, v, summaries, tau, log_g, offsets, tile_count, ids, chunk_size=chunk_size,
                           scaling=scaling, sigma=sigma, estimate_diagonal=estimate_diagonal,
-                          bm=bm, gp=gp, tma=attend_tma, num_stages=ATTEND_TMA_STAGES if attend_tma else 3,
-                          bias=bias)  # fmt: skip
+                          bm=bm, gp=gp, bias=bias, **attend_config(k, v, bias is not None))  # fmt: skip
         del bias
         ctx.save_for_backward(q, k, v, head_cls, out, lse, summaries, tau, log_g, count, offsets,
                               tile_count, ids)  # fmt: skip

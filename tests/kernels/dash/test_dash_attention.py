@@ -493,20 +493,6 @@ def test_relaxed_summary_atomics_change_nothing(monkeypatch, hq, hkv, n, d):
     _assert_switch_changes_nothing(monkeypatch, backward, "BWD_RELAXED_ATOMICS", q, k, v, w, tol=FP32_TOL, seed=4)
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, pytest.param(torch.bfloat16, marks=INTERPRETER_BF16)])
-@pytest.mark.parametrize("hq, hkv, n, d", [(4, 2, 150, 64), (6, 2, 130, 128), (16, 1, 100, 64), (4, 1, 520, 64)])
-def test_vector_summary_atomics_change_nothing(monkeypatch, dtype, hq, hkv, n, d):
-    """The dq kernel's summary-gradient terms buffered four chunks at a time and added by one
-    vector atomic (``BWD_VECTOR_ATOMICS``) give the same gradients: lists whose lengths are and
-    are not multiples of four, padded heads (6/2), both passes of the entmax JVP."""
-    from dashbench.kernels.dash import backward
-
-    monkeypatch.setattr(backward, "SUMMARY_IN_KV", False)
-    q, k, v, w = _inputs(1, hq, hkv, n, d, dtype, seed=12)
-    tol = FP32_TOL if dtype == torch.float32 else 1e-2  # half precision: gradients rounded
-    _assert_switch_changes_nothing(monkeypatch, backward, "BWD_VECTOR_ATOMICS", q, k, v, w, tol=tol, seed=7)
-
-
 @pytest.mark.parametrize(
     "summary_in_kv, one_pass, mma_rows",
     [(False, False, False), (True, False, False), (True, True, False), (False, False, True), (True, False, True)],

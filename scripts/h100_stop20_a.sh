@@ -1,5 +1,5 @@
-# Issue 3, first device call of the next stop (prepared at stop 19). ~7 min. Carry .whl.
-#   DASHBENCH_GIT_COMMIT=<sha> bash scripts/h100_next.sh
+# Issue 3, stop 20, first device call (prepared at stop 19; ran at d6bd9f9). ~7 min. Carry .whl.
+#   DASHBENCH_GIT_COMMIT=<sha> bash scripts/h100_stop20_a.sh
 # 1. The router's pass costs at 128k with the transposed final pass (the default since stop 19):
 #    how much of the router the max + final passes still take, against one exact solver pass.
 # 2. The attention over the same lists without the prior (`noprior`): what the prior's per-chunk
@@ -8,7 +8,7 @@
 #    interface.ATTEND_STORED_BIAS): their kernel, the attention reading them (diagonal first and
 #    last, 2 and 3 stages: the attention's registers fall 253 -> 142 without the recomputation),
 #    against the attention recomputing them; and the GPU tests of prior.py (bf16 included).
-# (Then scripts/h100_next_b.sh: the backward's vector atomics, random inputs at 128k.)
+# (Then scripts/h100_stop20_b.sh.)
 source scripts/device_setup.sh
 {
   PYTHONPATH=scripts:$PYTHONPATH timeout 120 python3 scripts/router_pass_cost.py --seqlen 128k --hkv 2,8 \
