@@ -189,8 +189,8 @@ def main() -> int:
                     if "storedbias" in extra:  # the prior's biases computed before the attention (prior.py)
                         bias = listed_bias(q, s, tau, log_g, offsets, tile_count, ids, scaling=scaling, sigma=1.0,
                                            estimate_diagonal=True, bm=bm, gp=padded_group(G))  # fmt: skip
-                        variants["stored_bias_mib"] = bias.numel() * 4 / 2**20
-                        variants["stored_bias_fraction"] = bias.numel() * 4 / ((2 * q.numel() + 2 * k.numel()) * 2)
+                        variants["stored_bias_mib"] = bias.numel() * bias.element_size() / 2**20
+                        variants["stored_bias_fraction"] = bias.numel() * bias.element_size() / ((2 * q.numel() + 2 * k.numel()) * 2)
                         got, _ = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, bias=bias, **prod)
                         base, _ = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, **prod)
                         variants["attend_storedbias_rel_diff"] = relative_error(got, base)
@@ -285,7 +285,7 @@ def main() -> int:
                         # with the prior's biases stored (prior.py), the two levers together
                         bias2 = listed_bias(q, s, r2[0], r2[1], off2, r2[4], ids2, scaling=scaling, sigma=1.0,
                                             estimate_diagonal=True, bm=bm2, gp=padded_group(G))  # fmt: skip
-                        variants["rows32_stored_bias_mib"] = bias2.numel() * 4 / 2**20
+                        variants["rows32_stored_bias_mib"] = bias2.numel() * bias2.element_size() / 2**20
                         variants["listed_bias_r32_ms"] = bench(lambda: listed_bias(
                             q, s, r2[0], r2[1], off2, r2[4], ids2, scaling=scaling, sigma=1.0,
                             estimate_diagonal=True, bm=bm2, gp=padded_group(G)))  # fmt: skip

@@ -151,7 +151,7 @@ def _attend_fwd_kernel(
     for i in range(0, n_chunks):
         c, c_next = _next_chunk(IDS + start, i, n_chunks, c_next, TMA)
         if PRIOR and STORED_BIAS:
-            bias = tl.load(BIAS + (start + i) * BM + token_bit)  # the row's token's bias
+            bias = tl.load(BIAS + (start + i) * BM + token_bit).to(tl.float32)  # the row's token's bias
         elif PRIOR:
             bias = _chunk_bias(qf, s_base, stride_sc, c, dims, tau, log_g, valid, xscale, inv_sigma,
                                G, GP, BM, R, ESTIMATE_DIAGONAL)  # fmt: skip
@@ -195,10 +195,11 @@ def attend(q, k, v, summaries, tau, log_g, offsets, counts, ids, *, chunk_size, 
         raise ValueError("k and v must share strides, with the head dim contiguous")
     if tma and not tma_ready(k, v):
         raise ValueError("tma=True needs 16-byte aligned K/V rows and bases")
-    if prior and bias is not None and (bias.shape != (max(1, ids.numel()), bm) or bias.dtype != torch.float32
+    if prior and bias is not None and (bias.shape != (max(1, ids.numel()), bm)
+                                       or bias.dtype not in (torch.float32, torch.float16)
                                        or not bias.is_contiguous()):  # fmt: skip
-        raise ValueError(f"bias must be contiguous fp32 [{max(1, ids.numel())}, {bm}] (prior.listed_bias over these "
-                         f"lists); got {bias.dtype} {tuple(bias.shape)}")  # fmt: skip
+        raise ValueError(f"bias must be contiguous fp32 or fp16 [{max(1, ids.numel())}, {bm}] (prior.listed_bias "
+                         f"over these lists); got {bias.dtype} {tuple(bias.shape)}")  # fmt: skip
     out = torch.empty_like(q)
     lse = torch.empty(B, Hq, N, device=q.device, dtype=torch.float32)
     _attend_fwd_kernel[(n_tiles, B * Hkv)](

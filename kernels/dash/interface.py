@@ -31,15 +31,17 @@ ATTEND_TMA_STAGES = 2
 BACKWARD_TMA = False
 # The prior's biases of the listed (tile, chunk) pairs computed once before the attention
 # (prior.py: tensor-core scores with the router's arithmetic, the mean over heads in-thread)
-# instead of recomputed per listed chunk inside it, where they fit STORED_BIAS_MAX_FRACTION of
-# the bytes of q, k, v and out (freed after the attention; they grow as N^2 / C, so past the
-# cap the attention recomputes them and memory stays linear). Without the recomputation the
-# attention's registers fall 253 -> 142 (sm_90) and it runs best at 3 TMA stages with the
-# diagonal chunk last. H100, structured 25% (results/reference/h100-dash/stop20/): 128k
-# attention 56.71 -> 49.22 + 2.13 ms for the biases (Hkv=2; 6.6% of q,k,v,out), 95.36 -> 82.55
-# + 3.81 (Hkv=8; 38%); 32k 3.78 -> 3.30 + 0.27 (Hkv=2).
+# instead of recomputed per listed chunk inside it. Without the recomputation the attention's
+# registers fall 253 -> 142 (sm_90) and it runs best at 3 TMA stages with the diagonal chunk
+# last. H100, structured 25%, fp32 biases (results/reference/h100-dash/stop20/): 128k attention
+# 56.71 -> 49.22 + 2.13 ms for the biases (Hkv=2), 95.36 -> 82.55 + 3.81 (Hkv=8); 32k 3.78 ->
+# 3.30 + 0.27 (Hkv=2). They grow as N^2 / C (fp16 for 16-bit inputs: at 128k, 25%, 3.3% of the
+# bytes of q, k, v and out at Hkv=2, 19% at Hkv=8), so they are stored only within
+# STORED_BIAS_MAX_FRACTION of those bytes (freed after the attention): the spec's 25% budget
+# for a 128k prefill's extra memory less the ~6% the rest of the forward holds (lists, masks,
+# thresholds, lse). Past it the attention recomputes them and memory stays linear in N.
 ATTEND_STORED_BIAS = True
-STORED_BIAS_MAX_FRACTION = 0.5
+STORED_BIAS_MAX_FRACTION = 0.19
 STORED_BIAS_TMA_STAGES = 3
 
 
@@ -80,7 +82,7 @@ def use_stored_bias(q, k, n_pairs: int, bm: int) -> bool:
     """Whether the forward stores the prior's biases (``ATTEND_STORED_BIAS``, within
     ``STORED_BIAS_MAX_FRACTION`` of the bytes of q, k, v and out)."""
     io_bytes = (2 * q.numel() + 2 * k.numel()) * q.element_size()
-    return ATTEND_STORED_BIAS and stored_bias_bytes(n_pairs, bm) <= STORED_BIAS_MAX_FRACTION * io_bytes
+    return ATTEND_STORED_BIAS and stored_bias_bytes(n_pairs, bm, q.dtype) <= STORED_BIAS_MAX_FRACTION * io_bytes
 
 
 class _DashAttention(torch.autograd.Function):

@@ -71,17 +71,25 @@ def _listed_bias_kernel(
         else:
             bias = log_p
         bias = tl.where(routed, bias * 1.4426950408889634, float("-inf"))
-        tl.store(BIAS + (start + i0 + lanes)[:, None].to(tl.int64) * BM + tokens[None, :], bias, mask=ok[:, None])
+        tl.store(BIAS + (start + i0 + lanes)[:, None].to(tl.int64) * BM + tokens[None, :],
+                 bias.to(BIAS.dtype.element_ty), mask=ok[:, None])  # fmt: skip
 
 
-def stored_bias_bytes(n_pairs: int, bm: int) -> int:
+def bias_dtype(q_dtype: torch.dtype) -> torch.dtype:
+    """The stored biases' dtype: fp16 for 16-bit inputs, whose scores carry less precision than
+    fp16's 2^-11 relative rounding of a log2 bias (``|b| * 2^-11 * ln 2`` relative in the weight
+    it stands for, ~4e-4 at the prior's centre), which halves their bytes; fp32 for fp32 inputs."""
+    return torch.float32 if q_dtype == torch.float32 else torch.float16
+
+
+def stored_bias_bytes(n_pairs: int, bm: int, q_dtype: torch.dtype) -> int:
     """Bytes of the stored bias for ``n_pairs`` listed (tile, chunk) pairs of ``bm`` tokens."""
-    return 4 * max(1, n_pairs) * bm
+    return bias_dtype(q_dtype).itemsize * max(1, n_pairs) * bm
 
 
 def listed_bias(q, summaries, tau, log_g, offsets, counts, ids, *, scaling, sigma, estimate_diagonal,
                 bm: int, gp: int) -> torch.Tensor:  # fmt: skip
-    """Base-2 log-prior biases ``[n_pairs, bm]`` fp32 of every listed pair, in ``ids`` order
+    """Base-2 log-prior biases ``[n_pairs, bm]`` of every listed pair (``bias_dtype``), in ``ids`` order
     (``offsets``/``counts``/``ids`` from ``route.chunk_lists``; ``tau``, ``log_g`` from
     ``route.route``); ``-inf`` where the token did not route the chunk."""
     B, Hq, N, D = q.shape
@@ -90,7 +98,7 @@ def listed_bias(q, summaries, tau, log_g, offsets, counts, ids, *, scaling, sigm
     xscale = 0.5 * scaling / math.sqrt(D)
     split = q.dtype == torch.bfloat16
     s = summary_terms(summaries, xscale) if split else (summaries * xscale).unsqueeze(3)
-    bias = torch.empty(max(1, ids.numel()), bm, device=q.device, dtype=torch.float32)
+    bias = torch.empty(max(1, ids.numel()), bm, device=q.device, dtype=bias_dtype(q.dtype))
     _listed_bias_kernel[(n_tiles, B * Hkv)](
         q, s, tau, log_g, offsets, counts, ids, bias,
         q.stride(0), q.stride(1), q.stride(2),

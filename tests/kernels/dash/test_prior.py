@@ -84,6 +84,7 @@ def test_attention_reading_stored_biases_equals_recomputing_them(dtype, hq, hkv,
     base, base_lse = attend(q, k, v, s, tau, log_g, offsets, counts, ids, **kw)
     bias = listed_bias(q, s, tau, log_g, offsets, counts, ids, scaling=scaling, sigma=sigma,
                        estimate_diagonal=est, bm=bm, gp=gp)  # fmt: skip
+    assert bias.dtype == (torch.float32 if dtype == torch.float32 else torch.float16)  # halved for 16-bit q
     tol = {torch.float32: FP32_TOL, torch.float16: 2e-3, torch.bfloat16: 5e-3}[dtype]
     # the diagonal chunk first and last; on the GPU also as dash_attention launches it (TMA)
     configs = [dict(diagonal_last=False), dict(diagonal_last=True)]
