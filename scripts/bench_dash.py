@@ -204,6 +204,12 @@ def main() -> int:
                             variants[f"attend_storedbias_{tag}_ms"] = bench(lambda: attend(
                                 q, k, v, s, tau, log_g, offsets, tile_count, ids, bias=bias, diagonal_last=last,
                                 **cfg))  # fmt: skip
+                        if bias.dtype != torch.float32:  # the same biases in fp32: what halving them costs
+                            bias32 = bias.float()
+                            variants["attend_storedbias_fp32_last_s3_ms"] = bench(lambda: attend(
+                                q, k, v, s, tau, log_g, offsets, tile_count, ids, bias=bias32, diagonal_last=True,
+                                **{**prod, "num_stages": 3}))  # fmt: skip
+                            del bias32
                         variants["attend_recomputed_ms"] = bench(lambda: attend(
                             q, k, v, s, tau, log_g, offsets, tile_count, ids, **prod))
                         del bias

@@ -435,9 +435,12 @@ def _out_and_grads(q, k, v, w, do, **kw):
 @pytest.mark.parametrize("hq, hkv, n", [(4, 2, 150), (6, 2, 130)])  # 6/2: padded head rows
 def test_tma_path_gives_the_same_forward_and_gradients(monkeypatch, hq, hkv, n):
     """dash_attention with K/V (and the dk/dv kernel's q/dO tiles) through tensor descriptors
-    computes the same output and gradients as with pointer loads."""
+    computes the same output and gradients as with pointer loads. The biases recomputed in both:
+    with them stored the TMA launch also moves the diagonal chunk last, a different rounding
+    (that launch is checked in test_prior.py)."""
     from dashbench.kernels.dash import interface
 
+    monkeypatch.setattr(interface, "ATTEND_STORED_BIAS", False)
     q, k, v, w = _inputs(1, hq, hkv, n, 64, torch.float32, seed=7)
     do = torch.randn_like(q)
     results = []
