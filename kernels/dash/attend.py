@@ -97,7 +97,7 @@ def _attend_fwd_kernel(
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr, PRIOR: tl.constexpr,
     ROUTE_MMA_LAYOUT: tl.constexpr = False,
-    DIAGONAL_LAST: tl.constexpr = False, STORED_BIAS: tl.constexpr = False,
+    DIAGONAL_LAST: tl.constexpr = False, STORED_BIAS: tl.constexpr = False, HALF_BIAS: tl.constexpr = False,
 ):  # fmt: skip
     # PRIOR: DashAttention's log-prior bias, recomputed per listed chunk, or with STORED_BIAS
     # read from BIAS (prior.listed_bias: BM base-2 biases per listed chunk, in list order).
@@ -151,7 +151,13 @@ def _attend_fwd_kernel(
     for i in range(0, n_chunks):
         c, c_next = _next_chunk(IDS + start, i, n_chunks, c_next, TMA)
         if PRIOR and STORED_BIAS:
-            bias = tl.load(BIAS + (start + i) * BM + token_bit).to(tl.float32)  # the row's token's bias
+            if HALF_BIAS:  # fp16 biases read as int32 pairs: cp.async, which the pipeliner
+                # uses for these loads, moves 4 bytes at least (2-byte loads ran 82 -> 90 ms)
+                word = tl.load(BIAS + (start + i) * (BM // 2) + token_bit // 2)
+                half = tl.where(token_bit % 2 == 0, word, word >> 16) & 0xFFFF
+                bias = half.to(tl.int16).to(tl.float16, bitcast=True).to(tl.float32)
+            else:
+                bias = tl.load(BIAS + (start + i) * BM + token_bit)  # the row's token's bias
         elif PRIOR:
             bias = _chunk_bias(qf, s_base, stride_sc, c, dims, tau, log_g, valid, xscale, inv_sigma,
                                G, GP, BM, R, ESTIMATE_DIAGONAL)  # fmt: skip
@@ -200,11 +206,14 @@ def attend(q, k, v, summaries, tau, log_g, offsets, counts, ids, *, chunk_size, 
                                        or not bias.is_contiguous()):  # fmt: skip
         raise ValueError(f"bias must be contiguous fp32 or fp16 [{max(1, ids.numel())}, {bm}] (prior.listed_bias "
                          f"over these lists); got {bias.dtype} {tuple(bias.shape)}")  # fmt: skip
+    half_bias = prior and bias is not None and bias.dtype == torch.float16
+    if half_bias and bm % 2:
+        raise ValueError(f"fp16 biases need an even number of tile tokens (read in pairs); bm is {bm}")
     out = torch.empty_like(q)
     lse = torch.empty(B, Hq, N, device=q.device, dtype=torch.float32)
     _attend_fwd_kernel[(n_tiles, B * Hkv)](
         q, k, v, summaries, tau, log_g, offsets, counts, ids,
-        token_masks, out, lse, bias if bias is not None else lse,
+        token_masks, out, lse, (bias.view(torch.int32) if half_bias else bias) if bias is not None else lse,
         q.stride(0), q.stride(1), q.stride(2),
         k.stride(0), k.stride(1), k.stride(2),
         summaries.stride(0), summaries.stride(1), summaries.stride(2),
@@ -214,7 +223,7 @@ def attend(q, k, v, summaries, tau, log_g, offsets, counts, ids, *, chunk_size, 
         ESTIMATE_DIAGONAL=estimate_diagonal, TMA=tma, PRIOR=prior,
         ROUTE_MMA_LAYOUT=ROUTE_MMA_LAYOUT if route_mma_layout is None else route_mma_layout,
         DIAGONAL_LAST=ATTEND_DIAGONAL_LAST if diagonal_last is None else diagonal_last,
-        STORED_BIAS=prior and bias is not None,
+        STORED_BIAS=prior and bias is not None, HALF_BIAS=half_bias,
         num_warps=num_warps, num_stages=num_stages,
     )  # fmt: skip
     return out, lse
