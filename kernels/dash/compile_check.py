@@ -99,19 +99,22 @@ def cases(shapes=SHAPES):
         # PRIOR=False: the block-sparse attention without the prior (InfLLMv2, NSA selection)
         for est, prior in ((True, True), (False, True), (True, False)):
             for tma in (False, True):
-                for mma_rows, last, stored in ((False, False, False), (True, False, False), (False, True, False),
-                                               (False, False, True), (False, True, True)) if prior \
-                        else ((False, False, False), (False, True, False)):  # fmt: skip
+                # (stored biases: fp32, or fp16 read as int32 pairs)
+                for mma_rows, last, stored, half in ((False, False, False, False), (True, False, False, False),
+                                                     (False, True, False, False), (False, False, True, False),
+                                                     (False, True, True, False), (False, True, True, True)) if prior \
+                        else ((False, False, False, False), (False, True, False, False)):  # fmt: skip
                     yield (f"attend G={G} est={est} prior={prior} tma={tma} mma_rows={mma_rows} diagonal_last={last} "
-                           f"stored_bias={stored}",
-                           attend._attend_fwd_kernel, pointer_types(attend._attend_fwd_kernel, "bf16", over),
+                           f"stored_bias={stored} half_bias={half}",
+                           attend._attend_fwd_kernel,
+                           pointer_types(attend._attend_fwd_kernel, "bf16", {**over, "BIAS": "*i32" if half else "*fp32"}),
                            dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior,
-                                ROUTE_MMA_LAYOUT=mma_rows, DIAGONAL_LAST=last, STORED_BIAS=stored), ())
+                                ROUTE_MMA_LAYOUT=mma_rows, DIAGONAL_LAST=last, STORED_BIAS=stored, HALF_BIAS=half), ())
             if prior:
                 for split in (True, False):
                     yield (f"listed_bias G={G} est={est} bf16split={split}", prior_module._listed_bias_kernel,
                            pointer_types(prior_module._listed_bias_kernel, "bf16" if split else "fp16",
-                                         {**over, "S": "*bf16" if split else "*fp32"}),
+                                         {**over, "S": "*bf16" if split else "*fp32", "BIAS": "*fp16"}),
                            dict(HKV=8, G=G, GP=GP, BM=bm, D=D, LB=prior_module.LIST_BLOCK, SPLIT_BF16=split,
                                 ESTIMATE_DIAGONAL=est), (), 4 if split or D < 128 else 8)
             for tma in (False, True):
