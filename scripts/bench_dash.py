@@ -72,7 +72,7 @@ def main() -> int:
     ap.add_argument("--chunk", type=int, default=64)
     ap.add_argument("--variants", default="route,attend",
                     help="extra timings per row: route (router launch settings), attend (attention "
-                         "warps/stages/TMA), rows128 (attention tiles of 128 rows), rows32 (of 32 rows), noprior (the attention over the "
+                         "warps/stages/TMA), storedtune (the stored-bias attention's warps, stages and diagonal order), rows128 (attention tiles of 128 rows), rows32 (of 32 rows), noprior (the attention over the "
                          "same lists without the prior: its cost), mmarows (the routing dot's fp32 q in "
                          "the tensor cores' layout), rough (the router's solver on one-product scores first, on and "
                          "off), diaglast (the diagonal chunk after the listed ones, 2 and 3 stages), diagmma (that with the routing "
@@ -213,6 +213,26 @@ def main() -> int:
                         variants["attend_recomputed_ms"] = bench(lambda: attend(
                             q, k, v, s, tau, log_g, offsets, tile_count, ids, **prod))
                         del bias
+                    if "storedtune" in extra:  # the stored-bias attention's launch: warps, stages, diagonal
+                        bias = listed_bias(q, s, tau, log_g, offsets, tile_count, ids, scaling=scaling, sigma=1.0,
+                                           estimate_diagonal=True, bm=bm, gp=padded_group(G))  # fmt: skip
+                        base, _ = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, **prod)
+                        for warps, stages, last in ((4, 3, True), (8, 3, True), (4, 4, True), (8, 4, True),
+                                                    (8, 2, True), (4, 2, False), (8, 2, False)):  # fmt: skip
+                            cfg = {**prod, "num_stages": stages}
+                            tag = f"attend_stored_w{warps}_s{stages}_{'last' if last else 'first'}"
+                            try:
+                                got, _ = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, bias=bias,
+                                                diagonal_last=last, num_warps=warps, **cfg)  # fmt: skip
+                            except Exception as e:  # e.g. out of shared memory: recorded, not fatal
+                                variants[f"{tag}_error"] = f"{type(e).__name__}: {str(e)[:200]}"
+                                continue
+                            variants[f"{tag}_rel_diff"] = relative_error(got, base)
+                            del got
+                            variants[f"{tag}_ms"] = bench(lambda: attend(
+                                q, k, v, s, tau, log_g, offsets, tile_count, ids, bias=bias, diagonal_last=last,
+                                num_warps=warps, **cfg))  # fmt: skip
+                        del bias, base
                     if "mmarows" in extra:  # the routing dot's fp32 q in the tensor cores' layout
                         got, _ = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, route_mma_layout=True, **prod)
                         base, _ = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, route_mma_layout=False,
