@@ -35,7 +35,7 @@ BACKWARD_TMA = False
 # registers fall 253 -> 142 (sm_90) and it runs best at 3 TMA stages with the diagonal chunk
 # last. H100, structured 25%, fp32 biases (results/reference/h100-dash/stop20/): 128k attention
 # 56.71 -> 49.22 + 2.13 ms for the biases (Hkv=2), 95.36 -> 82.55 + 3.81 (Hkv=8); 32k 3.78 ->
-# 3.30 + 0.27 (Hkv=2). They grow as N^2 / C (fp16 for 16-bit inputs: at 128k, 25%, 3.3% of the
+# 3.30 + 0.27 (Hkv=2). They grow as N^2 / C (fp16 for bf16 inputs: at 128k, 25%, 3.3% of the
 # bytes of q, k, v and out at Hkv=2, 19% at Hkv=8), so they are stored only within
 # STORED_BIAS_MAX_FRACTION of those bytes (freed after the attention): the spec's 25% budget
 # for a 128k prefill's extra memory less the ~6% the rest of the forward holds (lists, masks,
@@ -78,11 +78,12 @@ def attend_config(k, v, stored_bias: bool) -> dict:
     return dict(tma=True, num_stages=ATTEND_TMA_STAGES, diagonal_last=False)
 
 
-def use_stored_bias(q, k, n_pairs: int, bm: int) -> bool:
+def use_stored_bias(q, k, n_pairs: int, bm: int, sigma: float = 1.0) -> bool:
     """Whether the forward stores the prior's biases (``ATTEND_STORED_BIAS``, within
     ``STORED_BIAS_MAX_FRACTION`` of the bytes of q, k, v and out)."""
     io_bytes = (2 * q.numel() + 2 * k.numel()) * q.element_size()
-    return ATTEND_STORED_BIAS and stored_bias_bytes(n_pairs, bm, q.dtype) <= STORED_BIAS_MAX_FRACTION * io_bytes
+    limit = STORED_BIAS_MAX_FRACTION * io_bytes
+    return ATTEND_STORED_BIAS and stored_bias_bytes(n_pairs, bm, q.dtype, sigma) <= limit
 
 
 class _DashAttention(torch.autograd.Function):
@@ -99,7 +100,7 @@ class _DashAttention(torch.autograd.Function):
         )
         offsets, ids = chunk_lists(mask, tile_count)
         bias = None
-        if use_stored_bias(q, k, ids.numel(), bm):
+        if use_stored_bias(q, k, ids.numel(), bm, sigma):
             bias = listed_bias(q, summaries, tau, log_g, offsets, tile_count, ids, scaling=scaling, sigma=sigma,
                                estimate_diagonal=estimate_diagonal, bm=bm, gp=gp)  # fmt: skip
         out, lse = attend(q, k, v, summaries, tau, log_g, offsets, tile_count, ids, chunk_size=chunk_size,

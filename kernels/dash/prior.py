@@ -75,16 +75,19 @@ def _listed_bias_kernel(
                  bias.to(BIAS.dtype.element_ty), mask=ok[:, None])  # fmt: skip
 
 
-def bias_dtype(q_dtype: torch.dtype) -> torch.dtype:
-    """The stored biases' dtype: fp16 for 16-bit inputs, whose scores carry less precision than
-    fp16's 2^-11 relative rounding of a log2 bias (``|b| * 2^-11 * ln 2`` relative in the weight
-    it stands for, ~4e-4 at the prior's centre), which halves their bytes; fp32 for fp32 inputs."""
-    return torch.float32 if q_dtype == torch.float32 else torch.float16
+def bias_dtype(q_dtype: torch.dtype, sigma: float) -> torch.dtype:
+    """The stored biases' dtype: fp16 for bf16 inputs at sigma >= 1, fp32 otherwise. fp16 rounds a
+    log2 bias ``b`` by up to ``|b| * 2^-11``, a relative error of ``ln 2`` times that in the weight it
+    stands for: ~0.1% for the chunks that matter at sigma = 1 (|b| below ~16), under bf16's own
+    rounding of the output (2^-9). Smaller sigma scales the biases up (to 66 / sigma for a
+    probability of 1e-20: overflow below sigma ~1e-3), and fp16 or fp32 inputs are computed more
+    finely than bf16's, so those keep fp32."""
+    return torch.float16 if q_dtype == torch.bfloat16 and sigma >= 1.0 else torch.float32
 
 
-def stored_bias_bytes(n_pairs: int, bm: int, q_dtype: torch.dtype) -> int:
+def stored_bias_bytes(n_pairs: int, bm: int, q_dtype: torch.dtype, sigma: float) -> int:
     """Bytes of the stored bias for ``n_pairs`` listed (tile, chunk) pairs of ``bm`` tokens."""
-    return bias_dtype(q_dtype).itemsize * max(1, n_pairs) * bm
+    return bias_dtype(q_dtype, sigma).itemsize * max(1, n_pairs) * bm
 
 
 def listed_bias(q, summaries, tau, log_g, offsets, counts, ids, *, scaling, sigma, estimate_diagonal,
@@ -98,7 +101,7 @@ def listed_bias(q, summaries, tau, log_g, offsets, counts, ids, *, scaling, sigm
     xscale = 0.5 * scaling / math.sqrt(D)
     split = q.dtype == torch.bfloat16
     s = summary_terms(summaries, xscale) if split else (summaries * xscale).unsqueeze(3)
-    bias = torch.empty(max(1, ids.numel()), bm, device=q.device, dtype=bias_dtype(q.dtype))
+    bias = torch.empty(max(1, ids.numel()), bm, device=q.device, dtype=bias_dtype(q.dtype, sigma))
     _listed_bias_kernel[(n_tiles, B * Hkv)](
         q, s, tau, log_g, offsets, counts, ids, bias,
         q.stride(0), q.stride(1), q.stride(2),
