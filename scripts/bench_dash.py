@@ -72,7 +72,7 @@ def main() -> int:
     ap.add_argument("--chunk", type=int, default=64)
     ap.add_argument("--variants", default="route,attend",
                     help="extra timings per row: route (router launch settings), attend (attention "
-                         "warps/stages/TMA), storedtune (the stored-bias attention's warps, stages and diagonal order), rows128 (attention tiles of 128 rows), rows32 (of 32 rows), noprior (the attention over the "
+                         "warps/stages/TMA), storedtune (the stored-bias attention's warps, stages and diagonal order), gluon (the experimental Gluon attention against it), rows128 (attention tiles of 128 rows), rows32 (of 32 rows), noprior (the attention over the "
                          "same lists without the prior: its cost), mmarows (the routing dot's fp32 q in "
                          "the tensor cores' layout), rough (the router's solver on one-product scores first, on and "
                          "off), diaglast (the diagonal chunk after the listed ones, 2 and 3 stages), diagmma (that with the routing "
@@ -213,6 +213,30 @@ def main() -> int:
                         variants["attend_recomputed_ms"] = bench(lambda: attend(
                             q, k, v, s, tau, log_g, offsets, tile_count, ids, **prod))
                         del bias
+                    if "gluon" in extra and q.dtype != torch.float32:  # the Gluon attention (experimental)
+                        from dashbench.kernels.dash.gluon_attend import gluon_attend
+
+                        bias = listed_bias(q, s, tau, log_g, offsets, tile_count, ids, scaling=scaling, sigma=1.0,
+                                           estimate_diagonal=True, bm=bm, gp=padded_group(G)).half()  # fmt: skip
+                        cfg = {**prod, **attend_config(k, v, True)}
+                        base, base_lse = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, bias=bias, **cfg)
+                        try:
+                            got, lse = gluon_attend(q, k, v, offsets, tile_count, ids, bias, chunk_size=C, bm=bm,
+                                                    gp=padded_group(G))  # fmt: skip
+                        except Exception as e:  # recorded, not fatal
+                            variants["gluon_error"] = f"{type(e).__name__}: {str(e)[:300]}"
+                        else:
+                            variants["gluon_rel_diff"] = relative_error(got, base)
+                            variants["gluon_lse_rel_diff"] = relative_error(lse, base_lse)
+                            del got, lse
+                            if variants["gluon_rel_diff"] < 5e-3:  # time only what was checked
+                                for stages in (3, 4):
+                                    variants[f"gluon_s{stages}_ms"] = bench(lambda: gluon_attend(
+                                        q, k, v, offsets, tile_count, ids, bias, chunk_size=C, bm=bm,
+                                        gp=padded_group(G), stages=stages))  # fmt: skip
+                                variants["attend_stored_ms"] = bench(lambda: attend(
+                                    q, k, v, s, tau, log_g, offsets, tile_count, ids, bias=bias, **cfg))  # fmt: skip
+                        del bias, base, base_lse
                     if "storedtune" in extra:  # the stored-bias attention's launch: warps, stages, diagonal
                         bias = listed_bias(q, s, tau, log_g, offsets, tile_count, ids, scaling=scaling, sigma=1.0,
                                            estimate_diagonal=True, bm=bm, gp=padded_group(G))  # fmt: skip

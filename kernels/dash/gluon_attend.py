@@ -1,0 +1,252 @@
+"""Experimental (stop 20, not yet run on a GPU): the stored-bias attention of ``attend.py`` in
+Gluon for sm_90, scheduled by hand so that the tensor cores work during the softmax.
+
+Plain Triton waits on every QKᵀ product right after issuing it (sm_90 PTX: ``wgmma.wait_group 0``
+before the softmax's ``ex2``s, kernels/README.md), so one warpgroup alternates between tensor
+and CUDA cores. Here each step issues the next list entry's QKᵀ asynchronously, runs this
+entry's softmax while it computes, and waits with one group left in flight (FA3's
+intra-warpgroup overlap). K and V of the list entries come by TMA into a ring of ``STAGES``
+slots, ``STAGES - 1`` entries ahead. Same tiles, lists and stored biases as ``attend`` with
+``diagonal_last=True``: the tile's own chunk is the list's last entry, causally masked, bias 0.
+
+Checked here only by compiling for sm_90 (tests/kernels/dash/test_gluon_attend.py); its GPU
+test compares it with ``attend`` before it may be timed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from triton.experimental import gluon
+from triton.experimental.gluon import language as gl
+from triton.experimental.gluon.language.nvidia.hopper import (
+    mbarrier,
+    tma,
+    warpgroup_mma,
+    warpgroup_mma_init,
+    warpgroup_mma_wait,
+)
+from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
+
+LOG2E = 1.4426950408889634
+# The TMA load was renamed after Triton 3.6 (the H100's): async_copy_global_to_shared -> async_load.
+_tma_load = getattr(tma, "async_load", None) or tma.async_copy_global_to_shared
+
+
+@gluon.jit
+def _entry_chunk(IDS, start, j, n_listed, own):
+    """Chunk id of list entry ``j``: the listed chunks, then the tile's own chunk."""
+    listed = gl.load(IDS + start + gl.minimum(j, gl.maximum(n_listed - 1, 0)), mask=j < n_listed, other=0)
+    return gl.where(j < n_listed, listed, own)
+
+
+@gluon.jit
+def _issue_entry(k_desc, v_desc, k_bufs, v_bufs, bars, IDS, start, j, n_listed, n_entries, own, kv_row0,
+                 C: gl.constexpr, STAGES: gl.constexpr):  # fmt: skip
+    """TMA loads of entry ``j``'s K and V into slot ``j % STAGES`` (nothing past the list)."""
+    slot = j % STAGES
+    live = j < n_entries
+    c = _entry_chunk(IDS, start, j, n_listed, own)
+    bar = bars.index(slot)
+    mbarrier.expect(bar, k_desc.block_type.nbytes + v_desc.block_type.nbytes, pred=live)
+    _tma_load(k_desc, [kv_row0 + c * C, 0], bar, k_bufs.index(slot), pred=live)
+    _tma_load(v_desc, [kv_row0 + c * C, 0], bar, v_bufs.index(slot), pred=live)
+
+
+@gluon.jit
+def _entry_scores(qk, BIAS, start, j, n_listed, own, pos, rows, keys, sm_scale, BM: gl.constexpr,
+                  C: gl.constexpr):  # fmt: skip
+    """Base-2 scores of entry ``j`` from its raw product: listed chunks get their stored fp16
+    bias (read as int32 pairs), the own chunk bias 0 and the causal mask."""
+    token = rows % BM
+    word = gl.load(BIAS + (start + gl.minimum(j, gl.maximum(n_listed - 1, 0))) * (BM // 2) + token // 2,
+                   mask=(rows >= 0) & (j < n_listed), other=0)  # fmt: skip
+    half = gl.where(token % 2 == 0, word, word >> 16) & 0xFFFF
+    bias = half.to(gl.int16).to(gl.float16, bitcast=True).to(gl.float32)
+    s = qk * sm_scale + bias[:, None]
+    c = gl.where(j < n_listed, -1, own)  # -1: a listed (earlier, complete) chunk, no mask
+    kpos = c * C + keys
+    return gl.where((c < 0) | (kpos[None, :] <= pos[:, None]), s, float("-inf"))
+
+
+@gluon.jit
+def _gluon_attend_kernel(
+    Q, k_desc, v_desc, OFFSETS, COUNTS, IDS, BIAS, OUT, LSE,
+    stride_qb, stride_qh, stride_qn, stride_ob, stride_oh, stride_on,
+    N, n_tiles, sm_scale,
+    HKV: gl.constexpr, G: gl.constexpr, GP: gl.constexpr, BM: gl.constexpr, C: gl.constexpr,
+    D: gl.constexpr, STAGES: gl.constexpr, Q_LAYOUT: gl.constexpr, num_warps: gl.constexpr,
+):  # fmt: skip
+    R: gl.constexpr = GP * BM
+    t = n_tiles - 1 - gl.program_id(0)  # the longest tiles first, as in attend.py
+    bh = gl.program_id(1)
+    b = (bh // HKV).to(gl.int64)
+    h = (bh % HKV).to(gl.int64)
+    own = (t * BM) // C
+    kv_row0 = bh * N  # this (batch, KV head)'s key 0 in the [B * Hkv * N, D] view
+
+    s_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[num_warps, 1],
+                                                       instr_shape=[16, C, 16])  # fmt: skip
+    o_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[num_warps, 1],
+                                                       instr_shape=[16, D, 16])  # fmt: skip
+    p_layout: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=o_layout, k_width=2)
+    ld_layout: gl.constexpr = gl.BlockedLayout([1, 8], [4, 8], [num_warps, 1], [1, 0])
+
+    # q rows (head g, token) -> shared memory, the A operand of every QKᵀ
+    lrows = gl.arange(0, R, layout=gl.SliceLayout(1, ld_layout))
+    ldims = gl.arange(0, D, layout=gl.SliceLayout(0, ld_layout))
+    lqi = t.to(gl.int64) * BM + lrows % BM
+    lvalid = (lqi < N) & (lrows // BM < G)
+    lhead = h * G + lrows // BM
+    q = gl.load(Q + b * stride_qb + lhead[:, None] * stride_qh + lqi[:, None] * stride_qn + ldims[None, :],
+                mask=lvalid[:, None], other=0.0)  # fmt: skip
+    q_smem = gl.allocate_shared_memory(Q.dtype.element_ty, [R, D], Q_LAYOUT, q)
+
+    k_bufs = gl.allocate_shared_memory(k_desc.dtype, [STAGES, C, D], k_desc.layout)
+    v_bufs = gl.allocate_shared_memory(v_desc.dtype, [STAGES, C, D], v_desc.layout)
+    bars = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
+    for i in gl.static_range(STAGES):
+        mbarrier.init(bars.index(i), count=1)
+
+    tile = (b * HKV + h) * n_tiles + t
+    start = gl.load(OFFSETS + tile)
+    n_listed = gl.load(COUNTS + tile)
+    n_entries = n_listed + 1  # and the own chunk, last
+    for j in gl.static_range(STAGES - 1):
+        _issue_entry(k_desc, v_desc, k_bufs, v_bufs, bars, IDS, start, j, n_listed, n_entries, own, kv_row0,
+                     C, STAGES)  # fmt: skip
+
+    rows = gl.arange(0, R, layout=gl.SliceLayout(1, s_layout))
+    keys = gl.arange(0, C, layout=gl.SliceLayout(0, s_layout))
+    pos = t * BM + rows % BM
+    zero_s = gl.zeros([R, C], gl.float32, layout=s_layout)
+    m_i = gl.full([R], -1.0e30, gl.float32, layout=gl.SliceLayout(1, s_layout))  # a finite floor
+    l_i = gl.zeros([R], gl.float32, layout=gl.SliceLayout(1, s_layout))
+    acc = warpgroup_mma_init(gl.zeros([R, D], gl.float32, layout=o_layout))
+
+    mbarrier.wait(bars.index(0), 0)
+    qk = warpgroup_mma(q_smem, k_bufs.index(0).permute((1, 0)), zero_s, use_acc=False, is_async=True)
+    qk = warpgroup_mma_wait(num_outstanding=0, deps=(qk,))
+    for i in range(0, n_entries):
+        # Entry i + 1's product (the last entry's again on the last step, unused) runs during
+        # entry i's softmax.
+        nxt = gl.minimum(i + 1, n_entries - 1)
+        mbarrier.wait(bars.index(nxt % STAGES), (nxt // STAGES) & 1)
+        qk_next = warpgroup_mma(q_smem, k_bufs.index(nxt % STAGES).permute((1, 0)), zero_s, use_acc=False,
+                                is_async=True)  # fmt: skip
+        s = _entry_scores(qk, BIAS, start, i, n_listed, own, pos, rows, keys, sm_scale, BM, C)
+        m_new = gl.maximum(m_i, gl.max(s, axis=1))
+        alpha = gl.exp2(m_i - m_new)
+        p = gl.exp2(s - m_new[:, None])
+        l_i = l_i * alpha + gl.sum(p, axis=1)
+        m_i = m_new
+        # In flight: entry i - 1's PV, then entry i + 1's QKᵀ. Wait for the first: its V slot
+        # is free for entry i - 1 + STAGES, and acc can be rescaled.
+        acc = warpgroup_mma_wait(num_outstanding=1, deps=(acc,))
+        _issue_entry(k_desc, v_desc, k_bufs, v_bufs, bars, IDS, start, i + STAGES - 1, n_listed, n_entries, own,
+                     kv_row0, C, STAGES)  # fmt: skip
+        acc = acc * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None]
+        p_op = gl.convert_layout(p.to(Q.dtype.element_ty), p_layout)
+        acc = warpgroup_mma(p_op, v_bufs.index(i % STAGES), acc, is_async=True)
+        qk = warpgroup_mma_wait(num_outstanding=1, deps=(qk_next,))
+    acc = warpgroup_mma_wait(num_outstanding=0, deps=(acc,))
+    for i in gl.static_range(STAGES):
+        mbarrier.invalidate(bars.index(i))
+
+    orows = gl.arange(0, R, layout=gl.SliceLayout(1, o_layout))
+    odims = gl.arange(0, D, layout=gl.SliceLayout(0, o_layout))
+    oqi = t.to(gl.int64) * BM + orows % BM
+    ovalid = (oqi < N) & (orows // BM < G)
+    ohead = h * G + orows // BM
+    out = acc / gl.convert_layout(l_i, gl.SliceLayout(1, o_layout))[:, None]
+    gl.store(OUT + b * stride_ob + ohead[:, None] * stride_oh + oqi[:, None] * stride_on + odims[None, :],
+             out.to(OUT.dtype.element_ty), mask=ovalid[:, None])  # fmt: skip
+    qi = t.to(gl.int64) * BM + rows % BM
+    valid = (qi < N) & (rows // BM < G)
+    head = h * G + rows // BM
+    gl.store(LSE + (b * HKV * G + head) * N + qi, (m_i + gl.log2(l_i)) * 0.6931471805599453, mask=valid)
+
+
+def gluon_attend(q, k, v, offsets, counts, ids, bias, *, chunk_size: int, bm: int, gp: int, stages: int = 3,
+                 num_warps: int = 4):  # fmt: skip
+    """``attend(..., bias=bias, diagonal_last=True)`` for bf16/fp16 q, k, v with fp16 stored
+    biases (``prior.listed_bias``); returns ``(out, lse)``. Experimental: see the module notes."""
+    B, Hq, N, D = q.shape
+    Hkv = k.shape[1]
+    C = chunk_size
+    if q.dtype not in (torch.bfloat16, torch.float16) or k.dtype != q.dtype or v.dtype != q.dtype:
+        raise ValueError("gluon_attend takes bf16 or fp16 q, k, v of one dtype")
+    if bias.dtype != torch.float16 or bias.shape != (max(1, ids.numel()), bm) or bm % 2:
+        raise ValueError(f"bias must be fp16 [{max(1, ids.numel())}, {bm}] with an even bm (prior.listed_bias)")
+    if gp * bm != 64 or num_warps != 4 or stages < 3:
+        raise ValueError("gluon_attend runs 64-row tiles on one warpgroup with at least 3 stages")
+    k2 = k.contiguous().view(B * Hkv * N, D)
+    v2 = v.contiguous().view(B * Hkv * N, D)
+    gl_dtype = gl.bfloat16 if q.dtype == torch.bfloat16 else gl.float16
+    kv_layout = gl.NVMMASharedLayout.get_default_for([C, D], gl_dtype)
+    k_desc = TensorDescriptor(k2, list(k2.shape), list(k2.stride()), [C, D], kv_layout)
+    v_desc = TensorDescriptor(v2, list(v2.shape), list(v2.stride()), [C, D], kv_layout)
+    out = torch.empty_like(q)
+    lse = torch.empty(B, Hq, N, device=q.device, dtype=torch.float32)
+    n_tiles = counts.shape[2]
+    _gluon_attend_kernel[(n_tiles, B * Hkv)](
+        q, k_desc, v_desc, offsets, counts, ids, bias.view(torch.int32), out, lse,
+        q.stride(0), q.stride(1), q.stride(2), out.stride(0), out.stride(1), out.stride(2),
+        N, n_tiles, LOG2E / math.sqrt(D),
+        HKV=Hkv, G=Hq // Hkv, GP=gp, BM=bm, C=C, D=D, STAGES=stages,
+        Q_LAYOUT=gl.NVMMASharedLayout.get_default_for([gp * bm, D], gl_dtype), num_warps=num_warps,
+    )  # fmt: skip
+    return out, lse
+
+
+def compile_for_sm90(G: int = 4, D: int = 128, chunk_size: int = 64, stages: int = 3):
+    """The kernel compiled ahead of time for an H100 (no GPU needed), bf16, 64-row tiles."""
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.experimental.gluon._runtime import GluonASTSource
+    from triton.runtime.jit import mangle_type
+
+    from dashbench.kernels.dash.route import padded_group, tile_rows
+
+    C = chunk_size
+    gp, bm = padded_group(G), tile_rows(G, C, 64)
+    rows = torch.zeros(1024, D, dtype=torch.bfloat16)  # only its type and layout matter
+    layout = gl.NVMMASharedLayout.get_default_for([C, D], gl.bfloat16)
+    desc = mangle_type(TensorDescriptor(rows, list(rows.shape), list(rows.stride()), [C, D], layout))
+    fn = _gluon_attend_kernel
+    types = {"Q": "*bf16", "k_desc": desc, "v_desc": desc, "OFFSETS": "*i64", "COUNTS": "*i32", "IDS": "*i32",
+             "BIAS": "*i32", "OUT": "*bf16", "LSE": "*fp32", "sm_scale": "fp32"}  # fmt: skip
+    consts = dict(HKV=8, G=G, GP=gp, BM=bm, C=C, D=D, STAGES=stages, num_warps=4,
+                  Q_LAYOUT=gl.NVMMASharedLayout.get_default_for([gp * bm, D], gl.bfloat16))  # fmt: skip
+    sig = {n: "constexpr" if n in consts else types.get(n, "i32") for n in fn.arg_names}
+    # as a launch specializes them: 16-divisible pointers and strides
+    attrs = {(i,): [["tt.divisibility", 16]] for i, n in enumerate(fn.arg_names)
+             if sig[n].startswith("*") or (n.startswith("stride") and sig[n] == "i32")}  # fmt: skip
+    return triton.compile(GluonASTSource(fn, sig, consts, attrs), target=GPUTarget("cuda", 90, 128),
+                          options={"num_warps": 4})  # fmt: skip
+
+
+def ptx_schedule(ptx: str) -> list[str]:
+    """The PTX's order of wgmma issues (MMA), waits (WAITn), ex2s, TMA loads, mbarrier waits
+    (MBW) and block labels, runs of one kind collapsed: what overlaps what."""
+    seq = []
+    for line in ptx.splitlines():
+        t = line.strip()
+        kind = ("MMA" if "wgmma.mma_async" in t else "WAIT" + t.split()[-1].rstrip(";") if "wgmma.wait_group" in t
+                else "ex2" if "ex2.approx" in t else "TMA" if "cp.async.bulk.tensor" in t
+                else "MBW" if "mbarrier.try_wait" in t else "LABEL" if t.startswith("$L__BB") else None)  # fmt: skip
+        if kind and not (seq and seq[-1] == kind):
+            seq.append(kind)
+    return seq
+
+
+if __name__ == "__main__":  # python -m dashbench.kernels.dash.gluon_attend: the sm_90 schedule
+    import sys
+
+    from dashbench.kernels.dash.compile_check import resources
+
+    for G, D in ((4, 128), (16, 128), (1, 64)):
+        kernel = compile_for_sm90(G, D)
+        print(f"G={G} D={D} {resources(kernel)}: {' '.join(ptx_schedule(kernel.asm['ptx']))}")
+    sys.stdout.flush()

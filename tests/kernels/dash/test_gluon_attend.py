@@ -1,0 +1,65 @@
+"""The experimental Gluon attention (kernels/dash/gluon_attend.py): its sm_90 schedule (no GPU
+needed), its refusals, and on the GPU its output against ``attend``."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from _common import make_inputs, rel
+
+from dashbench.kernels.dash.attend import attend
+from dashbench.kernels.dash.gluon_attend import gluon_attend
+from dashbench.kernels.dash.prior import listed_bias
+from dashbench.kernels.dash.route import chunk_lists, padded_group, route, tile_rows
+from dashbench.kernels.dash.summarize import summarize
+
+needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="Gluon kernels run only on a GPU")
+
+
+def test_next_product_is_in_flight_during_the_softmax():
+    """Compiled for sm_90 (in a process without the interpreter): in the loop the next entry's
+    QKᵀ is issued, the softmax's ex2s follow before any wait, and the waits leave one wgmma group
+    in flight (plain Triton waits for all of them before the softmax)."""
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    proc = subprocess.run([sys.executable, "-m", "dashbench.kernels.dash.gluon_attend"], env=env,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("G=")]
+    assert proc.returncode == 0 and len(lines) == 3, proc.stdout[-2000:] + proc.stderr[-2000:]
+    for line in lines:
+        assert "stack 0 B" in line, line  # no spills
+        assert "LABEL MBW MMA ex2 WAIT1 TMA MMA WAIT1 LABEL" in line, line
+
+
+def test_unsupported_inputs_are_refused():
+    q = torch.zeros(1, 4, 64, 128)
+    ids = torch.zeros(3, dtype=torch.int32)
+    with pytest.raises(ValueError, match="bf16 or fp16"):
+        gluon_attend(q, q[:, :1], q[:, :1], None, None, ids, torch.zeros(3, 16, dtype=torch.float16),
+                     chunk_size=64, bm=16, gp=4)  # fmt: skip
+    q = q.bfloat16()
+    with pytest.raises(ValueError, match="bias must be fp16"):
+        gluon_attend(q, q[:, :1], q[:, :1], None, None, ids, torch.zeros(3, 16), chunk_size=64, bm=16, gp=4)
+
+
+@needs_gpu
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("hq, hkv, n, d", [(8, 2, 1000, 128), (32, 2, 777, 128), (4, 4, 513, 64), (6, 2, 700, 128)])
+def test_gluon_attention_equals_attend(dtype, hq, hkv, n, d):
+    """Odd lengths, 4 and 16 heads a KV head, one head a KV head (64 tokens a tile), padded heads
+    (6/2): output and log-sum-exp equal ``attend``'s over the same lists and stored biases."""
+    C, scaling = 64, 3.0
+    q, k, v, w = make_inputs(1, hq, hkv, n, d, seed=n, dtype=dtype)
+    G = hq // hkv
+    bm, gp = tile_rows(G, C, 64), padded_group(G)
+    s = summarize(k, w, C)
+    tau, log_g, _, mask, counts = route(q, s, C, scaling, bm, route_bm=tile_rows(G, C, 128))
+    offsets, ids = chunk_lists(mask, counts)
+    assert int(counts.max()) > 2
+    bias = listed_bias(q, s, tau, log_g, offsets, counts, ids, scaling=scaling, sigma=1.0, estimate_diagonal=True,
+                       bm=bm, gp=gp).half()  # fmt: skip
+    want, want_lse = attend(q, k, v, s, tau, log_g, offsets, counts, ids, chunk_size=C, scaling=scaling, bm=bm,
+                            gp=gp, bias=bias, diagonal_last=True, tma=True, num_stages=3)  # fmt: skip
+    got, lse = gluon_attend(q, k, v, offsets, counts, ids, bias, chunk_size=C, bm=bm, gp=gp)
+    assert rel(got, want) < 2e-3 and rel(lse, want_lse) < 1e-4
