@@ -3,11 +3,13 @@ Gluon for sm_90, scheduled by hand so that the tensor cores work during the soft
 
 Plain Triton waits on every QKᵀ product right after issuing it (sm_90 PTX: ``wgmma.wait_group 0``
 before the softmax's ``ex2``s, kernels/README.md), so one warpgroup alternates between tensor
-and CUDA cores. Here each step issues the next list entry's QKᵀ asynchronously, runs this
-entry's softmax while it computes, and waits with one group left in flight (FA3's
-intra-warpgroup overlap). K and V of the list entries come by TMA into a ring of ``STAGES``
-slots, ``STAGES - 1`` entries ahead. Same tiles, lists and stored biases as ``attend`` with
-``diagonal_last=True``: the tile's own chunk is the list's last entry, causally masked, bias 0.
+and CUDA cores. Here each step issues the next list entry's QKᵀ and this entry's PV together,
+waits for the QKᵀ only, and runs the next entry's softmax while the PV computes (FA3's
+intra-warpgroup overlap). The PV is waited for within the step: a group left in flight across
+the loop's back edge made ptxas serialize every wgmma (warning C7514). K and V of the list
+entries come by TMA into a ring of ``STAGES`` slots, ``STAGES`` entries ahead. Same tiles, lists
+and stored biases as ``attend`` with ``diagonal_last=True``: the tile's own chunk is the list's
+last entry, causally masked, bias 0.
 
 Checked here only by compiling for sm_90 (tests/kernels/dash/test_gluon_attend.py); its GPU
 test compares it with ``attend`` before it may be timed.
@@ -21,10 +23,10 @@ import torch
 from triton.experimental import gluon
 from triton.experimental.gluon import language as gl
 from triton.experimental.gluon.language.nvidia.hopper import (
+    fence_async_shared,
     mbarrier,
     tma,
     warpgroup_mma,
-    warpgroup_mma_init,
     warpgroup_mma_wait,
 )
 from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
@@ -102,6 +104,7 @@ def _gluon_attend_kernel(
     q = gl.load(Q + b * stride_qb + lhead[:, None] * stride_qh + lqi[:, None] * stride_qn + ldims[None, :],
                 mask=lvalid[:, None], other=0.0)  # fmt: skip
     q_smem = gl.allocate_shared_memory(Q.dtype.element_ty, [R, D], Q_LAYOUT, q)
+    fence_async_shared()  # the wgmmas read q through the async proxy (Gluon inserts no fence)
 
     k_bufs = gl.allocate_shared_memory(k_desc.dtype, [STAGES, C, D], k_desc.layout)
     v_bufs = gl.allocate_shared_memory(v_desc.dtype, [STAGES, C, D], v_desc.layout)
@@ -113,7 +116,7 @@ def _gluon_attend_kernel(
     start = gl.load(OFFSETS + tile)
     n_listed = gl.load(COUNTS + tile)
     n_entries = n_listed + 1  # and the own chunk, last
-    for j in gl.static_range(STAGES - 1):
+    for j in gl.static_range(STAGES):
         _issue_entry(k_desc, v_desc, k_bufs, v_bufs, bars, IDS, start, j, n_listed, n_entries, own, kv_row0,
                      C, STAGES)  # fmt: skip
 
@@ -122,35 +125,39 @@ def _gluon_attend_kernel(
     pos = t * BM + rows % BM
     zero_s = gl.zeros([R, C], gl.float32, layout=s_layout)
     m_i = gl.full([R], -1.0e30, gl.float32, layout=gl.SliceLayout(1, s_layout))  # a finite floor
-    l_i = gl.zeros([R], gl.float32, layout=gl.SliceLayout(1, s_layout))
-    acc = warpgroup_mma_init(gl.zeros([R, D], gl.float32, layout=o_layout))
-
     mbarrier.wait(bars.index(0), 0)
     qk = warpgroup_mma(q_smem, k_bufs.index(0).permute((1, 0)), zero_s, use_acc=False, is_async=True)
     qk = warpgroup_mma_wait(num_outstanding=0, deps=(qk,))
+    # entry 0's softmax before the loop; each step then overlaps one entry's PV with the next
+    # entry's softmax
+    s = _entry_scores(qk, BIAS, start, 0, n_listed, own, pos, rows, keys, sm_scale, BM, C)
+    m_i = gl.maximum(m_i, gl.max(s, axis=1))
+    p = gl.exp2(s - m_i[:, None])
+    l_i = gl.sum(p, axis=1)
+    alpha = gl.full([R], 1.0, gl.float32, layout=gl.SliceLayout(1, s_layout))
+    acc = gl.zeros([R, D], gl.float32, layout=o_layout)
     for i in range(0, n_entries):
-        # Entry i + 1's product (the last entry's again on the last step, unused) runs during
-        # entry i's softmax.
+        # Issue entry i + 1's QKᵀ (the last entry's again on the last step, unused) and entry
+        # i's PV together, wait for the QKᵀ only, run entry i + 1's softmax while the PV runs,
+        # then wait for the PV: its slot takes entry i + STAGES.
         nxt = gl.minimum(i + 1, n_entries - 1)
         mbarrier.wait(bars.index(nxt % STAGES), (nxt // STAGES) & 1)
         qk_next = warpgroup_mma(q_smem, k_bufs.index(nxt % STAGES).permute((1, 0)), zero_s, use_acc=False,
                                 is_async=True)  # fmt: skip
-        s = _entry_scores(qk, BIAS, start, i, n_listed, own, pos, rows, keys, sm_scale, BM, C)
+        acc = acc * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None]
+        p_op = gl.convert_layout(p.to(Q.dtype.element_ty), p_layout)
+        acc = warpgroup_mma(p_op, v_bufs.index(i % STAGES), acc, is_async=True)
+        qk = warpgroup_mma_wait(num_outstanding=1, deps=(qk_next,))
+        s = _entry_scores(qk, BIAS, start, i + 1, n_listed, own, pos, rows, keys, sm_scale, BM, C)
+        s = gl.where(i + 1 < n_entries, s, float("-inf"))  # past the list: changes nothing
         m_new = gl.maximum(m_i, gl.max(s, axis=1))
         alpha = gl.exp2(m_i - m_new)
         p = gl.exp2(s - m_new[:, None])
         l_i = l_i * alpha + gl.sum(p, axis=1)
         m_i = m_new
-        # In flight: entry i - 1's PV, then entry i + 1's QKᵀ. Wait for the first: its V slot
-        # is free for entry i - 1 + STAGES, and acc can be rescaled.
-        acc = warpgroup_mma_wait(num_outstanding=1, deps=(acc,))
-        _issue_entry(k_desc, v_desc, k_bufs, v_bufs, bars, IDS, start, i + STAGES - 1, n_listed, n_entries, own,
+        acc = warpgroup_mma_wait(num_outstanding=0, deps=(acc, p_op))[0]  # p_op: read until then
+        _issue_entry(k_desc, v_desc, k_bufs, v_bufs, bars, IDS, start, i + STAGES, n_listed, n_entries, own,
                      kv_row0, C, STAGES)  # fmt: skip
-        acc = acc * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None]
-        p_op = gl.convert_layout(p.to(Q.dtype.element_ty), p_layout)
-        acc = warpgroup_mma(p_op, v_bufs.index(i % STAGES), acc, is_async=True)
-        qk = warpgroup_mma_wait(num_outstanding=1, deps=(qk_next,))
-    acc = warpgroup_mma_wait(num_outstanding=0, deps=(acc,))
     for i in gl.static_range(STAGES):
         mbarrier.invalidate(bars.index(i))
 
@@ -179,8 +186,12 @@ def gluon_attend(q, k, v, offsets, counts, ids, bias, *, chunk_size: int, bm: in
         raise ValueError("gluon_attend takes bf16 or fp16 q, k, v of one dtype")
     if bias.dtype != torch.float16 or bias.shape != (max(1, ids.numel()), bm) or bm % 2:
         raise ValueError(f"bias must be fp16 [{max(1, ids.numel())}, {bm}] with an even bm (prior.listed_bias)")
-    if gp * bm != 64 or num_warps != 4 or stages < 3:
-        raise ValueError("gluon_attend runs 64-row tiles on one warpgroup with at least 3 stages")
+    if gp * bm != 64 or num_warps != 4 or stages < 2:
+        raise ValueError("gluon_attend runs 64-row tiles on one warpgroup with at least 2 stages")
+    if k.shape != (B, Hkv, N, D) or v.shape != k.shape:
+        raise ValueError(f"k and v must be [B, Hkv, N, D] = {[B, Hkv, N, D]}; got {list(k.shape)}, {list(v.shape)}")
+    if B * Hkv * N >= 2**31:
+        raise ValueError("the TMA rows of the [B * Hkv * N, D] key view must fit int32")
     k2 = k.contiguous().view(B * Hkv * N, D)
     v2 = v.contiguous().view(B * Hkv * N, D)
     gl_dtype = gl.bfloat16 if q.dtype == torch.bfloat16 else gl.float16
@@ -227,15 +238,26 @@ def compile_for_sm90(G: int = 4, D: int = 128, chunk_size: int = 64, stages: int
                           options={"num_warps": 4})  # fmt: skip
 
 
-def ptx_schedule(ptx: str) -> list[str]:
-    """The PTX's order of wgmma issues (MMA), waits (WAITn), ex2s, TMA loads, mbarrier waits
-    (MBW) and block labels, runs of one kind collapsed: what overlaps what."""
+def sass_schedule(kernel) -> list[str]:
+    """The machine code's order of wgmmas (HGMMA), waits on them (DEPBARn: n groups may stay in
+    flight) and ex2s (EX2), runs of one kind collapsed: what overlaps what. (The PTX order is not
+    enough: ptxas serializes wgmmas whose accumulators other instructions read, warning C7514.)"""
+    import os
+    import subprocess
+    import tempfile
+
+    import triton.backends.nvidia as nvidia_backend
+
+    with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
+        f.write(kernel.asm["cubin"])
+        f.flush()
+        tool = os.path.join(os.path.dirname(nvidia_backend.__file__), "bin", "nvdisasm")
+        sass = subprocess.run([tool, "-c", f.name], capture_output=True, text=True, check=True).stdout
     seq = []
-    for line in ptx.splitlines():
-        t = line.strip()
-        kind = ("MMA" if "wgmma.mma_async" in t else "WAIT" + t.split()[-1].rstrip(";") if "wgmma.wait_group" in t
-                else "ex2" if "ex2.approx" in t else "TMA" if "cp.async.bulk.tensor" in t
-                else "MBW" if "mbarrier.try_wait" in t else "LABEL" if t.startswith("$L__BB") else None)  # fmt: skip
+    for line in sass.splitlines():
+        kind = ("HGMMA" if "HGMMA" in line else "EX2" if "MUFU.EX2" in line
+                else "DEPBAR" + line.split("0x")[-1].split()[0].rstrip(";") if "WARPGROUP.DEPBAR" in line
+                else None)  # fmt: skip
         if kind and not (seq and seq[-1] == kind):
             seq.append(kind)
     return seq
@@ -246,7 +268,7 @@ if __name__ == "__main__":  # python -m dashbench.kernels.dash.gluon_attend: the
 
     from dashbench.kernels.dash.compile_check import resources
 
-    for G, D in ((4, 128), (16, 128), (1, 64)):
-        kernel = compile_for_sm90(G, D)
-        print(f"G={G} D={D} {resources(kernel)}: {' '.join(ptx_schedule(kernel.asm['ptx']))}")
+    for G, D, stages in ((4, 128, 2), (4, 128, 3), (16, 128, 2), (1, 64, 3)):
+        kernel = compile_for_sm90(G, D, stages=stages)
+        print(f"G={G} D={D} stages={stages} {resources(kernel)}: {' '.join(sass_schedule(kernel))}")
     sys.stdout.flush()
