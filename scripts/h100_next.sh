@@ -1,9 +1,10 @@
 # Issue 3, first device call of the next stop (prepared at stop 20). ~5 min. Carry .whl.
 #   DASHBENCH_GIT_COMMIT=<sha> bash scripts/h100_next.sh
-# The experimental Gluon attention (kernels/dash/gluon_attend.py: the next list entry's QKᵀ in
-# flight during this entry's softmax, which plain Triton does not schedule; built and compiled
-# for sm_90 at stop 20, never run): its GPU tests against attend, then at 32k and 128k,
-# structured 25%, its time against the stored-bias attention over the same lists (checked first).
+# The experimental Gluon attention (kernels/dash/gluon_attend.py, FA3's order: the next entry's
+# QKᵀ and this entry's PV issued together, the next softmax while the PV runs, which plain Triton
+# does not schedule; built and compiled for sm_90 at stop 20, never run): its GPU tests against
+# attend, then at 32k and 128k, structured 25%, its time at 2 and 3 stages against the
+# stored-bias attention over the same lists (checked first).
 source scripts/device_setup.sh
 {
   timeout 150 python3 -m pytest -q -rf -x -p no:cacheprovider -p no:warnings tests/kernels/dash/test_gluon_attend.py 2>&1 \
