@@ -136,10 +136,11 @@ def main() -> int:
                     # what dash_attention runs: with the biases stored first where they fit
                     stored = use_stored_bias(q, k, ids.numel(), bm)
                     run_cfg = {**prod, **attend_config(k, v, stored)}
+                    # listed_bias(*bias_args, **bias_kw): the prior's biases of these lists
+                    bias_args = (q, s, tau, log_g, offsets, tile_count, ids)
+                    bias_kw = dict(scaling=scaling, sigma=1.0, estimate_diagonal=True, bm=bm, gp=padded_group(G))
                     t_bias = 0.0
                     if stored:
-                        bias_args = (q, s, tau, log_g, offsets, tile_count, ids)
-                        bias_kw = dict(scaling=scaling, sigma=1.0, estimate_diagonal=True, bm=bm, gp=padded_group(G))
                         t_bias = bench(lambda: listed_bias(*bias_args, **bias_kw))
                         run_bias = listed_bias(*bias_args, **bias_kw)
                         t_attend = bench(lambda: attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, bias=run_bias,
@@ -187,17 +188,14 @@ def main() -> int:
                             q, k, v, None, None, None, offsets, tile_count, ids, token_masks=every_token, **prod))
                         del every_token
                     if "storedbias" in extra:  # the prior's biases computed before the attention (prior.py)
-                        bias = listed_bias(q, s, tau, log_g, offsets, tile_count, ids, scaling=scaling, sigma=1.0,
-                                           estimate_diagonal=True, bm=bm, gp=padded_group(G))  # fmt: skip
+                        bias = listed_bias(*bias_args, **bias_kw)
                         variants["stored_bias_mib"] = bias.numel() * bias.element_size() / 2**20
                         variants["stored_bias_fraction"] = bias.numel() * bias.element_size() / ((2 * q.numel() + 2 * k.numel()) * 2)
                         got, _ = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, bias=bias, **prod)
                         base, _ = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, **prod)
                         variants["attend_storedbias_rel_diff"] = relative_error(got, base)
                         del got, base
-                        variants["listed_bias_ms"] = bench(lambda: listed_bias(
-                            q, s, tau, log_g, offsets, tile_count, ids, scaling=scaling, sigma=1.0,
-                            estimate_diagonal=True, bm=bm, gp=padded_group(G)))  # fmt: skip
+                        variants["listed_bias_ms"] = bench(lambda: listed_bias(*bias_args, **bias_kw))
                         for last, stages in ((False, prod["num_stages"]), (True, 2), (True, 3), (False, 3)):
                             cfg = {**prod, "num_stages": stages}
                             tag = f"{'last' if last else 'first'}_s{stages}"
@@ -216,8 +214,7 @@ def main() -> int:
                     if "gluon" in extra and q.dtype != torch.float32:  # the Gluon attention (experimental)
                         from dashbench.kernels.dash.gluon_attend import gluon_attend
 
-                        bias = listed_bias(q, s, tau, log_g, offsets, tile_count, ids, scaling=scaling, sigma=1.0,
-                                           estimate_diagonal=True, bm=bm, gp=padded_group(G)).half()  # fmt: skip
+                        bias = listed_bias(*bias_args, **bias_kw).half()
                         cfg = {**prod, **attend_config(k, v, True)}
                         base, base_lse = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, bias=bias, **cfg)
                         try:
@@ -238,8 +235,7 @@ def main() -> int:
                                     q, k, v, s, tau, log_g, offsets, tile_count, ids, bias=bias, **cfg))  # fmt: skip
                         del bias, base, base_lse
                     if "storedtune" in extra:  # the stored-bias attention's launch: warps, stages, diagonal
-                        bias = listed_bias(q, s, tau, log_g, offsets, tile_count, ids, scaling=scaling, sigma=1.0,
-                                           estimate_diagonal=True, bm=bm, gp=padded_group(G))  # fmt: skip
+                        bias = listed_bias(*bias_args, **bias_kw)
                         base, _ = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, **prod)
                         for warps, stages, last in ((4, 3, True), (8, 3, True), (4, 4, True), (8, 4, True),
                                                     (8, 2, True), (4, 2, False), (8, 2, False)):  # fmt: skip
@@ -347,7 +343,7 @@ def main() -> int:
                             q, k, v, s, r2[0], r2[1], off2, r2[4], ids2, **{**akw, "bm": bm2},
                             num_warps=4, num_stages=2, tma=True, bias=bias2))
                         del r2, off2, ids2, bias2
-                    del plain
+                    del plain, bias_args  # (which holds q: freed with it below)
                     qkvo_mib = (2 * q.numel() + 2 * k.numel()) * 2 / 2**20
                     row = dict(
                         hq=hq, hkv=hkv, n=n, d=d, chunk=C, inputs=kind, target_density=target,
