@@ -178,7 +178,8 @@ def _gluon_attend_kernel(
 def gluon_attend(q, k, v, offsets, counts, ids, bias, *, chunk_size: int, bm: int, gp: int, stages: int = 3,
                  num_warps: int = 4):  # fmt: skip
     """``attend(..., bias=bias, diagonal_last=True)`` for bf16/fp16 q, k, v with fp16 stored
-    biases (``prior.listed_bias``); returns ``(out, lse)``. Experimental: see the module notes."""
+    biases (``prior.listed_bias``, fp16 for bf16 q at sigma >= 1; ``.half()`` them otherwise);
+    returns ``(out, lse)``. Experimental: see the module notes."""
     B, Hq, N, D = q.shape
     Hkv = k.shape[1]
     C = chunk_size
