@@ -1,5 +1,5 @@
-# Issue 3, first device call of the next stop (prepared at stop 20). ~5 min. Carry .whl.
-#   DASHBENCH_GIT_COMMIT=<sha> bash scripts/h100_next.sh
+# Issue 3, stop 21 call a (prepared at stop 20). ~5 min. Carry .whl.
+#   DASHBENCH_GIT_COMMIT=<sha> bash scripts/h100_stop21_a.sh
 # The experimental Gluon attention (kernels/dash/gluon_attend.py, FA3's order: the next entry's
 # QKᵀ and this entry's PV issued together, the next softmax while the PV runs, which plain Triton
 # does not schedule; built and compiled for sm_90 at stop 20, never run): its GPU tests against
