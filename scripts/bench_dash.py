@@ -217,23 +217,38 @@ def main() -> int:
                         bias = listed_bias(*bias_args, **bias_kw).half()
                         cfg = {**prod, **attend_config(k, v, True)}
                         base, base_lse = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, bias=bias, **cfg)
-                        try:
-                            got, lse = gluon_attend(q, k, v, offsets, tile_count, ids, bias, chunk_size=C, bm=bm,
-                                                    gp=padded_group(G))  # fmt: skip
-                        except Exception as e:  # recorded, not fatal
-                            variants["gluon_error"] = f"{type(e).__name__}: {str(e)[:300]}"
-                        else:
-                            variants["gluon_rel_diff"] = relative_error(got, base)
-                            variants["gluon_lse_rel_diff"] = relative_error(lse, base_lse)
+                        variants["attend_stored_ms"] = bench(lambda: attend(
+                            q, k, v, s, tau, log_g, offsets, tile_count, ids, bias=bias, **cfg))  # fmt: skip
+                        # 64-row tiles (these lists); 128-row tiles (two warpgroups, wider lists),
+                        # checked against the 64-row attention; q in shared memory or registers
+                        lists = {64: (offsets, tile_count, ids, bias, bm)}
+                        bm2 = tile_rows(G, C, 128)
+                        if padded_group(G) * bm2 == 128:
+                            r2 = route(q, s, C, scaling, bm2, route_bm=max(route_bm, bm2))
+                            off2, ids2 = chunk_lists(r2[3], r2[4])
+                            variants["rows128_compute_density"] = routing_stats(r2[2], r2[4], C, n, bm2).compute_density
+                            bias2 = listed_bias(q, s, r2[0], r2[1], off2, r2[4], ids2, **{**bias_kw, "bm": bm2}).half()
+                            lists[128] = (off2, r2[4], ids2, bias2, bm2)
+                            del r2
+                        for rows, stages, q_regs in ((64, 3, False), (64, 2, True), (64, 3, True), (64, 4, True),
+                                                     (128, 2, False), (128, 3, False), (128, 2, True),
+                                                     (128, 3, True)):  # fmt: skip
+                            if rows not in lists:
+                                continue
+                            tag = f"gluon_r{rows}_s{stages}_q{'reg' if q_regs else 'smem'}"
+                            lo, lc, li, lb, lbm = lists[rows]
+                            gkw = dict(chunk_size=C, bm=lbm, gp=padded_group(G), stages=stages, q_regs=q_regs)
+                            try:
+                                got, lse = gluon_attend(q, k, v, lo, lc, li, lb, **gkw)
+                            except Exception as e:  # recorded, not fatal
+                                variants[f"{tag}_error"] = f"{type(e).__name__}: {str(e)[:300]}"
+                                continue
+                            variants[f"{tag}_rel_diff"] = relative_error(got, base)
+                            variants[f"{tag}_lse_rel_diff"] = relative_error(lse, base_lse)
                             del got, lse
-                            if variants["gluon_rel_diff"] < 5e-3:  # time only what was checked
-                                for stages in (2, 3):  # 2: 82 KB of shared memory, two CTAs an SM
-                                    variants[f"gluon_s{stages}_ms"] = bench(lambda: gluon_attend(
-                                        q, k, v, offsets, tile_count, ids, bias, chunk_size=C, bm=bm,
-                                        gp=padded_group(G), stages=stages))  # fmt: skip
-                                variants["attend_stored_ms"] = bench(lambda: attend(
-                                    q, k, v, s, tau, log_g, offsets, tile_count, ids, bias=bias, **cfg))  # fmt: skip
-                        del bias, base, base_lse
+                            if variants[f"{tag}_rel_diff"] < 5e-3:  # time only what was checked
+                                variants[f"{tag}_ms"] = bench(lambda: gluon_attend(q, k, v, lo, lc, li, lb, **gkw))
+                        del bias, base, base_lse, lists
                     if "storedtune" in extra:  # the stored-bias attention's launch: warps, stages, diagonal
                         bias = listed_bias(*bias_args, **bias_kw)
                         base, _ = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, **prod)

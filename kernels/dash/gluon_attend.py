@@ -78,7 +78,8 @@ def _gluon_attend_kernel(
     stride_qb, stride_qh, stride_qn, stride_ob, stride_oh, stride_on,
     N, n_tiles, sm_scale,
     HKV: gl.constexpr, G: gl.constexpr, GP: gl.constexpr, BM: gl.constexpr, C: gl.constexpr,
-    D: gl.constexpr, STAGES: gl.constexpr, Q_LAYOUT: gl.constexpr, num_warps: gl.constexpr,
+    D: gl.constexpr, STAGES: gl.constexpr, Q_LAYOUT: gl.constexpr, Q_REGS: gl.constexpr,
+    num_warps: gl.constexpr,
 ):  # fmt: skip
     R: gl.constexpr = GP * BM
     t = n_tiles - 1 - gl.program_id(0)  # the longest tiles first, as in attend.py
@@ -95,7 +96,7 @@ def _gluon_attend_kernel(
     p_layout: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=o_layout, k_width=2)
     ld_layout: gl.constexpr = gl.BlockedLayout([1, 8], [4, 8], [num_warps, 1], [1, 0])
 
-    # q rows (head g, token) -> shared memory, the A operand of every QKᵀ
+    # q rows (head g, token): the A operand of every QKᵀ, from shared memory or (Q_REGS) registers
     lrows = gl.arange(0, R, layout=gl.SliceLayout(1, ld_layout))
     ldims = gl.arange(0, D, layout=gl.SliceLayout(0, ld_layout))
     lqi = t.to(gl.int64) * BM + lrows % BM
@@ -103,8 +104,11 @@ def _gluon_attend_kernel(
     lhead = h * G + lrows // BM
     q = gl.load(Q + b * stride_qb + lhead[:, None] * stride_qh + lqi[:, None] * stride_qn + ldims[None, :],
                 mask=lvalid[:, None], other=0.0)  # fmt: skip
-    q_smem = gl.allocate_shared_memory(Q.dtype.element_ty, [R, D], Q_LAYOUT, q)
-    fence_async_shared()  # the wgmmas read q through the async proxy (Gluon inserts no fence)
+    if Q_REGS:  # half the QKᵀ's shared-memory reads, 16 KB of shared memory less a 64-row tile
+        q_a = gl.convert_layout(q, gl.DotOperandLayout(operand_index=0, parent=s_layout, k_width=2))
+    else:
+        q_a = gl.allocate_shared_memory(Q.dtype.element_ty, [R, D], Q_LAYOUT, q)
+        fence_async_shared()  # the wgmmas read q through the async proxy (Gluon inserts no fence)
 
     k_bufs = gl.allocate_shared_memory(k_desc.dtype, [STAGES, C, D], k_desc.layout)
     v_bufs = gl.allocate_shared_memory(v_desc.dtype, [STAGES, C, D], v_desc.layout)
@@ -126,7 +130,7 @@ def _gluon_attend_kernel(
     zero_s = gl.zeros([R, C], gl.float32, layout=s_layout)
     m_i = gl.full([R], -1.0e30, gl.float32, layout=gl.SliceLayout(1, s_layout))  # a finite floor
     mbarrier.wait(bars.index(0), 0)
-    qk = warpgroup_mma(q_smem, k_bufs.index(0).permute((1, 0)), zero_s, use_acc=False, is_async=True)
+    qk = warpgroup_mma(q_a, k_bufs.index(0).permute((1, 0)), zero_s, use_acc=False, is_async=True)
     qk = warpgroup_mma_wait(num_outstanding=0, deps=(qk,))
     # entry 0's softmax before the loop; each step then overlaps one entry's PV with the next
     # entry's softmax
@@ -142,7 +146,7 @@ def _gluon_attend_kernel(
         # then wait for the PV: its slot takes entry i + STAGES.
         nxt = gl.minimum(i + 1, n_entries - 1)
         mbarrier.wait(bars.index(nxt % STAGES), (nxt // STAGES) & 1)
-        qk_next = warpgroup_mma(q_smem, k_bufs.index(nxt % STAGES).permute((1, 0)), zero_s, use_acc=False,
+        qk_next = warpgroup_mma(q_a, k_bufs.index(nxt % STAGES).permute((1, 0)), zero_s, use_acc=False,
                                 is_async=True)  # fmt: skip
         acc = acc * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None]
         p_op = gl.convert_layout(p.to(Q.dtype.element_ty), p_layout)
@@ -176,10 +180,12 @@ def _gluon_attend_kernel(
 
 
 def gluon_attend(q, k, v, offsets, counts, ids, bias, *, chunk_size: int, bm: int, gp: int, stages: int = 3,
-                 num_warps: int = 4):  # fmt: skip
+                 q_regs: bool = False):  # fmt: skip
     """``attend(..., bias=bias, diagonal_last=True)`` for bf16/fp16 q, k, v with fp16 stored
     biases (``prior.listed_bias``, fp16 for bf16 q at sigma >= 1; ``.half()`` them otherwise);
-    returns ``(out, lse)``. Experimental: see the module notes."""
+    returns ``(out, lse)``. Tiles of ``gp * bm`` = 64 rows (one warpgroup) or 128 (two);
+    ``q_regs``: q as the QKᵀ's register operand instead of shared memory. Experimental: see the
+    module notes."""
     B, Hq, N, D = q.shape
     Hkv = k.shape[1]
     C = chunk_size
@@ -187,8 +193,9 @@ def gluon_attend(q, k, v, offsets, counts, ids, bias, *, chunk_size: int, bm: in
         raise ValueError("gluon_attend takes bf16 or fp16 q, k, v of one dtype")
     if bias.dtype != torch.float16 or bias.shape != (max(1, ids.numel()), bm) or bm % 2:
         raise ValueError(f"bias must be fp16 [{max(1, ids.numel())}, {bm}] with an even bm (prior.listed_bias)")
-    if gp * bm != 64 or num_warps != 4 or stages < 2:
-        raise ValueError("gluon_attend runs 64-row tiles on one warpgroup with at least 2 stages")
+    if gp * bm not in (64, 128) or stages < 2:
+        raise ValueError("gluon_attend runs tiles of 64 or 128 rows (gp * bm) with at least 2 stages")
+    num_warps = gp * bm // 16  # a warpgroup per 64 rows
     if k.shape != (B, Hkv, N, D) or v.shape != k.shape:
         raise ValueError(f"k and v must be [B, Hkv, N, D] = {[B, Hkv, N, D]}; got {list(k.shape)}, {list(v.shape)}")
     if B * Hkv * N >= 2**31:
@@ -207,13 +214,15 @@ def gluon_attend(q, k, v, offsets, counts, ids, bias, *, chunk_size: int, bm: in
         q.stride(0), q.stride(1), q.stride(2), out.stride(0), out.stride(1), out.stride(2),
         N, n_tiles, LOG2E / math.sqrt(D),
         HKV=Hkv, G=Hq // Hkv, GP=gp, BM=bm, C=C, D=D, STAGES=stages,
-        Q_LAYOUT=gl.NVMMASharedLayout.get_default_for([gp * bm, D], gl_dtype), num_warps=num_warps,
+        Q_LAYOUT=gl.NVMMASharedLayout.get_default_for([gp * bm, D], gl_dtype), Q_REGS=bool(q_regs),
+        num_warps=num_warps,
     )  # fmt: skip
     return out, lse
 
 
-def compile_for_sm90(G: int = 4, D: int = 128, chunk_size: int = 64, stages: int = 3):
-    """The kernel compiled ahead of time for an H100 (no GPU needed), bf16, 64-row tiles."""
+def compile_for_sm90(G: int = 4, D: int = 128, chunk_size: int = 64, stages: int = 3, rows: int = 64,
+                     q_regs: bool = False):  # fmt: skip
+    """The kernel compiled ahead of time for an H100 (no GPU needed), bf16, tiles of ``rows``."""
     import triton
     from triton.backends.compiler import GPUTarget
     from triton.experimental.gluon._runtime import GluonASTSource
@@ -222,21 +231,22 @@ def compile_for_sm90(G: int = 4, D: int = 128, chunk_size: int = 64, stages: int
     from dashbench.kernels.dash.route import padded_group, tile_rows
 
     C = chunk_size
-    gp, bm = padded_group(G), tile_rows(G, C, 64)
+    gp, bm = padded_group(G), tile_rows(G, C, rows)
+    warps = gp * bm // 16
     rows = torch.zeros(1024, D, dtype=torch.bfloat16)  # only its type and layout matter
     layout = gl.NVMMASharedLayout.get_default_for([C, D], gl.bfloat16)
     desc = mangle_type(TensorDescriptor(rows, list(rows.shape), list(rows.stride()), [C, D], layout))
     fn = _gluon_attend_kernel
     types = {"Q": "*bf16", "k_desc": desc, "v_desc": desc, "OFFSETS": "*i64", "COUNTS": "*i32", "IDS": "*i32",
              "BIAS": "*i32", "OUT": "*bf16", "LSE": "*fp32", "sm_scale": "fp32"}  # fmt: skip
-    consts = dict(HKV=8, G=G, GP=gp, BM=bm, C=C, D=D, STAGES=stages, num_warps=4,
+    consts = dict(HKV=8, G=G, GP=gp, BM=bm, C=C, D=D, STAGES=stages, num_warps=warps, Q_REGS=bool(q_regs),
                   Q_LAYOUT=gl.NVMMASharedLayout.get_default_for([gp * bm, D], gl.bfloat16))  # fmt: skip
     sig = {n: "constexpr" if n in consts else types.get(n, "i32") for n in fn.arg_names}
     # as a launch specializes them: 16-divisible pointers and strides
     attrs = {(i,): [["tt.divisibility", 16]] for i, n in enumerate(fn.arg_names)
              if sig[n].startswith("*") or (n.startswith("stride") and sig[n] == "i32")}  # fmt: skip
     return triton.compile(GluonASTSource(fn, sig, consts, attrs), target=GPUTarget("cuda", 90, 128),
-                          options={"num_warps": 4})  # fmt: skip
+                          options={"num_warps": warps})  # fmt: skip
 
 
 def sass_schedule(kernel) -> list[str]:
@@ -269,7 +279,10 @@ if __name__ == "__main__":  # python -m dashbench.kernels.dash.gluon_attend: the
 
     from dashbench.kernels.dash.compile_check import resources
 
-    for G, D, stages in ((4, 128, 2), (4, 128, 3), (16, 128, 2), (1, 64, 3)):
-        kernel = compile_for_sm90(G, D, stages=stages)
-        print(f"G={G} D={D} stages={stages} {resources(kernel)}: {' '.join(sass_schedule(kernel))}")
+    for G, D, stages, rows, q_regs in ((4, 128, 2, 64, False), (4, 128, 3, 64, False), (16, 128, 2, 64, False),
+                                       (1, 64, 3, 64, False), (4, 128, 3, 64, True), (4, 128, 3, 128, False),
+                                       (4, 128, 2, 128, True)):  # fmt: skip
+        kernel = compile_for_sm90(G, D, stages=stages, rows=rows, q_regs=q_regs)
+        print(f"G={G} D={D} stages={stages} rows={rows} q_regs={int(q_regs)} {resources(kernel)}: "
+              f"{' '.join(sass_schedule(kernel))}")
     sys.stdout.flush()
