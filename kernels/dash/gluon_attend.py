@@ -44,12 +44,10 @@ def _entry_chunk(IDS, start, j, n_listed, own):
 
 
 @gluon.jit
-def _issue_entry(k_desc, v_desc, k_bufs, v_bufs, bars, IDS, start, j, n_listed, n_entries, own, kv_row0,
-                 C: gl.constexpr, STAGES: gl.constexpr):  # fmt: skip
-    """TMA loads of entry ``j``'s K and V into slot ``j % STAGES`` (nothing past the list)."""
+def _issue_entry(k_desc, v_desc, k_bufs, v_bufs, bars, c, j, live, kv_row0, C: gl.constexpr,
+                 STAGES: gl.constexpr):  # fmt: skip
+    """TMA loads of entry ``j`` (chunk ``c``)'s K and V into slot ``j % STAGES`` if ``live``."""
     slot = j % STAGES
-    live = j < n_entries
-    c = _entry_chunk(IDS, start, j, n_listed, own)
     bar = bars.index(slot)
     mbarrier.expect(bar, k_desc.block_type.nbytes + v_desc.block_type.nbytes, pred=live)
     _tma_load(k_desc, [kv_row0 + c * C, 0], bar, k_bufs.index(slot), pred=live)
@@ -57,14 +55,18 @@ def _issue_entry(k_desc, v_desc, k_bufs, v_bufs, bars, IDS, start, j, n_listed, 
 
 
 @gluon.jit
-def _entry_scores(qk, BIAS, start, j, n_listed, own, pos, rows, keys, sm_scale, BM: gl.constexpr,
-                  C: gl.constexpr):  # fmt: skip
-    """Base-2 scores of entry ``j`` from its raw product: listed chunks get their stored fp16
-    bias (read as int32 pairs), the own chunk bias 0 and the causal mask."""
+def _entry_bias_words(BIAS, start, j, n_listed, rows, BM: gl.constexpr):
+    """Entry ``j``'s stored fp16 biases as int32 pairs, one a row (0 past the listed chunks)."""
     token = rows % BM
-    word = gl.load(BIAS + (start + gl.minimum(j, gl.maximum(n_listed - 1, 0))) * (BM // 2) + token // 2,
+    return gl.load(BIAS + (start + gl.minimum(j, gl.maximum(n_listed - 1, 0))) * (BM // 2) + token // 2,
                    mask=(rows >= 0) & (j < n_listed), other=0)  # fmt: skip
-    half = gl.where(token % 2 == 0, word, word >> 16) & 0xFFFF
+
+
+@gluon.jit
+def _entry_scores(qk, words, j, n_listed, own, pos, rows, keys, sm_scale, BM: gl.constexpr, C: gl.constexpr):
+    """Base-2 scores of entry ``j`` from its raw product: listed chunks get their stored fp16
+    bias (``words``: ``_entry_bias_words``), the own chunk bias 0 and the causal mask."""
+    half = gl.where((rows % BM) % 2 == 0, words, words >> 16) & 0xFFFF
     bias = half.to(gl.int16).to(gl.float16, bitcast=True).to(gl.float32)
     s = qk * sm_scale + bias[:, None]
     c = gl.where(j < n_listed, -1, own)  # -1: a listed (earlier, complete) chunk, no mask
@@ -121,8 +123,9 @@ def _gluon_attend_kernel(
     n_listed = gl.load(COUNTS + tile)
     n_entries = n_listed + 1  # and the own chunk, last
     for j in gl.static_range(STAGES):
-        _issue_entry(k_desc, v_desc, k_bufs, v_bufs, bars, IDS, start, j, n_listed, n_entries, own, kv_row0,
-                     C, STAGES)  # fmt: skip
+        _issue_entry(k_desc, v_desc, k_bufs, v_bufs, bars, _entry_chunk(IDS, start, j, n_listed, own), j,
+                     j < n_entries, kv_row0, C, STAGES)  # fmt: skip
+    c_ahead = own  # the chunk id a step's start requests (loaded a step before: Gluon does not pipeline loads)
 
     rows = gl.arange(0, R, layout=gl.SliceLayout(1, s_layout))
     keys = gl.arange(0, C, layout=gl.SliceLayout(0, s_layout))
@@ -134,16 +137,21 @@ def _gluon_attend_kernel(
     qk = warpgroup_mma_wait(num_outstanding=0, deps=(qk,))
     # entry 0's softmax before the loop; each step then overlaps one entry's PV with the next
     # entry's softmax
-    s = _entry_scores(qk, BIAS, start, 0, n_listed, own, pos, rows, keys, sm_scale, BM, C)
+    s = _entry_scores(qk, _entry_bias_words(BIAS, start, 0, n_listed, rows, BM), 0, n_listed, own, pos, rows, keys,
+                      sm_scale, BM, C)  # fmt: skip
     m_i = gl.maximum(m_i, gl.max(s, axis=1))
     p = gl.exp2(s - m_i[:, None])
     l_i = gl.sum(p, axis=1)
     alpha = gl.full([R], 1.0, gl.float32, layout=gl.SliceLayout(1, s_layout))
     acc = gl.zeros([R, D], gl.float32, layout=o_layout)
     for i in range(0, n_entries):
-        # Issue entry i + 1's QKᵀ (the last entry's again on the last step, unused) and entry
-        # i's PV together, wait for the QKᵀ only, run entry i + 1's softmax while the PV runs,
-        # then wait for the PV: its slot takes entry i + STAGES.
+        # Request entry i - 1 + STAGES into the slot entry i - 1's PV freed (at the step's start:
+        # at its end ptxas moved the softmax's ex2s after the PV's wait). Issue entry i + 1's QKᵀ
+        # (the last entry's again on the last step, unused) and entry i's PV together, wait for
+        # the QKᵀ only, run entry i + 1's softmax while the PV runs, then wait for the PV.
+        _issue_entry(k_desc, v_desc, k_bufs, v_bufs, bars, c_ahead, i - 1 + STAGES,
+                     (i > 0) & (i - 1 + STAGES < n_entries), kv_row0, C, STAGES)  # fmt: skip
+        c_ahead = _entry_chunk(IDS, start, i + STAGES, n_listed, own)
         nxt = gl.minimum(i + 1, n_entries - 1)
         mbarrier.wait(bars.index(nxt % STAGES), (nxt // STAGES) & 1)
         qk_next = warpgroup_mma(q_a, k_bufs.index(nxt % STAGES).permute((1, 0)), zero_s, use_acc=False,
@@ -152,7 +160,8 @@ def _gluon_attend_kernel(
         p_op = gl.convert_layout(p.to(Q.dtype.element_ty), p_layout)
         acc = warpgroup_mma(p_op, v_bufs.index(i % STAGES), acc, is_async=True)
         qk = warpgroup_mma_wait(num_outstanding=1, deps=(qk_next,))
-        s = _entry_scores(qk, BIAS, start, i + 1, n_listed, own, pos, rows, keys, sm_scale, BM, C)
+        s = _entry_scores(qk, _entry_bias_words(BIAS, start, i + 1, n_listed, rows, BM), i + 1, n_listed, own, pos,
+                          rows, keys, sm_scale, BM, C)  # fmt: skip
         s = gl.where(i + 1 < n_entries, s, float("-inf"))  # past the list: changes nothing
         m_new = gl.maximum(m_i, gl.max(s, axis=1))
         alpha = gl.exp2(m_i - m_new)
@@ -160,8 +169,6 @@ def _gluon_attend_kernel(
         l_i = l_i * alpha + gl.sum(p, axis=1)
         m_i = m_new
         acc = warpgroup_mma_wait(num_outstanding=0, deps=(acc, p_op))[0]  # p_op: read until then
-        _issue_entry(k_desc, v_desc, k_bufs, v_bufs, bars, IDS, start, i + STAGES, n_listed, n_entries, own,
-                     kv_row0, C, STAGES)  # fmt: skip
     for i in gl.static_range(STAGES):
         mbarrier.invalidate(bars.index(i))
 
