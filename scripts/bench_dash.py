@@ -72,7 +72,7 @@ def main() -> int:
     ap.add_argument("--chunk", type=int, default=64)
     ap.add_argument("--variants", default="route,attend",
                     help="extra timings per row: route (router launch settings), attend (attention "
-                         "warps/stages/TMA), storedtune (the stored-bias attention's warps, stages and diagonal order), gluon (the experimental Gluon attention against it), rows128 (attention tiles of 128 rows), rows32 (of 32 rows), noprior (the attention over the "
+                         "warps/stages/TMA), storedtune (the stored-bias attention's warps, stages and diagonal order), gluon (the experimental Gluon attention against it), gluonpair (the warp-specialized Gluon attention over pairs of tiles), rows128 (attention tiles of 128 rows), rows32 (of 32 rows), noprior (the attention over the "
                          "same lists without the prior: its cost), mmarows (the routing dot's fp32 q in "
                          "the tensor cores' layout), rough (the router's solver on one-product scores first, on and "
                          "off), diaglast (the diagonal chunk after the listed ones, 2 and 3 stages), diagmma (that with the routing "
@@ -249,6 +249,35 @@ def main() -> int:
                             if variants[f"{tag}_rel_diff"] < 5e-3:  # time only what was checked
                                 variants[f"{tag}_ms"] = bench(lambda: gluon_attend(q, k, v, lo, lc, li, lb, **gkw))
                         del bias, base, base_lse, lists
+                    if "gluonpair" in extra and q.dtype != torch.float32 and 2 * bm <= C:
+                        # two tiles a CTA over their lists' union, warp-specialized (experimental)
+                        from dashbench.kernels.dash.gluon_pair_attend import gluon_pair_attend, pair_lists
+
+                        bias = listed_bias(*bias_args, **bias_kw).half()
+                        cfg = {**prod, **attend_config(k, v, True)}
+                        base, base_lse = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, bias=bias, **cfg)
+                        variants["attend_stored_ms"] = bench(lambda: attend(
+                            q, k, v, s, tau, log_g, offsets, tile_count, ids, bias=bias, **cfg))  # fmt: skip
+                        pl = pair_lists(mask, tile_count)
+                        variants["pair_lists_ms"] = bench(lambda: pair_lists(mask, tile_count))
+                        # K/V loads: the pairs' unions (+ own chunk) against the tiles' lists (+ own)
+                        variants["pair_load_ratio"] = ((pl[1].double().sum() + pl[1].numel()) /
+                                                       (tile_count.double().sum() + tile_count.numel())).item()
+                        for stages, regs in ((3, 232), (4, 232), (5, 232), (4, 240)):
+                            tag = f"gluonpair_s{stages}_r{regs}"
+                            pkw = dict(chunk_size=C, bm=bm, gp=padded_group(G), stages=stages, consumer_regs=regs)
+                            try:
+                                got, lse = gluon_pair_attend(q, k, v, offsets, tile_count, ids, bias, *pl, **pkw)
+                            except Exception as e:  # recorded, not fatal
+                                variants[f"{tag}_error"] = f"{type(e).__name__}: {str(e)[:300]}"
+                                continue
+                            variants[f"{tag}_rel_diff"] = relative_error(got, base)
+                            variants[f"{tag}_lse_rel_diff"] = relative_error(lse, base_lse)
+                            del got, lse
+                            if variants[f"{tag}_rel_diff"] < 5e-3:  # time only what was checked
+                                variants[f"{tag}_ms"] = bench(lambda: gluon_pair_attend(
+                                    q, k, v, offsets, tile_count, ids, bias, *pl, **pkw))  # fmt: skip
+                        del bias, base, base_lse, pl
                     if "storedtune" in extra:  # the stored-bias attention's launch: warps, stages, diagonal
                         bias = listed_bias(*bias_args, **bias_kw)
                         base, _ = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, **prod)
