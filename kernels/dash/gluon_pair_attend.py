@@ -68,7 +68,7 @@ def _pair_union_kernel(MASK, UOFF, UCNT, UIDS, n_tiles, n_words, WRITE: tl.const
         bits = in_a | in_b
         if WRITE:
             slot = tl.cumsum(bits, axis=0) - bits
-            word = (w * 32 + lanes) | (in_a << ID_BITS) | (in_b << (ID_BITS + 1))
+            word = (w * 32 + lanes) | (in_a << 29) | (in_b << 30)  # ID_BITS
             tl.store(UIDS + base + k + slot, word, mask=bits == 1)
         k += tl.sum(bits, axis=0)
     if not WRITE:
