@@ -75,6 +75,19 @@ def _entry_scores(qk, words, j, n_listed, own, pos, rows, keys, sm_scale, BM: gl
 
 
 @gluon.jit
+def _listed_update(qk, words, m_i, l_i, rows, sm_scale, BM: gl.constexpr):
+    """The online softmax's step over a listed chunk (complete, no mask): its bias is constant
+    along a row, so the row max is taken on the raw product and scale, bias and max fold into one
+    FMA an element before the ex2 (-inf biases, unrouted tokens, give p = 0)."""
+    half = gl.where((rows % BM) % 2 == 0, words, words >> 16) & 0xFFFF
+    bias = half.to(gl.int16).to(gl.float16, bitcast=True).to(gl.float32)
+    m_new = gl.maximum(m_i, gl.max(qk, axis=1) * sm_scale + bias)
+    alpha = gl.exp2(m_i - m_new)
+    p = gl.exp2(qk * sm_scale + (bias - m_new)[:, None])
+    return p, alpha, m_new, l_i * alpha + gl.sum(p, axis=1)
+
+
+@gluon.jit
 def _gluon_attend_kernel(
     Q, k_desc, v_desc, OFFSETS, COUNTS, IDS, BIAS, OUT, LSE,
     stride_qb, stride_qh, stride_qn, stride_ob, stride_oh, stride_on,
@@ -144,31 +157,49 @@ def _gluon_attend_kernel(
     l_i = gl.sum(p, axis=1)
     alpha = gl.full([R], 1.0, gl.float32, layout=gl.SliceLayout(1, s_layout))
     acc = gl.zeros([R, D], gl.float32, layout=o_layout)
-    for i in range(0, n_entries):
-        # Request entry i - 1 + STAGES into the slot entry i - 1's PV freed (at the step's start:
-        # at its end ptxas moved the softmax's ex2s after the PV's wait). Issue entry i + 1's QKᵀ
-        # (the last entry's again on the last step, unused) and entry i's PV together, wait for
-        # the QKᵀ only, run entry i + 1's softmax while the PV runs, then wait for the PV.
+    # Steps over the listed entries 1 .. n_listed - 1 (no mask), then the own chunk's step
+    # (masked) peeled off the loop, then the own chunk's PV. Each step: request entry
+    # i - 1 + STAGES into the slot entry i - 1's PV freed (at the step's start: at its end ptxas
+    # moved the softmax's ex2s after the PV's wait), issue entry i + 1's QKᵀ and entry i's PV
+    # together, wait for the QKᵀ only, run entry i + 1's softmax while the PV runs, then wait
+    # for the PV.
+    for i in range(0, n_listed - 1):
         _issue_entry(k_desc, v_desc, k_bufs, v_bufs, bars, c_ahead, i - 1 + STAGES,
                      (i > 0) & (i - 1 + STAGES < n_entries), kv_row0, C, STAGES)  # fmt: skip
         c_ahead = _entry_chunk(IDS, start, i + STAGES, n_listed, own)
-        nxt = gl.minimum(i + 1, n_entries - 1)
-        mbarrier.wait(bars.index(nxt % STAGES), (nxt // STAGES) & 1)
-        qk_next = warpgroup_mma(q_a, k_bufs.index(nxt % STAGES).permute((1, 0)), zero_s, use_acc=False,
+        mbarrier.wait(bars.index((i + 1) % STAGES), ((i + 1) // STAGES) & 1)
+        qk_next = warpgroup_mma(q_a, k_bufs.index((i + 1) % STAGES).permute((1, 0)), zero_s, use_acc=False,
+                                is_async=True)  # fmt: skip
+        acc = acc * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None]
+        p_op = gl.convert_layout(p.to(Q.dtype.element_ty), p_layout)
+        acc = warpgroup_mma(p_op, v_bufs.index(i % STAGES), acc, is_async=True)
+        words = _entry_bias_words(BIAS, start, i + 1, n_listed, rows, BM)
+        qk = warpgroup_mma_wait(num_outstanding=1, deps=(qk_next,))
+        p, alpha, m_i, l_i = _listed_update(qk, words, m_i, l_i, rows, sm_scale, BM)
+        acc = warpgroup_mma_wait(num_outstanding=0, deps=(acc, p_op))[0]  # p_op: read until then
+    if n_listed > 0:  # the own chunk's step (entry n_listed) beside the last listed entry's PV
+        i = n_listed - 1
+        _issue_entry(k_desc, v_desc, k_bufs, v_bufs, bars, c_ahead, i - 1 + STAGES,
+                     (i > 0) & (i - 1 + STAGES < n_entries), kv_row0, C, STAGES)  # fmt: skip
+        mbarrier.wait(bars.index(n_listed % STAGES), (n_listed // STAGES) & 1)
+        qk_next = warpgroup_mma(q_a, k_bufs.index(n_listed % STAGES).permute((1, 0)), zero_s, use_acc=False,
                                 is_async=True)  # fmt: skip
         acc = acc * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None]
         p_op = gl.convert_layout(p.to(Q.dtype.element_ty), p_layout)
         acc = warpgroup_mma(p_op, v_bufs.index(i % STAGES), acc, is_async=True)
         qk = warpgroup_mma_wait(num_outstanding=1, deps=(qk_next,))
-        s = _entry_scores(qk, _entry_bias_words(BIAS, start, i + 1, n_listed, rows, BM), i + 1, n_listed, own, pos,
-                          rows, keys, sm_scale, BM, C)  # fmt: skip
-        s = gl.where(i + 1 < n_entries, s, float("-inf"))  # past the list: changes nothing
+        s = _entry_scores(qk, gl.zeros_like(rows), n_listed, n_listed, own, pos, rows, keys, sm_scale, BM, C)
         m_new = gl.maximum(m_i, gl.max(s, axis=1))
         alpha = gl.exp2(m_i - m_new)
         p = gl.exp2(s - m_new[:, None])
         l_i = l_i * alpha + gl.sum(p, axis=1)
         m_i = m_new
-        acc = warpgroup_mma_wait(num_outstanding=0, deps=(acc, p_op))[0]  # p_op: read until then
+        acc = warpgroup_mma_wait(num_outstanding=0, deps=(acc, p_op))[0]
+    # the own chunk's PV
+    acc = acc * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None]
+    p_op = gl.convert_layout(p.to(Q.dtype.element_ty), p_layout)
+    acc = warpgroup_mma(p_op, v_bufs.index(n_listed % STAGES), acc, is_async=True)
+    acc = warpgroup_mma_wait(num_outstanding=0, deps=(acc, p_op))[0]
     for i in gl.static_range(STAGES):
         mbarrier.invalidate(bars.index(i))
 

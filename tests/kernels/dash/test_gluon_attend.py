@@ -87,7 +87,9 @@ def test_pair_lists_are_the_unions_with_membership():
     bits = torch.rand(B, Hkv, n_tiles, n_words * 32, generator=gen) < 0.3
     weights = torch.tensor([1 << i for i in range(31)] + [-(1 << 31)], dtype=torch.int64)
     mask = (bits.view(B, Hkv, n_tiles, n_words, 32).long() * weights).sum(-1).to(torch.int32)
-    offsets, counts, ids = pair_lists(mask, torch.zeros(B, Hkv, n_tiles, dtype=torch.int32))
+    dev = "cuda" if torch.cuda.is_available() else "cpu"  # on the CPU through the interpreter
+    offsets, counts, ids = pair_lists(mask.to(dev), torch.zeros(B, Hkv, n_tiles, dtype=torch.int32, device=dev))
+    offsets, counts, ids = offsets.cpu(), counts.cpu(), ids.cpu()
     assert counts.shape == (B, Hkv, 4)
     for b in range(B):
         for h in range(Hkv):
