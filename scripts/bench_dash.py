@@ -31,8 +31,10 @@ from dashbench.kernels.dash.interface import (
     ATTEND_TMA,
     ATTEND_TMA_STAGES,
     ROUTE_ROWS,
+    STORED_BIAS_TMA_STAGES,
     attend_config,
     routing_stats,
+    use_gluon_attend,
     use_stored_bias,
 )
 from dashbench.kernels.dash.summarize import summarize
@@ -143,8 +145,15 @@ def main() -> int:
                     if stored:
                         t_bias = bench(lambda: listed_bias(*bias_args, **bias_kw))
                         run_bias = listed_bias(*bias_args, **bias_kw)
-                        t_attend = bench(lambda: attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, bias=run_bias,
-                                                        **run_cfg))  # fmt: skip
+                        if use_gluon_attend(q, k, v, run_bias, bm, padded_group(G), C):  # as dash_attention runs
+                            from dashbench.kernels.dash.gluon_attend import gluon_attend
+
+                            t_attend = bench(lambda: gluon_attend(q, k, v, offsets, tile_count, ids, run_bias,
+                                                                  chunk_size=C, bm=bm, gp=padded_group(G),
+                                                                  stages=STORED_BIAS_TMA_STAGES))  # fmt: skip
+                        else:
+                            t_attend = bench(lambda: attend(q, k, v, s, tau, log_g, offsets, tile_count, ids,
+                                                            bias=run_bias, **run_cfg))  # fmt: skip
                         del run_bias
                     else:
                         t_attend = bench(lambda: attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, **run_cfg))

@@ -136,3 +136,39 @@ def test_pair_attention_compiles_for_sm90_without_spills():
     lines = [line for line in proc.stdout.splitlines() if line.startswith("G=")]
     assert proc.returncode == 0 and len(lines) == 4, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert all("stack 0 B" in line for line in lines), lines
+
+
+def test_dash_attention_runs_the_gluon_kernel_only_where_it_is_checked():
+    """``use_gluon_attend`` refuses what the Gluon kernel's tests do not cover: no fp16 biases,
+    CPU tensors (the interpreter), fp32 biases."""
+    from dashbench.kernels.dash.interface import use_gluon_attend
+
+    q = torch.zeros(1, 8, 256, 128, dtype=torch.bfloat16)
+    k = torch.zeros(1, 2, 256, 128, dtype=torch.bfloat16)
+    half = torch.zeros(4, 16, dtype=torch.float16)
+    assert not use_gluon_attend(q, k, k, None, 16, 4, 64)
+    assert not use_gluon_attend(q, k, k, half, 16, 4, 64)  # on the CPU
+    assert not use_gluon_attend(q, k, k, half.float(), 16, 4, 64)
+
+
+@needs_gpu
+@pytest.mark.parametrize("hq, hkv, n", [(32, 8, 1500), (32, 2, 777)])
+def test_dash_attention_with_the_gluon_kernel_equals_it_without(monkeypatch, hq, hkv, n):
+    """On an sm_90 GPU in bf16 ``dash_attention`` runs the Gluon attention: its output equals the
+    Triton attention's (``ATTEND_GLUON`` off) and the reference's."""
+    from dashbench.kernels import dash_attention
+    from dashbench.kernels.dash import interface
+    from dashbench.kernels.reference import dash_attention_reference
+
+    if torch.cuda.get_device_capability() != (9, 0):
+        pytest.skip("the Gluon attention runs on sm_90")
+    q, k, v, w = make_inputs(1, hq, hkv, n, 128, seed=7, dtype=torch.bfloat16)
+    calls = []
+    real = interface.use_gluon_attend
+    monkeypatch.setattr(interface, "use_gluon_attend", lambda *a: calls.append(real(*a)) or calls[-1])
+    got = dash_attention(q, k, v, w, chunk_size=64, scaling=3.0)
+    assert calls == [True]
+    monkeypatch.setattr(interface, "ATTEND_GLUON", False)
+    want = dash_attention(q, k, v, w, chunk_size=64, scaling=3.0)
+    ref = dash_attention_reference(q.double(), k.double(), v.double(), w.double(), chunk_size=64, scaling=3.0)
+    assert rel(got, want) < 2e-3 and rel(got, ref) < 1e-2
