@@ -239,9 +239,8 @@ def main() -> int:
                             bias2 = listed_bias(q, s, r2[0], r2[1], off2, r2[4], ids2, **{**bias_kw, "bm": bm2}).half()
                             lists[128] = (off2, r2[4], ids2, bias2, bm2)
                             del r2
-                        for rows, stages, q_regs in ((64, 3, False), (64, 2, True), (64, 3, True), (64, 4, True),
-                                                     (128, 2, False), (128, 3, False), (128, 2, True),
-                                                     (128, 3, True)):  # fmt: skip
+                        for rows, stages, q_regs in ((64, 3, False), (64, 2, False), (64, 4, False), (64, 3, True),
+                                                     (128, 3, False)):  # fmt: skip
                             if rows not in lists:
                                 continue
                             tag = f"gluon_r{rows}_s{stages}_q{'reg' if q_regs else 'smem'}"
