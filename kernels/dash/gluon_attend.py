@@ -163,7 +163,6 @@ def _gluon_attend_kernel(
     # moved the softmax's ex2s after the PV's wait), issue entry i + 1's QKᵀ and entry i's PV
     # together, wait for the QKᵀ only, run entry i + 1's softmax while the PV runs, then wait
     # for the PV.
-    words = _entry_bias_words(BIAS, start, 1, n_listed, rows, BM)  # each step loads the next step's
     for i in range(0, n_listed - 1):
         _issue_entry(k_desc, v_desc, k_bufs, v_bufs, bars, c_ahead, i - 1 + STAGES,
                      (i > 0) & (i - 1 + STAGES < n_entries), kv_row0, C, STAGES)  # fmt: skip
@@ -174,10 +173,10 @@ def _gluon_attend_kernel(
         acc = acc * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None]
         p_op = gl.convert_layout(p.to(Q.dtype.element_ty), p_layout)
         acc = warpgroup_mma(p_op, v_bufs.index(i % STAGES), acc, is_async=True)
+        words = _entry_bias_words(BIAS, start, i + 1, n_listed, rows, BM)
         qk = warpgroup_mma_wait(num_outstanding=1, deps=(qk_next,))
         p, alpha, m_i, l_i = _listed_update(qk, words, m_i, l_i, rows, sm_scale, BM)
         acc = warpgroup_mma_wait(num_outstanding=0, deps=(acc, p_op))[0]  # p_op: read until then
-        words = _entry_bias_words(BIAS, start, i + 2, n_listed, rows, BM)
     if n_listed > 0:  # the own chunk's step (entry n_listed) beside the last listed entry's PV
         i = n_listed - 1
         _issue_entry(k_desc, v_desc, k_bufs, v_bufs, bars, c_ahead, i - 1 + STAGES,
