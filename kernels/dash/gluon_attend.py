@@ -1,18 +1,23 @@
-"""Experimental (stop 20, not yet run on a GPU): the stored-bias attention of ``attend.py`` in
-Gluon for sm_90, scheduled by hand so that the tensor cores work during the softmax.
+"""The stored-bias attention of ``attend.py`` in Gluon for sm_90, scheduled by hand; what
+``dash_attention`` runs where the biases are fp16 on an H100 (``interface.use_gluon_attend``).
 
 Plain Triton waits on every QKᵀ product right after issuing it (sm_90 PTX: ``wgmma.wait_group 0``
 before the softmax's ``ex2``s, kernels/README.md), so one warpgroup alternates between tensor
-and CUDA cores. Here each step issues the next list entry's QKᵀ and this entry's PV together,
+and CUDA cores. Here each step issues the next listed entry's QKᵀ and this entry's PV together,
 waits for the QKᵀ only, and runs the next entry's softmax while the PV computes (FA3's
 intra-warpgroup overlap). The PV is waited for within the step: a group left in flight across
-the loop's back edge made ptxas serialize every wgmma (warning C7514). K and V of the list
-entries come by TMA into a ring of ``STAGES`` slots, ``STAGES`` entries ahead. Same tiles, lists
-and stored biases as ``attend`` with ``diagonal_last=True``: the tile's own chunk is the list's
-last entry, causally masked, bias 0.
+the loop's back edge made ptxas serialize every wgmma (warning C7514). A listed chunk's bias is
+constant along a row, so its softmax step takes the row max on the raw product and folds scale,
+bias and max into one FMA before the ex2 (382 instructions a warp per chunk in the sm_90 build,
+~520 with the general step); the tile's own chunk, the list's last entry, is causally masked
+(bias 0) in a step peeled off the loop. K and V come by TMA into a ring of ``STAGES`` slots,
+each requested at the start of the step after its slot is freed. Same tiles, lists and stored
+biases as ``attend`` with ``diagonal_last=True``.
 
-Checked here only by compiling for sm_90 (tests/kernels/dash/test_gluon_attend.py); its GPU
-test compares it with ``attend`` before it may be timed.
+H100, 128k, structured 25%: 84.1 -> 74.5 ms (Hkv 8), 51.2 -> 41.2 ms (Hkv 2) against ``attend``
+(results/reference/h100-dash/stop21/). Tested against ``attend`` on the GPU and by its sm_90
+machine code on the CPU (tests/kernels/dash/test_gluon_attend.py). ``rows=128`` (two
+warpgroups) and ``q_regs`` were timed and are slower; they stay for comparison.
 """
 
 from __future__ import annotations
