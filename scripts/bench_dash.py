@@ -239,15 +239,13 @@ def main() -> int:
                             bias2 = listed_bias(q, s, r2[0], r2[1], off2, r2[4], ids2, **{**bias_kw, "bm": bm2}).half()
                             lists[128] = (off2, r2[4], ids2, bias2, bm2)
                             del r2
-                        for rows, stages, q_regs, lazy in ((64, 3, False, False), (64, 3, False, True),
-                                                           (64, 2, False, True), (64, 3, True, False),
-                                                           (128, 3, False, False)):  # fmt: skip
+                        for rows, stages, q_regs in ((64, 3, False), (64, 2, False), (64, 4, False), (64, 3, True),
+                                                     (128, 3, False)):  # fmt: skip
                             if rows not in lists:
                                 continue
-                            tag = f"gluon_r{rows}_s{stages}_q{'reg' if q_regs else 'smem'}{'_lazy' if lazy else ''}"
+                            tag = f"gluon_r{rows}_s{stages}_q{'reg' if q_regs else 'smem'}"
                             lo, lc, li, lb, lbm = lists[rows]
-                            gkw = dict(chunk_size=C, bm=lbm, gp=padded_group(G), stages=stages, q_regs=q_regs,
-                                       lazy=lazy)  # fmt: skip
+                            gkw = dict(chunk_size=C, bm=lbm, gp=padded_group(G), stages=stages, q_regs=q_regs)
                             try:
                                 got, lse = gluon_attend(q, k, v, lo, lc, li, lb, **gkw)
                             except Exception as e:  # recorded, not fatal

@@ -1,23 +1,18 @@
-"""The stored-bias attention of ``attend.py`` in Gluon for sm_90, scheduled by hand; what
-``dash_attention`` runs where the biases are fp16 on an H100 (``interface.use_gluon_attend``).
+"""Experimental (stop 20, not yet run on a GPU): the stored-bias attention of ``attend.py`` in
+Gluon for sm_90, scheduled by hand so that the tensor cores work during the softmax.
 
 Plain Triton waits on every QKᵀ product right after issuing it (sm_90 PTX: ``wgmma.wait_group 0``
 before the softmax's ``ex2``s, kernels/README.md), so one warpgroup alternates between tensor
-and CUDA cores. Here each step issues the next listed entry's QKᵀ and this entry's PV together,
+and CUDA cores. Here each step issues the next list entry's QKᵀ and this entry's PV together,
 waits for the QKᵀ only, and runs the next entry's softmax while the PV computes (FA3's
 intra-warpgroup overlap). The PV is waited for within the step: a group left in flight across
-the loop's back edge made ptxas serialize every wgmma (warning C7514). A listed chunk's bias is
-constant along a row, so its softmax step takes the row max on the raw product and folds scale,
-bias and max into one FMA before the ex2 (382 instructions a warp per chunk in the sm_90 build,
-~520 with the general step); the tile's own chunk, the list's last entry, is causally masked
-(bias 0) in a step peeled off the loop. K and V come by TMA into a ring of ``STAGES`` slots,
-each requested at the start of the step after its slot is freed. Same tiles, lists and stored
-biases as ``attend`` with ``diagonal_last=True``.
+the loop's back edge made ptxas serialize every wgmma (warning C7514). K and V of the list
+entries come by TMA into a ring of ``STAGES`` slots, ``STAGES`` entries ahead. Same tiles, lists
+and stored biases as ``attend`` with ``diagonal_last=True``: the tile's own chunk is the list's
+last entry, causally masked, bias 0.
 
-H100, 128k, structured 25%: 84.1 -> 74.5 ms (Hkv 8), 51.2 -> 41.2 ms (Hkv 2) against ``attend``
-(results/reference/h100-dash/stop21/). Tested against ``attend`` on the GPU and by its sm_90
-machine code on the CPU (tests/kernels/dash/test_gluon_attend.py). ``rows=128`` (two
-warpgroups) and ``q_regs`` were timed and are slower; they stay for comparison.
+Checked here only by compiling for sm_90 (tests/kernels/dash/test_gluon_attend.py); its GPU
+test compares it with ``attend`` before it may be timed.
 """
 
 from __future__ import annotations
@@ -93,29 +88,13 @@ def _listed_update(qk, words, m_i, l_i, rows, sm_scale, BM: gl.constexpr):
 
 
 @gluon.jit
-def _listed_update_lazy(qk, words, m_i, l_i, rows, sm_scale, BM: gl.constexpr):
-    """``_listed_update`` that moves a row's running max only when it grows by more than 8
-    (base 2): p stays below 2^8 and the sums exact, and the accumulator needs rescaling only
-    in the steps where some row moved (``grew``, one flag for the warpgroup; FA4's lazy rescale)."""
-    half = gl.where((rows % BM) % 2 == 0, words, words >> 16) & 0xFFFF
-    bias = half.to(gl.int16).to(gl.float16, bitcast=True).to(gl.float32)
-    cand = gl.max(qk, axis=1) * sm_scale + bias
-    grow = cand > m_i + 8.0
-    m_new = gl.where(grow, cand, m_i)
-    alpha = gl.exp2(m_i - m_new)
-    p = gl.exp2(qk * sm_scale + (bias - m_new)[:, None])
-    grew = gl.max(grow.to(gl.int32), axis=0)
-    return p, alpha, m_new, l_i * alpha + gl.sum(p, axis=1), grew
-
-
-@gluon.jit
 def _gluon_attend_kernel(
     Q, k_desc, v_desc, OFFSETS, COUNTS, IDS, BIAS, OUT, LSE,
     stride_qb, stride_qh, stride_qn, stride_ob, stride_oh, stride_on,
     N, n_tiles, sm_scale,
     HKV: gl.constexpr, G: gl.constexpr, GP: gl.constexpr, BM: gl.constexpr, C: gl.constexpr,
     D: gl.constexpr, STAGES: gl.constexpr, Q_LAYOUT: gl.constexpr, Q_REGS: gl.constexpr,
-    LAZY: gl.constexpr, num_warps: gl.constexpr,
+    num_warps: gl.constexpr,
 ):  # fmt: skip
     R: gl.constexpr = GP * BM
     t = n_tiles - 1 - gl.program_id(0)  # the longest tiles first, as in attend.py
@@ -178,7 +157,6 @@ def _gluon_attend_kernel(
     l_i = gl.sum(p, axis=1)
     alpha = gl.full([R], 1.0, gl.float32, layout=gl.SliceLayout(1, s_layout))
     acc = gl.zeros([R, D], gl.float32, layout=o_layout)
-    grew = gl.to_tensor(1)  # (LAZY) whether the next step rescales the accumulator
     # Steps over the listed entries 1 .. n_listed - 1 (no mask), then the own chunk's step
     # (masked) peeled off the loop, then the own chunk's PV. Each step: request entry
     # i - 1 + STAGES into the slot entry i - 1's PV freed (at the step's start: at its end ptxas
@@ -192,19 +170,12 @@ def _gluon_attend_kernel(
         mbarrier.wait(bars.index((i + 1) % STAGES), ((i + 1) // STAGES) & 1)
         qk_next = warpgroup_mma(q_a, k_bufs.index((i + 1) % STAGES).permute((1, 0)), zero_s, use_acc=False,
                                 is_async=True)  # fmt: skip
-        if LAZY:
-            if grew > 0:
-                acc = acc * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None]
-        else:
-            acc = acc * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None]
+        acc = acc * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None]
         p_op = gl.convert_layout(p.to(Q.dtype.element_ty), p_layout)
         acc = warpgroup_mma(p_op, v_bufs.index(i % STAGES), acc, is_async=True)
         words = _entry_bias_words(BIAS, start, i + 1, n_listed, rows, BM)
         qk = warpgroup_mma_wait(num_outstanding=1, deps=(qk_next,))
-        if LAZY:
-            p, alpha, m_i, l_i, grew = _listed_update_lazy(qk, words, m_i, l_i, rows, sm_scale, BM)
-        else:
-            p, alpha, m_i, l_i = _listed_update(qk, words, m_i, l_i, rows, sm_scale, BM)
+        p, alpha, m_i, l_i = _listed_update(qk, words, m_i, l_i, rows, sm_scale, BM)
         acc = warpgroup_mma_wait(num_outstanding=0, deps=(acc, p_op))[0]  # p_op: read until then
     if n_listed > 0:  # the own chunk's step (entry n_listed) beside the last listed entry's PV
         i = n_listed - 1
@@ -247,7 +218,7 @@ def _gluon_attend_kernel(
 
 
 def gluon_attend(q, k, v, offsets, counts, ids, bias, *, chunk_size: int, bm: int, gp: int, stages: int = 3,
-                 q_regs: bool = False, lazy: bool = False):  # fmt: skip
+                 q_regs: bool = False):  # fmt: skip
     """``attend(..., bias=bias, diagonal_last=True)`` for bf16/fp16 q, k, v with fp16 stored
     biases (``prior.listed_bias``, fp16 for bf16 q at sigma >= 1; ``.half()`` them otherwise);
     returns ``(out, lse)``. Tiles of ``gp * bm`` = 64 rows (one warpgroup) or 128 (two);
@@ -282,13 +253,13 @@ def gluon_attend(q, k, v, offsets, counts, ids, bias, *, chunk_size: int, bm: in
         N, n_tiles, LOG2E / math.sqrt(D),
         HKV=Hkv, G=Hq // Hkv, GP=gp, BM=bm, C=C, D=D, STAGES=stages,
         Q_LAYOUT=gl.NVMMASharedLayout.get_default_for([gp * bm, D], gl_dtype), Q_REGS=bool(q_regs),
-        LAZY=bool(lazy), num_warps=num_warps,
+        num_warps=num_warps,
     )  # fmt: skip
     return out, lse
 
 
 def compile_for_sm90(G: int = 4, D: int = 128, chunk_size: int = 64, stages: int = 3, rows: int = 64,
-                     q_regs: bool = False, lazy: bool = False):  # fmt: skip
+                     q_regs: bool = False):  # fmt: skip
     """The kernel compiled ahead of time for an H100 (no GPU needed), bf16, tiles of ``rows``."""
     import triton
     from triton.backends.compiler import GPUTarget
@@ -306,7 +277,7 @@ def compile_for_sm90(G: int = 4, D: int = 128, chunk_size: int = 64, stages: int
     fn = _gluon_attend_kernel
     types = {"Q": "*bf16", "k_desc": desc, "v_desc": desc, "OFFSETS": "*i64", "COUNTS": "*i32", "IDS": "*i32",
              "BIAS": "*i32", "OUT": "*bf16", "LSE": "*fp32", "sm_scale": "fp32"}  # fmt: skip
-    consts = dict(HKV=8, G=G, GP=gp, BM=bm, C=C, D=D, STAGES=stages, num_warps=warps, Q_REGS=bool(q_regs), LAZY=bool(lazy),
+    consts = dict(HKV=8, G=G, GP=gp, BM=bm, C=C, D=D, STAGES=stages, num_warps=warps, Q_REGS=bool(q_regs),
                   Q_LAYOUT=gl.NVMMASharedLayout.get_default_for([gp * bm, D], gl.bfloat16))  # fmt: skip
     sig = {n: "constexpr" if n in consts else types.get(n, "i32") for n in fn.arg_names}
     # as a launch specializes them: 16-divisible pointers and strides

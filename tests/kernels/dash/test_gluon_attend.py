@@ -52,27 +52,6 @@ def test_unsupported_inputs_are_refused():
 
 
 @needs_gpu
-@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
-@pytest.mark.parametrize("hq, hkv, n, d", [(8, 2, 1000, 128), (32, 2, 777, 128), (4, 4, 513, 64)])
-def test_lazy_rescale_equals_attend(dtype, hq, hkv, n, d):
-    """The running max moved only when it grows by more than 8 (base 2), the accumulator
-    rescaled only in those steps: output and log-sum-exp still equal ``attend``'s."""
-    C, scaling = 64, 3.0
-    q, k, v, w = make_inputs(1, hq, hkv, n, d, seed=n + 2, dtype=dtype)
-    G = hq // hkv
-    bm, gp = tile_rows(G, C, 64), padded_group(G)
-    s = summarize(k, w, C)
-    tau, log_g, _, mask, counts = route(q, s, C, scaling, bm, route_bm=tile_rows(G, C, 128))
-    offsets, ids = chunk_lists(mask, counts)
-    bias = listed_bias(q, s, tau, log_g, offsets, counts, ids, scaling=scaling, sigma=1.0, estimate_diagonal=True,
-                       bm=bm, gp=gp).half()  # fmt: skip
-    want, want_lse = attend(q, k, v, s, tau, log_g, offsets, counts, ids, chunk_size=C, scaling=scaling, bm=bm,
-                            gp=gp, bias=bias, diagonal_last=True, tma=True, num_stages=3)  # fmt: skip
-    got, lse = gluon_attend(q, k, v, offsets, counts, ids, bias, chunk_size=C, bm=bm, gp=gp, lazy=True)
-    assert rel(got, want) < 2e-3 and rel(lse, want_lse) < 1e-4
-
-
-@needs_gpu
 @pytest.mark.parametrize("rows, q_regs", [(64, False), (64, True), (128, False), (128, True)])
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 @pytest.mark.parametrize("hq, hkv, n, d", [(8, 2, 1000, 128), (32, 2, 777, 128), (4, 4, 513, 64), (6, 2, 700, 128)])
