@@ -82,7 +82,8 @@ class _DashBase(Provider):
 class Dash(_DashBase):
     name = "dash"
     backend = "Triton"
-    summary = "DashAttention Triton kernels: prefill, backward, split-KV decode"
+    summary = ("DashAttention Triton kernels: prefill (its attention in Triton's Gluon dialect on sm_90 where the "
+               "prior's biases are stored in fp16), backward, split-KV decode")
     capabilities = KERNEL_CAPS
 
     def _probe(self) -> Probe:
