@@ -1,6 +1,7 @@
-"""Experimental (stop 21; equal to ``attend`` on the H100 but slower than ``gluon_attend``,
-82.4 vs 76.1 ms at 128k, Hkv 8: its sm_90 build runs each warpgroup's ex2s after its PV's
-wait, see kernels/README.md): ``gluon_attend``'s loop on two
+"""Experimental (stop 21). Timed once on the H100: equal to ``attend`` but slower than
+``gluon_attend`` (82.4 vs 76.1 ms at 128k, Hkv 8), its sm_90 build running each warpgroup's
+ex2s after its PV's wait; the turn is now handed over after the QKᵀ's wait, which keeps the
+softmax between the waits (its CPU test reads the SASS), not yet timed (``scripts/h100_next.sh``): ``gluon_attend``'s loop on two
 warpgroups of one CTA, one 64-row tile each, taking turns to issue their wgmmas (FA3's
 ping-pong), so that one warpgroup's softmax runs while the other's products use the tensor
 cores.
@@ -9,7 +10,9 @@ Why: the single-warpgroup kernel issues ~382 instructions a warp per listed chun
 tensor-core cycles of products, and measures ~1080 SM cycles per computed pair (stop 21,
 128k, Hkv 8): two independent CTAs an SM barely overlap issue and products. Here warpgroup
 ``h`` waits for its turn (an mbarrier the other arrives on after issuing), issues the next
-chunk's QKᵀ and this chunk's PV, hands the turn over, then runs its softmax. Each warpgroup
+chunk's QKᵀ and this chunk's PV, waits for the QKᵀ, hands the turn over (handed over right
+after the issue, ptxas moved the softmax after the PV's wait), then runs its softmax while its
+PV and the other's products run. Each warpgroup
 keeps its own tile, list, stored biases and TMA ring; the two tiles are adjacent (``2p``,
 ``2p + 1``) so their lists are of similar length, and a warpgroup whose list is done keeps
 taking its turns (issuing nothing) until the other's is, so neither waits forever.
@@ -127,9 +130,9 @@ def _pp_consumer(Q, k_desc, v_desc, OFFSETS, COUNTS, IDS, BIAS, OUT, LSE, q_bufs
             acc = acc * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None]
             p_op = gl.convert_layout(p.to(Q.dtype.element_ty), p_layout)
             acc = warpgroup_mma(p_op, v_bufs.index(st % STAGES), acc, is_async=True)
-            mbarrier.arrive(turns.index(1 - HALF), count=1)
             words = _entry_bias_words(BIAS, start, st + 1, n_listed, rows, BM)
             qk = warpgroup_mma_wait(num_outstanding=1, deps=(qk_next,))
+            mbarrier.arrive(turns.index(1 - HALF), count=1)
             p, alpha, m_i, l_i = _listed_update(qk, words, m_i, l_i, rows, sm_scale, BM)
             acc = warpgroup_mma_wait(num_outstanding=0, deps=(acc, p_op))[0]
         else:

@@ -203,5 +203,7 @@ def test_pingpong_attention_compiles_for_sm90_without_spills():
     lines = [line for line in proc.stdout.splitlines() if line.startswith("G=")]
     assert proc.returncode == 0 and len(lines) == 4, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert all("stack 0 B" in line for line in lines), lines
+    # each warpgroup's loop (one per partition) keeps its softmax between its two waits
+    assert all(line.count("HGMMA DEPBAR1 EX2 DEPBAR0") >= 2 for line in lines), lines
     # two rings of 3 stages and two q tiles fit the 227 KB a CTA may take
     assert all(int(line.split("shared ")[1].split(" B")[0]) <= 232448 for line in lines), lines
