@@ -152,17 +152,17 @@ def test_dash_attention_runs_the_gluon_kernel_only_where_it_is_checked():
 
 
 @needs_gpu
-@pytest.mark.parametrize("hq, hkv, n", [(32, 8, 1500), (32, 2, 777)])
-def test_dash_attention_with_the_gluon_kernel_equals_it_without(monkeypatch, hq, hkv, n):
+@pytest.mark.parametrize("b, hq, hkv, n", [(1, 32, 8, 1500), (1, 32, 2, 777), (2, 16, 4, 600)])
+def test_dash_attention_with_the_gluon_kernel_equals_it_without(monkeypatch, b, hq, hkv, n):
     """On an sm_90 GPU in bf16 ``dash_attention`` runs the Gluon attention: its output equals the
-    Triton attention's (``ATTEND_GLUON`` off) and the reference's."""
+    Triton attention's (``ATTEND_GLUON`` off) and the reference's, for one and two sequences."""
     from dashbench.kernels import dash_attention
     from dashbench.kernels.dash import interface
     from dashbench.kernels.reference import dash_attention_reference
 
     if torch.cuda.get_device_capability() != (9, 0):
         pytest.skip("the Gluon attention runs on sm_90")
-    q, k, v, w = make_inputs(1, hq, hkv, n, 128, seed=7, dtype=torch.bfloat16)
+    q, k, v, w = make_inputs(b, hq, hkv, n, 128, seed=7, dtype=torch.bfloat16)
     calls = []
     real = interface.use_gluon_attend
     monkeypatch.setattr(interface, "use_gluon_attend", lambda *a: calls.append(real(*a)) or calls[-1])
