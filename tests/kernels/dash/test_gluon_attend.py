@@ -149,13 +149,35 @@ def test_dash_attention_runs_the_gluon_kernel_only_where_it_is_checked():
     assert not use_gluon_attend(q, k, k, None, 16, 4, 64)
     assert not use_gluon_attend(q, k, k, half, 16, 4, 64)  # on the CPU
     assert not use_gluon_attend(q, k, k, half.float(), 16, 4, 64)
+    assert not use_gluon_attend(torch.cat([q, q]), torch.cat([k, k]), torch.cat([k, k]), half, 16, 4, 64)
 
 
 @needs_gpu
-@pytest.mark.parametrize("b, hq, hkv, n", [(1, 32, 8, 1500), (1, 32, 2, 777), (2, 16, 4, 600)])
+@pytest.mark.parametrize("hq, hkv", [(16, 4), (32, 2)])
+def test_gluon_attention_of_two_sequences_equals_attend(hq, hkv):
+    """Two sequences (the batch index in the TMA rows, q, out and lse): ``dash_attention`` runs
+    the Gluon kernel for one sequence only until this has passed on a GPU."""
+    C, scaling, n = 64, 3.0, 600
+    q, k, v, w = make_inputs(2, hq, hkv, n, 128, seed=5, dtype=torch.bfloat16)
+    G = hq // hkv
+    bm, gp = tile_rows(G, C, 64), padded_group(G)
+    s = summarize(k, w, C)
+    tau, log_g, _, mask, counts = route(q, s, C, scaling, bm, route_bm=tile_rows(G, C, 128))
+    offsets, ids = chunk_lists(mask, counts)
+    bias = listed_bias(q, s, tau, log_g, offsets, counts, ids, scaling=scaling, sigma=1.0, estimate_diagonal=True,
+                       bm=bm, gp=gp).half()  # fmt: skip
+    want, want_lse = attend(q, k, v, s, tau, log_g, offsets, counts, ids, chunk_size=C, scaling=scaling, bm=bm,
+                            gp=gp, bias=bias, diagonal_last=True, tma=True, num_stages=3)  # fmt: skip
+    got, lse = gluon_attend(q, k, v, offsets, counts, ids, bias, chunk_size=C, bm=bm, gp=gp)
+    assert rel(got, want) < 2e-3 and rel(lse, want_lse) < 1e-4
+    assert rel(got[1], want[1]) < 2e-3  # the second sequence on its own
+
+
+@needs_gpu
+@pytest.mark.parametrize("b, hq, hkv, n", [(1, 32, 8, 1500), (1, 32, 2, 777)])
 def test_dash_attention_with_the_gluon_kernel_equals_it_without(monkeypatch, b, hq, hkv, n):
     """On an sm_90 GPU in bf16 ``dash_attention`` runs the Gluon attention: its output equals the
-    Triton attention's (``ATTEND_GLUON`` off) and the reference's, for one and two sequences."""
+    Triton attention's (``ATTEND_GLUON`` off) and the reference's."""
     from dashbench.kernels import dash_attention
     from dashbench.kernels.dash import interface
     from dashbench.kernels.reference import dash_attention_reference
