@@ -74,7 +74,7 @@ def main() -> int:
     ap.add_argument("--chunk", type=int, default=64)
     ap.add_argument("--variants", default="route,attend",
                     help="extra timings per row: route (router launch settings), attend (attention "
-                         "warps/stages/TMA), storedtune (the stored-bias attention's warps, stages and diagonal order), gluon (the experimental Gluon attention against it), gluonpair (the warp-specialized Gluon attention over pairs of tiles), pingpong (two tiles a CTA taking turns), rows128 (attention tiles of 128 rows), rows32 (of 32 rows), noprior (the attention over the "
+                         "warps/stages/TMA), storedtune (the stored-bias attention's warps, stages and diagonal order), gluon (the experimental Gluon attention against it), gluonpair (the warp-specialized Gluon attention over pairs of tiles), pingpong (two tiles a CTA taking turns), ws (a producer warp for the K/V), rows128 (attention tiles of 128 rows), rows32 (of 32 rows), noprior (the attention over the "
                          "same lists without the prior: its cost), mmarows (the routing dot's fp32 q in "
                          "the tensor cores' layout), rough (the router's solver on one-product scores first, on and "
                          "off), diaglast (the diagonal chunk after the listed ones, 2 and 3 stages), diagmma (that with the routing "
@@ -286,10 +286,12 @@ def main() -> int:
                                 variants[f"{tag}_ms"] = bench(lambda: gluon_pair_attend(
                                     q, k, v, offsets, tile_count, ids, bias, *pl, **pkw))  # fmt: skip
                         del bias, base, base_lse, pl
-                    if "pingpong" in extra and q.dtype != torch.float32:
-                        # two tiles a CTA, warpgroups taking turns to issue products (experimental)
+                    if ("pingpong" in extra or "ws" in extra) and q.dtype != torch.float32:
+                        # experimental Gluon attentions beside gluon_attend: two tiles a CTA taking
+                        # turns to issue products (pingpong); a producer warp for the K/V (ws)
                         from dashbench.kernels.dash.gluon_attend import gluon_attend
                         from dashbench.kernels.dash.gluon_pingpong_attend import gluon_pingpong_attend
+                        from dashbench.kernels.dash.gluon_ws_attend import gluon_ws_attend
 
                         bias = listed_bias(*bias_args, **bias_kw).half()
                         cfg = {**prod, **attend_config(k, v, True)}
@@ -299,11 +301,11 @@ def main() -> int:
                         gkw = dict(chunk_size=C, bm=bm, gp=padded_group(G))
                         variants["gluon_ms"] = bench(lambda: gluon_attend(q, k, v, offsets, tile_count, ids, bias,
                                                                           **gkw))  # fmt: skip
-                        for stages in (3, 2):
-                            tag = f"pingpong_s{stages}"
+                        runs = [(f"ws_s{st}", gluon_ws_attend, st) for st in (3, 4) if "ws" in extra]
+                        runs += [(f"pingpong_s{st}", gluon_pingpong_attend, st) for st in (3, 2) if "pingpong" in extra]
+                        for tag, kernel, stages in runs:
                             try:
-                                got, lse = gluon_pingpong_attend(q, k, v, offsets, tile_count, ids, bias, stages=stages,
-                                                                 **gkw)  # fmt: skip
+                                got, lse = kernel(q, k, v, offsets, tile_count, ids, bias, stages=stages, **gkw)
                             except Exception as e:  # recorded, not fatal
                                 variants[f"{tag}_error"] = f"{type(e).__name__}: {str(e)[:300]}"
                                 continue
@@ -311,7 +313,7 @@ def main() -> int:
                             variants[f"{tag}_lse_rel_diff"] = relative_error(lse, base_lse)
                             del got, lse
                             if variants[f"{tag}_rel_diff"] < 5e-3:  # time only what was checked
-                                variants[f"{tag}_ms"] = bench(lambda: gluon_pingpong_attend(
+                                variants[f"{tag}_ms"] = bench(lambda: kernel(
                                     q, k, v, offsets, tile_count, ids, bias, stages=stages, **gkw))  # fmt: skip
                         del bias, base, base_lse
                     if "storedtune" in extra:  # the stored-bias attention's launch: warps, stages, diagonal

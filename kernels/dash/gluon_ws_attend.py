@@ -1,0 +1,267 @@
+"""Experimental (stop 21, compiled for sm_90, not yet run): ``gluon_attend`` with its K/V
+requests moved to a producer warp (warp specialization, FA3's producer), so that the
+consumer warpgroup's step holds only its wgmmas, waits and softmax.
+
+Why: in ``gluon_attend``'s sm_90 build about 80 of the ~382 instructions a warp issues per
+listed chunk, and 3 of its CTA barriers, request the next K/V tile by TMA (the elected thread,
+its predicates and the slot's address arithmetic); every warp of the warpgroup runs them. Here
+a one-warp partition walks the tile's list (chunk ids loaded an entry ahead), waits for a free
+slot of the ring and issues the TMA loads; the consumer waits for its data and frees the slot
+(an mbarrier arrive) after the step's PV: 318 instructions a warp per chunk and 2 barriers
+(sm_90 build, Triton 3.6), the softmax between the waits. Launched at 128 registers a thread,
+the producer's warpgroup gives back all but 24 and the consumer's rises to 232, so two CTAs
+(115 KB of shared memory each) share an SM as ``gluon_attend``'s do. Same tiles, lists, stored
+biases and arithmetic as ``gluon_attend``.
+
+Compiled for sm_90 on the CPU only (tests/kernels/dash/test_gluon_attend.py); its GPU test
+compares it with ``attend`` before it may be timed (``bench_dash.py --variants ws``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from triton.experimental import gluon
+from triton.experimental.gluon import language as gl
+from triton.experimental.gluon.language.nvidia.hopper import (
+    fence_async_shared,
+    mbarrier,
+    warpgroup_mma,
+    warpgroup_mma_wait,
+)
+from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
+
+from dashbench.kernels.dash.gluon_attend import (
+    LOG2E,
+    _entry_bias_words,
+    _entry_chunk,
+    _entry_scores,
+    _listed_update,
+    _tma_load,
+)
+
+
+@gluon.jit
+def _ws_producer(Q, k_desc, v_desc, OFFSETS, COUNTS, IDS, BIAS, OUT, LSE, q_smem, k_bufs, v_bufs, ready, empty, t, bh,
+                 N, n_tiles, stride_qb, stride_qh, stride_qn, stride_ob, stride_oh, stride_on, sm_scale,
+                 HKV: gl.constexpr, G: gl.constexpr, GP: gl.constexpr, BM: gl.constexpr, C: gl.constexpr,
+                 D: gl.constexpr, STAGES: gl.constexpr):  # fmt: skip
+    """One warp: the tile's listed chunks and then its own chunk, K and V by TMA into the ring
+    as the consumer frees its slots."""
+    own = (t * BM) // C
+    kv_row0 = bh * N
+    tile = bh * n_tiles + t
+    start = gl.load(OFFSETS + tile)
+    n_listed = gl.load(COUNTS + tile)
+    c_next = _entry_chunk(IDS, start, 0, n_listed, own)
+    for e in range(0, n_listed + 1):
+        slot = e % STAGES
+        c = c_next
+        c_next = _entry_chunk(IDS, start, e + 1, n_listed, own)
+        mbarrier.wait(empty.index(slot), ((e // STAGES) & 1) ^ 1)  # a fresh barrier passes parity 1
+        bar = ready.index(slot)
+        mbarrier.expect(bar, k_desc.block_type.nbytes + v_desc.block_type.nbytes)
+        _tma_load(k_desc, [kv_row0 + c * C, 0], bar, k_bufs.index(slot))
+        _tma_load(v_desc, [kv_row0 + c * C, 0], bar, v_bufs.index(slot))
+
+
+@gluon.jit
+def _ws_consumer(Q, k_desc, v_desc, OFFSETS, COUNTS, IDS, BIAS, OUT, LSE, q_smem, k_bufs, v_bufs, ready, empty, t, bh,
+                 N, n_tiles, stride_qb, stride_qh, stride_qn, stride_ob, stride_oh, stride_on, sm_scale,
+                 HKV: gl.constexpr, G: gl.constexpr, GP: gl.constexpr, BM: gl.constexpr, C: gl.constexpr,
+                 D: gl.constexpr, STAGES: gl.constexpr):  # fmt: skip
+    """One warpgroup: ``gluon_attend``'s steps over the data the producer delivers."""
+    R: gl.constexpr = GP * BM
+    NW: gl.constexpr = 4
+    b = (bh // HKV).to(gl.int64)
+    h = (bh % HKV).to(gl.int64)
+    own = (t * BM) // C
+    s_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[NW, 1],
+                                                       instr_shape=[16, C, 16])  # fmt: skip
+    o_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[NW, 1],
+                                                       instr_shape=[16, D, 16])  # fmt: skip
+    p_layout: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=o_layout, k_width=2)
+    ld_layout: gl.constexpr = gl.BlockedLayout([1, 8], [4, 8], [NW, 1], [1, 0])
+
+    lrows = gl.arange(0, R, layout=gl.SliceLayout(1, ld_layout))
+    ldims = gl.arange(0, D, layout=gl.SliceLayout(0, ld_layout))
+    lqi = t.to(gl.int64) * BM + lrows % BM
+    lvalid = (lqi < N) & (lrows // BM < G)
+    lhead = h * G + lrows // BM
+    q = gl.load(Q + b * stride_qb + lhead[:, None] * stride_qh + lqi[:, None] * stride_qn + ldims[None, :],
+                mask=lvalid[:, None], other=0.0)  # fmt: skip
+    q_smem.store(q)
+    fence_async_shared()  # the wgmmas read q through the async proxy
+
+    tile = bh * n_tiles + t
+    start = gl.load(OFFSETS + tile)
+    n_listed = gl.load(COUNTS + tile)
+    rows = gl.arange(0, R, layout=gl.SliceLayout(1, s_layout))
+    keys = gl.arange(0, C, layout=gl.SliceLayout(0, s_layout))
+    pos = t * BM + rows % BM
+    zero_s = gl.zeros([R, C], gl.float32, layout=s_layout)
+    m_i = gl.full([R], -1.0e30, gl.float32, layout=gl.SliceLayout(1, s_layout))
+    mbarrier.wait(ready.index(0), 0)
+    qk = warpgroup_mma(q_smem, k_bufs.index(0).permute((1, 0)), zero_s, use_acc=False, is_async=True)
+    qk = warpgroup_mma_wait(num_outstanding=0, deps=(qk,))
+    s = _entry_scores(qk, _entry_bias_words(BIAS, start, 0, n_listed, rows, BM), 0, n_listed, own, pos, rows, keys,
+                      sm_scale, BM, C)  # fmt: skip
+    m_i = gl.maximum(m_i, gl.max(s, axis=1))
+    p = gl.exp2(s - m_i[:, None])
+    l_i = gl.sum(p, axis=1)
+    alpha = gl.full([R], 1.0, gl.float32, layout=gl.SliceLayout(1, s_layout))
+    acc = gl.zeros([R, D], gl.float32, layout=o_layout)
+    for i in range(0, n_listed - 1):
+        mbarrier.wait(ready.index((i + 1) % STAGES), ((i + 1) // STAGES) & 1)
+        qk_next = warpgroup_mma(q_smem, k_bufs.index((i + 1) % STAGES).permute((1, 0)), zero_s, use_acc=False,
+                                is_async=True)  # fmt: skip
+        acc = acc * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None]
+        p_op = gl.convert_layout(p.to(Q.dtype.element_ty), p_layout)
+        acc = warpgroup_mma(p_op, v_bufs.index(i % STAGES), acc, is_async=True)
+        words = _entry_bias_words(BIAS, start, i + 1, n_listed, rows, BM)
+        qk = warpgroup_mma_wait(num_outstanding=1, deps=(qk_next,))
+        p, alpha, m_i, l_i = _listed_update(qk, words, m_i, l_i, rows, sm_scale, BM)
+        acc = warpgroup_mma_wait(num_outstanding=0, deps=(acc, p_op))[0]
+        mbarrier.arrive(empty.index(i % STAGES), count=1)  # entry i's slot: its PV is done
+    if n_listed > 0:  # the own chunk's step beside the last listed entry's PV
+        last = n_listed - 1
+        mbarrier.wait(ready.index(n_listed % STAGES), (n_listed // STAGES) & 1)
+        qk_next = warpgroup_mma(q_smem, k_bufs.index(n_listed % STAGES).permute((1, 0)), zero_s, use_acc=False,
+                                is_async=True)  # fmt: skip
+        acc = acc * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None]
+        p_op = gl.convert_layout(p.to(Q.dtype.element_ty), p_layout)
+        acc = warpgroup_mma(p_op, v_bufs.index(last % STAGES), acc, is_async=True)
+        qk = warpgroup_mma_wait(num_outstanding=1, deps=(qk_next,))
+        s = _entry_scores(qk, gl.zeros_like(rows), n_listed, n_listed, own, pos, rows, keys, sm_scale, BM, C)
+        m_new = gl.maximum(m_i, gl.max(s, axis=1))
+        alpha = gl.exp2(m_i - m_new)
+        p = gl.exp2(s - m_new[:, None])
+        l_i = l_i * alpha + gl.sum(p, axis=1)
+        m_i = m_new
+        acc = warpgroup_mma_wait(num_outstanding=0, deps=(acc, p_op))[0]
+    acc = acc * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None]
+    p_op = gl.convert_layout(p.to(Q.dtype.element_ty), p_layout)
+    acc = warpgroup_mma(p_op, v_bufs.index(n_listed % STAGES), acc, is_async=True)
+    acc = warpgroup_mma_wait(num_outstanding=0, deps=(acc, p_op))[0]
+
+    orows = gl.arange(0, R, layout=gl.SliceLayout(1, o_layout))
+    odims = gl.arange(0, D, layout=gl.SliceLayout(0, o_layout))
+    oqi = t.to(gl.int64) * BM + orows % BM
+    ovalid = (oqi < N) & (orows // BM < G)
+    ohead = h * G + orows // BM
+    out = acc / gl.convert_layout(l_i, gl.SliceLayout(1, o_layout))[:, None]
+    gl.store(OUT + b * stride_ob + ohead[:, None] * stride_oh + oqi[:, None] * stride_on + odims[None, :],
+             out.to(OUT.dtype.element_ty), mask=ovalid[:, None])  # fmt: skip
+    qi = t.to(gl.int64) * BM + rows % BM
+    valid = (qi < N) & (rows // BM < G)
+    head = h * G + rows // BM
+    gl.store(LSE + (b * HKV * G + head) * N + qi, (m_i + gl.log2(l_i)) * 0.6931471805599453, mask=valid)
+
+
+@gluon.jit
+def _gluon_ws_attend_kernel(
+    Q, k_desc, v_desc, OFFSETS, COUNTS, IDS, BIAS, OUT, LSE,
+    stride_qb, stride_qh, stride_qn, stride_ob, stride_oh, stride_on,
+    N, n_tiles, sm_scale,
+    HKV: gl.constexpr, G: gl.constexpr, GP: gl.constexpr, BM: gl.constexpr, C: gl.constexpr,
+    D: gl.constexpr, STAGES: gl.constexpr, Q_LAYOUT: gl.constexpr, PRODUCER_REGS: gl.constexpr,
+    num_warps: gl.constexpr,
+):  # fmt: skip
+    R: gl.constexpr = GP * BM
+    t = n_tiles - 1 - gl.program_id(0)  # the longest tiles first
+    bh = gl.program_id(1)
+    q_smem = gl.allocate_shared_memory(Q.dtype.element_ty, [R, D], Q_LAYOUT)
+    k_bufs = gl.allocate_shared_memory(k_desc.dtype, [STAGES, C, D], k_desc.layout)
+    v_bufs = gl.allocate_shared_memory(v_desc.dtype, [STAGES, C, D], v_desc.layout)
+    ready = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
+    empty = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
+    for i in gl.static_range(STAGES):
+        mbarrier.init(ready.index(i), count=1)
+        mbarrier.init(empty.index(i), count=1)
+    gl.warp_specialize([
+        (_ws_consumer, (Q, k_desc, v_desc, OFFSETS, COUNTS, IDS, BIAS, OUT, LSE, q_smem, k_bufs, v_bufs, ready, empty,
+                        t, bh, N, n_tiles, stride_qb, stride_qh, stride_qn, stride_ob, stride_oh, stride_on, sm_scale,
+                        HKV, G, GP, BM, C, D, STAGES)),
+        (_ws_producer, (Q, k_desc, v_desc, OFFSETS, COUNTS, IDS, BIAS, OUT, LSE, q_smem, k_bufs, v_bufs, ready, empty,
+                        t, bh, N, n_tiles, stride_qb, stride_qh, stride_qn, stride_ob, stride_oh, stride_on, sm_scale,
+                        HKV, G, GP, BM, C, D, STAGES)),
+    ], [1], [PRODUCER_REGS])  # fmt: skip
+
+
+def gluon_ws_attend(q, k, v, offsets, counts, ids, bias, *, chunk_size: int, bm: int, gp: int, stages: int = 3,
+                    maxnreg: int = 128, producer_regs: int = 24):  # fmt: skip
+    """``gluon_attend`` with a producer warp issuing the K/V loads; same arguments and result.
+    ``maxnreg`` bounds every warp's registers at launch (128: two CTAs of two warpgroups an SM);
+    the consumer warpgroup then takes what the producer's, at ``producer_regs``, gives back
+    (232 at the defaults, sm_90 build). Experimental: see the module notes."""
+    B, Hq, N, D = q.shape
+    Hkv = k.shape[1]
+    C = chunk_size
+    if q.dtype not in (torch.bfloat16, torch.float16) or k.dtype != q.dtype or v.dtype != q.dtype:
+        raise ValueError("gluon_ws_attend takes bf16 or fp16 q, k, v of one dtype")
+    if bias.dtype != torch.float16 or bias.shape != (max(1, ids.numel()), bm) or bm % 2:
+        raise ValueError(f"bias must be fp16 [{max(1, ids.numel())}, {bm}] with an even bm (prior.listed_bias)")
+    if gp * bm != 64 or stages < 2:
+        raise ValueError("gluon_ws_attend runs 64-row tiles with at least 2 stages")
+    if k.shape != (B, Hkv, N, D) or v.shape != k.shape:
+        raise ValueError(f"k and v must be [B, Hkv, N, D] = {[B, Hkv, N, D]}; got {list(k.shape)}, {list(v.shape)}")
+    if B * Hkv * N >= 2**31:
+        raise ValueError("the TMA rows of the [B * Hkv * N, D] key view must fit int32")
+    k2 = k.contiguous().view(B * Hkv * N, D)
+    v2 = v.contiguous().view(B * Hkv * N, D)
+    gl_dtype = gl.bfloat16 if q.dtype == torch.bfloat16 else gl.float16
+    kv_layout = gl.NVMMASharedLayout.get_default_for([C, D], gl_dtype)
+    k_desc = TensorDescriptor(k2, list(k2.shape), list(k2.stride()), [C, D], kv_layout)
+    v_desc = TensorDescriptor(v2, list(v2.shape), list(v2.stride()), [C, D], kv_layout)
+    out = torch.empty_like(q)
+    lse = torch.empty(B, Hq, N, device=q.device, dtype=torch.float32)
+    n_tiles = counts.shape[2]
+    _gluon_ws_attend_kernel[(n_tiles, B * Hkv)](
+        q, k_desc, v_desc, offsets, counts, ids, bias.view(torch.int32), out, lse,
+        q.stride(0), q.stride(1), q.stride(2), out.stride(0), out.stride(1), out.stride(2),
+        N, n_tiles, LOG2E / math.sqrt(D),
+        HKV=Hkv, G=Hq // Hkv, GP=gp, BM=bm, C=C, D=D, STAGES=stages,
+        Q_LAYOUT=gl.NVMMASharedLayout.get_default_for([gp * bm, D], gl_dtype), PRODUCER_REGS=producer_regs,
+        num_warps=4, maxnreg=maxnreg,
+    )  # fmt: skip
+    return out, lse
+
+
+def compile_for_sm90(G: int = 4, D: int = 128, chunk_size: int = 64, stages: int = 3, maxnreg: int = 128,
+                     producer_regs: int = 24):  # fmt: skip
+    """The kernel compiled ahead of time for an H100 (no GPU needed), bf16, 64-row tiles."""
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.experimental.gluon._runtime import GluonASTSource
+    from triton.runtime.jit import mangle_type
+
+    from dashbench.kernels.dash.route import padded_group, tile_rows
+
+    C = chunk_size
+    gp, bm = padded_group(G), tile_rows(G, C, 64)
+    rows = torch.zeros(1024, D, dtype=torch.bfloat16)
+    layout = gl.NVMMASharedLayout.get_default_for([C, D], gl.bfloat16)
+    desc = mangle_type(TensorDescriptor(rows, list(rows.shape), list(rows.stride()), [C, D], layout))
+    fn = _gluon_ws_attend_kernel
+    types = {"Q": "*bf16", "k_desc": desc, "v_desc": desc, "OFFSETS": "*i64", "COUNTS": "*i32", "IDS": "*i32",
+             "BIAS": "*i32", "OUT": "*bf16", "LSE": "*fp32", "sm_scale": "fp32"}  # fmt: skip
+    consts = dict(HKV=8, G=G, GP=gp, BM=bm, C=C, D=D, STAGES=stages, PRODUCER_REGS=producer_regs, num_warps=4,
+                  Q_LAYOUT=gl.NVMMASharedLayout.get_default_for([gp * bm, D], gl.bfloat16))  # fmt: skip
+    sig = {n: "constexpr" if n in consts else types.get(n, "i32") for n in fn.arg_names}
+    attrs = {(i,): [["tt.divisibility", 16]] for i, n in enumerate(fn.arg_names)
+             if sig[n].startswith("*") or (n.startswith("stride") and sig[n] == "i32")}  # fmt: skip
+    return triton.compile(GluonASTSource(fn, sig, consts, attrs), target=GPUTarget("cuda", 90, 128),
+                          options={"num_warps": 4, "maxnreg": maxnreg})  # fmt: skip
+
+
+if __name__ == "__main__":  # python -m dashbench.kernels.dash.gluon_ws_attend: sm_90 resources, schedule
+    import sys
+
+    from dashbench.kernels.dash.compile_check import resources
+    from dashbench.kernels.dash.gluon_attend import sass_schedule
+
+    for G, D, stages in ((4, 128, 3), (16, 128, 3), (4, 128, 4), (1, 64, 3)):
+        kernel = compile_for_sm90(G, D, stages=stages)
+        print(f"G={G} D={D} stages={stages} {resources(kernel)}: {' '.join(sass_schedule(kernel))}")
+    sys.stdout.flush()
