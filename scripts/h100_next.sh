@@ -1,4 +1,4 @@
-# Issue 3, first device call of the next stop (prepared at stop 21). ~5 min. Carry .whl.
+# Issue 3, first device call of the next stop (prepared at stop 21). ~6 min. Carry .whl.
 #   DASHBENCH_GIT_COMMIT=<sha> bash scripts/h100_next.sh
 # FA3's ping-pong for the Gluon attention with the turn handed over after the QKᵀ's wait, so
 # that each warpgroup's softmax stays between its two waits (stop 21's call j handed it over
@@ -7,7 +7,9 @@
 # gluon_attend in one process (32k and 128k, structured 25%). Also the Gluon attention over two
 # sequences (dash_attention runs it for one until this passes: lift use_gluon_attend's B == 1),
 # and gluon_ws_attend (a producer warp issues the K/V loads: 318 instructions a warp per chunk
-# against 382, two CTAs an SM at 128 registers launched, 232 for the consumer).
+# against 382, two CTAs an SM at 128 registers launched, 232 for the consumer). Last, where the
+# 3-6 ms go that dash_attention takes beyond its stages since the Gluon attention
+# (scripts/probe_prefill_gap.py: host time of each call, profiler gaps).
 source scripts/device_setup.sh
 {
   timeout 150 python3 -m pytest -q -rf -p no:cacheprovider -p no:warnings tests/kernels/dash/test_gluon_attend.py \
@@ -15,4 +17,7 @@ source scripts/device_setup.sh
   echo
   PYTHONPATH=scripts:$PYTHONPATH timeout 150 python3 scripts/bench_dash.py --seqlen 32k,128k --hkv 8,2 \
       --inputs structured --densities 0.25 --variants pingpong,ws --out $OUT 2>&1 | grep -v -i warn | cut -c1-1500
+  echo
+  PYTHONPATH=scripts:$PYTHONPATH timeout 120 python3 scripts/probe_prefill_gap.py --seqlen 128k --hkv 8 2>&1 \
+      | grep -v -i warn | tail -45
 } 2>&1 | tee $OUT/log.txt
