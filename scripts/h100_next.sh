@@ -13,7 +13,8 @@
 source scripts/device_setup.sh
 {
   timeout 150 python3 -m pytest -q -rf -p no:cacheprovider -p no:warnings tests/kernels/dash/test_gluon_attend.py \
-      -k "pingpong or two_sequences or ws_" 2>&1 | tail -6
+      tests/kernels/dash/test_gluon_pingpong_attend.py tests/kernels/dash/test_gluon_ws_attend.py \
+      -k "pingpong or two_sequences or ws" 2>&1 | tail -6
   echo
   PYTHONPATH=scripts:$PYTHONPATH timeout 150 python3 scripts/bench_dash.py --seqlen 32k,128k --hkv 8,2 \
       --inputs structured --densities 0.25 --variants pingpong,ws --out $OUT 2>&1 | grep -v -i warn | cut -c1-1500

@@ -1,5 +1,5 @@
-"""The experimental Gluon attention (kernels/dash/gluon_attend.py): its sm_90 schedule (no GPU
-needed), its refusals, and on the GPU its output against ``attend``."""
+"""The Gluon attention (kernels/dash/gluon_attend.py): its sm_90 schedule (no GPU needed), its
+refusals and dispatch, and on the GPU its output against ``attend``."""
 
 import os
 import subprocess
@@ -77,67 +77,6 @@ def test_gluon_attention_equals_attend(dtype, hq, hkv, n, d, rows, q_regs):
     assert rel(got, want) < 2e-3 and rel(lse, want_lse) < 1e-4
 
 
-def test_pair_lists_are_the_unions_with_membership():
-    """``pair_lists``: each pair of tiles' union of chunks, ascending, with bit 29 for the first
-    tile's chunks and bit 30 for the second's; an odd tile count leaves the last pair one tile."""
-    from dashbench.kernels.dash.gluon_pair_attend import pair_lists
-
-    gen = torch.Generator().manual_seed(3)
-    B, Hkv, n_tiles, n_words = 2, 3, 7, 3
-    bits = torch.rand(B, Hkv, n_tiles, n_words * 32, generator=gen) < 0.3
-    weights = torch.tensor([1 << i for i in range(31)] + [-(1 << 31)], dtype=torch.int64)
-    mask = (bits.view(B, Hkv, n_tiles, n_words, 32).long() * weights).sum(-1).to(torch.int32)
-    dev = "cuda" if torch.cuda.is_available() else "cpu"  # on the CPU through the interpreter
-    offsets, counts, ids = pair_lists(mask.to(dev), torch.zeros(B, Hkv, n_tiles, dtype=torch.int32, device=dev))
-    offsets, counts, ids = offsets.cpu(), counts.cpu(), ids.cpu()
-    assert counts.shape == (B, Hkv, 4)
-    for b in range(B):
-        for h in range(Hkv):
-            for p in range(4):
-                a = set(torch.nonzero(bits[b, h, 2 * p]).flatten().tolist())
-                c = set(torch.nonzero(bits[b, h, 2 * p + 1]).flatten().tolist()) if 2 * p + 1 < n_tiles else set()
-                want = [x | (int(x in a) << 29) | (int(x in c) << 30) for x in sorted(a | c)]
-                got = ids[offsets[b, h, p]: offsets[b, h, p] + counts[b, h, p]].tolist()
-                assert got == want
-
-
-@needs_gpu
-@pytest.mark.parametrize("stages", [2, 4])
-@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
-@pytest.mark.parametrize("hq, hkv, n, d", [(8, 2, 1000, 128), (32, 2, 777, 128), (6, 2, 700, 128), (4, 2, 900, 64)])
-def test_gluon_pair_attention_equals_attend(dtype, hq, hkv, n, d, stages):
-    """Two tiles a CTA over their lists' union (warp-specialized): odd tile counts (the last
-    pair one tile), 4, 16, 3 (padded) and 2 heads a KV head, head dims 128 and 64: output and
-    log-sum-exp equal ``attend``'s over the same lists and stored biases."""
-    from dashbench.kernels.dash.gluon_pair_attend import gluon_pair_attend, pair_lists
-
-    C, scaling = 64, 3.0
-    q, k, v, w = make_inputs(1, hq, hkv, n, d, seed=n + 1, dtype=dtype)
-    G = hq // hkv
-    bm, gp = tile_rows(G, C, 64), padded_group(G)
-    s = summarize(k, w, C)
-    tau, log_g, _, mask, counts = route(q, s, C, scaling, bm, route_bm=tile_rows(G, C, 128))
-    offsets, ids = chunk_lists(mask, counts)
-    p_off, p_cnt, p_ids = pair_lists(mask, counts)
-    assert int(counts.max()) > 2 and int(p_cnt.sum()) < int(counts.sum())  # the tiles share chunks
-    bias = listed_bias(q, s, tau, log_g, offsets, counts, ids, scaling=scaling, sigma=1.0, estimate_diagonal=True,
-                       bm=bm, gp=gp).half()  # fmt: skip
-    want, want_lse = attend(q, k, v, s, tau, log_g, offsets, counts, ids, chunk_size=C, scaling=scaling, bm=bm,
-                            gp=gp, bias=bias, diagonal_last=True, tma=True, num_stages=3)  # fmt: skip
-    got, lse = gluon_pair_attend(q, k, v, offsets, counts, ids, bias, p_off, p_cnt, p_ids, chunk_size=C, bm=bm, gp=gp,
-                                 stages=stages)  # fmt: skip
-    assert rel(got, want) < 2e-3 and rel(lse, want_lse) < 1e-4
-
-
-def test_pair_attention_compiles_for_sm90_without_spills():
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    proc = subprocess.run([sys.executable, "-m", "dashbench.kernels.dash.gluon_pair_attend"], env=env,
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("G=")]
-    assert proc.returncode == 0 and len(lines) == 4, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert all("stack 0 B" in line for line in lines), lines
-
-
 def test_dash_attention_runs_the_gluon_kernel_only_where_it_is_checked():
     """``use_gluon_attend`` refuses what the Gluon kernel's tests do not cover: no fp16 biases,
     CPU tensors (the interpreter), fp32 biases."""
@@ -194,74 +133,3 @@ def test_dash_attention_with_the_gluon_kernel_equals_it_without(monkeypatch, b, 
     want = dash_attention(q, k, v, w, chunk_size=64, scaling=3.0)
     ref = dash_attention_reference(q.double(), k.double(), v.double(), w.double(), chunk_size=64, scaling=3.0)
     assert rel(got, want) < 2e-3 and rel(got, ref) < 1e-2
-
-
-@needs_gpu
-@pytest.mark.parametrize("hq, hkv, n, d", [(8, 2, 1000, 128), (32, 2, 777, 128), (6, 2, 700, 128), (4, 4, 513, 64)])
-def test_gluon_pingpong_attention_equals_attend(hq, hkv, n, d):
-    """Two tiles a CTA, their warpgroups taking turns to issue products: odd tile counts (the
-    last CTA one tile), lists of unequal length, 4, 16, 3 (padded) and 1 heads a KV head."""
-    from dashbench.kernels.dash.gluon_pingpong_attend import gluon_pingpong_attend
-
-    C, scaling = 64, 3.0
-    q, k, v, w = make_inputs(1, hq, hkv, n, d, seed=n + 3, dtype=torch.bfloat16)
-    G = hq // hkv
-    bm, gp = tile_rows(G, C, 64), padded_group(G)
-    s = summarize(k, w, C)
-    tau, log_g, _, mask, counts = route(q, s, C, scaling, bm, route_bm=tile_rows(G, C, 128))
-    offsets, ids = chunk_lists(mask, counts)
-    bias = listed_bias(q, s, tau, log_g, offsets, counts, ids, scaling=scaling, sigma=1.0, estimate_diagonal=True,
-                       bm=bm, gp=gp).half()  # fmt: skip
-    want, want_lse = attend(q, k, v, s, tau, log_g, offsets, counts, ids, chunk_size=C, scaling=scaling, bm=bm,
-                            gp=gp, bias=bias, diagonal_last=True, tma=True, num_stages=3)  # fmt: skip
-    got, lse = gluon_pingpong_attend(q, k, v, offsets, counts, ids, bias, chunk_size=C, bm=bm, gp=gp)
-    assert rel(got, want) < 2e-3 and rel(lse, want_lse) < 1e-4
-
-
-def test_pingpong_attention_compiles_for_sm90_without_spills():
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    proc = subprocess.run([sys.executable, "-m", "dashbench.kernels.dash.gluon_pingpong_attend"], env=env,
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("G=")]
-    assert proc.returncode == 0 and len(lines) == 4, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert all("stack 0 B" in line for line in lines), lines
-    # each warpgroup's loop (one per partition) keeps its softmax between its two waits
-    assert all(line.count("HGMMA DEPBAR1 EX2 DEPBAR0") >= 2 for line in lines), lines
-    # two rings of 3 stages and two q tiles fit the 227 KB a CTA may take
-    assert all(int(line.split("shared ")[1].split(" B")[0]) <= 232448 for line in lines), lines
-
-
-@needs_gpu
-@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
-@pytest.mark.parametrize("hq, hkv, n, d", [(8, 2, 1000, 128), (32, 2, 777, 128), (6, 2, 700, 128), (4, 4, 513, 64)])
-def test_gluon_ws_attention_equals_attend(dtype, hq, hkv, n, d):
-    """A producer warp requesting the K/V tiles for the consumer warpgroup: odd lengths, 4, 16,
-    3 (padded) and 1 heads a KV head, both half dtypes."""
-    from dashbench.kernels.dash.gluon_ws_attend import gluon_ws_attend
-
-    C, scaling = 64, 3.0
-    q, k, v, w = make_inputs(1, hq, hkv, n, d, seed=n + 4, dtype=dtype)
-    G = hq // hkv
-    bm, gp = tile_rows(G, C, 64), padded_group(G)
-    s = summarize(k, w, C)
-    tau, log_g, _, mask, counts = route(q, s, C, scaling, bm, route_bm=tile_rows(G, C, 128))
-    offsets, ids = chunk_lists(mask, counts)
-    bias = listed_bias(q, s, tau, log_g, offsets, counts, ids, scaling=scaling, sigma=1.0, estimate_diagonal=True,
-                       bm=bm, gp=gp).half()  # fmt: skip
-    want, want_lse = attend(q, k, v, s, tau, log_g, offsets, counts, ids, chunk_size=C, scaling=scaling, bm=bm,
-                            gp=gp, bias=bias, diagonal_last=True, tma=True, num_stages=3)  # fmt: skip
-    got, lse = gluon_ws_attend(q, k, v, offsets, counts, ids, bias, chunk_size=C, bm=bm, gp=gp)
-    assert rel(got, want) < 2e-3 and rel(lse, want_lse) < 1e-4
-
-
-def test_ws_attention_compiles_for_sm90_without_spills():
-    """The consumer's loop keeps its softmax between its waits, nothing spills, and two CTAs'
-    shared memory fits an SM."""
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    proc = subprocess.run([sys.executable, "-m", "dashbench.kernels.dash.gluon_ws_attend"], env=env,
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("G=")]
-    assert proc.returncode == 0 and len(lines) == 4, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert all("stack 0 B" in line and "HGMMA DEPBAR1 EX2 DEPBAR0" in line for line in lines), lines
-    (line,) = [line for line in lines if line.startswith("G=4 D=128 stages=3")]
-    assert int(line.split("shared ")[1].split(" B")[0]) < 113 * 1024 + 1024, line

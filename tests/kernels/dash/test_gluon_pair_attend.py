@@ -1,0 +1,78 @@
+"""The experimental warp-specialized pair attention (kernels/dash/gluon_pair_attend.py): its
+lists, its sm_90 build, and on the GPU its output against ``attend``."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from _common import make_inputs, rel
+
+from dashbench.kernels.dash.attend import attend
+from dashbench.kernels.dash.prior import listed_bias
+from dashbench.kernels.dash.route import chunk_lists, padded_group, route, tile_rows
+from dashbench.kernels.dash.summarize import summarize
+
+needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="Gluon kernels run only on a GPU")
+
+
+def test_pair_lists_are_the_unions_with_membership():
+    """``pair_lists``: each pair of tiles' union of chunks, ascending, with bit 29 for the first
+    tile's chunks and bit 30 for the second's; an odd tile count leaves the last pair one tile."""
+    from dashbench.kernels.dash.gluon_pair_attend import pair_lists
+
+    gen = torch.Generator().manual_seed(3)
+    B, Hkv, n_tiles, n_words = 2, 3, 7, 3
+    bits = torch.rand(B, Hkv, n_tiles, n_words * 32, generator=gen) < 0.3
+    weights = torch.tensor([1 << i for i in range(31)] + [-(1 << 31)], dtype=torch.int64)
+    mask = (bits.view(B, Hkv, n_tiles, n_words, 32).long() * weights).sum(-1).to(torch.int32)
+    dev = "cuda" if torch.cuda.is_available() else "cpu"  # on the CPU through the interpreter
+    offsets, counts, ids = pair_lists(mask.to(dev), torch.zeros(B, Hkv, n_tiles, dtype=torch.int32, device=dev))
+    offsets, counts, ids = offsets.cpu(), counts.cpu(), ids.cpu()
+    assert counts.shape == (B, Hkv, 4)
+    for b in range(B):
+        for h in range(Hkv):
+            for p in range(4):
+                a = set(torch.nonzero(bits[b, h, 2 * p]).flatten().tolist())
+                c = set(torch.nonzero(bits[b, h, 2 * p + 1]).flatten().tolist()) if 2 * p + 1 < n_tiles else set()
+                want = [x | (int(x in a) << 29) | (int(x in c) << 30) for x in sorted(a | c)]
+                got = ids[offsets[b, h, p]: offsets[b, h, p] + counts[b, h, p]].tolist()
+                assert got == want
+
+
+@needs_gpu
+@pytest.mark.parametrize("stages", [2, 4])
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("hq, hkv, n, d", [(8, 2, 1000, 128), (32, 2, 777, 128), (6, 2, 700, 128), (4, 2, 900, 64)])
+def test_gluon_pair_attention_equals_attend(dtype, hq, hkv, n, d, stages):
+    """Two tiles a CTA over their lists' union (warp-specialized): odd tile counts (the last
+    pair one tile), 4, 16, 3 (padded) and 2 heads a KV head, head dims 128 and 64: output and
+    log-sum-exp equal ``attend``'s over the same lists and stored biases."""
+    from dashbench.kernels.dash.gluon_pair_attend import gluon_pair_attend, pair_lists
+
+    C, scaling = 64, 3.0
+    q, k, v, w = make_inputs(1, hq, hkv, n, d, seed=n + 1, dtype=dtype)
+    G = hq // hkv
+    bm, gp = tile_rows(G, C, 64), padded_group(G)
+    s = summarize(k, w, C)
+    tau, log_g, _, mask, counts = route(q, s, C, scaling, bm, route_bm=tile_rows(G, C, 128))
+    offsets, ids = chunk_lists(mask, counts)
+    p_off, p_cnt, p_ids = pair_lists(mask, counts)
+    assert int(counts.max()) > 2 and int(p_cnt.sum()) < int(counts.sum())  # the tiles share chunks
+    bias = listed_bias(q, s, tau, log_g, offsets, counts, ids, scaling=scaling, sigma=1.0, estimate_diagonal=True,
+                       bm=bm, gp=gp).half()  # fmt: skip
+    want, want_lse = attend(q, k, v, s, tau, log_g, offsets, counts, ids, chunk_size=C, scaling=scaling, bm=bm,
+                            gp=gp, bias=bias, diagonal_last=True, tma=True, num_stages=3)  # fmt: skip
+    got, lse = gluon_pair_attend(q, k, v, offsets, counts, ids, bias, p_off, p_cnt, p_ids, chunk_size=C, bm=bm, gp=gp,
+                                 stages=stages)  # fmt: skip
+    assert rel(got, want) < 2e-3 and rel(lse, want_lse) < 1e-4
+
+
+def test_pair_attention_compiles_for_sm90_without_spills():
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    proc = subprocess.run([sys.executable, "-m", "dashbench.kernels.dash.gluon_pair_attend"], env=env,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("G=")]
+    assert proc.returncode == 0 and len(lines) == 4, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert all("stack 0 B" in line for line in lines), lines

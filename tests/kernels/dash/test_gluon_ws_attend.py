@@ -1,0 +1,53 @@
+"""The experimental producer-warp attention (kernels/dash/gluon_ws_attend.py): its sm_90 build
+and on the GPU its output against ``attend``."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from _common import make_inputs, rel
+
+from dashbench.kernels.dash.attend import attend
+from dashbench.kernels.dash.prior import listed_bias
+from dashbench.kernels.dash.route import chunk_lists, padded_group, route, tile_rows
+from dashbench.kernels.dash.summarize import summarize
+
+needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="Gluon kernels run only on a GPU")
+
+
+@needs_gpu
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("hq, hkv, n, d", [(8, 2, 1000, 128), (32, 2, 777, 128), (6, 2, 700, 128), (4, 4, 513, 64)])
+def test_gluon_ws_attention_equals_attend(dtype, hq, hkv, n, d):
+    """A producer warp requesting the K/V tiles for the consumer warpgroup: odd lengths, 4, 16,
+    3 (padded) and 1 heads a KV head, both half dtypes."""
+    from dashbench.kernels.dash.gluon_ws_attend import gluon_ws_attend
+
+    C, scaling = 64, 3.0
+    q, k, v, w = make_inputs(1, hq, hkv, n, d, seed=n + 4, dtype=dtype)
+    G = hq // hkv
+    bm, gp = tile_rows(G, C, 64), padded_group(G)
+    s = summarize(k, w, C)
+    tau, log_g, _, mask, counts = route(q, s, C, scaling, bm, route_bm=tile_rows(G, C, 128))
+    offsets, ids = chunk_lists(mask, counts)
+    bias = listed_bias(q, s, tau, log_g, offsets, counts, ids, scaling=scaling, sigma=1.0, estimate_diagonal=True,
+                       bm=bm, gp=gp).half()  # fmt: skip
+    want, want_lse = attend(q, k, v, s, tau, log_g, offsets, counts, ids, chunk_size=C, scaling=scaling, bm=bm,
+                            gp=gp, bias=bias, diagonal_last=True, tma=True, num_stages=3)  # fmt: skip
+    got, lse = gluon_ws_attend(q, k, v, offsets, counts, ids, bias, chunk_size=C, bm=bm, gp=gp)
+    assert rel(got, want) < 2e-3 and rel(lse, want_lse) < 1e-4
+
+
+def test_ws_attention_compiles_for_sm90_without_spills():
+    """The consumer's loop keeps its softmax between its waits, nothing spills, and two CTAs'
+    shared memory fits an SM."""
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    proc = subprocess.run([sys.executable, "-m", "dashbench.kernels.dash.gluon_ws_attend"], env=env,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("G=")]
+    assert proc.returncode == 0 and len(lines) == 4, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert all("stack 0 B" in line and "HGMMA DEPBAR1 EX2 DEPBAR0" in line for line in lines), lines
+    (line,) = [line for line in lines if line.startswith("G=4 D=128 stages=3")]
+    assert int(line.split("shared ")[1].split(" B")[0]) < 113 * 1024 + 1024, line
