@@ -112,7 +112,10 @@ class Dash(_DashBase):
             else:
                 _, stats = dash_attention(q.detach(), k.detach(), v.detach(), w, chunk_size=chunk_size, scaling=scaling,
                                           return_stats=True)  # fmt: skip
-        return {"token_density": stats.mean_density, "compute_density": stats.compute_density}
+        row = {"token_density": stats.mean_density, "compute_density": stats.compute_density}
+        if stats.attention_kernel == "gluon-sm90":  # the row names the kernel that ran its attention
+            row["backend"] = "Triton (attention: Gluon, sm_90)"
+        return row
 
 
 @register

@@ -8,7 +8,7 @@ import torch
 
 from dashbench.kernels.dash.attend import attend, tma_ready
 from dashbench.kernels.dash.backward import dash_backward
-from dashbench.kernels.dash.prior import listed_bias, stored_bias_bytes
+from dashbench.kernels.dash.prior import bias_dtype, listed_bias, stored_bias_bytes
 from dashbench.kernels.dash.route import chunk_lists, padded_group, route, tile_rows
 from dashbench.kernels.dash.summarize import summarize
 from dashbench.kernels.reference.dash import DashStats, check_dash_inputs
@@ -189,8 +189,15 @@ def dash_attention(
                                             float(sigma), bool(estimate_diagonal))  # fmt: skip
     if not return_stats:
         return out
-    bm = tile_rows(q.shape[1] // k.shape[1], chunk_size, ATTEND_ROWS)
-    return out, routing_stats(count, tile_count, chunk_size, q.shape[2], bm)
+    G = q.shape[1] // k.shape[1]
+    bm = tile_rows(G, chunk_size, ATTEND_ROWS)
+    stats = routing_stats(count, tile_count, chunk_size, q.shape[2], bm)
+    # the forward's choice, from what it decided on: stored biases (and their dtype), the device
+    stored = use_stored_bias(q, k, int(tile_count.sum()), bm, sigma)
+    probe = torch.empty(0, dtype=bias_dtype(q.dtype, sigma), device=q.device) if stored else None
+    gluon = use_gluon_attend(q, k.contiguous(), v.contiguous(), probe, bm, padded_group(G), chunk_size)
+    stats.attention_kernel = "gluon-sm90" if gluon else "triton"
+    return out, stats
 
 
 def routing_stats(count, tile_count, chunk_size: int, n: int, bm: int) -> DashStats:

@@ -39,6 +39,8 @@ class DashStats:
         for the reference, which computes exactly the per-token sets. Compare it with
         :attr:`pair_density`, the same fraction for (token, chunk) pairs: tiles that take the
         union of their tokens' chunks compute at least that much.
+    attention_kernel: which kernel computed the attention stage (``"gluon-sm90"``, ``"triton"``;
+        ``None`` for the reference).
     """
 
     active_chunks: torch.Tensor
@@ -46,6 +48,7 @@ class DashStats:
     compute_density: float | None = None
     positions: torch.Tensor | None = None
     chunk_size: int = 0
+    attention_kernel: str | None = None
 
     @property
     def pair_density(self) -> float:

@@ -91,6 +91,16 @@ def test_dash_attention_runs_the_gluon_kernel_only_where_it_is_checked():
     assert not use_gluon_attend(torch.cat([q, q]), torch.cat([k, k]), torch.cat([k, k]), half, 16, 4, 64)
 
 
+def test_stats_name_the_attention_kernel():
+    """``return_stats`` says which kernel computed the attention: for fp16 inputs (fp32 biases)
+    the Triton one on every device (the GPU test below checks the Gluon case)."""
+    from dashbench.kernels import dash_attention
+
+    q, k, v, w = make_inputs(1, 4, 2, 200, 64, seed=9, dtype=torch.float16)
+    _, stats = dash_attention(q, k, v, w, chunk_size=64, scaling=3.0, return_stats=True)
+    assert stats.attention_kernel == "triton"
+
+
 @needs_gpu
 @pytest.mark.parametrize("hq, hkv", [(16, 4), (32, 2)])
 def test_gluon_attention_of_two_sequences_equals_attend(hq, hkv):
@@ -127,8 +137,8 @@ def test_dash_attention_with_the_gluon_kernel_equals_it_without(monkeypatch, b, 
     calls = []
     real = interface.use_gluon_attend
     monkeypatch.setattr(interface, "use_gluon_attend", lambda *a: calls.append(real(*a)) or calls[-1])
-    got = dash_attention(q, k, v, w, chunk_size=64, scaling=3.0)
-    assert calls == [True]
+    got, stats = dash_attention(q, k, v, w, chunk_size=64, scaling=3.0, return_stats=True)
+    assert calls[0] is True and stats.attention_kernel == "gluon-sm90"
     monkeypatch.setattr(interface, "ATTEND_GLUON", False)
     want = dash_attention(q, k, v, w, chunk_size=64, scaling=3.0)
     ref = dash_attention_reference(q.double(), k.double(), v.double(), w.double(), chunk_size=64, scaling=3.0)
