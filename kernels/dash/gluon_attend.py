@@ -56,19 +56,33 @@ def _issue_entry(k_desc, v_desc, k_bufs, v_bufs, bars, c, j, live, kv_row0, C: g
 
 @gluon.jit
 def _entry_bias_words(BIAS, start, j, n_listed, rows, BM: gl.constexpr):
-    """Entry ``j``'s stored fp16 biases as int32 pairs, one a row (0 past the listed chunks)."""
+    """Entry ``j``'s stored biases, one word a row (0 past the listed chunks): fp16 biases as
+    int32 pairs (``BIAS`` an int32 view), or fp32 biases as they are."""
     token = rows % BM
-    return gl.load(BIAS + (start + gl.minimum(j, gl.maximum(n_listed - 1, 0))) * (BM // 2) + token // 2,
-                   mask=(rows >= 0) & (j < n_listed), other=0)  # fmt: skip
+    entry = start + gl.minimum(j, gl.maximum(n_listed - 1, 0))
+    if BIAS.dtype.element_ty == gl.float32:
+        words = gl.load(BIAS + entry * BM + token, mask=(rows >= 0) & (j < n_listed), other=0.0)
+    else:
+        words = gl.load(BIAS + entry * (BM // 2) + token // 2, mask=(rows >= 0) & (j < n_listed), other=0)
+    return words
+
+
+@gluon.jit
+def _bias_values(words, rows, BM: gl.constexpr):
+    """The fp32 bias of each row from ``_entry_bias_words``."""
+    if words.dtype == gl.float32:
+        bias = words
+    else:
+        half = gl.where((rows % BM) % 2 == 0, words, words >> 16) & 0xFFFF
+        bias = half.to(gl.int16).to(gl.float16, bitcast=True).to(gl.float32)
+    return bias
 
 
 @gluon.jit
 def _entry_scores(qk, words, j, n_listed, own, pos, rows, keys, sm_scale, BM: gl.constexpr, C: gl.constexpr):
     """Base-2 scores of entry ``j`` from its raw product: listed chunks get their stored fp16
     bias (``words``: ``_entry_bias_words``), the own chunk bias 0 and the causal mask."""
-    half = gl.where((rows % BM) % 2 == 0, words, words >> 16) & 0xFFFF
-    bias = half.to(gl.int16).to(gl.float16, bitcast=True).to(gl.float32)
-    s = qk * sm_scale + bias[:, None]
+    s = qk * sm_scale + _bias_values(words, rows, BM)[:, None]
     c = gl.where(j < n_listed, -1, own)  # -1: a listed (earlier, complete) chunk, no mask
     kpos = c * C + keys
     return gl.where((c < 0) | (kpos[None, :] <= pos[:, None]), s, float("-inf"))
@@ -79,8 +93,7 @@ def _listed_update(qk, words, m_i, l_i, rows, sm_scale, BM: gl.constexpr):
     """The online softmax's step over a listed chunk (complete, no mask): its bias is constant
     along a row, so the row max is taken on the raw product and scale, bias and max fold into one
     FMA an element before the ex2 (-inf biases, unrouted tokens, give p = 0)."""
-    half = gl.where((rows % BM) % 2 == 0, words, words >> 16) & 0xFFFF
-    bias = half.to(gl.int16).to(gl.float16, bitcast=True).to(gl.float32)
+    bias = _bias_values(words, rows, BM)
     m_new = gl.maximum(m_i, gl.max(qk, axis=1) * sm_scale + bias)
     alpha = gl.exp2(m_i - m_new)
     p = gl.exp2(qk * sm_scale + (bias - m_new)[:, None])
@@ -219,9 +232,9 @@ def _gluon_attend_kernel(
 
 def gluon_attend(q, k, v, offsets, counts, ids, bias, *, chunk_size: int, bm: int, gp: int, stages: int = 3,
                  q_regs: bool = False):  # fmt: skip
-    """``attend(..., bias=bias, diagonal_last=True)`` for bf16/fp16 q, k, v with fp16 stored
-    biases (``prior.listed_bias``, fp16 for bf16 q at sigma >= 1; ``.half()`` them otherwise);
-    returns ``(out, lse)``. Tiles of ``gp * bm`` = 64 rows (one warpgroup) or 128 (two);
+    """``attend(..., bias=bias, diagonal_last=True)`` for bf16/fp16 q, k, v with stored biases
+    (``prior.listed_bias``: fp16 for bf16 q at sigma >= 1, fp32 otherwise); returns
+    ``(out, lse)``. (fp32 biases: compiled, GPU test written, not yet run on a GPU.) Tiles of ``gp * bm`` = 64 rows (one warpgroup) or 128 (two);
     ``q_regs``: q as the QKᵀ's register operand instead of shared memory. Experimental: see the
     module notes."""
     B, Hq, N, D = q.shape
@@ -229,8 +242,8 @@ def gluon_attend(q, k, v, offsets, counts, ids, bias, *, chunk_size: int, bm: in
     C = chunk_size
     if q.dtype not in (torch.bfloat16, torch.float16) or k.dtype != q.dtype or v.dtype != q.dtype:
         raise ValueError("gluon_attend takes bf16 or fp16 q, k, v of one dtype")
-    if bias.dtype != torch.float16 or bias.shape != (max(1, ids.numel()), bm) or bm % 2:
-        raise ValueError(f"bias must be fp16 [{max(1, ids.numel())}, {bm}] with an even bm (prior.listed_bias)")
+    if bias.dtype not in (torch.float16, torch.float32) or bias.shape != (max(1, ids.numel()), bm) or bm % 2:
+        raise ValueError(f"bias must be fp16 or fp32 [{max(1, ids.numel())}, {bm}] with an even bm (prior.listed_bias)")
     if gp * bm not in (64, 128) or stages < 2:
         raise ValueError("gluon_attend runs tiles of 64 or 128 rows (gp * bm) with at least 2 stages")
     num_warps = gp * bm // 16  # a warpgroup per 64 rows
@@ -248,7 +261,7 @@ def gluon_attend(q, k, v, offsets, counts, ids, bias, *, chunk_size: int, bm: in
     lse = torch.empty(B, Hq, N, device=q.device, dtype=torch.float32)
     n_tiles = counts.shape[2]
     _gluon_attend_kernel[(n_tiles, B * Hkv)](
-        q, k_desc, v_desc, offsets, counts, ids, bias.view(torch.int32), out, lse,
+        q, k_desc, v_desc, offsets, counts, ids, bias.view(torch.int32) if bias.dtype == torch.float16 else bias, out, lse,
         q.stride(0), q.stride(1), q.stride(2), out.stride(0), out.stride(1), out.stride(2),
         N, n_tiles, LOG2E / math.sqrt(D),
         HKV=Hkv, G=Hq // Hkv, GP=gp, BM=bm, C=C, D=D, STAGES=stages,
@@ -259,7 +272,7 @@ def gluon_attend(q, k, v, offsets, counts, ids, bias, *, chunk_size: int, bm: in
 
 
 def compile_for_sm90(G: int = 4, D: int = 128, chunk_size: int = 64, stages: int = 3, rows: int = 64,
-                     q_regs: bool = False):  # fmt: skip
+                     q_regs: bool = False, bias_fp32: bool = False):  # fmt: skip
     """The kernel compiled ahead of time for an H100 (no GPU needed), bf16, tiles of ``rows``."""
     import triton
     from triton.backends.compiler import GPUTarget
@@ -276,7 +289,7 @@ def compile_for_sm90(G: int = 4, D: int = 128, chunk_size: int = 64, stages: int
     desc = mangle_type(TensorDescriptor(rows, list(rows.shape), list(rows.stride()), [C, D], layout))
     fn = _gluon_attend_kernel
     types = {"Q": "*bf16", "k_desc": desc, "v_desc": desc, "OFFSETS": "*i64", "COUNTS": "*i32", "IDS": "*i32",
-             "BIAS": "*i32", "OUT": "*bf16", "LSE": "*fp32", "sm_scale": "fp32"}  # fmt: skip
+             "BIAS": "*fp32" if bias_fp32 else "*i32", "OUT": "*bf16", "LSE": "*fp32", "sm_scale": "fp32"}  # fmt: skip
     consts = dict(HKV=8, G=G, GP=gp, BM=bm, C=C, D=D, STAGES=stages, num_warps=warps, Q_REGS=bool(q_regs),
                   Q_LAYOUT=gl.NVMMASharedLayout.get_default_for([gp * bm, D], gl.bfloat16))  # fmt: skip
     sig = {n: "constexpr" if n in consts else types.get(n, "i32") for n in fn.arg_names}
@@ -317,10 +330,11 @@ if __name__ == "__main__":  # python -m dashbench.kernels.dash.gluon_attend: the
 
     from dashbench.kernels.dash.compile_check import resources
 
-    for G, D, stages, rows, q_regs in ((4, 128, 2, 64, False), (4, 128, 3, 64, False), (16, 128, 2, 64, False),
-                                       (1, 64, 3, 64, False), (4, 128, 3, 64, True), (4, 128, 3, 128, False),
-                                       (4, 128, 2, 128, True)):  # fmt: skip
-        kernel = compile_for_sm90(G, D, stages=stages, rows=rows, q_regs=q_regs)
-        print(f"G={G} D={D} stages={stages} rows={rows} q_regs={int(q_regs)} {resources(kernel)}: "
-              f"{' '.join(sass_schedule(kernel))}")
+    for G, D, stages, rows, q_regs, f32 in ((4, 128, 2, 64, False, False), (4, 128, 3, 64, False, False),
+                                            (16, 128, 2, 64, False, False), (1, 64, 3, 64, False, False),
+                                            (4, 128, 3, 64, True, False), (4, 128, 3, 128, False, False),
+                                            (4, 128, 2, 128, True, False), (4, 128, 3, 64, False, True)):  # fmt: skip
+        kernel = compile_for_sm90(G, D, stages=stages, rows=rows, q_regs=q_regs, bias_fp32=f32)
+        print(f"G={G} D={D} stages={stages} rows={rows} q_regs={int(q_regs)}{' fp32 biases' if f32 else ''} "
+              f"{resources(kernel)}: {' '.join(sass_schedule(kernel))}")
     sys.stdout.flush()

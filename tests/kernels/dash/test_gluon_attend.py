@@ -27,7 +27,7 @@ def test_softmax_runs_while_the_pv_product_is_in_flight():
     proc = subprocess.run([sys.executable, "-m", "dashbench.kernels.dash.gluon_attend"], env=env,
                           capture_output=True, text=True, timeout=600)  # fmt: skip
     lines = [line for line in proc.stdout.splitlines() if line.startswith("G=")]
-    assert proc.returncode == 0 and len(lines) == 7, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert proc.returncode == 0 and len(lines) == 8, proc.stdout[-2000:] + proc.stderr[-2000:]
     for line in lines:
         assert "stack 0 B" in line, line  # no spills
         # The 64-row tiles with q in shared memory (the timed configuration) keep the softmax
@@ -40,6 +40,26 @@ def test_softmax_runs_while_the_pv_product_is_in_flight():
     assert int(line.split("shared ")[1].split(" B")[0]) < 113 * 1024, line
 
 
+@needs_gpu
+@pytest.mark.parametrize("hq, hkv, n, d", [(8, 2, 1000, 128), (32, 2, 777, 128), (4, 4, 513, 64)])
+def test_fp32_biases_equal_attend(hq, hkv, n, d):
+    """fp16 inputs with their fp32 stored biases (``prior.bias_dtype``), read as they are."""
+    C, scaling = 64, 3.0
+    q, k, v, w = make_inputs(1, hq, hkv, n, d, seed=n + 6, dtype=torch.float16)
+    G = hq // hkv
+    bm, gp = tile_rows(G, C, 64), padded_group(G)
+    s = summarize(k, w, C)
+    tau, log_g, _, mask, counts = route(q, s, C, scaling, bm, route_bm=tile_rows(G, C, 128))
+    offsets, ids = chunk_lists(mask, counts)
+    bias = listed_bias(q, s, tau, log_g, offsets, counts, ids, scaling=scaling, sigma=1.0, estimate_diagonal=True,
+                       bm=bm, gp=gp)  # fmt: skip
+    assert bias.dtype == torch.float32
+    want, want_lse = attend(q, k, v, s, tau, log_g, offsets, counts, ids, chunk_size=C, scaling=scaling, bm=bm,
+                            gp=gp, bias=bias, diagonal_last=True, tma=True, num_stages=3)  # fmt: skip
+    got, lse = gluon_attend(q, k, v, offsets, counts, ids, bias, chunk_size=C, bm=bm, gp=gp)
+    assert rel(got, want) < 2e-3 and rel(lse, want_lse) < 1e-4
+
+
 def test_unsupported_inputs_are_refused():
     q = torch.zeros(1, 4, 64, 128)
     ids = torch.zeros(3, dtype=torch.int32)
@@ -47,8 +67,9 @@ def test_unsupported_inputs_are_refused():
         gluon_attend(q, q[:, :1], q[:, :1], None, None, ids, torch.zeros(3, 16, dtype=torch.float16),
                      chunk_size=64, bm=16, gp=4)  # fmt: skip
     q = q.bfloat16()
-    with pytest.raises(ValueError, match="bias must be fp16"):
-        gluon_attend(q, q[:, :1], q[:, :1], None, None, ids, torch.zeros(3, 16), chunk_size=64, bm=16, gp=4)
+    with pytest.raises(ValueError, match="bias must be fp16 or fp32"):
+        gluon_attend(q, q[:, :1], q[:, :1], None, None, ids, torch.zeros(3, 16, dtype=torch.float64), chunk_size=64,
+                     bm=16, gp=4)  # fmt: skip
 
 
 @needs_gpu
