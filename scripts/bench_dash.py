@@ -65,6 +65,22 @@ def dense_baselines(q, k, v):
     return out
 
 
+
+def check_then_time(variants: dict, tag: str, call, base, base_lse) -> None:
+    """One call of an attention variant (``call() -> (out, lse)``) against the baseline's output
+    and log-sum-exp; timed only if its output is within 5e-3 (errors recorded, not fatal)."""
+    try:
+        got, lse = call()
+    except Exception as e:  # noqa: BLE001 - a failing variant must not end the run
+        variants[f"{tag}_error"] = f"{type(e).__name__}: {str(e)[:300]}"
+        return
+    variants[f"{tag}_rel_diff"] = relative_error(got, base)
+    variants[f"{tag}_lse_rel_diff"] = relative_error(lse, base_lse)
+    del got, lse
+    if variants[f"{tag}_rel_diff"] < 5e-3:  # time only what was checked
+        variants[f"{tag}_ms"] = bench(call)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seqlen", default="8k,32k,128k")
@@ -141,6 +157,16 @@ def main() -> int:
                     # listed_bias(*bias_args, **bias_kw): the prior's biases of these lists
                     bias_args = (q, s, tau, log_g, offsets, tile_count, ids)
                     bias_kw = dict(scaling=scaling, sigma=1.0, estimate_diagonal=True, bm=bm, gp=padded_group(G))
+
+                    def stored_baseline():
+                        """The Gluon variants' baseline: ``attend`` over fp16 stored biases as
+                        ``dash_attention``'s Triton path runs it, its output and time."""
+                        bias = listed_bias(*bias_args, **bias_kw).half()
+                        cfg = {**prod, **attend_config(k, v, True)}
+                        base, base_lse = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, bias=bias, **cfg)
+                        variants["attend_stored_ms"] = bench(lambda: attend(
+                            q, k, v, s, tau, log_g, offsets, tile_count, ids, bias=bias, **cfg))  # fmt: skip
+                        return bias, base, base_lse
                     t_bias = 0.0
                     if stored:
                         t_bias = bench(lambda: listed_bias(*bias_args, **bias_kw))
@@ -223,11 +249,7 @@ def main() -> int:
                     if "gluon" in extra and q.dtype != torch.float32:  # the Gluon attention (experimental)
                         from dashbench.kernels.dash.gluon_attend import gluon_attend
 
-                        bias = listed_bias(*bias_args, **bias_kw).half()
-                        cfg = {**prod, **attend_config(k, v, True)}
-                        base, base_lse = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, bias=bias, **cfg)
-                        variants["attend_stored_ms"] = bench(lambda: attend(
-                            q, k, v, s, tau, log_g, offsets, tile_count, ids, bias=bias, **cfg))  # fmt: skip
+                        bias, base, base_lse = stored_baseline()
                         # 64-row tiles (these lists); 128-row tiles (two warpgroups, wider lists),
                         # checked against the 64-row attention; q in shared memory or registers
                         lists = {64: (offsets, tile_count, ids, bias, bm)}
@@ -246,26 +268,14 @@ def main() -> int:
                             tag = f"gluon_r{rows}_s{stages}_q{'reg' if q_regs else 'smem'}"
                             lo, lc, li, lb, lbm = lists[rows]
                             gkw = dict(chunk_size=C, bm=lbm, gp=padded_group(G), stages=stages, q_regs=q_regs)
-                            try:
-                                got, lse = gluon_attend(q, k, v, lo, lc, li, lb, **gkw)
-                            except Exception as e:  # recorded, not fatal
-                                variants[f"{tag}_error"] = f"{type(e).__name__}: {str(e)[:300]}"
-                                continue
-                            variants[f"{tag}_rel_diff"] = relative_error(got, base)
-                            variants[f"{tag}_lse_rel_diff"] = relative_error(lse, base_lse)
-                            del got, lse
-                            if variants[f"{tag}_rel_diff"] < 5e-3:  # time only what was checked
-                                variants[f"{tag}_ms"] = bench(lambda: gluon_attend(q, k, v, lo, lc, li, lb, **gkw))
+                            check_then_time(variants, tag, lambda: gluon_attend(q, k, v, lo, lc, li, lb, **gkw), base,
+                                            base_lse)  # fmt: skip
                         del bias, base, base_lse, lists
                     if "gluonpair" in extra and q.dtype != torch.float32 and 2 * bm <= C:
                         # two tiles a CTA over their lists' union, warp-specialized (experimental)
                         from dashbench.kernels.dash.gluon_pair_attend import gluon_pair_attend, pair_lists
 
-                        bias = listed_bias(*bias_args, **bias_kw).half()
-                        cfg = {**prod, **attend_config(k, v, True)}
-                        base, base_lse = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, bias=bias, **cfg)
-                        variants["attend_stored_ms"] = bench(lambda: attend(
-                            q, k, v, s, tau, log_g, offsets, tile_count, ids, bias=bias, **cfg))  # fmt: skip
+                        bias, base, base_lse = stored_baseline()
                         pl = pair_lists(mask, tile_count)
                         variants["pair_lists_ms"] = bench(lambda: pair_lists(mask, tile_count))
                         # K/V loads: the pairs' unions (+ own chunk) against the tiles' lists (+ own)
@@ -274,17 +284,8 @@ def main() -> int:
                         for stages, regs in ((3, 232), (4, 232), (5, 232), (4, 240)):
                             tag = f"gluonpair_s{stages}_r{regs}"
                             pkw = dict(chunk_size=C, bm=bm, gp=padded_group(G), stages=stages, consumer_regs=regs)
-                            try:
-                                got, lse = gluon_pair_attend(q, k, v, offsets, tile_count, ids, bias, *pl, **pkw)
-                            except Exception as e:  # recorded, not fatal
-                                variants[f"{tag}_error"] = f"{type(e).__name__}: {str(e)[:300]}"
-                                continue
-                            variants[f"{tag}_rel_diff"] = relative_error(got, base)
-                            variants[f"{tag}_lse_rel_diff"] = relative_error(lse, base_lse)
-                            del got, lse
-                            if variants[f"{tag}_rel_diff"] < 5e-3:  # time only what was checked
-                                variants[f"{tag}_ms"] = bench(lambda: gluon_pair_attend(
-                                    q, k, v, offsets, tile_count, ids, bias, *pl, **pkw))  # fmt: skip
+                            check_then_time(variants, tag, lambda: gluon_pair_attend(
+                                q, k, v, offsets, tile_count, ids, bias, *pl, **pkw), base, base_lse)  # fmt: skip
                         del bias, base, base_lse, pl
                     if ("pingpong" in extra or "ws" in extra) and q.dtype != torch.float32:
                         # experimental Gluon attentions beside gluon_attend: two tiles a CTA taking
@@ -293,28 +294,15 @@ def main() -> int:
                         from dashbench.kernels.dash.gluon_pingpong_attend import gluon_pingpong_attend
                         from dashbench.kernels.dash.gluon_ws_attend import gluon_ws_attend
 
-                        bias = listed_bias(*bias_args, **bias_kw).half()
-                        cfg = {**prod, **attend_config(k, v, True)}
-                        base, base_lse = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, bias=bias, **cfg)
-                        variants["attend_stored_ms"] = bench(lambda: attend(
-                            q, k, v, s, tau, log_g, offsets, tile_count, ids, bias=bias, **cfg))  # fmt: skip
+                        bias, base, base_lse = stored_baseline()
                         gkw = dict(chunk_size=C, bm=bm, gp=padded_group(G))
                         variants["gluon_ms"] = bench(lambda: gluon_attend(q, k, v, offsets, tile_count, ids, bias,
                                                                           **gkw))  # fmt: skip
                         runs = [(f"ws_s{st}", gluon_ws_attend, st) for st in (3, 4) if "ws" in extra]
                         runs += [(f"pingpong_s{st}", gluon_pingpong_attend, st) for st in (3, 2) if "pingpong" in extra]
                         for tag, kernel, stages in runs:
-                            try:
-                                got, lse = kernel(q, k, v, offsets, tile_count, ids, bias, stages=stages, **gkw)
-                            except Exception as e:  # recorded, not fatal
-                                variants[f"{tag}_error"] = f"{type(e).__name__}: {str(e)[:300]}"
-                                continue
-                            variants[f"{tag}_rel_diff"] = relative_error(got, base)
-                            variants[f"{tag}_lse_rel_diff"] = relative_error(lse, base_lse)
-                            del got, lse
-                            if variants[f"{tag}_rel_diff"] < 5e-3:  # time only what was checked
-                                variants[f"{tag}_ms"] = bench(lambda: kernel(
-                                    q, k, v, offsets, tile_count, ids, bias, stages=stages, **gkw))  # fmt: skip
+                            check_then_time(variants, tag, lambda: kernel(
+                                q, k, v, offsets, tile_count, ids, bias, stages=stages, **gkw), base, base_lse)  # fmt: skip
                         del bias, base, base_lse
                     if "storedtune" in extra:  # the stored-bias attention's launch: warps, stages, diagonal
                         bias = listed_bias(*bias_args, **bias_kw)

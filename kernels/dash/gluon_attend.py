@@ -101,6 +101,59 @@ def _listed_update(qk, words, m_i, l_i, rows, sm_scale, BM: gl.constexpr):
 
 
 @gluon.jit
+def _first_update(qk, words, n_listed, own, pos, rows, keys, sm_scale, m_floor, BM: gl.constexpr, C: gl.constexpr):
+    """The online softmax's start at list entry 0 (a listed chunk, or the own chunk if none is
+    listed): ``(p, m, l)``."""
+    s = _entry_scores(qk, words, 0, n_listed, own, pos, rows, keys, sm_scale, BM, C)
+    m_i = gl.maximum(m_floor, gl.max(s, axis=1))
+    p = gl.exp2(s - m_i[:, None])
+    return p, m_i, gl.sum(p, axis=1)
+
+
+@gluon.jit
+def _own_update(qk, m_i, l_i, n_listed, own, pos, rows, keys, sm_scale, BM: gl.constexpr, C: gl.constexpr):
+    """The online softmax's step over the tile's own chunk (bias 0, causally masked)."""
+    s = _entry_scores(qk, gl.zeros_like(rows), n_listed, n_listed, own, pos, rows, keys, sm_scale, BM, C)
+    m_new = gl.maximum(m_i, gl.max(s, axis=1))
+    alpha = gl.exp2(m_i - m_new)
+    p = gl.exp2(s - m_new[:, None])
+    return p, alpha, m_new, l_i * alpha + gl.sum(p, axis=1)
+
+
+@gluon.jit
+def _load_q_rows(Q, b, h, t, N, stride_qb, stride_qh, stride_qn, R: gl.constexpr, BM: gl.constexpr,
+                 G: gl.constexpr, D: gl.constexpr, NW: gl.constexpr):  # fmt: skip
+    """Tile ``t``'s q rows (head g, token), zero past the sequence and the group."""
+    ld_layout: gl.constexpr = gl.BlockedLayout([1, 8], [4, 8], [NW, 1], [1, 0])
+    lrows = gl.arange(0, R, layout=gl.SliceLayout(1, ld_layout))
+    ldims = gl.arange(0, D, layout=gl.SliceLayout(0, ld_layout))
+    lqi = t.to(gl.int64) * BM + lrows % BM
+    lvalid = (lqi < N) & (lrows // BM < G)
+    lhead = h * G + lrows // BM
+    return gl.load(Q + b * stride_qb + lhead[:, None] * stride_qh + lqi[:, None] * stride_qn + ldims[None, :],
+                   mask=lvalid[:, None], other=0.0)  # fmt: skip
+
+
+@gluon.jit
+def _store_rows(OUT, LSE, acc, m_i, l_i, rows, b, h, t, N, stride_ob, stride_oh, stride_on, HKV: gl.constexpr,
+                G: gl.constexpr, R: gl.constexpr, BM: gl.constexpr, D: gl.constexpr,
+                o_layout: gl.constexpr):  # fmt: skip
+    """Tile ``t``'s output rows (``acc / l``) and natural-log log-sum-exp."""
+    orows = gl.arange(0, R, layout=gl.SliceLayout(1, o_layout))
+    odims = gl.arange(0, D, layout=gl.SliceLayout(0, o_layout))
+    oqi = t.to(gl.int64) * BM + orows % BM
+    ovalid = (oqi < N) & (orows // BM < G)
+    ohead = h * G + orows // BM
+    out = acc / gl.convert_layout(l_i, gl.SliceLayout(1, o_layout))[:, None]
+    gl.store(OUT + b * stride_ob + ohead[:, None] * stride_oh + oqi[:, None] * stride_on + odims[None, :],
+             out.to(OUT.dtype.element_ty), mask=ovalid[:, None])  # fmt: skip
+    qi = t.to(gl.int64) * BM + rows % BM
+    valid = (qi < N) & (rows // BM < G)
+    head = h * G + rows // BM
+    gl.store(LSE + (b * HKV * G + head) * N + qi, (m_i + gl.log2(l_i)) * 0.6931471805599453, mask=valid)
+
+
+@gluon.jit
 def _gluon_attend_kernel(
     Q, k_desc, v_desc, OFFSETS, COUNTS, IDS, BIAS, OUT, LSE,
     stride_qb, stride_qh, stride_qn, stride_ob, stride_oh, stride_on,
@@ -122,16 +175,9 @@ def _gluon_attend_kernel(
     o_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[num_warps, 1],
                                                        instr_shape=[16, D, 16])  # fmt: skip
     p_layout: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=o_layout, k_width=2)
-    ld_layout: gl.constexpr = gl.BlockedLayout([1, 8], [4, 8], [num_warps, 1], [1, 0])
 
     # q rows (head g, token): the A operand of every QKᵀ, from shared memory or (Q_REGS) registers
-    lrows = gl.arange(0, R, layout=gl.SliceLayout(1, ld_layout))
-    ldims = gl.arange(0, D, layout=gl.SliceLayout(0, ld_layout))
-    lqi = t.to(gl.int64) * BM + lrows % BM
-    lvalid = (lqi < N) & (lrows // BM < G)
-    lhead = h * G + lrows // BM
-    q = gl.load(Q + b * stride_qb + lhead[:, None] * stride_qh + lqi[:, None] * stride_qn + ldims[None, :],
-                mask=lvalid[:, None], other=0.0)  # fmt: skip
+    q = _load_q_rows(Q, b, h, t, N, stride_qb, stride_qh, stride_qn, R, BM, G, D, num_warps)
     if Q_REGS:  # half the QKᵀ's shared-memory reads, 16 KB of shared memory less a 64-row tile
         q_a = gl.convert_layout(q, gl.DotOperandLayout(operand_index=0, parent=s_layout, k_width=2))
     else:
@@ -163,11 +209,8 @@ def _gluon_attend_kernel(
     qk = warpgroup_mma_wait(num_outstanding=0, deps=(qk,))
     # entry 0's softmax before the loop; each step then overlaps one entry's PV with the next
     # entry's softmax
-    s = _entry_scores(qk, _entry_bias_words(BIAS, start, 0, n_listed, rows, BM), 0, n_listed, own, pos, rows, keys,
-                      sm_scale, BM, C)  # fmt: skip
-    m_i = gl.maximum(m_i, gl.max(s, axis=1))
-    p = gl.exp2(s - m_i[:, None])
-    l_i = gl.sum(p, axis=1)
+    p, m_i, l_i = _first_update(qk, _entry_bias_words(BIAS, start, 0, n_listed, rows, BM), n_listed, own, pos, rows,
+                                keys, sm_scale, m_i, BM, C)  # fmt: skip
     alpha = gl.full([R], 1.0, gl.float32, layout=gl.SliceLayout(1, s_layout))
     acc = gl.zeros([R, D], gl.float32, layout=o_layout)
     # Steps over the listed entries 1 .. n_listed - 1 (no mask), then the own chunk's step
@@ -201,12 +244,7 @@ def _gluon_attend_kernel(
         p_op = gl.convert_layout(p.to(Q.dtype.element_ty), p_layout)
         acc = warpgroup_mma(p_op, v_bufs.index(i % STAGES), acc, is_async=True)
         qk = warpgroup_mma_wait(num_outstanding=1, deps=(qk_next,))
-        s = _entry_scores(qk, gl.zeros_like(rows), n_listed, n_listed, own, pos, rows, keys, sm_scale, BM, C)
-        m_new = gl.maximum(m_i, gl.max(s, axis=1))
-        alpha = gl.exp2(m_i - m_new)
-        p = gl.exp2(s - m_new[:, None])
-        l_i = l_i * alpha + gl.sum(p, axis=1)
-        m_i = m_new
+        p, alpha, m_i, l_i = _own_update(qk, m_i, l_i, n_listed, own, pos, rows, keys, sm_scale, BM, C)
         acc = warpgroup_mma_wait(num_outstanding=0, deps=(acc, p_op))[0]
     # the own chunk's PV
     acc = acc * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None]
@@ -216,47 +254,72 @@ def _gluon_attend_kernel(
     for i in gl.static_range(STAGES):
         mbarrier.invalidate(bars.index(i))
 
-    orows = gl.arange(0, R, layout=gl.SliceLayout(1, o_layout))
-    odims = gl.arange(0, D, layout=gl.SliceLayout(0, o_layout))
-    oqi = t.to(gl.int64) * BM + orows % BM
-    ovalid = (oqi < N) & (orows // BM < G)
-    ohead = h * G + orows // BM
-    out = acc / gl.convert_layout(l_i, gl.SliceLayout(1, o_layout))[:, None]
-    gl.store(OUT + b * stride_ob + ohead[:, None] * stride_oh + oqi[:, None] * stride_on + odims[None, :],
-             out.to(OUT.dtype.element_ty), mask=ovalid[:, None])  # fmt: skip
-    qi = t.to(gl.int64) * BM + rows % BM
-    valid = (qi < N) & (rows // BM < G)
-    head = h * G + rows // BM
-    gl.store(LSE + (b * HKV * G + head) * N + qi, (m_i + gl.log2(l_i)) * 0.6931471805599453, mask=valid)
+    _store_rows(OUT, LSE, acc, m_i, l_i, rows, b, h, t, N, stride_ob, stride_oh, stride_on, HKV, G, R, BM, D,
+                o_layout)
+
+
+def check_inputs(name: str, q, k, v, ids, bias, bm: int, bias_dtypes=(torch.float16,)) -> None:
+    """The Gluon attentions' shared contract; ``ValueError`` names the problem."""
+    B, Hq, N, D = q.shape
+    Hkv = k.shape[1]
+    if q.dtype not in (torch.bfloat16, torch.float16) or k.dtype != q.dtype or v.dtype != q.dtype:
+        raise ValueError(f"{name} takes bf16 or fp16 q, k, v of one dtype")
+    if bias.dtype not in bias_dtypes or bias.shape != (max(1, ids.numel()), bm) or bm % 2:
+        kinds = " or ".join(str(d).removeprefix("torch.").replace("float", "fp") for d in bias_dtypes)
+        raise ValueError(f"bias must be {kinds} [{max(1, ids.numel())}, {bm}] with an even bm (prior.listed_bias)")
+    if k.shape != (B, Hkv, N, D) or v.shape != k.shape:
+        raise ValueError(f"k and v must be [B, Hkv, N, D] = {[B, Hkv, N, D]}; got {list(k.shape)}, {list(v.shape)}")
+    if B * Hkv * N >= 2**31:
+        raise ValueError("the TMA rows of the [B * Hkv * N, D] key view must fit int32")
+
+
+def kv_descriptors(k, v, chunk_size: int):
+    """TMA descriptors of one chunk's K and V rows in the ``[B * Hkv * N, D]`` views, and the
+    Gluon dtype."""
+    D = k.shape[-1]
+    gl_dtype = gl.bfloat16 if k.dtype == torch.bfloat16 else gl.float16
+    layout = gl.NVMMASharedLayout.get_default_for([chunk_size, D], gl_dtype)
+    descs = []
+    for x in (k, v):
+        x2 = x.contiguous().view(-1, D)
+        descs.append(TensorDescriptor(x2, list(x2.shape), list(x2.stride()), [chunk_size, D], layout))
+    return descs[0], descs[1], gl_dtype
+
+
+def compile_kernel_for_sm90(fn, consts: dict, D: int, chunk_size: int, bias_type: str = "*i32", **options):
+    """A Gluon attention kernel compiled ahead of time for an H100 (no GPU needed), bf16, with
+    the pointers and strides a launch would find 16-divisible."""
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.experimental.gluon._runtime import GluonASTSource
+    from triton.runtime.jit import mangle_type
+
+    rows = torch.zeros(1024, D, dtype=torch.bfloat16)  # only its type and layout matter
+    layout = gl.NVMMASharedLayout.get_default_for([chunk_size, D], gl.bfloat16)
+    desc = mangle_type(TensorDescriptor(rows, list(rows.shape), list(rows.stride()), [chunk_size, D], layout))
+    types = {"Q": "*bf16", "k_desc": desc, "v_desc": desc, "OFFSETS": "*i64", "COUNTS": "*i32", "IDS": "*i32",
+             "UOFF": "*i64", "UCNT": "*i32", "UIDS": "*i32", "BIAS": bias_type, "OUT": "*bf16", "LSE": "*fp32",
+             "sm_scale": "fp32"}  # fmt: skip
+    sig = {n: "constexpr" if n in consts else types.get(n, "i32") for n in fn.arg_names}
+    attrs = {(i,): [["tt.divisibility", 16]] for i, n in enumerate(fn.arg_names)
+             if sig[n].startswith("*") or (n.startswith("stride") and sig[n] == "i32")}  # fmt: skip
+    return triton.compile(GluonASTSource(fn, sig, consts, attrs), target=GPUTarget("cuda", 90, 128),
+                          options={"num_warps": consts["num_warps"], **options})  # fmt: skip
 
 
 def gluon_attend(q, k, v, offsets, counts, ids, bias, *, chunk_size: int, bm: int, gp: int, stages: int = 3,
                  q_regs: bool = False):  # fmt: skip
     """``attend(..., bias=bias, diagonal_last=True)`` for bf16/fp16 q, k, v with stored biases
-    (``prior.listed_bias``: fp16 for bf16 q at sigma >= 1, fp32 otherwise); returns
-    ``(out, lse)``. (fp32 biases: compiled, GPU test written, not yet run on a GPU.) Tiles of ``gp * bm`` = 64 rows (one warpgroup) or 128 (two);
-    ``q_regs``: q as the QKᵀ's register operand instead of shared memory. Experimental: see the
-    module notes."""
+    (``prior.listed_bias``: fp16 for bf16 q at sigma >= 1, fp32 otherwise; fp32 biases compiled,
+    their GPU test written, not yet run on a GPU); returns ``(out, lse)``. Tiles of ``gp * bm`` =
+    64 rows (one warpgroup) or 128 (two); ``q_regs``: q as the QKᵀ's register operand instead
+    of shared memory."""
     B, Hq, N, D = q.shape
     Hkv = k.shape[1]
-    C = chunk_size
-    if q.dtype not in (torch.bfloat16, torch.float16) or k.dtype != q.dtype or v.dtype != q.dtype:
-        raise ValueError("gluon_attend takes bf16 or fp16 q, k, v of one dtype")
-    if bias.dtype not in (torch.float16, torch.float32) or bias.shape != (max(1, ids.numel()), bm) or bm % 2:
-        raise ValueError(f"bias must be fp16 or fp32 [{max(1, ids.numel())}, {bm}] with an even bm (prior.listed_bias)")
+    check_inputs("gluon_attend", q, k, v, ids, bias, bm, (torch.float16, torch.float32))
     if gp * bm not in (64, 128) or stages < 2:
         raise ValueError("gluon_attend runs tiles of 64 or 128 rows (gp * bm) with at least 2 stages")
-    num_warps = gp * bm // 16  # a warpgroup per 64 rows
-    if k.shape != (B, Hkv, N, D) or v.shape != k.shape:
-        raise ValueError(f"k and v must be [B, Hkv, N, D] = {[B, Hkv, N, D]}; got {list(k.shape)}, {list(v.shape)}")
-    if B * Hkv * N >= 2**31:
-        raise ValueError("the TMA rows of the [B * Hkv * N, D] key view must fit int32")
-    k2 = k.contiguous().view(B * Hkv * N, D)
-    v2 = v.contiguous().view(B * Hkv * N, D)
-    gl_dtype = gl.bfloat16 if q.dtype == torch.bfloat16 else gl.float16
-    kv_layout = gl.NVMMASharedLayout.get_default_for([C, D], gl_dtype)
-    k_desc = TensorDescriptor(k2, list(k2.shape), list(k2.stride()), [C, D], kv_layout)
-    v_desc = TensorDescriptor(v2, list(v2.shape), list(v2.stride()), [C, D], kv_layout)
+    k_desc, v_desc, gl_dtype = kv_descriptors(k, v, chunk_size)
     out = torch.empty_like(q)
     lse = torch.empty(B, Hq, N, device=q.device, dtype=torch.float32)
     n_tiles = counts.shape[2]
@@ -264,9 +327,9 @@ def gluon_attend(q, k, v, offsets, counts, ids, bias, *, chunk_size: int, bm: in
         q, k_desc, v_desc, offsets, counts, ids, bias.view(torch.int32) if bias.dtype == torch.float16 else bias, out, lse,
         q.stride(0), q.stride(1), q.stride(2), out.stride(0), out.stride(1), out.stride(2),
         N, n_tiles, LOG2E / math.sqrt(D),
-        HKV=Hkv, G=Hq // Hkv, GP=gp, BM=bm, C=C, D=D, STAGES=stages,
+        HKV=Hkv, G=Hq // Hkv, GP=gp, BM=bm, C=chunk_size, D=D, STAGES=stages,
         Q_LAYOUT=gl.NVMMASharedLayout.get_default_for([gp * bm, D], gl_dtype), Q_REGS=bool(q_regs),
-        num_warps=num_warps,
+        num_warps=gp * bm // 16,  # a warpgroup per 64 rows
     )  # fmt: skip
     return out, lse
 
@@ -274,30 +337,12 @@ def gluon_attend(q, k, v, offsets, counts, ids, bias, *, chunk_size: int, bm: in
 def compile_for_sm90(G: int = 4, D: int = 128, chunk_size: int = 64, stages: int = 3, rows: int = 64,
                      q_regs: bool = False, bias_fp32: bool = False):  # fmt: skip
     """The kernel compiled ahead of time for an H100 (no GPU needed), bf16, tiles of ``rows``."""
-    import triton
-    from triton.backends.compiler import GPUTarget
-    from triton.experimental.gluon._runtime import GluonASTSource
-    from triton.runtime.jit import mangle_type
-
     from dashbench.kernels.dash.route import padded_group, tile_rows
 
-    C = chunk_size
-    gp, bm = padded_group(G), tile_rows(G, C, rows)
-    warps = gp * bm // 16
-    rows = torch.zeros(1024, D, dtype=torch.bfloat16)  # only its type and layout matter
-    layout = gl.NVMMASharedLayout.get_default_for([C, D], gl.bfloat16)
-    desc = mangle_type(TensorDescriptor(rows, list(rows.shape), list(rows.stride()), [C, D], layout))
-    fn = _gluon_attend_kernel
-    types = {"Q": "*bf16", "k_desc": desc, "v_desc": desc, "OFFSETS": "*i64", "COUNTS": "*i32", "IDS": "*i32",
-             "BIAS": "*fp32" if bias_fp32 else "*i32", "OUT": "*bf16", "LSE": "*fp32", "sm_scale": "fp32"}  # fmt: skip
-    consts = dict(HKV=8, G=G, GP=gp, BM=bm, C=C, D=D, STAGES=stages, num_warps=warps, Q_REGS=bool(q_regs),
-                  Q_LAYOUT=gl.NVMMASharedLayout.get_default_for([gp * bm, D], gl.bfloat16))  # fmt: skip
-    sig = {n: "constexpr" if n in consts else types.get(n, "i32") for n in fn.arg_names}
-    # as a launch specializes them: 16-divisible pointers and strides
-    attrs = {(i,): [["tt.divisibility", 16]] for i, n in enumerate(fn.arg_names)
-             if sig[n].startswith("*") or (n.startswith("stride") and sig[n] == "i32")}  # fmt: skip
-    return triton.compile(GluonASTSource(fn, sig, consts, attrs), target=GPUTarget("cuda", 90, 128),
-                          options={"num_warps": warps})  # fmt: skip
+    gp, bm = padded_group(G), tile_rows(G, chunk_size, rows)
+    consts = dict(HKV=8, G=G, GP=gp, BM=bm, C=chunk_size, D=D, STAGES=stages, num_warps=gp * bm // 16,
+                  Q_REGS=bool(q_regs), Q_LAYOUT=gl.NVMMASharedLayout.get_default_for([gp * bm, D], gl.bfloat16))  # fmt: skip
+    return compile_kernel_for_sm90(_gluon_attend_kernel, consts, D, chunk_size, "*fp32" if bias_fp32 else "*i32")
 
 
 def sass_schedule(kernel) -> list[str]:

@@ -35,15 +35,21 @@ from triton.experimental.gluon import language as gl
 from triton.experimental.gluon.language.nvidia.hopper import (
     fence_async_shared,
     mbarrier,
-    tma,
     warpgroup_mma,
     warpgroup_mma_wait,
 )
-from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
-LOG2E = 1.4426950408889634
+from dashbench.kernels.dash.gluon_attend import (
+    LOG2E,
+    _load_q_rows,
+    _store_rows,
+    _tma_load,
+    check_inputs,
+    compile_kernel_for_sm90,
+    kv_descriptors,
+)
+
 ID_BITS = 29  # chunk ids below 2**29; bits 29 and 30 say which tile of the pair listed the chunk
-_tma_load = getattr(tma, "async_load", None) or tma.async_copy_global_to_shared
 
 
 @triton.jit
@@ -137,15 +143,8 @@ def _consumer(k_desc, v_desc, k_bufs, v_bufs, ready, empty, Q, OUT, LSE, OFFSETS
     o_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[NW, 1],
                                                        instr_shape=[16, D, 16])  # fmt: skip
     p_layout: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=o_layout, k_width=2)
-    ld_layout: gl.constexpr = gl.BlockedLayout([1, 8], [4, 8], [NW, 1], [1, 0])
 
-    lrows = gl.arange(0, R, layout=gl.SliceLayout(1, ld_layout))
-    ldims = gl.arange(0, D, layout=gl.SliceLayout(0, ld_layout))
-    lqi = t.to(gl.int64) * BM + lrows % BM
-    lvalid = (lqi < N) & (lrows // BM < G)
-    lhead = h * G + lrows // BM
-    q = gl.load(Q + b * stride_qb + lhead[:, None] * stride_qh + lqi[:, None] * stride_qn + ldims[None, :],
-                mask=lvalid[:, None], other=0.0)  # fmt: skip
+    q = _load_q_rows(Q, b, h, t, N, stride_qb, stride_qh, stride_qn, R, BM, G, D, NW)
     q_smem = q_bufs.index(HALF)
     q_smem.store(q)
     fence_async_shared()  # the wgmmas read q through the async proxy
@@ -192,18 +191,8 @@ def _consumer(k_desc, v_desc, k_bufs, v_bufs, ready, empty, Q, OUT, LSE, OFFSETS
             j += gl.where(mine, 1, 0)
         mbarrier.arrive(empty.index(slot), count=1)
 
-    orows = gl.arange(0, R, layout=gl.SliceLayout(1, o_layout))
-    odims = gl.arange(0, D, layout=gl.SliceLayout(0, o_layout))
-    oqi = t.to(gl.int64) * BM + orows % BM
-    ovalid = (oqi < N) & (orows // BM < G)
-    ohead = h * G + orows // BM
-    out = acc / gl.convert_layout(l_i, gl.SliceLayout(1, o_layout))[:, None]
-    gl.store(OUT + b * stride_ob + ohead[:, None] * stride_oh + oqi[:, None] * stride_on + odims[None, :],
-             out.to(OUT.dtype.element_ty), mask=ovalid[:, None])  # fmt: skip
-    qi = t.to(gl.int64) * BM + token
-    valid = (qi < N) & (rows // BM < G)
-    head = h * G + rows // BM
-    gl.store(LSE + (b * HKV * G + head) * N + qi, (m_i + gl.log2(l_i)) * 0.6931471805599453, mask=valid)
+    _store_rows(OUT, LSE, acc, m_i, l_i, rows, b, h, t, N, stride_ob, stride_oh, stride_on, HKV, G, R, BM, D,
+                o_layout)
 
 
 @gluon.jit
@@ -251,22 +240,10 @@ def gluon_pair_attend(q, k, v, offsets, counts, ids, bias, pair_offsets, pair_co
     B, Hq, N, D = q.shape
     Hkv = k.shape[1]
     C = chunk_size
-    if q.dtype not in (torch.bfloat16, torch.float16) or k.dtype != q.dtype or v.dtype != q.dtype:
-        raise ValueError("gluon_pair_attend takes bf16 or fp16 q, k, v of one dtype")
-    if bias.dtype != torch.float16 or bias.shape != (max(1, ids.numel()), bm) or bm % 2:
-        raise ValueError(f"bias must be fp16 [{max(1, ids.numel())}, {bm}] with an even bm (prior.listed_bias)")
+    check_inputs("gluon_pair_attend", q, k, v, ids, bias, bm)
     if gp * bm != 64 or 2 * bm > C or stages < 2:
         raise ValueError("gluon_pair_attend runs 64-row tiles of at most half a chunk's tokens, >= 2 stages")
-    if k.shape != (B, Hkv, N, D) or v.shape != k.shape:
-        raise ValueError(f"k and v must be [B, Hkv, N, D] = {[B, Hkv, N, D]}; got {list(k.shape)}, {list(v.shape)}")
-    if B * Hkv * N >= 2**31:
-        raise ValueError("the TMA rows of the [B * Hkv * N, D] key view must fit int32")
-    k2 = k.contiguous().view(B * Hkv * N, D)
-    v2 = v.contiguous().view(B * Hkv * N, D)
-    gl_dtype = gl.bfloat16 if q.dtype == torch.bfloat16 else gl.float16
-    kv_layout = gl.NVMMASharedLayout.get_default_for([C, D], gl_dtype)
-    k_desc = TensorDescriptor(k2, list(k2.shape), list(k2.stride()), [C, D], kv_layout)
-    v_desc = TensorDescriptor(v2, list(v2.shape), list(v2.stride()), [C, D], kv_layout)
+    k_desc, v_desc, gl_dtype = kv_descriptors(k, v, C)
     out = torch.empty_like(q)
     lse = torch.empty(B, Hq, N, device=q.device, dtype=torch.float32)
     n_tiles = counts.shape[2]
@@ -284,28 +261,12 @@ def gluon_pair_attend(q, k, v, offsets, counts, ids, bias, pair_offsets, pair_co
 
 def compile_for_sm90(G: int = 4, D: int = 128, chunk_size: int = 64, stages: int = 4, consumer_regs: int = 232):
     """The kernel compiled ahead of time for an H100 (no GPU needed), bf16."""
-    from triton.backends.compiler import GPUTarget
-    from triton.experimental.gluon._runtime import GluonASTSource
-    from triton.runtime.jit import mangle_type
-
     from dashbench.kernels.dash.route import padded_group, tile_rows
 
-    C = chunk_size
-    gp, bm = padded_group(G), tile_rows(G, C, 64)
-    rows = torch.zeros(1024, D, dtype=torch.bfloat16)  # only its type and layout matter
-    layout = gl.NVMMASharedLayout.get_default_for([C, D], gl.bfloat16)
-    desc = mangle_type(TensorDescriptor(rows, list(rows.shape), list(rows.stride()), [C, D], layout))
-    fn = _gluon_pair_attend_kernel
-    types = {"Q": "*bf16", "k_desc": desc, "v_desc": desc, "OFFSETS": "*i64", "COUNTS": "*i32", "UOFF": "*i64",
-             "UCNT": "*i32", "UIDS": "*i32", "BIAS": "*i32", "OUT": "*bf16", "LSE": "*fp32",
-             "sm_scale": "fp32"}  # fmt: skip
-    consts = dict(HKV=8, G=G, GP=gp, BM=bm, C=C, D=D, STAGES=stages, CONSUMER_REGS=consumer_regs, num_warps=4,
+    gp, bm = padded_group(G), tile_rows(G, chunk_size, 64)
+    consts = dict(HKV=8, G=G, GP=gp, BM=bm, C=chunk_size, D=D, STAGES=stages, CONSUMER_REGS=consumer_regs, num_warps=4,
                   Q_LAYOUT=gl.NVMMASharedLayout.get_default_for([gp * bm, D], gl.bfloat16))  # fmt: skip
-    sig = {n: "constexpr" if n in consts else types.get(n, "i32") for n in fn.arg_names}
-    attrs = {(i,): [["tt.divisibility", 16]] for i, n in enumerate(fn.arg_names)
-             if sig[n].startswith("*") or (n.startswith("stride") and sig[n] == "i32")}  # fmt: skip
-    return triton.compile(GluonASTSource(fn, sig, consts, attrs), target=GPUTarget("cuda", 90, 128),
-                          options={"num_warps": 4, "maxnreg": 168})  # fmt: skip
+    return compile_kernel_for_sm90(_gluon_pair_attend_kernel, consts, D, chunk_size, maxnreg=168)
 
 
 if __name__ == "__main__":  # python -m dashbench.kernels.dash.gluon_pair_attend: sm_90 resources

@@ -30,15 +30,20 @@ from triton.experimental.gluon.language.nvidia.hopper import (
     warpgroup_mma,
     warpgroup_mma_wait,
 )
-from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
 from dashbench.kernels.dash.gluon_attend import (
     LOG2E,
     _entry_bias_words,
     _entry_chunk,
-    _entry_scores,
+    _first_update,
     _listed_update,
+    _load_q_rows,
+    _own_update,
+    _store_rows,
     _tma_load,
+    check_inputs,
+    compile_kernel_for_sm90,
+    kv_descriptors,
 )
 
 
@@ -82,15 +87,8 @@ def _ws_consumer(Q, k_desc, v_desc, OFFSETS, COUNTS, IDS, BIAS, OUT, LSE, q_smem
     o_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[NW, 1],
                                                        instr_shape=[16, D, 16])  # fmt: skip
     p_layout: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=o_layout, k_width=2)
-    ld_layout: gl.constexpr = gl.BlockedLayout([1, 8], [4, 8], [NW, 1], [1, 0])
 
-    lrows = gl.arange(0, R, layout=gl.SliceLayout(1, ld_layout))
-    ldims = gl.arange(0, D, layout=gl.SliceLayout(0, ld_layout))
-    lqi = t.to(gl.int64) * BM + lrows % BM
-    lvalid = (lqi < N) & (lrows // BM < G)
-    lhead = h * G + lrows // BM
-    q = gl.load(Q + b * stride_qb + lhead[:, None] * stride_qh + lqi[:, None] * stride_qn + ldims[None, :],
-                mask=lvalid[:, None], other=0.0)  # fmt: skip
+    q = _load_q_rows(Q, b, h, t, N, stride_qb, stride_qh, stride_qn, R, BM, G, D, NW)
     q_smem.store(q)
     fence_async_shared()  # the wgmmas read q through the async proxy
 
@@ -105,11 +103,8 @@ def _ws_consumer(Q, k_desc, v_desc, OFFSETS, COUNTS, IDS, BIAS, OUT, LSE, q_smem
     mbarrier.wait(ready.index(0), 0)
     qk = warpgroup_mma(q_smem, k_bufs.index(0).permute((1, 0)), zero_s, use_acc=False, is_async=True)
     qk = warpgroup_mma_wait(num_outstanding=0, deps=(qk,))
-    s = _entry_scores(qk, _entry_bias_words(BIAS, start, 0, n_listed, rows, BM), 0, n_listed, own, pos, rows, keys,
-                      sm_scale, BM, C)  # fmt: skip
-    m_i = gl.maximum(m_i, gl.max(s, axis=1))
-    p = gl.exp2(s - m_i[:, None])
-    l_i = gl.sum(p, axis=1)
+    p, m_i, l_i = _first_update(qk, _entry_bias_words(BIAS, start, 0, n_listed, rows, BM), n_listed, own, pos, rows,
+                                keys, sm_scale, m_i, BM, C)  # fmt: skip
     alpha = gl.full([R], 1.0, gl.float32, layout=gl.SliceLayout(1, s_layout))
     acc = gl.zeros([R, D], gl.float32, layout=o_layout)
     for i in range(0, n_listed - 1):
@@ -133,30 +128,15 @@ def _ws_consumer(Q, k_desc, v_desc, OFFSETS, COUNTS, IDS, BIAS, OUT, LSE, q_smem
         p_op = gl.convert_layout(p.to(Q.dtype.element_ty), p_layout)
         acc = warpgroup_mma(p_op, v_bufs.index(last % STAGES), acc, is_async=True)
         qk = warpgroup_mma_wait(num_outstanding=1, deps=(qk_next,))
-        s = _entry_scores(qk, gl.zeros_like(rows), n_listed, n_listed, own, pos, rows, keys, sm_scale, BM, C)
-        m_new = gl.maximum(m_i, gl.max(s, axis=1))
-        alpha = gl.exp2(m_i - m_new)
-        p = gl.exp2(s - m_new[:, None])
-        l_i = l_i * alpha + gl.sum(p, axis=1)
-        m_i = m_new
+        p, alpha, m_i, l_i = _own_update(qk, m_i, l_i, n_listed, own, pos, rows, keys, sm_scale, BM, C)
         acc = warpgroup_mma_wait(num_outstanding=0, deps=(acc, p_op))[0]
     acc = acc * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None]
     p_op = gl.convert_layout(p.to(Q.dtype.element_ty), p_layout)
     acc = warpgroup_mma(p_op, v_bufs.index(n_listed % STAGES), acc, is_async=True)
     acc = warpgroup_mma_wait(num_outstanding=0, deps=(acc, p_op))[0]
 
-    orows = gl.arange(0, R, layout=gl.SliceLayout(1, o_layout))
-    odims = gl.arange(0, D, layout=gl.SliceLayout(0, o_layout))
-    oqi = t.to(gl.int64) * BM + orows % BM
-    ovalid = (oqi < N) & (orows // BM < G)
-    ohead = h * G + orows // BM
-    out = acc / gl.convert_layout(l_i, gl.SliceLayout(1, o_layout))[:, None]
-    gl.store(OUT + b * stride_ob + ohead[:, None] * stride_oh + oqi[:, None] * stride_on + odims[None, :],
-             out.to(OUT.dtype.element_ty), mask=ovalid[:, None])  # fmt: skip
-    qi = t.to(gl.int64) * BM + rows % BM
-    valid = (qi < N) & (rows // BM < G)
-    head = h * G + rows // BM
-    gl.store(LSE + (b * HKV * G + head) * N + qi, (m_i + gl.log2(l_i)) * 0.6931471805599453, mask=valid)
+    _store_rows(OUT, LSE, acc, m_i, l_i, rows, b, h, t, N, stride_ob, stride_oh, stride_on, HKV, G, R, BM, D,
+                o_layout)
 
 
 @gluon.jit
@@ -198,22 +178,10 @@ def gluon_ws_attend(q, k, v, offsets, counts, ids, bias, *, chunk_size: int, bm:
     B, Hq, N, D = q.shape
     Hkv = k.shape[1]
     C = chunk_size
-    if q.dtype not in (torch.bfloat16, torch.float16) or k.dtype != q.dtype or v.dtype != q.dtype:
-        raise ValueError("gluon_ws_attend takes bf16 or fp16 q, k, v of one dtype")
-    if bias.dtype != torch.float16 or bias.shape != (max(1, ids.numel()), bm) or bm % 2:
-        raise ValueError(f"bias must be fp16 [{max(1, ids.numel())}, {bm}] with an even bm (prior.listed_bias)")
+    check_inputs("gluon_ws_attend", q, k, v, ids, bias, bm)
     if gp * bm != 64 or stages < 2:
         raise ValueError("gluon_ws_attend runs 64-row tiles with at least 2 stages")
-    if k.shape != (B, Hkv, N, D) or v.shape != k.shape:
-        raise ValueError(f"k and v must be [B, Hkv, N, D] = {[B, Hkv, N, D]}; got {list(k.shape)}, {list(v.shape)}")
-    if B * Hkv * N >= 2**31:
-        raise ValueError("the TMA rows of the [B * Hkv * N, D] key view must fit int32")
-    k2 = k.contiguous().view(B * Hkv * N, D)
-    v2 = v.contiguous().view(B * Hkv * N, D)
-    gl_dtype = gl.bfloat16 if q.dtype == torch.bfloat16 else gl.float16
-    kv_layout = gl.NVMMASharedLayout.get_default_for([C, D], gl_dtype)
-    k_desc = TensorDescriptor(k2, list(k2.shape), list(k2.stride()), [C, D], kv_layout)
-    v_desc = TensorDescriptor(v2, list(v2.shape), list(v2.stride()), [C, D], kv_layout)
+    k_desc, v_desc, gl_dtype = kv_descriptors(k, v, C)
     out = torch.empty_like(q)
     lse = torch.empty(B, Hq, N, device=q.device, dtype=torch.float32)
     n_tiles = counts.shape[2]
@@ -231,28 +199,12 @@ def gluon_ws_attend(q, k, v, offsets, counts, ids, bias, *, chunk_size: int, bm:
 def compile_for_sm90(G: int = 4, D: int = 128, chunk_size: int = 64, stages: int = 3, maxnreg: int = 128,
                      producer_regs: int = 24):  # fmt: skip
     """The kernel compiled ahead of time for an H100 (no GPU needed), bf16, 64-row tiles."""
-    import triton
-    from triton.backends.compiler import GPUTarget
-    from triton.experimental.gluon._runtime import GluonASTSource
-    from triton.runtime.jit import mangle_type
-
     from dashbench.kernels.dash.route import padded_group, tile_rows
 
-    C = chunk_size
-    gp, bm = padded_group(G), tile_rows(G, C, 64)
-    rows = torch.zeros(1024, D, dtype=torch.bfloat16)
-    layout = gl.NVMMASharedLayout.get_default_for([C, D], gl.bfloat16)
-    desc = mangle_type(TensorDescriptor(rows, list(rows.shape), list(rows.stride()), [C, D], layout))
-    fn = _gluon_ws_attend_kernel
-    types = {"Q": "*bf16", "k_desc": desc, "v_desc": desc, "OFFSETS": "*i64", "COUNTS": "*i32", "IDS": "*i32",
-             "BIAS": "*i32", "OUT": "*bf16", "LSE": "*fp32", "sm_scale": "fp32"}  # fmt: skip
-    consts = dict(HKV=8, G=G, GP=gp, BM=bm, C=C, D=D, STAGES=stages, PRODUCER_REGS=producer_regs, num_warps=4,
-                  Q_LAYOUT=gl.NVMMASharedLayout.get_default_for([gp * bm, D], gl.bfloat16))  # fmt: skip
-    sig = {n: "constexpr" if n in consts else types.get(n, "i32") for n in fn.arg_names}
-    attrs = {(i,): [["tt.divisibility", 16]] for i, n in enumerate(fn.arg_names)
-             if sig[n].startswith("*") or (n.startswith("stride") and sig[n] == "i32")}  # fmt: skip
-    return triton.compile(GluonASTSource(fn, sig, consts, attrs), target=GPUTarget("cuda", 90, 128),
-                          options={"num_warps": 4, "maxnreg": maxnreg})  # fmt: skip
+    gp, bm = padded_group(G), tile_rows(G, chunk_size, 64)
+    consts = dict(HKV=8, G=G, GP=gp, BM=bm, C=chunk_size, D=D, STAGES=stages, PRODUCER_REGS=producer_regs,
+                  num_warps=4, Q_LAYOUT=gl.NVMMASharedLayout.get_default_for([gp * bm, D], gl.bfloat16))  # fmt: skip
+    return compile_kernel_for_sm90(_gluon_ws_attend_kernel, consts, D, chunk_size, maxnreg=maxnreg)
 
 
 if __name__ == "__main__":  # python -m dashbench.kernels.dash.gluon_ws_attend: sm_90 resources, schedule

@@ -24,3 +24,28 @@ def make_inputs(B, hq, hkv, n, d, seed, dtype=torch.float32):
 
 def rel(a, b):
     return ((a.double() - b.double()).norm() / b.double().norm()).item()
+
+
+def stored_bias_case(B, hq, hkv, n, d, seed, dtype=torch.bfloat16, rows=64, fp16_bias=True):
+    """A routed case for the Gluon attentions, and ``attend``'s answer over its lists and stored
+    biases (fp16, or as ``prior.listed_bias`` makes them): a dict of q, k, v, the router's mask,
+    lists (offsets, counts, ids), bias, bm, gp and the wanted out and lse (chunks of 64)."""
+    from dashbench.kernels.dash.attend import attend
+    from dashbench.kernels.dash.prior import listed_bias
+    from dashbench.kernels.dash.route import chunk_lists, padded_group, route, tile_rows
+    from dashbench.kernels.dash.summarize import summarize
+
+    C, scaling = 64, 3.0
+    q, k, v, w = make_inputs(B, hq, hkv, n, d, seed=seed, dtype=dtype)
+    G = hq // hkv
+    bm, gp = tile_rows(G, C, rows), padded_group(G)
+    s = summarize(k, w, C)
+    tau, log_g, _, mask, counts = route(q, s, C, scaling, bm, route_bm=tile_rows(G, C, 128))
+    offsets, ids = chunk_lists(mask, counts)
+    bias = listed_bias(q, s, tau, log_g, offsets, counts, ids, scaling=scaling, sigma=1.0, estimate_diagonal=True,
+                       bm=bm, gp=gp)  # fmt: skip
+    bias = bias.half() if fp16_bias else bias
+    want, want_lse = attend(q, k, v, s, tau, log_g, offsets, counts, ids, chunk_size=C, scaling=scaling, bm=bm,
+                            gp=gp, bias=bias, diagonal_last=True, tma=True, num_stages=3)  # fmt: skip
+    return dict(q=q, k=k, v=v, mask=mask, offsets=offsets, counts=counts, ids=ids, bias=bias, bm=bm, gp=gp,
+                want=want, want_lse=want_lse)  # fmt: skip

@@ -7,13 +7,10 @@ import sys
 
 import pytest
 import torch
-from _common import make_inputs, rel
+from _common import make_inputs, rel, stored_bias_case
 
-from dashbench.kernels.dash.attend import attend
 from dashbench.kernels.dash.gluon_attend import gluon_attend
-from dashbench.kernels.dash.prior import listed_bias
-from dashbench.kernels.dash.route import chunk_lists, padded_group, route, tile_rows
-from dashbench.kernels.dash.summarize import summarize
+from dashbench.kernels.dash.route import padded_group, tile_rows
 
 needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="Gluon kernels run only on a GPU")
 
@@ -44,20 +41,10 @@ def test_softmax_runs_while_the_pv_product_is_in_flight():
 @pytest.mark.parametrize("hq, hkv, n, d", [(8, 2, 1000, 128), (32, 2, 777, 128), (4, 4, 513, 64)])
 def test_fp32_biases_equal_attend(hq, hkv, n, d):
     """fp16 inputs with their fp32 stored biases (``prior.bias_dtype``), read as they are."""
-    C, scaling = 64, 3.0
-    q, k, v, w = make_inputs(1, hq, hkv, n, d, seed=n + 6, dtype=torch.float16)
-    G = hq // hkv
-    bm, gp = tile_rows(G, C, 64), padded_group(G)
-    s = summarize(k, w, C)
-    tau, log_g, _, mask, counts = route(q, s, C, scaling, bm, route_bm=tile_rows(G, C, 128))
-    offsets, ids = chunk_lists(mask, counts)
-    bias = listed_bias(q, s, tau, log_g, offsets, counts, ids, scaling=scaling, sigma=1.0, estimate_diagonal=True,
-                       bm=bm, gp=gp)  # fmt: skip
-    assert bias.dtype == torch.float32
-    want, want_lse = attend(q, k, v, s, tau, log_g, offsets, counts, ids, chunk_size=C, scaling=scaling, bm=bm,
-                            gp=gp, bias=bias, diagonal_last=True, tma=True, num_stages=3)  # fmt: skip
-    got, lse = gluon_attend(q, k, v, offsets, counts, ids, bias, chunk_size=C, bm=bm, gp=gp)
-    assert rel(got, want) < 2e-3 and rel(lse, want_lse) < 1e-4
+    case = c = stored_bias_case(1, hq, hkv, n, d, seed=n + 6, dtype=torch.float16, fp16_bias=False)
+    assert c["bias"].dtype == torch.float32
+    got, lse = gluon_attend(c["q"], c["k"], c["v"], c["offsets"], c["counts"], c["ids"], c["bias"], chunk_size=64, bm=c["bm"], gp=c["gp"])
+    assert rel(got, case["want"]) < 2e-3 and rel(lse, case["want_lse"]) < 1e-4
 
 
 def test_unsupported_inputs_are_refused():
@@ -80,22 +67,12 @@ def test_gluon_attention_equals_attend(dtype, hq, hkv, n, d, rows, q_regs):
     """Odd lengths, 4 and 16 heads a KV head, one head a KV head (64 tokens a tile), padded heads
     (6/2), tiles of 64 and 128 rows, q in shared memory or registers: output and log-sum-exp
     equal ``attend``'s over the same lists and stored biases."""
-    C, scaling = 64, 3.0
-    q, k, v, w = make_inputs(1, hq, hkv, n, d, seed=n, dtype=dtype)
-    G = hq // hkv
-    bm, gp = tile_rows(G, C, rows), padded_group(G)
-    if gp * bm != rows:  # one head a KV head: a tile is at most a chunk's 64 tokens
-        pytest.skip("no 128-row tiles of one head at 64-token chunks")
-    s = summarize(k, w, C)
-    tau, log_g, _, mask, counts = route(q, s, C, scaling, bm, route_bm=tile_rows(G, C, 128))
-    offsets, ids = chunk_lists(mask, counts)
-    assert int(counts.max()) > 2
-    bias = listed_bias(q, s, tau, log_g, offsets, counts, ids, scaling=scaling, sigma=1.0, estimate_diagonal=True,
-                       bm=bm, gp=gp).half()  # fmt: skip
-    want, want_lse = attend(q, k, v, s, tau, log_g, offsets, counts, ids, chunk_size=C, scaling=scaling, bm=bm,
-                            gp=gp, bias=bias, diagonal_last=True, tma=True, num_stages=3)  # fmt: skip
-    got, lse = gluon_attend(q, k, v, offsets, counts, ids, bias, chunk_size=C, bm=bm, gp=gp, q_regs=q_regs)
-    assert rel(got, want) < 2e-3 and rel(lse, want_lse) < 1e-4
+    if padded_group(hq // hkv) * tile_rows(hq // hkv, 64, rows) != rows:  # one head a KV head: a tile is at most
+        pytest.skip("no 128-row tiles of one head at 64-token chunks")  # a chunk's 64 tokens
+    case = c = stored_bias_case(1, hq, hkv, n, d, seed=n, dtype=dtype, rows=rows)
+    assert int(c["counts"].max()) > 2
+    got, lse = gluon_attend(c["q"], c["k"], c["v"], c["offsets"], c["counts"], c["ids"], c["bias"], chunk_size=64, bm=c["bm"], gp=c["gp"], q_regs=q_regs)
+    assert rel(got, case["want"]) < 2e-3 and rel(lse, case["want_lse"]) < 1e-4
 
 
 def test_dash_attention_runs_the_gluon_kernel_only_where_it_is_checked():
@@ -127,20 +104,10 @@ def test_stats_name_the_attention_kernel():
 def test_gluon_attention_of_two_sequences_equals_attend(hq, hkv):
     """Two sequences (the batch index in the TMA rows, q, out and lse): ``dash_attention`` runs
     the Gluon kernel for one sequence only until this has passed on a GPU."""
-    C, scaling, n = 64, 3.0, 600
-    q, k, v, w = make_inputs(2, hq, hkv, n, 128, seed=5, dtype=torch.bfloat16)
-    G = hq // hkv
-    bm, gp = tile_rows(G, C, 64), padded_group(G)
-    s = summarize(k, w, C)
-    tau, log_g, _, mask, counts = route(q, s, C, scaling, bm, route_bm=tile_rows(G, C, 128))
-    offsets, ids = chunk_lists(mask, counts)
-    bias = listed_bias(q, s, tau, log_g, offsets, counts, ids, scaling=scaling, sigma=1.0, estimate_diagonal=True,
-                       bm=bm, gp=gp).half()  # fmt: skip
-    want, want_lse = attend(q, k, v, s, tau, log_g, offsets, counts, ids, chunk_size=C, scaling=scaling, bm=bm,
-                            gp=gp, bias=bias, diagonal_last=True, tma=True, num_stages=3)  # fmt: skip
-    got, lse = gluon_attend(q, k, v, offsets, counts, ids, bias, chunk_size=C, bm=bm, gp=gp)
-    assert rel(got, want) < 2e-3 and rel(lse, want_lse) < 1e-4
-    assert rel(got[1], want[1]) < 2e-3  # the second sequence on its own
+    case = c = stored_bias_case(2, hq, hkv, 600, 128, seed=5)
+    got, lse = gluon_attend(c["q"], c["k"], c["v"], c["offsets"], c["counts"], c["ids"], c["bias"], chunk_size=64, bm=c["bm"], gp=c["gp"])
+    assert rel(got, case["want"]) < 2e-3 and rel(lse, case["want_lse"]) < 1e-4
+    assert rel(got[1], case["want"][1]) < 2e-3  # the second sequence on its own
 
 
 @needs_gpu

@@ -7,12 +7,8 @@ import sys
 
 import pytest
 import torch
-from _common import make_inputs, rel
+from _common import rel, stored_bias_case
 
-from dashbench.kernels.dash.attend import attend
-from dashbench.kernels.dash.prior import listed_bias
-from dashbench.kernels.dash.route import chunk_lists, padded_group, route, tile_rows
-from dashbench.kernels.dash.summarize import summarize
 
 needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="Gluon kernels run only on a GPU")
 
@@ -51,22 +47,12 @@ def test_gluon_pair_attention_equals_attend(dtype, hq, hkv, n, d, stages):
     log-sum-exp equal ``attend``'s over the same lists and stored biases."""
     from dashbench.kernels.dash.gluon_pair_attend import gluon_pair_attend, pair_lists
 
-    C, scaling = 64, 3.0
-    q, k, v, w = make_inputs(1, hq, hkv, n, d, seed=n + 1, dtype=dtype)
-    G = hq // hkv
-    bm, gp = tile_rows(G, C, 64), padded_group(G)
-    s = summarize(k, w, C)
-    tau, log_g, _, mask, counts = route(q, s, C, scaling, bm, route_bm=tile_rows(G, C, 128))
-    offsets, ids = chunk_lists(mask, counts)
-    p_off, p_cnt, p_ids = pair_lists(mask, counts)
-    assert int(counts.max()) > 2 and int(p_cnt.sum()) < int(counts.sum())  # the tiles share chunks
-    bias = listed_bias(q, s, tau, log_g, offsets, counts, ids, scaling=scaling, sigma=1.0, estimate_diagonal=True,
-                       bm=bm, gp=gp).half()  # fmt: skip
-    want, want_lse = attend(q, k, v, s, tau, log_g, offsets, counts, ids, chunk_size=C, scaling=scaling, bm=bm,
-                            gp=gp, bias=bias, diagonal_last=True, tma=True, num_stages=3)  # fmt: skip
-    got, lse = gluon_pair_attend(q, k, v, offsets, counts, ids, bias, p_off, p_cnt, p_ids, chunk_size=C, bm=bm, gp=gp,
+    case = c = stored_bias_case(1, hq, hkv, n, d, seed=n + 1, dtype=dtype)
+    p_off, p_cnt, p_ids = pair_lists(c["mask"], c["counts"])
+    assert int(c["counts"].max()) > 2 and int(p_cnt.sum()) < int(c["counts"].sum())  # the tiles share chunks
+    got, lse = gluon_pair_attend(c["q"], c["k"], c["v"], c["offsets"], c["counts"], c["ids"], c["bias"], p_off, p_cnt, p_ids, chunk_size=64, bm=c["bm"], gp=c["gp"],
                                  stages=stages)  # fmt: skip
-    assert rel(got, want) < 2e-3 and rel(lse, want_lse) < 1e-4
+    assert rel(got, case["want"]) < 2e-3 and rel(lse, case["want_lse"]) < 1e-4
 
 
 def test_pair_attention_compiles_for_sm90_without_spills():

@@ -7,12 +7,8 @@ import sys
 
 import pytest
 import torch
-from _common import make_inputs, rel
+from _common import rel, stored_bias_case
 
-from dashbench.kernels.dash.attend import attend
-from dashbench.kernels.dash.prior import listed_bias
-from dashbench.kernels.dash.route import chunk_lists, padded_group, route, tile_rows
-from dashbench.kernels.dash.summarize import summarize
 
 needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="Gluon kernels run only on a GPU")
 
@@ -25,19 +21,9 @@ def test_gluon_ws_attention_equals_attend(dtype, hq, hkv, n, d):
     3 (padded) and 1 heads a KV head, both half dtypes."""
     from dashbench.kernels.dash.gluon_ws_attend import gluon_ws_attend
 
-    C, scaling = 64, 3.0
-    q, k, v, w = make_inputs(1, hq, hkv, n, d, seed=n + 4, dtype=dtype)
-    G = hq // hkv
-    bm, gp = tile_rows(G, C, 64), padded_group(G)
-    s = summarize(k, w, C)
-    tau, log_g, _, mask, counts = route(q, s, C, scaling, bm, route_bm=tile_rows(G, C, 128))
-    offsets, ids = chunk_lists(mask, counts)
-    bias = listed_bias(q, s, tau, log_g, offsets, counts, ids, scaling=scaling, sigma=1.0, estimate_diagonal=True,
-                       bm=bm, gp=gp).half()  # fmt: skip
-    want, want_lse = attend(q, k, v, s, tau, log_g, offsets, counts, ids, chunk_size=C, scaling=scaling, bm=bm,
-                            gp=gp, bias=bias, diagonal_last=True, tma=True, num_stages=3)  # fmt: skip
-    got, lse = gluon_ws_attend(q, k, v, offsets, counts, ids, bias, chunk_size=C, bm=bm, gp=gp)
-    assert rel(got, want) < 2e-3 and rel(lse, want_lse) < 1e-4
+    case = c = stored_bias_case(1, hq, hkv, n, d, seed=n + 4, dtype=dtype)
+    got, lse = gluon_ws_attend(c["q"], c["k"], c["v"], c["offsets"], c["counts"], c["ids"], c["bias"], chunk_size=64, bm=c["bm"], gp=c["gp"])
+    assert rel(got, case["want"]) < 2e-3 and rel(lse, case["want_lse"]) < 1e-4
 
 
 def test_ws_attention_compiles_for_sm90_without_spills():
