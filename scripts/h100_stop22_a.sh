@@ -1,5 +1,5 @@
 # Issue 3, first device call of the next stop (prepared at stop 21). ~6 min. Carry .whl.
-#   DASHBENCH_GIT_COMMIT=<sha> bash scripts/h100_next.sh
+#   DASHBENCH_GIT_COMMIT=<sha> bash scripts/h100_stop22_a.sh
 # FA3's ping-pong for the Gluon attention with the turn handed over after the QKᵀ's wait, so
 # that each warpgroup's softmax stays between its two waits (stop 21's call j handed it over
 # right after the issue; ptxas then ran the softmax after the PV's wait and it timed 82.4 vs
