@@ -34,6 +34,7 @@ from dashbench.kernels.dash.interface import (
     STORED_BIAS_TMA_STAGES,
     attend_config,
     routing_stats,
+    gluon_kernel,
     use_gluon_attend,
     use_stored_bias,
 )
@@ -172,11 +173,9 @@ def main() -> int:
                         t_bias = bench(lambda: listed_bias(*bias_args, **bias_kw))
                         run_bias = listed_bias(*bias_args, **bias_kw)
                         if use_gluon_attend(q, k, v, run_bias, bm, padded_group(G), C):  # as dash_attention runs
-                            from dashbench.kernels.dash.gluon_attend import gluon_attend
-
-                            t_attend = bench(lambda: gluon_attend(q, k, v, offsets, tile_count, ids, run_bias,
-                                                                  chunk_size=C, bm=bm, gp=padded_group(G),
-                                                                  stages=STORED_BIAS_TMA_STAGES))  # fmt: skip
+                            t_attend = bench(lambda: gluon_kernel()(q, k, v, offsets, tile_count, ids, run_bias,
+                                                                    chunk_size=C, bm=bm, gp=padded_group(G),
+                                                                    stages=STORED_BIAS_TMA_STAGES))  # fmt: skip
                         else:
                             t_attend = bench(lambda: attend(q, k, v, s, tau, log_g, offsets, tile_count, ids,
                                                             bias=run_bias, **run_cfg))  # fmt: skip

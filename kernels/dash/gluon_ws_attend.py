@@ -1,6 +1,9 @@
-"""Experimental (stop 21, compiled for sm_90, not yet run): ``gluon_attend`` with its K/V
-requests moved to a producer warp (warp specialization, FA3's producer), so that the
-consumer warpgroup's step holds only its wgmmas, waits and softmax.
+"""The attention ``dash_attention`` runs on sm_90 since stop 22 (``interface.ATTEND_GLUON_WS``):
+``gluon_attend`` with its K/V requests moved to a producer warp (warp specialization, FA3's
+producer), so that the consumer warpgroup's step holds only its wgmmas, waits and softmax.
+H100, 128k, structured 25%, same process (``results/reference/h100-dash/stop22/68c7ec2_a/``):
+76.38 -> 74.48 ms at Hkv 8, 41.61 -> 40.86 at Hkv 2 against ``gluon_attend``; 4 stages slower
+(93.3 / 50.0 ms).
 
 Why: in ``gluon_attend``'s sm_90 build about 80 of the ~382 instructions a warp issues per
 listed chunk, and 3 of its CTA barriers, request the next K/V tile by TMA (the elected thread,
@@ -13,8 +16,8 @@ the producer's warpgroup gives back all but 24 and the consumer's rises to 232, 
 (115 KB of shared memory each) share an SM as ``gluon_attend``'s do. Same tiles, lists, stored
 biases and arithmetic as ``gluon_attend``.
 
-Compiled for sm_90 on the CPU only (tests/kernels/dash/test_gluon_attend.py); its GPU test
-compares it with ``attend`` before it may be timed (``bench_dash.py --variants ws``).
+Its CPU test reads its sm_90 build; its GPU tests compare it with ``attend`` (one and two
+sequences, fp16 and fp32 biases).
 """
 
 from __future__ import annotations
@@ -174,11 +177,11 @@ def gluon_ws_attend(q, k, v, offsets, counts, ids, bias, *, chunk_size: int, bm:
     """``gluon_attend`` with a producer warp issuing the K/V loads; same arguments and result.
     ``maxnreg`` bounds every warp's registers at launch (128: two CTAs of two warpgroups an SM);
     the consumer warpgroup then takes what the producer's, at ``producer_regs``, gives back
-    (232 at the defaults, sm_90 build). Experimental: see the module notes."""
+    (232 at the defaults, sm_90 build). Biases: fp16 (read as int32 pairs) or fp32."""
     B, Hq, N, D = q.shape
     Hkv = k.shape[1]
     C = chunk_size
-    check_inputs("gluon_ws_attend", q, k, v, ids, bias, bm)
+    check_inputs("gluon_ws_attend", q, k, v, ids, bias, bm, (torch.float16, torch.float32))
     if gp * bm != 64 or stages < 2:
         raise ValueError("gluon_ws_attend runs 64-row tiles with at least 2 stages")
     k_desc, v_desc, gl_dtype = kv_descriptors(k, v, C)
@@ -186,7 +189,7 @@ def gluon_ws_attend(q, k, v, offsets, counts, ids, bias, *, chunk_size: int, bm:
     lse = torch.empty(B, Hq, N, device=q.device, dtype=torch.float32)
     n_tiles = counts.shape[2]
     _gluon_ws_attend_kernel[(n_tiles, B * Hkv)](
-        q, k_desc, v_desc, offsets, counts, ids, bias.view(torch.int32), out, lse,
+        q, k_desc, v_desc, offsets, counts, ids, bias.view(torch.int32) if bias.dtype == torch.float16 else bias, out, lse,
         q.stride(0), q.stride(1), q.stride(2), out.stride(0), out.stride(1), out.stride(2),
         N, n_tiles, LOG2E / math.sqrt(D),
         HKV=Hkv, G=Hq // Hkv, GP=gp, BM=bm, C=C, D=D, STAGES=stages,

@@ -49,6 +49,12 @@ STORED_BIAS_TMA_STAGES = 3
 # H100, structured 25%, same process (results/reference/h100-dash/stop21/83e1dc3_e/): 128k
 # 84.14 -> 74.54 ms (Hkv=8), 51.16 -> 41.22 (Hkv=2); 32k 5.45 -> 4.92, 3.40 -> 2.90.
 ATTEND_GLUON = True
+# ... with its K/V loads issued by a producer warp (gluon_ws_attend.py; FA3's producer): 318
+# instructions a warp per listed chunk against 382. H100, structured 25%, same process
+# (results/reference/h100-dash/stop22/68c7ec2_a/): 128k 76.38 -> 74.48 ms (Hkv=8), 41.61 ->
+# 40.86 (Hkv=2); 32k 4.89 -> 4.77, 2.907 -> 2.871. A second consumer warpgroup taking turns
+# (gluon_pingpong_attend.py) was slower: 87.6 / 44.97 ms at 128k.
+ATTEND_GLUON_WS = True
 
 
 def check_kernel_limits(q, k, size: int, size_name: str = "chunk_size") -> None:
@@ -93,17 +99,15 @@ def use_stored_bias(q, k, n_pairs: int, bm: int, sigma: float = 1.0) -> bool:
 
 
 def use_gluon_attend(q, k, v, bias, bm: int, gp: int, chunk_size: int) -> bool:
-    """Whether the stored-bias attention runs as the Gluon kernel (``ATTEND_GLUON``): fp16
-    biases, bf16/fp16 q, k, v of one sequence on an sm_90 GPU, 64-row tiles, 64-token chunks
-    (what its GPU runs cover) and a Triton with Gluon's Hopper ops; otherwise ``attend`` runs."""
-    if not (ATTEND_GLUON and bias is not None and bias.dtype == torch.float16 and q.is_cuda):
+    """Whether the stored-bias attention runs as the Gluon kernel (``ATTEND_GLUON``): fp16 or
+    fp32 biases, bf16/fp16 q, k, v on an sm_90 GPU, 64-row tiles, 64-token chunks (what its GPU
+    runs cover) and a Triton with Gluon's Hopper ops; otherwise ``attend`` runs."""
+    if not (ATTEND_GLUON and bias is not None and bias.dtype in (torch.float16, torch.float32) and q.is_cuda):
         return False
     if os.environ.get("TRITON_INTERPRET") == "1" or torch.cuda.get_device_capability(q.device) != (9, 0):
         return False
     if gp * bm != 64 or bm % 2 or chunk_size != 64 or not tma_ready(k, v):
         return False
-    if q.shape[0] != 1:  # the GPU runs so far cover one sequence (tests/kernels/dash/test_gluon_attend.py
-        return False  # has a two-sequence case, not yet run on a GPU)
     if k.shape[0] * k.shape[1] * k.shape[2] >= 2**31:
         return False
     try:
@@ -111,6 +115,17 @@ def use_gluon_attend(q, k, v, bias, bm: int, gp: int, chunk_size: int) -> bool:
     except ImportError:
         return False
     return True
+
+
+def gluon_kernel():
+    """The Gluon attention ``dash_attention`` runs where ``use_gluon_attend`` holds."""
+    if ATTEND_GLUON_WS:
+        from dashbench.kernels.dash.gluon_ws_attend import gluon_ws_attend
+
+        return gluon_ws_attend
+    from dashbench.kernels.dash.gluon_attend import gluon_attend
+
+    return gluon_attend
 
 
 class _DashAttention(torch.autograd.Function):
@@ -125,15 +140,18 @@ class _DashAttention(torch.autograd.Function):
         tau, log_g, count, mask, tile_count = route(
             q, summaries, chunk_size, scaling, bm, route_bm=tile_rows(G, chunk_size, ROUTE_ROWS)
         )
-        offsets, ids = chunk_lists(mask, tile_count)
+        # head_cls's values are checked here, fetched with the lists' size: one synchronization
+        # a call instead of two (each leaves the GPU idle while the host launches what follows).
+        n_pairs, finite = torch.stack([tile_count.sum(dtype=torch.int64), torch.isfinite(head_cls).all().long()]).tolist()
+        if not finite:
+            raise ValueError("head_cls has non-finite entries")
+        offsets, ids = chunk_lists(mask, tile_count, n_pairs)
         bias = None
         if use_stored_bias(q, k, ids.numel(), bm, sigma):
             bias = listed_bias(q, summaries, tau, log_g, offsets, tile_count, ids, scaling=scaling, sigma=sigma,
                                estimate_diagonal=estimate_diagonal, bm=bm, gp=gp)  # fmt: skip
         if use_gluon_attend(q, k, v, bias, bm, gp, chunk_size):
-            from dashbench.kernels.dash.gluon_attend import gluon_attend
-
-            out, lse = gluon_attend(q, k, v, offsets, tile_count, ids, bias, chunk_size=chunk_size, bm=bm, gp=gp,
+            out, lse = gluon_kernel()(q, k, v, offsets, tile_count, ids, bias, chunk_size=chunk_size, bm=bm, gp=gp,
                                     stages=STORED_BIAS_TMA_STAGES)  # fmt: skip
         else:
             out, lse = attend(q, k, v, summaries, tau, log_g, offsets, tile_count, ids, chunk_size=chunk_size,
@@ -184,7 +202,7 @@ def dash_attention(
     Returns ``out`` ``[B, Hq, N, D]`` in q's dtype, or ``(out, stats)``. Differentiable in q, k,
     v and head_cls through Triton backward kernels (``kernels/dash/backward.py``).
     """
-    check_kernel_inputs(q, k, v, head_cls, chunk_size)
+    check_kernel_inputs(q, k, v, head_cls, chunk_size, check_values=False)  # values: in the forward
     out, count, tile_count = _DashAttention.apply(q, k, v, head_cls, chunk_size, float(scaling),
                                             float(sigma), bool(estimate_diagonal))  # fmt: skip
     if not return_stats:

@@ -708,13 +708,15 @@ def _expand_kernel(MASK, OFFSETS, LIST, n_words):
         k += tl.sum(bits, axis=0)
 
 
-def chunk_lists(mask: torch.Tensor, tile_count: torch.Tensor):
+def chunk_lists(mask: torch.Tensor, tile_count: torch.Tensor, n_pairs: int | None = None):
     """CSR form of the per-tile unions: ``(offsets [B, Hkv, n_tiles] int64, ids int32)``; tile
     ``i`` attends ``ids[offsets[i] : offsets[i] + tile_count[i]]``. Its size is the number of
-    (tile, chunk) pairs computed, not the ``n_tiles x n_chunks`` worst case."""
+    (tile, chunk) pairs computed, not the ``n_tiles x n_chunks`` worst case. ``n_pairs``:
+    ``tile_count``'s sum where the caller has fetched it (else fetched here: a synchronization)."""
     counts = tile_count.flatten().long()
     offsets = torch.cumsum(counts, 0) - counts
-    ids = torch.empty(max(1, int(counts.sum())), device=mask.device, dtype=torch.int32)
+    n_pairs = int(counts.sum()) if n_pairs is None else n_pairs
+    ids = torch.empty(max(1, n_pairs), device=mask.device, dtype=torch.int32)
     n_tiles_total = counts.numel()
     _expand_kernel[(n_tiles_total,)](mask, offsets, ids, mask.shape[-1])
     return offsets.view(tile_count.shape), ids

@@ -143,6 +143,15 @@ def test_unsupported_inputs_raise_value_error(kwargs, message):
         dash_attention(q, k, v, w, chunk_size=C)
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_head_cls_raises_value_error(bad):
+    """Checked in the forward with the lists' size (one synchronization), before any attention."""
+    q, k, v, w = _inputs(1, 4, 2, 100, 64, torch.float32, seed=0)
+    w[1, 3] = bad
+    with pytest.raises(ValueError, match="non-finite"):
+        dash_attention(q, k, v, w, chunk_size=32)
+
+
 def test_prefill_needs_equal_query_and_key_lengths():
     q, k, v, w = _inputs(1, 4, 2, 40, 64, torch.float32, seed=0)
     with pytest.raises(ValueError, match="as many queries as keys"):
