@@ -95,7 +95,8 @@ def cases(shapes=SHAPES):
                                                                {**over, "S": "*bf16" if split else "*fp32"}),
                        dict(**common, BM=rbm, CB=cb, SPLIT_BF16=split, SUB=rbm // bm, ROUGH_SOLVE=rough,
                             TILES=tiles, FINAL_TRANSPOSED=final_t), ())
-        yield ("expand", route._expand_kernel, {"MASK": "*i32", "OFFSETS": "*i64", "LIST": "*i32"}, {}, ())
+        yield ("expand", route._expand_kernel, {"MASK": "*i32", "OFFSETS": "*i64", "LIST": "*i32"},
+               dict(WB=route.EXPAND_WORDS), ())
         # PRIOR=False: the block-sparse attention without the prior (InfLLMv2, NSA selection)
         for est, prior in ((True, True), (False, True), (True, False)):
             for tma in (False, True):

@@ -104,6 +104,8 @@ def use_gluon_attend(q, k, v, bias, bm: int, gp: int, chunk_size: int) -> bool:
     runs cover) and a Triton with Gluon's Hopper ops; otherwise ``attend`` runs."""
     if not (ATTEND_GLUON and bias is not None and bias.dtype in (torch.float16, torch.float32) and q.is_cuda):
         return False
+    if q.dtype not in (torch.bfloat16, torch.float16):  # fp32 inputs: the Triton attention
+        return False
     if os.environ.get("TRITON_INTERPRET") == "1" or torch.cuda.get_device_capability(q.device) != (9, 0):
         return False
     if gp * bm != 64 or bm % 2 or chunk_size != 64 or not tma_ready(k, v):

@@ -95,6 +95,7 @@ def test_dash_attention_runs_the_gluon_kernel_only_where_it_is_checked():
         assert use_gluon_attend(q, k, k, half, 16, 4, 64) and use_gluon_attend(q, k, k, half.float(), 16, 4, 64)
         assert use_gluon_attend(torch.cat([q, q]), torch.cat([k, k]), torch.cat([k, k]), half, 16, 4, 64)
         assert not use_gluon_attend(q, k, k, half, 16, 4, 32) and not use_gluon_attend(q, k, k, half.double(), 16, 4, 64)
+        assert not use_gluon_attend(q.float(), k.float(), k.float(), half.float(), 16, 4, 64)  # fp32 inputs
 
 
 def test_the_producer_warp_kernel_is_the_default():
