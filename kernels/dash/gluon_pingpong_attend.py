@@ -1,7 +1,9 @@
 """Experimental (stop 21). Timed once on the H100: equal to ``attend`` but slower than
 ``gluon_attend`` (82.4 vs 76.1 ms at 128k, Hkv 8), its sm_90 build running each warpgroup's
-ex2s after its PV's wait; the turn is now handed over after the QKᵀ's wait, which keeps the
-softmax between the waits (its CPU test reads the SASS), not yet timed (``scripts/h100_next.sh``): ``gluon_attend``'s loop on two
+ex2s after its PV's wait. With the turn handed over after the QKᵀ's wait the softmax stays
+between the waits (its CPU test reads the SASS), and it is slower still (stop 22,
+``results/reference/h100-dash/stop22/68c7ec2_a/``: 87.6 vs 74.5 ms for the default
+producer-warp kernel at 128k, Hkv 8; 44.97 vs 40.86 at Hkv 2). ``gluon_attend``'s loop on two
 warpgroups of one CTA, one 64-row tile each, taking turns to issue their wgmmas (FA3's
 ping-pong), so that one warpgroup's softmax runs while the other's products use the tensor
 cores.
