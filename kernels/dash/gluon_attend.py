@@ -370,6 +370,58 @@ def sass_schedule(kernel) -> list[str]:
     return seq
 
 
+def main_loop_schedule(kernel) -> list[tuple[str, int]]:
+    """The innermost loop holding wgmmas (the steps over listed chunks) as runs of HGMMA, EX2,
+    DEPBARn, BAR (CTA barriers), LDS and LDG with their lengths: where the ex2s sit between the
+    waits, which ``sass_schedule``'s collapsed runs do not show (a loop can keep two ex2s between
+    the waits and move thirty after them)."""
+    import os
+    import re
+    import subprocess
+    import tempfile
+
+    import triton.backends.nvidia as nvidia_backend
+
+    with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
+        f.write(kernel.asm["cubin"])
+        f.flush()
+        tool = os.path.join(os.path.dirname(nvidia_backend.__file__), "bin", "nvdisasm")
+        lines = subprocess.run([tool, "-c", f.name], capture_output=True, text=True, check=True).stdout.splitlines()
+    labels = {line.strip()[:-1]: i for i, line in enumerate(lines) if re.match(r"^\.L_x_\d+:$", line.strip())}
+    loops = []
+    for i, line in enumerate(lines):
+        target = re.search(r"BRA `\((\.L_x_\d+)\)", line)
+        if target and labels.get(target.group(1), i) < i:
+            body = lines[labels[target.group(1)] : i + 1]
+            if any("HGMMA" in x for x in body) and any("MUFU.EX2" in x for x in body):
+                loops.append(body)
+    runs: list[tuple[str, int]] = []
+    for line in min(loops, key=len) if loops else []:
+        op = re.match(r"\s*/\*[0-9a-f]+\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9_.]+)", line)
+        if not op:
+            continue
+        op = op.group(1)
+        kind = ("HGMMA" if "HGMMA" in op else "EX2" if "MUFU.EX2" in op
+                else "DEPBAR" + line.split("0x")[-1].split()[0].rstrip(";") if "DEPBAR" in op
+                else "BAR" if op.startswith("BAR.") else "LDS" if op.startswith("LDS") else "LDG" if op.startswith("LDG")
+                else None)  # fmt: skip
+        if kind:
+            runs.append((kind, runs.pop()[1] + 1) if runs and runs[-1][0] == kind else (kind, 1))
+    return runs
+
+
+def ex2s_between_the_waits(kernel) -> int:
+    """How many of the main loop's ex2s run after its QKᵀ's wait (DEPBAR1, or DEPBAR2 for two
+    products in flight) and before its PV's wait (DEPBAR0)."""
+    runs = main_loop_schedule(kernel)
+    kinds = [k for k, _ in runs]
+    first = next((i for i, k in enumerate(kinds) if k in ("DEPBAR1", "DEPBAR2")), None)
+    if first is None or "DEPBAR0" not in kinds[first:]:
+        return 0
+    last = kinds.index("DEPBAR0", first)
+    return sum(n for k, n in runs[first:last] if k == "EX2")
+
+
 if __name__ == "__main__":  # python -m dashbench.kernels.dash.gluon_attend: the sm_90 schedule
     import sys
 

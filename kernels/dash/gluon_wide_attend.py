@@ -269,9 +269,10 @@ if __name__ == "__main__":  # python -m dashbench.kernels.dash.gluon_wide_attend
     import sys
 
     from dashbench.kernels.dash.compile_check import resources
-    from dashbench.kernels.dash.gluon_attend import sass_schedule
+    from dashbench.kernels.dash.gluon_attend import ex2s_between_the_waits, sass_schedule
 
     for G, D, ks, vs in ((4, 128, 2, 4), (16, 128, 2, 4), (4, 128, 3, 3), (1, 64, 2, 4)):
         kernel = compile_for_sm90(G, D, k_stages=ks, v_stages=vs)
-        print(f"G={G} D={D} k_stages={ks} v_stages={vs} {resources(kernel)}: {' '.join(sass_schedule(kernel))}")
+        print(f"G={G} D={D} k_stages={ks} v_stages={vs} {resources(kernel)}: {ex2s_between_the_waits(kernel)} ex2s "
+              f"between the waits; {' '.join(sass_schedule(kernel))}")
     sys.stdout.flush()

@@ -214,9 +214,10 @@ if __name__ == "__main__":  # python -m dashbench.kernels.dash.gluon_ws_attend: 
     import sys
 
     from dashbench.kernels.dash.compile_check import resources
-    from dashbench.kernels.dash.gluon_attend import sass_schedule
+    from dashbench.kernels.dash.gluon_attend import ex2s_between_the_waits, sass_schedule
 
     for G, D, stages in ((4, 128, 3), (16, 128, 3), (4, 128, 4), (1, 64, 3)):
         kernel = compile_for_sm90(G, D, stages=stages)
-        print(f"G={G} D={D} stages={stages} {resources(kernel)}: {' '.join(sass_schedule(kernel))}")
+        print(f"G={G} D={D} stages={stages} {resources(kernel)}: {ex2s_between_the_waits(kernel)} ex2s between the "
+              f"waits; {' '.join(sass_schedule(kernel))}")
     sys.stdout.flush()

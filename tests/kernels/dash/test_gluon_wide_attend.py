@@ -49,6 +49,7 @@ def test_wide_attention_compiles_for_sm90_without_spills():
     lines = [line for line in proc.stdout.splitlines() if line.startswith("G=")]
     assert proc.returncode == 0 and len(lines) == 4, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert all("stack 0 B" in line and "HGMMA DEPBAR2 EX2 DEPBAR0" in line for line in lines), lines
+    assert all("64 ex2s between the waits" in line for line in lines if "D=128" in line), lines
     for line in lines:
         if "D=128" in line:
             assert int(line.split("shared ")[1].split(" B")[0]) < 113 * 1024 + 1024, line

@@ -35,5 +35,7 @@ def test_ws_attention_compiles_for_sm90_without_spills():
     lines = [line for line in proc.stdout.splitlines() if line.startswith("G=")]
     assert proc.returncode == 0 and len(lines) == 4, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert all("stack 0 B" in line and "HGMMA DEPBAR1 EX2 DEPBAR0" in line for line in lines), lines
+    # every ex2 of the loop's step between the waits (at 4 and 16 heads a KV head, the timed ones)
+    assert all("32 ex2s between the waits" in line for line in lines if "D=128 stages=3" in line), lines
     (line,) = [line for line in lines if line.startswith("G=4 D=128 stages=3")]
     assert int(line.split("shared ")[1].split(" B")[0]) < 113 * 1024 + 1024, line
