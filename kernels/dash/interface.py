@@ -43,7 +43,8 @@ BACKWARD_TMA = False
 ATTEND_STORED_BIAS = True
 STORED_BIAS_MAX_FRACTION = 0.19
 STORED_BIAS_TMA_STAGES = 3
-# With fp16 stored biases on an sm_90 GPU the attention runs as the Gluon kernel
+# With stored biases (fp16, or fp32 for fp16 inputs) and bf16/fp16 inputs on an sm_90 GPU the
+# attention runs as a Gluon kernel
 # (gluon_attend.py: the next chunk's QKᵀ and this chunk's PV in flight during the softmax, the
 # listed chunks' scale, bias and max folded into one FMA), equal to ``attend`` to fp32 rounding.
 # H100, structured 25%, same process (results/reference/h100-dash/stop21/83e1dc3_e/): 128k
