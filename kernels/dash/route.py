@@ -68,6 +68,14 @@ ROUGH_SOLVE_MIN_CHUNKS = 1024
 # but structured 10% 29.42 -> 30.53 and 34.63 -> 36.49, random 32k 1.95 -> 2.23 and 2.89 -> 3.36.
 # Off (1): it trades random inputs and lower densities for coherent inputs at 25%.
 ROUTE_WARM_TILES = 1
+# The max pass merged into the first solver pass on one-product scores (_lean_merged_pass):
+# each block adds its entries above the running max - 1 to the support sums, rebased as the max
+# rises, and the step from them (clamped to the root's bounds [max - 1, max - 1/sqrt(chunks)])
+# starts the solver. A CPU simulation (scripts/simulate_solver_steps.py, 32k,
+# results/reference/h100-dash/stop22/cpu_simulation/) kept the passes a 128-row program takes
+# after the max pass: structured 25% 4.34 vs 1 + 4.34, 10% 3.97 vs 1 + 3.94, random 25% 5.56
+# vs 1 + 4.81. Off until timed on the H100 (scripts/bench_router.py --variants merged).
+ROUTE_MERGED_MAX = False
 # The lean router's final pass (probabilities, counts, log-means, tile unions) on transposed
 # scores, so the mean over a token's heads is in-thread (_lean_final_block_t). H100, 25%
 # (results/reference/h100-dash/stop19/): the max and final passes took 10.6 ms of the router's
@@ -487,6 +495,46 @@ def _lean_warm_pass(tau_prev, own, n_full, q, s_base, stride_st, stride_sc, D: t
 
 
 @triton.jit
+def _lean_merged_block(m, cnt, s1, s2, q, s_base, stride_st, stride_sc, c0, own, D: tl.constexpr, CB: tl.constexpr,
+                       SPLIT_BF16: tl.constexpr, MASKED: tl.constexpr):  # fmt: skip
+    """One block of ``_lean_merged_pass``: the running max, and the support sums at the running
+    max - 1, moved to the new max - 1 as it rises (sums of d - shift from those of d: exact
+    algebra on the count, sum and sum of squares)."""
+    x = _lean_scores(q, s_base, stride_st, stride_sc, c0, own, D, CB, SPLIT_BF16, MASKED, False, True)
+    m_new = tl.maximum(m, tl.max(x, axis=1))
+    shift = tl.where(cnt > 0, m_new - m, 0.0)  # (no sums yet: m may still be -inf)
+    s2 = s2 - 2.0 * shift * s1 + cnt * shift * shift
+    s1 = s1 - cnt * shift
+    b_cnt, b_s1, b_s2, _ = _lean_sums(x, m_new - 1.0)
+    return m_new, cnt + b_cnt, s1 + b_s1, s2 + b_s2
+
+
+@triton.jit
+def _lean_merged_pass(own, n_full, q, s_base, stride_st, stride_sc, D: tl.constexpr, CB: tl.constexpr,
+                      R: tl.constexpr, SPLIT_BF16: tl.constexpr):  # fmt: skip
+    """The max pass and the first solver step in one pass over one-product scores
+    (``ROUTE_MERGED_MAX``). The support the step sees is {x > max - 1} plus entries of blocks
+    read before the max rose, between the max - 1 they saw and the final one. Returns the max
+    and the solver's start: that step, clamped to the root's bounds, max - 1 (the max alone is
+    in the support) and max - 1/sqrt(chunks) (its (x - tau)^2 sum to 1 over at most that many
+    entries): a far superset's sums can cancel in fp32, and a start above every score would
+    leave an empty support that does not move."""
+    m = tl.full([R], float("-inf"), tl.float32)
+    cnt = tl.zeros([R], tl.float32)
+    s1 = tl.zeros([R], tl.float32)
+    s2 = tl.zeros([R], tl.float32)
+    for c0 in range(0, n_full, CB):
+        m, cnt, s1, s2 = _lean_merged_block(m, cnt, s1, s2, q, s_base, stride_st, stride_sc, c0, own, D, CB,
+                                            SPLIT_BF16, False)  # fmt: skip
+    if n_full < own:
+        m, cnt, s1, s2 = _lean_merged_block(m, cnt, s1, s2, q, s_base, stride_st, stride_sc, n_full, own, D, CB,
+                                            SPLIT_BF16, True)  # fmt: skip
+    delta, _ = _lean_step(cnt, s1, s2, tl.full([R], float("inf"), tl.float32))
+    top = m - 1.0 / tl.sqrt(tl.maximum(own, 1).to(tl.float32))
+    return m, tl.minimum(tl.maximum(m - 1.0 + delta, m - 1.0), top)
+
+
+@triton.jit
 def _route_lean_tile(
     t, tau_prev, warm, Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT,
     stride_qb, stride_qh, stride_qn,
@@ -494,11 +542,12 @@ def _route_lean_tile(
     N, q_offset, n_tiles, n_words, max_iter,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, SUB: tl.constexpr,
-    ROUGH_SOLVE: tl.constexpr, FINAL_TRANSPOSED: tl.constexpr,
+    ROUGH_SOLVE: tl.constexpr, FINAL_TRANSPOSED: tl.constexpr, MERGED_MAX: tl.constexpr = False,
 ):  # fmt: skip
     """Router tile ``t``: thresholds, counts, log_g and tile unions. ``warm``: start the solver
     from ``tau_prev``, the previous tile's thresholds (the same heads, BM tokens earlier), whose
-    first pass also takes the max (``_lean_warm_pass``). Returns the tile's thresholds."""
+    first pass also takes the max (``_lean_warm_pass``); else ``MERGED_MAX``: the max pass and
+    the first step in one pass (``_lean_merged_pass``). Returns the tile's thresholds."""
     R: tl.constexpr = GP * BM
     b, h, g, pos, valid, own, q = _router_tile(t, Q, stride_qb, stride_qh, stride_qn, N, q_offset, HKV, G, GP,
                                                BM, C, D, SPLIT_BF16)  # fmt: skip
@@ -507,6 +556,8 @@ def _route_lean_tile(
 
     if warm:
         m, tau = _lean_warm_pass(tau_prev, own, n_full, q, s_base, stride_st, stride_sc, D, CB, R, SPLIT_BF16)
+    elif MERGED_MAX:
+        m, tau = _lean_merged_pass(own, n_full, q, s_base, stride_st, stride_sc, D, CB, R, SPLIT_BF16)
     else:
         # The solver converges from any start; the max only places it at the root's lower bound
         # (max - 1), so rough scores (within ~2^-9 |x| of the exact ones) do.
@@ -579,6 +630,7 @@ def _route_lean_kernel(
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, SUB: tl.constexpr,
     ROUGH_SOLVE: tl.constexpr = False, TILES: tl.constexpr = 1, FINAL_TRANSPOSED: tl.constexpr = False,
+    MERGED_MAX: tl.constexpr = False,
 ):  # fmt: skip
     """``_route_kernel`` with fewer operations per score: the host pre-scales and pre-splits the
     summaries (no conversions in the loop), the threshold is kept absolute (no ``x - max``), the
@@ -592,7 +644,7 @@ def _route_lean_kernel(
         _route_lean_tile(tl.program_id(0), 0.0, False, Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT, stride_qb,
                          stride_qh, stride_qn, stride_st, stride_sb, stride_sh, stride_sc, N, q_offset, n_tiles,
                          n_words, max_iter, HKV, G, GP, BM, C, D, CB, SPLIT_BF16, SUB, ROUGH_SOLVE,
-                         FINAL_TRANSPOSED)  # fmt: skip
+                         FINAL_TRANSPOSED, MERGED_MAX)  # fmt: skip
     else:
         tau = tl.zeros([GP * BM], tl.float32)  # (the first tile starts cold and ignores it)
         t0 = tl.program_id(0) * TILES
@@ -600,7 +652,7 @@ def _route_lean_kernel(
             tau = _route_lean_tile(t0 + i, tau, i > 0, Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT, stride_qb,
                                    stride_qh, stride_qn, stride_st, stride_sb, stride_sh, stride_sc, N, q_offset,
                                    n_tiles, n_words, max_iter, HKV, G, GP, BM, C, D, CB, SPLIT_BF16, SUB,
-                                   ROUGH_SOLVE, FINAL_TRANSPOSED)  # fmt: skip
+                                   ROUGH_SOLVE, FINAL_TRANSPOSED, MERGED_MAX)  # fmt: skip
 
 
 def summary_terms(summaries: torch.Tensor, xscale: float) -> torch.Tensor:
@@ -627,7 +679,8 @@ def tile_rows(group: int, chunk_size: int, rows: int = 64) -> int:
 def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: float, bm: int,
           num_warps: int = 4, route_bm: int | None = None, q_offset: int = 0, cb: int | None = None,
           num_stages: int | None = None, lean: bool | None = None, rough_solve: bool | None = None,
-          warm_tiles: int | None = None, max_iter: int = MAX_ITER, final_transposed: bool | None = None):
+          warm_tiles: int | None = None, max_iter: int = MAX_ITER, final_transposed: bool | None = None,
+          merged_max: bool | None = None):
     """Run stage 2; see the module docstring for the outputs. ``max_iter`` caps each solver's
     passes (lower only to time a pass: ``scripts/router_pass_cost.py``). Masks and counts are per tile of
     ``bm`` tokens (the attention's tiles); the router itself may take ``route_bm`` tokens (a
@@ -678,7 +731,7 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
             HKV=Hkv, G=G, GP=padded_group(G), BM=route_bm, C=chunk_size, D=D, CB=cb,
             SPLIT_BF16=split, SUB=route_bm // bm,
             ROUGH_SOLVE=rough_solve, TILES=warm_tiles,
-            FINAL_TRANSPOSED=final_transposed,
+            FINAL_TRANSPOSED=final_transposed, MERGED_MAX=ROUTE_MERGED_MAX if merged_max is None else merged_max,
             num_warps=num_warps, num_stages=num_stages,
         )  # fmt: skip
         return tau, log_g, count, mask, tile_count

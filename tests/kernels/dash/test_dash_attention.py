@@ -327,6 +327,69 @@ def test_transposed_final_router_pass_routes_alike(dtype, hq, hkv, n, d, scaling
         _assert_same_routing(cols, rows)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, pytest.param(torch.bfloat16, marks=INTERPRETER_BF16)])
+@pytest.mark.parametrize("structured", [False, True])
+@pytest.mark.parametrize("hq, hkv, n, d, scaling, rough", [(4, 1, 700, 64, 6.0, False), (6, 2, 301, 128, 3.0, True),
+                                                          (16, 1, 200, 64, 1.0, False), (4, 1, 500, 64, 60.0, True),
+                                                          (16, 1, 600, 64, 1e4, False), (8, 1, 2200, 64, 2.0, True)])  # fmt: skip
+def test_merged_max_pass_finds_the_same_thresholds(dtype, structured, hq, hkv, n, d, scaling, rough):
+    """The max pass merged into the first solver step (``merged_max``) finds the thresholds,
+    counts, log-means and tile unions of the separate max pass: random and locally coherent
+    inputs, with or without the rough steps, scores in the thousands (scaling 1e4, where the
+    running max rises by far more than the window), several blocks of chunks (2200 tokens: 69
+    chunks of 32, the max rising from block to block)."""
+    from dashbench.kernels.dash.route import route, tile_rows
+    from dashbench.kernels.dash.summarize import summarize
+
+    if structured:
+        q, k, _ = structured_qkv(1, hq, hkv, n, d, chunk_size=32, dtype=dtype, device=DEVICE, seed=n)
+        w = torch.zeros(hkv, d, device=DEVICE, dtype=dtype)
+    else:
+        q, k, _, w = _inputs(1, hq, hkv, n, d, dtype, seed=n + 9)
+    G = hq // hkv
+    bm, rbm = tile_rows(G, 32, 64), tile_rows(G, 32, 128)
+    s = summarize(k, w, 32)
+    kw = dict(route_bm=rbm, lean=True, rough_solve=rough, cb=32)
+    separate = route(q, s, 32, scaling, bm, merged_max=False, **kw)
+    merged = route(q, s, 32, scaling, bm, merged_max=True, **kw)
+    assert int(separate[2].max()) > 2  # several chunks routed
+    _assert_same_routing(merged, separate)
+
+
+@pytest.mark.skipif(DEVICE != "cpu", reason="counts the solver's passes through the interpreter's Python calls")
+def test_merged_max_pass_saves_a_pass_on_coherent_inputs(monkeypatch):
+    """Each call of ``route._lean_pass`` is one solver pass over a tile's chunks, each of
+    ``_lean_max_block`` one block of the max pass: merged, the max pass is gone and fewer solver
+    passes follow (the merged pass took the first step; 120 -> 85 here, 62 max passes gone)."""
+    from dashbench.kernels.dash import route as route_module
+    from dashbench.kernels.dash.summarize import summarize
+
+    q, k, _ = structured_qkv(1, 8, 1, 1024, 64, chunk_size=32, dtype=torch.float32, device=DEVICE, seed=1024)
+    w = torch.zeros(1, 64, device=DEVICE)
+    s = summarize(k, w, 32)
+    bm, rbm = route_module.tile_rows(8, 32, 64), route_module.tile_rows(8, 32, 128)
+    solver_pass, max_block = route_module._lean_pass, route_module._lean_max_block
+    counts = []
+    for merged in (False, True):
+        calls = {"pass": 0, "max block": 0}
+
+        def counted_pass(*args, **kwargs):
+            calls["pass"] += 1
+            return solver_pass(*args, **kwargs)
+
+        def counted_max(*args, **kwargs):
+            calls["max block"] += 1
+            return max_block(*args, **kwargs)
+
+        monkeypatch.setattr(route_module, "_lean_pass", counted_pass)
+        monkeypatch.setattr(route_module, "_lean_max_block", counted_max)
+        out = route_module.route(q, s, 32, 0.78, bm, route_bm=rbm, lean=True, rough_solve=False, merged_max=merged)
+        counts.append(calls)
+        assert int(out[2].max()) > 2
+    assert counts[0]["max block"] > 0 and counts[1]["max block"] == 0, counts
+    assert counts[1]["pass"] < counts[0]["pass"], counts
+
+
 @pytest.mark.skipif(DEVICE != "cpu", reason="counts the solver's passes through the interpreter's Python calls")
 def test_warm_started_router_tiles_take_fewer_solver_passes(monkeypatch):
     """On locally coherent inputs the warm start saves solver passes (each call of
