@@ -43,8 +43,11 @@ VARIANTS = {  # name: route() keywords; "rows": rows per program (G x tokens) in
     "lean_warm8": dict(lean=True, warm_tiles=8),
     "lean_final_t": dict(lean=True, final_transposed=True),  # stop 19: the final pass on transposed scores
     "lean_final_rows": dict(lean=True, final_transposed=False),
-    "lean_separate_max": dict(lean=True, merged_max=False),  # stop 22: the max pass merged into the first step
+    # stop 22: the max pass merged into the first rough step (only with the rough solve: "auto"
+    # runs it from 1024 chunks, so at 32k only the *_rough variants differ)
+    "lean_separate_max": dict(lean=True, merged_max=False),
     "lean_merged_max": dict(lean=True, merged_max=True),
+    "lean_merged_rough": dict(lean=True, merged_max=True, rough_solve=True),
 }
 
 

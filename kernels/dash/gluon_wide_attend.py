@@ -181,6 +181,9 @@ def _wide_consumer(Q, OFFSETS, COUNTS, BIAS, OUT, LSE, q_smem, k_bufs, v_bufs, k
         qo = warpgroup_mma_wait(num_outstanding=2, deps=(qo_token,))
         p, alpha, m_i, l_i = _own_update(qo, m_i, l_i, n_listed, own, pos, rows, keys, sm_scale, BM, C)
         acc = warpgroup_mma_wait(num_outstanding=0, deps=(acc, pa_op, pb_op))[0]
+        # the last pair's V slots: with 2 V slots and an even list the own chunk's V waits for them
+        mbarrier.arrive(v_empty.index(va), count=1)
+        mbarrier.arrive(v_empty.index(vb), count=1, pred=live_b)
         acc = acc * gl.convert_layout(alpha, gl.SliceLayout(1, o_layout))[:, None]
     else:
         qo = warpgroup_mma_wait(num_outstanding=0, deps=(qo_token,))

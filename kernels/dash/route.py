@@ -74,7 +74,10 @@ ROUTE_WARM_TILES = 1
 # starts the solver. A CPU simulation (scripts/simulate_solver_steps.py, 32k,
 # results/reference/h100-dash/stop22/cpu_simulation/) kept the passes a 128-row program takes
 # after the max pass: structured 25% 4.34 vs 1 + 4.34, 10% 3.97 vs 1 + 3.94, random 25% 5.56
-# vs 1 + 4.81. Off until timed on the H100 (scripts/bench_router.py --variants merged).
+# vs 1 + 4.81. Only before the rough solve: its start comes from one-product scores, and the
+# exact solver started there could find it above every exact score (an empty support that does
+# not move), where the rough solve's steps on the same scores cannot. Off until timed on the
+# H100 (scripts/bench_router.py --variants lean_separate_max,lean_merged_max).
 ROUTE_MERGED_MAX = False
 # The lean router's final pass (probabilities, counts, log-means, tile unions) on transposed
 # scores, so the mean over a token's heads is in-thread (_lean_final_block_t). H100, 25%
@@ -556,7 +559,7 @@ def _route_lean_tile(
 
     if warm:
         m, tau = _lean_warm_pass(tau_prev, own, n_full, q, s_base, stride_st, stride_sc, D, CB, R, SPLIT_BF16)
-    elif MERGED_MAX:
+    elif MERGED_MAX and ROUGH_SOLVE:  # (the start is on one-product scores: see ROUTE_MERGED_MAX)
         m, tau = _lean_merged_pass(own, n_full, q, s_base, stride_st, stride_sc, D, CB, R, SPLIT_BF16)
     else:
         # The solver converges from any start; the max only places it at the root's lower bound
@@ -686,7 +689,8 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
     ``bm`` tokens (the attention's tiles); the router itself may take ``route_bm`` tokens (a
     multiple of ``bm``, at most the chunk size) per program. ``num_stages`` defaults to what ran
     best on the H100: 2 for the lean router (128k: 42.5 vs 42.9 ms at 3 stages, 54.7 at 4), 3 for
-    the first."""
+    the first. ``merged_max`` (lean router with ``rough_solve`` only; default
+    ``ROUTE_MERGED_MAX``): the max pass merged into the first rough step."""
     B, Hq, N, D = q.shape
     Hkv, n_chunks = summaries.shape[1], summaries.shape[2]
     G = Hq // Hkv

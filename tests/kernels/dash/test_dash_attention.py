@@ -329,15 +329,14 @@ def test_transposed_final_router_pass_routes_alike(dtype, hq, hkv, n, d, scaling
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, pytest.param(torch.bfloat16, marks=INTERPRETER_BF16)])
 @pytest.mark.parametrize("structured", [False, True])
-@pytest.mark.parametrize("hq, hkv, n, d, scaling, rough", [(4, 1, 700, 64, 6.0, False), (6, 2, 301, 128, 3.0, True),
-                                                          (16, 1, 200, 64, 1.0, False), (4, 1, 500, 64, 60.0, True),
-                                                          (16, 1, 600, 64, 1e4, False), (8, 1, 1300, 64, 2.0, True)])  # fmt: skip
-def test_merged_max_pass_finds_the_same_thresholds(dtype, structured, hq, hkv, n, d, scaling, rough):
-    """The max pass merged into the first solver step (``merged_max``) finds the thresholds,
-    counts, log-means and tile unions of the separate max pass: random and locally coherent
-    inputs, with or without the rough steps, scores in the thousands (scaling 1e4, where the
-    running max rises by far more than the window), several blocks of chunks (1300 tokens: 41
-    chunks of 32, a full block and a partial one, the max rising from block to block)."""
+@pytest.mark.parametrize("hq, hkv, n, d, scaling", [(4, 1, 700, 64, 6.0), (6, 2, 301, 128, 3.0), (16, 1, 200, 64, 1.0),
+                                                   (4, 1, 500, 64, 60.0), (16, 1, 600, 64, 1e4),
+                                                   (8, 1, 1300, 64, 2.0)])  # fmt: skip
+def test_merged_max_pass_finds_the_same_thresholds(dtype, structured, hq, hkv, n, d, scaling):
+    """The max pass merged into the first rough step (``merged_max``, with the rough solve it
+    precedes) finds the thresholds, counts, log-means and tile unions of the separate max pass:
+    random and locally coherent inputs, scores in the thousands (scaling 1e4), two blocks of
+    chunks (1300 tokens: 41 chunks of 32). Without the rough solve the flag changes nothing."""
     from dashbench.kernels.dash.route import route, tile_rows
     from dashbench.kernels.dash.summarize import summarize
 
@@ -349,18 +348,68 @@ def test_merged_max_pass_finds_the_same_thresholds(dtype, structured, hq, hkv, n
     G = hq // hkv
     bm, rbm = tile_rows(G, 32, 64), tile_rows(G, 32, 128)
     s = summarize(k, w, 32)
-    kw = dict(route_bm=rbm, lean=True, rough_solve=rough, cb=32)
-    separate = route(q, s, 32, scaling, bm, merged_max=False, **kw)
-    merged = route(q, s, 32, scaling, bm, merged_max=True, **kw)
+    kw = dict(route_bm=rbm, lean=True, cb=32)
+    separate = route(q, s, 32, scaling, bm, merged_max=False, rough_solve=True, **kw)
+    merged = route(q, s, 32, scaling, bm, merged_max=True, rough_solve=True, **kw)
     assert int(separate[2].max()) > 2  # several chunks routed
     _assert_same_routing(merged, separate)
+    if n <= 300:  # the flag is ignored without the rough solve: the same kernel runs
+        plain = route(q, s, 32, scaling, bm, merged_max=False, rough_solve=False, **kw)
+        for a, b in zip(route(q, s, 32, scaling, bm, merged_max=True, rough_solve=False, **kw), plain):
+            assert torch.equal(a, b)
+
+
+@pytest.mark.skipif(DEVICE != "cpu", reason="the interpreter's products are exact fp32 (no tf32 or bf16 rounding)")
+@pytest.mark.parametrize("structured", [False, True])
+def test_merged_max_pass_start_matches_its_definition(structured):
+    """With the solver's passes capped at 0 the router stores its start: for the merged pass,
+    the step from the support sums over blocks of 32 chunks, each block's entries above the
+    running max - 1 then (rebased as the max rises), clamped to [max - 1, max - 1/sqrt(chunks)];
+    here against the same arithmetic in float64. 1300 tokens of 32-token chunks give rows of
+    one block and of two, where the max may rise in the second."""
+    from dashbench.kernels.dash.route import route, tile_rows
+    from dashbench.kernels.dash.summarize import summarize
+
+    hq, hkv, n, d, C, scaling = 8, 1, 1300, 64, 32, 3.0
+    if structured:
+        q, k, _ = structured_qkv(1, hq, hkv, n, d, chunk_size=C, dtype=torch.float32, device=DEVICE, seed=3)
+        w = torch.zeros(hkv, d, device=DEVICE)
+    else:
+        q, k, _, w = _inputs(1, hq, hkv, n, d, torch.float32, seed=3)
+    G = hq // hkv
+    s = summarize(k, w, C)
+    tau = route(q, s, C, scaling, tile_rows(G, C, 64), route_bm=tile_rows(G, C, 128), lean=True, cb=32,
+                rough_solve=True, merged_max=True, max_iter=0)[0][0]  # fmt: skip
+    x_all = (q[0].double() @ (s[0, 0].double() * (0.5 * scaling / d**0.5)).T)  # [Hq, N, chunks]
+    want = torch.full_like(tau, float("inf"), dtype=torch.float64)
+    rises = 0
+    for t in range(C, n):
+        own = t // C
+        x = x_all[:, t, :own]
+        m = torch.full((hq,), float("-inf"), dtype=torch.float64)
+        cnt, s1, s2 = (torch.zeros(hq, dtype=torch.float64) for _ in range(3))
+        for b0 in range(0, own, 32):
+            xb = x[:, b0:b0 + 32]
+            m_new = torch.maximum(m, xb.max(1).values)
+            shift = torch.where(cnt > 0, m_new - m, torch.zeros_like(m))
+            rises += int(((shift > 0) & (b0 > 0)).sum())
+            s2, s1, m = s2 - 2 * shift * s1 + cnt * shift * shift, s1 - cnt * shift, m_new
+            dd = xb - (m - 1)[:, None]
+            cnt = cnt + (dd > 0).double().sum(1)
+            s1 = s1 + dd.clamp_min(0).sum(1)
+            s2 = s2 + (dd.clamp_min(0) ** 2).sum(1)
+        delta = (s1 - (s1 * s1 - cnt * (s2 - 1)).clamp_min(0).sqrt()) / cnt.clamp_min(1)
+        want[:, t] = torch.minimum(torch.maximum(m - 1 + delta, m - 1), m - 1 / own**0.5)
+    assert rises > 5  # the rebase is exercised (random inputs: hundreds of rows)
+    torch.testing.assert_close(tau.double(), want, rtol=1e-5, atol=2e-5)
 
 
 @pytest.mark.skipif(DEVICE != "cpu", reason="counts the solver's passes through the interpreter's Python calls")
 def test_merged_max_pass_saves_a_pass_on_coherent_inputs(monkeypatch):
-    """Each call of ``route._lean_pass`` is one solver pass over a tile's chunks, each of
-    ``_lean_max_block`` one block of the max pass: merged, the max pass is gone and fewer solver
-    passes follow (the merged pass took the first step; 120 -> 85 here, 62 max passes gone)."""
+    """Each call of ``route._lean_pass`` is one solver pass (rough or exact) over a tile's
+    chunks, each of ``_lean_max_block`` one block of the max pass: merged, the max pass is gone
+    and fewer solver passes follow (the merged pass took the first rough step; 182 -> 147 here,
+    62 max passes gone)."""
     from dashbench.kernels.dash import route as route_module
     from dashbench.kernels.dash.summarize import summarize
 
@@ -383,7 +432,7 @@ def test_merged_max_pass_saves_a_pass_on_coherent_inputs(monkeypatch):
 
         monkeypatch.setattr(route_module, "_lean_pass", counted_pass)
         monkeypatch.setattr(route_module, "_lean_max_block", counted_max)
-        out = route_module.route(q, s, 32, 0.78, bm, route_bm=rbm, lean=True, rough_solve=False, merged_max=merged)
+        out = route_module.route(q, s, 32, 0.78, bm, route_bm=rbm, lean=True, rough_solve=True, merged_max=merged)
         counts.append(calls)
         assert int(out[2].max()) > 2
     assert counts[0]["max block"] > 0 and counts[1]["max block"] == 0, counts
