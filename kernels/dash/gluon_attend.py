@@ -258,6 +258,28 @@ def _gluon_attend_kernel(
                 o_layout)
 
 
+@gluon.jit
+def _ring_producer(desc, bufs, ready, empty, OFFSETS, COUNTS, IDS, t, bh, N, n_tiles, BM: gl.constexpr,
+                   C: gl.constexpr, STAGES: gl.constexpr):  # fmt: skip
+    """One warp: each entry's K (or V) rows (the tile's listed chunks, then its own chunk) by TMA
+    into a ring of ``STAGES`` slots as the consumer frees them (``gluon_wide_attend``,
+    ``gluon_split_attend``: K and V in rings of their own)."""
+    own = (t * BM) // C
+    kv_row0 = bh * N
+    tile = bh * n_tiles + t
+    start = gl.load(OFFSETS + tile)
+    n_listed = gl.load(COUNTS + tile)
+    c_next = _entry_chunk(IDS, start, 0, n_listed, own)
+    for e in range(0, n_listed + 1):
+        slot = e % STAGES
+        c = c_next
+        c_next = _entry_chunk(IDS, start, e + 1, n_listed, own)
+        mbarrier.wait(empty.index(slot), ((e // STAGES) & 1) ^ 1)  # a fresh barrier passes parity 1
+        bar = ready.index(slot)
+        mbarrier.expect(bar, desc.block_type.nbytes)
+        _tma_load(desc, [kv_row0 + c * C, 0], bar, bufs.index(slot))
+
+
 def check_inputs(name: str, q, k, v, ids, bias, bm: int, bias_dtypes=(torch.float16,)) -> None:
     """The Gluon attentions' shared contract; ``ValueError`` names the problem."""
     B, Hq, N, D = q.shape
@@ -334,6 +356,43 @@ def gluon_attend(q, k, v, offsets, counts, ids, bias, *, chunk_size: int, bm: in
     return out, lse
 
 
+def launch_producer_kernel(kernel, name: str, q, k, v, offsets, counts, ids, bias, *, chunk_size: int, bm: int,
+                           gp: int, maxnreg: int, producer_regs: int, **stages):  # fmt: skip
+    """Check and launch a producer-warp Gluon attention (``gluon_ws_attend``, ``gluon_wide_attend``,
+    ``gluon_split_attend``) over 64-row tiles; ``stages``: its ring constexprs (each at least 2).
+    Returns ``(out, lse)``."""
+    B, Hq, N, D = q.shape
+    Hkv = k.shape[1]
+    check_inputs(name, q, k, v, ids, bias, bm, (torch.float16, torch.float32))
+    if gp * bm != 64 or min(stages.values()) < 2:
+        raise ValueError(f"{name} runs 64-row tiles with at least 2 slots a ring")
+    k_desc, v_desc, gl_dtype = kv_descriptors(k, v, chunk_size)
+    out = torch.empty_like(q)
+    lse = torch.empty(B, Hq, N, device=q.device, dtype=torch.float32)
+    n_tiles = counts.shape[2]
+    kernel[(n_tiles, B * Hkv)](
+        q, k_desc, v_desc, offsets, counts, ids, bias.view(torch.int32) if bias.dtype == torch.float16 else bias,
+        out, lse, q.stride(0), q.stride(1), q.stride(2), out.stride(0), out.stride(1), out.stride(2),
+        N, n_tiles, LOG2E / math.sqrt(D),
+        HKV=Hkv, G=Hq // Hkv, GP=gp, BM=bm, C=chunk_size, D=D, **stages,
+        Q_LAYOUT=gl.NVMMASharedLayout.get_default_for([gp * bm, D], gl_dtype), PRODUCER_REGS=producer_regs,
+        num_warps=4, maxnreg=maxnreg,
+    )  # fmt: skip
+    return out, lse
+
+
+def compile_producer_kernel_for_sm90(kernel, G: int, D: int, chunk_size: int, maxnreg: int, producer_regs: int,
+                                     bias_fp32: bool = False, **stages):  # fmt: skip
+    """A producer-warp Gluon attention compiled ahead of time for an H100 (no GPU needed), bf16,
+    64-row tiles, fp16 biases (``bias_fp32``: fp32)."""
+    from dashbench.kernels.dash.route import padded_group, tile_rows
+
+    gp, bm = padded_group(G), tile_rows(G, chunk_size, 64)
+    consts = dict(HKV=8, G=G, GP=gp, BM=bm, C=chunk_size, D=D, **stages, PRODUCER_REGS=producer_regs, num_warps=4,
+                  Q_LAYOUT=gl.NVMMASharedLayout.get_default_for([gp * bm, D], gl.bfloat16))  # fmt: skip
+    return compile_kernel_for_sm90(kernel, consts, D, chunk_size, "*fp32" if bias_fp32 else "*i32", maxnreg=maxnreg)
+
+
 def compile_for_sm90(G: int = 4, D: int = 128, chunk_size: int = 64, stages: int = 3, rows: int = 64,
                      q_regs: bool = False, bias_fp32: bool = False):  # fmt: skip
     """The kernel compiled ahead of time for an H100 (no GPU needed), bf16, tiles of ``rows``."""
@@ -345,10 +404,9 @@ def compile_for_sm90(G: int = 4, D: int = 128, chunk_size: int = 64, stages: int
     return compile_kernel_for_sm90(_gluon_attend_kernel, consts, D, chunk_size, "*fp32" if bias_fp32 else "*i32")
 
 
-def sass_schedule(kernel) -> list[str]:
-    """The machine code's order of wgmmas (HGMMA), waits on them (DEPBARn: n groups may stay in
-    flight) and ex2s (EX2), runs of one kind collapsed: what overlaps what. (The PTX order is not
-    enough: ptxas serializes wgmmas whose accumulators other instructions read, warning C7514.)"""
+def sass_lines(kernel) -> list[str]:
+    """A compiled kernel's sm_90 machine code, one instruction or label a line (the
+    ``nvdisasm`` that Triton ships)."""
     import os
     import subprocess
     import tempfile
@@ -359,9 +417,15 @@ def sass_schedule(kernel) -> list[str]:
         f.write(kernel.asm["cubin"])
         f.flush()
         tool = os.path.join(os.path.dirname(nvidia_backend.__file__), "bin", "nvdisasm")
-        sass = subprocess.run([tool, "-c", f.name], capture_output=True, text=True, check=True).stdout
+        return subprocess.run([tool, "-c", f.name], capture_output=True, text=True, check=True).stdout.splitlines()
+
+
+def sass_schedule(kernel) -> list[str]:
+    """The machine code's order of wgmmas (HGMMA), waits on them (DEPBARn: n groups may stay in
+    flight) and ex2s (EX2), runs of one kind collapsed: what overlaps what. (The PTX order is not
+    enough: ptxas serializes wgmmas whose accumulators other instructions read, warning C7514.)"""
     seq = []
-    for line in sass.splitlines():
+    for line in sass_lines(kernel):
         kind = ("HGMMA" if "HGMMA" in line else "EX2" if "MUFU.EX2" in line
                 else "DEPBAR" + line.split("0x")[-1].split()[0].rstrip(";") if "WARPGROUP.DEPBAR" in line
                 else None)  # fmt: skip
@@ -375,18 +439,9 @@ def main_loop_schedule(kernel) -> list[tuple[str, int]]:
     DEPBARn, BAR (CTA barriers), LDS and LDG with their lengths: where the ex2s sit between the
     waits, which ``sass_schedule``'s collapsed runs do not show (a loop can keep two ex2s between
     the waits and move thirty after them)."""
-    import os
     import re
-    import subprocess
-    import tempfile
 
-    import triton.backends.nvidia as nvidia_backend
-
-    with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
-        f.write(kernel.asm["cubin"])
-        f.flush()
-        tool = os.path.join(os.path.dirname(nvidia_backend.__file__), "bin", "nvdisasm")
-        lines = subprocess.run([tool, "-c", f.name], capture_output=True, text=True, check=True).stdout.splitlines()
+    lines = sass_lines(kernel)
     labels = {line.strip()[:-1]: i for i, line in enumerate(lines) if re.match(r"^\.L_x_\d+:$", line.strip())}
     loops = []
     for i, line in enumerate(lines):

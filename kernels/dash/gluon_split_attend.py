@@ -29,9 +29,17 @@ with ``attend`` before ``bench_dash.py --variants split`` times it.
 
 from __future__ import annotations
 
-import math
-
-import torch
+from dashbench.kernels.dash.gluon_attend import (
+    _entry_bias_words,
+    _first_update,
+    _listed_update,
+    _load_q_rows,
+    _own_update,
+    _ring_producer,
+    _store_rows,
+    compile_producer_kernel_for_sm90,
+    launch_producer_kernel,
+)
 from triton.experimental import gluon
 from triton.experimental.gluon import language as gl
 from triton.experimental.gluon.language.nvidia.hopper import (
@@ -40,41 +48,6 @@ from triton.experimental.gluon.language.nvidia.hopper import (
     warpgroup_mma,
     warpgroup_mma_wait,
 )
-
-from dashbench.kernels.dash.gluon_attend import (
-    LOG2E,
-    _entry_bias_words,
-    _entry_chunk,
-    _first_update,
-    _listed_update,
-    _load_q_rows,
-    _own_update,
-    _store_rows,
-    _tma_load,
-    check_inputs,
-    compile_kernel_for_sm90,
-    kv_descriptors,
-)
-
-
-@gluon.jit
-def _ring_producer(desc, bufs, ready, empty, OFFSETS, COUNTS, IDS, t, bh, N, n_tiles, BM: gl.constexpr,
-                   C: gl.constexpr, STAGES: gl.constexpr):  # fmt: skip
-    """One warp: each entry's K (or V) rows by TMA into its ring as the consumer frees it."""
-    own = (t * BM) // C
-    kv_row0 = bh * N
-    tile = bh * n_tiles + t
-    start = gl.load(OFFSETS + tile)
-    n_listed = gl.load(COUNTS + tile)
-    c_next = _entry_chunk(IDS, start, 0, n_listed, own)
-    for e in range(0, n_listed + 1):
-        slot = e % STAGES
-        c = c_next
-        c_next = _entry_chunk(IDS, start, e + 1, n_listed, own)
-        mbarrier.wait(empty.index(slot), ((e // STAGES) & 1) ^ 1)  # a fresh barrier passes parity 1
-        bar = ready.index(slot)
-        mbarrier.expect(bar, desc.block_type.nbytes)
-        _tma_load(desc, [kv_row0 + c * C, 0], bar, bufs.index(slot))
 
 
 @gluon.jit
@@ -194,47 +167,27 @@ def gluon_split_attend(q, k, v, offsets, counts, ids, bias, *, chunk_size: int, 
                        v_stages: int = 3, maxnreg: int = 128, producer_regs: int = 24):  # fmt: skip
     """``gluon_ws_attend`` with K and V in rings of ``k_stages`` and ``v_stages`` slots; same
     arguments otherwise and the same result."""
-    B, Hq, N, D = q.shape
-    Hkv = k.shape[1]
-    C = chunk_size
-    check_inputs("gluon_split_attend", q, k, v, ids, bias, bm, (torch.float16, torch.float32))
-    if gp * bm != 64 or k_stages < 2 or v_stages < 2:
-        raise ValueError("gluon_split_attend runs 64-row tiles with at least 2 slots a ring")
-    k_desc, v_desc, gl_dtype = kv_descriptors(k, v, C)
-    out = torch.empty_like(q)
-    lse = torch.empty(B, Hq, N, device=q.device, dtype=torch.float32)
-    n_tiles = counts.shape[2]
-    _gluon_split_attend_kernel[(n_tiles, B * Hkv)](
-        q, k_desc, v_desc, offsets, counts, ids, bias.view(torch.int32) if bias.dtype == torch.float16 else bias,
-        out, lse, q.stride(0), q.stride(1), q.stride(2), out.stride(0), out.stride(1), out.stride(2),
-        N, n_tiles, LOG2E / math.sqrt(D),
-        HKV=Hkv, G=Hq // Hkv, GP=gp, BM=bm, C=C, D=D, KS=k_stages, VS=v_stages,
-        Q_LAYOUT=gl.NVMMASharedLayout.get_default_for([gp * bm, D], gl_dtype), PRODUCER_REGS=producer_regs,
-        num_warps=4, maxnreg=maxnreg,
-    )  # fmt: skip
-    return out, lse
+    return launch_producer_kernel(_gluon_split_attend_kernel, "gluon_split_attend", q, k, v, offsets, counts, ids,
+                                  bias, chunk_size=chunk_size, bm=bm, gp=gp, maxnreg=maxnreg,
+                                  producer_regs=producer_regs, KS=k_stages, VS=v_stages)  # fmt: skip
 
 
 def compile_for_sm90(G: int = 4, D: int = 128, chunk_size: int = 64, k_stages: int = 3, v_stages: int = 3,
-                     bias_fp32: bool = False, maxnreg: int = 128,
-                     producer_regs: int = 24):  # fmt: skip
+                     bias_fp32: bool = False, maxnreg: int = 128, producer_regs: int = 24):  # fmt: skip
     """The kernel compiled ahead of time for an H100 (no GPU needed), bf16, 64-row tiles, fp16
     biases (``bias_fp32``: fp32)."""
-    from dashbench.kernels.dash.route import padded_group, tile_rows
-
-    gp, bm = padded_group(G), tile_rows(G, chunk_size, 64)
-    consts = dict(HKV=8, G=G, GP=gp, BM=bm, C=chunk_size, D=D, KS=k_stages, VS=v_stages,
-                  PRODUCER_REGS=producer_regs, num_warps=4,
-                  Q_LAYOUT=gl.NVMMASharedLayout.get_default_for([gp * bm, D], gl.bfloat16))  # fmt: skip
-    return compile_kernel_for_sm90(_gluon_split_attend_kernel, consts, D, chunk_size, "*fp32" if bias_fp32 else "*i32",
-                                   maxnreg=maxnreg)  # fmt: skip
+    return compile_producer_kernel_for_sm90(_gluon_split_attend_kernel, G, D, chunk_size, maxnreg, producer_regs,
+                                            bias_fp32, KS=k_stages, VS=v_stages)  # fmt: skip
 
 
 if __name__ == "__main__":  # python -m dashbench.kernels.dash.gluon_split_attend: sm_90 resources, schedule
     import sys
 
     from dashbench.kernels.dash.compile_check import resources
-    from dashbench.kernels.dash.gluon_attend import ex2s_between_the_waits, sass_schedule
+    from dashbench.kernels.dash.gluon_attend import (
+        ex2s_between_the_waits,
+        sass_schedule,
+    )
 
     for G, D, ks, vs, f32 in ((4, 128, 3, 3, False), (16, 128, 3, 3, False), (16, 128, 4, 2, False),
                               (1, 64, 3, 3, False), (4, 128, 3, 3, True)):  # fmt: skip

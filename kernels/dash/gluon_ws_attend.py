@@ -22,20 +22,7 @@ sequences, fp16 and fp32 biases).
 
 from __future__ import annotations
 
-import math
-
-import torch
-from triton.experimental import gluon
-from triton.experimental.gluon import language as gl
-from triton.experimental.gluon.language.nvidia.hopper import (
-    fence_async_shared,
-    mbarrier,
-    warpgroup_mma,
-    warpgroup_mma_wait,
-)
-
 from dashbench.kernels.dash.gluon_attend import (
-    LOG2E,
     _entry_bias_words,
     _entry_chunk,
     _first_update,
@@ -44,9 +31,16 @@ from dashbench.kernels.dash.gluon_attend import (
     _own_update,
     _store_rows,
     _tma_load,
-    check_inputs,
-    compile_kernel_for_sm90,
-    kv_descriptors,
+    compile_producer_kernel_for_sm90,
+    launch_producer_kernel,
+)
+from triton.experimental import gluon
+from triton.experimental.gluon import language as gl
+from triton.experimental.gluon.language.nvidia.hopper import (
+    fence_async_shared,
+    mbarrier,
+    warpgroup_mma,
+    warpgroup_mma_wait,
 )
 
 
@@ -178,43 +172,26 @@ def gluon_ws_attend(q, k, v, offsets, counts, ids, bias, *, chunk_size: int, bm:
     ``maxnreg`` bounds every warp's registers at launch (128: two CTAs of two warpgroups an SM);
     the consumer warpgroup then takes what the producer's, at ``producer_regs``, gives back
     (232 at the defaults, sm_90 build). Biases: fp16 (read as int32 pairs) or fp32."""
-    B, Hq, N, D = q.shape
-    Hkv = k.shape[1]
-    C = chunk_size
-    check_inputs("gluon_ws_attend", q, k, v, ids, bias, bm, (torch.float16, torch.float32))
-    if gp * bm != 64 or stages < 2:
-        raise ValueError("gluon_ws_attend runs 64-row tiles with at least 2 stages")
-    k_desc, v_desc, gl_dtype = kv_descriptors(k, v, C)
-    out = torch.empty_like(q)
-    lse = torch.empty(B, Hq, N, device=q.device, dtype=torch.float32)
-    n_tiles = counts.shape[2]
-    _gluon_ws_attend_kernel[(n_tiles, B * Hkv)](
-        q, k_desc, v_desc, offsets, counts, ids, bias.view(torch.int32) if bias.dtype == torch.float16 else bias, out, lse,
-        q.stride(0), q.stride(1), q.stride(2), out.stride(0), out.stride(1), out.stride(2),
-        N, n_tiles, LOG2E / math.sqrt(D),
-        HKV=Hkv, G=Hq // Hkv, GP=gp, BM=bm, C=C, D=D, STAGES=stages,
-        Q_LAYOUT=gl.NVMMASharedLayout.get_default_for([gp * bm, D], gl_dtype), PRODUCER_REGS=producer_regs,
-        num_warps=4, maxnreg=maxnreg,
-    )  # fmt: skip
-    return out, lse
+    return launch_producer_kernel(_gluon_ws_attend_kernel, "gluon_ws_attend", q, k, v, offsets, counts, ids, bias,
+                                  chunk_size=chunk_size, bm=bm, gp=gp, maxnreg=maxnreg, producer_regs=producer_regs,
+                                  STAGES=stages)  # fmt: skip
 
 
 def compile_for_sm90(G: int = 4, D: int = 128, chunk_size: int = 64, stages: int = 3, maxnreg: int = 128,
                      producer_regs: int = 24):  # fmt: skip
     """The kernel compiled ahead of time for an H100 (no GPU needed), bf16, 64-row tiles."""
-    from dashbench.kernels.dash.route import padded_group, tile_rows
-
-    gp, bm = padded_group(G), tile_rows(G, chunk_size, 64)
-    consts = dict(HKV=8, G=G, GP=gp, BM=bm, C=chunk_size, D=D, STAGES=stages, PRODUCER_REGS=producer_regs,
-                  num_warps=4, Q_LAYOUT=gl.NVMMASharedLayout.get_default_for([gp * bm, D], gl.bfloat16))  # fmt: skip
-    return compile_kernel_for_sm90(_gluon_ws_attend_kernel, consts, D, chunk_size, maxnreg=maxnreg)
+    return compile_producer_kernel_for_sm90(_gluon_ws_attend_kernel, G, D, chunk_size, maxnreg, producer_regs,
+                                            STAGES=stages)  # fmt: skip
 
 
 if __name__ == "__main__":  # python -m dashbench.kernels.dash.gluon_ws_attend: sm_90 resources, schedule
     import sys
 
     from dashbench.kernels.dash.compile_check import resources
-    from dashbench.kernels.dash.gluon_attend import ex2s_between_the_waits, sass_schedule
+    from dashbench.kernels.dash.gluon_attend import (
+        ex2s_between_the_waits,
+        sass_schedule,
+    )
 
     for G, D, stages in ((4, 128, 3), (16, 128, 3), (4, 128, 4), (1, 64, 3)):
         kernel = compile_for_sm90(G, D, stages=stages)

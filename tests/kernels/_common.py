@@ -49,3 +49,18 @@ def stored_bias_case(B, hq, hkv, n, d, seed, dtype=torch.bfloat16, rows=64, fp16
                             gp=gp, bias=bias, diagonal_last=True, tma=True, num_stages=3)  # fmt: skip
     return dict(q=q, k=k, v=v, mask=mask, offsets=offsets, counts=counts, ids=ids, bias=bias, bm=bm, gp=gp,
                 want=want, want_lse=want_lse)  # fmt: skip
+
+
+def sm90_listing(module: str, n_lines: int) -> list[str]:
+    """The ``G=...`` lines a Gluon kernel module prints when run (``python -m module``: its
+    sm_90 builds' resources and schedules, compiled on the CPU), asserting that it ran and
+    printed ``n_lines`` of them."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    proc = subprocess.run([sys.executable, "-m", module], env=env, capture_output=True, text=True, timeout=600)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("G=")]
+    assert proc.returncode == 0 and len(lines) == n_lines, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return lines

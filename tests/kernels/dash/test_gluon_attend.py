@@ -1,13 +1,10 @@
 """The Gluon attention (kernels/dash/gluon_attend.py): its sm_90 schedule (no GPU needed), its
 refusals and dispatch, and on the GPU its output against ``attend``."""
 
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
-from _common import make_inputs, rel, stored_bias_case
+from _common import make_inputs, rel, sm90_listing, stored_bias_case
 
 from dashbench.kernels.dash.gluon_attend import gluon_attend
 from dashbench.kernels.dash.gluon_ws_attend import gluon_ws_attend
@@ -21,11 +18,7 @@ def test_softmax_runs_while_the_pv_product_is_in_flight():
     entry's QKᵀ and this entry's PV are issued together, a wait leaves one wgmma group (the PV) in
     flight, the next softmax's ex2s follow, then the PV is waited for. Plain Triton's attention
     waits for every group before its softmax."""
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    proc = subprocess.run([sys.executable, "-m", "dashbench.kernels.dash.gluon_attend"], env=env,
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("G=")]
-    assert proc.returncode == 0 and len(lines) == 8, proc.stdout[-2000:] + proc.stderr[-2000:]
+    lines = sm90_listing("dashbench.kernels.dash.gluon_attend", 8)
     for line in lines:
         assert "stack 0 B" in line, line  # no spills
         # The 64-row tiles with q in shared memory (the timed configuration) keep the softmax

@@ -1,13 +1,10 @@
 """The experimental ping-pong attention (kernels/dash/gluon_pingpong_attend.py): its sm_90 build
 and on the GPU its output against ``attend``."""
 
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
-from _common import rel, stored_bias_case
+from _common import rel, sm90_listing, stored_bias_case
 
 
 needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="Gluon kernels run only on a GPU")
@@ -26,11 +23,7 @@ def test_gluon_pingpong_attention_equals_attend(hq, hkv, n, d):
 
 
 def test_pingpong_attention_compiles_for_sm90_without_spills():
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    proc = subprocess.run([sys.executable, "-m", "dashbench.kernels.dash.gluon_pingpong_attend"], env=env,
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("G=")]
-    assert proc.returncode == 0 and len(lines) == 4, proc.stdout[-2000:] + proc.stderr[-2000:]
+    lines = sm90_listing("dashbench.kernels.dash.gluon_pingpong_attend", 4)
     assert all("stack 0 B" in line for line in lines), lines
     # each warpgroup's loop (one per partition) keeps its softmax between its two waits
     assert all(line.count("HGMMA DEPBAR1 EX2 DEPBAR0") >= 2 for line in lines), lines

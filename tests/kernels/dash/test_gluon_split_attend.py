@@ -1,13 +1,10 @@
 """The experimental split-ring attention (kernels/dash/gluon_split_attend.py): its sm_90 build
 and on the GPU its output against ``attend``."""
 
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
-from _common import rel, stored_bias_case
+from _common import rel, sm90_listing, stored_bias_case
 
 needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="Gluon kernels run only on a GPU")
 
@@ -41,11 +38,7 @@ def test_fp32_biases_equal_attend():
 def test_split_attention_compiles_for_sm90_with_the_softmax_between_the_waits():
     """Nothing spills, two CTAs' shared memory fits an SM (2 x (shared + 1 KB) <= 228 KB), and
     all 32 ex2s of the loop's step run between the QKᵀ's and the PV's wait."""
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    proc = subprocess.run([sys.executable, "-m", "dashbench.kernels.dash.gluon_split_attend"], env=env,
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("G=")]
-    assert proc.returncode == 0 and len(lines) == 5, proc.stdout[-2000:] + proc.stderr[-2000:]
+    lines = sm90_listing("dashbench.kernels.dash.gluon_split_attend", 5)
     assert all("stack 0 B" in line and "32 ex2s between the waits" in line for line in lines), lines
     for line in lines:
         if "D=128" in line:

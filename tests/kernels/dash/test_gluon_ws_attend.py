@@ -1,13 +1,10 @@
 """The experimental producer-warp attention (kernels/dash/gluon_ws_attend.py): its sm_90 build
 and on the GPU its output against ``attend``."""
 
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
-from _common import rel, stored_bias_case
+from _common import rel, sm90_listing, stored_bias_case
 
 
 needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="Gluon kernels run only on a GPU")
@@ -29,11 +26,7 @@ def test_gluon_ws_attention_equals_attend(dtype, hq, hkv, n, d):
 def test_ws_attention_compiles_for_sm90_without_spills():
     """The consumer's loop keeps its softmax between its waits, nothing spills, and two CTAs'
     shared memory fits an SM."""
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    proc = subprocess.run([sys.executable, "-m", "dashbench.kernels.dash.gluon_ws_attend"], env=env,
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("G=")]
-    assert proc.returncode == 0 and len(lines) == 4, proc.stdout[-2000:] + proc.stderr[-2000:]
+    lines = sm90_listing("dashbench.kernels.dash.gluon_ws_attend", 4)
     assert all("stack 0 B" in line and "HGMMA DEPBAR1 EX2 DEPBAR0" in line for line in lines), lines
     # every ex2 of the loop's step between the waits (at 4 and 16 heads a KV head, the timed ones)
     assert all("32 ex2s between the waits" in line for line in lines if "D=128 stages=3" in line), lines
