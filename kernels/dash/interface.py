@@ -8,7 +8,7 @@ import torch
 
 from dashbench.kernels.dash.attend import attend, tma_ready
 from dashbench.kernels.dash.backward import dash_backward
-from dashbench.kernels.dash.prior import bias_dtype, listed_bias, stored_bias_bytes
+from dashbench.kernels.dash.prior import listed_bias, stored_bias_bytes
 from dashbench.kernels.dash.route import chunk_lists, padded_group, route, tile_rows
 from dashbench.kernels.dash.summarize import summarize
 from dashbench.kernels.reference.dash import DashStats, check_dash_inputs
@@ -153,7 +153,8 @@ class _DashAttention(torch.autograd.Function):
         if use_stored_bias(q, k, ids.numel(), bm, sigma):
             bias = listed_bias(q, summaries, tau, log_g, offsets, tile_count, ids, scaling=scaling, sigma=sigma,
                                estimate_diagonal=estimate_diagonal, bm=bm, gp=gp)  # fmt: skip
-        if use_gluon_attend(q, k, v, bias, bm, gp, chunk_size):
+        gluon = use_gluon_attend(q, k, v, bias, bm, gp, chunk_size)
+        if gluon:
             out, lse = gluon_kernel()(q, k, v, offsets, tile_count, ids, bias, chunk_size=chunk_size, bm=bm, gp=gp,
                                     stages=STORED_BIAS_TMA_STAGES)  # fmt: skip
         else:
@@ -166,11 +167,12 @@ class _DashAttention(torch.autograd.Function):
         ctx.args = dict(chunk_size=chunk_size, scaling=scaling, sigma=sigma,
                         estimate_diagonal=estimate_diagonal, bm=bm, gp=gp,
                         tma=BACKWARD_TMA and tma_ready(k, v))  # fmt: skip
-        ctx.mark_non_differentiable(count, tile_count)
-        return out, count, tile_count
+        ran_gluon = torch.tensor(gluon)  # which kernel computed the attention, for the stats
+        ctx.mark_non_differentiable(count, tile_count, ran_gluon)
+        return out, count, tile_count, ran_gluon
 
     @staticmethod
-    def backward(ctx, d_out, _d_count, _d_tile_count):
+    def backward(ctx, d_out, _d_count, _d_tile_count, _d_ran_gluon):
         q, k, v, head_cls, out, lse, *routing = ctx.saved_tensors
         dq, dk, dv, d_head = dash_backward(q.contiguous(), k, v, head_cls, out, lse, d_out,
                                            *routing, **ctx.args)  # fmt: skip
@@ -206,18 +208,13 @@ def dash_attention(
     v and head_cls through Triton backward kernels (``kernels/dash/backward.py``).
     """
     check_kernel_inputs(q, k, v, head_cls, chunk_size, check_values=False)  # values: in the forward
-    out, count, tile_count = _DashAttention.apply(q, k, v, head_cls, chunk_size, float(scaling),
+    out, count, tile_count, ran_gluon = _DashAttention.apply(q, k, v, head_cls, chunk_size, float(scaling),
                                             float(sigma), bool(estimate_diagonal))  # fmt: skip
     if not return_stats:
         return out
-    G = q.shape[1] // k.shape[1]
-    bm = tile_rows(G, chunk_size, ATTEND_ROWS)
+    bm = tile_rows(q.shape[1] // k.shape[1], chunk_size, ATTEND_ROWS)
     stats = routing_stats(count, tile_count, chunk_size, q.shape[2], bm)
-    # the forward's choice, from what it decided on: stored biases (and their dtype), the device
-    stored = use_stored_bias(q, k, int(tile_count.sum()), bm, sigma)
-    probe = torch.empty(0, dtype=bias_dtype(q.dtype, sigma), device=q.device) if stored else None
-    gluon = use_gluon_attend(q, k.contiguous(), v.contiguous(), probe, bm, padded_group(G), chunk_size)
-    stats.attention_kernel = "gluon-sm90" if gluon else "triton"
+    stats.attention_kernel = "gluon-sm90" if bool(ran_gluon) else "triton"  # what the forward ran
     return out, stats
 
 
