@@ -1,5 +1,5 @@
-# Issue 3, first device call of the next stop (prepared at stop 22). ~8 min. Carry .whl.
-#   DASHBENCH_GIT_COMMIT=<sha> bash scripts/h100_next.sh
+# Issue 3, stop 23 call a (prepared at stop 22). ~8 min. Carry .whl.
+#   DASHBENCH_GIT_COMMIT=<sha> bash scripts/h100_stop23_a.sh
 # Two levers prepared on the CPU at stop 22, tested there and compiled for sm_90, never run:
 # 1. The split-ring attention (gluon_split_attend: K and V in rings of their own, each fed by
 #    its own producer warp, so that a K slot is requested two steps before its QKᵀ instead of
