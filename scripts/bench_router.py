@@ -48,9 +48,6 @@ VARIANTS = {  # name: route() keywords; "rows": rows per program (G x tokens) in
     "lean_separate_max": dict(lean=True, merged_max=False),
     "lean_merged_max": dict(lean=True, merged_max=True),
     "lean_merged_rough": dict(lean=True, merged_max=True, rough_solve=True),
-    # stop 23: the max pass and rough solve on fp8 products
-    "lean_rough_bf16": dict(lean=True, rough_solve=True, rough_fp8=False),
-    "lean_rough_fp8": dict(lean=True, rough_solve=True, rough_fp8=True),
 }
 
 

@@ -87,17 +87,16 @@ def cases(shapes=SHAPES):
             yield (f"route G={G} bf16split={split} cb={cb}", route._route_kernel,
                    pointer_types(route._route_kernel, "bf16" if split else "fp16", over),
                    dict(**common, BM=rbm, CB=cb, SPLIT_BF16=split, SUB=rbm // bm), ())
-            for rough, tiles, final_t, merged, fp8 in ((False, 1, False, False, False), (True, 1, False, False, False),
-                                                       (True, 4, False, False, False), (True, 1, True, False, False),
-                                                       (False, 4, True, False, False), (True, 1, True, True, False),
-                                                       (False, 1, True, True, False), (True, 1, True, False, True)):  # fmt: skip
+            for rough, tiles, final_t, merged in ((False, 1, False, False), (True, 1, False, False),
+                                                  (True, 4, False, False), (True, 1, True, False),
+                                                  (False, 4, True, False), (True, 1, True, True),
+                                                  (False, 1, True, True)):  # fmt: skip
                 yield (f"route_lean G={G} bf16split={split} cb={cb} rough={rough} warm_tiles={tiles} "
-                       f"final_transposed={final_t} merged_max={merged} rough_fp8={fp8}",
+                       f"final_transposed={final_t} merged_max={merged}",
                        route._route_lean_kernel, pointer_types(route._route_lean_kernel, "bf16" if split else "fp16",
-                                                               {**over, "S": "*bf16" if split else "*fp32",
-                                                                "S8": "*fp8e4nv", "S8_SCALE": "*fp32"}),
+                                                               {**over, "S": "*bf16" if split else "*fp32"}),
                        dict(**common, BM=rbm, CB=cb, SPLIT_BF16=split, SUB=rbm // bm, ROUGH_SOLVE=rough,
-                            TILES=tiles, FINAL_TRANSPOSED=final_t, MERGED_MAX=merged, ROUGH_FP8=fp8), ())
+                            TILES=tiles, FINAL_TRANSPOSED=final_t, MERGED_MAX=merged), ())
         yield ("expand", route._expand_kernel, {"MASK": "*i32", "OFFSETS": "*i64", "LIST": "*i32"},
                dict(WB=route.EXPAND_WORDS), ())
         # PRIOR=False: the block-sparse attention without the prior (InfLLMv2, NSA selection)

@@ -79,6 +79,15 @@ ROUTE_WARM_TILES = 1
 # not move), where the rough solve's steps on the same scores cannot. Off until timed on the
 # H100 (scripts/bench_router.py --variants lean_separate_max,lean_merged_max).
 ROUTE_MERGED_MAX = False
+# (The max pass and the rough solve on fp8 products (e4m3: q scaled a row, the summaries a head;
+# the tensor cores' fp8 rate is twice the bf16 one) were timed at stop 23 and removed: router
+# alone, structured, 128k, same process (default, bf16 rough solve again, fp8): 25% 25.3 / 29.0
+# / 26.2 ms (Hkv 8), 23.9 / 27.4 / 23.3 (Hkv 2); 10% 26.6 / 30.0 / 25.6, 25.3 / 28.2 / 23.4;
+# slower at 32k (2.20 / 2.29 / 2.61 ms, Hkv 8, 25%) and on random inputs. The end-to-end
+# prefill with it moved 1.89x -> 1.87x (Hkv 8), 2.86x -> 2.84x (Hkv 2) at 128k, 25%: the solver
+# passes are bound by their per-score arithmetic, not their products. The first two columns
+# run the same kernel: back-to-back timings of the router drift by up to 15% (the power cap).
+# Commit 903e025 has it.)
 # The lean router's final pass (probabilities, counts, log-means, tile unions) on transposed
 # scores, so the mean over a token's heads is in-thread (_lean_final_block_t). H100, 25%
 # (results/reference/h100-dash/stop19/): the max and final passes took 10.6 ms of the router's
@@ -91,14 +100,6 @@ ROUTE_MERGED_MAX = False
 # per-token accumulators grow with the tokens (sm_90 spill stack at G = 1, 4 tiles: 56 -> 336 B).
 # (LEAN_CB_BF16, the lean router's 2 stages and ROUTE_WARM_TILES were chosen before this pass.)
 ROUTE_FINAL_TRANSPOSED = "auto"
-# The max pass and the rough solve on fp8 (e4m3) products (_lean_fp8_solve; with the rough
-# solve, not with warm tiles or the merged max): the tensor cores' fp8 rate is twice
-# their bf16 rate. Off until timed on the H100 (scripts/bench_router.py --variants
-# lean_rough,lean_rough_fp8).
-ROUTE_ROUGH_FP8 = False
-# Scores (|max|, a router tile) past which a tile leaves the fp8 rough solve for the bf16 one:
-# fp8 products err by ~2% of |x| (e4m3: 3 mantissa bits), ~0.3 of the entmax window (1) at 16.
-FP8_MAX_SCORE = tl.constexpr(16.0)
 FINAL_TRANSPOSED_MAX_TOKENS = 32
 # (A first solver pass that also tested max - 1/4, cutting a simulated 128-row program's steps
 # from 4-5 to 3, was slower on the H100, stop 17: 33.6 -> 35.5 ms at 128k, Hkv 8; 27.9 -> 32.0,
@@ -362,17 +363,16 @@ def _lean_sums(x, tau):
 
 
 @triton.jit
-def _lean_step(cnt, s1, s2, nearest, unit=1.0):
+def _lean_step(cnt, s1, s2, nearest):
     """The step from the support sums: the smaller root ``delta`` of sum over the support of
-    (d - delta)^2 = unit (1; ``1 / sigma^2`` on fp8 scores ``x / sigma``), and whether it
-    converged. It is the threshold when no entry lies between tau and tau + delta (the support
-    is then its own), which "every |d| > |delta|" implies; an entry within |delta| of tau only
-    costs a step more. An empty support (a start above every score, where a rough root can
-    land) would not move: there ``nearest`` is tau - max, and the step goes to max - 1, below
+    (d - delta)^2 = 1, and whether it converged. It is the threshold when no entry lies between
+    tau and tau + delta (the support is then its own), which "every |d| > |delta|" implies; an
+    entry within |delta| of tau only costs a step more. An empty support (a start above every
+    score) would not move: there ``nearest`` is tau - max, and the step goes to max - 1, below
     the root."""
-    disc = tl.maximum(s1 * s1 - cnt * (s2 - unit), 0.0)
+    disc = tl.maximum(s1 * s1 - cnt * (s2 - 1.0), 0.0)
     delta = (s1 - tl.sqrt(disc)) / tl.maximum(cnt, 1.0)
-    delta = tl.where(cnt > 0.0, delta, -(nearest + tl.sqrt(unit)))
+    delta = tl.where(cnt > 0.0, delta, -(nearest + 1.0))
     return delta, nearest > tl.abs(delta)
 
 
@@ -388,9 +388,9 @@ def _lean_solve_block(tau, cnt, s1, s2, nearest, q, s_base, stride_term, stride_
 
 
 @triton.jit
-def _lean_pass(tau, unit, own, n_full, q, s_base, stride_st, stride_sc, D: tl.constexpr, CB: tl.constexpr,
+def _lean_pass(tau, own, n_full, q, s_base, stride_st, stride_sc, D: tl.constexpr, CB: tl.constexpr,
                R: tl.constexpr, SPLIT_BF16: tl.constexpr, three, ROUGH: tl.constexpr):  # fmt: skip
-    """One solver pass over all the row's chunks: the support sums at ``tau``, and the step."""
+    """One solver pass over all the row's chunks: the support sums at ``tau``."""
     cnt = tl.zeros([R], tl.float32)
     s1 = tl.zeros([R], tl.float32)
     s2 = tl.zeros([R], tl.float32)
@@ -403,20 +403,19 @@ def _lean_pass(tau, unit, own, n_full, q, s_base, stride_st, stride_sc, D: tl.co
         cnt, s1, s2, nearest = _lean_solve_block(
             tau, cnt, s1, s2, nearest, q, s_base, stride_st, stride_sc, n_full, own, D, CB, SPLIT_BF16, True,
             three, ROUGH)  # fmt: skip
-    return _lean_step(cnt, s1, s2, nearest, unit)
+    return _lean_step(cnt, s1, s2, nearest)
 
 
 @triton.jit
 def _lean_solve(tau, valid, own, n_full, q, s_base, stride_st, stride_sc, max_iter, D: tl.constexpr,
-                CB: tl.constexpr, R: tl.constexpr, SPLIT_BF16: tl.constexpr, three, ROUGH: tl.constexpr,
-                unit=1.0):  # fmt: skip
+                CB: tl.constexpr, R: tl.constexpr, SPLIT_BF16: tl.constexpr, three, ROUGH: tl.constexpr):  # fmt: skip
     """The exact threshold of every row from ``tau``: steps over all the row's chunks until each
-    row's support is its own (``ROUGH``: of the one-product scores; ``unit``: see _lean_step)."""
+    row's support is its own (``ROUGH``: of the one-product scores)."""
     done = (~valid) | (own == 0)
     it = 0
     while (it < max_iter) & (tl.min(done.to(tl.int32), axis=0) == 0):
-        delta, converged = _lean_pass(tau, unit, own, n_full, q, s_base, stride_st, stride_sc, D, CB, R,
-                                      SPLIT_BF16, three, ROUGH)  # fmt: skip
+        delta, converged = _lean_pass(tau, own, n_full, q, s_base, stride_st, stride_sc, D, CB, R, SPLIT_BF16,
+                                      three, ROUGH)  # fmt: skip
         tau = tl.where(done, tau, tau + delta)
         done = done | converged
         it += 1
@@ -563,60 +562,26 @@ def _lean_merged_pass(own, n_full, q, s_base, stride_st, stride_sc, D: tl.conste
 
 
 @triton.jit
-def _lean_fp8_solve(q, s8_base, s8_scale, stride_8c, valid, own, n_full, max_iter, D: tl.constexpr,
-                    CB: tl.constexpr, R: tl.constexpr):  # fmt: skip
-    """The max pass and the rough solve on fp8 (e4m3) products, at twice the bf16 rate: q
-    scaled a row and the summaries a head (``fp8_summaries``) to e4m3's range, so the scores
-    are ``x / sigma`` (``sigma = q_scale * s8_scale`` a row) and the solve runs in those units
-    (``sum d^2 = 1 / sigma^2``; no per-score rescale). Returns the max and the rough root in
-    the units of x. The exact steps after it start within ~1e-2 of the root, mostly on its
-    support (a CPU simulation, ``scripts/simulate_solver_steps.py``: 1.00-1.03 exact steps a
-    128-row program on structured inputs, 2.06 vs 2.00 on random ones); one landing above
-    every exact score steps back (``_lean_step``)."""
-    qf = q.to(tl.float32)
-    q_max = tl.max(tl.abs(qf), axis=1)
-    q_scale = tl.where(q_max > 0.0, q_max / 448.0, 1.0)
-    q8 = (qf / q_scale[:, None]).to(tl.float8e4nv)
-    sigma = q_scale * s8_scale
-    m8 = _lean_max_pass(q8, s8_base, 0, stride_8c, own, n_full, D, CB, R, True)
-    tau8 = _lean_solve(m8 - 1.0 / sigma, valid, own, n_full, q8, s8_base, 0, stride_8c, max_iter, D, CB, R, True,
-                       False, True, 1.0 / (sigma * sigma))  # fmt: skip
-    return m8 * sigma, tau8 * sigma
-
-
-@triton.jit
 def _route_lean_tile(
-    t, tau_prev, warm, Q, S, S8, S8_SCALE, TAU, LOGG, COUNT, MASK, TILE_COUNT,
+    t, tau_prev, warm, Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT,
     stride_qb, stride_qh, stride_qn,
-    stride_st, stride_sb, stride_sh, stride_sc, stride_8b, stride_8h, stride_8c,
+    stride_st, stride_sb, stride_sh, stride_sc,
     N, q_offset, n_tiles, n_words, max_iter,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, SUB: tl.constexpr,
     ROUGH_SOLVE: tl.constexpr, FINAL_TRANSPOSED: tl.constexpr, MERGED_MAX: tl.constexpr = False,
-    ROUGH_FP8: tl.constexpr = False,
 ):  # fmt: skip
     """Router tile ``t``: thresholds, counts, log_g and tile unions. ``warm``: start the solver
     from ``tau_prev``, the previous tile's thresholds (the same heads, BM tokens earlier), whose
     first pass also takes the max (``_lean_warm_pass``); else ``MERGED_MAX``: the max pass and
-    the first step in one pass (``_lean_merged_pass``); else ``ROUGH_FP8``: the max pass and
-    the rough solve on fp8 products (``ROUTE_ROUGH_FP8``). Returns the tile's thresholds."""
+    the first step in one pass (``_lean_merged_pass``). Returns the tile's thresholds."""
     R: tl.constexpr = GP * BM
     b, h, g, pos, valid, own, q = _router_tile(t, Q, stride_qb, stride_qh, stride_qn, N, q_offset, HKV, G, GP,
                                                BM, C, D, SPLIT_BF16)  # fmt: skip
     n_full = own // CB * CB
     s_base = S + b * stride_sb + h * stride_sh
 
-    if ROUGH_FP8:  # (route() takes it without warm tiles or the merged max pass)
-        m, tau = _lean_fp8_solve(q, S8 + b * stride_8b + h * stride_8h, tl.load(S8_SCALE + b * HKV + h), stride_8c,
-                                 valid, own, n_full, max_iter, D, CB, R)  # fmt: skip
-        if tl.max(tl.where(valid & (own > 0), tl.abs(m), 0.0), axis=0) > FP8_MAX_SCORE:
-            # fp8's error grows with the scores past the entmax window (1): a root found on them
-            # could start the exact steps far below the exact one, where wide supports' sums
-            # cancel in fp32. Such a tile takes the bf16 max pass and rough solve instead.
-            m = _lean_max_pass(q, s_base, stride_st, stride_sc, own, n_full, D, CB, R, SPLIT_BF16)
-            tau = _lean_solve(m - 1.0, valid, own, n_full, q, s_base, stride_st, stride_sc, max_iter, D, CB, R,
-                              SPLIT_BF16, False, True)  # fmt: skip
-    elif warm:
+    if warm:
         m, tau = _lean_warm_pass(tau_prev, own, n_full, q, s_base, stride_st, stride_sc, D, CB, R, SPLIT_BF16)
     elif MERGED_MAX and ROUGH_SOLVE:  # (the start is on one-product scores: see ROUTE_MERGED_MAX)
         m, tau = _lean_merged_pass(own, n_full, q, s_base, stride_st, stride_sc, D, CB, R, SPLIT_BF16)
@@ -628,7 +593,7 @@ def _route_lean_tile(
     # Scores past 256: 16 bits of S could move them by ~1% of the entmax window (see _scores).
     three = tl.max(tl.where(valid & (own > 0), tl.abs(m), 0.0), axis=0) > 256.0
 
-    if ROUGH_SOLVE and not ROUGH_FP8:
+    if ROUGH_SOLVE:
         # The solver's steps on one-product scores first (half the products a step); their
         # root is within rounding of the exact one, so the exact steps below start at it and
         # take one step (two where an entry lies within that rounding of the threshold).
@@ -681,14 +646,14 @@ def _route_lean_tile(
 
 @triton.jit
 def _route_lean_kernel(
-    Q, S, S8, S8_SCALE, TAU, LOGG, COUNT, MASK, TILE_COUNT,
+    Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT,
     stride_qb, stride_qh, stride_qn,
-    stride_st, stride_sb, stride_sh, stride_sc, stride_8b, stride_8h, stride_8c,
+    stride_st, stride_sb, stride_sh, stride_sc,
     N, q_offset, n_tiles, n_words, max_iter, n_router_tiles,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, SUB: tl.constexpr,
     ROUGH_SOLVE: tl.constexpr = False, TILES: tl.constexpr = 1, FINAL_TRANSPOSED: tl.constexpr = False,
-    MERGED_MAX: tl.constexpr = False, ROUGH_FP8: tl.constexpr = False,
+    MERGED_MAX: tl.constexpr = False,
 ):  # fmt: skip
     """``_route_kernel`` with fewer operations per score: the host pre-scales and pre-splits the
     summaries (no conversions in the loop), the threshold is kept absolute (no ``x - max``), the
@@ -699,19 +664,18 @@ def _route_lean_kernel(
     ``TILES`` consecutive tiles, each after the first starting from its predecessor's
     thresholds (``ROUTE_WARM_TILES``)."""
     if TILES == 1:
-        _route_lean_tile(tl.program_id(0), 0.0, False, Q, S, S8, S8_SCALE, TAU, LOGG, COUNT, MASK, TILE_COUNT,
-                         stride_qb, stride_qh, stride_qn, stride_st, stride_sb, stride_sh, stride_sc, stride_8b,
-                         stride_8h, stride_8c, N, q_offset, n_tiles, n_words, max_iter, HKV, G, GP, BM, C, D, CB,
-                         SPLIT_BF16, SUB, ROUGH_SOLVE, FINAL_TRANSPOSED, MERGED_MAX, ROUGH_FP8)  # fmt: skip
+        _route_lean_tile(tl.program_id(0), 0.0, False, Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT, stride_qb,
+                         stride_qh, stride_qn, stride_st, stride_sb, stride_sh, stride_sc, N, q_offset, n_tiles,
+                         n_words, max_iter, HKV, G, GP, BM, C, D, CB, SPLIT_BF16, SUB, ROUGH_SOLVE,
+                         FINAL_TRANSPOSED, MERGED_MAX)  # fmt: skip
     else:
         tau = tl.zeros([GP * BM], tl.float32)  # (the first tile starts cold and ignores it)
         t0 = tl.program_id(0) * TILES
         for i in range(0, tl.minimum(TILES, n_router_tiles - t0)):
-            tau = _route_lean_tile(t0 + i, tau, i > 0, Q, S, S8, S8_SCALE, TAU, LOGG, COUNT, MASK, TILE_COUNT,
-                                   stride_qb, stride_qh, stride_qn, stride_st, stride_sb, stride_sh, stride_sc,
-                                   stride_8b, stride_8h, stride_8c, N, q_offset, n_tiles, n_words, max_iter, HKV,
-                                   G, GP, BM, C, D, CB, SPLIT_BF16, SUB, ROUGH_SOLVE, FINAL_TRANSPOSED,
-                                   MERGED_MAX, ROUGH_FP8)  # fmt: skip
+            tau = _route_lean_tile(t0 + i, tau, i > 0, Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT, stride_qb,
+                                   stride_qh, stride_qn, stride_st, stride_sb, stride_sh, stride_sc, N, q_offset,
+                                   n_tiles, n_words, max_iter, HKV, G, GP, BM, C, D, CB, SPLIT_BF16, SUB,
+                                   ROUGH_SOLVE, FINAL_TRANSPOSED, MERGED_MAX)  # fmt: skip
 
 
 def summary_terms(summaries: torch.Tensor, xscale: float) -> torch.Tensor:
@@ -722,16 +686,6 @@ def summary_terms(summaries: torch.Tensor, xscale: float) -> torch.Tensor:
     rest = s - hi.float()
     lo = rest.to(torch.bfloat16)
     return torch.stack([hi, lo, (rest - lo.float()).to(torch.bfloat16)], dim=3)
-
-
-def fp8_summaries(summaries: torch.Tensor, xscale: float):
-    """``summaries * xscale`` in e4m3, scaled a (batch, KV head) to its range: ``(s8 [B, Hkv,
-    n_chunks, D], scale [B, Hkv] fp32)``, ``s8 * scale`` ~ the summaries; the fp8 rough solve's
-    operand."""
-    s = summaries.float() * xscale
-    amax = s.abs().amax(dim=(2, 3))
-    scale = torch.where(amax > 0, amax / 448.0, torch.ones_like(amax))
-    return (s / scale[:, :, None, None]).to(torch.float8_e4m3fn).contiguous(), scale.contiguous()
 
 
 def padded_group(group: int) -> int:
@@ -749,16 +703,14 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
           num_warps: int = 4, route_bm: int | None = None, q_offset: int = 0, cb: int | None = None,
           num_stages: int | None = None, lean: bool | None = None, rough_solve: bool | None = None,
           warm_tiles: int | None = None, max_iter: int = MAX_ITER, final_transposed: bool | None = None,
-          merged_max: bool | None = None, rough_fp8: bool | None = None):
+          merged_max: bool | None = None):
     """Run stage 2; see the module docstring for the outputs. ``max_iter`` caps each solver's
     passes (lower only to time a pass: ``scripts/router_pass_cost.py``). Masks and counts are per tile of
     ``bm`` tokens (the attention's tiles); the router itself may take ``route_bm`` tokens (a
     multiple of ``bm``, at most the chunk size) per program. ``num_stages`` defaults to what ran
     best on the H100: 2 for the lean router (128k: 42.5 vs 42.9 ms at 3 stages, 54.7 at 4), 3 for
     the first. ``merged_max`` (lean router with ``rough_solve`` only; default
-    ``ROUTE_MERGED_MAX``): the max pass merged into the first rough step. ``rough_fp8`` (default
-    ``ROUTE_ROUGH_FP8``): the max pass and rough solve on fp8 products, where the rough solve
-    runs and tiles start cold (not with warm tiles or the merged max pass)."""
+    ``ROUTE_MERGED_MAX``): the max pass merged into the first rough step."""
     B, Hq, N, D = q.shape
     Hkv, n_chunks = summaries.shape[1], summaries.shape[2]
     G = Hq // Hkv
@@ -795,19 +747,15 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
         final_transposed = ROUTE_FINAL_TRANSPOSED if final_transposed is None else final_transposed
         if final_transposed == "auto":
             final_transposed = route_bm <= FINAL_TRANSPOSED_MAX_TOKENS
-        merged_max = ROUTE_MERGED_MAX if merged_max is None else merged_max
-        rough_fp8 = ROUTE_ROUGH_FP8 if rough_fp8 is None else rough_fp8
-        rough_fp8 = bool(rough_fp8 and rough_solve and warm_tiles == 1 and not merged_max)
-        s8, s8_scale = fp8_summaries(summaries, xscale) if rough_fp8 else (s, s)
         _route_lean_kernel[(math.ceil(n_programs / warm_tiles), B * Hkv)](
-            q, s, s8, s8_scale, tau, log_g, count, mask, tile_count,
+            q, s, tau, log_g, count, mask, tile_count,
             q.stride(0), q.stride(1), q.stride(2),
-            s.stride(3), s.stride(0), s.stride(1), s.stride(2), s8.stride(0), s8.stride(1), s8.stride(2),
+            s.stride(3), s.stride(0), s.stride(1), s.stride(2),
             N, q_offset, n_tiles, n_words, max_iter, n_programs,
             HKV=Hkv, G=G, GP=padded_group(G), BM=route_bm, C=chunk_size, D=D, CB=cb,
             SPLIT_BF16=split, SUB=route_bm // bm,
             ROUGH_SOLVE=rough_solve, TILES=warm_tiles,
-            FINAL_TRANSPOSED=final_transposed, MERGED_MAX=merged_max, ROUGH_FP8=rough_fp8,
+            FINAL_TRANSPOSED=final_transposed, MERGED_MAX=ROUTE_MERGED_MAX if merged_max is None else merged_max,
             num_warps=num_warps, num_stages=num_stages,
         )  # fmt: skip
         return tau, log_g, count, mask, tile_count
