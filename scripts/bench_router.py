@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import torch
-from benchtools import bench, save_rows  # scripts/benchtools.py
+from benchtools import bench, bench_rounds, save_rows  # scripts/benchtools.py
 
 from dashbench.harness.inputs import make_qkv
 from dashbench.kernels import calibrate_scaling
@@ -27,6 +27,7 @@ from dashbench.units import parse_size_list
 VARIANTS = {  # name: route() keywords; "rows": rows per program (G x tokens) instead of ROUTE_ROWS
     "first_w4_s3": dict(lean=False, cb=32),
     "lean_default": dict(lean=True),
+    "lean_default_again": dict(lean=True),  # the same kernel timed twice: the noise between versions
     "lean_rough": dict(lean=True, rough_solve=True),
     "lean_w4_s3": dict(lean=True, num_stages=3, cb=32),
     "lean_w4_s2": dict(lean=True, num_stages=2, cb=32),
@@ -79,6 +80,9 @@ def main() -> int:
     ap.add_argument("--inputs", default="structured")
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--once", action="store_true", help="run each variant once, untimed (for ncu)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="time the checked variants in this many rounds, order rotated (benchtools.bench_rounds): "
+                         "median and spread")  # fmt: skip
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     hq, d, C = 32, 128, 64
@@ -95,6 +99,7 @@ def main() -> int:
                     scaling = calibrate_scaling(q, k, w, target, chunk_size=C)
                     row = dict(hkv=hkv, n=n, inputs=kind, target=target, scaling=scaling)
                     base = route(q, s, C, scaling, bm, route_bm=rbm, lean=False, cb=32)
+                    checked = {}
                     for name in args.variants.split(","):
                         call = route_call(q, s, C, scaling, bm, rbm, G, VARIANTS[name])
                         got = call()
@@ -104,8 +109,16 @@ def main() -> int:
                         row[f"{name}_check"] = check
                         if args.once:
                             continue
-                        row[f"{name}_ms"] = bench(call) if ok else None
+                        if args.rounds > 1:  # timed below, all together
+                            row[f"{name}_ms"] = None
+                            if ok:
+                                checked[name] = call
+                        else:
+                            row[f"{name}_ms"] = bench(call) if ok else None
                     del base, got
+                    if checked:
+                        for name, t in bench_rounds(checked, args.rounds).items():
+                            row[f"{name}_ms"], row[f"{name}_lo_ms"], row[f"{name}_hi_ms"] = t["ms"], t["lo"], t["hi"]
                     print({k_: (round(v_, 3) if isinstance(v_, float) else v_) for k_, v_ in row.items()
                            if not k_.endswith("_check")}, flush=True)  # fmt: skip
                     bad = {k_: v_ for k_, v_ in row.items() if k_.endswith("_check")

@@ -26,6 +26,26 @@ def bench(fn, graph: bool = False, grads=None, min_runs: int = 10) -> float:
     return triton.testing.do_bench(fn, warmup=warmup, rep=rep, grad_to_none=grads, return_mode="median")
 
 
+def bench_rounds(calls: dict, rounds: int = 5, min_runs: int = 10) -> dict:
+    """Each call's median ms over ``rounds`` rounds that time every call once (``bench``), the
+    order rotated a round, so that the board's drift under its power cap (the same router
+    kernel timed back to back differed by up to 15% at stop 23) falls on every call alike:
+    ``{name: {"ms": median of the rounds, "lo": fastest round, "hi": slowest}}``. A difference
+    between two calls inside their rounds' spread is noise (METHOD.md: time the same version
+    twice)."""
+    names = list(calls)
+    times = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[: r % len(names)]:
+            times[name].append(bench(calls[name], min_runs=min_runs))
+    out = {}
+    for name, ts in times.items():
+        ts = sorted(ts)
+        out[name] = {"ms": ts[len(ts) // 2] if len(ts) % 2 else 0.5 * (ts[len(ts) // 2 - 1] + ts[len(ts) // 2]),
+                     "lo": ts[0], "hi": ts[-1]}  # fmt: skip
+    return out
+
+
 def cudnn(q, k, v, causal: bool = True):
     with sdpa_kernel([SDPBackend.CUDNN_ATTENTION]):
         return torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=causal, enable_gqa=True)
