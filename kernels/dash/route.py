@@ -76,9 +76,14 @@ ROUTE_WARM_TILES = 1
 # after the max pass: structured 25% 4.34 vs 1 + 4.34, 10% 3.97 vs 1 + 3.94, random 25% 5.56
 # vs 1 + 4.81. Only before the rough solve: its start comes from one-product scores, and the
 # exact solver started there could find it above every exact score (an empty support that does
-# not move), where the rough solve's steps on the same scores cannot. Off until timed on the
-# H100 (scripts/bench_router.py --variants lean_separate_max,lean_merged_max).
-ROUTE_MERGED_MAX = False
+# not move), where the rough solve's steps on the same scores cannot. On: H100, router alone,
+# structured, variants timed in 5 rounds with the order rotated (results/reference/h100-dash/
+# stop23/c838891_c/; timed back to back at stop 23's call a it had looked 2 ms slower, within
+# the drift of one kernel timed twice), rough solve without -> with it: 128k 25% 26.23 -> 25.27 ms
+# (Hkv 8), 24.62 -> 23.23 (Hkv 2); 10% 27.58 -> 26.06, 26.18 -> 24.51 (the default, the same
+# kernel twice: 26.07 / 26.69, 24.83 / 24.84). At 32k the rough solve stays off ("auto"): with
+# both, 2.19 -> 2.30 ms at Hkv 8 and 2.06 -> 1.87 at Hkv 2 (25%).
+ROUTE_MERGED_MAX = True
 # (The max pass and the rough solve on fp8 products (e4m3: q scaled a row, the summaries a head;
 # the tensor cores' fp8 rate is twice the bf16 one) were timed at stop 23 and removed: router
 # alone, structured, 128k, same process (default, bf16 rough solve again, fp8): 25% 25.3 / 29.0
