@@ -1,0 +1,87 @@
+"""The stored-bias kernel (``prior.listed_bias``) at several list blocks (``prior.LIST_BLOCK``:
+listed chunks a step; 32 builds on mma.sync, 64 on wgmma, sm_90, Triton 3.6): each block's
+biases checked against the default's (same -inf pattern, finite values within fp16 rounding),
+then all timed in rotated rounds (``benchtools.bench_rounds``).
+
+    python scripts/bench_listed_bias.py --seqlen 128k --hkv 8,2 --densities 0.25,0.1 --blocks 32,64 --out $OUT
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+from benchtools import bench_rounds, save_rows  # scripts/benchtools.py
+
+from dashbench.harness.inputs import make_qkv
+from dashbench.kernels import calibrate_scaling
+from dashbench.kernels.dash import prior
+from dashbench.kernels.dash.interface import ATTEND_ROWS, ROUTE_ROWS
+from dashbench.kernels.dash.route import chunk_lists, padded_group, route, tile_rows
+from dashbench.kernels.dash.summarize import summarize
+from dashbench.units import parse_size_list
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seqlen", default="128k")
+    ap.add_argument("--hkv", default="8,2")
+    ap.add_argument("--densities", default="0.25,0.1")
+    ap.add_argument("--inputs", default="structured")
+    ap.add_argument("--blocks", default="32,64")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args()
+    hq, d, C = 32, 128, 64
+    default = prior.LIST_BLOCK
+    blocks = [int(b) for b in args.blocks.split(",")]
+    rows_out = []
+    for hkv in map(int, args.hkv.split(",")):
+        G = hq // hkv
+        bm, rbm = tile_rows(G, C, ATTEND_ROWS), tile_rows(G, C, ROUTE_ROWS)
+        for n in parse_size_list(args.seqlen):
+            for kind in args.inputs.split(","):
+                q, k, _ = make_qkv(kind, 1, hq, hkv, n, d, dtype=torch.bfloat16, device="cuda", seed=1)
+                w = torch.zeros(hkv, d, device="cuda", dtype=torch.bfloat16)
+                s = summarize(k, w, C)
+                for target in map(float, args.densities.split(",")):
+                    scaling = calibrate_scaling(q, k, w, target, chunk_size=C)
+                    tau, log_g, _, mask, tile_count = route(q, s, C, scaling, bm, route_bm=rbm)
+                    offsets, ids = chunk_lists(mask, tile_count)
+                    bias_args = (q, s, tau, log_g, offsets, tile_count, ids)
+                    kw = dict(scaling=scaling, sigma=1.0, estimate_diagonal=True, bm=bm, gp=padded_group(G))
+
+                    def call(lb):
+                        def run():
+                            prior.LIST_BLOCK = lb
+                            try:
+                                return prior.listed_bias(*bias_args, **kw)
+                            finally:
+                                prior.LIST_BLOCK = default
+                        return run
+
+                    base = call(default)().float()
+                    row = dict(hkv=hkv, n=n, inputs=kind, target=target, n_pairs=ids.numel(), default_block=default)
+                    checked = {}
+                    for lb in blocks:
+                        got = call(lb)().float()
+                        fin = torch.isfinite(base)
+                        same_inf = bool(torch.equal(fin, torch.isfinite(got)))
+                        diff = float((got[fin] - base[fin]).abs().max()) if fin.any() else 0.0
+                        row[f"lb{lb}_same_inf"], row[f"lb{lb}_max_diff"] = same_inf, diff
+                        if same_inf and diff < 0.05:  # fp16 biases of |b| up to ~66: ulp 2^-4
+                            checked[f"lb{lb}"] = call(lb)
+                    for name, t in bench_rounds(checked, args.rounds).items():
+                        row[f"{name}_ms"], row[f"{name}_lo_ms"], row[f"{name}_hi_ms"] = t["ms"], t["lo"], t["hi"]
+                    print({k_: (round(v_, 3) if isinstance(v_, float) else v_) for k_, v_ in row.items()}, flush=True)
+                    rows_out.append(row)
+                    save_rows(args.out, "bench_listed_bias.json", rows_out)
+                del q, k, s
+                torch.cuda.empty_cache()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
