@@ -25,7 +25,12 @@ import triton.language as tl
 from dashbench.kernels.dash.route import _lean_term_scores, _router_tile, summary_terms
 
 LOG2E = 1.4426950408889634
-LIST_BLOCK = 32  # listed chunks a step (rows of the transposed product)
+# Listed chunks a step (rows of the transposed product). 64 builds on wgmma (32 on mma.sync;
+# sm_90, Triton 3.6): H100, 128k, structured, checked then timed in rotated rounds
+# (scripts/bench_listed_bias.py, results/reference/h100-dash/stop23/321a89b_e/): 25% 3.68 ->
+# 2.40 ms (Hkv 8), 2.15 -> 1.66 (Hkv 2); 10% 2.60 -> 1.87, 1.56 -> 1.35; the same -inf pattern,
+# finite biases within fp16 rounding (0.008).
+LIST_BLOCK = 64
 
 
 @triton.jit
