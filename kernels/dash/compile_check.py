@@ -90,7 +90,7 @@ def cases(shapes=SHAPES):
             for rough, tiles, final_t, merged in ((False, 1, False, False), (True, 1, False, False),
                                                   (True, 4, False, False), (True, 1, True, False),
                                                   (False, 4, True, False), (True, 1, True, True),
-                                                  (False, 1, True, True)):  # fmt: skip
+                                                  (False, 1, True, True), (True, 4, True, True)):  # fmt: skip
                 yield (f"route_lean G={G} bf16split={split} cb={cb} rough={rough} warm_tiles={tiles} "
                        f"final_transposed={final_t} merged_max={merged}",
                        route._route_lean_kernel, pointer_types(route._route_lean_kernel, "bf16" if split else "fp16",
