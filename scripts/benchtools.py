@@ -4,6 +4,7 @@ the JSON record (device, torch, command, rows)."""
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -38,12 +39,7 @@ def bench_rounds(calls: dict, rounds: int = 5, min_runs: int = 10) -> dict:
     for r in range(rounds):
         for name in names[r % len(names):] + names[: r % len(names)]:
             times[name].append(bench(calls[name], min_runs=min_runs))
-    out = {}
-    for name, ts in times.items():
-        ts = sorted(ts)
-        out[name] = {"ms": ts[len(ts) // 2] if len(ts) % 2 else 0.5 * (ts[len(ts) // 2 - 1] + ts[len(ts) // 2]),
-                     "lo": ts[0], "hi": ts[-1]}  # fmt: skip
-    return out
+    return {name: {"ms": statistics.median(ts), "lo": min(ts), "hi": max(ts)} for name, ts in times.items()}
 
 
 def cudnn(q, k, v, causal: bool = True):

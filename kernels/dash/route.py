@@ -91,8 +91,9 @@ ROUTE_MERGED_MAX = True
 # slower at 32k (2.20 / 2.29 / 2.61 ms, Hkv 8, 25%) and on random inputs. The end-to-end
 # prefill with it moved 1.89x -> 1.87x (Hkv 8), 2.86x -> 2.84x (Hkv 2) at 128k, 25%: the solver
 # passes are bound by their per-score arithmetic, not their products. The first two columns
-# run the same kernel: back-to-back timings of the router drift by up to 15% (the power cap).
-# Commit 903e025 has it.)
+# run the same kernel: back-to-back timings of the router drift by up to 15% (the power cap),
+# so at 128k fp8 lies within that drift (not retimed in rounds); at 32k, where timings hold to
+# ~2%, it is slower. Commit 903e025 has it.)
 # The lean router's final pass (probabilities, counts, log-means, tile unions) on transposed
 # scores, so the mean over a token's heads is in-thread (_lean_final_block_t). H100, 25%
 # (results/reference/h100-dash/stop19/): the max and final passes took 10.6 ms of the router's
