@@ -1,5 +1,7 @@
-"""Experimental (stop 22, compiled for sm_90, not yet run): ``gluon_ws_attend`` with K and V in
-rings of their own, each fed by its own producer warp.
+"""Experimental (stop 22; not used): ``gluon_ws_attend`` with K and V in rings of their own, each
+fed by its own producer warp. Stop 23 (``results/reference/h100-dash/stop23/13d1958_a/``): its GPU
+tests pass, and in one process it ran within ±1.5% of ``gluon_ws_attend`` (128k: 75.77 / 75.99
+vs 74.92 ms at Hkv 8, K/V rings 3/3 and 4/2; 41.68 / 41.65 vs 41.76 at Hkv 2).
 
 Why (ncu's per-instruction stall samples of ``gluon_ws_attend``, 32k, Hkv 2,
 ``results/reference/h100-dash/stop22/c352cf6_e/``): its consumer issues in 18% of its cycles,
