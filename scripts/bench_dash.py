@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import torch
-from benchtools import bench, cudnn, fa3_module, fa3_step, save_rows  # scripts/benchtools.py
+from benchtools import bench, bench_rounds, cudnn, fa3_module, fa3_step, save_rows  # scripts/benchtools.py
 
 from dashbench.harness.correctness import relative_error, sample_rows
 from dashbench.harness.flops import causal_pairs
@@ -57,13 +57,16 @@ def route_switch(tag: str, switch: str, q, s, C, scaling, bm, route_bm) -> dict:
     return out
 
 
-def dense_baselines(q, k, v):
-    out = {}
+def dense_calls(q, k, v) -> dict:
+    """The dense baselines as callables: FA3 where installed, and cuDNN."""
     fa3 = fa3_module()
-    if fa3 is not None:
-        out["fa3"] = bench(fa3_step(fa3, q, k, v))
-    out["cudnn"] = bench(lambda: cudnn(q, k, v))
-    return out
+    calls = {"fa3": fa3_step(fa3, q, k, v)} if fa3 is not None else {}
+    calls["cudnn"] = lambda: cudnn(q, k, v)
+    return calls
+
+
+def dense_baselines(q, k, v):
+    return {name: bench(call) for name, call in dense_calls(q, k, v).items()}
 
 
 
@@ -98,6 +101,10 @@ def main() -> int:
                          "rows in the mma layout), storedbias (the prior's biases computed before the attention: "
                          "prior.py, with the diagonal chunk first or last), or none")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="also time the whole prefill and the baseline together in this many rounds, order "
+                         "rotated (benchtools.bench_rounds): the speedup from their medians and each round's "
+                         "ratio (the board drifts under its power cap between separate timings)")
     ap.add_argument("--route-setting", action="append", default=[], metavar="NAME=VALUE",
                     help="set dashbench.kernels.dash.route.NAME (a Python literal) before timing")
     args = ap.parse_args()
@@ -139,6 +146,15 @@ def main() -> int:
                     # beyond the inputs and the output itself (which the call allocates)
                     extra_mib = (torch.cuda.max_memory_allocated() - before) / 2**20 - q.numel() * 2 / 2**20
                     total = bench(lambda: dash_attention(q, k, v, w, chunk_size=C, scaling=scaling))
+                    paired = {}
+                    if args.rounds > 1:
+                        t = bench_rounds({"dash": lambda: dash_attention(q, k, v, w, chunk_size=C, scaling=scaling),
+                                          base_name: dense_calls(q, k, v)[base_name]}, args.rounds)  # fmt: skip
+                        ratios = [b / a for a, b in zip(t["dash"]["runs"], t[base_name]["runs"])]
+                        paired = {"rounds": args.rounds, "dash_rounds_ms": t["dash"]["ms"],
+                                  f"{base_name}_rounds_ms": t[base_name]["ms"],
+                                  "speedup_rounds": t[base_name]["ms"] / t["dash"]["ms"],
+                                  "speedup_rounds_lo": min(ratios), "speedup_rounds_hi": max(ratios)}  # fmt: skip
                     G = hq // hkv
                     bm = tile_rows(G, C, ATTEND_ROWS)
                     route_bm = tile_rows(G, C, ROUTE_ROWS)
@@ -435,7 +451,7 @@ def main() -> int:
                         summarize_ms=t_sum, route_ms=t_route, lists_ms=t_lists, stored_bias=stored,
                         bias_ms=t_bias, attend_ms=t_attend,
                         **{f"{name}_ms": ms for name, ms in dense.items()},
-                        baseline=base_name, speedup=dense[base_name] / total,
+                        baseline=base_name, speedup=dense[base_name] / total, **paired,
                         extra_mem_mib=extra_mib, extra_mem_frac=extra_mib / qkvo_mib, **variants,
                         dense_equiv_tflops=4 * d * causal_pairs(n, n) * hq / (total * 1e-3) / 1e12,
                     )
@@ -448,6 +464,11 @@ def main() -> int:
                           f"{base_name}={dense[base_name]:8.3f}ms speedup={row['speedup']:.2f} "
                           f"extra={extra_mib:.0f}MiB ({row['extra_mem_frac']:.1%}) [{time.time() - t0:.0f}s]",
                           flush=True)
+                    if paired:
+                        print(f"    in {args.rounds} rounds: dash {paired['dash_rounds_ms']:.3f} ms, {base_name} "
+                              f"{paired[f'{base_name}_rounds_ms']:.3f} ms, speedup {paired['speedup_rounds']:.2f} "
+                              f"(rounds {paired['speedup_rounds_lo']:.2f}-{paired['speedup_rounds_hi']:.2f})",
+                              flush=True)  # fmt: skip
                     print("    " + " ".join(f"{k_}={v_:.4g}" if isinstance(v_, float) else f"{k_}={v_}"
                                              for k_, v_ in variants.items()), flush=True)
                 del q, k, v

@@ -31,15 +31,15 @@ def bench_rounds(calls: dict, rounds: int = 5, min_runs: int = 10) -> dict:
     """Each call's median ms over ``rounds`` rounds that time every call once (``bench``), the
     order rotated a round, so that the board's drift under its power cap (the same router
     kernel timed back to back differed by up to 15% at stop 23) falls on every call alike:
-    ``{name: {"ms": median of the rounds, "lo": fastest round, "hi": slowest}}``. A difference
-    between two calls inside their rounds' spread is noise (METHOD.md: time the same version
-    twice)."""
+    ``{name: {"ms": median of the rounds, "lo": fastest round, "hi": slowest, "runs": each
+    round's}}``. A difference between two calls inside their rounds' spread is noise (METHOD.md:
+    time the same version twice)."""
     names = list(calls)
     times = {name: [] for name in names}
     for r in range(rounds):
         for name in names[r % len(names):] + names[: r % len(names)]:
             times[name].append(bench(calls[name], min_runs=min_runs))
-    return {name: {"ms": statistics.median(ts), "lo": min(ts), "hi": max(ts)} for name, ts in times.items()}
+    return {name: {"ms": statistics.median(ts), "lo": min(ts), "hi": max(ts), "runs": ts} for name, ts in times.items()}
 
 
 def cudnn(q, k, v, causal: bool = True):
