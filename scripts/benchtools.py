@@ -35,6 +35,8 @@ def bench_rounds(calls: dict, rounds: int = 5, min_runs: int = 10) -> dict:
     round's}}``. A difference between two calls inside their rounds' spread is noise (METHOD.md:
     time the same version twice)."""
     names = list(calls)
+    if not names:
+        return {}
     times = {name: [] for name in names}
     for r in range(rounds):
         for name in names[r % len(names):] + names[: r % len(names)]:
