@@ -94,7 +94,7 @@ def main() -> int:
     ap.add_argument("--chunk", type=int, default=64)
     ap.add_argument("--variants", default="route,attend",
                     help="extra timings per row: route (router launch settings), attend (attention "
-                         "warps/stages/TMA), storedtune (the stored-bias attention's warps, stages and diagonal order), gluon (the experimental Gluon attention against it), gluonpair (the warp-specialized Gluon attention over pairs of tiles), pingpong (two tiles a CTA taking turns), ws (a producer warp for the K/V), wide (two listed chunks a step), split (K and V in rings of their own), rows128 (attention tiles of 128 rows), rows32 (of 32 rows), noprior (the attention over the "
+                         "warps/stages/TMA), storedtune (the stored-bias attention's warps, stages and diagonal order), gluon (the experimental Gluon attention against it), gluonpair (the warp-specialized Gluon attention over pairs of tiles), pingpong (two tiles a CTA taking turns), ws (a producer warp for the K/V), rows128 (attention tiles of 128 rows), rows32 (of 32 rows), noprior (the attention over the "
                          "same lists without the prior: its cost), mmarows (the routing dot's fp32 q in "
                          "the tensor cores' layout), rough (the router's solver on one-product scores first, on and "
                          "off), diaglast (the diagonal chunk after the listed ones, 2 and 3 stages), diagmma (that with the routing "
@@ -302,15 +302,13 @@ def main() -> int:
                             check_then_time(variants, tag, lambda: gluon_pair_attend(
                                 q, k, v, offsets, tile_count, ids, bias, *pl, **pkw), base, base_lse)  # fmt: skip
                         del bias, base, base_lse, pl
-                    if extra & {"pingpong", "ws", "wide", "split"} and q.dtype != torch.float32:
+                    if extra & {"pingpong", "ws"} and q.dtype != torch.float32:
                         # Gluon attentions beside gluon_attend: two tiles a CTA taking turns to issue
                         # products (pingpong); a producer warp for the K/V (ws, the default since
-                        # stop 22); two listed chunks a step, K and V in rings of their own (wide);
-                        # one chunk a step, K and V in rings of their own (split)
+                        # stop 22). (Two listed chunks a step and K/V in rings of their own, timed
+                        # at stops 22 and 23 and removed: commit d291dc7 has them.)
                         from dashbench.kernels.dash.gluon_attend import gluon_attend
                         from dashbench.kernels.dash.gluon_pingpong_attend import gluon_pingpong_attend
-                        from dashbench.kernels.dash.gluon_split_attend import gluon_split_attend
-                        from dashbench.kernels.dash.gluon_wide_attend import gluon_wide_attend
                         from dashbench.kernels.dash.gluon_ws_attend import gluon_ws_attend
 
                         bias, base, base_lse = stored_baseline()
@@ -319,18 +317,9 @@ def main() -> int:
                                                                           **gkw))  # fmt: skip
                         runs = [(f"ws_s{st}", gluon_ws_attend, st) for st in (3, 4) if "ws" in extra]
                         runs += [(f"pingpong_s{st}", gluon_pingpong_attend, st) for st in (3, 2) if "pingpong" in extra]
-                        runs += [("ws_s3", gluon_ws_attend, 3)] if extra & {"wide", "split"} and "ws" not in extra else []
                         for tag, kernel, stages in runs:
                             check_then_time(variants, tag, lambda: kernel(
                                 q, k, v, offsets, tile_count, ids, bias, stages=stages, **gkw), base, base_lse)  # fmt: skip
-                        for ks, vs in ((3, 3), (4, 2)) if "split" in extra else ():
-                            check_then_time(variants, f"split_k{ks}_v{vs}", lambda: gluon_split_attend(
-                                q, k, v, offsets, tile_count, ids, bias, k_stages=ks, v_stages=vs, **gkw),
-                                base, base_lse)  # fmt: skip
-                        for ks, vs in ((2, 4), (3, 3)) if "wide" in extra else ():
-                            check_then_time(variants, f"wide_k{ks}_v{vs}", lambda: gluon_wide_attend(
-                                q, k, v, offsets, tile_count, ids, bias, k_stages=ks, v_stages=vs, **gkw),
-                                base, base_lse)  # fmt: skip
                         del bias, base, base_lse
                     if "storedtune" in extra:  # the stored-bias attention's launch: warps, stages, diagonal
                         bias = listed_bias(*bias_args, **bias_kw)

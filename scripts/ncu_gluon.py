@@ -1,6 +1,6 @@
 """One launch each of the stored-bias attention (``attend``), of ``gluon_attend`` and of the
 Gluon attention ``dash_attention`` runs (``interface.gluon_kernel``: the producer-warp kernel
-since stop 22) and of ``gluon_wide_attend`` over the same lists and biases, for ``ncu``:
+since stop 22) over the same lists and biases, for ``ncu``:
 structured inputs, scaling calibrated to the target token density
 (``ncu_attend.calibrated_case``).
 
@@ -14,7 +14,6 @@ from ncu_attend import C, HQ, calibrated_case  # scripts/ncu_attend.py
 
 from dashbench.kernels.dash.attend import attend
 from dashbench.kernels.dash.gluon_attend import gluon_attend
-from dashbench.kernels.dash.gluon_wide_attend import gluon_wide_attend
 from dashbench.kernels.dash.interface import ATTEND_ROWS, ROUTE_ROWS, attend_config, gluon_kernel
 from dashbench.kernels.dash.prior import listed_bias
 from dashbench.kernels.dash.route import chunk_lists, padded_group, route, tile_rows
@@ -33,7 +32,7 @@ def main() -> None:
     cfg = dict(chunk_size=C, scaling=scaling, sigma=1.0, estimate_diagonal=True, bm=bm, gp=gp,
                **attend_config(k, v, True))  # fmt: skip
     want, _ = attend(q, k, v, s, tau, log_g, offsets, tile_count, ids, bias=bias, **cfg)
-    for name, kernel in (("gluon_attend", gluon_attend), ("default", gluon_kernel()), ("wide", gluon_wide_attend)):
+    for name, kernel in (("gluon_attend", gluon_attend), ("default", gluon_kernel())):
         got, _ = kernel(q, k, v, offsets, tile_count, ids, bias, chunk_size=C, bm=bm, gp=gp)
         torch.cuda.synchronize()
         print(f"{name} vs attend max abs diff {float((got.float() - want.float()).abs().max()):.3e}")

@@ -258,28 +258,6 @@ def _gluon_attend_kernel(
                 o_layout)
 
 
-@gluon.jit
-def _ring_producer(desc, bufs, ready, empty, OFFSETS, COUNTS, IDS, t, bh, N, n_tiles, BM: gl.constexpr,
-                   C: gl.constexpr, STAGES: gl.constexpr):  # fmt: skip
-    """One warp: each entry's K (or V) rows (the tile's listed chunks, then its own chunk) by TMA
-    into a ring of ``STAGES`` slots as the consumer frees them (``gluon_wide_attend``,
-    ``gluon_split_attend``: K and V in rings of their own)."""
-    own = (t * BM) // C
-    kv_row0 = bh * N
-    tile = bh * n_tiles + t
-    start = gl.load(OFFSETS + tile)
-    n_listed = gl.load(COUNTS + tile)
-    c_next = _entry_chunk(IDS, start, 0, n_listed, own)
-    for e in range(0, n_listed + 1):
-        slot = e % STAGES
-        c = c_next
-        c_next = _entry_chunk(IDS, start, e + 1, n_listed, own)
-        mbarrier.wait(empty.index(slot), ((e // STAGES) & 1) ^ 1)  # a fresh barrier passes parity 1
-        bar = ready.index(slot)
-        mbarrier.expect(bar, desc.block_type.nbytes)
-        _tma_load(desc, [kv_row0 + c * C, 0], bar, bufs.index(slot))
-
-
 def check_inputs(name: str, q, k, v, ids, bias, bm: int, bias_dtypes=(torch.float16,)) -> None:
     """The Gluon attentions' shared contract; ``ValueError`` names the problem."""
     B, Hq, N, D = q.shape
@@ -358,8 +336,9 @@ def gluon_attend(q, k, v, offsets, counts, ids, bias, *, chunk_size: int, bm: in
 
 def launch_producer_kernel(kernel, name: str, q, k, v, offsets, counts, ids, bias, *, chunk_size: int, bm: int,
                            gp: int, maxnreg: int, producer_regs: int, **stages):  # fmt: skip
-    """Check and launch a producer-warp Gluon attention (``gluon_ws_attend``, ``gluon_wide_attend``,
-    ``gluon_split_attend``) over 64-row tiles; ``stages``: its ring constexprs (each at least 2).
+    """Check and launch a producer-warp Gluon attention (``gluon_ws_attend``; stop 22's two-chunk
+    and stop 23's split-ring kernels, removed, took it too) over 64-row tiles; ``stages``: its
+    ring constexprs (each at least 2).
     Returns ``(out, lse)``."""
     B, Hq, N, D = q.shape
     Hkv = k.shape[1]
