@@ -13,14 +13,10 @@ import sys
 from pathlib import Path
 
 import torch
-from benchtools import bench_rounds, save_rows  # scripts/benchtools.py
+from benchtools import bench_rounds, routed_cases, save_rows  # scripts/benchtools.py
 
-from dashbench.harness.inputs import make_qkv
-from dashbench.kernels import calibrate_scaling
 from dashbench.kernels.dash import prior
-from dashbench.kernels.dash.interface import ATTEND_ROWS, ROUTE_ROWS
-from dashbench.kernels.dash.route import chunk_lists, padded_group, route, tile_rows
-from dashbench.kernels.dash.summarize import summarize
+from dashbench.kernels.dash.route import chunk_lists, padded_group, route
 from dashbench.units import parse_size_list
 
 
@@ -34,56 +30,50 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
-    hq, d, C = 32, 128, 64
+    C = 64
     default = prior.LIST_BLOCK
     blocks = [int(b) for b in args.blocks.split(",")]
     rows_out = []
-    for hkv in map(int, args.hkv.split(",")):
-        G = hq // hkv
-        bm, rbm = tile_rows(G, C, ATTEND_ROWS), tile_rows(G, C, ROUTE_ROWS)
-        for n in parse_size_list(args.seqlen):
-            for kind in args.inputs.split(","):
-                q, k, _ = make_qkv(kind, 1, hq, hkv, n, d, dtype=torch.bfloat16, device="cuda", seed=1)
-                w = torch.zeros(hkv, d, device="cuda", dtype=torch.bfloat16)
-                s = summarize(k, w, C)
-                for target in map(float, args.densities.split(",")):
-                    scaling = calibrate_scaling(q, k, w, target, chunk_size=C)
-                    tau, log_g, _, mask, tile_count = route(q, s, C, scaling, bm, route_bm=rbm)
-                    offsets, ids = chunk_lists(mask, tile_count)
-                    bias_args = (q, s, tau, log_g, offsets, tile_count, ids)
-                    kw = dict(scaling=scaling, sigma=1.0, estimate_diagonal=True, bm=bm, gp=padded_group(G))
+    for case in routed_cases(map(int, args.hkv.split(",")), parse_size_list(args.seqlen), args.inputs.split(","),
+                             [float(x) for x in args.densities.split(",")], chunk=C):  # fmt: skip
+        q, s, bm = case.q, case.s, case.bm
+        tau, log_g, _, mask, tile_count = route(q, s, C, case.scaling, bm, route_bm=case.rbm)
+        offsets, ids = chunk_lists(mask, tile_count)
+        bias_args = (q, s, tau, log_g, offsets, tile_count, ids)
+        kw = dict(scaling=case.scaling, sigma=1.0, estimate_diagonal=True, bm=bm, gp=padded_group(case.G))
 
-                    def call(lb):
-                        def run():
-                            prior.LIST_BLOCK = lb
-                            try:
-                                return prior.listed_bias(*bias_args, **kw)
-                            finally:
-                                prior.LIST_BLOCK = default
-                        return run
+        def call(lb):
+            def run():
+                prior.LIST_BLOCK = lb
+                try:
+                    return prior.listed_bias(*bias_args, **kw)
+                finally:
+                    prior.LIST_BLOCK = default
+            return run
 
-                    base = call(default)().float()
-                    row = dict(hkv=hkv, n=n, inputs=kind, target=target, n_pairs=ids.numel(), default_block=default)
-                    checked = {}
-                    for lb in blocks:
-                        got = call(lb)().float()
-                        fin = torch.isfinite(base)
-                        # the same unrouted (-inf) pairs, no NaN, every other bias finite
-                        same_inf = bool(torch.equal(base == float("-inf"), got == float("-inf"))
-                                        and torch.equal(fin, torch.isfinite(got)))  # fmt: skip
-                        err = (got[fin] - base[fin]).abs()
-                        row[f"lb{lb}_same_inf"] = same_inf
-                        row[f"lb{lb}_max_diff"] = float(err.max()) if fin.any() else 0.0
-                        # fp16 biases (|b| up to ~66): within 2^-9 |b| (2 to 4 units in fp16's last place)
-                        if same_inf and bool((err <= 2.0**-9 * base[fin].abs() + 1e-3).all()):
-                            checked[f"lb{lb}"] = call(lb)
-                    for name, t in bench_rounds(checked, args.rounds).items():
-                        row[f"{name}_ms"], row[f"{name}_lo_ms"], row[f"{name}_hi_ms"] = t["ms"], t["lo"], t["hi"]
-                    print({k_: (round(v_, 3) if isinstance(v_, float) else v_) for k_, v_ in row.items()}, flush=True)
-                    rows_out.append(row)
-                    save_rows(args.out, "bench_listed_bias.json", rows_out)
-                del q, k, s
-                torch.cuda.empty_cache()
+        n_pairs = int(tile_count.sum())  # (the bias holds at least one row, unwritten without pairs)
+        base = call(default)()[:n_pairs].float()
+        row = dict(hkv=case.hkv, n=case.n, inputs=case.kind, target=case.target, n_pairs=n_pairs,
+                   default_block=default)  # fmt: skip
+        checked = {}
+        for lb in blocks:
+            got = call(lb)()[:n_pairs].float()
+            fin = torch.isfinite(base)
+            # the same unrouted (-inf) pairs, no NaN, every other bias finite
+            same_inf = bool(torch.equal(base == float("-inf"), got == float("-inf"))
+                            and torch.equal(fin, torch.isfinite(got)))  # fmt: skip
+            err = (got[fin] - base[fin]).abs()
+            row[f"lb{lb}_same_inf"] = same_inf
+            row[f"lb{lb}_max_diff"] = float(err.max()) if fin.any() else 0.0
+            # fp16 biases (|b| up to ~66): within 2^-9 |b| (2 to 4 units in fp16's last place)
+            if same_inf and bool((err <= 2.0**-9 * base[fin].abs() + 1e-3).all()):
+                checked[f"lb{lb}"] = call(lb)
+        for name, t in bench_rounds(checked, args.rounds).items():
+            row[f"{name}_ms"], row[f"{name}_lo_ms"], row[f"{name}_hi_ms"] = t["ms"], t["lo"], t["hi"]
+        print({k_: (round(v_, 3) if isinstance(v_, float) else v_) for k_, v_ in row.items()}, flush=True)
+        rows_out.append(row)
+        save_rows(args.out, "bench_listed_bias.json", rows_out)
+        del base, bias_args, tau, log_g, mask, tile_count, offsets, ids
     return 0
 
 

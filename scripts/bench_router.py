@@ -15,13 +15,9 @@ import sys
 from pathlib import Path
 
 import torch
-from benchtools import bench, bench_rounds, save_rows  # scripts/benchtools.py
+from benchtools import bench, bench_rounds, routed_cases, save_rows  # scripts/benchtools.py
 
-from dashbench.harness.inputs import make_qkv
-from dashbench.kernels import calibrate_scaling
-from dashbench.kernels.dash.interface import ATTEND_ROWS, ROUTE_ROWS
 from dashbench.kernels.dash.route import route, tile_rows
-from dashbench.kernels.dash.summarize import summarize
 from dashbench.units import parse_size_list
 
 VARIANTS = {  # name: route() keywords; "rows": rows per program (G x tokens) instead of ROUTE_ROWS
@@ -88,54 +84,44 @@ def main() -> int:
                          "median and spread")  # fmt: skip
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
-    hq, d, C = 32, 128, 64
+    C = 64
     rows_out = []
-    for hkv in map(int, args.hkv.split(",")):
-        G = hq // hkv
-        bm, rbm = tile_rows(G, C, ATTEND_ROWS), tile_rows(G, C, ROUTE_ROWS)
-        for n in parse_size_list(args.seqlen):
-            for kind in args.inputs.split(","):
-                q, k, v = make_qkv(kind, 1, hq, hkv, n, d, dtype=torch.bfloat16, device="cuda", seed=1)
-                w = torch.zeros(hkv, d, device="cuda", dtype=torch.bfloat16)
-                s = summarize(k, w, C)
-                for target in map(float, args.densities.split(",")):
-                    scaling = calibrate_scaling(q, k, w, target, chunk_size=C)
-                    row = dict(hkv=hkv, n=n, inputs=kind, target=target, scaling=scaling)
-                    if args.check_against == "first":
-                        base = route(q, s, C, scaling, bm, route_bm=rbm, lean=False, cb=32)
-                    else:
-                        base = route_call(q, s, C, scaling, bm, rbm, G, VARIANTS[args.check_against])()
-                    checked = {}
-                    for name in args.variants.split(","):
-                        call = route_call(q, s, C, scaling, bm, rbm, G, VARIANTS[name])
-                        got = call()
-                        check = agreement(base, got)
-                        ok = (check["tau_inf_mismatch"] == 0 and check["tau_max_abs_diff"] < 1e-3
-                              and check["count_equal_frac"] > 0.999 and check["tile_count_equal_frac"] > 0.999)  # fmt: skip
-                        row[f"{name}_check"] = check
-                        if args.once:
-                            continue
-                        if args.rounds > 1:  # timed below, all together
-                            row[f"{name}_ms"] = None
-                            if ok:
-                                checked[name] = call
-                        else:
-                            row[f"{name}_ms"] = bench(call) if ok else None
-                    del base, got
-                    if checked:
-                        for name, t in bench_rounds(checked, args.rounds).items():
-                            row[f"{name}_ms"], row[f"{name}_lo_ms"], row[f"{name}_hi_ms"] = t["ms"], t["lo"], t["hi"]
-                    print({k_: (round(v_, 3) if isinstance(v_, float) else v_) for k_, v_ in row.items()
-                           if not k_.endswith("_check")}, flush=True)  # fmt: skip
-                    bad = {k_: v_ for k_, v_ in row.items() if k_.endswith("_check")
-                           and (v_["count_equal_frac"] < 1 or v_["tau_max_abs_diff"] > 1e-4)}  # fmt: skip
-                    if bad:
-                        print("  disagreements:", bad, flush=True)
-                    rows_out.append(row)
-                    if not args.once:
-                        save_rows(args.out, "bench_router.json", rows_out)
-                del q, k, v, s
-                torch.cuda.empty_cache()
+    for case in routed_cases(map(int, args.hkv.split(",")), parse_size_list(args.seqlen), args.inputs.split(","),
+                             [float(x) for x in args.densities.split(",")], chunk=C):  # fmt: skip
+        q, s, scaling, bm, rbm, G = case.q, case.s, case.scaling, case.bm, case.rbm, case.G
+        row = dict(hkv=case.hkv, n=case.n, inputs=case.kind, target=case.target, scaling=scaling)
+        if args.check_against == "first":
+            base = route(q, s, C, scaling, bm, route_bm=rbm, lean=False, cb=32)
+        else:
+            base = route_call(q, s, C, scaling, bm, rbm, G, VARIANTS[args.check_against])()
+        checked = {}
+        for name in args.variants.split(","):
+            call = route_call(q, s, C, scaling, bm, rbm, G, VARIANTS[name])
+            got = call()
+            check = agreement(base, got)
+            ok = (check["tau_inf_mismatch"] == 0 and check["tau_max_abs_diff"] < 1e-3
+                  and check["count_equal_frac"] > 0.999 and check["tile_count_equal_frac"] > 0.999)  # fmt: skip
+            row[f"{name}_check"] = check
+            if args.once:
+                continue
+            if args.rounds > 1:  # timed below, all together
+                row[f"{name}_ms"] = None
+                if ok:
+                    checked[name] = call
+            else:
+                row[f"{name}_ms"] = bench(call) if ok else None
+        del base, got
+        for name, t in bench_rounds(checked, args.rounds).items():
+            row[f"{name}_ms"], row[f"{name}_lo_ms"], row[f"{name}_hi_ms"] = t["ms"], t["lo"], t["hi"]
+        print({k_: (round(v_, 3) if isinstance(v_, float) else v_) for k_, v_ in row.items()
+               if not k_.endswith("_check")}, flush=True)  # fmt: skip
+        bad = {k_: v_ for k_, v_ in row.items() if k_.endswith("_check")
+               and (v_["count_equal_frac"] < 1 or v_["tau_max_abs_diff"] > 1e-4)}  # fmt: skip
+        if bad:
+            print("  disagreements:", bad, flush=True)
+        rows_out.append(row)
+        if not args.once:
+            save_rows(args.out, "bench_router.json", rows_out)
     return 0
 
 

@@ -44,6 +44,37 @@ def bench_rounds(calls: dict, rounds: int = 5, min_runs: int = 10) -> dict:
     return {name: {"ms": statistics.median(ts), "lo": min(ts), "hi": max(ts), "runs": ts} for name, ts in times.items()}
 
 
+def routed_cases(hkvs, seqlens, inputs, densities, *, hq: int = 32, d: int = 128, chunk: int = 64,
+                 device: str = "cuda"):  # fmt: skip
+    """The router benchmarks' cases: for each KV-head count, length, input kind and target density,
+    ``SimpleNamespace(hkv, G, bm, rbm, n, kind, target, q, k, w, s, scaling)``: bf16 inputs
+    (seed 1), ``head_cls = 0``, the summaries, the attention's and the router's tile tokens and
+    the scaling calibrated to the target; the inputs are freed before the next kind's are drawn."""
+    from types import SimpleNamespace
+
+    from dashbench.harness.inputs import make_qkv
+    from dashbench.kernels import calibrate_scaling
+    from dashbench.kernels.dash.interface import ATTEND_ROWS, ROUTE_ROWS
+    from dashbench.kernels.dash.route import tile_rows
+    from dashbench.kernels.dash.summarize import summarize
+
+    for hkv in hkvs:
+        G = hq // hkv
+        bm, rbm = tile_rows(G, chunk, ATTEND_ROWS), tile_rows(G, chunk, ROUTE_ROWS)
+        for n in seqlens:
+            for kind in inputs:
+                q, k, _ = make_qkv(kind, 1, hq, hkv, n, d, dtype=torch.bfloat16, device=device, seed=1)
+                w = torch.zeros(hkv, d, device=device, dtype=torch.bfloat16)
+                s = summarize(k, w, chunk)
+                for target in densities:
+                    scaling = calibrate_scaling(q, k, w, target, chunk_size=chunk)
+                    yield SimpleNamespace(hkv=hkv, G=G, bm=bm, rbm=rbm, n=n, kind=kind, target=target, q=q, k=k, w=w,
+                                          s=s, scaling=scaling)  # fmt: skip
+                del q, k, w, s
+                if device == "cuda":
+                    torch.cuda.empty_cache()
+
+
 def cudnn(q, k, v, causal: bool = True):
     with sdpa_kernel([SDPBackend.CUDNN_ATTENTION]):
         return torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=causal, enable_gqa=True)
