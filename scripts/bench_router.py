@@ -35,6 +35,8 @@ VARIANTS = {  # name: route() keywords; "rows": rows per program (G x tokens) in
     "lean_cb64_w4_s3": dict(lean=True, num_stages=3, cb=64),
     "lean_cb128_w4_s2": dict(lean=True, num_stages=2, cb=128),
     "lean_cb64_w8_s2": dict(lean=True, num_stages=2, cb=64, num_warps=8),
+    "lean_warm1": dict(lean=True, warm_tiles=1),  # stop 24: the default before warm tiles went "auto"
+    "lean_rough_warm4": dict(lean=True, rough_solve=True, warm_tiles=4),
     "lean_warm2": dict(lean=True, warm_tiles=2),  # stop 18: tiles warm-started from the previous one's
     "lean_warm4": dict(lean=True, warm_tiles=4),
     "lean_warm8": dict(lean=True, warm_tiles=8),

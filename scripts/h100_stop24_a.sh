@@ -1,5 +1,5 @@
-# Issue 3, first device call of the next stop (prepared at stop 23). ~9 min. Carry .whl.
-#   DASHBENCH_GIT_COMMIT=<sha> bash scripts/h100_next.sh
+# Issue 3, stop 24 call a (prepared at stop 23). ~9 min. Carry .whl.
+#   DASHBENCH_GIT_COMMIT=<sha> bash scripts/h100_stop24_a.sh
 # Stop 23 ended without device time for these:
 # 1. prior.LIST_BLOCK 64 (stop 23 call e: the stored biases 23-35% faster at 128k, checked there
 #    against 32's output): test_prior.py on the GPU (bf16 included), and 64 against 128 (one CTA

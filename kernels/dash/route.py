@@ -66,8 +66,16 @@ ROUGH_SOLVE_MIN_CHUNKS = 1024
 # (32k, 32/2), 2.90 -> 3.35 (32/8). Retimed after stop 18's guard (stop 19, before the
 # transposed final pass): structured 25% 27.88 -> 24.73 (128k, 32/2) and 33.58 -> 31.47 (32/8),
 # but structured 10% 29.42 -> 30.53 and 34.63 -> 36.49, random 32k 1.95 -> 2.23 and 2.89 -> 3.36.
-# Off (1): it trades random inputs and lower densities for coherent inputs at 25%.
-ROUTE_WARM_TILES = 1
+# Those were back-to-back timings. In 5 rotated rounds (stop 24, results/reference/h100-dash/
+# stop24/7da7ccf_a/, 25%, default -> 2 / 4 tiles): 128k structured 24.95 -> 23.77 / 22.58 ms
+# (Hkv 8), 22.86 -> 21.17 / 20.50 (Hkv 2); 128k random 36.14 -> 34.63 / 32.08 (Hkv 8); 32k
+# structured 2.19 -> 2.07 / 1.99, 2.05 -> 1.84 / 1.74; 32k random 2.34 -> 2.52 / 2.59, 1.66 ->
+# 1.80 / 1.90. Where the rough solve runs, the cold tile's first pass is the merged max pass,
+# which costs what the warm pass costs, so warm tiles only save steps; at 32k the cold tile's
+# first pass is a one-product max, cheaper than the warm pass, and random inputs lose. "auto":
+# WARM_TILES_ROUGH tiles where the rough solve runs, else 1.
+ROUTE_WARM_TILES = "auto"
+WARM_TILES_ROUGH = 4
 # The max pass merged into the first solver pass on one-product scores (_lean_merged_pass):
 # each block adds its entries above the running max - 1 to the support sums, rebased as the max
 # rises, and the step from them (clamped to the root's bounds [max - 1, max - 1/sqrt(chunks)])
@@ -749,7 +757,10 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
             s = summary_terms(summaries, xscale)
         else:
             s = (summaries * xscale).unsqueeze(3)
-        warm_tiles = max(1, ROUTE_WARM_TILES if warm_tiles is None else warm_tiles)
+        warm_tiles = ROUTE_WARM_TILES if warm_tiles is None else warm_tiles
+        if warm_tiles == "auto":
+            warm_tiles = WARM_TILES_ROUGH if rough_solve else 1
+        warm_tiles = max(1, warm_tiles)
         final_transposed = ROUTE_FINAL_TRANSPOSED if final_transposed is None else final_transposed
         if final_transposed == "auto":
             final_transposed = route_bm <= FINAL_TRANSPOSED_MAX_TOKENS
