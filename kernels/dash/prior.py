@@ -16,13 +16,11 @@ under a memory budget (``interface.STORED_BIAS_MAX_FRACTION``).
 
 from __future__ import annotations
 
-import math
-
 import torch
 import triton
 import triton.language as tl
 
-from dashbench.kernels.dash.route import _lean_term_scores, _router_tile, summary_terms
+from dashbench.kernels.dash.route import _lean_term_scores, _router_tile, router_operand
 
 LOG2E = 1.4426950408889634
 # Listed chunks a step (rows of the transposed product). 64 builds on wgmma (32 on mma.sync;
@@ -96,16 +94,16 @@ def stored_bias_bytes(n_pairs: int, bm: int, q_dtype: torch.dtype, sigma: float)
 
 
 def listed_bias(q, summaries, tau, log_g, offsets, counts, ids, *, scaling, sigma, estimate_diagonal,
-                bm: int, gp: int) -> torch.Tensor:  # fmt: skip
+                bm: int, gp: int, operand: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
     """Base-2 log-prior biases ``[n_pairs, bm]`` of every listed pair (``bias_dtype``), in ``ids`` order
     (``offsets``/``counts``/``ids`` from ``route.chunk_lists``; ``tau``, ``log_g`` from
-    ``route.route``); ``-inf`` where the token did not route the chunk."""
+    ``route.route``); ``-inf`` where the token did not route the chunk. ``operand``: the router's
+    ``route.router_operand(summaries, scaling, q.dtype)`` where the caller has formed it."""
     B, Hq, N, D = q.shape
     Hkv = summaries.shape[1]
     n_tiles = counts.shape[2]
-    xscale = 0.5 * scaling / math.sqrt(D)
     split = q.dtype == torch.bfloat16
-    s = summary_terms(summaries, xscale) if split else (summaries * xscale).unsqueeze(3)
+    s = router_operand(summaries, scaling, q.dtype) if operand is None else operand
     bias = torch.empty(max(1, ids.numel()), bm, device=q.device, dtype=bias_dtype(q.dtype, sigma))
     _listed_bias_kernel[(n_tiles, B * Hkv)](
         q, s, tau, log_g, offsets, counts, ids, bias,

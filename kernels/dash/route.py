@@ -702,6 +702,18 @@ def summary_terms(summaries: torch.Tensor, xscale: float) -> torch.Tensor:
     return torch.stack([hi, lo, (rest - lo.float()).to(torch.bfloat16)], dim=3)
 
 
+def router_operand(summaries: torch.Tensor, scaling: float, dtype: torch.dtype) -> torch.Tensor:
+    """The summaries as the lean router and the stored-bias kernel read them, for queries of
+    ``dtype``: scaled by ``0.5 * scaling / sqrt(D)``, split into bf16 terms for bf16 queries
+    (``summary_terms``), else ``[B, Hkv, n_chunks, 1, D]``. ``dash_attention`` forms it once
+    and passes it to both: its five elementwise launches then precede the lists' size fetch,
+    where the GPU would otherwise idle while the host launches them."""
+    xscale = 0.5 * scaling / math.sqrt(summaries.shape[-1])
+    if dtype == torch.bfloat16:
+        return summary_terms(summaries, xscale)
+    return (summaries * xscale).unsqueeze(3)
+
+
 def padded_group(group: int) -> int:
     return triton.next_power_of_2(group)
 
@@ -717,14 +729,15 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
           num_warps: int = 4, route_bm: int | None = None, q_offset: int = 0, cb: int | None = None,
           num_stages: int | None = None, lean: bool | None = None, rough_solve: bool | None = None,
           warm_tiles: int | None = None, max_iter: int = MAX_ITER, final_transposed: bool | None = None,
-          merged_max: bool | None = None):
+          merged_max: bool | None = None, operand: torch.Tensor | None = None):
     """Run stage 2; see the module docstring for the outputs. ``max_iter`` caps each solver's
     passes (lower only to time a pass: ``scripts/router_pass_cost.py``). Masks and counts are per tile of
     ``bm`` tokens (the attention's tiles); the router itself may take ``route_bm`` tokens (a
     multiple of ``bm``, at most the chunk size) per program. ``num_stages`` defaults to what ran
     best on the H100: 2 for the lean router (128k: 42.5 vs 42.9 ms at 3 stages, 54.7 at 4), 3 for
     the first. ``merged_max`` (lean router with ``rough_solve`` only; default
-    ``ROUTE_MERGED_MAX``): the max pass merged into the first rough step."""
+    ``ROUTE_MERGED_MAX``): the max pass merged into the first rough step. ``operand``: the lean
+    router's ``router_operand(summaries, scaling, q.dtype)`` where the caller has formed it."""
     B, Hq, N, D = q.shape
     Hkv, n_chunks = summaries.shape[1], summaries.shape[2]
     G = Hq // Hkv
@@ -753,10 +766,7 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
     if rough_solve == "auto":
         rough_solve = n_chunks >= ROUGH_SOLVE_MIN_CHUNKS
     if lean:
-        if split:
-            s = summary_terms(summaries, xscale)
-        else:
-            s = (summaries * xscale).unsqueeze(3)
+        s = router_operand(summaries, scaling, q.dtype) if operand is None else operand
         warm_tiles = ROUTE_WARM_TILES if warm_tiles is None else warm_tiles
         if warm_tiles == "auto":
             warm_tiles = WARM_TILES_ROUGH if rough_solve else 1
@@ -809,15 +819,21 @@ def _expand_kernel(MASK, OFFSETS, LIST, n_words, WB: tl.constexpr):
 EXPAND_WORDS = 16  # mask words a step of _expand_kernel
 
 
-def chunk_lists(mask: torch.Tensor, tile_count: torch.Tensor, n_pairs: int | None = None):
+def list_offsets(tile_count: torch.Tensor) -> torch.Tensor:
+    """Where each tile's list starts in ``chunk_lists``' ids: ``[B, Hkv, n_tiles]`` int64."""
+    counts = tile_count.flatten().long()
+    return (torch.cumsum(counts, 0) - counts).view(tile_count.shape)
+
+
+def chunk_lists(mask: torch.Tensor, tile_count: torch.Tensor, n_pairs: int | None = None,
+                offsets: torch.Tensor | None = None):  # fmt: skip
     """CSR form of the per-tile unions: ``(offsets [B, Hkv, n_tiles] int64, ids int32)``; tile
     ``i`` attends ``ids[offsets[i] : offsets[i] + tile_count[i]]``. Its size is the number of
     (tile, chunk) pairs computed, not the ``n_tiles x n_chunks`` worst case. ``n_pairs``:
-    ``tile_count``'s sum where the caller has fetched it (else fetched here: a synchronization)."""
-    counts = tile_count.flatten().long()
-    offsets = torch.cumsum(counts, 0) - counts
-    n_pairs = int(counts.sum()) if n_pairs is None else n_pairs
+    ``tile_count``'s sum where the caller has fetched it (else fetched here: a synchronization);
+    ``offsets``: ``list_offsets(tile_count)`` where the caller has launched it before that fetch."""
+    offsets = list_offsets(tile_count) if offsets is None else offsets
+    n_pairs = int(tile_count.sum(dtype=torch.int64)) if n_pairs is None else n_pairs
     ids = torch.empty(max(1, n_pairs), device=mask.device, dtype=torch.int32)
-    n_tiles_total = counts.numel()
-    _expand_kernel[(n_tiles_total,)](mask, offsets, ids, mask.shape[-1], WB=EXPAND_WORDS)
-    return offsets.view(tile_count.shape), ids
+    _expand_kernel[(offsets.numel(),)](mask, offsets, ids, mask.shape[-1], WB=EXPAND_WORDS)
+    return offsets, ids

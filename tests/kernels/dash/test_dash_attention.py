@@ -390,7 +390,7 @@ def test_merged_max_pass_finds_the_same_thresholds(dtype, structured, hq, hkv, n
     G = hq // hkv
     bm, rbm = tile_rows(G, 32, 64), tile_rows(G, 32, 128)
     s = summarize(k, w, 32)
-    kw = dict(route_bm=rbm, lean=True, cb=32)
+    kw = dict(route_bm=rbm, lean=True, cb=32, warm_tiles=1)  # (one tile a program: the merged pass's start)
     separate = route(q, s, 32, scaling, bm, merged_max=False, rough_solve=True, **kw)
     merged = route(q, s, 32, scaling, bm, merged_max=True, rough_solve=True, **kw)
     assert int(separate[2].max()) > 2  # several chunks routed
@@ -445,7 +445,7 @@ def test_merged_max_pass_start_matches_its_definition(structured):
     G = hq // hkv
     s = summarize(k, w, C)
     tau = route(q, s, C, scaling, tile_rows(G, C, 64), route_bm=tile_rows(G, C, 128), lean=True, cb=32,
-                rough_solve=True, merged_max=True, max_iter=0)[0][0]  # fmt: skip
+                rough_solve=True, merged_max=True, max_iter=0, warm_tiles=1)[0][0]  # fmt: skip
     x_all = (q[0].double() @ (s[0, 0].double() * (0.5 * scaling / d**0.5)).T)  # [Hq, N, chunks]
     want = torch.full_like(tau, float("inf"), dtype=torch.float64)
     rises = 0
@@ -498,7 +498,8 @@ def test_merged_max_pass_saves_a_pass_on_coherent_inputs(monkeypatch):
 
         monkeypatch.setattr(route_module, "_lean_pass", counted_pass)
         monkeypatch.setattr(route_module, "_lean_max_block", counted_max)
-        out = route_module.route(q, s, 32, 0.78, bm, route_bm=rbm, lean=True, rough_solve=True, merged_max=merged)
+        out = route_module.route(q, s, 32, 0.78, bm, route_bm=rbm, lean=True, rough_solve=True, merged_max=merged,
+                                 warm_tiles=1)  # fmt: skip
         counts.append(calls)
         assert int(out[2].max()) > 2
     assert counts[0]["max block"] > 0 and counts[1]["max block"] == 0, counts
