@@ -4,6 +4,9 @@ largest idle gaps of one isolated call with the kernels either side (the host ro
 the chunk lists' size, launches after it).
 
     PYTHONPATH=scripts python scripts/profile_prefill_gaps.py --seqlen 32k --hkv 8,2 --out $OUT
+
+It replaces stop 21-22's ``probe_prefill_gap.py`` (commit 3178dd0 has it: each stage's host
+time, a cProfile of the host, the kernels' times under sustained load).
 """
 
 from __future__ import annotations
