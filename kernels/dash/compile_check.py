@@ -87,16 +87,19 @@ def cases(shapes=SHAPES):
             yield (f"route G={G} bf16split={split} cb={cb}", route._route_kernel,
                    pointer_types(route._route_kernel, "bf16" if split else "fp16", over),
                    dict(**common, BM=rbm, CB=cb, SPLIT_BF16=split, SUB=rbm // bm), ())
-            for rough, tiles, final_t, merged in ((False, 1, False, False), (True, 1, False, False),
-                                                  (True, 4, False, False), (True, 1, True, False),
-                                                  (False, 4, True, False), (True, 1, True, True),
-                                                  (False, 1, True, True), (True, 4, True, True)):  # fmt: skip
+            for rough, tiles, final_t, merged, adaptive in (
+                    (False, 1, False, False, False), (True, 1, False, False, False), (True, 4, False, False, False),
+                    (True, 1, True, False, False), (False, 4, True, False, False), (True, 1, True, True, False),
+                    (False, 1, True, True, False), (True, 4, True, True, False), (True, 4, True, True, True),
+                    (False, 4, True, False, True)):  # fmt: skip
                 yield (f"route_lean G={G} bf16split={split} cb={cb} rough={rough} warm_tiles={tiles} "
-                       f"final_transposed={final_t} merged_max={merged}",
+                       f"final_transposed={final_t} merged_max={merged} adaptive_warm={adaptive} "
+                       f"longest_first={adaptive}",
                        route._route_lean_kernel, pointer_types(route._route_lean_kernel, "bf16" if split else "fp16",
                                                                {**over, "S": "*bf16" if split else "*fp32"}),
                        dict(**common, BM=rbm, CB=cb, SPLIT_BF16=split, SUB=rbm // bm, ROUGH_SOLVE=rough,
-                            TILES=tiles, FINAL_TRANSPOSED=final_t, MERGED_MAX=merged), ())
+                            TILES=tiles, FINAL_TRANSPOSED=final_t, MERGED_MAX=merged, ADAPTIVE_WARM=adaptive,
+                            LONGEST_FIRST=adaptive), ())
         yield ("expand", route._expand_kernel, {"MASK": "*i32", "OFFSETS": "*i64", "LIST": "*i32"},
                dict(WB=route.EXPAND_WORDS), ())
         # PRIOR=False: the block-sparse attention without the prior (InfLLMv2, NSA selection)
@@ -115,11 +118,12 @@ def cases(shapes=SHAPES):
                                 ROUTE_MMA_LAYOUT=mma_rows, DIAGONAL_LAST=last, STORED_BIAS=stored, HALF_BIAS=half), ())
             if prior:
                 for split in (True, False):
-                    yield (f"listed_bias G={G} est={est} bf16split={split}", prior_module._listed_bias_kernel,
+                    yield (f"listed_bias G={G} est={est} bf16split={split} longest_first={split}",
+                           prior_module._listed_bias_kernel,
                            pointer_types(prior_module._listed_bias_kernel, "bf16" if split else "fp16",
                                          {**over, "S": "*bf16" if split else "*fp32", "BIAS": "*fp16"}),
                            dict(HKV=8, G=G, GP=GP, BM=bm, D=D, LB=prior_module.LIST_BLOCK, SPLIT_BF16=split,
-                                ESTIMATE_DIAGONAL=est), (), 4 if split or D < 128 else 8)
+                                ESTIMATE_DIAGONAL=est, LONGEST_FIRST=split), (), 4 if split or D < 128 else 8)
             for tma in (False, True):
                 # (summary gradient in dk/dv, one-pass dq, mma-layout rows); the default is the
                 # first without TMA: by atomics, two passes, mma rows. In dk/dv only where G <= 8.

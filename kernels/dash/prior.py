@@ -27,8 +27,11 @@ LOG2E = 1.4426950408889634
 # sm_90, Triton 3.6): H100, 128k, structured, checked then timed in rotated rounds
 # (scripts/bench_listed_bias.py, results/reference/h100-dash/stop23/321a89b_e/): 25% 3.68 ->
 # 2.40 ms (Hkv 8), 2.15 -> 1.66 (Hkv 2); 10% 2.60 -> 1.87, 1.56 -> 1.35; the same -inf pattern,
-# finite biases within fp16 rounding (0.008).
+# finite biases within fp16 rounding (0.008); 128 was slower (stop 24: 3.71 vs 2.39 ms, Hkv 8).
 LIST_BLOCK = 64
+# The bias programs launched longest first (a tile's list grows with its position), as the
+# attention's are; not yet timed on the H100 (stop 24).
+BIAS_LONGEST_FIRST = False
 
 
 @triton.jit
@@ -39,11 +42,15 @@ def _listed_bias_kernel(
     N, n_tiles, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, D: tl.constexpr,
     LB: tl.constexpr, SPLIT_BF16: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr,
+    LONGEST_FIRST: tl.constexpr = False,
 ):  # fmt: skip
     """Program (tile ``t``, batch x KV head): the biases of the tile's listed chunks, ``LB`` at a
     time. Scores as the router's (two bf16 terms of the summaries, three where the tile's
-    thresholds pass 255, as the router's tiles whose max passes 256; fp32: tf32x3)."""
+    thresholds pass 255, as the router's tiles whose max passes 256; fp32: tf32x3).
+    ``LONGEST_FIRST``: the last tiles (the longest lists) first."""
     t = tl.program_id(0)
+    if LONGEST_FIRST:
+        t = n_tiles - 1 - t
     # The router's tile rows and q (its own chunk, from C = BM, is not used here).
     b, h, g, pos, valid, _, q = _router_tile(t, Q, stride_qb, stride_qh, stride_qn, N, 0, HKV, G, GP, BM, BM, D,
                                              SPLIT_BF16)  # fmt: skip
@@ -94,11 +101,13 @@ def stored_bias_bytes(n_pairs: int, bm: int, q_dtype: torch.dtype, sigma: float)
 
 
 def listed_bias(q, summaries, tau, log_g, offsets, counts, ids, *, scaling, sigma, estimate_diagonal,
-                bm: int, gp: int, operand: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+                bm: int, gp: int, operand: torch.Tensor | None = None,
+                longest_first: bool | None = None) -> torch.Tensor:  # fmt: skip
     """Base-2 log-prior biases ``[n_pairs, bm]`` of every listed pair (``bias_dtype``), in ``ids`` order
     (``offsets``/``counts``/``ids`` from ``route.chunk_lists``; ``tau``, ``log_g`` from
     ``route.route``); ``-inf`` where the token did not route the chunk. ``operand``: the router's
-    ``route.router_operand(summaries, scaling, q.dtype)`` where the caller has formed it."""
+    ``route.router_operand(summaries, scaling, q.dtype)`` where the caller has formed it.
+    ``longest_first`` (default ``BIAS_LONGEST_FIRST``): the last tiles first."""
     B, Hq, N, D = q.shape
     Hkv = summaries.shape[1]
     n_tiles = counts.shape[2]
@@ -111,6 +120,7 @@ def listed_bias(q, summaries, tau, log_g, offsets, counts, ids, *, scaling, sigm
         s.stride(3), s.stride(0), s.stride(1), s.stride(2),
         N, n_tiles, 1.0 / sigma,
         HKV=Hkv, G=Hq // Hkv, GP=gp, BM=bm, D=D, LB=LIST_BLOCK, SPLIT_BF16=split,
-        ESTIMATE_DIAGONAL=estimate_diagonal, num_warps=4 if split or D < 128 else 8,  # (fp32 q, D 128: spills at 4)
+        ESTIMATE_DIAGONAL=estimate_diagonal,
+        LONGEST_FIRST=BIAS_LONGEST_FIRST if longest_first is None else longest_first, num_warps=4 if split or D < 128 else 8,  # (fp32 q, D 128: spills at 4)
     )  # fmt: skip
     return bias

@@ -76,6 +76,15 @@ ROUGH_SOLVE_MIN_CHUNKS = 1024
 # WARM_TILES_ROUGH tiles where the rough solve runs, else 1.
 ROUTE_WARM_TILES = "auto"
 WARM_TILES_ROUGH = 4
+# Warm tiles that stop warm-starting within a program once a warm tile has taken as many solver
+# steps as the program's last cold tile (stop 24's CPU work, not yet timed on the H100): where
+# the previous thresholds do not help (10%, random inputs) the program's other tiles start cold.
+ROUTE_ADAPTIVE_WARM = False
+# Router programs launched longest first, as the attention's are: a tile's work grows with its
+# position (causal), and in launch order the last programs to start are the longest, so the
+# launch ends on them (a tail of about one program: TILES tiles of the last chunk). Not yet
+# timed on the H100 (stop 24).
+ROUTE_LONGEST_FIRST = False
 # The max pass merged into the first solver pass on one-product scores (_lean_merged_pass):
 # each block adds its entries above the running max - 1 to the support sums, rebased as the max
 # rises, and the step from them (clamped to the root's bounds [max - 1, max - 1/sqrt(chunks)])
@@ -424,7 +433,7 @@ def _lean_pass(tau, own, n_full, q, s_base, stride_st, stride_sc, D: tl.constexp
 def _lean_solve(tau, valid, own, n_full, q, s_base, stride_st, stride_sc, max_iter, D: tl.constexpr,
                 CB: tl.constexpr, R: tl.constexpr, SPLIT_BF16: tl.constexpr, three, ROUGH: tl.constexpr):  # fmt: skip
     """The exact threshold of every row from ``tau``: steps over all the row's chunks until each
-    row's support is its own (``ROUGH``: of the one-product scores)."""
+    row's support is its own (``ROUGH``: of the one-product scores). Returns it and the steps."""
     done = (~valid) | (own == 0)
     it = 0
     while (it < max_iter) & (tl.min(done.to(tl.int32), axis=0) == 0):
@@ -433,7 +442,7 @@ def _lean_solve(tau, valid, own, n_full, q, s_base, stride_st, stride_sc, max_it
         tau = tl.where(done, tau, tau + delta)
         done = done | converged
         it += 1
-    return tau
+    return tau, it
 
 
 @triton.jit
@@ -588,7 +597,8 @@ def _route_lean_tile(
     """Router tile ``t``: thresholds, counts, log_g and tile unions. ``warm``: start the solver
     from ``tau_prev``, the previous tile's thresholds (the same heads, BM tokens earlier), whose
     first pass also takes the max (``_lean_warm_pass``); else ``MERGED_MAX``: the max pass and
-    the first step in one pass (``_lean_merged_pass``). Returns the tile's thresholds."""
+    the first step in one pass (``_lean_merged_pass``). Returns the tile's thresholds and the
+    solver steps after the first pass."""
     R: tl.constexpr = GP * BM
     b, h, g, pos, valid, own, q = _router_tile(t, Q, stride_qb, stride_qh, stride_qn, N, q_offset, HKV, G, GP,
                                                BM, C, D, SPLIT_BF16)  # fmt: skip
@@ -607,14 +617,16 @@ def _route_lean_tile(
     # Scores past 256: 16 bits of S could move them by ~1% of the entmax window (see _scores).
     three = tl.max(tl.where(valid & (own > 0), tl.abs(m), 0.0), axis=0) > 256.0
 
+    steps = 0
     if ROUGH_SOLVE:
         # The solver's steps on one-product scores first (half the products a step); their
         # root is within rounding of the exact one, so the exact steps below start at it and
         # take one step (two where an entry lies within that rounding of the threshold).
-        tau = _lean_solve(tau, valid, own, n_full, q, s_base, stride_st, stride_sc, max_iter, D, CB, R,
-                          SPLIT_BF16, three, True)  # fmt: skip
-    tau = _lean_solve(tau, valid, own, n_full, q, s_base, stride_st, stride_sc, max_iter, D, CB, R,
-                      SPLIT_BF16, three, False)  # fmt: skip
+        tau, steps = _lean_solve(tau, valid, own, n_full, q, s_base, stride_st, stride_sc, max_iter, D, CB, R,
+                                 SPLIT_BF16, three, True)  # fmt: skip
+    tau, exact_steps = _lean_solve(tau, valid, own, n_full, q, s_base, stride_st, stride_sc, max_iter, D, CB, R,
+                                   SPLIT_BF16, three, False)  # fmt: skip
+    steps += exact_steps
     tau = tl.where(valid & (own > 0), tau, float("inf"))
     tl.store(TAU + b * (HKV * G * N) + (h * G + g).to(tl.int64) * N + pos, tau, mask=valid)
 
@@ -655,7 +667,7 @@ def _route_lean_tile(
     tok_out = (b * HKV + h) * N + tok_pos
     tl.store(LOGG + tok_out, log_sum / tl.maximum(n_routed, 1).to(tl.float32), mask=tok_valid)
     tl.store(COUNT + tok_out, n_routed + 1, mask=tok_valid)
-    return tau
+    return tau, steps
 
 
 @triton.jit
@@ -667,7 +679,7 @@ def _route_lean_kernel(
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, SUB: tl.constexpr,
     ROUGH_SOLVE: tl.constexpr = False, TILES: tl.constexpr = 1, FINAL_TRANSPOSED: tl.constexpr = False,
-    MERGED_MAX: tl.constexpr = False,
+    MERGED_MAX: tl.constexpr = False, ADAPTIVE_WARM: tl.constexpr = False, LONGEST_FIRST: tl.constexpr = False,
 ):  # fmt: skip
     """``_route_kernel`` with fewer operations per score: the host pre-scales and pre-splits the
     summaries (no conversions in the loop), the threshold is kept absolute (no ``x - max``), the
@@ -676,20 +688,31 @@ def _route_lean_kernel(
     ``|x - tau|``, instead of the lowest entry in and the highest out; ``FINAL_TRANSPOSED``: the
     final pass on transposed scores (``_lean_final_block_t``). A program routes
     ``TILES`` consecutive tiles, each after the first starting from its predecessor's
-    thresholds (``ROUTE_WARM_TILES``)."""
+    thresholds (``ROUTE_WARM_TILES``); ``ADAPTIVE_WARM``: until a warm tile takes as many solver
+    steps as the program's last cold one, the rest then starting cold (``ROUTE_ADAPTIVE_WARM``);
+    ``LONGEST_FIRST``: programs take the tiles from the last (``ROUTE_LONGEST_FIRST``)."""
+    pid = tl.program_id(0)
+    if LONGEST_FIRST:
+        pid = tl.num_programs(0) - 1 - pid
     if TILES == 1:
-        _route_lean_tile(tl.program_id(0), 0.0, False, Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT, stride_qb,
+        _route_lean_tile(pid, 0.0, False, Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT, stride_qb,
                          stride_qh, stride_qn, stride_st, stride_sb, stride_sh, stride_sc, N, q_offset, n_tiles,
                          n_words, max_iter, HKV, G, GP, BM, C, D, CB, SPLIT_BF16, SUB, ROUGH_SOLVE,
                          FINAL_TRANSPOSED, MERGED_MAX)  # fmt: skip
     else:
         tau = tl.zeros([GP * BM], tl.float32)  # (the first tile starts cold and ignores it)
-        t0 = tl.program_id(0) * TILES
+        t0 = pid * TILES
+        use_warm = tl.full([], 1, tl.int32)
+        cold_steps = tl.full([], 0, tl.int32)
         for i in range(0, tl.minimum(TILES, n_router_tiles - t0)):
-            tau = _route_lean_tile(t0 + i, tau, i > 0, Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT, stride_qb,
-                                   stride_qh, stride_qn, stride_st, stride_sb, stride_sh, stride_sc, N, q_offset,
-                                   n_tiles, n_words, max_iter, HKV, G, GP, BM, C, D, CB, SPLIT_BF16, SUB,
-                                   ROUGH_SOLVE, FINAL_TRANSPOSED, MERGED_MAX)  # fmt: skip
+            warm = (i > 0) & (use_warm == 1)
+            tau, steps = _route_lean_tile(t0 + i, tau, warm, Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT, stride_qb,
+                                          stride_qh, stride_qn, stride_st, stride_sb, stride_sh, stride_sc, N,
+                                          q_offset, n_tiles, n_words, max_iter, HKV, G, GP, BM, C, D, CB, SPLIT_BF16,
+                                          SUB, ROUGH_SOLVE, FINAL_TRANSPOSED, MERGED_MAX)  # fmt: skip
+            if ADAPTIVE_WARM:
+                use_warm = tl.where(warm & (steps >= cold_steps), 0, use_warm)
+                cold_steps = tl.where(warm, cold_steps, steps)
 
 
 def summary_terms(summaries: torch.Tensor, xscale: float) -> torch.Tensor:
@@ -729,15 +752,19 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
           num_warps: int = 4, route_bm: int | None = None, q_offset: int = 0, cb: int | None = None,
           num_stages: int | None = None, lean: bool | None = None, rough_solve: bool | None = None,
           warm_tiles: int | None = None, max_iter: int = MAX_ITER, final_transposed: bool | None = None,
-          merged_max: bool | None = None, operand: torch.Tensor | None = None):
+          merged_max: bool | None = None, operand: torch.Tensor | None = None,
+          adaptive_warm: bool | None = None, longest_first: bool | None = None):
     """Run stage 2; see the module docstring for the outputs. ``max_iter`` caps each solver's
     passes (lower only to time a pass: ``scripts/router_pass_cost.py``). Masks and counts are per tile of
     ``bm`` tokens (the attention's tiles); the router itself may take ``route_bm`` tokens (a
     multiple of ``bm``, at most the chunk size) per program. ``num_stages`` defaults to what ran
     best on the H100: 2 for the lean router (128k: 42.5 vs 42.9 ms at 3 stages, 54.7 at 4), 3 for
     the first. ``merged_max`` (lean router with ``rough_solve`` only; default
-    ``ROUTE_MERGED_MAX``): the max pass merged into the first rough step. ``operand``: the lean
-    router's ``router_operand(summaries, scaling, q.dtype)`` where the caller has formed it."""
+    ``ROUTE_MERGED_MAX``): the max pass merged into the first rough step. ``adaptive_warm``
+    (default ``ROUTE_ADAPTIVE_WARM``): a program's warm tiles stop warm-starting once one saves
+    no step; ``longest_first`` (default ``ROUTE_LONGEST_FIRST``): the last tiles first.
+    ``operand``: the lean router's ``router_operand(summaries, scaling, q.dtype)`` where the
+    caller has formed it."""
     B, Hq, N, D = q.shape
     Hkv, n_chunks = summaries.shape[1], summaries.shape[2]
     G = Hq // Hkv
@@ -783,6 +810,8 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
             SPLIT_BF16=split, SUB=route_bm // bm,
             ROUGH_SOLVE=rough_solve, TILES=warm_tiles,
             FINAL_TRANSPOSED=final_transposed, MERGED_MAX=ROUTE_MERGED_MAX if merged_max is None else merged_max,
+            ADAPTIVE_WARM=ROUTE_ADAPTIVE_WARM if adaptive_warm is None else adaptive_warm,
+            LONGEST_FIRST=ROUTE_LONGEST_FIRST if longest_first is None else longest_first,
             num_warps=num_warps, num_stages=num_stages,
         )  # fmt: skip
         return tau, log_g, count, mask, tile_count

@@ -324,6 +324,60 @@ def test_default_router_warm_starts_tiles_where_the_rough_solve_runs(monkeypatch
     _assert_same_routing(default, cold)
 
 
+@pytest.mark.parametrize("structured", [False, True])
+@pytest.mark.parametrize("rough", [False, True])
+def test_router_launch_order_and_adaptive_warm_tiles_route_alike(structured, rough):
+    """Programs launched from the last tile (``longest_first``), alone and with warm tiles (a
+    partial last group: 700 tokens are 22 router tiles of 32, 3 a program), and warm tiles that
+    stop warm-starting once one saves no step (``adaptive_warm``), route as one cold tile a
+    program in launch order does."""
+    from dashbench.kernels.dash.route import route, tile_rows
+    from dashbench.kernels.dash.summarize import summarize
+
+    hq, hkv, n, d = 4, 1, 700, 64
+    if structured:
+        q, k, _ = structured_qkv(1, hq, hkv, n, d, chunk_size=32, dtype=torch.float32, device=DEVICE, seed=n)
+        w = torch.zeros(hkv, d, device=DEVICE)
+    else:
+        q, k, _, w = _inputs(1, hq, hkv, n, d, torch.float32, seed=n + 5)
+    bm, rbm = tile_rows(hq // hkv, 32, 64), tile_rows(hq // hkv, 32, 128)
+    s = summarize(k, w, 32)
+    kw = dict(route_bm=rbm, lean=True, rough_solve=rough)
+    cold = route(q, s, 32, 6.0, bm, warm_tiles=1, longest_first=False, adaptive_warm=False, **kw)
+    assert int(cold[2].max()) > 2
+    for tiles, adaptive, longest in ((1, False, True), (3, False, True), (4, True, False), (3, True, True)):
+        _assert_same_routing(route(q, s, 32, 6.0, bm, warm_tiles=tiles, adaptive_warm=adaptive,
+                                   longest_first=longest, **kw), cold)  # fmt: skip
+
+
+@pytest.mark.skipif(DEVICE != "cpu", reason="counts the warm passes through the interpreter's Python calls")
+def test_adaptive_warm_tiles_stop_warm_starting_where_it_saves_no_step(monkeypatch):
+    """With ``adaptive_warm`` a program's tiles start cold again after a warm tile that took as
+    many solver steps as its last cold one: fewer warm passes (``route._lean_warm_pass``) than
+    without, on inputs where some warm starts save nothing, and the same routing."""
+    from dashbench.kernels.dash import route as route_module
+    from dashbench.kernels.dash.summarize import summarize
+
+    q, k, _ = structured_qkv(1, 8, 1, 1024, 64, chunk_size=32, dtype=torch.float32, device=DEVICE, seed=1024)
+    s = summarize(k, torch.zeros(1, 64, device=DEVICE), 32)
+    bm, rbm = route_module.tile_rows(8, 32, 64), route_module.tile_rows(8, 32, 128)
+    warm_pass = route_module._lean_warm_pass
+    warm_passes, outs = [], []
+    for adaptive in (False, True):
+        calls = []
+
+        def counted(*args, **kwargs):
+            calls.append(1)
+            return warm_pass(*args, **kwargs)
+
+        monkeypatch.setattr(route_module, "_lean_warm_pass", counted)
+        outs.append(route_module.route(q, s, 32, 3.0, bm, route_bm=rbm, lean=True, rough_solve=False, warm_tiles=4,
+                                       adaptive_warm=adaptive))  # fmt: skip
+        warm_passes.append(len(calls))
+    assert 0 < warm_passes[1] < warm_passes[0], warm_passes
+    _assert_same_routing(outs[1], outs[0])
+
+
 class _RecordingLaunch:
     """A Triton kernel whose launches record their keyword arguments, then run."""
 

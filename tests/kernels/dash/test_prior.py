@@ -71,6 +71,17 @@ def test_listed_biases_are_the_prior_of_every_listed_pair(hq, hkv, n, d, est, si
         assert int(counts.max()) > LIST_BLOCK
 
 
+def test_listed_biases_launched_longest_first_are_the_same():
+    """``longest_first`` only changes which program takes which tile: the same biases, bit for
+    bit, over two KV heads and a last partial tile."""
+    q, k, _, w = _inputs(1, 6, 2, 301, 64, seed=7)
+    s, tau, log_g, offsets, counts, ids, bm, gp = _routed(q, k, w, 3.0)
+    kw = dict(scaling=3.0, sigma=1.0, estimate_diagonal=True, bm=bm, gp=gp)
+    plain = listed_bias(q, s, tau, log_g, offsets, counts, ids, longest_first=False, **kw)
+    assert int(counts.sum()) > 10
+    assert torch.equal(listed_bias(q, s, tau, log_g, offsets, counts, ids, longest_first=True, **kw), plain)
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, pytest.param(torch.bfloat16, marks=INTERPRETER_BF16)])
 @pytest.mark.parametrize("hq, hkv, n, d, est, sigma", [(4, 1, 301, 64, True, 1.0), (6, 2, 200, 128, False, 1.0),
                                                       (16, 1, 150, 64, True, 0.5), (1, 1, 97, 64, True, 1.0)])  # fmt: skip
