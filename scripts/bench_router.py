@@ -42,6 +42,9 @@ VARIANTS = {  # name: route() keywords; "rows": rows per program (G x tokens) in
     "lean_warm8": dict(lean=True, warm_tiles=8),
     "lean_adaptive4": dict(lean=True, warm_tiles=4, adaptive_warm=True),  # stop 24: stops warm-starting once no gain
     "lean_adaptive8": dict(lean=True, warm_tiles=8, adaptive_warm=True),
+    "lean_longest": dict(lean=True, longest_first=True),  # stop 24: the last tiles launched first
+    "lean_adaptive4_longest": dict(lean=True, warm_tiles=4, adaptive_warm=True, longest_first=True),
+    "lean_warm1_longest": dict(lean=True, warm_tiles=1, longest_first=True),
     "lean_final_t": dict(lean=True, final_transposed=True),  # stop 19: the final pass on transposed scores
     "lean_final_rows": dict(lean=True, final_transposed=False),
     # stop 22: the max pass merged into the first rough step (only with the rough solve: "auto"
