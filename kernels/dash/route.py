@@ -688,9 +688,10 @@ def _route_lean_kernel(
     ``|x - tau|``, instead of the lowest entry in and the highest out; ``FINAL_TRANSPOSED``: the
     final pass on transposed scores (``_lean_final_block_t``). A program routes
     ``TILES`` consecutive tiles, each after the first starting from its predecessor's
-    thresholds (``ROUTE_WARM_TILES``); ``ADAPTIVE_WARM``: until a warm tile takes as many solver
-    steps as the program's last cold one, the rest then starting cold (``ROUTE_ADAPTIVE_WARM``);
-    ``LONGEST_FIRST``: programs take the tiles from the last (``ROUTE_LONGEST_FIRST``)."""
+    thresholds (``ROUTE_WARM_TILES``); ``ADAPTIVE_WARM``: once a warm tile takes as many solver
+    steps as the program's last cold one, the program's remaining tiles start cold
+    (``ROUTE_ADAPTIVE_WARM``); ``LONGEST_FIRST``: programs take the tiles from the last
+    (``ROUTE_LONGEST_FIRST``)."""
     pid = tl.program_id(0)
     if LONGEST_FIRST:
         pid = tl.num_programs(0) - 1 - pid
