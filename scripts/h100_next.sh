@@ -17,16 +17,16 @@ source scripts/device_setup.sh
 nvidia-smi --query-gpu=clocks.sm,power.draw,clocks_throttle_reasons.active --format=csv -lms 500 > $OUT/smi.csv &
 B="PYTHONPATH=scripts:$PYTHONPATH"
 {
-  timeout 110 python3 -m pytest -q -rf -p no:cacheprovider -p no:warnings tests/kernels/dash/test_prior.py -k bfloat16 \
+  timeout 90 python3 -m pytest -q -rf -p no:cacheprovider -p no:warnings tests/kernels/dash/test_prior.py -k bfloat16 \
       2>&1 | tail -4
-  timeout 90 python3 -m pytest -q -rf -p no:cacheprovider -p no:warnings tests/kernels/dash/test_dash_attention.py \
+  timeout 70 python3 -m pytest -q -rf -p no:cacheprovider -p no:warnings tests/kernels/dash/test_dash_attention.py \
       -k "bfloat16 and (warm or rough)" 2>&1 | tail -4
   echo
-  env $B timeout 70 python3 scripts/bench_listed_bias.py --seqlen 128k --hkv 8,2 --densities 0.25,0.1 --blocks 64 \
+  env $B timeout 60 python3 scripts/bench_listed_bias.py --seqlen 128k --hkv 8,2 --densities 0.25,0.1 --blocks 64 \
       --longest-first --out $OUT/listed_bias 2>&1 | grep -v -i warn | cut -c1-400
   echo
   mkdir -p $OUT/router_128k $OUT/router_32k
-  env $B timeout 200 python3 scripts/bench_router.py --seqlen 128k --hkv 8,2 --inputs structured,random \
+  env $B timeout 230 python3 scripts/bench_router.py --seqlen 128k --hkv 8,2 --inputs structured,random \
       --densities 0.25,0.1 --rounds 5 --check-against lean_warm1 \
       --variants lean_warm1,lean_default,lean_adaptive4,lean_longest,lean_adaptive4_longest \
       --out $OUT/router_128k 2>&1 | grep -v -i warn | grep -v disagreements | cut -c1-400
