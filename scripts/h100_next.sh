@@ -17,11 +17,11 @@ source scripts/device_setup.sh
 nvidia-smi --query-gpu=clocks.sm,power.draw,clocks_throttle_reasons.active --format=csv -lms 500 > $OUT/smi.csv &
 B="PYTHONPATH=scripts:$PYTHONPATH"
 {
-  # (-v into files: a run cut by its limit still shows which cases passed)
+  # (dtype2: the bf16 cases; -v into files: a run cut by its limit still shows which cases passed)
   timeout 90 python3 -m pytest -v -rf -p no:cacheprovider -p no:warnings tests/kernels/dash/test_prior.py \
-      -k bfloat16 > $OUT/test_prior.txt 2>&1
+      -k dtype2 > $OUT/test_prior.txt 2>&1
   timeout 70 python3 -m pytest -v -rf -p no:cacheprovider -p no:warnings tests/kernels/dash/test_dash_attention.py \
-      -k "bfloat16 and (warm or rough)" > $OUT/test_router.txt 2>&1
+      -k "dtype2 and (warm or rough)" > $OUT/test_router.txt 2>&1
   for f in $OUT/test_prior.txt $OUT/test_router.txt; do
     echo "$f: $(grep -c PASSED $f) passed, $(grep -c FAILED $f) failed"; grep -E "FAILED|[0-9]+ passed" $f | tail -5
   done
