@@ -11,13 +11,12 @@ kernel (and its three stages) and the dense baselines in the same process with
 from __future__ import annotations
 
 import argparse
-import ast
 import sys
 import time
 from pathlib import Path
 
 import torch
-from benchtools import bench, bench_rounds, cudnn, fa3_module, fa3_step, save_rows  # scripts/benchtools.py
+from benchtools import apply_settings, bench, bench_rounds, cudnn, fa3_module, fa3_step, save_rows  # scripts/benchtools.py
 
 from dashbench.harness.correctness import relative_error, sample_rows
 from dashbench.harness.flops import causal_pairs
@@ -105,17 +104,11 @@ def main() -> int:
                     help="also time the whole prefill and the baseline together in this many rounds, order "
                          "rotated (benchtools.bench_rounds): the speedup from their medians and each round's "
                          "ratio (the board drifts under its power cap between separate timings)")
-    ap.add_argument("--route-setting", action="append", default=[], metavar="NAME=VALUE",
-                    help="set dashbench.kernels.dash.route.NAME (a Python literal) before timing")
+    ap.add_argument("--route-setting", action="append", default=[], metavar="[MODULE.]NAME=VALUE",
+                    help="set dashbench.kernels.dash.route.NAME (or prior.NAME, interface.NAME) to a Python "
+                         "literal before timing")  # fmt: skip
     args = ap.parse_args()
-    from dashbench.kernels.dash import route as route_module
-
-    for item in args.route_setting:
-        name, value = item.split("=", 1)
-        if not hasattr(route_module, name):
-            raise SystemExit(f"route has no setting {name}")
-        setattr(route_module, name, ast.literal_eval(value))
-        print(f"route.{name} = {getattr(route_module, name)!r}", flush=True)
+    apply_settings(args.route_setting)
     extra = set(args.variants.split(","))
     torch.manual_seed(0)
     rows_out = []

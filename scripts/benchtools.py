@@ -75,6 +75,24 @@ def routed_cases(hkvs, seqlens, inputs, densities, *, hq: int = 32, d: int = 128
                     torch.cuda.empty_cache()
 
 
+def apply_settings(items) -> None:
+    """Set kernel settings from ``[MODULE.]NAME=VALUE`` strings (a Python literal; MODULE one of
+    route (the default), prior, interface of ``dashbench.kernels.dash``), printing each."""
+    import ast
+
+    from dashbench.kernels.dash import interface, prior, route
+
+    modules = {"route": route, "prior": prior, "interface": interface}
+    for item in items:
+        key, value = item.split("=", 1)
+        module_name, _, name = key.rpartition(".")
+        module = modules.get(module_name or "route")
+        if module is None or not hasattr(module, name):
+            raise SystemExit(f"no setting {key} (modules: {', '.join(modules)})")
+        setattr(module, name, ast.literal_eval(value))
+        print(f"{module_name or 'route'}.{name} = {getattr(module, name)!r}", flush=True)
+
+
 def cudnn(q, k, v, causal: bool = True):
     with sdpa_kernel([SDPBackend.CUDNN_ATTENTION]):
         return torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=causal, enable_gqa=True)

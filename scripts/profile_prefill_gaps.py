@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from benchtools import bench, save_rows
+from benchtools import apply_settings, bench, save_rows
 from dashbench.harness.inputs import make_qkv
 from dashbench.kernels import calibrate_scaling, dash_attention
 from profiling import kernel_times
@@ -62,7 +62,10 @@ def main():
     ap.add_argument("--inputs", default="structured")
     ap.add_argument("--density", type=float, default=0.25)
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--setting", action="append", default=[], metavar="[MODULE.]NAME=VALUE",
+                    help="a kernel setting (benchtools.apply_settings) before timing")
     args = ap.parse_args()
+    apply_settings(args.setting)
     rows = []
     for n in map(parse_len, args.seqlen.split(",")):
         for hkv in map(int, args.hkv.split(",")):

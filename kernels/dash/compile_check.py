@@ -118,12 +118,13 @@ def cases(shapes=SHAPES):
                                 ROUTE_MMA_LAYOUT=mma_rows, DIAGONAL_LAST=last, STORED_BIAS=stored, HALF_BIAS=half), ())
             if prior:
                 for split in (True, False):
-                    yield (f"listed_bias G={G} est={est} bf16split={split} longest_first={split}",
+                    yield (f"listed_bias G={G} est={est} bf16split={split} longest_first={split} expand={split}",
                            prior_module._listed_bias_kernel,
                            pointer_types(prior_module._listed_bias_kernel, "bf16" if split else "fp16",
                                          {**over, "S": "*bf16" if split else "*fp32", "BIAS": "*fp16"}),
                            dict(HKV=8, G=G, GP=GP, BM=bm, D=D, LB=prior_module.LIST_BLOCK, SPLIT_BF16=split,
-                                ESTIMATE_DIAGONAL=est, LONGEST_FIRST=split), (), 4 if split or D < 128 else 8)
+                                ESTIMATE_DIAGONAL=est, LONGEST_FIRST=split, EXPAND=split, WB=route.EXPAND_WORDS), (),
+                           4 if split or D < 128 else 8)
             for tma in (False, True):
                 # (summary gradient in dk/dv, one-pass dq, mma-layout rows); the default is the
                 # first without TMA: by atomics, two passes, mma rows. In dk/dv only where G <= 8.

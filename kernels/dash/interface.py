@@ -8,6 +8,7 @@ import torch
 
 from dashbench.kernels.dash.attend import attend, tma_ready
 from dashbench.kernels.dash.backward import dash_backward
+from dashbench.kernels.dash import prior
 from dashbench.kernels.dash.prior import listed_bias, stored_bias_bytes
 from dashbench.kernels.dash.route import (
     chunk_lists,
@@ -159,11 +160,14 @@ class _DashAttention(torch.autograd.Function):
         n_pairs, finite = torch.stack([tile_count.sum(dtype=torch.int64), torch.isfinite(head_cls).all().long()]).tolist()
         if not finite:
             raise ValueError("head_cls has non-finite entries")
-        offsets, ids = chunk_lists(mask, tile_count, n_pairs, offsets)
+        stored = use_stored_bias(q, k, n_pairs, bm, sigma)
+        fused = stored and prior.BIAS_EXPANDS_LISTS  # (the bias kernel writes the lists)
+        offsets, ids = chunk_lists(mask, tile_count, n_pairs, offsets, expand=not fused)
         bias = None
-        if use_stored_bias(q, k, ids.numel(), bm, sigma):
+        if stored:
             bias = listed_bias(q, summaries, tau, log_g, offsets, tile_count, ids, scaling=scaling, sigma=sigma,
-                               estimate_diagonal=estimate_diagonal, bm=bm, gp=gp, operand=operand)  # fmt: skip
+                               estimate_diagonal=estimate_diagonal, bm=bm, gp=gp, operand=operand,
+                               mask=mask if fused else None)  # fmt: skip
         del operand  # (not held through the attention, where the memory peaks)
         gluon = use_gluon_attend(q, k, v, bias, bm, gp, chunk_size)
         if gluon:

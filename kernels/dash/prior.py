@@ -20,7 +20,7 @@ import torch
 import triton
 import triton.language as tl
 
-from dashbench.kernels.dash.route import _lean_term_scores, _router_tile, router_operand
+from dashbench.kernels.dash.route import EXPAND_WORDS, _expand_tile, _lean_term_scores, _router_tile, router_operand
 
 LOG2E = 1.4426950408889634
 # Listed chunks a step (rows of the transposed product). 64 builds on wgmma (32 on mma.sync;
@@ -32,22 +32,28 @@ LIST_BLOCK = 64
 # The bias programs launched longest first (a tile's list grows with its position), as the
 # attention's are; not yet timed on the H100 (stop 24).
 BIAS_LONGEST_FIRST = False
+# The bias kernel writes the chunk lists itself (``listed_bias(mask=...)``), one launch fewer
+# after the forward's synchronization (stop 24: 60-130 us of host time a launch there, the GPU
+# idle); not yet timed on the H100.
+BIAS_EXPANDS_LISTS = False
 
 
 @triton.jit
 def _listed_bias_kernel(
-    Q, S, TAU, LOGG, OFFSETS, COUNTS, IDS, BIAS,
+    Q, S, TAU, LOGG, OFFSETS, COUNTS, IDS, BIAS, MASK,
     stride_qb, stride_qh, stride_qn,
     stride_st, stride_sb, stride_sh, stride_sc,
-    N, n_tiles, inv_sigma,
+    N, n_tiles, n_words, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, D: tl.constexpr,
     LB: tl.constexpr, SPLIT_BF16: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr,
-    LONGEST_FIRST: tl.constexpr = False,
+    LONGEST_FIRST: tl.constexpr = False, EXPAND: tl.constexpr = False, WB: tl.constexpr = 16,
 ):  # fmt: skip
     """Program (tile ``t``, batch x KV head): the biases of the tile's listed chunks, ``LB`` at a
     time. Scores as the router's (two bf16 terms of the summaries, three where the tile's
     thresholds pass 255, as the router's tiles whose max passes 256; fp32: tf32x3).
-    ``LONGEST_FIRST``: the last tiles (the longest lists) first."""
+    ``LONGEST_FIRST``: the last tiles (the longest lists) first. ``EXPAND``: the program first
+    writes its tile's list into ``IDS`` from the union bitmask ``MASK`` (``route._expand_tile``),
+    so that no launch of its own does."""
     t = tl.program_id(0)
     if LONGEST_FIRST:
         t = n_tiles - 1 - t
@@ -64,6 +70,9 @@ def _listed_bias_kernel(
     log_g = tl.load(LOGG + (b * HKV + h) * N + tok_pos, mask=tok_pos < N, other=0.0)
     tile = (b * HKV + h) * n_tiles + t
     start = tl.load(OFFSETS + tile)
+    if EXPAND:
+        _expand_tile(MASK, IDS, tile, start, n_words, WB)
+        tl.debug_barrier()  # the ids written by all the program's threads, read by others below
     n_list = tl.load(COUNTS + tile)
     s_base = S + b * stride_sb + h * stride_sh
     lanes = tl.arange(0, LB)
@@ -102,12 +111,14 @@ def stored_bias_bytes(n_pairs: int, bm: int, q_dtype: torch.dtype, sigma: float)
 
 def listed_bias(q, summaries, tau, log_g, offsets, counts, ids, *, scaling, sigma, estimate_diagonal,
                 bm: int, gp: int, operand: torch.Tensor | None = None,
-                longest_first: bool | None = None) -> torch.Tensor:  # fmt: skip
+                longest_first: bool | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
     """Base-2 log-prior biases ``[n_pairs, bm]`` of every listed pair (``bias_dtype``), in ``ids`` order
     (``offsets``/``counts``/``ids`` from ``route.chunk_lists``; ``tau``, ``log_g`` from
     ``route.route``); ``-inf`` where the token did not route the chunk. ``operand``: the router's
     ``route.router_operand(summaries, scaling, q.dtype)`` where the caller has formed it.
-    ``longest_first`` (default ``BIAS_LONGEST_FIRST``): the last tiles first."""
+    ``longest_first`` (default ``BIAS_LONGEST_FIRST``): the last tiles first. ``mask``: the
+    router's union bitmask, from which the kernel writes ``ids`` itself (``chunk_lists(...,
+    expand=False)`` allocated it)."""
     B, Hq, N, D = q.shape
     Hkv = summaries.shape[1]
     n_tiles = counts.shape[2]
@@ -115,12 +126,14 @@ def listed_bias(q, summaries, tau, log_g, offsets, counts, ids, *, scaling, sigm
     s = router_operand(summaries, scaling, q.dtype) if operand is None else operand
     bias = torch.empty(max(1, ids.numel()), bm, device=q.device, dtype=bias_dtype(q.dtype, sigma))
     _listed_bias_kernel[(n_tiles, B * Hkv)](
-        q, s, tau, log_g, offsets, counts, ids, bias,
+        q, s, tau, log_g, offsets, counts, ids, bias, counts if mask is None else mask,
         q.stride(0), q.stride(1), q.stride(2),
         s.stride(3), s.stride(0), s.stride(1), s.stride(2),
-        N, n_tiles, 1.0 / sigma,
+        N, n_tiles, 0 if mask is None else mask.shape[-1], 1.0 / sigma,
         HKV=Hkv, G=Hq // Hkv, GP=gp, BM=bm, D=D, LB=LIST_BLOCK, SPLIT_BF16=split,
         ESTIMATE_DIAGONAL=estimate_diagonal,
-        LONGEST_FIRST=BIAS_LONGEST_FIRST if longest_first is None else longest_first, num_warps=4 if split or D < 128 else 8,  # (fp32 q, D 128: spills at 4)
+        LONGEST_FIRST=BIAS_LONGEST_FIRST if longest_first is None else longest_first,
+        EXPAND=mask is not None, WB=EXPAND_WORDS,
+        num_warps=4 if split or D < 128 else 8,  # (fp32 q, D 128: spills at 4)
     )  # fmt: skip
     return bias

@@ -829,11 +829,16 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
 
 @triton.jit
 def _expand_kernel(MASK, OFFSETS, LIST, n_words, WB: tl.constexpr):
-    """Write the chunk ids of one tile's union bitmask, ascending, at its offset in LIST: ``WB``
+    """``_expand_tile`` a program."""
+    tile = tl.program_id(0).to(tl.int64)
+    _expand_tile(MASK, LIST, tile, tl.load(OFFSETS + tile), n_words, WB)
+
+
+@triton.jit
+def _expand_tile(MASK, LIST, tile, base, n_words, WB: tl.constexpr):
+    """Write the chunk ids of one tile's union bitmask, ascending, at ``base`` in LIST: ``WB``
     words (32 chunks each) a step, their set bits' slots one prefix sum (a word a step was a
     chain of dependent loads and sums: 0.77 ms at 128k)."""
-    tile = tl.program_id(0).to(tl.int64)
-    base = tl.load(OFFSETS + tile)
     rows = tl.arange(0, WB)[:, None]
     lanes = tl.arange(0, 32)[None, :]
     k = 0
@@ -856,14 +861,16 @@ def list_offsets(tile_count: torch.Tensor) -> torch.Tensor:
 
 
 def chunk_lists(mask: torch.Tensor, tile_count: torch.Tensor, n_pairs: int | None = None,
-                offsets: torch.Tensor | None = None):  # fmt: skip
+                offsets: torch.Tensor | None = None, expand: bool = True):  # fmt: skip
     """CSR form of the per-tile unions: ``(offsets [B, Hkv, n_tiles] int64, ids int32)``; tile
     ``i`` attends ``ids[offsets[i] : offsets[i] + tile_count[i]]``. Its size is the number of
     (tile, chunk) pairs computed, not the ``n_tiles x n_chunks`` worst case. ``n_pairs``:
     ``tile_count``'s sum where the caller has fetched it (else fetched here: a synchronization);
-    ``offsets``: ``list_offsets(tile_count)`` where the caller has launched it before that fetch."""
+    ``offsets``: ``list_offsets(tile_count)`` where the caller has launched it before that fetch;
+    ``expand=False``: ``ids`` allocated, not written (``prior.listed_bias(mask=...)`` writes it)."""
     offsets = list_offsets(tile_count) if offsets is None else offsets
     n_pairs = int(tile_count.sum(dtype=torch.int64)) if n_pairs is None else n_pairs
     ids = torch.empty(max(1, n_pairs), device=mask.device, dtype=torch.int32)
-    _expand_kernel[(offsets.numel(),)](mask, offsets, ids, mask.shape[-1], WB=EXPAND_WORDS)
+    if expand:
+        _expand_kernel[(offsets.numel(),)](mask, offsets, ids, mask.shape[-1], WB=EXPAND_WORDS)
     return offsets, ids

@@ -135,6 +135,37 @@ def test_dash_attention_with_stored_biases_matches_the_reference_and_keeps_its_b
     assert len(calls) == 1 and _rel(recomputed, stored) < FP32_TOL
 
 
+@pytest.mark.parametrize("B, hq, hkv, n", [(2, 6, 2, 301), (1, 2, 1, 2200)])
+def test_bias_kernel_writing_the_chunk_lists_gives_the_lists_and_biases_of_the_separate_launch(B, hq, hkv, n):
+    """``listed_bias(mask=...)`` writes each tile's chunk list from the union bitmask before its
+    biases (``prior.BIAS_EXPANDS_LISTS``): the ids ``chunk_lists`` writes, over unwritten memory
+    (-1 here), and the same biases; two sequences, two KV heads, a last partial tile, and lists
+    past one 64-chunk block and one 16-word expansion step (2200 tokens: 69 chunks of 32)."""
+    q, k, _, w = _inputs(B, hq, hkv, n, 64, seed=n + 1)
+    G = hq // hkv
+    bm, gp = tile_rows(G, C, interface.ATTEND_ROWS), padded_group(G)
+    s = summarize(k, w, C)
+    tau, log_g, _, mask, counts = route(q, s, C, 3.0, bm, route_bm=tile_rows(G, C, interface.ROUTE_ROWS))
+    offsets, ids = chunk_lists(mask, counts)
+    kw = dict(scaling=3.0, sigma=1.0, estimate_diagonal=True, bm=bm, gp=gp)
+    want = listed_bias(q, s, tau, log_g, offsets, counts, ids, **kw)
+    _, blank = chunk_lists(mask, counts, int(counts.sum()), expand=False)
+    blank.fill_(-1)
+    got = listed_bias(q, s, tau, log_g, offsets, counts, blank, mask=mask, **kw)
+    assert torch.equal(blank, ids) and torch.equal(got, want)
+    assert int(counts.sum()) > 10 and (n < 2000 or int(counts.max()) > LIST_BLOCK)
+
+
+def test_dash_attention_with_the_bias_kernel_writing_the_lists_is_unchanged(monkeypatch):
+    """The forward with ``BIAS_EXPANDS_LISTS`` (one launch fewer after its synchronization) gives
+    the output of the separate list expansion, bit for bit."""
+    from dashbench.kernels.dash import prior
+
+    q, k, v, w = _inputs(1, 8, 2, 257, 64, seed=9)
+    monkeypatch.setattr(interface, "ATTEND_STORED_BIAS", True)
+    separate = dash_attention(q, k, v, w, chunk_size=C, scaling=3.0)
+    monkeypatch.setattr(prior, "BIAS_EXPANDS_LISTS", True)
+    assert torch.equal(dash_attention(q, k, v, w, chunk_size=C, scaling=3.0), separate)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, pytest.param(torch.bfloat16, marks=INTERPRETER_BF16)])
 @pytest.mark.parametrize("B, hq, hkv, n, d, chunk, scaling", [(2, 4, 1, 301, 64, 32, 3.0),
                                                              (1, 16, 1, 260, 128, 64, 30.0),
