@@ -126,7 +126,7 @@ def listed_bias(q, summaries, tau, log_g, offsets, counts, ids, *, scaling, sigm
     s = router_operand(summaries, scaling, q.dtype) if operand is None else operand
     bias = torch.empty(max(1, ids.numel()), bm, device=q.device, dtype=bias_dtype(q.dtype, sigma))
     _listed_bias_kernel[(n_tiles, B * Hkv)](
-        q, s, tau, log_g, offsets, counts, ids, bias, counts if mask is None else mask,  # (MASK unread without)
+        q, s, tau, log_g, offsets, counts, ids, bias, counts if mask is None else mask,  # (MASK read only with EXPAND)
         q.stride(0), q.stride(1), q.stride(2),
         s.stride(3), s.stride(0), s.stride(1), s.stride(2),
         N, n_tiles, 0 if mask is None else mask.shape[-1], 1.0 / sigma,
