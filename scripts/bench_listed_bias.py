@@ -15,19 +15,15 @@ import sys
 from pathlib import Path
 
 import torch
-from benchtools import bench_rounds, routed_cases, save_rows  # scripts/benchtools.py
+from benchtools import add_case_args, bench_rounds, cases_from_args, save_rows  # scripts/benchtools.py
 
 from dashbench.kernels.dash import prior
 from dashbench.kernels.dash.route import chunk_lists, padded_group, route
-from dashbench.units import parse_size_list
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seqlen", default="128k")
-    ap.add_argument("--hkv", default="8,2")
-    ap.add_argument("--densities", default="0.25,0.1")
-    ap.add_argument("--inputs", default="structured")
+    add_case_args(ap)
     ap.add_argument("--blocks", default="32,64")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--longest-first", action="store_true", help="also each block launched longest first")
@@ -37,8 +33,7 @@ def main() -> int:
     default = prior.LIST_BLOCK
     blocks = [int(b) for b in args.blocks.split(",")]
     rows_out = []
-    for case in routed_cases(map(int, args.hkv.split(",")), parse_size_list(args.seqlen), args.inputs.split(","),
-                             [float(x) for x in args.densities.split(",")], chunk=C):  # fmt: skip
+    for case in cases_from_args(args, C):
         q, s, bm = case.q, case.s, case.bm
         tau, log_g, _, mask, tile_count = route(q, s, C, case.scaling, bm, route_bm=case.rbm)
         offsets, ids = chunk_lists(mask, tile_count)

@@ -15,10 +15,9 @@ import sys
 from pathlib import Path
 
 import torch
-from benchtools import bench, bench_rounds, routed_cases, save_rows  # scripts/benchtools.py
+from benchtools import add_case_args, bench, bench_rounds, cases_from_args, save_rows  # scripts/benchtools.py
 
 from dashbench.kernels.dash.route import route, tile_rows
-from dashbench.units import parse_size_list
 
 VARIANTS = {  # name: route() keywords; "rows": rows per program (G x tokens) instead of ROUTE_ROWS
     "first_w4_s3": dict(lean=False, cb=32),
@@ -77,10 +76,7 @@ def agreement(a, b) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seqlen", default="32k,128k")
-    ap.add_argument("--hkv", default="8,2")
-    ap.add_argument("--densities", default="0.25,0.10")
-    ap.add_argument("--inputs", default="structured")
+    add_case_args(ap, seqlen="32k,128k")
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--once", action="store_true", help="run each variant once, untimed (for ncu)")
     ap.add_argument("--check-against", default="first",
@@ -93,8 +89,7 @@ def main() -> int:
     args = ap.parse_args()
     C = 64
     rows_out = []
-    for case in routed_cases(map(int, args.hkv.split(",")), parse_size_list(args.seqlen), args.inputs.split(","),
-                             [float(x) for x in args.densities.split(",")], chunk=C):  # fmt: skip
+    for case in cases_from_args(args, C):
         q, s, scaling, bm, rbm, G = case.q, case.s, case.scaling, case.bm, case.rbm, case.G
         row = dict(hkv=case.hkv, n=case.n, inputs=case.kind, target=case.target, scaling=scaling)
         if args.check_against == "first":

@@ -75,6 +75,22 @@ def routed_cases(hkvs, seqlens, inputs, densities, *, hq: int = 32, d: int = 128
                     torch.cuda.empty_cache()
 
 
+def add_case_args(ap, seqlen: str = "128k", inputs: str = "structured") -> None:
+    """The router benchmarks' case options: ``--seqlen``, ``--hkv``, ``--densities``, ``--inputs``."""
+    ap.add_argument("--seqlen", default=seqlen)
+    ap.add_argument("--hkv", default="8,2")
+    ap.add_argument("--densities", default="0.25,0.1")
+    ap.add_argument("--inputs", default=inputs)
+
+
+def cases_from_args(args, chunk: int = 64):
+    """``routed_cases`` over the options ``add_case_args`` added."""
+    from dashbench.units import parse_size_list
+
+    return routed_cases(map(int, args.hkv.split(",")), parse_size_list(args.seqlen), args.inputs.split(","),
+                        [float(x) for x in args.densities.split(",")], chunk=chunk)  # fmt: skip
+
+
 def apply_settings(items) -> None:
     """Set kernel settings from ``[MODULE.]NAME=VALUE`` strings (a Python literal; MODULE one of
     route (the default), prior, interface of ``dashbench.kernels.dash``), printing each."""

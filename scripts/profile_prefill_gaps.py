@@ -21,11 +21,8 @@ from torch.profiler import ProfilerActivity, profile
 from benchtools import apply_settings, bench, save_rows
 from dashbench.harness.inputs import make_qkv
 from dashbench.kernels import calibrate_scaling, dash_attention
+from dashbench.units import parse_size_list
 from profiling import kernel_times
-
-
-def parse_len(s: str) -> int:
-    return int(s[:-1]) * 1024 if s.endswith("k") else int(s)
 
 
 def kernel_intervals(fn) -> list[tuple[float, float, str]]:
@@ -67,7 +64,7 @@ def main():
     args = ap.parse_args()
     apply_settings(args.setting)
     rows = []
-    for n in map(parse_len, args.seqlen.split(",")):
+    for n in parse_size_list(args.seqlen):
         for hkv in map(int, args.hkv.split(",")):
             q, k, v = make_qkv(args.inputs, 1, 32, hkv, n, 128, dtype=torch.bfloat16, device="cuda", seed=1)
             w = torch.zeros(hkv, 128, device="cuda", dtype=torch.bfloat16)

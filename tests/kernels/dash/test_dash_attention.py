@@ -355,27 +355,40 @@ def test_adaptive_warm_tiles_stop_warm_starting_where_it_saves_no_step(monkeypat
     """With ``adaptive_warm`` a program's tiles start cold again after a warm tile that took as
     many solver steps as its last cold one: fewer warm passes (``route._lean_warm_pass``) than
     without, on inputs where some warm starts save nothing, and the same routing."""
-    from dashbench.kernels.dash import route as route_module
-    from dashbench.kernels.dash.summarize import summarize
-
-    q, k, _ = structured_qkv(1, 8, 1, 1024, 64, chunk_size=32, dtype=torch.float32, device=DEVICE, seed=1024)
-    s = summarize(k, torch.zeros(1, 64, device=DEVICE), 32)
-    bm, rbm = route_module.tile_rows(8, 32, 64), route_module.tile_rows(8, 32, 128)
-    warm_pass = route_module._lean_warm_pass
+    route_module, q, s, bm, rbm = _coherent_router_case()
     warm_passes, outs = [], []
     for adaptive in (False, True):
-        calls = []
-
-        def counted(*args, **kwargs):
-            calls.append(1)
-            return warm_pass(*args, **kwargs)
-
-        monkeypatch.setattr(route_module, "_lean_warm_pass", counted)
+        calls = _count_calls(monkeypatch, route_module, "_lean_warm_pass")
         outs.append(route_module.route(q, s, 32, 3.0, bm, route_bm=rbm, lean=True, rough_solve=False, warm_tiles=4,
                                        adaptive_warm=adaptive))  # fmt: skip
         warm_passes.append(len(calls))
     assert 0 < warm_passes[1] < warm_passes[0], warm_passes
     _assert_same_routing(outs[1], outs[0])
+
+
+def _coherent_router_case():
+    """``(route module, q, summaries, bm, route_bm)``: 1024 structured fp32 tokens, 8 heads over
+    one KV head, chunks of 32; the pass-counting tests' input."""
+    from dashbench.kernels.dash import route as route_module
+    from dashbench.kernels.dash.summarize import summarize
+
+    q, k, _ = structured_qkv(1, 8, 1, 1024, 64, chunk_size=32, dtype=torch.float32, device=DEVICE, seed=1024)
+    s = summarize(k, torch.zeros(1, 64, device=DEVICE), 32)
+    return route_module, q, s, route_module.tile_rows(8, 32, 64), route_module.tile_rows(8, 32, 128)
+
+
+def _count_calls(monkeypatch, module, name: str) -> list:
+    """Replace ``module.name`` by a wrapper that appends to the returned list on each call (in
+    the interpreter a jitted helper's call is a Python call) and then runs it; wrapping it again
+    counts the next calls in a new list."""
+    real, calls = getattr(module, name), []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, counted)
+    return calls
 
 
 class _RecordingLaunch:
@@ -530,31 +543,14 @@ def test_merged_max_pass_saves_a_pass_on_coherent_inputs(monkeypatch):
     chunks, each of ``_lean_max_block`` one block of the max pass: merged, the max pass is gone
     and fewer solver passes follow (the merged pass took the first rough step; 182 -> 147 here,
     62 max passes gone)."""
-    from dashbench.kernels.dash import route as route_module
-    from dashbench.kernels.dash.summarize import summarize
-
-    q, k, _ = structured_qkv(1, 8, 1, 1024, 64, chunk_size=32, dtype=torch.float32, device=DEVICE, seed=1024)
-    w = torch.zeros(1, 64, device=DEVICE)
-    s = summarize(k, w, 32)
-    bm, rbm = route_module.tile_rows(8, 32, 64), route_module.tile_rows(8, 32, 128)
-    solver_pass, max_block = route_module._lean_pass, route_module._lean_max_block
+    route_module, q, s, bm, rbm = _coherent_router_case()
     counts = []
     for merged in (False, True):
-        calls = {"pass": 0, "max block": 0}
-
-        def counted_pass(*args, **kwargs):
-            calls["pass"] += 1
-            return solver_pass(*args, **kwargs)
-
-        def counted_max(*args, **kwargs):
-            calls["max block"] += 1
-            return max_block(*args, **kwargs)
-
-        monkeypatch.setattr(route_module, "_lean_pass", counted_pass)
-        monkeypatch.setattr(route_module, "_lean_max_block", counted_max)
+        passes = _count_calls(monkeypatch, route_module, "_lean_pass")
+        blocks = _count_calls(monkeypatch, route_module, "_lean_max_block")
         out = route_module.route(q, s, 32, 0.78, bm, route_bm=rbm, lean=True, rough_solve=True, merged_max=merged,
                                  warm_tiles=1)  # fmt: skip
-        counts.append(calls)
+        counts.append({"pass": len(passes), "max block": len(blocks)})
         assert int(out[2].max()) > 2
     assert counts[0]["max block"] > 0 and counts[1]["max block"] == 0, counts
     assert counts[1]["pass"] < counts[0]["pass"], counts
@@ -564,23 +560,10 @@ def test_merged_max_pass_saves_a_pass_on_coherent_inputs(monkeypatch):
 def test_warm_started_router_tiles_take_fewer_solver_passes(monkeypatch):
     """On locally coherent inputs the warm start saves solver passes (each call of
     ``route._lean_pass`` is one pass over a tile's chunks): the warm branch is taken and helps."""
-    from dashbench.kernels.dash import route as route_module
-    from dashbench.kernels.dash.summarize import summarize
-
-    q, k, _ = structured_qkv(1, 8, 1, 1024, 64, chunk_size=32, dtype=torch.float32, device=DEVICE, seed=1024)
-    w = torch.zeros(1, 64, device=DEVICE)
-    s = summarize(k, w, 32)
-    bm, rbm = route_module.tile_rows(8, 32, 64), route_module.tile_rows(8, 32, 128)
-    solver_pass = route_module._lean_pass
+    route_module, q, s, bm, rbm = _coherent_router_case()
     passes = []
     for tiles in (1, 4):
-        calls = []
-
-        def counted(*args, **kwargs):
-            calls.append(1)
-            return solver_pass(*args, **kwargs)
-
-        monkeypatch.setattr(route_module, "_lean_pass", counted)
+        calls = _count_calls(monkeypatch, route_module, "_lean_pass")
         out = route_module.route(q, s, 32, 0.78, bm, route_bm=rbm, lean=True, rough_solve=False, warm_tiles=tiles)
         passes.append(len(calls))
         assert int(out[2].max()) > 2
