@@ -1,5 +1,5 @@
-# Issue 3, first device call of the next stop (prepared at stop 24). ~9.5 min (limits sum to 530 s). Carry .whl.
-#   DASHBENCH_GIT_COMMIT=<sha> bash scripts/h100_next.sh
+# Issue 3, stop 25 call a (prepared at stop 24). ~9.5 min (limits sum to 530 s). Carry .whl.
+#   DASHBENCH_GIT_COMMIT=<sha> bash scripts/h100_stop25_a.sh
 # Stop 24 ended with device time spent before these were timed:
 # 1. GPU tests, bf16 (the CPU interpreter checks fp32/fp16): test_prior.py and the router's
 #    warm / rough / adaptive tests (stop 24's runs of the whole files were cut by their limits).
