@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import torch
-from benchtools import apply_settings, bench, bench_rounds, cudnn, fa3_module, fa3_step, save_rows  # scripts/benchtools.py
+from benchtools import apply_settings, bench, bench_rounds, cudnn, fa3_module, fa3_step, save_rows, under_settings  # scripts/benchtools.py
 
 from dashbench.harness.correctness import relative_error, sample_rows
 from dashbench.harness.flops import causal_pairs
@@ -107,6 +107,9 @@ def main() -> int:
     ap.add_argument("--route-setting", action="append", default=[], metavar="[MODULE.]NAME=VALUE",
                     help="set dashbench.kernels.dash.route.NAME (or prior.NAME, interface.NAME) to a Python "
                          "literal before timing")  # fmt: skip
+    ap.add_argument("--rounds-against", action="append", default=[], metavar="[MODULE.]NAME=VALUE",
+                    help="with --rounds: the prefill under this setting (one variant per use of the option) "
+                         "timed in the same rounds, checked against the default's output first")
     args = ap.parse_args()
     apply_settings(args.route_setting)
     extra = set(args.variants.split(","))
@@ -144,12 +147,20 @@ def main() -> int:
                     total = bench(prefill)
                     paired = {}
                     if args.rounds > 1:
-                        t = bench_rounds({"dash": prefill, base_name: dense_calls(q, k, v)[base_name]}, args.rounds)
+                        calls = {"dash": prefill, base_name: dense_calls(q, k, v)[base_name]}
+                        for item in args.rounds_against:  # checked against the default, then timed with it
+                            alt = under_settings(prefill, [item])
+                            paired[f"against {item} rel_diff"] = relative_error(alt(), prefill())
+                            calls[f"against {item}"] = alt
+                        t = bench_rounds(calls, args.rounds)
                         ratios = [b / a for a, b in zip(t["dash"]["runs"], t[base_name]["runs"])]
-                        paired = {"rounds": args.rounds, "dash_rounds_ms": t["dash"]["ms"],
-                                  f"{base_name}_rounds_ms": t[base_name]["ms"],
-                                  "speedup_rounds": t[base_name]["ms"] / t["dash"]["ms"],
-                                  "speedup_rounds_lo": min(ratios), "speedup_rounds_hi": max(ratios)}  # fmt: skip
+                        paired.update({"rounds": args.rounds, "dash_rounds_ms": t["dash"]["ms"],
+                                       f"{base_name}_rounds_ms": t[base_name]["ms"],
+                                       "speedup_rounds": t[base_name]["ms"] / t["dash"]["ms"],
+                                       "speedup_rounds_lo": min(ratios), "speedup_rounds_hi": max(ratios)})  # fmt: skip
+                        for item in args.rounds_against:
+                            paired[f"against {item} rounds_ms"] = t[f"against {item}"]["ms"]
+                            paired[f"against {item} speedup_rounds"] = t[base_name]["ms"] / t[f"against {item}"]["ms"]
                     G = hq // hkv
                     bm = tile_rows(G, C, ATTEND_ROWS)
                     route_bm = tile_rows(G, C, ROUTE_ROWS)
@@ -453,6 +464,10 @@ def main() -> int:
                               f"{paired[f'{base_name}_rounds_ms']:.3f} ms, speedup {paired['speedup_rounds']:.2f} "
                               f"(rounds {paired['speedup_rounds_lo']:.2f}-{paired['speedup_rounds_hi']:.2f})",
                               flush=True)  # fmt: skip
+                        for item in args.rounds_against:
+                            print(f"    against {item}: {paired[f'against {item} rounds_ms']:.3f} ms, speedup "
+                                  f"{paired[f'against {item} speedup_rounds']:.2f} "
+                                  f"(output differs by {paired[f'against {item} rel_diff']:.1e})", flush=True)
                     print("    " + " ".join(f"{k_}={v_:.4g}" if isinstance(v_, float) else f"{k_}={v_}"
                                              for k_, v_ in variants.items()), flush=True)
                 del q, k, v

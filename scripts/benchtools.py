@@ -91,22 +91,48 @@ def cases_from_args(args, chunk: int = 64):
                         [float(x) for x in args.densities.split(",")], chunk=chunk)  # fmt: skip
 
 
-def apply_settings(items) -> None:
-    """Set kernel settings from ``[MODULE.]NAME=VALUE`` strings (a Python literal; MODULE one of
-    route (the default), prior, interface of ``dashbench.kernels.dash``), printing each."""
+def _parse_settings(items) -> list:
+    """``[(module, name, value)]`` from ``[MODULE.]NAME=VALUE`` strings (a Python literal; MODULE
+    one of route (the default), prior, interface of ``dashbench.kernels.dash``)."""
     import ast
 
     from dashbench.kernels.dash import interface, prior, route
 
     modules = {"route": route, "prior": prior, "interface": interface}
+    parsed = []
     for item in items:
         key, value = item.split("=", 1)
         module_name, _, name = key.rpartition(".")
         module = modules.get(module_name or "route")
         if module is None or not hasattr(module, name):
             raise SystemExit(f"no setting {key} (modules: {', '.join(modules)})")
-        setattr(module, name, ast.literal_eval(value))
-        print(f"{module_name or 'route'}.{name} = {getattr(module, name)!r}", flush=True)
+        parsed.append((module, name, ast.literal_eval(value)))
+    return parsed
+
+
+def apply_settings(items) -> None:
+    """Set kernel settings from ``[MODULE.]NAME=VALUE`` strings (``_parse_settings``), printing each."""
+    for module, name, value in _parse_settings(items):
+        setattr(module, name, value)
+        print(f"{module.__name__.rsplit('.', 1)[-1]}.{name} = {value!r}", flush=True)
+
+
+def under_settings(fn, items):
+    """``fn`` as a call that runs it with the settings ``items`` (``[MODULE.]NAME=VALUE``) applied and
+    then restores them: a variant timed in the same rounds as the default."""
+    parsed = _parse_settings(items)
+
+    def call():
+        saved = [getattr(module, name) for module, name, _ in parsed]
+        for module, name, value in parsed:
+            setattr(module, name, value)
+        try:
+            return fn()
+        finally:
+            for (module, name, _), value in zip(parsed, saved):
+                setattr(module, name, value)
+
+    return call
 
 
 def cudnn(q, k, v, causal: bool = True):

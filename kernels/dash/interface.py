@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import weakref
 
 import torch
 
@@ -64,6 +65,15 @@ ATTEND_GLUON = True
 # 40.86 (Hkv=2); 32k 4.89 -> 4.77, 2.907 -> 2.871. A second consumer warpgroup taking turns
 # (gluon_pingpong_attend.py) was slower: 87.6 / 44.97 ms at 128k.
 ATTEND_GLUON_WS = True
+# An inference forward (no gradients) whose chunk lists and stored biases, sized for every causal
+# (tile, chunk) pair, stay within SYNC_FREE_MAX_FRACTION of the bytes of q, k, v and out sizes
+# them so instead of fetching the routed pair count: no synchronization, so the host launches
+# the whole call while the router runs. The fetch idles the GPU until the host has launched
+# what follows it (stop 24, 32k: 0.27 / 0.38 ms a call outside the kernels at Hkv 2 / 8, of
+# 5.5 / 7.7). The worst case grows as N^2 / (tile * chunk), so it holds for short sequences
+# only (Hkv 2: to 32k, 8.8%; Hkv 8: to 8k, 5.6%), where launches weigh most. head_cls's values are then
+# checked once per tensor version (``_check_head_cls``).
+SYNC_FREE_MAX_FRACTION = 0.10
 
 
 def check_kernel_limits(q, k, size: int, size_name: str = "chunk_size") -> None:
@@ -128,6 +138,39 @@ def use_gluon_attend(q, k, v, bias, bm: int, gp: int, chunk_size: int) -> bool:
     return True
 
 
+def causal_pair_capacity(n: int, bm: int, chunk_size: int, batch_heads: int) -> int:
+    """(tile, chunk) pairs a forward's chunk lists can hold at most: every chunk before each
+    tile's own (the router lists no other), over ``batch_heads`` = B * Hkv."""
+    per_chunk = chunk_size // bm  # tiles in a chunk (tiles never straddle one)
+    n_tiles = -(-n // bm)
+    full, rest = divmod(n_tiles, per_chunk)
+    return batch_heads * (per_chunk * full * (full - 1) // 2 + rest * full)
+
+
+def sync_free_capacity(q, k, bm: int, chunk_size: int, sigma: float) -> int | None:
+    """The pair capacity the forward sizes its lists and biases by without a synchronization
+    (``SYNC_FREE_MAX_FRACTION``), or ``None`` where it fetches the routed count instead."""
+    capacity = causal_pair_capacity(q.shape[2], bm, chunk_size, k.shape[0] * k.shape[1])
+    io_bytes = (2 * q.numel() + 2 * k.numel()) * q.element_size()
+    held = 4 * capacity + (stored_bias_bytes(capacity, bm, q.dtype, sigma) if ATTEND_STORED_BIAS else 0)
+    return capacity if held <= SYNC_FREE_MAX_FRACTION * io_bytes else None
+
+
+_checked_head_cls = (None, -1)  # (weak reference, version) of the last head_cls found finite
+
+
+def _check_head_cls(head_cls) -> None:
+    """``ValueError`` for non-finite head_cls; a synchronization only for a tensor (or an in-place
+    change of it: its version counter) not already found finite."""
+    global _checked_head_cls
+    ref, version = _checked_head_cls
+    if ref is not None and ref() is head_cls and version == head_cls._version:
+        return
+    if not bool(torch.isfinite(head_cls).all()):
+        raise ValueError("head_cls has non-finite entries")
+    _checked_head_cls = (weakref.ref(head_cls), head_cls._version)
+
+
 def gluon_kernel():
     """The Gluon attention ``dash_attention`` runs where ``use_gluon_attend`` holds."""
     if ATTEND_GLUON_WS:
@@ -147,19 +190,25 @@ class _DashAttention(torch.autograd.Function):
         k, v, head_cls = k.contiguous(), v.contiguous(), head_cls.contiguous()
         G = q.shape[1] // k.shape[1]
         bm, gp = tile_rows(G, chunk_size, ATTEND_ROWS), padded_group(G)
+        capacity = None if any(ctx.needs_input_grad[:4]) else sync_free_capacity(q, k, bm, chunk_size, sigma)
+        if capacity is not None:  # (the backward reads the lists as packed: exactly the routed pairs)
+            _check_head_cls(head_cls)
         summaries = summarize(k, head_cls, chunk_size)
         operand = router_operand(summaries, scaling, q.dtype)  # the router's and the biases'
         tau, log_g, count, mask, tile_count = route(
             q, summaries, chunk_size, scaling, bm, route_bm=tile_rows(G, chunk_size, ROUTE_ROWS),
             operand=operand,
         )
-        # head_cls's values are checked here, fetched with the lists' size: one synchronization
-        # a call instead of two. The GPU idles from it until the host has launched what follows
-        # (0.6-0.8 ms a call at 32k, stop 24), so what does not need the size goes before it.
         offsets = list_offsets(tile_count)
-        n_pairs, finite = torch.stack([tile_count.sum(dtype=torch.int64), torch.isfinite(head_cls).all().long()]).tolist()
-        if not finite:
-            raise ValueError("head_cls has non-finite entries")
+        if capacity is not None:
+            n_pairs = capacity
+        else:
+            # head_cls's values are checked here, fetched with the lists' size: one synchronization
+            # a call instead of two. The GPU idles from it until the host has launched what follows
+            # (0.6-0.8 ms a call at 32k, stop 24), so what does not need the size goes before it.
+            n_pairs, finite = torch.stack([tile_count.sum(dtype=torch.int64), torch.isfinite(head_cls).all().long()]).tolist()
+            if not finite:
+                raise ValueError("head_cls has non-finite entries")
         stored = use_stored_bias(q, k, n_pairs, bm, sigma)
         fused = stored and prior.BIAS_EXPANDS_LISTS  # (the bias kernel writes the lists)
         offsets, ids = chunk_lists(mask, tile_count, n_pairs, offsets, expand=not fused)

@@ -30,11 +30,13 @@ LOG2E = 1.4426950408889634
 # finite biases within fp16 rounding (0.008); 128 was slower (stop 24: 3.71 vs 2.39 ms, Hkv 8).
 LIST_BLOCK = 64
 # The bias programs launched longest first (a tile's list grows with its position), as the
-# attention's are; not yet timed on the H100 (stop 24).
-BIAS_LONGEST_FIRST = False
+# attention's are. H100, 128k, 5 rounds (results/reference/h100-dash/stop25/48645e8_a/): 2.431 ->
+# 2.423 ms (Hkv 8, 25%), 1.869 -> 1.854 (10%), 1.680 -> 1.669 (Hkv 2, 25%), 1.355 -> 1.331 (10%).
+BIAS_LONGEST_FIRST = True
 # The bias kernel writes the chunk lists itself (``listed_bias(mask=...)``), one launch fewer
 # after the forward's synchronization (stop 24: 60-130 us of host time a launch there, the GPU
-# idle); not yet timed on the H100.
+# idle). Off: no gain on the H100 (stop25/48645e8_a/, 32k, whole call back to back 7.566 ->
+# 7.549 ms at Hkv 8, 5.363 -> 5.424 at Hkv 2).
 BIAS_EXPANDS_LISTS = False
 
 

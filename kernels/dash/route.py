@@ -77,14 +77,20 @@ ROUGH_SOLVE_MIN_CHUNKS = 1024
 ROUTE_WARM_TILES = "auto"
 WARM_TILES_ROUGH = 4
 # Warm tiles that stop warm-starting within a program once a warm tile has taken as many solver
-# steps as the program's last cold tile (stop 24's CPU work, not yet timed on the H100): where
-# the previous thresholds do not help (10%, random inputs) the program's other tiles start cold.
+# steps as the program's last cold tile: where the previous thresholds do not help (10%, random
+# inputs) the program's other tiles start cold. Off: on the H100 (stop25/48645e8_a/, 5 rounds,
+# longest first both) it gains at 128k 10% (26.92 -> 26.41 ms Hkv 8, 26.36 -> 24.68 Hkv 2) and
+# loses at 25% (21.73 -> 22.06, 19.99 -> 20.53; random 31.26 -> 31.67, 30.23 -> 30.69), the
+# 3x target's density.
 ROUTE_ADAPTIVE_WARM = False
 # Router programs launched longest first, as the attention's are: a tile's work grows with its
 # position (causal), and in launch order the last programs to start are the longest, so the
-# launch ends on them (a tail of about one program: TILES tiles of the last chunk). Not yet
-# timed on the H100 (stop 24).
-ROUTE_LONGEST_FIRST = False
+# launch ends on them (a tail of about one program: TILES tiles of the last chunk). H100, router
+# alone, 5 rotated rounds (results/reference/h100-dash/stop25/48645e8_a/): 128k, default warm
+# tiles -> longest first, structured 25% 22.51 -> 21.73 ms (Hkv 8), 20.14 -> 19.99 (Hkv 2), random
+# 25% 32.61 -> 31.26 / 30.74 -> 30.23, 10% 27.70 -> 26.92 / 26.19 -> 26.36; 32k (one tile a
+# program), Hkv 8: 2.195 -> 2.138 structured 25%, 2.089 -> 2.015 at 10%, 1.85 -> 1.79 random 10%.
+ROUTE_LONGEST_FIRST = True
 # The max pass merged into the first solver pass on one-product scores (_lean_merged_pass):
 # each block adds its entries above the running max - 1 to the support sums, rebased as the max
 # rises, and the step from them (clamped to the root's bounds [max - 1, max - 1/sqrt(chunks)])

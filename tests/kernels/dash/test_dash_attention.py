@@ -10,7 +10,8 @@ from _common import DEVICE, FP32_TOL, make_inputs, needs_triton, rel
 
 from dashbench.harness.inputs import structured_qkv
 from dashbench.kernels import dash_attention
-from dashbench.kernels.dash.route import _lean_step
+from dashbench.kernels.dash import interface
+from dashbench.kernels.dash.route import _lean_step, tile_rows
 from dashbench.kernels.reference import dash_attention_reference
 
 pytestmark = needs_triton
@@ -148,13 +149,74 @@ def test_unsupported_inputs_raise_value_error(kwargs, message):
         dash_attention(q, k, v, w, chunk_size=C)
 
 
+@pytest.mark.parametrize("sync_free", [True, False], ids=["sync-free", "fetching"])
 @pytest.mark.parametrize("bad", [float("nan"), float("inf")])
-def test_non_finite_head_cls_raises_value_error(bad):
-    """Checked in the forward with the lists' size (one synchronization), before any attention."""
+def test_non_finite_head_cls_raises_value_error(monkeypatch, bad, sync_free):
+    """Checked in the forward with the lists' size (one synchronization), before any attention;
+    or, where the lists are sized without that fetch, before the router."""
+    monkeypatch.setattr(interface, "SYNC_FREE_MAX_FRACTION", 1.0 if sync_free else 0.0)
     q, k, v, w = _inputs(1, 4, 2, 100, 64, torch.float32, seed=0)
     w[1, 3] = bad
     with pytest.raises(ValueError, match="non-finite"):
         dash_attention(q, k, v, w, chunk_size=32)
+
+
+def test_head_cls_is_checked_once_per_version(monkeypatch):
+    """The sync-free forward checks a head_cls once, and again after an in-place change."""
+    monkeypatch.setattr(interface, "SYNC_FREE_MAX_FRACTION", 1.0)
+    checks = _count_calls(monkeypatch, interface.torch, "isfinite")
+    q, k, v, w = _inputs(1, 4, 2, 100, 64, torch.float32, seed=0)
+    dash_attention(q, k, v, w, chunk_size=32)
+    dash_attention(q, k, v, w, chunk_size=32)
+    assert len(checks) == 1
+    w[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="non-finite"):
+        dash_attention(q, k, v, w, chunk_size=32)
+    assert len(checks) == 2
+
+
+@pytest.mark.parametrize(
+    "B, hq, hkv, n, C",
+    [(1, 4, 2, 1, 32), (2, 4, 1, 65, 32), (1, 16, 1, 200, 32), (1, 6, 2, 333, 64), (1, 2, 1, 400, 128)],
+)
+def test_pair_capacity_is_every_causal_pair(B, hq, hkv, n, C):
+    """With every chunk routed (a tiny scaling) the tiles list exactly the capacity the sync-free
+    forward sizes its lists by: it bounds every routing."""
+    q, k, v, w = _inputs(B, hq, hkv, n, 64, torch.float32, seed=3)
+    bm = tile_rows(hq // hkv, C, interface.ATTEND_ROWS)
+    _, stats = dash_attention(q, k, v, w, chunk_size=C, scaling=1e-6, return_stats=True)
+    tiles = torch.arange(-(-n // bm))
+    expected = int(((tiles * bm) // C).sum()) * B * hkv
+    assert interface.causal_pair_capacity(n, bm, C, B * hkv) == expected
+    assert stats.compute_density == 1.0
+
+
+@pytest.mark.parametrize(
+    "B, hq, hkv, n, d, C, scaling",
+    [(1, 4, 2, 163, 64, 32, 4.0), (2, 4, 1, 300, 64, 32, 6.0), (1, 8, 2, 500, 128, 64, 8.0), (1, 2, 2, 900, 64, 128, 6.0)],
+)
+def test_sync_free_forward_equals_the_fetching_forward(monkeypatch, B, hq, hkv, n, d, C, scaling):
+    """Lists and biases sized for every causal pair (no fetch of the routed count) give the
+    forward and stats bit for bit; with gradients the forward fetches (the backward reads the
+    lists packed): the same gradients. Structured inputs: the lists fill part of the capacity."""
+    q, k, v = structured_qkv(B, hq, hkv, n, d, chunk_size=C, dtype=torch.float32, device=DEVICE, seed=5)
+    w = 0.1 * torch.randn(hkv, d, generator=torch.Generator().manual_seed(5)).to(DEVICE)
+    runs = {}
+    for fraction in (1.0, 0.0):
+        monkeypatch.setattr(interface, "SYNC_FREE_MAX_FRACTION", fraction)
+        runs[fraction] = dash_attention(q, k, v, w, chunk_size=C, scaling=scaling, return_stats=True)
+    (out_free, stats_free), (out_fetch, stats_fetch) = runs[1.0], runs[0.0]
+    assert torch.equal(out_free, out_fetch)
+    assert torch.equal(stats_free.active_chunks, stats_fetch.active_chunks)
+    assert stats_free.compute_density == stats_fetch.compute_density < 1.0
+    do = torch.randn(q.shape, generator=torch.Generator().manual_seed(n)).to(DEVICE)
+    grads = {}
+    for fraction in (1.0, 0.0):
+        monkeypatch.setattr(interface, "SYNC_FREE_MAX_FRACTION", fraction)
+        qg = q.clone().requires_grad_(True)
+        dash_attention(qg, k, v, w, chunk_size=C, scaling=scaling).backward(do)
+        grads[fraction] = qg.grad
+    assert _rel(grads[1.0], grads[0.0]) < 1e-6  # (not bit for bit on the GPU: atomics)
 
 
 def test_prefill_needs_equal_query_and_key_lengths():
