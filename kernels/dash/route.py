@@ -871,7 +871,8 @@ def chunk_lists(mask: torch.Tensor, tile_count: torch.Tensor, n_pairs: int | Non
     """CSR form of the per-tile unions: ``(offsets [B, Hkv, n_tiles] int64, ids int32)``; tile
     ``i`` attends ``ids[offsets[i] : offsets[i] + tile_count[i]]``. Its size is the number of
     (tile, chunk) pairs computed, not the ``n_tiles x n_chunks`` worst case. ``n_pairs``:
-    ``tile_count``'s sum where the caller has fetched it (else fetched here: a synchronization);
+    ``tile_count``'s sum where the caller has fetched it (else fetched here: a synchronization),
+    or a bound on it (``interface.causal_pair_capacity``: the lists then fill a prefix of ``ids``);
     ``offsets``: ``list_offsets(tile_count)`` where the caller has launched it before that fetch;
     ``expand=False``: ``ids`` allocated, not written (``prior.listed_bias(mask=...)`` writes it)."""
     offsets = list_offsets(tile_count) if offsets is None else offsets
