@@ -72,10 +72,15 @@ ROUGH_SOLVE_MIN_CHUNKS = 1024
 # structured 2.19 -> 2.07 / 1.99, 2.05 -> 1.84 / 1.74; 32k random 2.34 -> 2.52 / 2.59, 1.66 ->
 # 1.80 / 1.90. Where the rough solve runs, the cold tile's first pass is the merged max pass,
 # which costs what the warm pass costs, so warm tiles only save steps; at 32k the cold tile's
-# first pass is a one-product max, cheaper than the warm pass, and random inputs lose. "auto":
-# WARM_TILES_ROUGH tiles where the rough solve runs, else 1.
-ROUTE_WARM_TILES = "auto"
-WARM_TILES_ROUGH = 4
+# first pass is a one-product max, cheaper than the warm pass, and random inputs lost. Stop 24
+# took 4 tiles where the rough solve runs only. With the programs launched longest first
+# (ROUTE_LONGEST_FIRST, stop 25), end to end in 5 rotated rounds against the default (results/
+# reference/h100-dash/stop25/64056ba_d/), 1 -> 4 tiles below the rough solve: 32k structured
+# 25% 5.344 -> 4.845 ms (Hkv 2; 2.36x -> 2.61x FA3), 7.706 -> 7.426 (Hkv 8); 10% 3.840 -> 3.845,
+# 5.875 -> 6.000; random 25% 10.265 -> 10.433, 19.311 -> 19.343; random 10% 5.880 -> 6.065,
+# 12.001 -> 12.038; 16k structured 25% 1.705 -> 1.579, 2.287 -> 2.250: -0.39 ms over the ten
+# rows, so 4 tiles at every length.
+ROUTE_WARM_TILES = 4
 # Warm tiles that stop warm-starting within a program once a warm tile has taken as many solver
 # steps as the program's last cold tile: where the previous thresholds do not help (10%, random
 # inputs) the program's other tiles start cold. Off: on the H100 (stop25/48645e8_a/, 5 rounds,
@@ -801,10 +806,7 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
         rough_solve = n_chunks >= ROUGH_SOLVE_MIN_CHUNKS
     if lean:
         s = router_operand(summaries, scaling, q.dtype) if operand is None else operand
-        warm_tiles = ROUTE_WARM_TILES if warm_tiles is None else warm_tiles
-        if warm_tiles == "auto":
-            warm_tiles = WARM_TILES_ROUGH if rough_solve else 1
-        warm_tiles = max(1, warm_tiles)
+        warm_tiles = max(1, ROUTE_WARM_TILES if warm_tiles is None else warm_tiles)
         final_transposed = ROUTE_FINAL_TRANSPOSED if final_transposed is None else final_transposed
         if final_transposed == "auto":
             final_transposed = route_bm <= FINAL_TRANSPOSED_MAX_TOKENS

@@ -363,15 +363,16 @@ def test_warm_started_router_tiles_find_the_same_thresholds(dtype, structured, h
     _assert_same_routing(warm, cold)
 
 
-def test_default_router_warm_starts_tiles_where_the_rough_solve_runs(monkeypatch):
-    """``ROUTE_WARM_TILES = "auto"``: where the rough solve runs (from ROUGH_SOLVE_MIN_CHUNKS
-    chunks, lowered here to reach it at a small shape) the default router takes
-    WARM_TILES_ROUGH tiles a program, and routes as one cold tile a program does."""
+@pytest.mark.parametrize("rough", [False, True])
+def test_default_router_warm_starts_tiles(monkeypatch, rough):
+    """The default router takes ROUTE_WARM_TILES tiles a program, with the rough solve (from
+    ROUGH_SOLVE_MIN_CHUNKS chunks, lowered here to reach it at a small shape) and without, and
+    routes as one cold tile a program does."""
     from dashbench.kernels.dash import route as route_module
     from dashbench.kernels.dash.summarize import summarize
 
-    monkeypatch.setattr(route_module, "ROUGH_SOLVE_MIN_CHUNKS", 8)
-    assert route_module.ROUTE_WARM_TILES == "auto" and route_module.WARM_TILES_ROUGH > 1
+    monkeypatch.setattr(route_module, "ROUGH_SOLVE_MIN_CHUNKS", 8 if rough else 10**6)
+    assert route_module.ROUTE_WARM_TILES > 1
     q, k, _, w = _inputs(1, 8, 2, 610, 64, torch.float32, seed=11)
     bm, rbm = route_module.tile_rows(4, 32, 64), route_module.tile_rows(4, 32, 128)
     s = summarize(k, w, 32)
@@ -379,9 +380,9 @@ def test_default_router_warm_starts_tiles_where_the_rough_solve_runs(monkeypatch
     kernel = route_module._route_lean_kernel
     monkeypatch.setattr(route_module, "_route_lean_kernel", _RecordingLaunch(kernel, launched))
     default = route_module.route(q, s, 32, 3.0, bm, route_bm=rbm)
-    cold = route_module.route(q, s, 32, 3.0, bm, route_bm=rbm, rough_solve=True, warm_tiles=1)
-    assert [(kw["ROUGH_SOLVE"], kw["TILES"]) for kw in launched] == [(True, route_module.WARM_TILES_ROUGH),
-                                                                     (True, 1)]  # fmt: skip
+    cold = route_module.route(q, s, 32, 3.0, bm, route_bm=rbm, warm_tiles=1)
+    assert [(kw["ROUGH_SOLVE"], kw["TILES"]) for kw in launched] == [(rough, route_module.ROUTE_WARM_TILES),
+                                                                     (rough, 1)]  # fmt: skip
     assert int(cold[2].max()) > 2
     _assert_same_routing(default, cold)
 
