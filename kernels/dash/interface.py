@@ -187,14 +187,15 @@ def gluon_kernel():
 class _DashAttention(torch.autograd.Function):
     @staticmethod
     def forward(ctx, q, k, v, head_cls, chunk_size, scaling, sigma, estimate_diagonal):
+        G = q.shape[1] // k.shape[1]
+        bm, gp = tile_rows(G, chunk_size, ATTEND_ROWS), padded_group(G)
+        # Not with gradients: the backward reads the lists packed, exactly the routed pairs.
+        capacity = None if any(ctx.needs_input_grad[:4]) else sync_free_capacity(q, k, bm, chunk_size, sigma)
+        if capacity is not None:
+            _check_head_cls(head_cls)  # (the caller's tensor, whose version counter it keeps)
         # The kernels index the head dim with unit stride and head_cls as [Hkv, D] rows.
         q = q if q.stride(-1) == 1 else q.contiguous()
         k, v, head_cls = k.contiguous(), v.contiguous(), head_cls.contiguous()
-        G = q.shape[1] // k.shape[1]
-        bm, gp = tile_rows(G, chunk_size, ATTEND_ROWS), padded_group(G)
-        capacity = None if any(ctx.needs_input_grad[:4]) else sync_free_capacity(q, k, bm, chunk_size, sigma)
-        if capacity is not None:  # (the backward reads the lists as packed: exactly the routed pairs)
-            _check_head_cls(head_cls)
         summaries = summarize(k, head_cls, chunk_size)
         operand = router_operand(summaries, scaling, q.dtype)  # the router's and the biases'
         tau, log_g, count, mask, tile_count = route(
