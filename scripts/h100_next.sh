@@ -1,0 +1,30 @@
+# Issue 3, first device call of the next stop (prepared at stop 25). ~8.5 min (limits sum to 510 s).
+# Carry .whl.   DASHBENCH_GIT_COMMIT=<sha> bash scripts/h100_next.sh
+# Stop 25 changed the forward's defaults (router and biases longest first, 4 warm router tiles at
+# every length, no synchronization in short inference calls) and spent its device time on the
+# prefill. This call re-records what it did not reach with the final code:
+# 1. GPU tests, bf16 cases of the forward/router file and the decode file (the CPU interpreter
+#    checks fp32/fp16; its bf16 dot is wrong).
+# 2. The training step at 32k, 25% against cuDNN (stop 20: 0.86x / 1.35x; the forward under it
+#    now routes with warm tiles and longest first).
+# 3. Decode at 128k, 10%, B=1 and 8 (stop 19: 5.91x / 3.17x at B=1, 9.82x / 6.41x at B=8).
+# 4. The 128k random row at Hkv 8, cut at stop 25 (stop 24: 0.58x).
+source scripts/device_setup.sh
+B="PYTHONPATH=scripts:$PYTHONPATH"
+{
+  timeout 120 python3 -m pytest -v -rf -p no:cacheprovider -p no:warnings tests/kernels/dash/test_dash_attention.py \
+      -k "dtype2" > $OUT/test_dash.txt 2>&1
+  timeout 60 python3 -m pytest -v -rf -p no:cacheprovider -p no:warnings tests/kernels/dash/test_decode.py \
+      > $OUT/test_decode.txt 2>&1
+  for f in $OUT/test_dash.txt $OUT/test_decode.txt; do
+    echo "$f: $(grep -c PASSED $f) passed, $(grep -c FAILED $f) failed"; grep -E "FAILED|[0-9]+ passed" $f | tail -5
+  done
+  echo
+  mkdir -p $OUT/train $OUT/decode
+  env $B timeout 150 python3 scripts/bench_dash_bwd_decode.py --skip decode --train-seqlen 32k --out $OUT/train 2>&1 \
+      | grep -v -i warn | cut -c1-400
+  env $B timeout 90 python3 scripts/bench_dash_bwd_decode.py --skip train --decode-len 128k --out $OUT/decode 2>&1 \
+      | grep -v -i warn | cut -c1-400
+  env $B timeout 90 python3 scripts/bench_dash.py --seqlen 128k --hkv 8 --inputs random --densities 0.25 \
+      --variants none --rounds 3 --out $OUT/e2e_128k_random 2>&1 | grep -v -i warn | cut -c1-300
+} 2>&1 | tee $OUT/log.txt
