@@ -1,4 +1,4 @@
-# Issue 3, first device call of the next stop (prepared at stop 25). ~8.5 min (limits sum to 510 s).
+# Issue 3, first device call of the next stop (prepared at stop 25). ~9.5 min (limits sum to 570 s).
 # Carry .whl.   DASHBENCH_GIT_COMMIT=<sha> bash scripts/h100_next.sh
 # Stop 25 changed the forward's defaults (router and biases longest first, 4 warm router tiles at
 # every length, no synchronization in short inference calls) and spent its device time on the
@@ -9,6 +9,9 @@
 #    now routes with warm tiles and longest first).
 # 3. Decode at 128k, 10%, B=1 and 8 (stop 19: 5.91x / 3.17x at B=1, 9.82x / 6.41x at B=8).
 # 4. The 128k random row at Hkv 8, cut at stop 25 (stop 24: 0.58x).
+# 5. 8 warm router tiles a program against the default 4 at 32k, 25% (2.52x in rounds at Hkv 2,
+#    a thin margin): stop 24 found 8 no better than 4 at 128k, before the longest-first launch
+#    took away the long programs' tail.
 source scripts/device_setup.sh
 B="PYTHONPATH=scripts:$PYTHONPATH"
 {
@@ -27,4 +30,7 @@ B="PYTHONPATH=scripts:$PYTHONPATH"
       | grep -v -i warn | cut -c1-400
   env $B timeout 90 python3 scripts/bench_dash.py --seqlen 128k --hkv 8 --inputs random --densities 0.25 \
       --variants none --rounds 3 --out $OUT/e2e_128k_random 2>&1 | grep -v -i warn | cut -c1-300
+  env $B timeout 60 python3 scripts/bench_dash.py --seqlen 32k --hkv 2,8 --inputs structured --densities 0.25 \
+      --variants none --rounds 7 --rounds-against route.ROUTE_WARM_TILES=8 --out $OUT/e2e_32k 2>&1 \
+      | grep -v -i warn | cut -c1-300
 } 2>&1 | tee $OUT/log.txt
