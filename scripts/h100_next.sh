@@ -15,13 +15,8 @@
 source scripts/device_setup.sh
 B="PYTHONPATH=scripts:$PYTHONPATH"
 {
-  timeout 120 python3 -m pytest -v -rf -p no:cacheprovider -p no:warnings tests/kernels/dash/test_dash_attention.py \
-      -k "dtype2" > $OUT/test_dash.txt 2>&1
-  timeout 60 python3 -m pytest -v -rf -p no:cacheprovider -p no:warnings tests/kernels/dash/test_decode.py \
-      > $OUT/test_decode.txt 2>&1
-  for f in $OUT/test_dash.txt $OUT/test_decode.txt; do
-    echo "$f: $(grep -c PASSED $f) passed, $(grep -c FAILED $f) failed"; grep -E "FAILED|[0-9]+ passed" $f | tail -5
-  done
+  gpu_tests test_dash 120 tests/kernels/dash/test_dash_attention.py -k "dtype2"
+  gpu_tests test_decode 60 tests/kernels/dash/test_decode.py
   echo
   mkdir -p $OUT/train $OUT/decode
   env $B timeout 150 python3 scripts/bench_dash_bwd_decode.py --skip decode --train-seqlen 32k --out $OUT/train 2>&1 \

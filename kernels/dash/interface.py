@@ -111,11 +111,15 @@ def attend_config(k, v, stored_bias: bool) -> dict:
     return dict(tma=True, num_stages=ATTEND_TMA_STAGES, diagonal_last=False)
 
 
+def io_bytes(q, k) -> int:
+    """The bytes of q, k, v and out (v as k, out as q): what the memory allowances are shares of."""
+    return (2 * q.numel() + 2 * k.numel()) * q.element_size()
+
+
 def use_stored_bias(q, k, n_pairs: int, bm: int, sigma: float = 1.0) -> bool:
     """Whether the forward stores the prior's biases (``ATTEND_STORED_BIAS``, within
     ``STORED_BIAS_MAX_FRACTION`` of the bytes of q, k, v and out)."""
-    io_bytes = (2 * q.numel() + 2 * k.numel()) * q.element_size()
-    limit = STORED_BIAS_MAX_FRACTION * io_bytes
+    limit = STORED_BIAS_MAX_FRACTION * io_bytes(q, k)
     return ATTEND_STORED_BIAS and stored_bias_bytes(n_pairs, bm, q.dtype, sigma) <= limit
 
 
@@ -153,9 +157,8 @@ def sync_free_capacity(q, k, bm: int, chunk_size: int, sigma: float) -> int | No
     """The pair capacity the forward sizes its lists and biases by without a synchronization
     (``SYNC_FREE_MAX_FRACTION``), or ``None`` where it fetches the routed count instead."""
     capacity = causal_pair_capacity(q.shape[2], bm, chunk_size, k.shape[0] * k.shape[1])
-    io_bytes = (2 * q.numel() + 2 * k.numel()) * q.element_size()
     held = 4 * capacity + (stored_bias_bytes(capacity, bm, q.dtype, sigma) if ATTEND_STORED_BIAS else 0)
-    return capacity if held <= SYNC_FREE_MAX_FRACTION * io_bytes else None
+    return capacity if held <= SYNC_FREE_MAX_FRACTION * io_bytes(q, k) else None
 
 
 _checked_head_cls = (None, -1)  # (weak reference, version) of the last head_cls found finite
