@@ -4,6 +4,7 @@ the JSON record (device, torch, command, rows)."""
 from __future__ import annotations
 
 import json
+import math
 import statistics
 import sys
 from pathlib import Path
@@ -25,6 +26,28 @@ def bench(fn, graph: bool = False, grads=None, min_runs: int = 10) -> float:
     if graph:
         return triton.testing.do_bench_cudagraph(fn, rep=rep, return_mode="median")
     return triton.testing.do_bench(fn, warmup=warmup, rep=rep, grad_to_none=grads, return_mode="median")
+
+
+def graph_ms_rotating(steps: list) -> float:
+    """Median ms of one step under CUDA-graph replays that run ``steps`` in turn, each on its own
+    copy of the inputs. A replay has no launch gaps, and the rotation keeps the steps' reads cold:
+    replaying one step over one cache whose touched bytes fit the L2 (a sparse decode step's
+    ~13 MB at 128k, 10%) would time the cache (METHOD.md)."""
+
+    def all_steps():
+        for step in steps:
+            step()
+
+    all_steps()
+    _, rep = budgets(all_steps, 25, 100, 10)
+    return triton.testing.do_bench_cudagraph(all_steps, rep=rep, return_mode="median") / len(steps)
+
+
+def copies_past_l2(touched_bytes: float, most: int = 16) -> int:
+    """Input copies for ``graph_ms_rotating`` such that a copy's reads are ~4 L2s of other
+    copies' reads away from their reuse."""
+    l2 = torch.cuda.get_device_properties(torch.cuda.current_device()).L2_cache_size
+    return max(1, min(most, math.ceil(4 * l2 / max(touched_bytes, 1.0))))
 
 
 def bench_rounds(calls: dict, rounds: int = 5, min_runs: int = 10) -> dict:

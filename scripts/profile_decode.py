@@ -1,5 +1,7 @@
-"""Where a DashAttention decode step spends its time: per-kernel GPU time (torch profiler) and
-the whole step under a CUDA graph, for route-kernel variants, next to FA3 in the same process.
+"""Where a DashAttention decode step spends its time: per-kernel GPU time (torch profiler, warm
+L2) and the whole step under a CUDA graph, for decode-kernel variants, next to FA3 in the same
+process. ``*_graph_ms``: replays rotating over copies of the cache (cold reads; stop 26 on);
+``*_warm_graph_ms``: one cache replayed (warm L2, as stop 19 and before timed it).
 
     python scripts/profile_decode.py --out $OUT
 """
@@ -21,6 +23,7 @@ from dashbench.harness.inputs import structured_qkv
 from dashbench.kernels import DashCache, calibrate_scaling, dash_decode
 from dashbench.kernels.dash import decode_kernels
 from dashbench.kernels.reference import dash_attention_reference
+from benchtools import copies_past_l2, fa3_step, graph_ms_rotating  # scripts/benchtools.py
 from profiling import kernel_times  # scripts/profiling.py
 
 # name: decode_kernels settings (the rest as the defaults)
@@ -33,9 +36,17 @@ VARIANTS = {
     "split256_dims16": dict(MAX_SPLIT=256, COMBINE_DIMS=16),
     "thr256": dict(THRESHOLD_VALUES_PER_WARP=256),  # threshold programs of twice the warps
     "thr1024": dict(THRESHOLD_VALUES_PER_WARP=1024),
+    # the attend loop's K/V loads two (5 stages) or three (7) listed chunks ahead, not one
+    "stages5": dict(ATTEND_STAGES=5),
+    "stages7": dict(ATTEND_STAGES=7),
+    # twice the attend programs (shorter spans, fewer listed chunks in the longest one)
+    "progs1056": dict(ATTEND_PROGRAMS=1056),
+    "progs1056_stages5": dict(ATTEND_PROGRAMS=1056, ATTEND_STAGES=5),
+    "split256_stages5": dict(MAX_SPLIT=256, COMBINE_DIMS=16, ATTEND_STAGES=5),
 }
 DEFAULTS = {name: getattr(decode_kernels, name) for name in
-            ("MAX_SPLIT", "COMBINE_DIMS", "DECODE_LEAN_THRESHOLD", "THRESHOLD_VALUES_PER_WARP")}
+            ("MAX_SPLIT", "COMBINE_DIMS", "DECODE_LEAN_THRESHOLD", "THRESHOLD_VALUES_PER_WARP",
+             "ATTEND_PROGRAMS", "ATTEND_STAGES")}
 
 
 def main():
@@ -45,6 +56,7 @@ def main():
     ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated names of VARIANTS")
     ap.add_argument("--hkv", default="8,2")
     ap.add_argument("--batch", default="1,8")
+    ap.add_argument("--density", type=float, default=0.10, help="the decoded row's token density")
     args = ap.parse_args()
     import fa3_fwd_interface as fa3
     rows = []
@@ -53,15 +65,21 @@ def main():
         L = 131072
         q1, k1, v1 = structured_qkv(1, 32, hkv, L, 128, chunk_size=64, dtype=torch.bfloat16, device="cuda", seed=2)
         w = torch.zeros(hkv, 128, device="cuda", dtype=torch.bfloat16)
-        scaling = calibrate_scaling(q1, k1, w, 0.10, chunk_size=64)
+        # the decoded row's own density (stop 19 and before calibrated the prefill's mean: ~6%)
+        scaling = calibrate_scaling(q1[:, :, -1:], k1, w, args.density, chunk_size=64, rows=[L - 1])
         for B in map(int, args.batch.split(",")):
             k, v = k1.expand(B, -1, -1, -1).contiguous(), v1.expand(B, -1, -1, -1).contiguous()
             q = q1[:, :, -1:].expand(B, -1, -1, -1).contiguous()
             cache = DashCache.from_prefill(k, v, w, chunk_size=64)
             ref = dash_attention_reference(q, k, v, w, chunk_size=64, scaling=scaling)
-            qt, kt, vt = (t.transpose(1, 2) for t in (q, k, v))
-            fa3_ms = triton.testing.do_bench_cudagraph(
-                lambda: fa3.flash_attn_with_kvcache(qt, kt, vt, causal=True, num_splits=0), rep=100)
+            density = dash_decode(q, cache, scaling=scaling, return_stats=True)[1].mean_density
+            # graph replays over cache copies (cold reads): the step's ~13 MB would sit in L2
+            touched = density * 2 * k.numel() * k.element_size() + cache.summaries.nbytes
+            caches = [cache] + [DashCache.from_prefill(k, v, w, chunk_size=64)
+                                for _ in range(copies_past_l2(touched) - 1)]  # fmt: skip
+            qs = [q.clone() for _ in caches]
+            fa3_ms = graph_ms_rotating([fa3_step(fa3, q_i, c.k, c.v) for q_i, c in zip(qs, caches)])
+            fa3_warm_ms = triton.testing.do_bench_cudagraph(fa3_step(fa3, q, k, v), rep=100)
             for name in args.variants.split(","):
                 settings = VARIANTS[name]
                 for key, value in {**DEFAULTS, **settings}.items():
@@ -81,11 +99,13 @@ def main():
                     step()
                 host_ms = (time.perf_counter() - t0) / 50 * 1000
                 torch.cuda.synchronize()
-                row = dict(hkv=hkv, B=B, L=L, variant=name, settings=settings,
-                           rel_err=err,
-                           diff_vs_default=relative_error(got, base), fa3_graph_ms=fa3_ms, host_ms=host_ms)
+                row = dict(hkv=hkv, B=B, L=L, variant=name, settings=settings, token_density=density,
+                           copies=len(caches), rel_err=err, diff_vs_default=relative_error(got, base),
+                           fa3_graph_ms=fa3_ms, fa3_warm_graph_ms=fa3_warm_ms, host_ms=host_ms)  # fmt: skip
                 try:
-                    row["dash_graph_ms"] = triton.testing.do_bench_cudagraph(step, rep=100)
+                    row["dash_graph_ms"] = graph_ms_rotating(
+                        [lambda q=q_i, c=c: dash_decode(q, c, scaling=scaling) for q_i, c in zip(qs, caches)])
+                    row["dash_warm_graph_ms"] = triton.testing.do_bench_cudagraph(step, rep=100)
                 except Exception as e:  # e.g. a launch attribute the graph capture refuses
                     print(json.dumps(dict(hkv=hkv, B=B, variant=name, graph_error=repr(e)[:300])), flush=True)
                     continue

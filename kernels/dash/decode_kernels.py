@@ -350,6 +350,13 @@ COMBINE_DIMS = 32
 # (Programmatic dependent launch of the threshold, attend and combine kernels was slower under
 # CUDA graphs on the H100, stop 17: 21.7 -> 24.3 us at Hkv 2, B=1; removed, commit f04ddc9 has it.)
 SPAN_VALUES = 16384  # scores one attend program reads (GP rows x SPAN chunks)
+# Attend programs aimed at per step (about four an SM on an H100: 528 measured faster than 2112
+# at 128k, stop 16, with the decode row at 6% density; stop 26 retimes it at 10%).
+ATTEND_PROGRAMS = 528
+# Software-pipeline depth of the attend loop over listed chunks (None: Triton's default, 3,
+# which issues the next chunk's K/V one step ahead). The loop is bound by the K/V loads'
+# latency where a span lists several chunks.
+ATTEND_STAGES = None
 
 
 def decode_step(q, k, v, summaries, *, chunk_size, scaling, sigma, estimate_diagonal,
@@ -367,8 +374,7 @@ def decode_step(q, k, v, summaries, *, chunk_size, scaling, sigma, estimate_diag
     dev = q.device
     xscale = 0.5 * scaling / math.sqrt(D)
     BH = B * Hkv
-    # about four programs per SM on an H100 (528 measured faster than 2112 at 128k)
-    want = n_split or max(1, min(MAX_SPLIT, 528 // BH))
+    want = n_split or max(1, min(MAX_SPLIT, ATTEND_PROGRAMS // BH))
     span, n_split = split_config(n_cand, want, GP)
     states = BH * (n_split + 1) * RP  # routed slices, then the query's own chunk
     # Two workspace allocations, split into views: a decode step is short enough for host-side
@@ -397,6 +403,7 @@ def decode_step(q, k, v, summaries, *, chunk_size, scaling, sigma, estimate_diag
         q.stride(0), q.stride(1), k.stride(0), k.stride(1), k.stride(2),
         L, n_cand, n_pad, n_split, 1.4426950408889634 / math.sqrt(D), 1.0 / sigma,
         HKV=Hkv, G=G, GP=GP, RP=RP, C=C, D=D, SPAN=span, ESTIMATE_DIAGONAL=estimate_diagonal,
+        **({} if ATTEND_STAGES is None else {"num_stages": ATTEND_STAGES}),
     )  # fmt: skip
     nsp = triton.next_power_of_2(n_split + 1)
     db = COMBINE_DIMS if 0 < COMBINE_DIMS < D else 0
