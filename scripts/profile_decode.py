@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import itertools
 import json
 import pstats
 import time
@@ -23,6 +24,7 @@ from dashbench.harness.inputs import structured_qkv
 from dashbench.kernels import DashCache, calibrate_scaling, dash_decode
 from dashbench.kernels.dash import decode_kernels
 from dashbench.kernels.reference import dash_attention_reference
+from dashbench.units import parse_size_list
 from benchtools import copies_past_l2, fa3_step, graph_ms_rotating  # scripts/benchtools.py
 from profiling import kernel_times  # scripts/profiling.py
 
@@ -32,6 +34,7 @@ from profiling import kernel_times  # scripts/profiling.py
 # stop 19 the attend folding 2 or 4 listed chunks a step (slower; removed, db32bcb has it).
 VARIANTS = {
     "default": {},
+    "stop25": dict(ATTEND_PROGRAMS=528, ATTEND_STAGES=None),  # the defaults before stop 26
     "split64": dict(MAX_SPLIT=64, COMBINE_DIMS=0),
     "split256_dims16": dict(MAX_SPLIT=256, COMBINE_DIMS=16),
     "thr256": dict(THRESHOLD_VALUES_PER_WARP=256),  # threshold programs of twice the warps
@@ -56,13 +59,13 @@ def main():
     ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated names of VARIANTS")
     ap.add_argument("--hkv", default="8,2")
     ap.add_argument("--batch", default="1,8")
+    ap.add_argument("--lengths", default="128k", help="cache lengths, e.g. 32k,128k")
     ap.add_argument("--density", type=float, default=0.10, help="the decoded row's token density")
     args = ap.parse_args()
     import fa3_fwd_interface as fa3
     rows = []
     host_done = False
-    for hkv in map(int, args.hkv.split(",")):
-        L = 131072
+    for hkv, L in itertools.product(map(int, args.hkv.split(",")), parse_size_list(args.lengths)):
         q1, k1, v1 = structured_qkv(1, 32, hkv, L, 128, chunk_size=64, dtype=torch.bfloat16, device="cuda", seed=2)
         w = torch.zeros(hkv, 128, device="cuda", dtype=torch.bfloat16)
         # the decoded row's own density (stop 19 and before calibrated the prefill's mean: ~6%)

@@ -31,7 +31,8 @@ TARGET = GPUTarget("cuda", 90, 32)
 SM90_SHARED = 232448  # bytes of shared memory a CTA may use on an H100
 
 
-def compile_kernel(fn, types: dict, constexprs: dict, ones: tuple = (), num_warps: int = 4):
+def compile_kernel(fn, types: dict, constexprs: dict, ones: tuple = (), num_warps: int = 4,
+                   num_stages: int | None = None):
     """``types``: the type of each runtime argument; arguments named in ``ones`` are compiled as
     the constant 1, as Triton specializes them when a launch passes 1."""
     sig = {}
@@ -49,7 +50,7 @@ def compile_kernel(fn, types: dict, constexprs: dict, ones: tuple = (), num_warp
     attrs = {(i,): [["tt.divisibility", 16]] for i, name in enumerate(fn.arg_names)
              if sig[name].startswith("*") or (name.startswith("stride") and sig[name] == "i32")}
     return triton.compile(ASTSource(fn=fn, signature=sig, constexprs=consts, attrs=attrs), target=TARGET,
-                          options={"num_warps": num_warps})
+                          options={"num_warps": num_warps, **({} if num_stages is None else {"num_stages": num_stages})})
 
 
 def pointer_types(fn, dtype: str, overrides: dict) -> dict:
@@ -180,7 +181,8 @@ def cases(shapes=SHAPES):
         for ones, span in (((), 32), (("n_keys", "n_split"), 256)):
             yield (f"decode_attend G={G} ones={ones} span={span}", decode_kernels._decode_attend_kernel,
                    pointer_types(decode_kernels._decode_attend_kernel, "bf16", {**over, "IDS": "*i32", "NCNT": "*i32"}),
-                   dict(HKV=8, G=G, GP=GP, RP=RP, C=C, D=D, SPAN=span, ESTIMATE_DIAGONAL=True), ones)
+                   dict(HKV=8, G=G, GP=GP, RP=RP, C=C, D=D, SPAN=span, ESTIMATE_DIAGONAL=True), ones,
+                   4, decode_kernels.ATTEND_STAGES)
         for est, db in ((True, 0), (False, 0), (True, 32)):
             yield (f"decode_combine G={G} est={est} dims={db}", decode_kernels._decode_combine_kernel,
                    pointer_types(decode_kernels._decode_combine_kernel, "bf16",

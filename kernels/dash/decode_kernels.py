@@ -350,13 +350,14 @@ COMBINE_DIMS = 32
 # (Programmatic dependent launch of the threshold, attend and combine kernels was slower under
 # CUDA graphs on the H100, stop 17: 21.7 -> 24.3 us at Hkv 2, B=1; removed, commit f04ddc9 has it.)
 SPAN_VALUES = 16384  # scores one attend program reads (GP rows x SPAN chunks)
-# Attend programs aimed at per step (about four an SM on an H100: 528 measured faster than 2112
-# at 128k, stop 16, with the decode row at 6% density; stop 26 retimes it at 10%).
-ATTEND_PROGRAMS = 528
-# Software-pipeline depth of the attend loop over listed chunks (None: Triton's default, 3,
-# which issues the next chunk's K/V one step ahead). The loop is bound by the K/V loads'
-# latency where a span lists several chunks.
-ATTEND_STAGES = None
+# Attend programs aimed at per step, and the software-pipeline depth of their loop over listed
+# chunks (5: the K/V loads two chunks ahead; Triton's default, 3, issues them one ahead). H100,
+# 128k, the decoded row at 10% density, graph replays over cache copies (cold reads;
+# results/reference/h100-dash/stop26/): 528 programs at 3 stages -> 1056 at 5: Hkv 8, B=1
+# 48.6 -> 44.5 us (3.95x -> 4.32x FA3); B=8 234.5 -> 208.9; Hkv 2, B=8 78.9 -> 71.6; Hkv 2, B=1
+# 26.0 -> 25.8 (128 spans, MAX_SPLIT, either way). (Stop 16 had found 528 faster than 2112.)
+ATTEND_PROGRAMS = 1056
+ATTEND_STAGES = 5  # None: Triton's default
 
 
 def decode_step(q, k, v, summaries, *, chunk_size, scaling, sigma, estimate_diagonal,
