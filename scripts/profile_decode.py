@@ -35,6 +35,7 @@ from profiling import kernel_times  # scripts/profiling.py
 VARIANTS = {
     "default": {},
     "stop25": dict(ATTEND_PROGRAMS=528, ATTEND_STAGES=None),  # the defaults before stop 26
+    "minspan8": dict(ATTEND_MIN_SPAN=8),
     "split64": dict(MAX_SPLIT=64, COMBINE_DIMS=0),
     "split256_dims16": dict(MAX_SPLIT=256, COMBINE_DIMS=16),
     "thr256": dict(THRESHOLD_VALUES_PER_WARP=256),  # threshold programs of twice the warps
@@ -49,7 +50,7 @@ VARIANTS = {
 }
 DEFAULTS = {name: getattr(decode_kernels, name) for name in
             ("MAX_SPLIT", "COMBINE_DIMS", "DECODE_LEAN_THRESHOLD", "THRESHOLD_VALUES_PER_WARP",
-             "ATTEND_PROGRAMS", "ATTEND_STAGES")}
+             "ATTEND_PROGRAMS", "ATTEND_STAGES", "ATTEND_MIN_SPAN")}
 
 
 def main():
