@@ -31,11 +31,11 @@ from profiling import kernel_times  # scripts/profiling.py
 # name: decode_kernels settings (the rest as the defaults)
 # Stop 17 also timed programmatic dependent launch (slower; removed, see f04ddc9); stop 18 the
 # step in one launch and the attend's interleaved spans and register list (slower; removed, 89d3a23);
-# stop 19 the attend folding 2 or 4 listed chunks a step (slower; removed, db32bcb has it).
+# stop 19 the attend folding 2 or 4 listed chunks a step (slower; removed, db32bcb has it); stop 26
+# spans of at least 8 chunks (ATTEND_MIN_SPAN, mixed; removed, 52c5076 has it).
 VARIANTS = {
     "default": {},
     "stop25": dict(ATTEND_PROGRAMS=528, ATTEND_STAGES=None),  # the defaults before stop 26
-    "minspan8": dict(ATTEND_MIN_SPAN=8),
     "split64": dict(MAX_SPLIT=64, COMBINE_DIMS=0),
     "split256_dims16": dict(MAX_SPLIT=256, COMBINE_DIMS=16),
     "thr256": dict(THRESHOLD_VALUES_PER_WARP=256),  # threshold programs of twice the warps
@@ -50,7 +50,7 @@ VARIANTS = {
 }
 DEFAULTS = {name: getattr(decode_kernels, name) for name in
             ("MAX_SPLIT", "COMBINE_DIMS", "DECODE_LEAN_THRESHOLD", "THRESHOLD_VALUES_PER_WARP",
-             "ATTEND_PROGRAMS", "ATTEND_STAGES", "ATTEND_MIN_SPAN")}
+             "ATTEND_PROGRAMS", "ATTEND_STAGES")}
 
 
 def main():

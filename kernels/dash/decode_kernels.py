@@ -198,7 +198,7 @@ def threshold_config(n_cand: int) -> tuple[int, bool, int]:
 def split_config(n_cand: int, want: int, GP: int) -> tuple[int, int]:
     """(SPAN, n_split): candidate chunks per attend program (a power of two) and their count,
     near ``want`` programs per (batch, KV head), at most ``SPAN_VALUES`` scores per program."""
-    span = triton.next_power_of_2(max(ATTEND_MIN_SPAN, -(-n_cand // want)))
+    span = triton.next_power_of_2(max(1, -(-n_cand // want)))
     span = min(span, max(16, SPAN_VALUES // GP))
     return span, max(1, -(-n_cand // span))
 
@@ -358,9 +358,8 @@ SPAN_VALUES = 16384  # scores one attend program reads (GP rows x SPAN chunks)
 # 26.0 -> 25.8 (128 spans, MAX_SPLIT, either way). (Stop 16 had found 528 faster than 2112.)
 ATTEND_PROGRAMS = 1056
 ATTEND_STAGES = 5  # None: Triton's default
-# Fewest candidate chunks an attend program takes (stop 26 times 8 against 1: at 32k, Hkv 8,
-# B=1 the 1056 programs cut spans of 4, and that case ran 23.7 -> 25.2 us).
-ATTEND_MIN_SPAN = 1
+# (Spans of at least 8 chunks, against the 4 that 1056 programs cut at 32k, B=1: 24.5 -> 23.0 us
+# at Hkv 8, 16.6 -> 18.0 at Hkv 2, 128k alike; not kept. stop26/52c5076_c/.)
 
 
 def decode_step(q, k, v, summaries, *, chunk_size, scaling, sigma, estimate_diagonal,
