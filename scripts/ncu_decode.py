@@ -1,0 +1,43 @@
+"""One DashAttention decode step (its four kernels) for ``ncu``: structured inputs, the scaling
+calibrated on the decoded row's own density, compiled by a first step before the profiled range.
+
+    ncu --profile-from-start off --kernel-name regex:_decode_ python scripts/ncu_decode.py --seqlen 128k --hkv 2
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from dashbench.harness.inputs import structured_qkv
+from dashbench.kernels import DashCache, calibrate_scaling, dash_decode
+from dashbench.units import parse_size
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seqlen", default="128k")
+    ap.add_argument("--hkv", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--density", type=float, default=0.10)
+    args = ap.parse_args()
+    L = parse_size(args.seqlen)
+    q1, k1, v1 = structured_qkv(1, 32, args.hkv, L, 128, chunk_size=64, dtype=torch.bfloat16, device="cuda", seed=2)
+    w = torch.zeros(args.hkv, 128, device="cuda", dtype=torch.bfloat16)
+    scaling = calibrate_scaling(q1[:, :, -1:], k1, w, args.density, chunk_size=64, rows=[L - 1])
+    B = args.batch
+    k, v = k1.expand(B, -1, -1, -1).contiguous(), v1.expand(B, -1, -1, -1).contiguous()
+    q = q1[:, :, -1:].expand(B, -1, -1, -1).contiguous()
+    cache = DashCache.from_prefill(k, v, w, chunk_size=64)
+    _, stats = dash_decode(q, cache, scaling=scaling, return_stats=True)  # compiles
+    print(f"token density {stats.mean_density:.4f}", flush=True)
+    torch.cuda.synchronize()
+    torch.cuda.cudart().cudaProfilerStart()
+    dash_decode(q, cache, scaling=scaling)
+    torch.cuda.synchronize()
+    torch.cuda.cudart().cudaProfilerStop()
+
+
+if __name__ == "__main__":
+    main()
