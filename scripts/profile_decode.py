@@ -35,8 +35,7 @@ from profiling import kernel_times  # scripts/profiling.py
 # spans of at least 8 chunks (ATTEND_MIN_SPAN, mixed; removed, 52c5076 has it).
 VARIANTS = {
     "default": {},
-    "stop25": dict(ATTEND_PROGRAMS=528, ATTEND_STAGES=None, ATTEND_BALANCED=False),  # before stop 26
-    "spans": dict(ATTEND_BALANCED=False),  # each attend program a span of candidates
+    "stop25": dict(ATTEND_PROGRAMS=528, ATTEND_STAGES=None),  # the defaults before stop 26
     "split64": dict(MAX_SPLIT=64, COMBINE_DIMS=0),
     "split256_dims16": dict(MAX_SPLIT=256, COMBINE_DIMS=16),
     "thr256": dict(THRESHOLD_VALUES_PER_WARP=256),  # threshold programs of twice the warps
@@ -51,7 +50,7 @@ VARIANTS = {
 }
 DEFAULTS = {name: getattr(decode_kernels, name) for name in
             ("MAX_SPLIT", "COMBINE_DIMS", "DECODE_LEAN_THRESHOLD", "THRESHOLD_VALUES_PER_WARP",
-             "ATTEND_PROGRAMS", "ATTEND_STAGES", "ATTEND_BALANCED", "BALANCED_BLOCK")}
+             "ATTEND_PROGRAMS", "ATTEND_STAGES")}
 
 
 def main():

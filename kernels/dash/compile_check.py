@@ -168,23 +168,16 @@ def cases(shapes=SHAPES):
         yield (f"block decode G={G}", block_decode._block_decode_kernel,
                pointer_types(block_decode._block_decode_kernel, "bf16", {**over, "NCNT": "*i32"}),
                dict(HKV=2, G=G, RP=RP, C=C, D=D), ())
-        for flag in (False, True):
-            yield (f"decode_scores G={G} flag={flag}", decode_kernels._decode_scores_kernel,
-                   pointer_types(decode_kernels._decode_scores_kernel, "bf16", {**over, "FLAGS": "*i8"}),
-                   dict(HKV=8, G=G, RP=RP, D=D, CB=route.CB, SPLIT_BF16=True, FLAG=flag), ())
+        yield (f"decode_scores G={G}", decode_kernels._decode_scores_kernel,
+               pointer_types(decode_kernels._decode_scores_kernel, "bf16", over),
+               dict(HKV=8, G=G, RP=RP, D=D, CB=route.CB, SPLIT_BF16=True), ())
         for ones, n_cand in (((), 1 << 20), (("n_cand",), 1), ((), 2047)):
             blk, resident, warps = decode_kernels.threshold_config(n_cand)
             for lean in (False, True):
                 yield (f"decode_threshold G={G} ones={ones} resident={resident} lean={lean}",
                        decode_kernels._decode_threshold_kernel,
-                       pointer_types(decode_kernels._decode_threshold_kernel, "fp32", {**over, "FLAGS": "*i8"}),
-                       dict(G=G, RP=RP, BLK=blk, RESIDENT=resident, LEAN=lean, FLAG=resident), ones, warps)
-        for ones, npad in (((), 2048), (("n_keys", "n_split"), 4096), ((), 8192), (("n_cand",), 1)):
-            yield (f"decode_attend_balanced G={G} ones={ones} npad={npad}", decode_kernels._decode_attend_balanced_kernel,
-                   pointer_types(decode_kernels._decode_attend_balanced_kernel, "bf16",
-                                 {**over, "IDS": "*i32", "NCNT": "*i32", "FLAGS": "*i8"}),
-                   dict(HKV=8, G=G, GP=GP, RP=RP, C=C, D=D, NPAD=npad, PER=decode_kernels.BALANCED_BLOCK,
-                        ESTIMATE_DIAGONAL=True), ones, 4, decode_kernels.ATTEND_STAGES)
+                       pointer_types(decode_kernels._decode_threshold_kernel, "fp32", over),
+                       dict(G=G, RP=RP, BLK=blk, RESIDENT=resident, LEAN=lean), ones, warps)
         for ones, span in (((), 32), (("n_keys", "n_split"), 256)):
             yield (f"decode_attend G={G} ones={ones} span={span}", decode_kernels._decode_attend_kernel,
                    pointer_types(decode_kernels._decode_attend_kernel, "bf16", {**over, "IDS": "*i32", "NCNT": "*i32"}),

@@ -8,12 +8,10 @@ at batch 1, far too few for an H100. Here the step is split in four short launch
 2. ``_decode_threshold_kernel``: one program per (batch, KV head, query head) finds the row's
    exact entmax threshold from the stored scores (loads only; rows up to 16k chunks stay in
    registers for every pass);
-3. ``_decode_attend_balanced_kernel`` (``_decode_attend_kernel`` past
-   ``BALANCED_MAX_CANDIDATES``): ``n_split`` programs share the candidates some row keeps (the
-   threshold kernel flagged them) evenly, or take a span of candidates each; each forms its
-   candidates' GQA-mean probabilities from the scores, lists the routed chunks and attends them
-   (one more program takes the query's own, partial chunk), and writes a partial softmax state,
-   its count and its sum of log-probabilities;
+3. ``_decode_attend_kernel``: the candidate chunks are cut into ``n_split`` spans, one program
+   each: it forms the GQA-mean probabilities of its span from the scores, lists its routed
+   chunks and attends them (one more program takes the query's own, partial chunk); each writes
+   a partial softmax state, its count and its sum of log-probabilities;
 4. ``_decode_combine_kernel`` centres the bias by ``log_g`` (the mean log-probability over all
    spans: it shifts every routed state alike) and merges the states of each row at once.
 Scores are ``G x n_chunks`` floats per (batch, KV head): O(N) for a decode step.
@@ -41,10 +39,10 @@ from dashbench.kernels.dash.route import (
 
 @triton.jit
 def _decode_scores_kernel(
-    Q, S, X, FLAGS, stride_qb, stride_qh, stride_sb, stride_sh, stride_sc,
+    Q, S, X, stride_qb, stride_qh, stride_sb, stride_sh, stride_sc,
     n_cand, n_pad, xscale,
     HKV: tl.constexpr, G: tl.constexpr, RP: tl.constexpr, D: tl.constexpr, CB: tl.constexpr,
-    SPLIT_BF16: tl.constexpr, FLAG: tl.constexpr = False,
+    SPLIT_BF16: tl.constexpr,
 ):  # fmt: skip
     blk = tl.program_id(0)
     bh = tl.program_id(1)
@@ -63,8 +61,6 @@ def _decode_scores_kernel(
                 SPLIT_BF16, True)  # fmt: skip
     tl.store(X + (bh * RP + rows[:, None]).to(tl.int64) * n_pad + cs[None, :], x,
              mask=valid[:, None] & (cs[None, :] < n_pad))  # fmt: skip
-    if FLAG:  # the threshold kernel marks the candidates its rows keep (ATTEND_BALANCED)
-        tl.store(FLAGS + bh.to(tl.int64) * n_pad + cs, tl.zeros([CB], tl.int8), mask=cs < n_pad)
 
 
 @triton.jit
@@ -141,30 +137,16 @@ def _decode_threshold_lean(row, n_cand, max_iter, BLK: tl.constexpr, RESIDENT: t
 
 
 @triton.jit
-def _mark_support(FLAGS, row, tau, n_cand, BLK: tl.constexpr):
-    """Flag 1 for the row's candidates above its absolute threshold ``tau`` (``[1]``): a byte
-    per chunk that every row of the (batch, KV head) may set (they all write 1)."""
-    lanes = tl.arange(0, BLK)
-    ok = lanes < n_cand
-    x = tl.load(row + lanes, mask=ok, other=float("-inf"))
-    tl.store(FLAGS + lanes, tl.full([BLK], 1, tl.int8), mask=ok & (x > tl.max(tau, axis=0)))
-
-
-@triton.jit
-def _decode_threshold_kernel(X, TAU, FLAGS, n_cand, n_pad, max_iter, RP: tl.constexpr, G: tl.constexpr,
-                             BLK: tl.constexpr, RESIDENT: tl.constexpr, LEAN: tl.constexpr = False,
-                             FLAG: tl.constexpr = False):  # fmt: skip
+def _decode_threshold_kernel(X, TAU, n_cand, n_pad, max_iter, RP: tl.constexpr, G: tl.constexpr,
+                             BLK: tl.constexpr, RESIDENT: tl.constexpr, LEAN: tl.constexpr = False):  # fmt: skip
     """One program per (batch, KV head, query head): the row's exact entmax threshold.
     RESIDENT (``n_cand <= BLK``): the row is loaded once and every pass runs on registers;
-    otherwise each pass streams it in blocks of BLK. ``FLAG`` (resident rows): also flags the
-    candidates in the row's support for the balanced attend (``FLAGS`` ``[B * Hkv, n_pad]``)."""
+    otherwise each pass streams it in blocks of BLK."""
     r = tl.program_id(0).to(tl.int64)
     row = X + ((r // G) * RP + r % G) * n_pad
     if LEAN:
         tau = _decode_threshold_lean(row, n_cand, max_iter, BLK, RESIDENT)
         tl.store(TAU + r + tl.arange(0, 1), tl.where(n_cand > 0, tau, float("inf")))
-        if FLAG:
-            _mark_support(FLAGS + (r // G) * n_pad, row, tau, n_cand, BLK)
         return
     lanes = tl.arange(0, BLK)
     # Work on [1, BLK] tensors: the support helpers reduce along axis 1.
@@ -190,8 +172,6 @@ def _decode_threshold_kernel(X, TAU, FLAGS, n_cand, n_pad, max_iter, RP: tl.cons
         done = done | converged
         it += 1
     tl.store(TAU + r + tl.arange(0, 1), tl.where(n_cand > 0, m + tau, float("inf")))
-    if FLAG:
-        _mark_support(FLAGS + (r // G) * n_pad, row, m + tau, n_cand, BLK)
 
 
 RESIDENT_VALUES = 16384  # longest score row a threshold program keeps in registers
@@ -274,6 +254,7 @@ def _decode_attend_kernel(
     rows = tl.arange(0, RP)
     valid = rows < G
     dims = tl.arange(0, D)
+    keys = tl.arange(0, C)
     q = tl.load(Q + b * stride_qb + (h * G + rows)[:, None] * stride_qh + dims[None, :],
                 mask=valid[:, None], other=0.0)  # fmt: skip
     k_base = K + b * stride_kb + h * stride_kh
@@ -305,105 +286,16 @@ def _decode_attend_kernel(
         tl.store(LSUM + bh * n_split + split, tl.sum(tl.where(routed, log_p, 0.0), axis=0))
         tl.store(NCNT + bh * n_split + split, n_routed)
         tl.debug_barrier()  # the list was written by the whole block; every thread reads it
-        m_i, l_i, acc = _attend_listed(q, k_base, v_base, stride_kn, IDS + base, LOGP + base, n_routed, valid,
-                                       sm_scale, inv_sigma, m_i, l_i, acc, C, D, ESTIMATE_DIAGONAL)  # fmt: skip
-    state = (bh * (n_split + 1) + split) * RP + rows
-    tl.store(M_OUT + state, m_i)
-    tl.store(L_OUT + state, l_i)
-    tl.store(ACC_OUT + state[:, None] * D + dims[None, :], acc)
-
-
-@triton.jit
-def _attend_listed(q, k_base, v_base, stride_kn, ids, logp, n_routed, valid, sm_scale, inv_sigma, m_i, l_i, acc,
-                   C: tl.constexpr, D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr):  # fmt: skip
-    """Fold the ``n_routed`` listed chunks (``ids``, their GQA-mean log-probabilities ``logp``)
-    into the softmax state, each biased by ``log p`` (``/ sigma`` with ``ESTIMATE_DIAGONAL``)."""
-    dims = tl.arange(0, D)
-    keys = tl.arange(0, C)
-    for i in range(0, n_routed):
-        c = tl.load(ids + i)
-        bias = tl.load(logp + i)  # the token's GQA-mean log-probability
-        if ESTIMATE_DIAGONAL:
-            bias = bias * inv_sigma
-        kpos = (c * C + keys).to(tl.int64)
-        k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :])
-        v = tl.load(v_base + kpos[:, None] * stride_kn + dims[None, :])
-        s = tl.dot(q, tl.trans(k)) * sm_scale + bias * 1.4426950408889634
-        m_i, l_i, acc = _fold_chunk(tl.where(valid[:, None], s, float("-inf")), v, m_i, l_i, acc)
-    return m_i, l_i, acc
-
-
-@triton.jit
-def _decode_attend_balanced_kernel(
-    Q, K, V, X, TAU, FLAGS, IDS, LOGP, LSUM, NCNT, M_OUT, L_OUT, ACC_OUT,
-    stride_qb, stride_qh, stride_kb, stride_kh, stride_kn,
-    n_keys, n_cand, n_pad, n_split, sm_scale, inv_sigma,
-    HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, RP: tl.constexpr, C: tl.constexpr,
-    D: tl.constexpr, NPAD: tl.constexpr, PER: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr,
-):  # fmt: skip
-    """The attend step with the work balanced over programs: the threshold kernel flagged every
-    candidate some row keeps (``FLAGS``); program ``s < n_split`` takes the flagged candidates of
-    ranks ``[s * per, (s + 1) * per)`` (``per`` = their count / ``n_split``, rounded up), keeps
-    those whose GQA-mean probability passes the floor (listed in its slice of IDS/LOGP), attends
-    them and writes a partial state, its routed count and its sum of log-probabilities, as
-    ``_decode_attend_kernel`` does for a span of candidates. (Spans of structured routing hold
-    from none to a third of their chunks: a step waits on its fullest span.) Program
-    ``n_split`` attends the query's own chunk."""
-    split = tl.program_id(0)
-    bh = tl.program_id(1)
-    b = (bh // HKV).to(tl.int64)
-    h = (bh % HKV).to(tl.int64)
-    rows = tl.arange(0, RP)
-    valid = rows < G
-    dims = tl.arange(0, D)
-    q = tl.load(Q + b * stride_qb + (h * G + rows)[:, None] * stride_qh + dims[None, :],
-                mask=valid[:, None], other=0.0)  # fmt: skip
-    k_base = K + b * stride_kb + h * stride_kh
-    v_base = V + b * stride_kb + h * stride_kh
-    m_i = tl.full([RP], float("-inf"), tl.float32)
-    l_i = tl.zeros([RP], tl.float32)
-    acc = tl.zeros([RP, D], tl.float32)
-    if split == n_split:  # the query's own chunk, up to the query (the last key)
-        m_i, l_i, acc = _own_chunk_state(q, k_base, v_base, n_keys, stride_kn, stride_kn, valid, sm_scale, C, D)
-    else:
-        row = bh.to(tl.int64) * n_pad
-        lanes = tl.arange(0, NPAD)
-        flag = tl.load(FLAGS + row + lanes, mask=lanes < n_cand, other=0).to(tl.int32)
-        rank = tl.cumsum(flag, axis=0) - flag
-        total = tl.sum(flag, axis=0)
-        per = (total + n_split - 1) // n_split
-        lo = split * per
-        hi = tl.minimum(lo + per, total)
-        # this program's candidates at slots rank - lo of its slice [lo, hi) of the row's list
-        tl.store(IDS + row + rank, lanes, mask=(flag > 0) & (rank >= lo) & (rank < hi))
-        tl.debug_barrier()
-        grows = tl.arange(0, GP)
-        gvalid = grows < G
-        tau = tl.load(TAU + bh * G + grows, mask=gvalid, other=float("inf"))
-        n_routed = lo * 0
-        log_sum = tl.zeros([1], tl.float32)
-        for r0 in range(lo, hi, PER):
-            slots = r0 + tl.arange(0, PER)
-            sv = slots < hi
-            cs = tl.load(IDS + row + slots, mask=sv, other=0)
-            x = tl.load(X + (bh.to(tl.int64) * RP + grows[:, None]) * n_pad + cs[None, :],
-                        mask=gvalid[:, None] & sv[None, :], other=float("-inf"))  # fmt: skip
-            pr = tl.maximum(x - tau[:, None], 0.0)
-            p_bar = tl.sum(tl.where(gvalid[:, None] & sv[None, :], pr * pr, 0.0), axis=0) / G
-            routed = (p_bar > 1e-20) & sv
-            r = routed.to(tl.int32)
-            log_p = tl.log(tl.where(routed, p_bar, 1.0))
-            slot = lo + n_routed + tl.cumsum(r, axis=0) - r  # at or before the slots just read
-            tl.debug_barrier()  # every thread has read this block's slots
-            tl.store(IDS + row + slot, cs, mask=routed)
-            tl.store(LOGP + row + slot, log_p, mask=routed)
-            n_routed += tl.sum(r, axis=0)
-            log_sum += tl.sum(tl.where(routed, log_p, 0.0), axis=0)
-        tl.store(LSUM + bh * n_split + split + tl.arange(0, 1), log_sum)
-        tl.store(NCNT + bh * n_split + split, n_routed)
-        tl.debug_barrier()  # the list was written by the whole block; every thread reads it
-        m_i, l_i, acc = _attend_listed(q, k_base, v_base, stride_kn, IDS + row + lo, LOGP + row + lo, n_routed,
-                                       valid, sm_scale, inv_sigma, m_i, l_i, acc, C, D, ESTIMATE_DIAGONAL)  # fmt: skip
+        for i in range(0, n_routed):
+            c = tl.load(IDS + base + i)
+            bias = tl.load(LOGP + base + i)  # the token's GQA-mean log-probability
+            if ESTIMATE_DIAGONAL:
+                bias = bias * inv_sigma
+            kpos = (c * C + keys).to(tl.int64)
+            k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :])
+            v = tl.load(v_base + kpos[:, None] * stride_kn + dims[None, :])
+            s = tl.dot(q, tl.trans(k)) * sm_scale + bias * 1.4426950408889634
+            m_i, l_i, acc = _fold_chunk(tl.where(valid[:, None], s, float("-inf")), v, m_i, l_i, acc)
     state = (bh * (n_split + 1) + split) * RP + rows
     tl.store(M_OUT + state, m_i)
     tl.store(L_OUT + state, l_i)
@@ -466,15 +358,12 @@ SPAN_VALUES = 16384  # scores one attend program reads (GP rows x SPAN chunks)
 # 26.0 -> 25.8 (128 spans, MAX_SPLIT, either way). (Stop 16 had found 528 faster than 2112.)
 ATTEND_PROGRAMS = 1056
 ATTEND_STAGES = 5  # None: Triton's default
-# The attend's programs share the flagged candidates of their (batch, KV head) evenly
-# (_decode_attend_balanced_kernel) instead of taking a span of candidates each, for rows of up
-# to BALANCED_MAX_CANDIDATES candidates (512k tokens at chunk 64: each program ranks the whole
-# row's flags, 253 registers at 8192 on sm_90, spills at 16384); longer rows take spans.
-ATTEND_BALANCED = True
-BALANCED_MAX_CANDIDATES = 8192
-BALANCED_BLOCK = 16  # candidates a balanced program scores at a time
 # (Spans of at least 8 chunks, against the 4 that 1056 programs cut at 32k, B=1: 24.5 -> 23.0 us
 # at Hkv 8, 16.6 -> 18.0 at Hkv 2, 128k alike; not kept. stop26/52c5076_c/.)
+# (Programs sharing the routed candidates evenly instead of spans, the threshold kernel flagging
+# each row's support: 128k, 10%, cold, Hkv 2, B=1 26.6 -> 25.8 us (attend 10.9 -> 9.2, threshold
+# 3.8 -> 4.3), but Hkv 8, B=1 45.3 -> 48.7 (32k 25.3 -> 27.1), B=8 0.4-7.5% slower; removed,
+# commit b0a4993 has it. stop26/b0a4993_e/.)
 
 
 def decode_step(q, k, v, summaries, *, chunk_size, scaling, sigma, estimate_diagonal,
@@ -493,12 +382,7 @@ def decode_step(q, k, v, summaries, *, chunk_size, scaling, sigma, estimate_diag
     xscale = 0.5 * scaling / math.sqrt(D)
     BH = B * Hkv
     want = n_split or max(1, min(MAX_SPLIT, ATTEND_PROGRAMS // BH))
-    blk, resident, warps = threshold_config(n_cand)
-    balanced = ATTEND_BALANCED and resident and 0 < n_cand <= BALANCED_MAX_CANDIDATES
-    if balanced:
-        n_split = max(1, min(want, n_cand))
-    else:
-        span, n_split = split_config(n_cand, want, GP)
+    span, n_split = split_config(n_cand, want, GP)
     states = BH * (n_split + 1) * RP  # routed slices, then the query's own chunk
     # Two workspace allocations, split into views: a decode step is short enough for host-side
     # allocation calls to show up in its time.
@@ -506,36 +390,28 @@ def decode_step(q, k, v, summaries, *, chunk_size, scaling, sigma, estimate_diag
                       dtype=torch.float32)  # fmt: skip
     x, tau, log_p, l_sum, m_part, l_part, acc_part = f32.split(
         [BH * RP * n_pad, BH * G, BH * n_pad, BH * n_split, states, states, states * D])
-    i32 = torch.empty(BH * (1 + n_pad + n_split) + (BH * n_pad // 4 if balanced else 0), device=dev,
-                      dtype=torch.int32)  # fmt: skip
-    count, ids, n_count, flag_words = i32.split([BH, BH * n_pad, BH * n_split, i32.numel() - BH * (1 + n_pad + n_split)])
-    flags = flag_words.view(torch.int8)  # n_pad is a multiple of CB (64): BH * n_pad bytes
+    i32 = torch.empty(BH * (1 + n_pad + n_split), device=dev, dtype=torch.int32)
+    count, ids, n_count = i32.split([BH, BH * n_pad, BH * n_split])
     bf16 = q.dtype == torch.bfloat16
     out = torch.empty_like(q)
     if n_cand:
         _decode_scores_kernel[(n_pad // CB, BH)](
-            q, summaries, x, flags, q.stride(0), q.stride(1),
+            q, summaries, x, q.stride(0), q.stride(1),
             summaries.stride(0), summaries.stride(1), summaries.stride(2),
-            n_cand, n_pad, xscale, HKV=Hkv, G=G, RP=RP, D=D, CB=CB, SPLIT_BF16=bf16, FLAG=balanced,
+            n_cand, n_pad, xscale, HKV=Hkv, G=G, RP=RP, D=D, CB=CB, SPLIT_BF16=bf16,
         )  # fmt: skip
+    blk, resident, warps = threshold_config(n_cand)
     _decode_threshold_kernel[(BH * G,)](
-        x, tau, flags, n_cand, n_pad, MAX_ITER, RP=RP, G=G, BLK=blk, RESIDENT=resident,
-        LEAN=DECODE_LEAN_THRESHOLD, FLAG=balanced, num_warps=warps,
+        x, tau, n_cand, n_pad, MAX_ITER, RP=RP, G=G, BLK=blk, RESIDENT=resident, LEAN=DECODE_LEAN_THRESHOLD,
+        num_warps=warps,
     )  # fmt: skip
-    common = (q.stride(0), q.stride(1), k.stride(0), k.stride(1), k.stride(2),
-              L, n_cand, n_pad, n_split, 1.4426950408889634 / math.sqrt(D), 1.0 / sigma)  # fmt: skip
-    stages = {} if ATTEND_STAGES is None else {"num_stages": ATTEND_STAGES}
-    if balanced:
-        _decode_attend_balanced_kernel[(n_split + 1, BH)](
-            q, k, v, x, tau, flags, ids, log_p, l_sum, n_count, m_part, l_part, acc_part, *common,
-            HKV=Hkv, G=G, GP=GP, RP=RP, C=C, D=D, NPAD=blk, PER=BALANCED_BLOCK,
-            ESTIMATE_DIAGONAL=estimate_diagonal, **stages,
-        )  # fmt: skip
-    else:
-        _decode_attend_kernel[(n_split + 1, BH)](
-            q, k, v, x, tau, ids, log_p, l_sum, n_count, m_part, l_part, acc_part, *common,
-            HKV=Hkv, G=G, GP=GP, RP=RP, C=C, D=D, SPAN=span, ESTIMATE_DIAGONAL=estimate_diagonal, **stages,
-        )  # fmt: skip
+    _decode_attend_kernel[(n_split + 1, BH)](
+        q, k, v, x, tau, ids, log_p, l_sum, n_count, m_part, l_part, acc_part,
+        q.stride(0), q.stride(1), k.stride(0), k.stride(1), k.stride(2),
+        L, n_cand, n_pad, n_split, 1.4426950408889634 / math.sqrt(D), 1.0 / sigma,
+        HKV=Hkv, G=G, GP=GP, RP=RP, C=C, D=D, SPAN=span, ESTIMATE_DIAGONAL=estimate_diagonal,
+        **({} if ATTEND_STAGES is None else {"num_stages": ATTEND_STAGES}),
+    )  # fmt: skip
     nsp = triton.next_power_of_2(n_split + 1)
     db = COMBINE_DIMS if 0 < COMBINE_DIMS < D else 0
     _decode_combine_kernel[(BH, G, D // db if db else 1)](

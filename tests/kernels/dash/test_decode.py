@@ -103,12 +103,11 @@ def test_lean_threshold_step_finds_the_same_thresholds(resident):
     x[1, :G, :40] = 3.0 + 0.01 * torch.randn(G, 40, generator=g)  # 40 scores near the max
     x = x.to(DEVICE)
     blk, warps = (128, 4) if resident else (32, 1)
-    flags = torch.zeros(2, n_pad, dtype=torch.int8, device=DEVICE)  # not written (FLAG off)
     taus = []
     for lean in (False, True):
         tau = torch.empty(2 * G, device=DEVICE)
-        _decode_threshold_kernel[(2 * G,)](x, tau, flags, n_cand, n_pad, 12, RP=RP, G=G, BLK=blk,
-                                           RESIDENT=resident, LEAN=lean, num_warps=warps)  # fmt: skip
+        _decode_threshold_kernel[(2 * G,)](x, tau, n_cand, n_pad, 12, RP=RP, G=G, BLK=blk, RESIDENT=resident,
+                                           LEAN=lean, num_warps=warps)  # fmt: skip
         taus.append(tau)
     torch.testing.assert_close(taus[1], taus[0], rtol=1e-5, atol=1e-5)
     # and they are the thresholds: sum over the support of (x - tau)^2 = 1
@@ -116,8 +115,8 @@ def test_lean_threshold_step_finds_the_same_thresholds(resident):
     assert torch.allclose(((row - taus[1][:, None].double()).clamp_min(0) ** 2).sum(1),
                           torch.ones(2 * G, dtype=torch.float64, device=DEVICE), atol=1e-4)  # fmt: skip
     empty = torch.empty(G, device=DEVICE)
-    _decode_threshold_kernel[(G,)](x, empty, flags, 0, n_pad, 12, RP=RP, G=G, BLK=blk, RESIDENT=resident,
-                                   LEAN=True, num_warps=warps)  # fmt: skip
+    _decode_threshold_kernel[(G,)](x, empty, 0, n_pad, 12, RP=RP, G=G, BLK=blk, RESIDENT=resident, LEAN=True,
+                                   num_warps=warps)  # fmt: skip
     assert torch.isinf(empty).all()
 
 
@@ -137,22 +136,3 @@ def test_decode_combine_over_head_dim_slices_changes_nothing(monkeypatch):
         out, count = decode_kernels.decode_step(q[:, :, -1:], k, v, cache.summaries, **kw)
         assert _rel(out, base) < 1e-6 and torch.equal(count, base_count)
         assert int(base_count.min()) > 1
-
-
-@pytest.mark.parametrize("n_split, block", [(1, 16), (3, 2), (8, 16), (64, 4)])
-def test_balanced_attend_matches_spans(monkeypatch, n_split, block):
-    """The attend programs sharing the flagged candidates evenly (``ATTEND_BALANCED``) give the
-    span programs' output and counts: one program, a few programs scoring two candidates at a
-    time (their lists rewritten over several blocks), more programs than candidates."""
-    from dashbench.kernels.dash import decode_kernels
-
-    q, k, v, w = _inputs(2, 8, 2, 300, 64, seed=7)
-    cache = DashCache.from_prefill(k, v, w, chunk_size=32)
-    kw = dict(chunk_size=32, scaling=2.0, sigma=1.0, estimate_diagonal=True, n_split=n_split)
-    monkeypatch.setattr(decode_kernels, "ATTEND_BALANCED", False)
-    base, base_count = decode_kernels.decode_step(q[:, :, -1:], k, v, cache.summaries, **kw)
-    monkeypatch.setattr(decode_kernels, "ATTEND_BALANCED", True)
-    monkeypatch.setattr(decode_kernels, "BALANCED_BLOCK", block)
-    out, count = decode_kernels.decode_step(q[:, :, -1:], k, v, cache.summaries, **kw)
-    assert _rel(out, base) < 1e-5 and torch.equal(count, base_count)
-    assert int(base_count.min()) > 2
