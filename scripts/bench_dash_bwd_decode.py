@@ -8,9 +8,9 @@ reference; then ``dash_attention(...).backward(do)`` and cuDNN's fused attention
 decode: a cache of length L (structured inputs, batch B as copies of one sequence) is routed at
 the target density (calibrated on the decoded row itself); one step is checked against the
 reference's row ``L - 1`` and timed against FA3's ``flash_attn_with_kvcache`` and cuDNN SDPA:
-plain (L2 flushed, host launches in the time), replayed in a CUDA graph (warm L2: a sparse step's
-reads fit it), and replayed in a graph that rotates over copies of the cache (cold: the
-headline ``speedup_cold``).
+plain (``*_ms``: L2 flushed, host launches in the time), replayed in a CUDA graph (``*_graph_ms``:
+warm L2, which a sparse step's reads may fit), and replayed in a graph that rotates over copies
+of the cache (``*_cold_ms``: cold reads, the headline ``speedup_cold``).
 
     python scripts/bench_dash_bwd_decode.py --out results/reference/h100-dash
 """
@@ -25,7 +25,16 @@ import time
 from pathlib import Path
 
 import torch
-from benchtools import bench, copies_past_l2, cudnn, fa3_module, fa3_step, graph_ms_rotating  # scripts/benchtools.py
+from benchtools import (  # scripts/benchtools.py
+    bench,
+    cold_decode_copies,
+    cudnn,
+    decode_case,
+    dq_error_split,
+    fa3_module,
+    fa3_step,
+    graph_ms_rotating,
+)
 
 from dashbench.harness.correctness import relative_error
 from dashbench.harness.inputs import structured_qkv
@@ -51,14 +60,7 @@ def train_rows(seqlens, hkvs, density, C):
             dash_attention_reference(*ref_args, chunk_size=C, scaling=scaling).backward(do.float())
             errs = {f"rel_err_d{name}": relative_error(a.grad, r.grad)
                     for name, a, r in zip(("q", "k", "v", "head_cls"), args, ref_args)}
-            # A token routing a chunk within rounding of its threshold has an unbounded dlog p/dx
-            # (the spec's pole; stop 26: one token carried 99.8% of dq's error at 32k, Hkv 8):
-            # dq's error without its 8 worst tokens shows the rest.
-            per_token = (args[0].grad.float() - ref_args[0].grad).pow(2).sum(dim=(0, 1, 3))
-            worst = torch.topk(per_token, 8).values.sum()
-            errs["rel_err_dq_without_worst8"] = float((per_token.sum() - worst).clamp_min(0).sqrt()
-                                                      / ref_args[0].grad.float().norm())  # fmt: skip
-            errs["dq_err_share_worst8"] = float(worst / per_token.sum())
+            errs.update({k_: v_ for k_, v_ in dq_error_split(args[0].grad, ref_args[0].grad).items() if k_ != "worst"})
             # Yardstick (FlashAttention's): the same reference computed in bf16, against fp32.
             low_args = [t.clone().requires_grad_() for t in (q, k, v, w)]
             dash_attention_reference(*low_args, chunk_size=C, scaling=scaling,
@@ -105,10 +107,7 @@ def decode_rows(lengths, hkvs, batches, density, C):
     fa3 = fa3_module()
     for hkv in hkvs:
         for L in lengths:
-            q1, k1, v1 = structured_qkv(1, 32, hkv, L, 128, chunk_size=C, dtype=torch.bfloat16, device="cuda", seed=2)
-            w = torch.zeros(hkv, 128, device="cuda", dtype=torch.bfloat16)
-            # the decoded row's own density (a prefill-mean calibration left it at ~6%, stop 26)
-            scaling = calibrate_scaling(q1[:, :, -1:], k1, w, density, chunk_size=C, rows=[L - 1])
+            q1, k1, v1, w, scaling = decode_case(hkv, L, density, C)
             for B in batches:
                 k, v = k1.expand(B, -1, -1, -1).contiguous(), v1.expand(B, -1, -1, -1).contiguous()
                 q = q1[:, :, -1:].expand(B, -1, -1, -1).contiguous()
@@ -126,11 +125,8 @@ def decode_rows(lengths, hkvs, batches, density, C):
                     if fa3 is not None:
                         row[f"fa3{tag}_ms"] = bench(fa3_step(fa3, q, k, v), graph)
                 # graph replays rotating over cache copies: no launch gaps and cold reads
-                touched = stats.mean_density * 2 * k.numel() * k.element_size() + cache.summaries[:, :, : L // C].nbytes
-                copies = copies_past_l2(touched)
-                caches = [cache] + [DashCache.from_prefill(k, v, w, chunk_size=C) for _ in range(copies - 1)]
-                qs = [q.clone() for _ in caches]
-                row["copies"] = copies
+                qs, caches, row["l2_multiple"] = cold_decode_copies(q, cache, stats.mean_density)
+                row["copies"] = len(caches)
                 row["dash_cold_ms"] = graph_ms_rotating(
                     [lambda q=q_i, c=c: dash_decode(q, c, scaling=scaling) for q_i, c in zip(qs, caches)])
                 row["cudnn_cold_ms"] = graph_ms_rotating(

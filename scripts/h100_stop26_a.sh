@@ -1,4 +1,5 @@
 # Issue 3, stop 26, call a. ~9.5 min (limits sum to 560 s).   Carry .whl.
+# (Ran at d187730: its profile_decode.py variants and key names are that commit's.)
 # DASHBENCH_GIT_COMMIT=<sha> bash scripts/h100_stop26_a.sh
 # Decode at 128k was timed with its scaling calibrated on the prefill's mean, which left the
 # decoded row at 6.1% (Hkv 2) / 6.4% (Hkv 8), not the target's 10%, and its graph replays reread

@@ -1,4 +1,5 @@
 # Issue 3, stop 26, call b. ~9.5 min (limits sum to 560 s).   Carry .whl.
+# (Ran at 6ea2cc5: its profile_decode.py variants and key names are that commit's.)
 # DASHBENCH_GIT_COMMIT=<sha> bash scripts/h100_stop26_b.sh
 # 1. Decode: the new attend defaults (1056 programs, 5 stages) against stop 25's (528, 3) in one
 #    process, 32k and 128k, at the decoded row's 10% and cold reads; then the issue's decode table.

@@ -1,4 +1,5 @@
 # Issue 3, stop 26, call c. ~6 min (limits sum to 340 s).   Carry .whl.
+# (Ran at 52c5076: the minspan8 variant and probe_grad_error.py's key names are that commit's.)
 # DASHBENCH_GIT_COMMIT=<sha> bash scripts/h100_stop26_c.sh
 # 1. Call b's training row at 32k, Hkv 8 measured dq 0.10 and dhead_cls 0.52 against the fp32
 #    reference (stop 20: 0.0047 / 0.012; Hkv 2 unchanged at 0.004). probe_grad_error.py on the

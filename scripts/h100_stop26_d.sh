@@ -1,4 +1,4 @@
-# Issue 3, stop 26, call d (last). ~7.5 min (limits sum to 450 s).   Carry .whl.
+# Issue 3, stop 26, call d. ~7.5 min (limits sum to 450 s).   Carry .whl.
 # DASHBENCH_GIT_COMMIT=<sha> bash scripts/h100_stop26_d.sh
 # 1. GPU tests of the decode file under the new attend defaults (1056 programs, 5 stages).
 # 2. The training step at 32k, 25% with dq's error split off its 8 worst tokens (call c: one token

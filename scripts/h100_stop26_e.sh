@@ -1,4 +1,4 @@
-# Issue 3, stop 26, call e (last). ~7 min (limits sum to 400 s).   Carry .whl.
+# Issue 3, stop 26, call e. ~7 min (limits sum to 400 s).   Carry .whl.
 # (Ran at b0a4993; the balanced attend it timed was removed after it: slower overall.)
 # DASHBENCH_GIT_COMMIT=<sha> bash scripts/h100_stop26_e.sh
 # The decode attend balanced over its programs (ATTEND_BALANCED, new default: the threshold

@@ -10,8 +10,9 @@ import argparse
 
 import torch
 
-from dashbench.harness.inputs import structured_qkv
-from dashbench.kernels import DashCache, calibrate_scaling, dash_decode
+from benchtools import decode_case  # scripts/benchtools.py
+
+from dashbench.kernels import DashCache, dash_decode
 from dashbench.units import parse_size
 
 
@@ -22,10 +23,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--density", type=float, default=0.10)
     args = ap.parse_args()
-    L = parse_size(args.seqlen)
-    q1, k1, v1 = structured_qkv(1, 32, args.hkv, L, 128, chunk_size=64, dtype=torch.bfloat16, device="cuda", seed=2)
-    w = torch.zeros(args.hkv, 128, device="cuda", dtype=torch.bfloat16)
-    scaling = calibrate_scaling(q1[:, :, -1:], k1, w, args.density, chunk_size=64, rows=[L - 1])
+    q1, k1, v1, w, scaling = decode_case(args.hkv, parse_size(args.seqlen), args.density)
     B = args.batch
     k, v = k1.expand(B, -1, -1, -1).contiguous(), v1.expand(B, -1, -1, -1).contiguous()
     q = q1[:, :, -1:].expand(B, -1, -1, -1).contiguous()

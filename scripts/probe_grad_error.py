@@ -1,7 +1,8 @@
 """Where the kernels' gradient error against the fp32 reference comes from, at one training
-shape (the issue's 32k, 32/8 heads, structured 25% by default): the error with each router
-(lean, first) and each summary-gradient path, and the tokens that carry most of dq's error,
-with their routing, under settings of the router (``VARIANTS``).
+shape (the issue's 32k, 32/8 heads, structured 25% by default): the error of q, k, v and
+head_cls under each of ``VARIANTS`` (forward settings of the router and the attention), dq's
+error without its worst tokens, and those tokens with their routing. (Stop 15's version compared
+the two routers and the summary-gradient paths.)
 
     PYTHONPATH=scripts python scripts/probe_grad_error.py --seqlen 32k --hkv 8
 """
@@ -18,7 +19,7 @@ import torch
 from dashbench.harness.correctness import relative_error
 from dashbench.harness.inputs import structured_qkv
 from dashbench.kernels import calibrate_scaling, dash_attention
-from benchtools import under_settings  # scripts/benchtools.py
+from benchtools import dq_error_split, under_settings  # scripts/benchtools.py
 from dashbench.kernels.reference import dash_attention_reference
 from dashbench.units import parse_size_list
 
@@ -59,11 +60,10 @@ def main() -> int:
         under_settings(lambda: out.backward(do), settings)()
         row = {"settings": settings, "out": relative_error(out, ref_out)}
         row.update({f"d{x}": relative_error(t.grad, r.grad) for x, t, r in zip(("q", "k", "v", "head_cls"), a, ref_args)})
-        # dq's error per token (over heads and dims), and how much of it the worst tokens carry
-        e = (a[0].grad.float() - ref_args[0].grad).pow(2).sum(dim=(0, 1, 3))
-        top = torch.topk(e, 8)
-        row["dq_err_share_top8"] = float(top.values.sum() / e.sum())
-        row["dq_err_without_top8"] = float((e.sum() - top.values.sum()).sqrt() / ref_args[0].grad.float().norm())
+        # dq's error without the worst tokens, their share, and which tokens they are
+        split = dq_error_split(a[0].grad, ref_args[0].grad)
+        top = split.pop("worst")
+        row.update(split)
         row["dq_worst_tokens"] = [
             dict(pos=int(p), err=float(ev.sqrt()), ref_norm=float(ref_args[0].grad[0, :, p].norm()),
                  chunks=[int(c) for c in stats.active_chunks[0, :, p].tolist()])

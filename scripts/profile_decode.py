@@ -1,7 +1,9 @@
 """Where a DashAttention decode step spends its time: per-kernel GPU time (torch profiler, warm
 L2) and the whole step under a CUDA graph, for decode-kernel variants, next to FA3 in the same
-process. ``*_graph_ms``: replays rotating over copies of the cache (cold reads; stop 26 on);
-``*_warm_graph_ms``: one cache replayed (warm L2, as stop 19 and before timed it).
+process, at the decoded row's own density. ``*_cold_ms``: graph replays rotating over copies of
+the cache (cold reads; ``speedup_cold``); ``*_graph_ms``: one cache replayed (warm L2), as in
+``bench_dash_bwd_decode.py``. (This stop 26's own runs, ``stop26/*/profile/``, named the cold
+replays ``*_graph_ms`` and the warm ones ``*_warm_graph_ms``.)
 
     python scripts/profile_decode.py --out $OUT
 """
@@ -20,19 +22,19 @@ import torch
 import triton.testing
 
 from dashbench.harness.correctness import relative_error
-from dashbench.harness.inputs import structured_qkv
-from dashbench.kernels import DashCache, calibrate_scaling, dash_decode
+from dashbench.kernels import DashCache, dash_decode
 from dashbench.kernels.dash import decode_kernels
 from dashbench.kernels.reference import dash_attention_reference
 from dashbench.units import parse_size_list
-from benchtools import copies_past_l2, fa3_step, graph_ms_rotating  # scripts/benchtools.py
+from benchtools import cold_decode_copies, decode_case, fa3_step, graph_ms_rotating  # scripts/benchtools.py
 from profiling import kernel_times  # scripts/profiling.py
 
 # name: decode_kernels settings (the rest as the defaults)
 # Stop 17 also timed programmatic dependent launch (slower; removed, see f04ddc9); stop 18 the
 # step in one launch and the attend's interleaved spans and register list (slower; removed, 89d3a23);
 # stop 19 the attend folding 2 or 4 listed chunks a step (slower; removed, db32bcb has it); stop 26
-# spans of at least 8 chunks (ATTEND_MIN_SPAN, mixed; removed, 52c5076 has it).
+# spans of at least 8 chunks (ATTEND_MIN_SPAN, mixed; removed, 52c5076 has it) and attend programs
+# sharing the routed candidates evenly (ATTEND_BALANCED, slower overall; removed, b0a4993 has it).
 VARIANTS = {
     "default": {},
     "stop25": dict(ATTEND_PROGRAMS=528, ATTEND_STAGES=None),  # the defaults before stop 26
@@ -40,17 +42,20 @@ VARIANTS = {
     "split256_dims16": dict(MAX_SPLIT=256, COMBINE_DIMS=16),
     "thr256": dict(THRESHOLD_VALUES_PER_WARP=256),  # threshold programs of twice the warps
     "thr1024": dict(THRESHOLD_VALUES_PER_WARP=1024),
-    # the attend loop's K/V loads two (5 stages) or three (7) listed chunks ahead, not one
-    "stages5": dict(ATTEND_STAGES=5),
+    # the attend loop at Triton's default 3 stages (it waits for all its copies at each listed
+    # chunk) or at 7 (three K/V buffers), against the default 5
+    "stages3": dict(ATTEND_STAGES=None),
     "stages7": dict(ATTEND_STAGES=7),
-    # twice the attend programs (shorter spans, fewer listed chunks in the longest one)
-    "progs1056": dict(ATTEND_PROGRAMS=1056),
-    "progs1056_stages5": dict(ATTEND_PROGRAMS=1056, ATTEND_STAGES=5),
-    "split256_stages5": dict(MAX_SPLIT=256, COMBINE_DIMS=16, ATTEND_STAGES=5),
+    "progs528": dict(ATTEND_PROGRAMS=528),  # half the attend programs: longer spans
 }
 DEFAULTS = {name: getattr(decode_kernels, name) for name in
             ("MAX_SPLIT", "COMBINE_DIMS", "DECODE_LEAN_THRESHOLD", "THRESHOLD_VALUES_PER_WARP",
              "ATTEND_PROGRAMS", "ATTEND_STAGES")}
+
+
+def apply_variant(settings: dict) -> None:
+    for key, value in {**DEFAULTS, **settings}.items():
+        setattr(decode_kernels, key, value)
 
 
 def main():
@@ -67,27 +72,20 @@ def main():
     rows = []
     host_done = False
     for hkv, L in itertools.product(map(int, args.hkv.split(",")), parse_size_list(args.lengths)):
-        q1, k1, v1 = structured_qkv(1, 32, hkv, L, 128, chunk_size=64, dtype=torch.bfloat16, device="cuda", seed=2)
-        w = torch.zeros(hkv, 128, device="cuda", dtype=torch.bfloat16)
-        # the decoded row's own density (stop 19 and before calibrated the prefill's mean: ~6%)
-        scaling = calibrate_scaling(q1[:, :, -1:], k1, w, args.density, chunk_size=64, rows=[L - 1])
+        q1, k1, v1, w, scaling = decode_case(hkv, L, args.density)
         for B in map(int, args.batch.split(",")):
             k, v = k1.expand(B, -1, -1, -1).contiguous(), v1.expand(B, -1, -1, -1).contiguous()
             q = q1[:, :, -1:].expand(B, -1, -1, -1).contiguous()
             cache = DashCache.from_prefill(k, v, w, chunk_size=64)
             ref = dash_attention_reference(q, k, v, w, chunk_size=64, scaling=scaling)
+            apply_variant({})
             density = dash_decode(q, cache, scaling=scaling, return_stats=True)[1].mean_density
-            # graph replays over cache copies (cold reads): the step's ~13 MB would sit in L2
-            touched = density * 2 * k.numel() * k.element_size() + cache.summaries.nbytes
-            caches = [cache] + [DashCache.from_prefill(k, v, w, chunk_size=64)
-                                for _ in range(copies_past_l2(touched) - 1)]  # fmt: skip
-            qs = [q.clone() for _ in caches]
+            qs, caches, l2_multiple = cold_decode_copies(q, cache, density)
             fa3_ms = graph_ms_rotating([fa3_step(fa3, q_i, c.k, c.v) for q_i, c in zip(qs, caches)])
             fa3_warm_ms = triton.testing.do_bench_cudagraph(fa3_step(fa3, q, k, v), rep=100)
             for name in args.variants.split(","):
                 settings = VARIANTS[name]
-                for key, value in {**DEFAULTS, **settings}.items():
-                    setattr(decode_kernels, key, value)
+                apply_variant(settings)
                 step = lambda: dash_decode(q, cache, scaling=scaling)  # noqa: E731
                 try:
                     got = step()
@@ -104,17 +102,18 @@ def main():
                 host_ms = (time.perf_counter() - t0) / 50 * 1000
                 torch.cuda.synchronize()
                 row = dict(hkv=hkv, B=B, L=L, variant=name, settings=settings, token_density=density,
-                           copies=len(caches), rel_err=err, diff_vs_default=relative_error(got, base),
-                           fa3_graph_ms=fa3_ms, fa3_warm_graph_ms=fa3_warm_ms, host_ms=host_ms)  # fmt: skip
+                           copies=len(caches), l2_multiple=l2_multiple, rel_err=err,
+                           diff_vs_default=relative_error(got, base), fa3_cold_ms=fa3_ms, fa3_graph_ms=fa3_warm_ms,
+                           host_ms=host_ms)  # fmt: skip
                 try:
-                    row["dash_graph_ms"] = graph_ms_rotating(
+                    row["dash_cold_ms"] = graph_ms_rotating(
                         [lambda q=q_i, c=c: dash_decode(q, c, scaling=scaling) for q_i, c in zip(qs, caches)])
-                    row["dash_warm_graph_ms"] = triton.testing.do_bench_cudagraph(step, rep=100)
+                    row["dash_graph_ms"] = triton.testing.do_bench_cudagraph(step, rep=100)
                 except Exception as e:  # e.g. a launch attribute the graph capture refuses
                     print(json.dumps(dict(hkv=hkv, B=B, variant=name, graph_error=repr(e)[:300])), flush=True)
                     continue
                 row.update(dash_ms=triton.testing.do_bench(step, rep=100), kernels=kernel_times(step))
-                row["speedup_graph"] = fa3_ms / row["dash_graph_ms"]
+                row["speedup_cold"] = fa3_ms / row["dash_cold_ms"]
                 torch.cuda.synchronize()
                 if args.host_profile and name == "default" and not host_done:
                     host_done = True
@@ -123,6 +122,9 @@ def main():
                     pstats.Stats(prof).sort_stats("tottime").print_stats(14)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
+            del k, v, q, cache, caches, qs, ref
+            torch.cuda.empty_cache()
+        apply_variant({})
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "profile_decode.json").write_text(json.dumps(rows, indent=1))

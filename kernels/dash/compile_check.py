@@ -208,12 +208,12 @@ def main() -> int:
     shapes = SHAPES[::2] if "--quick" in sys.argv else SHAPES
     failures = 0
     only = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--only=")), "")
-    for name, fn, types, constexprs, ones, *warps in cases(shapes):
+    for name, fn, types, constexprs, ones, *options in cases(shapes):
         if only not in name:
             continue
         t0 = time.time()
         try:
-            kernel = compile_kernel(fn, types, constexprs, ones, *warps)
+            kernel = compile_kernel(fn, types, constexprs, ones, *options)  # (num_warps, num_stages)
             if kernel.metadata.shared > SM90_SHARED:  # compiles, then fails at launch
                 raise RuntimeError(f"needs {kernel.metadata.shared} B of shared memory (sm_90: {SM90_SHARED})")
             extra = f"  {resources(kernel)}" if "--resources" in sys.argv else ""

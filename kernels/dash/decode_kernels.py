@@ -351,18 +351,22 @@ COMBINE_DIMS = 32
 # CUDA graphs on the H100, stop 17: 21.7 -> 24.3 us at Hkv 2, B=1; removed, commit f04ddc9 has it.)
 SPAN_VALUES = 16384  # scores one attend program reads (GP rows x SPAN chunks)
 # Attend programs aimed at per step, and the software-pipeline depth of their loop over listed
-# chunks (5: the K/V loads two chunks ahead; Triton's default, 3, issues them one ahead). H100,
-# 128k, the decoded row at 10% density, graph replays over cache copies (cold reads;
-# results/reference/h100-dash/stop26/): 528 programs at 3 stages -> 1056 at 5: Hkv 8, B=1
-# 48.6 -> 44.5 us (3.95x -> 4.32x FA3); B=8 234.5 -> 208.9; Hkv 2, B=8 78.9 -> 71.6; Hkv 2, B=1
-# 26.0 -> 25.8 (128 spans, MAX_SPLIT, either way). (Stop 16 had found 528 faster than 2112.)
+# chunks. At Triton's default 3 stages the loop waits for all its copies in flight at each listed
+# chunk (sm_90 TTGIR: async_wait num = 0); at 5 the next chunk's K/V stay in flight while this
+# one is computed (two K/V buffers, 71.7 KB of shared memory). H100, 128k, the decoded row at
+# 10% density, graph replays over cache copies (cold reads; results/reference/h100-dash/stop26/,
+# call a): 528 programs at 3 stages -> 1056 at 5: Hkv 8, B=1 48.6 -> 44.5 us (3.95x -> 4.32x
+# FA3); B=8 234.5 -> 208.9; Hkv 2, B=8 78.9 -> 71.6; Hkv 2, B=1 26.0 -> 25.8 (128 spans,
+# MAX_SPLIT, either way). Call b in one process: the same at 128k; at 32k, Hkv 8, B=1 (spans of 4
+# chunks) 23.7 -> 25.2 us, the one case that lost. (Stop 16 had found 528 faster than 2112.)
 ATTEND_PROGRAMS = 1056
 ATTEND_STAGES = 5  # None: Triton's default
 # (Spans of at least 8 chunks, against the 4 that 1056 programs cut at 32k, B=1: 24.5 -> 23.0 us
-# at Hkv 8, 16.6 -> 18.0 at Hkv 2, 128k alike; not kept. stop26/52c5076_c/.)
+# at Hkv 8, 16.6 -> 18.0 at Hkv 2, 128k within noise; not kept. stop26/52c5076_c/.)
 # (Programs sharing the routed candidates evenly instead of spans, the threshold kernel flagging
 # each row's support: 128k, 10%, cold, Hkv 2, B=1 26.6 -> 25.8 us (attend 10.9 -> 9.2, threshold
-# 3.8 -> 4.3), but Hkv 8, B=1 45.3 -> 48.7 (32k 25.3 -> 27.1), B=8 0.4-7.5% slower; removed,
+# 3.8 -> 4.3; 32k 18.2 -> 16.8), but Hkv 8, B=1 45.3 -> 48.7 (32k 25.3 -> 27.1), B=8 0.4-7.5%
+# slower; removed,
 # commit b0a4993 has it. stop26/b0a4993_e/.)
 
 
