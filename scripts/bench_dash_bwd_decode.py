@@ -27,8 +27,10 @@ from pathlib import Path
 import torch
 from benchtools import (  # scripts/benchtools.py
     bench,
+    cached_kv,
     cold_decode_copies,
     cudnn,
+    decode_batch,
     decode_case,
     dq_error_split,
     fa3_module,
@@ -38,7 +40,7 @@ from benchtools import (  # scripts/benchtools.py
 
 from dashbench.harness.correctness import relative_error
 from dashbench.harness.inputs import structured_qkv
-from dashbench.kernels import DashCache, calibrate_scaling, dash_attention, dash_decode
+from dashbench.kernels import calibrate_scaling, dash_attention, dash_decode
 from dashbench.kernels.dash import interface
 from dashbench.kernels.reference import dash_attention_reference
 from dashbench.units import parse_size_list
@@ -109,9 +111,7 @@ def decode_rows(lengths, hkvs, batches, density, C):
         for L in lengths:
             q1, k1, v1, w, scaling = decode_case(hkv, L, density, C)
             for B in batches:
-                k, v = k1.expand(B, -1, -1, -1).contiguous(), v1.expand(B, -1, -1, -1).contiguous()
-                q = q1[:, :, -1:].expand(B, -1, -1, -1).contiguous()
-                cache = DashCache.from_prefill(k, v, w, chunk_size=C)
+                q, k, v, cache = decode_batch(q1, k1, v1, w, B, C)
                 out, stats = dash_decode(q, cache, scaling=scaling, return_stats=True)
                 ref = dash_attention_reference(q, k, v, w, chunk_size=C, scaling=scaling)
                 err = relative_error(out, ref)
@@ -130,9 +130,9 @@ def decode_rows(lengths, hkvs, batches, density, C):
                 row["dash_cold_ms"] = graph_ms_rotating(
                     [lambda q=q_i, c=c: dash_decode(q, c, scaling=scaling) for q_i, c in zip(qs, caches)])
                 row["cudnn_cold_ms"] = graph_ms_rotating(
-                    [lambda q=q_i, c=c: cudnn(q, c.k, c.v, causal=False) for q_i, c in zip(qs, caches)])
+                    [lambda q=q_i, c=c: cudnn(q, *cached_kv(c), causal=False) for q_i, c in zip(qs, caches)])
                 if fa3 is not None:
-                    row["fa3_cold_ms"] = graph_ms_rotating([fa3_step(fa3, q_i, c.k, c.v) for q_i, c in zip(qs, caches)])
+                    row["fa3_cold_ms"] = graph_ms_rotating([fa3_step(fa3, q_i, *cached_kv(c)) for q_i, c in zip(qs, caches)])
                 base = "fa3" if fa3 is not None else "cudnn"
                 row["speedup"] = row[f"{base}_ms"] / row["dash_ms"]
                 row["speedup_graph"] = row[f"{base}_graph_ms"] / row["dash_graph_ms"]

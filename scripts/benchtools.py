@@ -59,6 +59,22 @@ def decode_case(hkv: int, length: int, density: float, chunk: int = 64, seed: in
     return q, k, v, w, scaling
 
 
+def decode_batch(q1, k1, v1, head_cls, batch: int, chunk: int = 64):
+    """``(q, k, v, cache)`` of a decode step over ``batch`` copies of one sequence (``decode_case``'s
+    tensors): the last query row, the keys and values, and a ``DashCache`` filled from them."""
+    from dashbench.kernels import DashCache
+
+    k, v = k1.expand(batch, -1, -1, -1).contiguous(), v1.expand(batch, -1, -1, -1).contiguous()
+    q = q1[:, :, -1:].expand(batch, -1, -1, -1).contiguous()
+    return q, k, v, DashCache.from_prefill(k, v, head_cls, chunk_size=chunk)
+
+
+def cached_kv(cache):
+    """The keys and values a ``DashCache`` holds (views of its first ``length`` rows): what a
+    dense baseline reads for the same step."""
+    return cache.k[:, :, : cache.length], cache.v[:, :, : cache.length]
+
+
 def cold_decode_copies(q, cache, density: float, memory_budget: float = 4 * 2**30):
     """``(qs, caches, l2_multiple)`` for ``graph_ms_rotating``: copies of a decode step's query
     and of its ``cache`` (the first is ``cache`` itself), enough that the bytes a step touches,

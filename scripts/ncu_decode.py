@@ -10,9 +10,9 @@ import argparse
 
 import torch
 
-from benchtools import decode_case  # scripts/benchtools.py
+from benchtools import decode_batch, decode_case  # scripts/benchtools.py
 
-from dashbench.kernels import DashCache, dash_decode
+from dashbench.kernels import dash_decode
 from dashbench.units import parse_size
 
 
@@ -24,10 +24,7 @@ def main() -> None:
     ap.add_argument("--density", type=float, default=0.10)
     args = ap.parse_args()
     q1, k1, v1, w, scaling = decode_case(args.hkv, parse_size(args.seqlen), args.density)
-    B = args.batch
-    k, v = k1.expand(B, -1, -1, -1).contiguous(), v1.expand(B, -1, -1, -1).contiguous()
-    q = q1[:, :, -1:].expand(B, -1, -1, -1).contiguous()
-    cache = DashCache.from_prefill(k, v, w, chunk_size=64)
+    q, _, _, cache = decode_batch(q1, k1, v1, w, args.batch)
     _, stats = dash_decode(q, cache, scaling=scaling, return_stats=True)  # compiles
     print(f"token density {stats.mean_density:.4f}", flush=True)
     torch.cuda.synchronize()

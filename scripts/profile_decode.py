@@ -22,11 +22,18 @@ import torch
 import triton.testing
 
 from dashbench.harness.correctness import relative_error
-from dashbench.kernels import DashCache, dash_decode
+from dashbench.kernels import dash_decode
 from dashbench.kernels.dash import decode_kernels
 from dashbench.kernels.reference import dash_attention_reference
 from dashbench.units import parse_size_list
-from benchtools import cold_decode_copies, decode_case, fa3_step, graph_ms_rotating  # scripts/benchtools.py
+from benchtools import (  # scripts/benchtools.py
+    cached_kv,
+    cold_decode_copies,
+    decode_batch,
+    decode_case,
+    fa3_step,
+    graph_ms_rotating,
+)
 from profiling import kernel_times  # scripts/profiling.py
 
 # name: decode_kernels settings (the rest as the defaults)
@@ -74,14 +81,12 @@ def main():
     for hkv, L in itertools.product(map(int, args.hkv.split(",")), parse_size_list(args.lengths)):
         q1, k1, v1, w, scaling = decode_case(hkv, L, args.density)
         for B in map(int, args.batch.split(",")):
-            k, v = k1.expand(B, -1, -1, -1).contiguous(), v1.expand(B, -1, -1, -1).contiguous()
-            q = q1[:, :, -1:].expand(B, -1, -1, -1).contiguous()
-            cache = DashCache.from_prefill(k, v, w, chunk_size=64)
+            q, k, v, cache = decode_batch(q1, k1, v1, w, B)
             ref = dash_attention_reference(q, k, v, w, chunk_size=64, scaling=scaling)
             apply_variant({})
             density = dash_decode(q, cache, scaling=scaling, return_stats=True)[1].mean_density
             qs, caches, l2_multiple = cold_decode_copies(q, cache, density)
-            fa3_ms = graph_ms_rotating([fa3_step(fa3, q_i, c.k, c.v) for q_i, c in zip(qs, caches)])
+            fa3_ms = graph_ms_rotating([fa3_step(fa3, q_i, *cached_kv(c)) for q_i, c in zip(qs, caches)])
             fa3_warm_ms = triton.testing.do_bench_cudagraph(fa3_step(fa3, q, k, v), rep=100)
             for name in args.variants.split(","):
                 settings = VARIANTS[name]

@@ -366,8 +366,7 @@ ATTEND_STAGES = 5  # None: Triton's default
 # (Programs sharing the routed candidates evenly instead of spans, the threshold kernel flagging
 # each row's support: 128k, 10%, cold, Hkv 2, B=1 26.6 -> 25.8 us (attend 10.9 -> 9.2, threshold
 # 3.8 -> 4.3; 32k 18.2 -> 16.8), but Hkv 8, B=1 45.3 -> 48.7 (32k 25.3 -> 27.1), B=8 0.4-7.5%
-# slower; removed,
-# commit b0a4993 has it. stop26/b0a4993_e/.)
+# slower; removed, commit b0a4993 has it. stop26/b0a4993_e/.)
 
 
 def decode_step(q, k, v, summaries, *, chunk_size, scaling, sigma, estimate_diagonal,
