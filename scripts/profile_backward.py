@@ -40,6 +40,7 @@ VARIANTS = {
     "in-kv+q8warps": dict(SUMMARY_IN_KV=True, BWD_Q_WARPS=8),
     "atomics+relaxed": dict(SUMMARY_IN_KV=False, BWD_RELAXED_ATOMICS=True),  # stop 18
     "atomics+relaxed+kvmma0": dict(SUMMARY_IN_KV=False, BWD_RELAXED_ATOMICS=True, BWD_KV_ROUTE_MMA=False),
+    "kv4warps": dict(BWD_KV_WARPS=4),  # stop 27: retimed since the relaxed atomics and mma rows
 }
 SETTINGS = ("SUMMARY_IN_KV", "BWD_Q_ONE_PASS", "BWD_Q_ROUTE_MMA_LAYOUT", "BWD_KV_ROUTE_MMA", "BWD_Q_WARPS",
             "BWD_KV_WARPS", "BWD_RELAXED_ATOMICS")
