@@ -41,9 +41,13 @@ VARIANTS = {
     "atomics+relaxed": dict(SUMMARY_IN_KV=False, BWD_RELAXED_ATOMICS=True),  # stop 18
     "atomics+relaxed+kvmma0": dict(SUMMARY_IN_KV=False, BWD_RELAXED_ATOMICS=True, BWD_KV_ROUTE_MMA=False),
     "kv4warps": dict(BWD_KV_WARPS=4),  # stop 27: retimed since the relaxed atomics and mma rows
+    # stop 27: dq's attention share in the dk/dv kernel (by TMA reduce, or by atomics)
+    "fused": dict(BWD_FUSED_DQ=True, BWD_FUSED_DQ_TMA=True),
+    "fused+atomics": dict(BWD_FUSED_DQ=True, BWD_FUSED_DQ_TMA=False),
+    "unfused": dict(BWD_FUSED_DQ=False),
 }
 SETTINGS = ("SUMMARY_IN_KV", "BWD_Q_ONE_PASS", "BWD_Q_ROUTE_MMA_LAYOUT", "BWD_KV_ROUTE_MMA", "BWD_Q_WARPS",
-            "BWD_KV_WARPS", "BWD_RELAXED_ATOMICS")
+            "BWD_KV_WARPS", "BWD_RELAXED_ATOMICS", "BWD_FUSED_DQ", "BWD_FUSED_DQ_TMA")
 
 
 def profile_shape(B, hq, hkv, d, n, C=64) -> list[dict]:
