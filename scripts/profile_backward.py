@@ -41,13 +41,13 @@ VARIANTS = {
     "atomics+relaxed": dict(SUMMARY_IN_KV=False, BWD_RELAXED_ATOMICS=True),  # stop 18
     "atomics+relaxed+kvmma0": dict(SUMMARY_IN_KV=False, BWD_RELAXED_ATOMICS=True, BWD_KV_ROUTE_MMA=False),
     "kv4warps": dict(BWD_KV_WARPS=4),  # stop 27: retimed since the relaxed atomics and mma rows
-    # stop 27: dq's attention share in the dk/dv kernel (by TMA reduce, or by atomics)
-    "fused": dict(BWD_FUSED_DQ=True, BWD_FUSED_DQ_TMA=True),
-    "fused+atomics": dict(BWD_FUSED_DQ=True, BWD_FUSED_DQ_TMA=False),
-    "unfused": dict(BWD_FUSED_DQ=False),
+    # Stop 27, removed (results/reference/h100-dash/stop27/89892df_b/): dq's attention share
+    # formed in the dk/dv kernel (dS K added into an fp32 dq by TMA reduce; betas stored for a
+    # dq kernel left with the prior's part): 32k, 25%, dk/dv 14.6 -> 34.7 ms, dq 16.7 -> 8.1 (Hkv
+    # 2); 21.8 -> 49.4 and 29.1 -> 14.3 (Hkv 8); atomics instead of the TMA reduce slower still.
 }
 SETTINGS = ("SUMMARY_IN_KV", "BWD_Q_ONE_PASS", "BWD_Q_ROUTE_MMA_LAYOUT", "BWD_KV_ROUTE_MMA", "BWD_Q_WARPS",
-            "BWD_KV_WARPS", "BWD_RELAXED_ATOMICS", "BWD_FUSED_DQ", "BWD_FUSED_DQ_TMA")
+            "BWD_KV_WARPS", "BWD_RELAXED_ATOMICS")
 
 
 def profile_shape(B, hq, hkv, d, n, C=64) -> list[dict]:

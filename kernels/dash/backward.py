@@ -29,7 +29,6 @@ from dashbench.kernels.dash.common import (
     _fp32_rows,
     _next_chunk,
     _prior_dp,
-    _prior_dp_from_beta,
     _routing,
     _routing_from_scores,
     _token_mask_bias,
@@ -40,20 +39,16 @@ from dashbench.kernels.dash.common import (
 @triton.jit
 def _bwd_q_kernel(
     Q, K, V, S, TAU, LOGG, CNT, OFFSETS, COUNTS, IDS, TOKMASK, DO, LSE, DELTA, DQ, DSUM, KROW, BMEAN,
-    BETA, BDIAG,
     stride_qb, stride_qh, stride_qn,
     stride_kb, stride_kh, stride_kn,
     N, n_tiles, n_chunks, xscale, sm_scale, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr, PRIOR: tl.constexpr,
     SUMMARY_IN_KV: tl.constexpr, ONE_PASS: tl.constexpr, ROUTE_MMA_LAYOUT: tl.constexpr = False,
-    ATOMIC_SEM: tl.constexpr = "acq_rel", FROM_BETA: tl.constexpr = False,
+    ATOMIC_SEM: tl.constexpr = "acq_rel",
 ):  # fmt: skip
     # PRIOR: DashAttention (bias and its gradient through the routing); otherwise plain
     # block-sparse attention with per-token selection bits (TOKMASK, as in the forward).
-    # FROM_BETA (with PRIOR): the dk/dv kernel has added the attention's share into DQ and stored
-    # each (token, listed chunk)'s beta (BETA, in list order; BDIAG for the own chunk), so this
-    # kernel does only the prior's part: no K, V, dO or attention products.
     R: tl.constexpr = GP * BM
     t = tl.program_id(0)
     bh = tl.program_id(1)
@@ -68,11 +63,10 @@ def _bwd_q_kernel(
     head = h * G + g
     row_off = b * stride_qb + head[:, None] * stride_qh + pos[:, None] * stride_qn + dims[None, :]
     q = tl.load(Q + row_off, mask=valid[:, None], other=0.0)
+    do = tl.load(DO + row_off, mask=valid[:, None], other=0.0)
     per_row = (b * HKV * G + head) * N + pos
-    if not FROM_BETA:
-        do = tl.load(DO + row_off, mask=valid[:, None], other=0.0)
-        lse = tl.load(LSE + per_row, mask=valid, other=0.0)
-        delta = tl.load(DELTA + per_row, mask=valid, other=0.0)
+    lse = tl.load(LSE + per_row, mask=valid, other=0.0)
+    delta = tl.load(DELTA + per_row, mask=valid, other=0.0)
     if PRIOR:
         qf = _fp32_rows(q, D, ROUTE_MMA_LAYOUT)
         tau = tl.load(TAU + per_row, mask=valid, other=float("inf"))
@@ -84,22 +78,17 @@ def _bwd_q_kernel(
     v_base = V + b * stride_kb + h * stride_kh
     keys = tl.arange(0, C)
 
-    if FROM_BETA:
-        dq = tl.zeros([R, D], tl.float32)
-        beta_diag = tl.load(BDIAG + (b * HKV + h) * N + pos, mask=valid, other=0.0)
-    else:
-        kpos = own.to(tl.int64) * C + keys
-        kvalid = kpos < N
-        k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :], mask=kvalid[:, None], other=0.0)
-        v = tl.load(v_base + kpos[:, None] * stride_kn + dims[None, :], mask=kvalid[:, None], other=0.0)
-        s = tl.dot(q, tl.trans(k)) * sm_scale
-        s = tl.where((kpos[None, :] <= pos[:, None]) & kvalid[None, :] & valid[:, None], s, float("-inf"))
-        p = tl.exp(s - lse[:, None])
-        ds = p * (tl.dot(do, tl.trans(v)) - delta[:, None])
-        dq = tl.dot(ds.to(k.dtype), k) * sm_scale
-        if PRIOR:
-            beta_diag = _token_sum(tl.sum(ds, axis=1), GP, BM, R)
+    kpos = own.to(tl.int64) * C + keys
+    kvalid = kpos < N
+    k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :], mask=kvalid[:, None], other=0.0)
+    v = tl.load(v_base + kpos[:, None] * stride_kn + dims[None, :], mask=kvalid[:, None], other=0.0)
+    s = tl.dot(q, tl.trans(k)) * sm_scale
+    s = tl.where((kpos[None, :] <= pos[:, None]) & kvalid[None, :] & valid[:, None], s, float("-inf"))
+    p = tl.exp(s - lse[:, None])
+    ds = p * (tl.dot(do, tl.trans(v)) - delta[:, None])
+    dq = tl.dot(ds.to(k.dtype), k) * sm_scale
     if PRIOR:
+        beta_diag = _token_sum(tl.sum(ds, axis=1), GP, BM, R)
         # mean of beta over the routed earlier chunks (rows of dS sum to zero over all attended keys)
         beta_mean = -beta_diag / tl.maximum(n_routed, 1).to(tl.float32)
 
@@ -119,26 +108,18 @@ def _bwd_q_kernel(
         if PRIOR:
             summary = tl.load(s_base + c * D + dims)
             sr, p_bar = _routing(qf, summary, tau, valid, xscale, G, GP, BM, R)
-            if FROM_BETA:
-                routed = p_bar > 1e-20  # as _bias decides it
-            else:
-                bias, routed = _bias(p_bar, log_g, inv_sigma, ESTIMATE_DIAGONAL)
+            bias, routed = _bias(p_bar, log_g, inv_sigma, ESTIMATE_DIAGONAL)
         else:
             bias = _token_mask_bias(TOKMASK + start + i, token_bit)
-        if FROM_BETA:
-            beta = tl.load(BETA + (start + i) * BM + rows % BM, mask=valid, other=0.0)
-            dp = _prior_dp_from_beta(beta, beta_mean, p_bar, routed, valid, inv_sigma, G, ESTIMATE_DIAGONAL)
-        else:
-            k, v = _chunk_kv(k_src, v_src, c, stride_kn, C, D, TMA)
-            # Padding rows (g >= G, or past N) share their token's bias but have no lse: mask them,
-            # or exp could overflow and a NaN would reach the token's beta.
-            s = tl.where(valid[:, None], tl.dot(q, tl.trans(k)) * sm_scale + bias[:, None], float("-inf"))
-            p = tl.exp(s - lse[:, None])
-            ds = p * (tl.dot(do, tl.trans(v)) - delta[:, None])
-            dq += tl.dot(ds.to(k.dtype), k) * sm_scale
-            if PRIOR:
-                dp = _prior_dp(ds, beta_mean, p_bar, routed, valid, inv_sigma, G, GP, BM, R, ESTIMATE_DIAGONAL)
+        k, v = _chunk_kv(k_src, v_src, c, stride_kn, C, D, TMA)
+        # Padding rows (g >= G, or past N) share their token's bias but have no lse: mask them,
+        # or exp could overflow and a NaN would reach the token's beta.
+        s = tl.where(valid[:, None], tl.dot(q, tl.trans(k)) * sm_scale + bias[:, None], float("-inf"))
+        p = tl.exp(s - lse[:, None])
+        ds = p * (tl.dot(do, tl.trans(v)) - delta[:, None])
+        dq += tl.dot(ds.to(k.dtype), k) * sm_scale
         if PRIOR:
+            dp = _prior_dp(ds, beta_mean, p_bar, routed, valid, inv_sigma, G, GP, BM, R, ESTIMATE_DIAGONAL)
             sdp = sr * dp
             sdp_sum += sdp
             s_sum += sr
@@ -166,8 +147,6 @@ def _bwd_q_kernel(
             if not SUMMARY_IN_KV:
                 term = -tl.sum((sr * k_row)[:, None] * qf, axis=0) * zscale
                 tl.atomic_add(dsum_base + c * D + dims, term, sem=ATOMIC_SEM)
-    if FROM_BETA:  # the attention's share, added by the dk/dv kernel
-        dq += tl.load(DQ + row_off, mask=valid[:, None], other=0.0)
     tl.store(DQ + row_off, dq, mask=valid[:, None])
 
 
@@ -208,18 +187,11 @@ def _kv_tile(t, is_diag, word_at, dk, dv, d_sum, k, v, summary, Q, DO, LSE, DELT
              stride_qh, stride_qn, xscale, sm_scale, inv_sigma, zscale, HKV: tl.constexpr, G: tl.constexpr,
              GP: tl.constexpr, BM: tl.constexpr, R: tl.constexpr, D: tl.constexpr,
              ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr, PRIOR: tl.constexpr,
-             SUMMARY_IN_KV: tl.constexpr, ROUTE_MMA: tl.constexpr = False, DQ=0, dq_desc=0, BETA=0,
-             BDIAG=0, entry=0, FUSED_DQ: tl.constexpr = False, DQ_TMA: tl.constexpr = False):  # fmt: skip
+             SUMMARY_IN_KV: tl.constexpr, ROUTE_MMA: tl.constexpr = False):  # fmt: skip
     """Query tile ``t``'s share of this chunk's dk, dv and summary gradient: a tile inside the
     chunk (``is_diag``: causal mask, no bias) or a later one that listed it (``word_at``: its
     entry in the transposed lists; ``is_diag`` is a runtime flag). ``summary``: the chunk's
-    summary, or with ``ROUTE_MMA`` its ``[D, 16]`` tensor-core operand (``_summary_columns``).
-
-    ``FUSED_DQ``: also the tile's dq share through this chunk, ``dS K``, added into the fp32
-    ``DQ`` (a TMA reduce of the tile's ``[GP, BM, D]`` box with ``DQ_TMA``, else atomics), and
-    with the prior each token's ``beta`` (its ``dS`` summed over the chunk's keys and its G heads)
-    stored for the dq kernel: at ``BDIAG`` per token for its own chunk, else at ``BETA`` per
-    token of the list entry ``entry`` (the pair's place in the tiles' lists)."""
+    summary, or with ``ROUTE_MMA`` its ``[D, 16]`` tensor-core operand (``_summary_columns``)."""
     pos = t.to(tl.int64) * BM + rows % BM
     valid = (pos < N) & (g < G)
     row_off = b * stride_qb + head[:, None] * stride_qh + pos[:, None] * stride_qn + dims[None, :]
@@ -256,20 +228,6 @@ def _kv_tile(t, is_diag, word_at, dk, dv, d_sum, k, v, summary, Q, DO, LSE, DELT
     ds = p * (tl.dot(do, tl.trans(v)) - delta[:, None])
     dv += tl.dot(tl.trans(p.to(do.dtype)), do)
     dk += tl.dot(tl.trans(ds.to(q.dtype)), q) * sm_scale
-    if FUSED_DQ:
-        dq = tl.dot(ds.to(k.dtype), k) * sm_scale
-        if DQ_TMA:  # rows of padded heads (g >= G) add zeros: their dS is 0
-            dq_desc.atomic_add([(h * G).to(tl.int32), t * BM, 0], tl.reshape(dq, (GP, BM, D)))
-        else:
-            tl.atomic_add(DQ + row_off, dq, mask=valid[:, None], sem="relaxed")
-        if PRIOR:
-            beta = tl.sum(tl.reshape(tl.sum(ds, axis=1), (GP, BM)), axis=0)  # [BM], per token
-            tok = tl.arange(0, BM)
-            tpos = t.to(tl.int64) * BM + tok
-            if is_diag:
-                tl.store(BDIAG + (b * HKV + h) * N + tpos, beta, mask=tpos < N)
-            else:
-                tl.store(BETA + entry.to(tl.int64) * BM + tok, beta)
     if PRIOR and SUMMARY_IN_KV:
         if not is_diag:
             # The dq kernel's chain, for this chunk: beta -> d log p_bar -> dp -> entmax JVP.
@@ -293,14 +251,12 @@ def _kv_tile(t, is_diag, word_at, dk, dv, d_sum, k, v, summary, Q, DO, LSE, DELT
 @triton.jit
 def _bwd_kv_kernel(
     Q, K, V, S, TAU, LOGG, DO, LSE, DELTA, DK, DV, T_OFFSETS, T_COUNTS, T_TILES, T_WORDS, KROW, BMEAN, DSUM,
-    DQ, BETA, BDIAG, T_POS,
     stride_qb, stride_qh, stride_qn,
     stride_kb, stride_kh, stride_kn,
     N, n_tiles, n_chunks, xscale, sm_scale, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr, PRIOR: tl.constexpr,
-    SUMMARY_IN_KV: tl.constexpr, ROUTE_MMA: tl.constexpr = False, FUSED_DQ: tl.constexpr = False,
-    DQ_TMA: tl.constexpr = False,
+    SUMMARY_IN_KV: tl.constexpr, ROUTE_MMA: tl.constexpr = False,
 ):  # fmt: skip
     R: tl.constexpr = GP * BM
     c = tl.program_id(0)
@@ -343,10 +299,6 @@ def _bwd_kv_kernel(
     if not TMA:
         q_desc = 0
         do_desc = 0
-    dq_desc = 0
-    if FUSED_DQ and DQ_TMA:  # DQ: fp32 [B, Hq, N, D], contiguous
-        dq_desc = tl.make_tensor_descriptor(DQ + b * HKV * G * N * D, shape=[HKV * G, N, D], strides=[N * D, D, 1],
-                                            block_shape=[GP, BM, D])  # fmt: skip
     # First the tiles inside this chunk (causal, no bias), then the later tiles that listed it.
     # (Two plain loops, one per kind of tile, were slower on the H100: stop 17, commit 90c9092.)
     for i in range(0, n_diag + n_list):
@@ -354,27 +306,21 @@ def _bwd_kv_kernel(
             t = first_diag + i
         else:
             t = tl.load(T_TILES + start + i - n_diag)
-        entry = 0
-        if FUSED_DQ and PRIOR:  # the listing tile's entry in the tiles' lists
-            entry = tl.load(T_POS + start + tl.maximum(i - n_diag, 0), mask=i >= n_diag, other=0)
         dk, dv, d_sum = _kv_tile(
             t, i < n_diag, start + i - n_diag, dk, dv, d_sum, k, v, summary, Q, DO, LSE, DELTA, TAU, LOGG,
             BMEAN, KROW, T_WORDS, q_desc, do_desc, b, h, rows, g, head, kpos, kvalid, dims, token_bit, w_row,
             N, stride_qb, stride_qh, stride_qn, xscale, sm_scale, inv_sigma, zscale, HKV, G, GP, BM, R, D,
-            ESTIMATE_DIAGONAL, TMA, PRIOR, SUMMARY_IN_KV, ROUTE_MMA, DQ, dq_desc, BETA, BDIAG, entry,
-            FUSED_DQ, DQ_TMA)  # fmt: skip
+            ESTIMATE_DIAGONAL, TMA, PRIOR, SUMMARY_IN_KV, ROUTE_MMA)  # fmt: skip
     tl.store(DK + kv_off, dk, mask=kvalid[:, None])
     tl.store(DV + kv_off, dv, mask=kvalid[:, None])
     if PRIOR and SUMMARY_IN_KV:
         tl.store(DSUM + (b * HKV + h) * n_chunks * D + c * D + dims, tl.sum(tl.where(w_row, d_sum, 0.0), axis=0))
 
 
-def transpose_lists(offsets, counts, ids, n_chunks: int, words=None, *, packed: bool = False,
-                    positions: bool = False):  # fmt: skip
+def transpose_lists(offsets, counts, ids, n_chunks: int, words=None, *, packed: bool = False):
     """Tile -> chunks lists into chunk -> tiles lists: ``(offsets [B*Hkv, n_chunks], counts,
     tiles, words)``, tiles ascending within each chunk; ``words`` (per list entry, e.g. the
-    token-selection bits) come back in the new order, or ``None``. ``positions``: a fifth item,
-    each new entry's place in ``ids`` (int64).
+    token-selection bits) come back in the new order, or ``None``.
 
     Tile ``t``'s entries are ``ids[offsets[t] : offsets[t] + counts[t]]``. ``packed``: the
     lists lie back to back and ``ids`` holds exactly them (DashAttention's and the multi-token
@@ -404,10 +350,7 @@ def transpose_lists(offsets, counts, ids, n_chunks: int, words=None, *, packed: 
         words = words[at][order] if total else words[:1]
     if total == 0:
         tiles = torch.zeros(1, device=dev, dtype=torch.int32)
-    out = t_offsets.view(-1, n_chunks), t_counts.view(-1, n_chunks).to(torch.int32), tiles, words
-    if positions:
-        out += (at[order] if total else torch.zeros(1, device=dev, dtype=torch.int64),)
-    return out
+    return t_offsets.view(-1, n_chunks), t_counts.view(-1, n_chunks).to(torch.int32), tiles, words
 
 
 def summarize_backward(k, head_cls, d_summaries, chunk_size):
@@ -470,18 +413,6 @@ BWD_KV_ROUTE_MMA = "auto"
 # (results/reference/h100-dash/stop18/47800f6/): dq kernel 34.6 -> 30.2 ms (32/8), 18.98 ->
 # 16.49 (32/2), 2.75 -> 2.39 at 8k (32/8).
 BWD_RELAXED_ATOMICS = True
-# dq's attention share formed in the dk/dv kernel (FlashAttention-2's order: dS K added into an
-# fp32 dq, by TMA reduce on the GPU), with each (token, listed chunk)'s beta stored for the dq
-# kernel, which then does only the prior's part: the listed chunks' K and V, S and dP are no
-# longer loaded and recomputed a second time. The stored betas take 4 bytes a (token, listed
-# chunk); beyond FUSED_BETA_MAX_FRACTION of the bytes of q, k, v and out the kernels run
-# unfused. With the summary gradient in the dk/dv kernel (which needs the dq kernel first) they
-# run unfused too. Off until timed on the H100.
-BWD_FUSED_DQ = False
-FUSED_BETA_MAX_FRACTION = 0.25
-# The fused dq's share by TMA reduce (cp.reduce.async.bulk: a tile's [GP, BM, D] box a chunk)
-# rather than one fp32 atomic an element. The CPU interpreter has no descriptor reduce.
-BWD_FUSED_DQ_TMA = True
 
 
 def dash_backward(q, k, v, head_cls, out, lse, d_out, summaries, tau, log_g, count, offsets,
@@ -523,54 +454,41 @@ def _attention_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, toke
     else:
         words = ids
     in_kv = prior and (G <= 8 if SUMMARY_IN_KV == "auto" else bool(SUMMARY_IN_KV))
-    n_tiles = tile_count.shape[2]
-    # DashAttention's lists (chunk_lists) are packed; selection lists are, except for one token
-    packed = prior or N > 1
-    n_pairs = ids.numel() if prior else 0  # (prior: packed; the betas' size)
-    io_bytes = 2 * (q.numel() + k.numel()) * q.element_size()
-    fused = BWD_FUSED_DQ and not in_kv and (not prior or n_pairs * bm * 4 <= FUSED_BETA_MAX_FRACTION * io_bytes)
     k_row = torch.empty(B, Hq, N, device=q.device, dtype=torch.float32) if in_kv else q.new_zeros(1)
     beta_mean = torch.empty(B, Hkv, N, device=q.device, dtype=torch.float32) if in_kv else q.new_zeros(1)
     d_out = d_out.contiguous()
     delta = (d_out.float() * out.float()).sum(-1)
-    dq = (torch.zeros if fused else torch.empty)(B, Hq, N, D, device=q.device, dtype=torch.float32)
-    beta = torch.empty(max(n_pairs, 1) * bm, device=q.device, dtype=torch.float32) if fused and prior else q.new_zeros(1)
-    beta_diag = torch.empty(B, Hkv, N, device=q.device, dtype=torch.float32) if fused and prior else q.new_zeros(1)
+    dq = torch.empty(B, Hq, N, D, device=q.device, dtype=torch.float32)
     xscale = 0.5 * scaling / math.sqrt(D)
     sm_scale = 1.0 / math.sqrt(D)
+    n_tiles = tile_count.shape[2]
     common = dict(HKV=Hkv, G=G, GP=gp, BM=bm, C=chunk_size, D=D, ESTIMATE_DIAGONAL=estimate_diagonal,
                   PRIOR=prior)  # fmt: skip
     tma = tma and tma_ready(k, v)
-
-    def dq_kernel():
-        _bwd_q_kernel[(n_tiles, B * Hkv)](
-            q, k, v, summaries, tau, log_g, count, offsets, tile_count, ids, words, d_out, lse, delta, dq, d_sum,
-            k_row, beta_mean, beta, beta_diag,
-            q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
-            N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, TMA=tma, SUMMARY_IN_KV=in_kv,
-            ONE_PASS=in_kv and BWD_Q_ONE_PASS, ROUTE_MMA_LAYOUT=BWD_Q_ROUTE_MMA_LAYOUT,
-            ATOMIC_SEM="relaxed" if BWD_RELAXED_ATOMICS else "acq_rel", FROM_BETA=fused,
-            num_warps=BWD_Q_WARPS,
-        )  # fmt: skip
-
-    if not fused:  # first: with the summary gradient in dk/dv, that kernel reads k_row and beta_mean
-        dq_kernel()
-    t_offsets, t_counts, t_tiles, t_words, t_pos = transpose_lists(
-        offsets, tile_count, ids, n_chunks, None if prior else token_masks, packed=packed, positions=True)
+    _bwd_q_kernel[(n_tiles, B * Hkv)](
+        q, k, v, summaries, tau, log_g, count, offsets, tile_count, ids, words, d_out, lse, delta, dq, d_sum,
+        k_row, beta_mean,
+        q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
+        N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, TMA=tma, SUMMARY_IN_KV=in_kv,
+        ONE_PASS=in_kv and BWD_Q_ONE_PASS, ROUTE_MMA_LAYOUT=BWD_Q_ROUTE_MMA_LAYOUT,
+        ATOMIC_SEM="relaxed" if BWD_RELAXED_ATOMICS else "acq_rel",
+        num_warps=BWD_Q_WARPS,
+    )  # fmt: skip
+    # DashAttention's lists (chunk_lists) are packed; selection lists are, except for one token
+    t_offsets, t_counts, t_tiles, t_words = transpose_lists(offsets, tile_count, ids, n_chunks,
+                                                            None if prior else token_masks,
+                                                            packed=prior or N > 1)  # fmt: skip
     dk = torch.empty(B, Hkv, N, D, device=q.device, dtype=torch.float32)
     dv = torch.empty_like(dk)
     _bwd_kv_kernel[(n_chunks, B * Hkv)](
         q, k, v, summaries, tau, log_g, d_out, lse, delta, dk, dv,
         t_offsets, t_counts, t_tiles,
-        t_tiles if prior else t_words, k_row, beta_mean, d_sum, dq, beta, beta_diag, t_pos,
+        t_tiles if prior else t_words, k_row, beta_mean, d_sum,
         q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
         N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, TMA=tma and tma_ready(q, d_out),
         SUMMARY_IN_KV=in_kv,
         ROUTE_MMA=prior and (not in_kv and G > 8 if BWD_KV_ROUTE_MMA == "auto" else bool(BWD_KV_ROUTE_MMA))
         and q.dtype != torch.float16,
-        FUSED_DQ=fused, DQ_TMA=fused and BWD_FUSED_DQ_TMA and q.is_cuda and tma_ready(dq, dq),
         num_warps=BWD_KV_WARPS,
     )  # fmt: skip
-    if fused and prior:  # the prior's part of dq (and the summaries' gradient), from the betas
-        dq_kernel()
     return dq, dk, dv

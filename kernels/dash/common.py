@@ -59,14 +59,6 @@ def _prior_dp(ds, beta_mean, p_bar, routed, valid, inv_sigma, G: tl.constexpr, G
     the chunk's keys and its G heads), centred on ``beta_mean`` when the prior is, to the
     gradient of each head's routing probability (0 where the token did not route)."""
     beta = _token_sum(tl.sum(ds, axis=1), GP, BM, R)
-    return _prior_dp_from_beta(beta, beta_mean, p_bar, routed, valid, inv_sigma, G, ESTIMATE_DIAGONAL)
-
-
-@triton.jit
-def _prior_dp_from_beta(beta, beta_mean, p_bar, routed, valid, inv_sigma, G: tl.constexpr,
-                        ESTIMATE_DIAGONAL: tl.constexpr):  # fmt: skip
-    """``_prior_dp`` from each row's token ``beta`` (its ``dS`` summed over the chunk's keys and
-    the token's G heads), formed elsewhere."""
     if ESTIMATE_DIAGONAL:
         d_log = (beta - beta_mean) * inv_sigma
     else:

@@ -81,9 +81,8 @@ def cases(shapes=SHAPES):
                                    "T_OFFSETS", "T_COUNTS", "T_TILES", "LIST", "NLIST")}
         f32 = {n: "*fp32" for n in ("S", "TAU", "LOGG", "LSE", "DELTA", "DQ", "DSUM", "DK", "DV", "X",
                                     "M_OUT", "L_OUT", "ACC_OUT", "M_IN", "L_IN", "ACC_IN", "LOGP", "KROW", "BMEAN",
-                                    "BIAS", "BETA", "BDIAG")}
-        over = {**i32, **f32, **FLOATS, "OFFSETS": "*i64", "T_OFFSETS": "*i64", "TOKMASK": "*i64", "T_WORDS": "*i64",
-                "T_POS": "*i64"}
+                                    "BIAS")}
+        over = {**i32, **f32, **FLOATS, "OFFSETS": "*i64", "T_OFFSETS": "*i64", "TOKMASK": "*i64", "T_WORDS": "*i64"}
         common = dict(HKV=8, G=G, GP=GP, C=C, D=D)
         for split, cb in ((True, route.CB), (False, route.CB), (True, 2 * route.CB)):
             yield (f"route G={G} bf16split={split} cb={cb}", route._route_kernel,
@@ -132,31 +131,24 @@ def cases(shapes=SHAPES):
                 # first without TMA: by atomics, two passes, mma rows. In dk/dv only where G <= 8.
                 q_variants = ((False, False, True), (False, False, False), (True, False, False), (True, True, False)) \
                     if prior and not tma else ((False, False, True),) if prior else ((False, False, False),)
-                # (FROM_BETA: the prior's part only, after the fused dk/dv kernel)
-                q_variants = tuple((*v, False) for v in q_variants) + (((False, False, True, True),) if prior else ())
-                for in_kv, one_pass, mma_rows, from_beta in q_variants:
+                for in_kv, one_pass, mma_rows in q_variants:
                     if in_kv and G > 8:
                         continue
                     yield (f"bwd_q G={G} est={est} prior={prior} tma={tma} in_kv={in_kv} one_pass={one_pass} "
-                           f"mma_rows={mma_rows} from_beta={from_beta}",
+                           f"mma_rows={mma_rows}",
                            backward._bwd_q_kernel, pointer_types(backward._bwd_q_kernel, "bf16", over),
                            dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior,
                                 SUMMARY_IN_KV=in_kv, ONE_PASS=one_pass, ROUTE_MMA_LAYOUT=mma_rows,
-                                ATOMIC_SEM="relaxed" if backward.BWD_RELAXED_ATOMICS else "acq_rel",
-                                FROM_BETA=from_beta),
+                                ATOMIC_SEM="relaxed" if backward.BWD_RELAXED_ATOMICS else "acq_rel"),
                            (), backward.BWD_Q_WARPS)
-                # (in dk/dv, tensor-core routing dot, dq fused: by TMA reduce, or by atomics)
-                kv_variants = ((False, False, False, False), (False, True, False, False), (True, False, False, False),
-                               (False, False, True, True), (False, True, True, True), (False, True, True, False)) \
-                    if prior else ((False, False, False, False), (False, False, True, True))  # fmt: skip
-                for in_kv, route_mma, fused, dq_tma in kv_variants:
+                kv_variants = ((False, False), (False, True), (True, False)) if prior else ((False, False),)
+                for in_kv, route_mma in kv_variants:
                     if in_kv and G > 8:
                         continue
-                    yield (f"bwd_kv G={G} est={est} prior={prior} tma={tma} in_kv={in_kv} route_mma={route_mma} "
-                           f"fused_dq={fused} dq_tma={dq_tma}",
+                    yield (f"bwd_kv G={G} est={est} prior={prior} tma={tma} in_kv={in_kv} route_mma={route_mma}",
                            backward._bwd_kv_kernel, pointer_types(backward._bwd_kv_kernel, "bf16", over),
                            dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior,
-                                SUMMARY_IN_KV=in_kv, ROUTE_MMA=route_mma, FUSED_DQ=fused, DQ_TMA=dq_tma),
+                                SUMMARY_IN_KV=in_kv, ROUTE_MMA=route_mma),
                            (), backward.BWD_KV_WARPS)
         yield (f"infllmv2 block scores fp32 G={G}", stage1._block_scores_kernel,
                pointer_types(stage1._block_scores_kernel, "fp32", {"sm_scale": "fp32"}),

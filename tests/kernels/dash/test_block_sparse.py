@@ -37,13 +37,8 @@ def test_lists_hold_the_union_and_the_token_bits():
 
 @pytest.mark.parametrize("hq, hkv, n, d, bs", [(4, 2, 150, 64, 32), (6, 2, 97, 64, 32), (2, 2, 130, 128, 64),
                                                 (8, 1, 200, 64, 32), (4, 2, 1, 64, 32)])  # fmt: skip
-@pytest.mark.parametrize("fused", [False, True], ids=["dq-kernel", "fused-dq"])
-def test_forward_and_gradients_match_pytorch(monkeypatch, hq, hkv, n, d, bs, fused):
-    """Forward and gradients against PyTorch in float64. ``fused``: dq formed in the dk/dv
-    kernel, no dq kernel (``backward.BWD_FUSED_DQ``)."""
-    from dashbench.kernels.dash import backward
-
-    monkeypatch.setattr(backward, "BWD_FUSED_DQ", fused)
+def test_forward_and_gradients_match_pytorch(hq, hkv, n, d, bs):
+    """Forward and gradients against PyTorch in float64."""
     g = torch.Generator().manual_seed(n)
     q, k, v = (torch.randn(2, h, n, d, generator=g).to(DEVICE) for h in (hq, hkv, hkv))
     blocks = _random_selection(2, hkv, n, bs, 3, seed=n)

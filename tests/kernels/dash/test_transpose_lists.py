@@ -22,8 +22,7 @@ def _lists(bh, n_tiles, n_chunks, density, seed):
                                                             (2, 5, 4, 0.0)])  # fmt: skip
 def test_transposed_lists_match_a_loop(bh, n_tiles, n_chunks, density):
     sel, offsets, counts, ids, words = _lists(bh, n_tiles, n_chunks, density, seed=n_tiles)
-    t_offsets, t_counts, tiles, t_words, t_pos = transpose_lists(offsets, counts, ids, n_chunks, words,
-                                                                 packed=True, positions=True)  # fmt: skip
+    t_offsets, t_counts, tiles, t_words = transpose_lists(offsets, counts, ids, n_chunks, words, packed=True)
     total = int(counts.sum())
     for b in range(bh):
         for c in range(n_chunks):
@@ -31,10 +30,10 @@ def test_transposed_lists_match_a_loop(bh, n_tiles, n_chunks, density):
             start, n = int(t_offsets[b, c]), int(t_counts[b, c])
             assert n == len(want)
             assert tiles[start : start + n].tolist() == want
-            # each entry's word travels with it, and its place in ids comes with it
-            for t, w, at in zip(want, t_words[start : start + n].tolist(), t_pos[start : start + n].tolist()):
+            # each entry's word travels with it
+            for t, w in zip(want, t_words[start : start + n].tolist()):
                 pair = int(offsets[b, t]) + int(sel[b, t, :c].sum())
-                assert w == int(words[pair]) and at == pair
+                assert w == int(words[pair])
     assert int(t_counts.sum()) == total and tiles.numel() == max(1, total)
 
 
