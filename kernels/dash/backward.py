@@ -45,10 +45,14 @@ def _bwd_q_kernel(
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr, PRIOR: tl.constexpr,
     SUMMARY_IN_KV: tl.constexpr, ONE_PASS: tl.constexpr, ROUTE_MMA_LAYOUT: tl.constexpr = False,
-    ATOMIC_SEM: tl.constexpr = "acq_rel",
+    ATOMIC_SEM: tl.constexpr = "acq_rel", DPT=0, DEFERRED: tl.constexpr = False,
 ):  # fmt: skip
     # PRIOR: DashAttention (bias and its gradient through the routing); otherwise plain
     # block-sparse attention with per-token selection bits (TOKMASK, as in the forward).
+    # DEFERRED (PRIOR, summary gradient by atomics, two passes): the first pass stores each
+    # (token, listed chunk)'s routing-probability gradient dp in DPT (BM floats a list entry) and
+    # the second forms the entmax JVP's two terms together once k_row is known: one summary
+    # atomic and one rank-1 update of dq a listed chunk instead of two.
     R: tl.constexpr = GP * BM
     t = tl.program_id(0)
     bh = tl.program_id(1)
@@ -123,14 +127,17 @@ def _bwd_q_kernel(
             sdp = sr * dp
             sdp_sum += sdp
             s_sum += sr
-            # the entmax JVP's first term straight into dq (two [R, D] fp32 accumulators beside
-            # dq made this kernel spill 6 KB a thread)
-            dq += (zscale * sdp)[:, None] * summary[None, :]
-            if ONE_PASS:
-                sr_sum += sr[:, None] * summary[None, :]
-            if not SUMMARY_IN_KV:
-                term = tl.sum(sdp[:, None] * qf, axis=0) * zscale
-                tl.atomic_add(dsum_base + c * D + dims, term, sem=ATOMIC_SEM)
+            if DEFERRED:  # dp is the token's (the same on its G rows; 0 on padded rows)
+                tl.store(DPT + (start + i) * BM + rows % BM, dp, mask=valid & (g == 0))
+            else:
+                # the entmax JVP's first term straight into dq (two [R, D] fp32 accumulators
+                # beside dq made this kernel spill 6 KB a thread)
+                dq += (zscale * sdp)[:, None] * summary[None, :]
+                if ONE_PASS:
+                    sr_sum += sr[:, None] * summary[None, :]
+                if not SUMMARY_IN_KV:
+                    term = tl.sum(sdp[:, None] * qf, axis=0) * zscale
+                    tl.atomic_add(dsum_base + c * D + dims, term, sem=ATOMIC_SEM)
     if PRIOR:
         k_row = tl.where(s_sum > 0, sdp_sum / tl.where(s_sum > 0, s_sum, 1.0), 0.0)
         if SUMMARY_IN_KV:  # what the dk/dv kernel needs to form the summary gradient itself
@@ -143,9 +150,14 @@ def _bwd_q_kernel(
             c = tl.load(IDS + start + i)
             summary = tl.load(s_base + c * D + dims)
             sr, p_bar = _routing(qf, summary, tau, valid, xscale, G, GP, BM, R)
-            dq -= (zscale * sr * k_row)[:, None] * summary[None, :]
+            if DEFERRED:  # both terms: w = sqrt(p) (dp - k_row)
+                dp = tl.load(DPT + (start + i) * BM + rows % BM, mask=valid, other=0.0)
+                w = zscale * sr * (dp - k_row)
+            else:
+                w = -zscale * sr * k_row
+            dq += w[:, None] * summary[None, :]
             if not SUMMARY_IN_KV:
-                term = -tl.sum((sr * k_row)[:, None] * qf, axis=0) * zscale
+                term = tl.sum(w[:, None] * qf, axis=0)
                 tl.atomic_add(dsum_base + c * D + dims, term, sem=ATOMIC_SEM)
     tl.store(DQ + row_off, dq, mask=valid[:, None])
 
@@ -413,6 +425,14 @@ BWD_KV_ROUTE_MMA = "auto"
 # (results/reference/h100-dash/stop18/47800f6/): dq kernel 34.6 -> 30.2 ms (32/8), 18.98 ->
 # 16.49 (32/2), 2.75 -> 2.39 at 8k (32/8).
 BWD_RELAXED_ATOMICS = True
+# The dq kernel's entmax JVP terms deferred to its second pass (kernel flag DEFERRED): with the
+# first pass's dp stored (4 bytes a (token, listed chunk)), each listed chunk takes one summary
+# atomic ([D] floats) and one rank-1 update of dq instead of two. Stop 27 timed the dq kernel
+# without its attention (the betas formed elsewhere) at about half its time: 8.1 of 16.7 ms at
+# 32k, Hkv 2 (results/reference/h100-dash/stop27/89892df_b/). Beyond DEFERRED_MAX_FRACTION of
+# the bytes of q, k, v and out it runs undeferred. Off until timed on the H100.
+BWD_Q_DEFERRED_TERMS = False
+DEFERRED_MAX_FRACTION = 0.25
 
 
 def dash_backward(q, k, v, head_cls, out, lse, d_out, summaries, tau, log_g, count, offsets,
@@ -454,6 +474,11 @@ def _attention_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, toke
     else:
         words = ids
     in_kv = prior and (G <= 8 if SUMMARY_IN_KV == "auto" else bool(SUMMARY_IN_KV))
+    # (DashAttention's lists are packed: ids holds exactly the (tile, chunk) pairs)
+    dp_bytes = ids.numel() * bm * 4
+    deferred = (prior and not in_kv and BWD_Q_DEFERRED_TERMS
+                and dp_bytes <= DEFERRED_MAX_FRACTION * 2 * (q.numel() + k.numel()) * q.element_size())
+    dpt = torch.empty(ids.numel() * bm, device=q.device, dtype=torch.float32) if deferred else q.new_zeros(1)
     k_row = torch.empty(B, Hq, N, device=q.device, dtype=torch.float32) if in_kv else q.new_zeros(1)
     beta_mean = torch.empty(B, Hkv, N, device=q.device, dtype=torch.float32) if in_kv else q.new_zeros(1)
     d_out = d_out.contiguous()
@@ -471,7 +496,7 @@ def _attention_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, toke
         q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
         N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, TMA=tma, SUMMARY_IN_KV=in_kv,
         ONE_PASS=in_kv and BWD_Q_ONE_PASS, ROUTE_MMA_LAYOUT=BWD_Q_ROUTE_MMA_LAYOUT,
-        ATOMIC_SEM="relaxed" if BWD_RELAXED_ATOMICS else "acq_rel",
+        ATOMIC_SEM="relaxed" if BWD_RELAXED_ATOMICS else "acq_rel", DPT=dpt, DEFERRED=deferred,
         num_warps=BWD_Q_WARPS,
     )  # fmt: skip
     # DashAttention's lists (chunk_lists) are packed; selection lists are, except for one token

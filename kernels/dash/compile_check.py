@@ -82,7 +82,8 @@ def cases(shapes=SHAPES):
         f32 = {n: "*fp32" for n in ("S", "TAU", "LOGG", "LSE", "DELTA", "DQ", "DSUM", "DK", "DV", "X",
                                     "M_OUT", "L_OUT", "ACC_OUT", "M_IN", "L_IN", "ACC_IN", "LOGP", "KROW", "BMEAN",
                                     "BIAS")}
-        over = {**i32, **f32, **FLOATS, "OFFSETS": "*i64", "T_OFFSETS": "*i64", "TOKMASK": "*i64", "T_WORDS": "*i64"}
+        over = {**i32, **f32, **FLOATS, "OFFSETS": "*i64", "T_OFFSETS": "*i64", "TOKMASK": "*i64", "T_WORDS": "*i64",
+                "DPT": "*fp32"}
         common = dict(HKV=8, G=G, GP=GP, C=C, D=D)
         for split, cb in ((True, route.CB), (False, route.CB), (True, 2 * route.CB)):
             yield (f"route G={G} bf16split={split} cb={cb}", route._route_kernel,
@@ -129,17 +130,20 @@ def cases(shapes=SHAPES):
             for tma in (False, True):
                 # (summary gradient in dk/dv, one-pass dq, mma-layout rows); the default is the
                 # first without TMA: by atomics, two passes, mma rows. In dk/dv only where G <= 8.
+                # (and the JVP's terms deferred to the second pass: atomics, mma rows)
                 q_variants = ((False, False, True), (False, False, False), (True, False, False), (True, True, False)) \
                     if prior and not tma else ((False, False, True),) if prior else ((False, False, False),)
-                for in_kv, one_pass, mma_rows in q_variants:
+                q_variants = tuple((*v, False) for v in q_variants) + (((False, False, True, True),) if prior else ())
+                for in_kv, one_pass, mma_rows, deferred in q_variants:
                     if in_kv and G > 8:
                         continue
                     yield (f"bwd_q G={G} est={est} prior={prior} tma={tma} in_kv={in_kv} one_pass={one_pass} "
-                           f"mma_rows={mma_rows}",
+                           f"mma_rows={mma_rows} deferred={deferred}",
                            backward._bwd_q_kernel, pointer_types(backward._bwd_q_kernel, "bf16", over),
                            dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior,
                                 SUMMARY_IN_KV=in_kv, ONE_PASS=one_pass, ROUTE_MMA_LAYOUT=mma_rows,
-                                ATOMIC_SEM="relaxed" if backward.BWD_RELAXED_ATOMICS else "acq_rel"),
+                                ATOMIC_SEM="relaxed" if backward.BWD_RELAXED_ATOMICS else "acq_rel",
+                                DEFERRED=deferred),
                            (), backward.BWD_Q_WARPS)
                 kv_variants = ((False, False), (False, True), (True, False)) if prior else ((False, False),)
                 for in_kv, route_mma in kv_variants:

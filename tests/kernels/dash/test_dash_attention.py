@@ -92,7 +92,8 @@ def test_structured_inputs_keep_compute_density_near_token_density():
         pytest.param(1, 2, 1, 200, 64, 8.0, True, 1.0, id="C64-N200"),
     ],
 )
-def test_gradients_match_the_reference_in_float64(B, hq, hkv, n, C, scaling, est, sigma):
+@pytest.mark.parametrize("deferred", [False, True], ids=["two-terms", "deferred-terms"])
+def test_gradients_match_the_reference_in_float64(monkeypatch, B, hq, hkv, n, C, scaling, est, sigma, deferred):
     """The Triton backward (attention, prior, GQA mean, entmax, summaries) against autograd
     through the float64 reference. Tolerance: fp32 kernels against fp64 land near 1e-6 (measured
     3e-7..9e-7 in the interpreter); 1e-5 leaves room for atomics' summation order. On the GPU the
@@ -102,7 +103,11 @@ def test_gradients_match_the_reference_in_float64(B, hq, hkv, n, C, scaling, est
     only through the prior, whose log-probabilities are scaled by 1 / sigma: in the interpreter its
     error with sigma = 0.05 went up to 1.3e-5 over 12 seeds of dO (3.1e-5 for one unseeded draw in
     CI), so its tolerance is scaled by 1 / sigma too. dO is seeded: the draw must not depend on
-    which tests ran before."""
+    which tests ran before. ``deferred``: the dq kernel's entmax JVP terms formed together in its
+    second pass from the first pass's stored dp (``backward.BWD_Q_DEFERRED_TERMS``)."""
+    from dashbench.kernels.dash import backward
+
+    monkeypatch.setattr(backward, "BWD_Q_DEFERRED_TERMS", deferred)
     q, k, v, w = _inputs(B, hq, hkv, n, 64, torch.float32, seed=5 + n)
     args = [t.clone().requires_grad_() for t in (q, k, v, w)]
     do = torch.randn(q.shape, generator=torch.Generator().manual_seed(n)).to(q.device)
@@ -117,10 +122,14 @@ def test_gradients_match_the_reference_in_float64(B, hq, hkv, n, C, scaling, est
         assert _rel(got.grad, want.grad) < limit, name
 
 
+@pytest.mark.parametrize("deferred", [False, True], ids=["two-terms", "deferred-terms"])
 @pytest.mark.parametrize("dtype", [pytest.param(torch.bfloat16, marks=INTERPRETER_BF16), torch.float16])
-def test_half_precision_gradients(dtype):
+def test_half_precision_gradients(monkeypatch, dtype, deferred):
     """fp16 in the interpreter measured 2.3e-4..3.2e-4 (the fp32 reference fed fp16 inputs:
-    2.1e-4..2.3e-4); bf16 has 8x coarser rounding, hence 3e-2 for both."""
+    2.1e-4..2.3e-4); bf16 has 8x coarser rounding, hence 3e-2 for both. ``deferred``: as above."""
+    from dashbench.kernels.dash import backward
+
+    monkeypatch.setattr(backward, "BWD_Q_DEFERRED_TERMS", deferred)
     q, k, v, w = _inputs(1, 4, 2, 90, 64, dtype, seed=3)
     args = [t.clone().requires_grad_() for t in (q, k, v, w)]
     do = torch.randn_like(q)
@@ -782,6 +791,25 @@ def test_relaxed_summary_atomics_change_nothing(monkeypatch, hq, hkv, n, d):
     monkeypatch.setattr(backward, "SUMMARY_IN_KV", False)
     q, k, v, w = _inputs(1, hq, hkv, n, d, torch.float32, seed=9)
     _assert_switch_changes_nothing(monkeypatch, backward, "BWD_RELAXED_ATOMICS", q, k, v, w, tol=FP32_TOL, seed=4)
+
+
+def test_deferred_terms_fall_back_where_the_stored_dp_would_not_fit(monkeypatch):
+    """Beyond ``DEFERRED_MAX_FRACTION`` the dq kernel forms its terms undeferred: the same
+    gradients, bit for bit in the interpreter, as with the deferral off."""
+    from dashbench.kernels.dash import backward
+
+    q, k, v, w = _inputs(1, 4, 2, 90, 64, torch.float32, seed=12)
+    do = torch.randn(q.shape, generator=torch.Generator().manual_seed(3)).to(q.device)
+    results = []
+    for deferred, fraction in ((False, 0.25), (True, 0.0)):
+        monkeypatch.setattr(backward, "BWD_Q_DEFERRED_TERMS", deferred)
+        monkeypatch.setattr(backward, "DEFERRED_MAX_FRACTION", fraction)
+        results.append(_out_and_grads(q, k, v, w, do, chunk_size=32, scaling=4.0))
+    for name, a, b in zip(("out", "dq", "dk", "dv", "dhead_cls"), *results):
+        if DEVICE == "cpu":  # programs run one after another: the same sums in the same order
+            assert torch.equal(a, b), name
+        else:  # atomics land in any order
+            assert _rel(b, a) < FP32_TOL, name
 
 
 @pytest.mark.parametrize(
