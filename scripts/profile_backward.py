@@ -45,7 +45,10 @@ VARIANTS = {
     # formed in the dk/dv kernel (dS K added into an fp32 dq by TMA reduce; betas stored for a
     # dq kernel left with the prior's part): 32k, 25%, dk/dv 14.6 -> 34.7 ms, dq 16.7 -> 8.1 (Hkv
     # 2); 21.8 -> 49.4 and 29.1 -> 14.3 (Hkv 8); atomics instead of the TMA reduce slower still.
-    "deferred": dict(BWD_Q_DEFERRED_TERMS=True),  # stop 27
+    # stop 27 (now the default): 32k, 25%, dq kernel 29.4 -> 18.8 ms (Hkv 8), 16.6 -> 11.3 (Hkv 2);
+    # with 8 warps 38.8 / 22.5 (stop27/1c6ab12_e/)
+    "deferred": dict(BWD_Q_DEFERRED_TERMS=True),
+    "undeferred": dict(BWD_Q_DEFERRED_TERMS=False),
 }
 SETTINGS = ("SUMMARY_IN_KV", "BWD_Q_ONE_PASS", "BWD_Q_ROUTE_MMA_LAYOUT", "BWD_KV_ROUTE_MMA", "BWD_Q_WARPS",
             "BWD_KV_WARPS", "BWD_RELAXED_ATOMICS", "BWD_Q_DEFERRED_TERMS")

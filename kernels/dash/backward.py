@@ -5,7 +5,9 @@
   chunk's keys and the token's G heads), pushed through the prior (centring on ``log_g`` and
   ``1/sigma``), the GQA mean and 1.5-entmax into dq and into the chunk summaries (atomics into an
   fp32 ``[B, Hkv, n_chunks, D]`` buffer). The entmax backward needs per-row sums over the
-  support, so the summary gradient takes a second, cheap loop (no attention) once they are known.
+  support, so the summary gradient takes a second, cheap loop (no attention) once they are known;
+  by default (``BWD_Q_DEFERRED_TERMS``) the first loop only stores each (token, listed chunk)'s
+  dp and the second forms both of the JVP's terms, one atomic a listed chunk.
   ``sum over the routed chunks of beta = -beta_diagonal`` (every dS row sums to zero), which gives
   the prior's centring term without a first pass.
 * ``_bwd_kv_kernel``, one program per (KV chunk, batch, KV head): dk and dv over the tiles whose
@@ -427,11 +429,14 @@ BWD_KV_ROUTE_MMA = "auto"
 BWD_RELAXED_ATOMICS = True
 # The dq kernel's entmax JVP terms deferred to its second pass (kernel flag DEFERRED): with the
 # first pass's dp stored (4 bytes a (token, listed chunk)), each listed chunk takes one summary
-# atomic ([D] floats) and one rank-1 update of dq instead of two. Stop 27 timed the dq kernel
-# without its attention (the betas formed elsewhere) at about half its time: 8.1 of 16.7 ms at
-# 32k, Hkv 2 (results/reference/h100-dash/stop27/89892df_b/). Beyond DEFERRED_MAX_FRACTION of
-# the bytes of q, k, v and out it runs undeferred. Off until timed on the H100.
-BWD_Q_DEFERRED_TERMS = False
+# atomic ([D] floats) and one rank-1 update of dq instead of two (sm_90 spill stack 192 -> 72 B
+# a thread at G=4, 248 -> 88 at G=16). Stop 27 had timed the dq kernel without its attention
+# (the betas formed elsewhere) at about half its time: 8.1 of 16.7 ms at 32k, Hkv 2
+# (results/reference/h100-dash/stop27/89892df_b/). Deferred, H100, 32k, 25%, same process
+# (stop27/1c6ab12_c/, _d/): dq kernel 29.4 -> 18.8 ms (Hkv 8), 16.6 -> 11.3 (Hkv 2); 8k 2.36 ->
+# 1.55, 1.43 -> 1.00; the Pareto model's B=4, 4/1, d=64, 8k 0.82 -> 0.71. Beyond
+# DEFERRED_MAX_FRACTION of the bytes of q, k, v and out (128k at Hkv 8: ~41%) it runs undeferred.
+BWD_Q_DEFERRED_TERMS = True
 DEFERRED_MAX_FRACTION = 0.25
 
 
