@@ -435,7 +435,7 @@ BWD_RELAXED_ATOMICS = True
 # (results/reference/h100-dash/stop27/89892df_b/). Deferred, H100, 32k, 25%, same process
 # (stop27/1c6ab12_c/, _d/): dq kernel 29.4 -> 18.8 ms (Hkv 8), 16.6 -> 11.3 (Hkv 2); 8k 2.36 ->
 # 1.55, 1.43 -> 1.00; the Pareto model's B=4, 4/1, d=64, 8k 0.82 -> 0.71. Beyond
-# DEFERRED_MAX_FRACTION of the bytes of q, k, v and out (128k at Hkv 8: ~41%) it runs undeferred.
+# DEFERRED_MAX_FRACTION of the bytes of q, k, v and out (128k at Hkv 8, 25%: ~38%) it runs undeferred.
 BWD_Q_DEFERRED_TERMS = True
 DEFERRED_MAX_FRACTION = 0.25
 
