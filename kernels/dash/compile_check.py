@@ -128,12 +128,12 @@ def cases(shapes=SHAPES):
                                 ESTIMATE_DIAGONAL=est, LONGEST_FIRST=split, EXPAND=split, WB=route.EXPAND_WORDS), (),
                            4 if split or D < 128 else 8)
             for tma in (False, True):
-                # (summary gradient in dk/dv, one-pass dq, mma-layout rows); the default is the
-                # first without TMA: by atomics, two passes, mma rows. In dk/dv only where G <= 8.
-                # (and the JVP's terms deferred to the second pass: atomics, mma rows)
-                q_variants = ((False, False, True), (False, False, False), (True, False, False), (True, True, False)) \
-                    if prior and not tma else ((False, False, True),) if prior else ((False, False, False),)
-                q_variants = tuple((*v, False) for v in q_variants) + (((False, False, True, True),) if prior else ())
+                # (summary gradient in dk/dv, one-pass dq, mma-layout rows, the JVP's terms
+                # deferred); the default is the first: by atomics, two passes, mma rows, deferred.
+                # In dk/dv only where G <= 8.
+                defaults = ((False, False, True, True), (False, False, True, False))
+                others = ((False, False, False, False), (True, False, False, False), (True, True, False, False))
+                q_variants = (defaults + (others if not tma else ())) if prior else ((False, False, False, False),)
                 for in_kv, one_pass, mma_rows, deferred in q_variants:
                     if in_kv and G > 8:
                         continue
