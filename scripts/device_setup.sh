@@ -8,6 +8,19 @@ python3 -m pip install -q --no-deps --no-build-isolation -e . 2>&1 | grep -v "^W
 export PYTHONUNBUFFERED=1
 set +e
 
+# short_json: each JSON line of a bench's output as a dict with floats to 5 places (its
+# "settings" left out); other lines cut to 300 characters.
+short_json() {
+  python3 -c "
+import sys, json
+for line in sys.stdin:
+    try:
+        r = json.loads(line)
+        print({k: (round(v, 5) if isinstance(v, float) else v) for k, v in r.items() if k not in ('settings',)})
+    except Exception:
+        print(line.rstrip()[:300])"
+}
+
 # gpu_tests NAME LIMIT_S PYTEST_ARGS...: pytest -v into $OUT/NAME.txt (a run cut by its limit
 # still shows which cases passed), then one summary line and any failures.
 gpu_tests() {

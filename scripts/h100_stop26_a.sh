@@ -14,14 +14,7 @@ B="PYTHONPATH=scripts:$PYTHONPATH"
   mkdir -p $OUT/profile $OUT/decode
   env $B timeout 220 python3 scripts/profile_decode.py --hkv 2,8 --batch 1,8 \
       --variants default,stages5,stages7,progs1056,progs1056_stages5,split256_stages5 --out $OUT/profile 2>&1 \
-      | grep -v -i warn | python3 -c "
-import sys, json
-for line in sys.stdin:
-    try:
-        r = json.loads(line)
-        print({k: (round(v, 5) if isinstance(v, float) else v) for k, v in r.items() if k not in ('settings',)})
-    except Exception:
-        print(line.rstrip()[:300])"
+      | grep -v -i warn | short_json
   env $B timeout 120 python3 scripts/bench_dash_bwd_decode.py --skip train --decode-len 128k --out $OUT/decode 2>&1 \
       | grep -v -i warn | cut -c1-700
   gpu_tests test_decode 70 tests/kernels/dash/test_decode.py

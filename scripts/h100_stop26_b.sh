@@ -7,20 +7,10 @@
 #    row at Hkv 8; 8 warm router tiles against 4 at 32k, 25% in rounds.
 source scripts/device_setup.sh
 B="PYTHONPATH=scripts:$PYTHONPATH"
-short() {
-  python3 -c "
-import sys, json
-for line in sys.stdin:
-    try:
-        r = json.loads(line)
-        print({k: (round(v, 5) if isinstance(v, float) else v) for k, v in r.items() if k not in ('settings',)})
-    except Exception:
-        print(line.rstrip()[:300])"
-}
 {
   mkdir -p $OUT/profile $OUT/decode $OUT/train
   env $B timeout 160 python3 scripts/profile_decode.py --hkv 2,8 --batch 1,8 --lengths 32k,128k \
-      --variants default,stop25 --out $OUT/profile 2>&1 | grep -v -i warn | short
+      --variants default,stop25 --out $OUT/profile 2>&1 | grep -v -i warn | short_json
   env $B timeout 100 python3 scripts/bench_dash_bwd_decode.py --skip train --decode-len 32k,128k --out $OUT/decode 2>&1 \
       | grep -v -i warn | cut -c1-700
   env $B timeout 150 python3 scripts/bench_dash_bwd_decode.py --skip decode --train-seqlen 32k --out $OUT/train 2>&1 \

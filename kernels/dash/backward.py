@@ -28,6 +28,7 @@ from dashbench.kernels.dash.common import (
     _bias,
     _chunk_kv,
     _chunk_sources,
+    io_bytes,
     _fp32_rows,
     _next_chunk,
     _prior_dp,
@@ -480,9 +481,8 @@ def _attention_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, toke
         words = ids
     in_kv = prior and (G <= 8 if SUMMARY_IN_KV == "auto" else bool(SUMMARY_IN_KV))
     # (DashAttention's lists are packed: ids holds exactly the (tile, chunk) pairs)
-    dp_bytes = ids.numel() * bm * 4
     deferred = (prior and not in_kv and BWD_Q_DEFERRED_TERMS
-                and dp_bytes <= DEFERRED_MAX_FRACTION * 2 * (q.numel() + k.numel()) * q.element_size())
+                and ids.numel() * bm * 4 <= DEFERRED_MAX_FRACTION * io_bytes(q, k))
     dpt = torch.empty(ids.numel() * bm, device=q.device, dtype=torch.float32) if deferred else q.new_zeros(1)
     k_row = torch.empty(B, Hq, N, device=q.device, dtype=torch.float32) if in_kv else q.new_zeros(1)
     beta_mean = torch.empty(B, Hkv, N, device=q.device, dtype=torch.float32) if in_kv else q.new_zeros(1)

@@ -5,6 +5,11 @@ import triton
 import triton.language as tl
 
 
+def io_bytes(q, k) -> int:
+    """The bytes of q, k, v and out (v as k, out as q): what the memory allowances are shares of."""
+    return (2 * q.numel() + 2 * k.numel()) * q.element_size()
+
+
 @triton.jit
 def _fp32_rows(q, D: tl.constexpr, MMA_LAYOUT: tl.constexpr):
     """q in fp32 for the per-row routing dot. ``MMA_LAYOUT``: as the product of q with the

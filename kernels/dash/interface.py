@@ -9,6 +9,7 @@ import torch
 
 from dashbench.kernels.dash.attend import attend, tma_ready
 from dashbench.kernels.dash.backward import dash_backward
+from dashbench.kernels.dash.common import io_bytes
 from dashbench.kernels.dash import prior
 from dashbench.kernels.dash.prior import listed_bias, stored_bias_bytes
 from dashbench.kernels.dash.route import (
@@ -109,11 +110,6 @@ def attend_config(k, v, stored_bias: bool) -> dict:
     if stored_bias:
         return dict(tma=True, num_stages=STORED_BIAS_TMA_STAGES, diagonal_last=True)
     return dict(tma=True, num_stages=ATTEND_TMA_STAGES, diagonal_last=False)
-
-
-def io_bytes(q, k) -> int:
-    """The bytes of q, k, v and out (v as k, out as q): what the memory allowances are shares of."""
-    return (2 * q.numel() + 2 * k.numel()) * q.element_size()
 
 
 def use_stored_bias(q, k, n_pairs: int, bm: int, sigma: float = 1.0) -> bool:
