@@ -49,9 +49,17 @@ VARIANTS = {
     # with 8 warps 38.8 / 22.5 (stop27/1c6ab12_e/)
     "deferred": dict(BWD_Q_DEFERRED_TERMS=True),
     "undeferred": dict(BWD_Q_DEFERRED_TERMS=False),
+    "default": dict(),
+    # stop 28: the dk/dv kernel in the transposed order, with pointer loads or descriptors, with
+    # the routing dot on the tensor cores at every G
+    "kvt": dict(BWD_KV_TRANSPOSED=True),
+    "kvt+tma": dict(BWD_KV_TRANSPOSED=True, BWD_KV_TMA=True),
+    "kvt+kvmma": dict(BWD_KV_TRANSPOSED=True, BWD_KV_ROUTE_MMA=True),
+    "kvt+tma+kvmma": dict(BWD_KV_TRANSPOSED=True, BWD_KV_TMA=True, BWD_KV_ROUTE_MMA=True),
+    "kvtma": dict(BWD_KV_TMA=True),
 }
 SETTINGS = ("SUMMARY_IN_KV", "BWD_Q_ONE_PASS", "BWD_Q_ROUTE_MMA_LAYOUT", "BWD_KV_ROUTE_MMA", "BWD_Q_WARPS",
-            "BWD_KV_WARPS", "BWD_RELAXED_ATOMICS", "BWD_Q_DEFERRED_TERMS")
+            "BWD_KV_WARPS", "BWD_RELAXED_ATOMICS", "BWD_Q_DEFERRED_TERMS", "BWD_KV_TRANSPOSED", "BWD_KV_TMA")
 
 
 def profile_shape(B, hq, hkv, d, n, C=64) -> list[dict]:
