@@ -57,9 +57,11 @@ VARIANTS = {
     "kvt+kvmma": dict(BWD_KV_TRANSPOSED=True, BWD_KV_ROUTE_MMA=True),
     "kvt+tma+kvmma": dict(BWD_KV_TRANSPOSED=True, BWD_KV_TMA=True, BWD_KV_ROUTE_MMA=True),
     "kvtma": dict(BWD_KV_TMA=True),
+    # stop 28: dk/dv by the Gluon kernel (producer warp, transposed order, the stored biases)
+    "gluonkv": dict(BWD_GLUON_KV=True),
 }
 SETTINGS = ("SUMMARY_IN_KV", "BWD_Q_ONE_PASS", "BWD_Q_ROUTE_MMA_LAYOUT", "BWD_KV_ROUTE_MMA", "BWD_Q_WARPS",
-            "BWD_KV_WARPS", "BWD_RELAXED_ATOMICS", "BWD_Q_DEFERRED_TERMS", "BWD_KV_TRANSPOSED", "BWD_KV_TMA")
+            "BWD_KV_WARPS", "BWD_RELAXED_ATOMICS", "BWD_Q_DEFERRED_TERMS", "BWD_KV_TRANSPOSED", "BWD_KV_TMA", "BWD_GLUON_KV")
 
 
 def profile_shape(B, hq, hkv, d, n, C=64) -> list[dict]:

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import torch
 import triton
@@ -503,18 +504,42 @@ BWD_KV_TRANSPOSED = False
 # The dk/dv kernel's q and dO through tensor descriptors even where the caller asks for pointer
 # loads (interface.BACKWARD_TMA, which the dq kernel follows): None follows the caller.
 BWD_KV_TMA = None
+# dk/dv by the Gluon kernel (gluon_bwd_kv.py: a producer warp bringing each tile's q, dO and rows
+# by TMA, one consumer warpgroup in the transposed order, the forward's stored biases instead of
+# the routing recomputed) where ``use_gluon_bwd_kv`` holds. Off until timed.
+BWD_GLUON_KV = False
+
+
+def use_gluon_bwd_kv(q, k, bias, bm: int, gp: int, chunk_size: int) -> bool:
+    """Whether dk/dv run as the Gluon kernel (``BWD_GLUON_KV``): the forward's stored biases, bf16
+    or fp16 inputs on an sm_90 GPU, 64-row tiles, 64-key chunks, TMA rows that fit int32, the
+    summaries' gradient by the dq kernel's atomics, and a Triton with Gluon's Hopper ops."""
+    if not (BWD_GLUON_KV and bias is not None and q.is_cuda and q.dtype in (torch.bfloat16, torch.float16)):
+        return False
+    if SUMMARY_IN_KV is True or (SUMMARY_IN_KV == "auto" and q.shape[1] // k.shape[1] <= 8):
+        return False
+    if os.environ.get("TRITON_INTERPRET") == "1" or torch.cuda.get_device_capability(q.device) != (9, 0):
+        return False
+    if gp * bm != 64 or chunk_size != 64 or k.shape[0] * k.shape[1] * k.shape[2] >= 2**31:
+        return False
+    try:
+        from dashbench.kernels.dash import gluon_bwd_kv  # noqa: F401  (Triton >= 3.6)
+    except ImportError:
+        return False
+    return True
 
 
 def dash_backward(q, k, v, head_cls, out, lse, d_out, summaries, tau, log_g, count, offsets,
                   tile_count, ids, *, chunk_size, scaling, sigma, estimate_diagonal, bm, gp,
-                  tma: bool = False):  # fmt: skip
-    """dq, dk, dv, d_head_cls of DashAttention prefill (all of the spec's chain)."""
+                  tma: bool = False, bias=None):  # fmt: skip
+    """dq, dk, dv, d_head_cls of DashAttention prefill (all of the spec's chain). ``bias``: the
+    forward's stored biases (``prior.listed_bias``), which the Gluon dk/dv kernel reads."""
     B, Hkv, n_chunks, D = summaries.shape
     d_sum = torch.zeros(B, Hkv, n_chunks, D, device=q.device, dtype=torch.float32)
     dq, dk, dv = _attention_backward(
         q, k, v, out, lse, d_out, offsets, tile_count, ids, None, summaries, tau, log_g, count, d_sum,
         chunk_size=chunk_size, scaling=scaling, sigma=sigma, estimate_diagonal=estimate_diagonal,
-        bm=bm, gp=gp, tma=tma,
+        bm=bm, gp=gp, tma=tma, bias=bias if use_gluon_bwd_kv(q, k, bias, bm, gp, chunk_size) else None,
     )  # fmt: skip
     dk_summary, d_head = summarize_backward(k, head_cls, d_sum, chunk_size)
     return dq, dk + dk_summary, dv, d_head
@@ -530,9 +555,10 @@ def block_sparse_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, to
 def _attention_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, token_masks,
                         summaries=None, tau=None, log_g=None, count=None, d_sum=None, *,
                         chunk_size, scaling=1.0, sigma=1.0, estimate_diagonal=True, bm, gp,
-                        tma=False):  # fmt: skip
+                        tma=False, bias=None):  # fmt: skip
     """The two backward kernels, with the DashAttention prior (``token_masks is None``) or
-    with per-token selection bits."""
+    with per-token selection bits. ``bias``: the forward's stored biases, for the Gluon dk/dv
+    kernel (the caller has checked ``use_gluon_bwd_kv``)."""
     B, Hq, N, D = q.shape
     Hkv = k.shape[1]
     n_chunks = -(-N // chunk_size)
@@ -568,6 +594,15 @@ def _attention_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, toke
         ATOMIC_SEM="relaxed" if BWD_RELAXED_ATOMICS else "acq_rel", DPT=dpt, DEFERRED=deferred,
         num_warps=BWD_Q_WARPS,
     )  # fmt: skip
+    if bias is not None:  # each transposed entry's place in the lists: its row of bias
+        from dashbench.kernels.dash.gluon_bwd_kv import gluon_bwd_kv
+
+        entries = torch.arange(ids.numel(), device=q.device, dtype=torch.int32)
+        t_offsets, t_counts, t_tiles, t_entries = transpose_lists(offsets, tile_count, ids, n_chunks, entries,
+                                                                  packed=True)  # fmt: skip
+        dk, dv = gluon_bwd_kv(q, k, v, d_out, lse, delta, bias, t_offsets, t_counts, t_tiles, t_entries,
+                              chunk_size=chunk_size, bm=bm, gp=gp, n_tiles=n_tiles)  # fmt: skip
+        return dq, dk, dv
     # DashAttention's lists (chunk_lists) are packed; selection lists are, except for one token
     t_offsets, t_counts, t_tiles, t_words = transpose_lists(offsets, tile_count, ids, n_chunks,
                                                             None if prior else token_masks,

@@ -286,9 +286,10 @@ def kv_descriptors(k, v, chunk_size: int):
     return descs[0], descs[1], gl_dtype
 
 
-def compile_kernel_for_sm90(fn, consts: dict, D: int, chunk_size: int, bias_type: str = "*i32", **options):
+def compile_kernel_for_sm90(fn, consts: dict, D: int, chunk_size: int, bias_type: str = "*i32", types=None,
+                            **options):  # fmt: skip
     """A Gluon attention kernel compiled ahead of time for an H100 (no GPU needed), bf16, with
-    the pointers and strides a launch would find 16-divisible."""
+    the pointers and strides a launch would find 16-divisible; ``types``: other arguments'."""
     import triton
     from triton.backends.compiler import GPUTarget
     from triton.experimental.gluon._runtime import GluonASTSource
@@ -299,7 +300,7 @@ def compile_kernel_for_sm90(fn, consts: dict, D: int, chunk_size: int, bias_type
     desc = mangle_type(TensorDescriptor(rows, list(rows.shape), list(rows.stride()), [chunk_size, D], layout))
     types = {"Q": "*bf16", "k_desc": desc, "v_desc": desc, "OFFSETS": "*i64", "COUNTS": "*i32", "IDS": "*i32",
              "UOFF": "*i64", "UCNT": "*i32", "UIDS": "*i32", "BIAS": bias_type, "OUT": "*bf16", "LSE": "*fp32",
-             "sm_scale": "fp32"}  # fmt: skip
+             "sm_scale": "fp32"} | (types or {})  # fmt: skip
     sig = {n: "constexpr" if n in consts else types.get(n, "i32") for n in fn.arg_names}
     attrs = {(i,): [["tt.divisibility", 16]] for i, n in enumerate(fn.arg_names)
              if sig[n].startswith("*") or (n.startswith("stride") and sig[n] == "i32")}  # fmt: skip

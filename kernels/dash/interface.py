@@ -8,7 +8,7 @@ import weakref
 import torch
 
 from dashbench.kernels.dash.attend import attend, tma_ready
-from dashbench.kernels.dash.backward import dash_backward
+from dashbench.kernels.dash.backward import dash_backward, use_gluon_bwd_kv
 from dashbench.kernels.dash.common import io_bytes
 from dashbench.kernels.dash import prior
 from dashbench.kernels.dash.prior import listed_bias, stored_bias_bytes
@@ -228,9 +228,12 @@ class _DashAttention(torch.autograd.Function):
             out, lse = attend(q, k, v, summaries, tau, log_g, offsets, tile_count, ids, chunk_size=chunk_size,
                               scaling=scaling, sigma=sigma, estimate_diagonal=estimate_diagonal,
                               bm=bm, gp=gp, bias=bias, **attend_config(k, v, bias is not None))  # fmt: skip
+        # The Gluon dk/dv kernel reads the stored biases (held to the backward: within their
+        # budget of the forward's extra memory); otherwise they are freed here.
+        keep = bias if any(ctx.needs_input_grad[:4]) and use_gluon_bwd_kv(q, k, bias, bm, gp, chunk_size) else None
         del bias
         ctx.save_for_backward(q, k, v, head_cls, out, lse, summaries, tau, log_g, count, offsets,
-                              tile_count, ids)  # fmt: skip
+                              tile_count, ids, q.new_empty(0) if keep is None else keep)  # fmt: skip
         ctx.args = dict(chunk_size=chunk_size, scaling=scaling, sigma=sigma,
                         estimate_diagonal=estimate_diagonal, bm=bm, gp=gp,
                         tma=BACKWARD_TMA and tma_ready(k, v))  # fmt: skip
@@ -240,9 +243,9 @@ class _DashAttention(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, d_out, _d_count, _d_tile_count, _d_ran_gluon):
-        q, k, v, head_cls, out, lse, *routing = ctx.saved_tensors
-        dq, dk, dv, d_head = dash_backward(q.contiguous(), k, v, head_cls, out, lse, d_out,
-                                           *routing, **ctx.args)  # fmt: skip
+        q, k, v, head_cls, out, lse, *routing, bias = ctx.saved_tensors
+        dq, dk, dv, d_head = dash_backward(q.contiguous(), k, v, head_cls, out, lse, d_out, *routing, **ctx.args,
+                                           bias=bias if bias.numel() else None)  # fmt: skip
         return (dq.to(q.dtype), dk.to(k.dtype), dv.to(v.dtype), d_head.to(head_cls.dtype),
                 None, None, None, None)  # fmt: skip
 
