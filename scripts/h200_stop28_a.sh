@@ -1,5 +1,6 @@
 # Issue 3, stop 28, call a (the first on an H200: the lent machine changed). ~9 min (limits sum to 530 s).   Carry .whl.
 # DASHBENCH_GIT_COMMIT=<sha> bash scripts/h200_stop28_a.sh
+# (Ran at 8803d70: the transposed Triton dk/dv kernel and its variants were removed after it: slower.)
 # 1. The machine: name, memory, clocks, power limit.
 # 2. GPU tests of the dk/dv kernel in the transposed order (backward.BWD_KV_TRANSPOSED), bf16 too.
 # 3. The backward's kernels at 32k, 25% (Hkv 8 and 2): the default against the transposed

@@ -50,18 +50,16 @@ VARIANTS = {
     "deferred": dict(BWD_Q_DEFERRED_TERMS=True),
     "undeferred": dict(BWD_Q_DEFERRED_TERMS=False),
     "default": dict(),
-    # stop 28: the dk/dv kernel in the transposed order, with pointer loads or descriptors, with
-    # the routing dot on the tensor cores at every G
-    "kvt": dict(BWD_KV_TRANSPOSED=True),
-    "kvt+tma": dict(BWD_KV_TRANSPOSED=True, BWD_KV_TMA=True),
-    "kvt+kvmma": dict(BWD_KV_TRANSPOSED=True, BWD_KV_ROUTE_MMA=True),
-    "kvt+tma+kvmma": dict(BWD_KV_TRANSPOSED=True, BWD_KV_TMA=True, BWD_KV_ROUTE_MMA=True),
-    "kvtma": dict(BWD_KV_TMA=True),
-    # stop 28: dk/dv by the Gluon kernel (producer warp, transposed order, the stored biases)
+    # Stop 28, removed (results/reference/h200-dash/stop28/8803d70_a/): the Triton dk/dv kernel in
+    # the transposed order (S^T = K Q^T), 32k, 25%: 22.2 -> 26.9 ms (Hkv 8), 14.8 -> 17.9 (Hkv 2);
+    # with descriptors or the routing dot on the tensor cores no better.
+    # stop 28 (now the default): dk/dv by the Gluon kernel (producer warp, transposed order, the
+    # stored biases), 22.29 -> 8.25 ms (Hkv 8), 14.87 -> 6.29 (Hkv 2) (stop28/bf8f375_c/)
     "gluonkv": dict(BWD_GLUON_KV=True),
+    "tritonkv": dict(BWD_GLUON_KV=False),
 }
 SETTINGS = ("SUMMARY_IN_KV", "BWD_Q_ONE_PASS", "BWD_Q_ROUTE_MMA_LAYOUT", "BWD_KV_ROUTE_MMA", "BWD_Q_WARPS",
-            "BWD_KV_WARPS", "BWD_RELAXED_ATOMICS", "BWD_Q_DEFERRED_TERMS", "BWD_KV_TRANSPOSED", "BWD_KV_TMA", "BWD_GLUON_KV")
+            "BWD_KV_WARPS", "BWD_RELAXED_ATOMICS", "BWD_Q_DEFERRED_TERMS", "BWD_GLUON_KV")
 
 
 def profile_shape(B, hq, hkv, d, n, C=64) -> list[dict]:

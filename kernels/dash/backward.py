@@ -265,52 +265,6 @@ def _kv_tile(t, is_diag, word_at, dk, dv, d_sum, k, v, summary, Q, DO, LSE, DELT
 
 
 @triton.jit
-def _kv_tile_t(t, is_diag, word_at, dk, dv, k, v, summary, Q, DO, LSE, DELTA, TAU, LOGG, T_WORDS, q_desc,
-               do_desc, b, h, rows, g, head, kpos, kvalid, dims, token_bit, N, stride_qb, stride_qh,
-               stride_qn, xscale, sm_scale, inv_sigma, HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr,
-               BM: tl.constexpr, R: tl.constexpr, D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr,
-               TMA: tl.constexpr, PRIOR: tl.constexpr, ROUTE_MMA: tl.constexpr):  # fmt: skip
-    """``_kv_tile`` in the transposed order (FlashAttention's dk/dv loop): ``S^T = K Q^T`` and
-    ``dP^T = V dO^T`` are ``[C, R]``, so ``P^T`` and ``dS^T`` leave the accumulator as the next
-    products' register operands (no transpose through shared memory) and q, dO are only ever
-    shared-memory operands. With TMA they are used as loaded: rows past N arrive as zeros and
-    padded heads' (g >= G) columns of P^T and dS^T are zero, so no masking copy is needed.
-    dk is accumulated unscaled (the caller multiplies by sm_scale once)."""
-    pos = t.to(tl.int64) * BM + rows % BM
-    valid = (pos < N) & (g < G)
-    if TMA:
-        q = tl.reshape(q_desc.load([(h * G).to(tl.int32), t * BM, 0]), (R, D))
-        do = tl.reshape(do_desc.load([(h * G).to(tl.int32), t * BM, 0]), (R, D))
-    else:
-        row_off = b * stride_qb + head[:, None] * stride_qh + pos[:, None] * stride_qn + dims[None, :]
-        q = tl.load(Q + row_off, mask=valid[:, None], other=0.0)
-        do = tl.load(DO + row_off, mask=valid[:, None], other=0.0)
-    per_row = (b * HKV * G + head) * N + pos
-    lse = tl.load(LSE + per_row, mask=valid, other=0.0)
-    delta = tl.load(DELTA + per_row, mask=valid, other=0.0)
-    s = tl.dot(k, tl.trans(q)) * sm_scale
-    if is_diag:
-        s = tl.where((kpos[:, None] <= pos[None, :]) & kvalid[:, None] & valid[None, :], s, float("-inf"))
-    else:
-        if PRIOR:
-            tau = tl.load(TAU + per_row, mask=valid, other=float("inf"))
-            log_g = tl.load(LOGG + (b * HKV + h) * N + pos, mask=valid, other=0.0)
-            if ROUTE_MMA:
-                _, p_bar = _routing_from_scores(_summary_dot(q, summary) * xscale, tau, valid, G, GP, BM, R)
-            else:
-                _, p_bar = _routing(q.to(tl.float32), summary, tau, valid, xscale, G, GP, BM, R)
-            bias, _ = _bias(p_bar, log_g, inv_sigma, ESTIMATE_DIAGONAL)
-        else:
-            bias = _token_mask_bias(T_WORDS + word_at, token_bit)
-        s = tl.where(valid[None, :], s + bias[None, :], float("-inf"))
-    p = tl.exp(s - lse[None, :])
-    ds = p * (tl.dot(v, tl.trans(do)) - delta[None, :])
-    dv += tl.dot(p.to(do.dtype), do)
-    dk += tl.dot(ds.to(q.dtype), q)
-    return dk, dv
-
-
-@triton.jit
 def _bwd_kv_kernel(
     Q, K, V, S, TAU, LOGG, DO, LSE, DELTA, DK, DV, T_OFFSETS, T_COUNTS, T_TILES, T_WORDS, KROW, BMEAN, DSUM,
     stride_qb, stride_qh, stride_qn,
@@ -318,9 +272,8 @@ def _bwd_kv_kernel(
     N, n_tiles, n_chunks, xscale, sm_scale, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, TMA: tl.constexpr, PRIOR: tl.constexpr,
-    SUMMARY_IN_KV: tl.constexpr, ROUTE_MMA: tl.constexpr = False, TRANSPOSED: tl.constexpr = False,
+    SUMMARY_IN_KV: tl.constexpr, ROUTE_MMA: tl.constexpr = False,
 ):  # fmt: skip
-    # TRANSPOSED (not with SUMMARY_IN_KV): the tiles in _kv_tile_t's order.
     R: tl.constexpr = GP * BM
     c = tl.program_id(0)
     bh = tl.program_id(1)
@@ -369,20 +322,11 @@ def _bwd_kv_kernel(
             t = first_diag + i
         else:
             t = tl.load(T_TILES + start + i - n_diag)
-        if TRANSPOSED:
-            dk, dv = _kv_tile_t(
-                t, i < n_diag, start + i - n_diag, dk, dv, k, v, summary, Q, DO, LSE, DELTA, TAU, LOGG, T_WORDS,
-                q_desc, do_desc, b, h, rows, g, head, kpos, kvalid, dims, token_bit, N, stride_qb, stride_qh,
-                stride_qn, xscale, sm_scale, inv_sigma, HKV, G, GP, BM, R, D, ESTIMATE_DIAGONAL, TMA, PRIOR,
-                ROUTE_MMA)  # fmt: skip
-        else:
-            dk, dv, d_sum = _kv_tile(
-                t, i < n_diag, start + i - n_diag, dk, dv, d_sum, k, v, summary, Q, DO, LSE, DELTA, TAU, LOGG,
-                BMEAN, KROW, T_WORDS, q_desc, do_desc, b, h, rows, g, head, kpos, kvalid, dims, token_bit, w_row,
-                N, stride_qb, stride_qh, stride_qn, xscale, sm_scale, inv_sigma, zscale, HKV, G, GP, BM, R, D,
-                ESTIMATE_DIAGONAL, TMA, PRIOR, SUMMARY_IN_KV, ROUTE_MMA)  # fmt: skip
-    if TRANSPOSED:
-        dk *= sm_scale
+        dk, dv, d_sum = _kv_tile(
+            t, i < n_diag, start + i - n_diag, dk, dv, d_sum, k, v, summary, Q, DO, LSE, DELTA, TAU, LOGG,
+            BMEAN, KROW, T_WORDS, q_desc, do_desc, b, h, rows, g, head, kpos, kvalid, dims, token_bit, w_row,
+            N, stride_qb, stride_qh, stride_qn, xscale, sm_scale, inv_sigma, zscale, HKV, G, GP, BM, R, D,
+            ESTIMATE_DIAGONAL, TMA, PRIOR, SUMMARY_IN_KV, ROUTE_MMA)  # fmt: skip
     tl.store(DK + kv_off, dk, mask=kvalid[:, None])
     tl.store(DV + kv_off, dv, mask=kvalid[:, None])
     if PRIOR and SUMMARY_IN_KV:
@@ -496,18 +440,14 @@ BWD_RELAXED_ATOMICS = True
 # DEFERRED_MAX_FRACTION of the bytes of q, k, v and out (128k at Hkv 8, 25%: ~38%) it runs undeferred.
 BWD_Q_DEFERRED_TERMS = True
 DEFERRED_MAX_FRACTION = 0.25
-# The dk/dv kernel in FlashAttention's transposed order (_kv_tile_t: S^T = K Q^T, so P^T and dS^T
-# feed the dv and dk products from registers, and q, dO stay in shared memory as TMA left them).
-# sm_90, Triton 3.6, 8 warps: spill stack 56 -> 0 B a thread (G = 16), shared memory 169 -> 128 KB;
-# the dv/dk products stay in flight across the loop's back edge. Not with SUMMARY_IN_KV.
-BWD_KV_TRANSPOSED = False
-# The dk/dv kernel's q and dO through tensor descriptors even where the caller asks for pointer
-# loads (interface.BACKWARD_TMA, which the dq kernel follows): None follows the caller.
-BWD_KV_TMA = None
 # dk/dv by the Gluon kernel (gluon_bwd_kv.py: a producer warp bringing each tile's q, dO and rows
 # by TMA, one consumer warpgroup in the transposed order, the forward's stored biases instead of
-# the routing recomputed) where ``use_gluon_bwd_kv`` holds. Off until timed.
-BWD_GLUON_KV = False
+# the routing recomputed) where ``use_gluon_bwd_kv`` holds. H200, 32k, 25%, same process
+# (results/reference/h200-dash/stop28/bf8f375_c/): dk/dv 22.29 -> 8.25 ms (Hkv 8), 14.87 -> 6.29
+# (Hkv 2); the training step 51.2 -> 37.4 ms and 33.7 -> 25.1 ms. The Triton kernel in the same
+# transposed order (S^T = K Q^T; stop 28, commit 8803d70, removed) was slower than the default:
+# 22.2 -> 26.9 ms and 14.8 -> 17.9 (stop28/8803d70_a/).
+BWD_GLUON_KV = True
 
 
 def use_gluon_bwd_kv(q, k, bias, bm: int, gp: int, chunk_size: int) -> bool:
@@ -609,14 +549,13 @@ def _attention_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, toke
                                                             packed=prior or N > 1)  # fmt: skip
     dk = torch.empty(B, Hkv, N, D, device=q.device, dtype=torch.float32)
     dv = torch.empty_like(dk)
-    kv_tma = (tma if BWD_KV_TMA is None else BWD_KV_TMA) and tma_ready(k, v) and tma_ready(q, d_out)
     _bwd_kv_kernel[(n_chunks, B * Hkv)](
         q, k, v, summaries, tau, log_g, d_out, lse, delta, dk, dv,
         t_offsets, t_counts, t_tiles,
         t_tiles if prior else t_words, k_row, beta_mean, d_sum,
         q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
-        N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, TMA=kv_tma,
-        SUMMARY_IN_KV=in_kv, TRANSPOSED=BWD_KV_TRANSPOSED and not in_kv,
+        N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, TMA=tma and tma_ready(q, d_out),
+        SUMMARY_IN_KV=in_kv,
         ROUTE_MMA=prior and (not in_kv and G > 8 if BWD_KV_ROUTE_MMA == "auto" else bool(BWD_KV_ROUTE_MMA))
         and q.dtype != torch.float16,
         num_warps=BWD_KV_WARPS,

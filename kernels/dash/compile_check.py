@@ -145,18 +145,14 @@ def cases(shapes=SHAPES):
                                 ATOMIC_SEM="relaxed" if backward.BWD_RELAXED_ATOMICS else "acq_rel",
                                 DEFERRED=deferred),
                            (), backward.BWD_Q_WARPS)
-                # (summary gradient in dk/dv, routing dot on tensor cores, transposed order)
-                kv_variants = ((False, False, False), (False, True, False), (True, False, False),
-                               (False, False, True), (False, True, True)) if prior else \
-                    ((False, False, False), (False, False, True))  # fmt: skip
-                for in_kv, route_mma, transposed in kv_variants:
+                kv_variants = ((False, False), (False, True), (True, False)) if prior else ((False, False),)
+                for in_kv, route_mma in kv_variants:
                     if in_kv and G > 8:
                         continue
-                    yield (f"bwd_kv G={G} est={est} prior={prior} tma={tma} in_kv={in_kv} route_mma={route_mma} "
-                           f"transposed={transposed}",
+                    yield (f"bwd_kv G={G} est={est} prior={prior} tma={tma} in_kv={in_kv} route_mma={route_mma}",
                            backward._bwd_kv_kernel, pointer_types(backward._bwd_kv_kernel, "bf16", over),
                            dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior,
-                                SUMMARY_IN_KV=in_kv, ROUTE_MMA=route_mma, TRANSPOSED=transposed),
+                                SUMMARY_IN_KV=in_kv, ROUTE_MMA=route_mma),
                            (), backward.BWD_KV_WARPS)
         yield (f"infllmv2 block scores fp32 G={G}", stage1._block_scores_kernel,
                pointer_types(stage1._block_scores_kernel, "fp32", {"sm_scale": "fp32"}),

@@ -47,7 +47,8 @@ BACKWARD_TMA = False
 # 56.71 -> 49.22 + 2.13 ms for the biases (Hkv=2), 95.36 -> 82.55 + 3.81 (Hkv=8); 32k 3.78 ->
 # 3.30 + 0.27 (Hkv=2). They grow as N^2 / C (fp16 for bf16 inputs: at 128k, 25%, 3.3% of the
 # bytes of q, k, v and out at Hkv=2, 19% at Hkv=8), so they are stored only within
-# STORED_BIAS_MAX_FRACTION of those bytes (freed after the attention): the spec's 25% budget
+# STORED_BIAS_MAX_FRACTION of those bytes (freed after the attention, or with gradients held for
+# the Gluon dk/dv kernel, backward.use_gluon_bwd_kv): the spec's 25% budget
 # for a 128k prefill's extra memory less the ~6% the rest of the forward holds (lists, masks,
 # thresholds, lse). Past it the attention recomputes them and memory stays linear in N.
 ATTEND_STORED_BIAS = True

@@ -39,20 +39,6 @@ def test_lists_hold_the_union_and_the_token_bits():
                                                 (8, 1, 200, 64, 32), (4, 2, 1, 64, 32)])  # fmt: skip
 def test_forward_and_gradients_match_pytorch(hq, hkv, n, d, bs):
     """Forward and gradients against PyTorch in float64."""
-    _check_forward_and_gradients(hq, hkv, n, d, bs)
-
-
-@pytest.mark.parametrize("hq, hkv, n, d, bs", [(6, 2, 97, 64, 32), (2, 2, 130, 128, 64)])
-def test_transposed_kv_kernel_matches_pytorch(monkeypatch, hq, hkv, n, d, bs):
-    """The dk/dv kernel in the transposed order (``backward.BWD_KV_TRANSPOSED``) without the
-    prior (the tokens' selection bits as the mask), against PyTorch in float64."""
-    from dashbench.kernels.dash import backward
-
-    monkeypatch.setattr(backward, "BWD_KV_TRANSPOSED", True)
-    _check_forward_and_gradients(hq, hkv, n, d, bs)
-
-
-def _check_forward_and_gradients(hq, hkv, n, d, bs):
     g = torch.Generator().manual_seed(n)
     q, k, v = (torch.randn(2, h, n, d, generator=g).to(DEVICE) for h in (hq, hkv, hkv))
     blocks = _random_selection(2, hkv, n, bs, 3, seed=n)
