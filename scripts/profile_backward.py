@@ -57,9 +57,12 @@ VARIANTS = {
     # stored biases), 22.29 -> 8.25 ms (Hkv 8), 14.87 -> 6.29 (Hkv 2) (stop28/bf8f375_c/)
     "gluonkv": dict(BWD_GLUON_KV=True),
     "tritonkv": dict(BWD_GLUON_KV=False),
+    # stop 28: dq by the Gluon kernel (2 or 3 ring slots)
+    "gluonq": dict(BWD_GLUON_Q=True),
+    "gluonq3": dict(BWD_GLUON_Q=True, BWD_GLUON_Q_STAGES=3),
 }
 SETTINGS = ("SUMMARY_IN_KV", "BWD_Q_ONE_PASS", "BWD_Q_ROUTE_MMA_LAYOUT", "BWD_KV_ROUTE_MMA", "BWD_Q_WARPS",
-            "BWD_KV_WARPS", "BWD_RELAXED_ATOMICS", "BWD_Q_DEFERRED_TERMS", "BWD_GLUON_KV")
+            "BWD_KV_WARPS", "BWD_RELAXED_ATOMICS", "BWD_Q_DEFERRED_TERMS", "BWD_GLUON_KV", "BWD_GLUON_Q", "BWD_GLUON_Q_STAGES")
 
 
 def profile_shape(B, hq, hkv, d, n, C=64) -> list[dict]:

@@ -448,13 +448,20 @@ DEFERRED_MAX_FRACTION = 0.25
 # transposed order (S^T = K Q^T; stop 28, commit 8803d70, removed) was slower than the default:
 # 22.2 -> 26.9 ms and 14.8 -> 17.9 (stop28/8803d70_a/).
 BWD_GLUON_KV = True
+# dq (with the prior's chain and the summaries' gradient) by the Gluon kernel (gluon_bwd_q.py: a
+# producer warp streaming K, V and the summaries' bf16 pieces, the routing, the JVP's rank-1
+# update and the summary gradient as small tensor-core products) where the deferred path runs and
+# ``_gluon_backward_fits``. Off until timed; BWD_GLUON_Q_STAGES: its ring's slots (2: two CTAs
+# an SM in 109 KB each; 3: one, 146 KB).
+BWD_GLUON_Q = False
+BWD_GLUON_Q_STAGES = 2
 
 
-def use_gluon_bwd_kv(q, k, bias, bm: int, gp: int, chunk_size: int) -> bool:
-    """Whether dk/dv run as the Gluon kernel (``BWD_GLUON_KV``): the forward's stored biases, bf16
-    or fp16 inputs on an sm_90 GPU, 64-row tiles, 64-key chunks, TMA rows that fit int32, the
-    summaries' gradient by the dq kernel's atomics, and a Triton with Gluon's Hopper ops."""
-    if not (BWD_GLUON_KV and bias is not None and q.is_cuda and q.dtype in (torch.bfloat16, torch.float16)):
+def _gluon_backward_fits(q, k, bm: int, gp: int, chunk_size: int) -> bool:
+    """What both Gluon backward kernels run: bf16 or fp16 inputs on an sm_90 GPU, 64-row tiles,
+    64-key chunks, TMA rows that fit int32, the summaries' gradient by the dq kernel's atomics,
+    and a Triton with Gluon's Hopper ops."""
+    if not (q.is_cuda and q.dtype in (torch.bfloat16, torch.float16)):
         return False
     if SUMMARY_IN_KV is True or (SUMMARY_IN_KV == "auto" and q.shape[1] // k.shape[1] <= 8):
         return False
@@ -467,6 +474,12 @@ def use_gluon_bwd_kv(q, k, bias, bm: int, gp: int, chunk_size: int) -> bool:
     except ImportError:
         return False
     return True
+
+
+def use_gluon_bwd_kv(q, k, bias, bm: int, gp: int, chunk_size: int) -> bool:
+    """Whether dk/dv run as the Gluon kernel (``BWD_GLUON_KV``): with the forward's stored biases,
+    where ``_gluon_backward_fits``."""
+    return BWD_GLUON_KV and bias is not None and _gluon_backward_fits(q, k, bm, gp, chunk_size)
 
 
 def dash_backward(q, k, v, head_cls, out, lse, d_out, summaries, tau, log_g, count, offsets,
@@ -518,22 +531,29 @@ def _attention_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, toke
     beta_mean = torch.empty(B, Hkv, N, device=q.device, dtype=torch.float32) if in_kv else q.new_zeros(1)
     d_out = d_out.contiguous()
     delta = (d_out.float() * out.float()).sum(-1)
-    dq = torch.empty(B, Hq, N, D, device=q.device, dtype=torch.float32)
     xscale = 0.5 * scaling / math.sqrt(D)
     sm_scale = 1.0 / math.sqrt(D)
     n_tiles = tile_count.shape[2]
     common = dict(HKV=Hkv, G=G, GP=gp, BM=bm, C=chunk_size, D=D, ESTIMATE_DIAGONAL=estimate_diagonal,
                   PRIOR=prior)  # fmt: skip
     tma = tma and tma_ready(k, v)
-    _bwd_q_kernel[(n_tiles, B * Hkv)](
-        q, k, v, summaries, tau, log_g, count, offsets, tile_count, ids, words, d_out, lse, delta, dq, d_sum,
-        k_row, beta_mean,
-        q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
-        N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, TMA=tma, SUMMARY_IN_KV=in_kv,
-        ONE_PASS=in_kv and BWD_Q_ONE_PASS, ROUTE_MMA_LAYOUT=BWD_Q_ROUTE_MMA_LAYOUT,
-        ATOMIC_SEM="relaxed" if BWD_RELAXED_ATOMICS else "acq_rel", DPT=dpt, DEFERRED=deferred,
-        num_warps=BWD_Q_WARPS,
-    )  # fmt: skip
+    if deferred and BWD_GLUON_Q and _gluon_backward_fits(q, k, bm, gp, chunk_size):
+        from dashbench.kernels.dash.gluon_bwd_q import gluon_bwd_q
+
+        dq = gluon_bwd_q(q, k, v, d_out, lse, delta, summaries, tau, log_g, count, offsets, tile_count, ids, d_sum,
+                         dpt, chunk_size=chunk_size, scaling=scaling, sigma=sigma,
+                         estimate_diagonal=estimate_diagonal, bm=bm, gp=gp, stages=BWD_GLUON_Q_STAGES)  # fmt: skip
+    else:
+        dq = torch.empty(B, Hq, N, D, device=q.device, dtype=torch.float32)
+        _bwd_q_kernel[(n_tiles, B * Hkv)](
+            q, k, v, summaries, tau, log_g, count, offsets, tile_count, ids, words, d_out, lse, delta, dq, d_sum,
+            k_row, beta_mean,
+            q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
+            N, n_tiles, n_chunks, xscale, sm_scale, 1.0 / sigma, **common, TMA=tma, SUMMARY_IN_KV=in_kv,
+            ONE_PASS=in_kv and BWD_Q_ONE_PASS, ROUTE_MMA_LAYOUT=BWD_Q_ROUTE_MMA_LAYOUT,
+            ATOMIC_SEM="relaxed" if BWD_RELAXED_ATOMICS else "acq_rel", DPT=dpt, DEFERRED=deferred,
+            num_warps=BWD_Q_WARPS,
+        )  # fmt: skip
     if bias is not None:  # each transposed entry's place in the lists: its row of bias
         from dashbench.kernels.dash.gluon_bwd_kv import gluon_bwd_kv
 

@@ -1,0 +1,78 @@
+"""The Gluon dq kernel (kernels/dash/gluon_bwd_q.py): its sm_90 build, and on the GPU
+``dash_attention``'s gradients with it against the Triton dq kernel and the float64 reference."""
+
+import pytest
+import torch
+from _common import rel, sm90_listing
+
+from dashbench.kernels import dash_attention
+from dashbench.kernels.reference import dash_attention_reference
+
+needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="Gluon kernels run only on a GPU")
+
+
+def _grads(q, k, v, w, do, **kw):
+    args = [t.clone().requires_grad_() for t in (q, k, v, w)]
+    out = dash_attention(*args, **kw)
+    out.backward(do)
+    return [out.float()] + [t.grad.float() for t in args]
+
+
+def _case(B, hq, hkv, n, d, dtype, seed):
+    g = torch.Generator(device="cuda").manual_seed(seed)
+    q, k, v = (torch.randn(B, h, n, d, generator=g, device="cuda").to(dtype) for h in (hq, hkv, hkv))
+    w = (0.3 * torch.randn(hkv, d, generator=g, device="cuda")).to(dtype)
+    return q, k, v, w, torch.randn(q.shape, generator=g, device="cuda").to(dtype)
+
+
+SHAPES = [(1, 8, 2, 1000, 128, True, 1.0), (1, 32, 2, 777, 128, True, 1.0), (2, 6, 2, 700, 128, True, 0.5),
+          (1, 4, 4, 513, 64, False, 1.0), (2, 16, 1, 300, 64, True, 2.0)]
+
+
+@needs_gpu
+@pytest.mark.parametrize("dtype, B, hq, hkv, n, d, est, sigma",
+                         [(torch.bfloat16, *s) for s in SHAPES] + [(torch.float16, *s) for s in SHAPES[1:3]])
+def test_gluon_dq_equals_the_triton_kernel(monkeypatch, dtype, B, hq, hkv, n, d, est, sigma):
+    """The same gradients with the Gluon dq kernel as with the Triton one: odd lengths, 4, 16, 3
+    (padded) and 1 heads a KV head, two sequences, with and without the prior's centring, sharp
+    and flat priors, both half dtypes. head_cls's gradient comes through the summaries' (the dq
+    kernels' atomics). Both round dS to q's dtype; the Gluon kernel takes w (the entmax JVP's
+    weights) to 16 bits and the routing product in three pieces of the summary: agreement to that
+    rounding."""
+    from dashbench.kernels.dash import backward
+
+    q, k, v, w, do = _case(B, hq, hkv, n, d, dtype, seed=n)
+    kw = dict(chunk_size=64, scaling=4.0, estimate_diagonal=est, sigma=sigma)
+    results = []
+    for on in (False, True):
+        monkeypatch.setattr(backward, "BWD_GLUON_Q", on)
+        results.append(_grads(q, k, v, w, do, **kw))
+    for name, a, b in zip(("out", "dq", "dk", "dv", "dhead_cls"), *results):
+        assert rel(b, a) < 1e-2, (name, rel(b, a))
+    assert rel(results[1][1], results[0][1]) > 0  # the Gluon kernel ran (its rounding differs)
+
+
+@needs_gpu
+@pytest.mark.parametrize("stages", [2, 3])
+def test_gluon_dq_matches_the_reference_in_float64(monkeypatch, stages):
+    """Against autograd through the float64 reference (bf16 inputs: 3e-2, as the half-precision
+    gradient test), at both ring sizes."""
+    from dashbench.kernels.dash import backward
+
+    monkeypatch.setattr(backward, "BWD_GLUON_Q", True)
+    monkeypatch.setattr(backward, "BWD_GLUON_Q_STAGES", stages)
+    q, k, v, w, do = _case(1, 8, 2, 900, 128, torch.bfloat16, seed=3)
+    got = _grads(q, k, v, w, do, chunk_size=64, scaling=4.0)
+    ref_args = [t.double().clone().requires_grad_() for t in (q, k, v, w)]
+    dash_attention_reference(*ref_args, chunk_size=64, scaling=4.0, compute_dtype=torch.float64).backward(do.double())
+    for name, a, want in zip(("dq", "dk", "dv", "dhead_cls"), got[1:], ref_args):
+        assert rel(a, want.grad) < 3e-2, (name, rel(a, want.grad))
+
+
+def test_gluon_dq_compiles_for_sm90_without_spills():
+    """Every build compiles with nothing spilled; at 2 stages two CTAs' shared memory fits an SM."""
+    lines = sm90_listing("dashbench.kernels.dash.gluon_bwd_q", 5)
+    assert all("stack 0 B" in line for line in lines), lines
+    for line in lines:
+        if "stages=2" in line:
+            assert int(line.split("shared ")[1].split(" B")[0]) < 113 * 1024 + 1024, line
