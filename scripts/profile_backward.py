@@ -57,9 +57,11 @@ VARIANTS = {
     # stored biases), 22.29 -> 8.25 ms (Hkv 8), 14.87 -> 6.29 (Hkv 2) (stop28/bf8f375_c/)
     "gluonkv": dict(BWD_GLUON_KV=True),
     "tritonkv": dict(BWD_GLUON_KV=False),
-    # stop 28: dq by the Gluon kernel (2 or 3 ring slots)
+    # stop 28 (2 slots now the default): dq by the Gluon kernel (2 or 3 ring slots), 32k, 25%:
+    # 19.24 -> 10.52 / 15.01 ms (Hkv 8), 11.57 -> 5.94 / 8.70 (Hkv 2) (stop28/469a8a7_d/)
     "gluonq": dict(BWD_GLUON_Q=True),
     "gluonq3": dict(BWD_GLUON_Q=True, BWD_GLUON_Q_STAGES=3),
+    "tritonq": dict(BWD_GLUON_Q=False),
 }
 SETTINGS = ("SUMMARY_IN_KV", "BWD_Q_ONE_PASS", "BWD_Q_ROUTE_MMA_LAYOUT", "BWD_KV_ROUTE_MMA", "BWD_Q_WARPS",
             "BWD_KV_WARPS", "BWD_RELAXED_ATOMICS", "BWD_Q_DEFERRED_TERMS", "BWD_GLUON_KV", "BWD_GLUON_Q", "BWD_GLUON_Q_STAGES")
@@ -103,12 +105,13 @@ def main():
     ap.add_argument("--out", type=Path)
     ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated names of VARIANTS")
     ap.add_argument("--shapes", type=int, default=len(SHAPES), help="the first this many of SHAPES")
+    ap.add_argument("--skip", type=int, default=0, help="leave out this many of SHAPES first")
     args = ap.parse_args()
     for name in list(VARIANTS):
         if name not in args.variants.split(","):
             del VARIANTS[name]
     rows = []
-    for shape in SHAPES[: args.shapes]:
+    for shape in SHAPES[args.skip : args.shapes]:
         rows += profile_shape(*shape)
         torch.cuda.empty_cache()
     if args.out:

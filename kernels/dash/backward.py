@@ -333,6 +333,29 @@ def _bwd_kv_kernel(
         tl.store(DSUM + (b * HKV + h) * n_chunks * D + c * D + dims, tl.sum(tl.where(w_row, d_sum, 0.0), axis=0))
 
 
+@triton.jit
+def _row_dot_kernel(A, B, OUT, n_rows, D: tl.constexpr, ROWS: tl.constexpr):
+    rows = tl.program_id(0) * ROWS + tl.arange(0, ROWS)
+    mask = rows < n_rows
+    offs = rows.to(tl.int64)[:, None] * D + tl.arange(0, D)[None, :]
+    a = tl.load(A + offs, mask=mask[:, None], other=0.0).to(tl.float32)
+    b = tl.load(B + offs, mask=mask[:, None], other=0.0).to(tl.float32)
+    tl.store(OUT + rows, tl.sum(a * b, axis=1), mask=mask)
+
+
+def row_dots(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``(a.float() * b.float()).sum(-1)`` for contiguous ``[..., D]`` tensors in one pass (the
+    backward's ``delta``): PyTorch's form converts both to fp32 copies first (at 32k, 32 heads,
+    ~1.2 ms of a 29 ms training step on the H200)."""
+    a, b = a.contiguous(), b.contiguous()
+    D = a.shape[-1]
+    out = torch.empty(a.shape[:-1], device=a.device, dtype=torch.float32)
+    n_rows = out.numel()
+    rows = 64 if D <= 128 else 32
+    _row_dot_kernel[(triton.cdiv(n_rows, rows),)](a, b, out, n_rows, D=D, ROWS=rows)
+    return out
+
+
 def transpose_lists(offsets, counts, ids, n_chunks: int, words=None, *, packed: bool = False):
     """Tile -> chunks lists into chunk -> tiles lists: ``(offsets [B*Hkv, n_chunks], counts,
     tiles, words)``, tiles ascending within each chunk; ``words`` (per list entry, e.g. the
@@ -451,9 +474,11 @@ BWD_GLUON_KV = True
 # dq (with the prior's chain and the summaries' gradient) by the Gluon kernel (gluon_bwd_q.py: a
 # producer warp streaming K, V and the summaries' bf16 pieces, the routing, the JVP's rank-1
 # update and the summary gradient as small tensor-core products) where the deferred path runs and
-# ``_gluon_backward_fits``. Off until timed; BWD_GLUON_Q_STAGES: its ring's slots (2: two CTAs
-# an SM in 109 KB each; 3: one, 146 KB).
-BWD_GLUON_Q = False
+# ``_gluon_backward_fits``. H200, 32k, 25%, same process (results/reference/h200-dash/stop28/
+# 469a8a7_d/): dq 19.24 -> 10.52 ms (Hkv 8), 11.57 -> 5.94 (Hkv 2); the training step 36.7 ->
+# 29.3 ms and 24.6 -> 19.7 (1.90x and 2.83x of cuDNN in their process). BWD_GLUON_Q_STAGES: its
+# ring's slots (2: two CTAs an SM in 109 KB each; 3, one CTA in 146 KB: 15.01 / 8.70 ms).
+BWD_GLUON_Q = True
 BWD_GLUON_Q_STAGES = 2
 
 
@@ -530,7 +555,7 @@ def _attention_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, toke
     k_row = torch.empty(B, Hq, N, device=q.device, dtype=torch.float32) if in_kv else q.new_zeros(1)
     beta_mean = torch.empty(B, Hkv, N, device=q.device, dtype=torch.float32) if in_kv else q.new_zeros(1)
     d_out = d_out.contiguous()
-    delta = (d_out.float() * out.float()).sum(-1)
+    delta = row_dots(d_out, out)
     xscale = 0.5 * scaling / math.sqrt(D)
     sm_scale = 1.0 / math.sqrt(D)
     n_tiles = tile_count.shape[2]

@@ -272,7 +272,7 @@ def _consumer(q_desc, do_desc, k_desc, v_desc, s_desc, OFFSETS, COUNTS, IDS, q_s
     opos = t.to(gl.int64) * BM + orows % BM
     ovalid = (opos < N) & (orows // BM < G)
     off = ((b * HKV * G + h * G + orows // BM) * N + opos)[:, None] * D + odims[None, :]
-    gl.store(DQ + off, dq, mask=ovalid[:, None])
+    gl.store(DQ + off, dq.to(DQ.dtype.element_ty), mask=ovalid[:, None])
 
 
 @gluon.jit
@@ -318,7 +318,7 @@ def _rows_tile_descriptor(rows: torch.Tensor):
 def gluon_bwd_q(q, k, v, d_out, lse, delta, summaries, tau, log_g, count, offsets, tile_count, ids, d_sum, dpt, *,
                 chunk_size: int, scaling: float, sigma: float, estimate_diagonal: bool, bm: int, gp: int,
                 stages: int = 3, maxnreg: int = 128, producer_regs: int = 24):  # fmt: skip
-    """dq (fp32 ``[B, Hq, N, D]``) of DashAttention with the prior, adding the summaries' gradient
+    """dq (``[B, Hq, N, D]`` in q's dtype) of DashAttention with the prior, adding the summaries' gradient
     into ``d_sum`` (fp32 ``[B, Hkv, n_chunks, D]``) and storing each listed entry's ``dp`` in
     ``dpt`` (``[n_pairs * bm]`` fp32), as ``backward._bwd_q_kernel``'s deferred path. q, k, v,
     d_out bf16 or fp16 and contiguous; lse (natural log), delta, tau fp32 ``[B, Hq, N]``."""
@@ -333,7 +333,7 @@ def gluon_bwd_q(q, k, v, d_out, lse, delta, summaries, tau, log_g, count, offset
     do_desc, _ = rows_descriptor(d_out, gp, bm)
     k_desc, v_desc, gl_dtype = kv_descriptors(k, v, chunk_size)
     s_desc = _rows_tile_descriptor(summary_rows(summaries, q.dtype))
-    dq = torch.empty(B, Hq, N, D, device=q.device, dtype=torch.float32)
+    dq = torch.empty_like(q)  # (the Triton kernel's fp32 dq is converted after it; this one rounds once)
     n_tiles = tile_count.shape[2]
     _gluon_bwd_q_kernel[(n_tiles, B * Hkv)](
         q_desc, do_desc, k_desc, v_desc, s_desc, offsets, tile_count, ids, lse, delta, tau, log_g, count, dq, d_sum,
@@ -361,7 +361,7 @@ def compile_for_sm90(G: int = 4, D: int = 128, stages: int = 3, estimate_diagona
                   PRODUCER_REGS=producer_regs, num_warps=4)  # fmt: skip
     types = {"q_desc": mangle_type(rows_desc), "do_desc": mangle_type(rows_desc), "s_desc": mangle_type(s_desc),
              "OFFSETS": "*i64", "COUNTS": "*i32", "IDS": "*i32", "LSE": "*fp32", "DELTA": "*fp32", "TAU": "*fp32",
-             "LOGG": "*fp32", "CNT": "*i32", "DQ": "*fp32", "DSUM": "*fp32", "DPT": "*fp32", "xscale": "fp32",
+             "LOGG": "*fp32", "CNT": "*i32", "DQ": "*bf16", "DSUM": "*fp32", "DPT": "*fp32", "xscale": "fp32",
              "inv_sigma": "fp32"}  # fmt: skip
     return compile_kernel_for_sm90(_gluon_bwd_q_kernel, consts, D, 64, types=types, maxnreg=maxnreg)
 
