@@ -44,6 +44,18 @@ _PUBLIC_REINTERPRET = gl.constexpr(hasattr(gl.shared_memory_descriptor, "reinter
 
 
 @gluon.jit
+def _load_rows(desc, head0, t, bar, buf, GP: gl.constexpr, BM: gl.constexpr, D: gl.constexpr):
+    """TMA load of tile ``t``'s ``[GP, BM, D]`` rows (``rows_descriptor``) into the ``[R, D]``
+    buffer ``buf``, written as the box it is (the same bytes: both layouts swizzle rows of D by
+    128 B)."""
+    if _PUBLIC_REINTERPRET:
+        box = buf.reinterpret(buf.dtype, [GP, BM, D], desc.layout)
+    else:
+        box = buf._reinterpret(buf.dtype, [GP, BM, D], desc.layout)
+    _tma_load(desc, [head0, (t * BM).to(gl.int32), 0], bar, box)
+
+
+@gluon.jit
 def _tile_of(T_TILES, start, j, n_diag, first_diag):
     """Entry ``j`` of the chunk's walk: its own chunk's tiles, then the tiles that listed it."""
     listed = gl.load(T_TILES + start + gl.maximum(j - n_diag, 0), mask=j >= n_diag, other=0)
@@ -89,14 +101,8 @@ def _producer(q_desc, do_desc, k_desc, v_desc, LSE, DELTA, BIAS, T_OFFSETS, T_CO
         row_bufs.index(4 * slot + 2).store(bias)
         bar = ready.index(slot)  # its arrive (release) orders the stores above before the consumer's reads
         mbarrier.expect(bar, q_desc.block_type.nbytes + do_desc.block_type.nbytes)
-        if _PUBLIC_REINTERPRET:
-            q_box = q_bufs.index(slot).reinterpret(q_bufs.dtype, [GP, BM, D], q_desc.layout)
-            do_box = do_bufs.index(slot).reinterpret(do_bufs.dtype, [GP, BM, D], do_desc.layout)
-        else:
-            q_box = q_bufs.index(slot)._reinterpret(q_bufs.dtype, [GP, BM, D], q_desc.layout)
-            do_box = do_bufs.index(slot)._reinterpret(do_bufs.dtype, [GP, BM, D], do_desc.layout)
-        _tma_load(q_desc, [head0, (t * BM).to(gl.int32), 0], bar, q_box)
-        _tma_load(do_desc, [head0, (t * BM).to(gl.int32), 0], bar, do_box)
+        _load_rows(q_desc, head0, t, bar, q_bufs.index(slot), GP, BM, D)
+        _load_rows(do_desc, head0, t, bar, do_bufs.index(slot), GP, BM, D)
 
 
 @gluon.jit
@@ -171,7 +177,6 @@ def _gluon_bwd_kv_kernel(
     c = gl.program_id(0)  # early chunks (the most listing tiles) first
     bh = gl.program_id(1)
     # [R, D] slots for the wgmmas; the producer's TMA writes each as the [GP, BM, D] box it loads
-    # (the same bytes: both layouts swizzle rows of D by 128 B)
     q_bufs = gl.allocate_shared_memory(q_desc.dtype, [STAGES, R, D], ROWS_LAYOUT)
     do_bufs = gl.allocate_shared_memory(do_desc.dtype, [STAGES, R, D], ROWS_LAYOUT)
     # per slot 4 rows of R: lse, delta, bias (and one unused: shapes are powers of 2)

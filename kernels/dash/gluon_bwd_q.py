@@ -39,7 +39,7 @@ from triton.experimental.gluon.language.nvidia.hopper import (
 from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
 from dashbench.kernels.dash.gluon_attend import LOG2E, _tma_load, compile_kernel_for_sm90, kv_descriptors
-from dashbench.kernels.dash.gluon_bwd_kv import _PUBLIC_REINTERPRET, rows_descriptor
+from dashbench.kernels.dash.gluon_bwd_kv import _load_rows, rows_descriptor
 
 PIECES = 16  # rows of a chunk's summary tile (the products' K or N: 16 at least)
 
@@ -84,14 +84,8 @@ def _producer(q_desc, do_desc, k_desc, v_desc, s_desc, OFFSETS, COUNTS, IDS, q_s
     h = (bh % HKV).to(gl.int64)
     head0 = (b * HKV * G + h * G).to(gl.int32)
     mbarrier.expect(q_bar, q_desc.block_type.nbytes + do_desc.block_type.nbytes)
-    if _PUBLIC_REINTERPRET:
-        q_box = q_smem.reinterpret(q_smem.dtype, [GP, BM, D], q_desc.layout)
-        do_box = do_smem.reinterpret(do_smem.dtype, [GP, BM, D], do_desc.layout)
-    else:
-        q_box = q_smem._reinterpret(q_smem.dtype, [GP, BM, D], q_desc.layout)
-        do_box = do_smem._reinterpret(do_smem.dtype, [GP, BM, D], do_desc.layout)
-    _tma_load(q_desc, [head0, (t * BM).to(gl.int32), 0], q_bar, q_box)
-    _tma_load(do_desc, [head0, (t * BM).to(gl.int32), 0], q_bar, do_box)
+    _load_rows(q_desc, head0, t, q_bar, q_smem, GP, BM, D)
+    _load_rows(do_desc, head0, t, q_bar, do_smem, GP, BM, D)
 
     own = (t * BM) // C
     tile = bh * n_tiles + t
