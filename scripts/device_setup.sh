@@ -1,4 +1,4 @@
-# Source this on the lent H100 (no network): installs the carried wheels (.whl/: fa3-fwd,
+# Source this on the lent GPU machine (H100 to stop 27, H200 since; no network): installs the carried wheels (.whl/: fa3-fwd,
 # entmax, tabulate) into /tmp/site and the project itself, editable, without dependencies.
 set -e
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
