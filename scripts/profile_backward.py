@@ -64,7 +64,8 @@ VARIANTS = {
     "tritonq": dict(BWD_GLUON_Q=False),
 }
 SETTINGS = ("SUMMARY_IN_KV", "BWD_Q_ONE_PASS", "BWD_Q_ROUTE_MMA_LAYOUT", "BWD_KV_ROUTE_MMA", "BWD_Q_WARPS",
-            "BWD_KV_WARPS", "BWD_RELAXED_ATOMICS", "BWD_Q_DEFERRED_TERMS", "BWD_GLUON_KV", "BWD_GLUON_Q", "BWD_GLUON_Q_STAGES")
+            "BWD_KV_WARPS", "BWD_RELAXED_ATOMICS", "BWD_Q_DEFERRED_TERMS", "BWD_GLUON_KV", "BWD_GLUON_Q",
+            "BWD_GLUON_Q_STAGES")
 
 
 def profile_shape(B, hq, hkv, d, n, C=64) -> list[dict]:

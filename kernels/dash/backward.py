@@ -13,6 +13,11 @@
 * ``_bwd_kv_kernel``, one program per (KV chunk, batch, KV head): dk and dv over the tiles whose
   own chunk it is and the tiles that list it (the lists transposed on the host).
 * Stage 1 (summaries from keys and ``head_cls``) is differentiated in PyTorch: O(N D) work.
+
+On sm_90 with bf16/fp16 inputs, 64-row tiles and 64-key chunks, the two kernels run as Gluon
+ones instead (``gluon_bwd_q.py``: the dq kernel's deferred path; ``gluon_bwd_kv.py``: dk/dv from
+the forward's stored biases); the Triton kernels here stay the path everywhere else and the
+reference the Gluon ones are tested against.
 """
 
 from __future__ import annotations
@@ -467,7 +472,7 @@ DEFERRED_MAX_FRACTION = 0.25
 # by TMA, one consumer warpgroup in the transposed order, the forward's stored biases instead of
 # the routing recomputed) where ``use_gluon_bwd_kv`` holds. H200, 32k, 25%, same process
 # (results/reference/h200-dash/stop28/bf8f375_c/): dk/dv 22.29 -> 8.25 ms (Hkv 8), 14.87 -> 6.29
-# (Hkv 2); the training step 51.2 -> 37.4 ms and 33.7 -> 25.1 ms. The Triton kernel in the same
+# (Hkv 2); the training step 51.2 -> 37.4 ms and 33.7 -> 25.1 ms (calls a, c). The Triton kernel in the same
 # transposed order (S^T = K Q^T; stop 28, commit 8803d70, removed) was slower than the default:
 # 22.2 -> 26.9 ms and 14.8 -> 17.9 (stop28/8803d70_a/).
 BWD_GLUON_KV = True

@@ -213,7 +213,8 @@ def rows_descriptor(x, gp: int, bm: int):
 
 
 def gluon_bwd_kv(q, k, v, d_out, lse, delta, bias, t_offsets, t_counts, t_tiles, t_entries, *, chunk_size: int,
-                 bm: int, gp: int, n_tiles: int, stages: int = 2, maxnreg: int = 128, producer_regs: int = 24):  # fmt: skip
+                 bm: int, gp: int, n_tiles: int, stages: int = 2, maxnreg: int = 128,
+                 producer_regs: int = 24):  # fmt: skip
     """dk, dv (fp32 ``[B, Hkv, N, D]``) of the attention with the prior's stored biases ``bias``
     (``[n_pairs, bm]``, base 2, list order; ``prior.listed_bias``), over the transposed lists
     (``backward.transpose_lists``: ``t_entries`` holds each entry's place in ``bias``). q, k, v,

@@ -350,9 +350,9 @@ def compile_for_sm90(G: int = 4, D: int = 128, stages: int = 3, estimate_diagona
     x = torch.zeros(2, 2 * G, 256, D, dtype=torch.bfloat16)  # only its type and layout matter
     rows_desc, rows_layout = rows_descriptor(x, gp, bm)
     s_desc = _rows_tile_descriptor(torch.zeros(64, D, dtype=torch.bfloat16))
+    w_layout = gl.NVMMASharedLayout.get_default_for([gp * bm, PIECES], gl.bfloat16)
     consts = dict(HKV=2, G=G, GP=gp, BM=bm, C=64, D=D, STAGES=stages, ESTIMATE_DIAGONAL=estimate_diagonal,
-                  ROWS_LAYOUT=rows_layout, W_LAYOUT=gl.NVMMASharedLayout.get_default_for([gp * bm, PIECES], gl.bfloat16),
-                  PRODUCER_REGS=producer_regs, num_warps=4)  # fmt: skip
+                  ROWS_LAYOUT=rows_layout, W_LAYOUT=w_layout, PRODUCER_REGS=producer_regs, num_warps=4)  # fmt: skip
     types = {"q_desc": mangle_type(rows_desc), "do_desc": mangle_type(rows_desc), "s_desc": mangle_type(s_desc),
              "OFFSETS": "*i64", "COUNTS": "*i32", "IDS": "*i32", "LSE": "*fp32", "DELTA": "*fp32", "TAU": "*fp32",
              "LOGG": "*fp32", "CNT": "*i32", "DQ": "*bf16", "DSUM": "*fp32", "DPT": "*fp32", "xscale": "fp32",

@@ -774,11 +774,9 @@ def test_routing_rows_in_the_mma_layout_change_nothing(monkeypatch, dtype, hq, h
 def test_kv_kernel_routing_dot_on_tensor_cores_changes_nothing(monkeypatch, dtype, hq, hkv, n, d):
     """The dk/dv kernel's routing dot as q times the summary's [D, 16] column operand (bf16
     pieces; fp32: ieee; fp16: the plain dot) gives the same gradients, with the summaries'
-    gradient in the dk/dv kernel (G <= 8) and by atomics (G = 16). (The Triton dk/dv kernel: on the
-    GPU half precision would otherwise take the Gluon one.)"""
+    gradient in the dk/dv kernel (G <= 8) and by atomics (G = 16)."""
     from dashbench.kernels.dash import backward
 
-    monkeypatch.setattr(backward, "BWD_GLUON_KV", False)
     q, k, v, w = _inputs(1, hq, hkv, n, d, dtype, seed=8)
     tol = FP32_TOL if dtype == torch.float32 else 1e-2  # half precision: gradients rounded
     _assert_switch_changes_nothing(monkeypatch, backward, "BWD_KV_ROUTE_MMA", q, k, v, w, tol=tol, seed=6)
