@@ -76,3 +76,19 @@ def test_gluon_dq_compiles_for_sm90_without_spills():
     for line in lines:
         if "stages=2" in line:
             assert int(line.split("shared ")[1].split(" B")[0]) < 113 * 1024 + 1024, line
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_summary_rows_hold_the_summary_in_three_pieces_twice(dtype):
+    """The Gluon dq kernel's summary tile: rows 0-2 sum to the fp32 summary within fp32 rounding
+    (bf16 pieces: 24 bits; fp16: 33, the third piece's underflow aside), rows 3-5 repeat them (the
+    rank-1 update's second operand), the rest are zero; one [16, D] tile a (batch, KV head, chunk)."""
+    from dashbench.kernels.dash.gluon_bwd_q import summary_rows
+
+    s = torch.randn(2, 3, 5, 64, generator=torch.Generator().manual_seed(1))
+    tiles = summary_rows(s, dtype).view(2, 3, 5, 16, 64)
+    assert tiles.dtype == dtype
+    total = tiles[:, :, :, :3].float().sum(3)
+    assert (total - s).abs().max() <= 2e-7 * s.abs().max()
+    assert torch.equal(tiles[:, :, :, 3:6], tiles[:, :, :, 0:3])
+    assert not tiles[:, :, :, 6:].any()
