@@ -18,6 +18,7 @@ Triton kernel's deferred path) and the support's sums; then the second pass form
 ``w = 2 xscale sqrt(p) (dp - k_row)`` per listed chunk: the rank-1 update and one relaxed
 ``[D]`` atomic add into the summaries' gradient. A token's sums over its G heads (the GQA mean
 ``p_bar`` and ``beta``) cross warps: register reshapes, whose layout conversions Gluon places.
+dq comes out in q's dtype (rounded once). Timings: ``backward.BWD_GLUON_Q``.
 
 Checked on the GPU against the Triton kernel and the float64 reference
 (tests/kernels/dash/test_gluon_bwd_q.py); its CPU test compiles it for sm_90.
