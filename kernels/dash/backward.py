@@ -516,13 +516,14 @@ def dash_backward(q, k, v, head_cls, out, lse, d_out, summaries, tau, log_g, cou
                   tile_count, ids, *, chunk_size, scaling, sigma, estimate_diagonal, bm, gp,
                   tma: bool = False, bias=None):  # fmt: skip
     """dq, dk, dv, d_head_cls of DashAttention prefill (all of the spec's chain). ``bias``: the
-    forward's stored biases (``prior.listed_bias``), which the Gluon dk/dv kernel reads."""
+    forward's stored biases (``prior.listed_bias``), passed where ``use_gluon_bwd_kv`` held when
+    the forward kept them: the Gluon dk/dv kernel reads them."""
     B, Hkv, n_chunks, D = summaries.shape
     d_sum = torch.zeros(B, Hkv, n_chunks, D, device=q.device, dtype=torch.float32)
     dq, dk, dv = _attention_backward(
         q, k, v, out, lse, d_out, offsets, tile_count, ids, None, summaries, tau, log_g, count, d_sum,
         chunk_size=chunk_size, scaling=scaling, sigma=sigma, estimate_diagonal=estimate_diagonal,
-        bm=bm, gp=gp, tma=tma, bias=bias if use_gluon_bwd_kv(q, k, bias, bm, gp, chunk_size) else None,
+        bm=bm, gp=gp, tma=tma, bias=bias,
     )  # fmt: skip
     dk_summary, d_head = summarize_backward(k, head_cls, d_sum, chunk_size)
     return dq, dk + dk_summary, dv, d_head

@@ -26,6 +26,47 @@ def rel(a, b):
     return ((a.double() - b.double()).norm() / b.double().norm()).item()
 
 
+def gluon_backward_case(B, hq, hkv, n, d, dtype, seed):
+    """q, k, v, head_cls and d_out on the GPU for the Gluon backward tests (one generator, drawn
+    in that order)."""
+    g = torch.Generator(device="cuda").manual_seed(seed)
+    q, k, v = (torch.randn(B, h, n, d, generator=g, device="cuda").to(dtype) for h in (hq, hkv, hkv))
+    w = (0.3 * torch.randn(hkv, d, generator=g, device="cuda")).to(dtype)
+    return q, k, v, w, torch.randn(q.shape, generator=g, device="cuda").to(dtype)
+
+
+def dash_out_and_grads(q, k, v, w, do, **kw):
+    """dash_attention's output and its gradients in q, k, v, head_cls (fp32), for one d_out."""
+    from dashbench.kernels import dash_attention
+
+    args = [t.clone().requires_grad_() for t in (q, k, v, w)]
+    out = dash_attention(*args, **kw)
+    out.backward(do)
+    return [out.float()] + [t.grad.float() for t in args]
+
+
+def grads_with_switches_off_and_on(monkeypatch, module, switches, case, **kw):
+    """``dash_out_and_grads`` of ``case`` with every name in ``switches`` set False, then True."""
+    results = []
+    for on in (False, True):
+        for name in switches:
+            monkeypatch.setattr(module, name, on)
+        results.append(dash_out_and_grads(*case, **kw))
+    return results
+
+
+def assert_grads_match_fp64(got, case, tol, **kw):
+    """Gradients ``got[1:]`` (of ``dash_out_and_grads``) against autograd through the float64
+    reference, each to ``tol``."""
+    from dashbench.kernels.reference import dash_attention_reference
+
+    q, k, v, w, do = case
+    ref_args = [t.double().clone().requires_grad_() for t in (q, k, v, w)]
+    dash_attention_reference(*ref_args, compute_dtype=torch.float64, **kw).backward(do.double())
+    for name, a, want in zip(("dq", "dk", "dv", "dhead_cls"), got[1:], ref_args):
+        assert rel(a, want.grad) < tol, (name, rel(a, want.grad))
+
+
 def stored_bias_case(B, hq, hkv, n, d, seed, dtype=torch.bfloat16, rows=64, fp16_bias=True):
     """A routed case for the Gluon attentions, and ``attend``'s answer over its lists and stored
     biases (fp16, or as ``prior.listed_bias`` makes them): a dict of q, k, v, the router's mask,

@@ -3,19 +3,16 @@
 
 import pytest
 import torch
-from _common import rel, sm90_listing
-
-from dashbench.kernels import dash_attention
-from dashbench.kernels.reference import dash_attention_reference
+from _common import (
+    assert_grads_match_fp64,
+    dash_out_and_grads,
+    gluon_backward_case,
+    grads_with_switches_off_and_on,
+    rel,
+    sm90_listing,
+)
 
 needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="Gluon kernels run only on a GPU")
-
-
-def _grads(q, k, v, w, do, **kw):
-    args = [t.clone().requires_grad_() for t in (q, k, v, w)]
-    out = dash_attention(*args, **kw)
-    out.backward(do)
-    return [out.float()] + [t.grad.float() for t in args]
 
 
 @needs_gpu
@@ -29,15 +26,9 @@ def test_gluon_dk_dv_equal_the_triton_kernels(monkeypatch, dtype, B, hq, hkv, n,
     round P and dS to q's dtype: dk and dv agree to that rounding."""
     from dashbench.kernels.dash import backward
 
-    g = torch.Generator(device="cuda").manual_seed(n)
-    q, k, v = (torch.randn(B, h, n, d, generator=g, device="cuda").to(dtype) for h in (hq, hkv, hkv))
-    w = (0.3 * torch.randn(hkv, d, generator=g, device="cuda")).to(dtype)
-    do = torch.randn(q.shape, generator=g, device="cuda").to(dtype)
-    kw = dict(chunk_size=64, scaling=4.0)
-    results = []
-    for on in (False, True):
-        monkeypatch.setattr(backward, "BWD_GLUON_KV", on)
-        results.append(_grads(q, k, v, w, do, **kw))
+    case = gluon_backward_case(B, hq, hkv, n, d, dtype, seed=n)
+    results = grads_with_switches_off_and_on(monkeypatch, backward, ["BWD_GLUON_KV"], case, chunk_size=64,
+                                             scaling=4.0)  # fmt: skip
     for name, a, b in zip(("out", "dq", "dk", "dv", "dhead_cls"), *results):
         assert rel(b, a) < 1e-2, (name, rel(b, a))
     assert rel(results[1][3], results[0][3]) > 0  # the Gluon kernel ran (its rounding differs)
@@ -50,15 +41,9 @@ def test_gluon_dk_dv_match_the_reference_in_float64(monkeypatch):
     from dashbench.kernels.dash import backward
 
     monkeypatch.setattr(backward, "BWD_GLUON_KV", True)
-    g = torch.Generator(device="cuda").manual_seed(3)
-    q, k, v = (torch.randn(1, h, 900, 128, generator=g, device="cuda").bfloat16() for h in (8, 2, 2))
-    w = (0.3 * torch.randn(2, 128, generator=g, device="cuda")).bfloat16()
-    do = torch.randn(q.shape, generator=g, device="cuda").bfloat16()
-    got = _grads(q, k, v, w, do, chunk_size=64, scaling=4.0)
-    ref_args = [t.double().clone().requires_grad_() for t in (q, k, v, w)]
-    dash_attention_reference(*ref_args, chunk_size=64, scaling=4.0, compute_dtype=torch.float64).backward(do.double())
-    for name, a, want in zip(("dq", "dk", "dv", "dhead_cls"), got[1:], ref_args):
-        assert rel(a, want.grad) < 3e-2, (name, rel(a, want.grad))
+    case = gluon_backward_case(1, 8, 2, 900, 128, torch.bfloat16, seed=3)
+    got = dash_out_and_grads(*case, chunk_size=64, scaling=4.0)
+    assert_grads_match_fp64(got, case, 3e-2, chunk_size=64, scaling=4.0)
 
 
 def test_gluon_dk_dv_compile_for_sm90_with_two_ctas_an_sm():

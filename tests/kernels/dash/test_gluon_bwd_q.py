@@ -3,26 +3,16 @@
 
 import pytest
 import torch
-from _common import rel, sm90_listing
-
-from dashbench.kernels import dash_attention
-from dashbench.kernels.reference import dash_attention_reference
+from _common import (
+    assert_grads_match_fp64,
+    dash_out_and_grads,
+    gluon_backward_case,
+    grads_with_switches_off_and_on,
+    rel,
+    sm90_listing,
+)
 
 needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="Gluon kernels run only on a GPU")
-
-
-def _grads(q, k, v, w, do, **kw):
-    args = [t.clone().requires_grad_() for t in (q, k, v, w)]
-    out = dash_attention(*args, **kw)
-    out.backward(do)
-    return [out.float()] + [t.grad.float() for t in args]
-
-
-def _case(B, hq, hkv, n, d, dtype, seed):
-    g = torch.Generator(device="cuda").manual_seed(seed)
-    q, k, v = (torch.randn(B, h, n, d, generator=g, device="cuda").to(dtype) for h in (hq, hkv, hkv))
-    w = (0.3 * torch.randn(hkv, d, generator=g, device="cuda")).to(dtype)
-    return q, k, v, w, torch.randn(q.shape, generator=g, device="cuda").to(dtype)
 
 
 SHAPES = [(1, 8, 2, 1000, 128, True, 1.0), (1, 32, 2, 777, 128, True, 1.0), (2, 6, 2, 700, 128, True, 0.5),
@@ -41,12 +31,9 @@ def test_gluon_dq_equals_the_triton_kernel(monkeypatch, dtype, B, hq, hkv, n, d,
     rounding."""
     from dashbench.kernels.dash import backward
 
-    q, k, v, w, do = _case(B, hq, hkv, n, d, dtype, seed=n)
-    kw = dict(chunk_size=64, scaling=4.0, estimate_diagonal=est, sigma=sigma)
-    results = []
-    for on in (False, True):
-        monkeypatch.setattr(backward, "BWD_GLUON_Q", on)
-        results.append(_grads(q, k, v, w, do, **kw))
+    case = gluon_backward_case(B, hq, hkv, n, d, dtype, seed=n)
+    results = grads_with_switches_off_and_on(monkeypatch, backward, ["BWD_GLUON_Q"], case, chunk_size=64,
+                                             scaling=4.0, estimate_diagonal=est, sigma=sigma)  # fmt: skip
     for name, a, b in zip(("out", "dq", "dk", "dv", "dhead_cls"), *results):
         assert rel(b, a) < 1e-2, (name, rel(b, a))
     assert rel(results[1][1], results[0][1]) > 0  # the Gluon kernel ran (its rounding differs)
@@ -61,12 +48,9 @@ def test_gluon_dq_matches_the_reference_in_float64(monkeypatch, stages):
 
     monkeypatch.setattr(backward, "BWD_GLUON_Q", True)
     monkeypatch.setattr(backward, "BWD_GLUON_Q_STAGES", stages)
-    q, k, v, w, do = _case(1, 8, 2, 900, 128, torch.bfloat16, seed=3)
-    got = _grads(q, k, v, w, do, chunk_size=64, scaling=4.0)
-    ref_args = [t.double().clone().requires_grad_() for t in (q, k, v, w)]
-    dash_attention_reference(*ref_args, chunk_size=64, scaling=4.0, compute_dtype=torch.float64).backward(do.double())
-    for name, a, want in zip(("dq", "dk", "dv", "dhead_cls"), got[1:], ref_args):
-        assert rel(a, want.grad) < 3e-2, (name, rel(a, want.grad))
+    case = gluon_backward_case(1, 8, 2, 900, 128, torch.bfloat16, seed=3)
+    got = dash_out_and_grads(*case, chunk_size=64, scaling=4.0)
+    assert_grads_match_fp64(got, case, 3e-2, chunk_size=64, scaling=4.0)
 
 
 def test_gluon_dq_compiles_for_sm90_without_spills():
@@ -102,12 +86,9 @@ def test_gluon_backward_at_short_and_odd_lengths(monkeypatch, B, hq, hkv, n, d):
     token, less than a chunk, one past it (bf16; TMA boxes past the sequence arrive as zeros)."""
     from dashbench.kernels.dash import backward
 
-    q, k, v, w, do = _case(B, hq, hkv, n, d, torch.bfloat16, seed=n + 7)
-    results = []
-    for on in (False, True):
-        monkeypatch.setattr(backward, "BWD_GLUON_Q", on)
-        monkeypatch.setattr(backward, "BWD_GLUON_KV", on)
-        results.append(_grads(q, k, v, w, do, chunk_size=64, scaling=4.0))
+    case = gluon_backward_case(B, hq, hkv, n, d, torch.bfloat16, seed=n + 7)
+    results = grads_with_switches_off_and_on(monkeypatch, backward, ["BWD_GLUON_Q", "BWD_GLUON_KV"], case,
+                                             chunk_size=64, scaling=4.0)  # fmt: skip
     for name, a, b in zip(("out", "dq", "dk", "dv", "dhead_cls"), *results):
         if a.abs().max() < 1e-4:  # one token: dq, dk and dhead_cls are zero but for rounding
             assert b.abs().max() < 1e-4, name
