@@ -12,7 +12,8 @@
   the prior's centring term without a first pass.
 * ``_bwd_kv_kernel``, one program per (KV chunk, batch, KV head): dk and dv over the tiles whose
   own chunk it is and the tiles that list it (the lists transposed on the host).
-* Stage 1 (summaries from keys and ``head_cls``) is differentiated in PyTorch: O(N D) work.
+* Stage 1 (summaries from keys and ``head_cls``) is differentiated by
+  ``summarize.summarize_backward``, one pass that also adds into dk and casts dk and dv.
 
 On sm_90 with bf16/fp16 inputs, 64-row tiles and 64-key chunks, the two kernels run as Gluon
 ones instead (``gluon_bwd_q.py``: the dq kernel's deferred path; ``gluon_bwd_kv.py``: dk/dv from
@@ -30,6 +31,7 @@ import triton
 import triton.language as tl
 
 from dashbench.kernels.dash.attend import tma_ready
+from dashbench.kernels.dash.summarize import summarize_backward
 from dashbench.kernels.dash.common import (
     _bias,
     _chunk_kv,
@@ -397,23 +399,6 @@ def transpose_lists(offsets, counts, ids, n_chunks: int, words=None, *, packed: 
     return t_offsets.view(-1, n_chunks), t_counts.view(-1, n_chunks).to(torch.int32), tiles, words
 
 
-def summarize_backward(k, head_cls, d_summaries, chunk_size):
-    """Gradients of stage 1 (``S = sum_t softmax_t(w . k_t / sqrt(D)) k_t``) for k and head_cls."""
-    B, H, N, D = k.shape
-    n_chunks = d_summaries.shape[2]
-    pad = n_chunks * chunk_size - N
-    kc = torch.nn.functional.pad(k.float(), (0, 0, 0, pad)).view(B, H, n_chunks, chunk_size, D)
-    w = head_cls.float()
-    u = torch.einsum("bhctd,hd->bhct", kc, w) / math.sqrt(D)
-    valid = (torch.arange(n_chunks * chunk_size, device=k.device) < N).view(n_chunks, chunk_size)
-    a = torch.softmax(u.masked_fill(~valid, float("-inf")), dim=-1)
-    da = torch.einsum("bhcd,bhctd->bhct", d_summaries, kc)
-    du = a * (da - (a * da).sum(-1, keepdim=True))
-    dk = a[..., None] * d_summaries[:, :, :, None, :] + (du / math.sqrt(D))[..., None] * w[None, :, None, None, :]
-    d_head = torch.einsum("bhct,bhctd->hd", du, kc) / math.sqrt(D)
-    return dk.reshape(B, H, n_chunks * chunk_size, D)[:, :, :N], d_head
-
-
 # Measured at 32k, 25% (H100, results/reference/h100-dash/train/profile_backward_warps.json):
 # dq 41.1 ms at 4 warps vs 65.1 at 8; dk/dv 31.0 ms at 4 vs 22.1 at 8 (Hkv=8).
 BWD_Q_WARPS = 4
@@ -525,8 +510,8 @@ def dash_backward(q, k, v, head_cls, out, lse, d_out, summaries, tau, log_g, cou
         chunk_size=chunk_size, scaling=scaling, sigma=sigma, estimate_diagonal=estimate_diagonal,
         bm=bm, gp=gp, tma=tma, bias=bias,
     )  # fmt: skip
-    dk_summary, d_head = summarize_backward(k, head_cls, d_sum, chunk_size)
-    return dq, dk + dk_summary, dv, d_head
+    dk, dv, d_head = summarize_backward(k, head_cls, d_sum, dk, dv, chunk_size, v_dtype=v.dtype)
+    return dq, dk, dv, d_head
 
 
 def block_sparse_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, token_masks, *,
