@@ -62,10 +62,14 @@ VARIANTS = {
     "gluonq": dict(BWD_GLUON_Q=True),
     "gluonq3": dict(BWD_GLUON_Q=True, BWD_GLUON_Q_STAGES=3),
     "tritonq": dict(BWD_GLUON_Q=False),
+    # stop 29, timing only (wrong gradients): what the Gluon dq kernel's second pass costs, and
+    # its summary-gradient atomics within it
+    "dq_no_atomics": dict(BWD_GLUON_Q_SECOND_PASS=1),
+    "dq_no_second_pass": dict(BWD_GLUON_Q_SECOND_PASS=0),
 }
 SETTINGS = ("SUMMARY_IN_KV", "BWD_Q_ONE_PASS", "BWD_Q_ROUTE_MMA_LAYOUT", "BWD_KV_ROUTE_MMA", "BWD_Q_WARPS",
             "BWD_KV_WARPS", "BWD_RELAXED_ATOMICS", "BWD_Q_DEFERRED_TERMS", "BWD_GLUON_KV", "BWD_GLUON_Q",
-            "BWD_GLUON_Q_STAGES")
+            "BWD_GLUON_Q_STAGES", "BWD_GLUON_Q_SECOND_PASS")
 
 
 def profile_shape(B, hq, hkv, d, n, C=64) -> list[dict]:

@@ -470,6 +470,9 @@ BWD_GLUON_KV = True
 # ring's slots (2: two CTAs an SM in 109 KB each; 3, one CTA in 146 KB: 15.01 / 8.70 ms).
 BWD_GLUON_Q = True
 BWD_GLUON_Q_STAGES = 2
+# For timing only (scripts/profile_backward.py): the Gluon dq kernel's second pass in full (2),
+# without its summary-gradient atomics (1) or left out (0). Below 2 the gradients are wrong.
+BWD_GLUON_Q_SECOND_PASS = 2
 
 
 def _gluon_backward_fits(q, k, bm: int, gp: int, chunk_size: int) -> bool:
@@ -558,7 +561,8 @@ def _attention_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, toke
 
         dq = gluon_bwd_q(q, k, v, d_out, lse, delta, summaries, tau, log_g, count, offsets, tile_count, ids, d_sum,
                          dpt, chunk_size=chunk_size, scaling=scaling, sigma=sigma,
-                         estimate_diagonal=estimate_diagonal, bm=bm, gp=gp, stages=BWD_GLUON_Q_STAGES)  # fmt: skip
+                         estimate_diagonal=estimate_diagonal, bm=bm, gp=gp, stages=BWD_GLUON_Q_STAGES,
+                         second_pass=BWD_GLUON_Q_SECOND_PASS)  # fmt: skip
     else:
         dq = torch.empty(B, Hq, N, D, device=q.device, dtype=torch.float32)
         _bwd_q_kernel[(n_tiles, B * Hkv)](

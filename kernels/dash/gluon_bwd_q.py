@@ -78,7 +78,8 @@ def _entry(IDS, start, j, n_listed):
 @gluon.jit
 def _producer(q_desc, do_desc, k_desc, v_desc, s_desc, OFFSETS, COUNTS, IDS, q_smem, do_smem, k_bufs, v_bufs,
               s_bufs, q_bar, ready, empty, t, bh, N, n_tiles, n_chunks, HKV: gl.constexpr, G: gl.constexpr,
-              GP: gl.constexpr, BM: gl.constexpr, C: gl.constexpr, D: gl.constexpr, STAGES: gl.constexpr):  # fmt: skip
+              GP: gl.constexpr, BM: gl.constexpr, C: gl.constexpr, D: gl.constexpr, STAGES: gl.constexpr,
+              SECOND_PASS: gl.constexpr):  # fmt: skip
     """One warp: q and dO once, then the ring's walk: own chunk (K, V), listed chunks (K, V,
     summary tile), listed chunks again (summary tile)."""
     b = (bh // HKV).to(gl.int64)
@@ -94,7 +95,7 @@ def _producer(q_desc, do_desc, k_desc, v_desc, s_desc, OFFSETS, COUNTS, IDS, q_s
     n_listed = gl.load(COUNTS + tile)
     kv_bytes: gl.constexpr = k_desc.block_type.nbytes + v_desc.block_type.nbytes
     c_next = own
-    for j in range(0, 1 + 2 * n_listed):
+    for j in range(0, 1 + (2 if SECOND_PASS > 0 else 1) * n_listed):
         slot = j % STAGES
         c = c_next
         jn = j + 1  # the next entry's chunk, loaded a step ahead
@@ -127,7 +128,7 @@ def _consumer(q_desc, do_desc, k_desc, v_desc, s_desc, OFFSETS, COUNTS, IDS, q_s
               s_bufs, q_bar, ready, empty, t, bh, N, n_tiles, n_chunks, LSE, DELTA, TAU, LOGG, CNT, DQ, DSUM, DPT,
               w_smem, sm_scale, xscale, inv_sigma, HKV: gl.constexpr, G: gl.constexpr, GP: gl.constexpr,
               BM: gl.constexpr, C: gl.constexpr, D: gl.constexpr, STAGES: gl.constexpr,
-              ESTIMATE_DIAGONAL: gl.constexpr):  # fmt: skip
+              ESTIMATE_DIAGONAL: gl.constexpr, SECOND_PASS: gl.constexpr):  # fmt: skip
     R: gl.constexpr = GP * BM
     NW: gl.constexpr = 4
     s_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[NW, 1],
@@ -235,7 +236,7 @@ def _consumer(q_desc, do_desc, k_desc, v_desc, s_desc, OFFSETS, COUNTS, IDS, q_s
     dims = gl.arange(0, D, layout=gl.SliceLayout(1, t_layout))
     t_cols = gl.expand_dims(gl.arange(0, 16, layout=gl.SliceLayout(0, t_layout)), 0)
     dsum_base = DSUM + (b * HKV + h) * n_chunks * D
-    for i in range(0, n_listed):
+    for i in range(0, n_listed if SECOND_PASS > 0 else 0):
         j = 1 + n_listed + i
         slot = j % STAGES
         c = _entry(IDS, start, i, n_listed)
@@ -260,7 +261,8 @@ def _consumer(q_desc, do_desc, k_desc, v_desc, s_desc, OFFSETS, COUNTS, IDS, q_s
                              use_acc=False, is_async=True)  # fmt: skip
         dq, term = warpgroup_mma_wait(num_outstanding=0, deps=(dq, term, w_op))[:2]
         mbarrier.arrive(empty.index(slot), count=1)
-        gl.atomic_add(dsum_base + c * D + dims, gl.sum(gl.where(t_cols < 2, term, 0.0), axis=1), sem="relaxed")
+        if SECOND_PASS > 1:
+            gl.atomic_add(dsum_base + c * D + dims, gl.sum(gl.where(t_cols < 2, term, 0.0), axis=1), sem="relaxed")
 
     orows = gl.arange(0, R, layout=gl.SliceLayout(1, dq_layout))
     odims = gl.arange(0, D, layout=gl.SliceLayout(0, dq_layout))
@@ -276,7 +278,7 @@ def _gluon_bwd_q_kernel(
     N, n_tiles, n_chunks, sm_scale, xscale, inv_sigma,
     HKV: gl.constexpr, G: gl.constexpr, GP: gl.constexpr, BM: gl.constexpr, C: gl.constexpr,
     D: gl.constexpr, STAGES: gl.constexpr, ESTIMATE_DIAGONAL: gl.constexpr, ROWS_LAYOUT: gl.constexpr,
-    W_LAYOUT: gl.constexpr, PRODUCER_REGS: gl.constexpr, num_warps: gl.constexpr,
+    W_LAYOUT: gl.constexpr, PRODUCER_REGS: gl.constexpr, num_warps: gl.constexpr, SECOND_PASS: gl.constexpr = 2,
 ):  # fmt: skip
     R: gl.constexpr = GP * BM
     t = n_tiles - 1 - gl.program_id(0)  # the longest lists first
@@ -298,9 +300,11 @@ def _gluon_bwd_q_kernel(
     gl.warp_specialize([
         (_consumer, (q_desc, do_desc, k_desc, v_desc, s_desc, OFFSETS, COUNTS, IDS, q_smem, do_smem, k_bufs, v_bufs,
                      s_bufs, q_bar, ready, empty, t, bh, N, n_tiles, n_chunks, LSE, DELTA, TAU, LOGG, CNT, DQ, DSUM,
-                     DPT, w_smem, sm_scale, xscale, inv_sigma, HKV, G, GP, BM, C, D, STAGES, ESTIMATE_DIAGONAL)),
+                     DPT, w_smem, sm_scale, xscale, inv_sigma, HKV, G, GP, BM, C, D, STAGES, ESTIMATE_DIAGONAL,
+                     SECOND_PASS)),
         (_producer, (q_desc, do_desc, k_desc, v_desc, s_desc, OFFSETS, COUNTS, IDS, q_smem, do_smem, k_bufs, v_bufs,
-                     s_bufs, q_bar, ready, empty, t, bh, N, n_tiles, n_chunks, HKV, G, GP, BM, C, D, STAGES)),
+                     s_bufs, q_bar, ready, empty, t, bh, N, n_tiles, n_chunks, HKV, G, GP, BM, C, D, STAGES,
+                     SECOND_PASS)),
     ], [1], [PRODUCER_REGS])  # fmt: skip
 
 
@@ -312,11 +316,12 @@ def _rows_tile_descriptor(rows: torch.Tensor):
 
 def gluon_bwd_q(q, k, v, d_out, lse, delta, summaries, tau, log_g, count, offsets, tile_count, ids, d_sum, dpt, *,
                 chunk_size: int, scaling: float, sigma: float, estimate_diagonal: bool, bm: int, gp: int,
-                stages: int = 3, maxnreg: int = 128, producer_regs: int = 24):  # fmt: skip
+                stages: int = 3, maxnreg: int = 128, producer_regs: int = 24, second_pass: int = 2):  # fmt: skip
     """dq (``[B, Hq, N, D]`` in q's dtype) of DashAttention with the prior, adding the summaries' gradient
     into ``d_sum`` (fp32 ``[B, Hkv, n_chunks, D]``) and storing each listed entry's ``dp`` in
     ``dpt`` (``[n_pairs * bm]`` fp32), as ``backward._bwd_q_kernel``'s deferred path. q, k, v,
-    d_out bf16 or fp16 and contiguous; lse (natural log), delta, tau fp32 ``[B, Hq, N]``."""
+    d_out bf16 or fp16 and contiguous; lse (natural log), delta, tau fp32 ``[B, Hq, N]``.
+    ``second_pass`` below 2 is for timing only (``backward.BWD_GLUON_Q_SECOND_PASS``)."""
     B, Hq, N, D = q.shape
     Hkv = k.shape[1]
     n_chunks = summaries.shape[2]
@@ -335,13 +340,13 @@ def gluon_bwd_q(q, k, v, d_out, lse, delta, summaries, tau, log_g, count, offset
         dpt, N, n_tiles, n_chunks, LOG2E / math.sqrt(D), 0.5 * scaling / math.sqrt(D), 1.0 / sigma,
         HKV=Hkv, G=Hq // Hkv, GP=gp, BM=bm, C=chunk_size, D=D, STAGES=stages, ESTIMATE_DIAGONAL=bool(estimate_diagonal),
         ROWS_LAYOUT=rows_layout, W_LAYOUT=gl.NVMMASharedLayout.get_default_for([gp * bm, PIECES], gl_dtype),
-        PRODUCER_REGS=producer_regs, num_warps=4, maxnreg=maxnreg,
+        PRODUCER_REGS=producer_regs, num_warps=4, maxnreg=maxnreg, SECOND_PASS=second_pass,
     )  # fmt: skip
     return dq
 
 
 def compile_for_sm90(G: int = 4, D: int = 128, stages: int = 3, estimate_diagonal: bool = True, maxnreg: int = 128,
-                     producer_regs: int = 24):  # fmt: skip
+                     producer_regs: int = 24, second_pass: int = 2):  # fmt: skip
     """The kernel compiled ahead of time for an H100/H200 (no GPU needed), bf16."""
     from triton.runtime.jit import mangle_type
 
@@ -353,7 +358,8 @@ def compile_for_sm90(G: int = 4, D: int = 128, stages: int = 3, estimate_diagona
     s_desc = _rows_tile_descriptor(torch.zeros(64, D, dtype=torch.bfloat16))
     w_layout = gl.NVMMASharedLayout.get_default_for([gp * bm, PIECES], gl.bfloat16)
     consts = dict(HKV=2, G=G, GP=gp, BM=bm, C=64, D=D, STAGES=stages, ESTIMATE_DIAGONAL=estimate_diagonal,
-                  ROWS_LAYOUT=rows_layout, W_LAYOUT=w_layout, PRODUCER_REGS=producer_regs, num_warps=4)  # fmt: skip
+                  ROWS_LAYOUT=rows_layout, W_LAYOUT=w_layout, PRODUCER_REGS=producer_regs, num_warps=4,
+                  SECOND_PASS=second_pass)  # fmt: skip
     types = {"q_desc": mangle_type(rows_desc), "do_desc": mangle_type(rows_desc), "s_desc": mangle_type(s_desc),
              "OFFSETS": "*i64", "COUNTS": "*i32", "IDS": "*i32", "LSE": "*fp32", "DELTA": "*fp32", "TAU": "*fp32",
              "LOGG": "*fp32", "CNT": "*i32", "DQ": "*bf16", "DSUM": "*fp32", "DPT": "*fp32", "xscale": "fp32",
