@@ -77,6 +77,10 @@ def cases(shapes=SHAPES):
         yield ("summarize", summarize._summarize_kernel,
                pointer_types(summarize._summarize_kernel, "bf16", {"S": "*fp32", **FLOATS}),
                dict(HKV=8, C=C, D=D), ())
+        yield ("summarize_backward", summarize._summarize_backward_kernel,
+               pointer_types(summarize._summarize_backward_kernel, "bf16",
+                             {n: "*fp32" for n in ("DS", "DK_IN", "DV_IN", "DW")} | FLOATS),
+               dict(HKV=8, C=C, D=D), ())
         i32 = {n: "*i32" for n in ("COUNT", "MASK", "TILE_COUNT", "CNT", "OFFSETS", "COUNTS", "IDS",
                                    "T_OFFSETS", "T_COUNTS", "T_TILES", "LIST", "NLIST")}
         f32 = {n: "*fp32" for n in ("S", "TAU", "LOGG", "LSE", "DELTA", "DQ", "DSUM", "DK", "DV", "X",

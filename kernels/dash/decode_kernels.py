@@ -297,7 +297,8 @@ def _decode_attend_kernel(
             s = tl.dot(q, tl.trans(k)) * sm_scale + bias * 1.4426950408889634
             m_i, l_i, acc = _fold_chunk(tl.where(valid[:, None], s, float("-inf")), v, m_i, l_i, acc)
     state = (bh * (n_split + 1) + split) * RP + rows
-    # only the G real rows: the merge reads no other (at G = 4, 3/4 of the state is padding)
+    # only the G real rows: the merge reads no other (at G = 4, 3/4 of the state is padding; H200,
+    # 128k, 10%, Hkv 8, B=1: attend 21.5 -> 20.1-20.4 us, results/reference/h200-dash/stop29/)
     tl.store(M_OUT + state, m_i, mask=valid)
     tl.store(L_OUT + state, l_i, mask=valid)
     tl.store(ACC_OUT + state[:, None] * D + dims[None, :], acc, mask=valid[:, None])
