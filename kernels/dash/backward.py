@@ -31,7 +31,6 @@ import triton
 import triton.language as tl
 
 from dashbench.kernels.dash.attend import tma_ready
-from dashbench.kernels.dash.summarize import summarize_backward
 from dashbench.kernels.dash.common import (
     _bias,
     _chunk_kv,
@@ -45,6 +44,7 @@ from dashbench.kernels.dash.common import (
     _token_mask_bias,
     _token_sum,
 )
+from dashbench.kernels.dash.summarize import summarize_backward
 
 
 @triton.jit
