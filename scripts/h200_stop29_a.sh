@@ -1,5 +1,5 @@
-# Prepared at stop 28 for the next call on the H200. ~6 min (limits sum to 330 s).   Carry .whl.
-# DASHBENCH_GIT_COMMIT=<sha> bash scripts/h200_next.sh
+# Issue 3, stop 29, call a (prepared at stop 28 as h200_next.sh). ~6 min (limits sum to 330 s).   Carry .whl.
+# DASHBENCH_GIT_COMMIT=<sha> bash scripts/h200_stop29_a.sh
 # 1. The Gluon backward at short and odd lengths (1, 63, 65, 130 tokens) against the Triton one
 #    (written after stop 28's last call).
 # 2. Decode at 128k, 10%, B=1 on the H200, where Hkv 8 fell to 3.87x FA3 (36.5 us; 4x is 35.4):
