@@ -10,6 +10,25 @@ import triton.language as tl
 
 
 @triton.jit
+def _chunk_pooling(K, W, c, bh, stride_kb, stride_kh, stride_kn, N, scale, HKV: tl.constexpr, C: tl.constexpr,
+                   D: tl.constexpr):  # fmt: skip
+    """Chunk ``c``'s keys of (batch x KV head) ``bh`` in fp32 (zeros past N), the head's pooling
+    vector and the chunk's pooling weights ``softmax_t(head_cls . k_t * scale)``; also the tokens
+    and whether each is < N."""
+    b = bh // HKV
+    h = (bh % HKV).to(tl.int64)  # h * stride_kh passes 2^31 at long N with many KV heads
+    tok = c.to(tl.int64) * C + tl.arange(0, C)
+    valid = tok < N
+    dims = tl.arange(0, D)
+    k = tl.load(K + b.to(tl.int64) * stride_kb + h * stride_kh + tok[:, None] * stride_kn
+                + dims[None, :], mask=valid[:, None], other=0.0).to(tl.float32)  # fmt: skip
+    w = tl.load(W + h * D + dims).to(tl.float32)
+    u = tl.where(valid, tl.sum(k * w[None, :], axis=1) * scale, float("-inf"))
+    a = tl.exp(u - tl.max(u, axis=0))
+    return k, w, a / tl.sum(a, axis=0), tok, valid
+
+
+@triton.jit
 def _summarize_kernel(
     K, W, S,
     stride_kb, stride_kh, stride_kn,
@@ -19,20 +38,11 @@ def _summarize_kernel(
 ):  # fmt: skip
     c = tl.program_id(0)
     bh = tl.program_id(1)
+    k, _, a, _, _ = _chunk_pooling(K, W, c, bh, stride_kb, stride_kh, stride_kn, N, scale, HKV, C, D)
     b = bh // HKV
-    h = (bh % HKV).to(tl.int64)  # h * stride_kh passes 2^31 at long N with many KV heads
-    tok = c.to(tl.int64) * C + tl.arange(0, C)
-    valid = tok < N
-    dims = tl.arange(0, D)
-    k = tl.load(K + b.to(tl.int64) * stride_kb + h * stride_kh + tok[:, None] * stride_kn
-                + dims[None, :], mask=valid[:, None], other=0.0).to(tl.float32)  # fmt: skip
-    w = tl.load(W + h * D + dims).to(tl.float32)
-    u = tl.sum(k * w[None, :], axis=1) * scale
-    u = tl.where(valid, u, float("-inf"))
-    e = tl.exp(u - tl.max(u, axis=0))
-    e = e / tl.sum(e, axis=0)
-    s = tl.sum(e[:, None] * k, axis=0)
-    tl.store(S + b.to(tl.int64) * stride_sb + h * stride_sh + c * stride_sc + dims, s)
+    h = (bh % HKV).to(tl.int64)
+    s = tl.sum(a[:, None] * k, axis=0)
+    tl.store(S + b.to(tl.int64) * stride_sb + h * stride_sh + c * stride_sc + tl.arange(0, D), s)
 
 
 def summarize(k: torch.Tensor, head_cls: torch.Tensor, chunk_size: int) -> torch.Tensor:
@@ -62,19 +72,9 @@ def _summarize_backward_kernel(
     chunk's share of d head_cls (summed over chunks by the caller)."""
     c = tl.program_id(0)
     bh = tl.program_id(1)
-    b = bh // HKV
-    h = (bh % HKV).to(tl.int64)
-    tok = c.to(tl.int64) * C + tl.arange(0, C)
-    valid = tok < N
+    k, w, a, tok, valid = _chunk_pooling(K, W, c, bh, stride_kb, stride_kh, stride_kn, N, scale, HKV, C, D)
     dims = tl.arange(0, D)
-    k = tl.load(K + b.to(tl.int64) * stride_kb + h * stride_kh + tok[:, None] * stride_kn
-                + dims[None, :], mask=valid[:, None], other=0.0).to(tl.float32)  # fmt: skip
-    w = tl.load(W + h * D + dims).to(tl.float32)
     ds = tl.load(DS + (bh.to(tl.int64) * n_chunks + c) * D + dims)  # dL/dS of this chunk
-    u = tl.sum(k * w[None, :], axis=1) * scale
-    u = tl.where(valid, u, float("-inf"))
-    a = tl.exp(u - tl.max(u, axis=0))
-    a = a / tl.sum(a, axis=0)  # the pooling weights (the forward's)
     da = tl.sum(k * ds[None, :], axis=1)
     du = a * (da - tl.sum(a * da, axis=0)) * scale  # dL/du, the 1/sqrt(D) of u folded in
     rows = (bh.to(tl.int64) * N + tok)[:, None] * D + dims[None, :]  # DK_IN, DV_IN, DK, DV: contiguous
@@ -94,7 +94,8 @@ def summarize_backward(k, head_cls, d_summaries, dk_attention, dv_attention, chu
     27.1-27.4 ms on the H200 (results/reference/h200-dash/stop29/)."""
     B, H, N, D = k.shape
     n_chunks = d_summaries.shape[2]
-    assert dk_attention.is_contiguous() and dv_attention.is_contiguous()
+    if not (dk_attention.is_contiguous() and dv_attention.is_contiguous()):
+        raise ValueError("summarize_backward needs contiguous dk_attention and dv_attention")
     dk = torch.empty(B, H, N, D, device=k.device, dtype=k.dtype)
     dv = torch.empty(B, H, N, D, device=k.device, dtype=v_dtype or k.dtype)
     dw = torch.empty(B, H, n_chunks, D, device=k.device, dtype=torch.float32)

@@ -9,6 +9,7 @@ needs_triton = pytest.mark.skipif(
     not torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") != "1",
     reason="needs a GPU or TRITON_INTERPRET=1",
 )
+needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="Gluon kernels run only on a GPU")
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 # fp32 inputs: exact in the CPU interpreter; on the GPU the attention products run in tf32.
 FP32_TOL = 1e-5 if DEVICE == "cpu" else 3e-3

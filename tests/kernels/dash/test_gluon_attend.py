@@ -4,13 +4,11 @@ refusals and dispatch, and on the GPU its output against ``attend``."""
 
 import pytest
 import torch
-from _common import make_inputs, rel, sm90_listing, stored_bias_case
+from _common import needs_gpu, make_inputs, rel, sm90_listing, stored_bias_case
 
 from dashbench.kernels.dash.gluon_attend import gluon_attend
 from dashbench.kernels.dash.gluon_ws_attend import gluon_ws_attend
 from dashbench.kernels.dash.route import padded_group, tile_rows
-
-needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="Gluon kernels run only on a GPU")
 
 
 def test_softmax_runs_while_the_pv_product_is_in_flight():

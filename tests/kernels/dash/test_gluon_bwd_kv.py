@@ -4,6 +4,7 @@
 import pytest
 import torch
 from _common import (
+    needs_gpu,
     assert_grads_match_fp64,
     dash_out_and_grads,
     gluon_backward_case,
@@ -11,8 +12,6 @@ from _common import (
     rel,
     sm90_listing,
 )
-
-needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="Gluon kernels run only on a GPU")
 
 
 @needs_gpu

@@ -3,11 +3,7 @@ and on the GPU its output against ``attend``."""
 
 
 import pytest
-import torch
-from _common import rel, sm90_listing, stored_bias_case
-
-
-needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="Gluon kernels run only on a GPU")
+from _common import needs_gpu, rel, sm90_listing, stored_bias_case
 
 
 @needs_gpu
