@@ -37,6 +37,18 @@ _tma_load = getattr(tma, "async_load", None) or tma.async_copy_global_to_shared
 
 
 @gluon.jit
+def ring_barriers(STAGES: gl.constexpr, RELEASES: gl.constexpr = 1):
+    """A TMA ring's barriers, initialised: per slot ``ready`` (its copies landed) and ``empty``
+    (``RELEASES`` consumers are done with it)."""
+    ready = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
+    empty = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
+    for i in gl.static_range(STAGES):
+        mbarrier.init(ready.index(i), count=1)
+        mbarrier.init(empty.index(i), count=RELEASES)
+    return ready, empty
+
+
+@gluon.jit
 def _entry_chunk(IDS, start, j, n_listed, own):
     """Chunk id of list entry ``j``: the listed chunks, then the tile's own chunk."""
     listed = gl.load(IDS + start + gl.minimum(j, gl.maximum(n_listed - 1, 0)), mask=j < n_listed, other=0)

@@ -36,7 +36,13 @@ from triton.experimental.gluon.language.nvidia.hopper import (
 )
 from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
-from dashbench.kernels.dash.gluon_attend import LOG2E, _tma_load, compile_kernel_for_sm90, kv_descriptors
+from dashbench.kernels.dash.gluon_attend import (
+    LOG2E,
+    _tma_load,
+    compile_kernel_for_sm90,
+    kv_descriptors,
+    ring_barriers,
+)
 
 # A shared-memory view in another layout: ``_reinterpret`` in Triton 3.6 (the GPU machines'),
 # ``reinterpret`` since.
@@ -184,12 +190,8 @@ def _gluon_bwd_kv_kernel(
     k_smem = gl.allocate_shared_memory(k_desc.dtype, [C, D], k_desc.layout)
     v_smem = gl.allocate_shared_memory(v_desc.dtype, [C, D], v_desc.layout)
     kv_bar = gl.allocate_shared_memory(gl.int64, [1], mbarrier.MBarrierLayout())
-    ready = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
-    empty = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
     mbarrier.init(kv_bar, count=1)
-    for i in gl.static_range(STAGES):
-        mbarrier.init(ready.index(i), count=1)
-        mbarrier.init(empty.index(i), count=1)
+    ready, empty = ring_barriers(STAGES)
     fence_async_shared()  # the barriers' init before the TMA unit uses them
     gl.warp_specialize([
         (_consumer, (q_desc, do_desc, k_desc, v_desc, LSE, DELTA, BIAS, T_OFFSETS, T_COUNTS, T_TILES, T_ENTRIES,

@@ -39,7 +39,13 @@ from triton.experimental.gluon.language.nvidia.hopper import (
 )
 from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
-from dashbench.kernels.dash.gluon_attend import LOG2E, _tma_load, compile_kernel_for_sm90, kv_descriptors
+from dashbench.kernels.dash.gluon_attend import (
+    LOG2E,
+    _tma_load,
+    compile_kernel_for_sm90,
+    kv_descriptors,
+    ring_barriers,
+)
 from dashbench.kernels.dash.gluon_bwd_kv import _load_rows, rows_descriptor
 
 PIECES = 16  # rows of a chunk's summary tile (the products' K or N: 16 at least)
@@ -290,12 +296,8 @@ def _gluon_bwd_q_kernel(
     s_bufs = gl.allocate_shared_memory(s_desc.dtype, [STAGES, 16, D], s_desc.layout)
     w_smem = gl.allocate_shared_memory(q_desc.dtype, [R, 16], W_LAYOUT)
     q_bar = gl.allocate_shared_memory(gl.int64, [1], mbarrier.MBarrierLayout())
-    ready = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
-    empty = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
     mbarrier.init(q_bar, count=1)
-    for i in gl.static_range(STAGES):
-        mbarrier.init(ready.index(i), count=1)
-        mbarrier.init(empty.index(i), count=1)
+    ready, empty = ring_barriers(STAGES)
     fence_async_shared()
     gl.warp_specialize([
         (_consumer, (q_desc, do_desc, k_desc, v_desc, s_desc, OFFSETS, COUNTS, IDS, q_smem, do_smem, k_bufs, v_bufs,

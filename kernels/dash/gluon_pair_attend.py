@@ -47,6 +47,7 @@ from dashbench.kernels.dash.gluon_attend import (
     check_inputs,
     compile_kernel_for_sm90,
     kv_descriptors,
+    ring_barriers,
 )
 
 ID_BITS = 29  # chunk ids below 2**29; bits 29 and 30 say which tile of the pair listed the chunk
@@ -212,11 +213,7 @@ def _gluon_pair_attend_kernel(
     k_bufs = gl.allocate_shared_memory(k_desc.dtype, [STAGES, C, D], k_desc.layout)
     v_bufs = gl.allocate_shared_memory(v_desc.dtype, [STAGES, C, D], v_desc.layout)
     q_bufs = gl.allocate_shared_memory(Q.dtype.element_ty, [2, R, D], Q_LAYOUT)
-    ready = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
-    empty = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
-    for i in gl.static_range(STAGES):
-        mbarrier.init(ready.index(i), count=1)
-        mbarrier.init(empty.index(i), count=2)  # both consumers release a slot
+    ready, empty = ring_barriers(STAGES, 2)  # both consumers release a slot
     # (the same argument list for each partition: the partitions' functions share a signature)
     gl.warp_specialize([
         (_consumer, (k_desc, v_desc, k_bufs, v_bufs, ready, empty, Q, OUT, LSE, OFFSETS, COUNTS, UIDS, BIAS, u_start,

@@ -33,6 +33,7 @@ from dashbench.kernels.dash.gluon_attend import (
     _tma_load,
     compile_producer_kernel_for_sm90,
     launch_producer_kernel,
+    ring_barriers,
 )
 from triton.experimental import gluon
 from triton.experimental.gluon import language as gl
@@ -151,11 +152,7 @@ def _gluon_ws_attend_kernel(
     q_smem = gl.allocate_shared_memory(Q.dtype.element_ty, [R, D], Q_LAYOUT)
     k_bufs = gl.allocate_shared_memory(k_desc.dtype, [STAGES, C, D], k_desc.layout)
     v_bufs = gl.allocate_shared_memory(v_desc.dtype, [STAGES, C, D], v_desc.layout)
-    ready = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
-    empty = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
-    for i in gl.static_range(STAGES):
-        mbarrier.init(ready.index(i), count=1)
-        mbarrier.init(empty.index(i), count=1)
+    ready, empty = ring_barriers(STAGES)
     gl.warp_specialize([
         (_ws_consumer, (Q, k_desc, v_desc, OFFSETS, COUNTS, IDS, BIAS, OUT, LSE, q_smem, k_bufs, v_bufs, ready, empty,
                         t, bh, N, n_tiles, stride_qb, stride_qh, stride_qn, stride_ob, stride_oh, stride_on, sm_scale,
