@@ -54,10 +54,17 @@ VARIANTS = {
     "stages3": dict(ATTEND_STAGES=None),
     "stages7": dict(ATTEND_STAGES=7),
     "progs528": dict(ATTEND_PROGRAMS=528),  # half the attend programs: longer spans
+    # stop 30: the combine kernel's merge in the attend's last programs (MERGE_VALUES) and the
+    # threshold kernel's solve in the scores kernel's last program a (batch, KV head)
+    "combine_kernel": dict(MERGE_VALUES=0),
+    "threshold_kernel": dict(THRESHOLD_IN_SCORES_VALUES=0),
+    "stop29": dict(MERGE_VALUES=0, THRESHOLD_IN_SCORES_VALUES=0),  # both separate kernels
+    "merge32": dict(MERGE_VALUES=32),  # groups of 8 spans at G = 4 (16 by default)
+    "merge128": dict(MERGE_VALUES=128),
 }
 DEFAULTS = {name: getattr(decode_kernels, name) for name in
             ("MAX_SPLIT", "COMBINE_DIMS", "DECODE_LEAN_THRESHOLD", "THRESHOLD_VALUES_PER_WARP",
-             "ATTEND_PROGRAMS", "ATTEND_STAGES")}
+             "ATTEND_PROGRAMS", "ATTEND_STAGES", "MERGE_VALUES", "THRESHOLD_IN_SCORES_VALUES")}
 
 
 def apply_variant(settings: dict) -> None:
