@@ -41,7 +41,9 @@ from profiling import kernel_times  # scripts/profiling.py
 # step in one launch and the attend's interleaved spans and register list (slower; removed, 89d3a23);
 # stop 19 the attend folding 2 or 4 listed chunks a step (slower; removed, db32bcb has it); stop 26
 # spans of at least 8 chunks (ATTEND_MIN_SPAN, mixed; removed, 52c5076 has it) and attend programs
-# sharing the routed candidates evenly (ATTEND_BALANCED, slower overall; removed, b0a4993 has it).
+# sharing the routed candidates evenly (ATTEND_BALANCED, slower overall; removed, b0a4993 has it);
+# stop 30 the combine's merge in the attend's last programs and the thresholds in the scores
+# kernel's last program (both slower; removed, 60657bd has them; stop30/60657bd_a/).
 VARIANTS = {
     "default": {},
     "stop25": dict(ATTEND_PROGRAMS=528, ATTEND_STAGES=None),  # the defaults before stop 26
@@ -54,17 +56,17 @@ VARIANTS = {
     "stages3": dict(ATTEND_STAGES=None),
     "stages7": dict(ATTEND_STAGES=7),
     "progs528": dict(ATTEND_PROGRAMS=528),  # half the attend programs: longer spans
-    # stop 30: the combine kernel's merge in the attend's last programs (MERGE_VALUES) and the
-    # threshold kernel's solve in the scores kernel's last program a (batch, KV head)
-    "combine_kernel": dict(MERGE_VALUES=0),
-    "threshold_kernel": dict(THRESHOLD_IN_SCORES_VALUES=0),
-    "stop29": dict(MERGE_VALUES=0, THRESHOLD_IN_SCORES_VALUES=0),  # both separate kernels
-    "merge32": dict(MERGE_VALUES=32),  # groups of 8 spans at G = 4 (16 by default)
-    "merge128": dict(MERGE_VALUES=128),
+    # stop 30: the attend's loop over part of a chunk a step (ATTEND_KEYS): smaller K/V buffers,
+    # so more programs an SM (H200 sm_90 builds: 71.7 KB at 64 keys, 5 stages; 37.9 KB at 32)
+    "keys32": dict(ATTEND_KEYS=32),
+    "keys32_s7": dict(ATTEND_KEYS=32, ATTEND_STAGES=7),
+    "keys16_s9": dict(ATTEND_KEYS=16, ATTEND_STAGES=9),
+    "keys32_w2": dict(ATTEND_KEYS=32, ATTEND_WARPS=2),
+    "keys32_p2112": dict(ATTEND_KEYS=32, ATTEND_PROGRAMS=2112, MAX_SPLIT=256),
 }
 DEFAULTS = {name: getattr(decode_kernels, name) for name in
             ("MAX_SPLIT", "COMBINE_DIMS", "DECODE_LEAN_THRESHOLD", "THRESHOLD_VALUES_PER_WARP",
-             "ATTEND_PROGRAMS", "ATTEND_STAGES", "MERGE_VALUES", "THRESHOLD_IN_SCORES_VALUES")}
+             "ATTEND_PROGRAMS", "ATTEND_STAGES", "ATTEND_KEYS", "ATTEND_WARPS")}
 
 
 def apply_variant(settings: dict) -> None:

@@ -176,13 +176,9 @@ def cases(shapes=SHAPES):
         yield (f"block decode G={G}", block_decode._block_decode_kernel,
                pointer_types(block_decode._block_decode_kernel, "bf16", {**over, "NCNT": "*i32"}),
                dict(HKV=2, G=G, RP=RP, C=C, D=D), ())
-        decode_over = {**over, "ARRIVALS": "*i32", "GM": "*fp32", "GL": "*fp32", "GACC": "*fp32"}
-        for threshold_blk in (0, 2048):
-            warps = max(4, min(16, GP * threshold_blk // decode_kernels.THRESHOLD_VALUES_PER_WARP))
-            yield (f"decode_scores G={G} threshold_blk={threshold_blk}", decode_kernels._decode_scores_kernel,
-                   pointer_types(decode_kernels._decode_scores_kernel, "bf16", decode_over),
-                   dict(HKV=8, G=G, RP=RP, D=D, CB=route.CB, SPLIT_BF16=True, GP=GP, THRESHOLD_BLK=threshold_blk),
-                   (), warps)
+        yield (f"decode_scores G={G}", decode_kernels._decode_scores_kernel,
+               pointer_types(decode_kernels._decode_scores_kernel, "bf16", over),
+               dict(HKV=8, G=G, RP=RP, D=D, CB=route.CB, SPLIT_BF16=True), ())
         for ones, n_cand in (((), 1 << 20), (("n_cand",), 1), ((), 2047)):
             blk, resident, warps = decode_kernels.threshold_config(n_cand)
             for lean in (False, True):
@@ -190,14 +186,10 @@ def cases(shapes=SHAPES):
                        decode_kernels._decode_threshold_kernel,
                        pointer_types(decode_kernels._decode_threshold_kernel, "fp32", over),
                        dict(G=G, RP=RP, BLK=blk, RESIDENT=resident, LEAN=lean), ones, warps)
-        merge_group = max(1, decode_kernels.MERGE_VALUES // GP)
-        for ones, span, merge in (((), 32, 0), (("n_keys", "n_split"), 256, 0), ((), 16, merge_group)):
-            yield (f"decode_attend G={G} ones={ones} span={span} merge_group={merge}",
-                   decode_kernels._decode_attend_kernel,
-                   pointer_types(decode_kernels._decode_attend_kernel, "bf16",
-                                 {**decode_over, "IDS": "*i32", "NCNT": "*i32"}),
-                   dict(HKV=8, G=G, GP=GP, RP=RP, C=C, D=D, SPAN=span, ESTIMATE_DIAGONAL=True,
-                        MERGE_GROUP=merge, NSP=128, NG=max(1, min(8, decode_kernels.MERGE_VALUES // GP))), ones,
+        for ones, span, kb in (((), 32, 0), (("n_keys", "n_split"), 256, 0), ((), 16, 32)):
+            yield (f"decode_attend G={G} ones={ones} span={span} keys={kb}", decode_kernels._decode_attend_kernel,
+                   pointer_types(decode_kernels._decode_attend_kernel, "bf16", {**over, "IDS": "*i32", "NCNT": "*i32"}),
+                   dict(HKV=8, G=G, GP=GP, RP=RP, C=C, D=D, SPAN=span, ESTIMATE_DIAGONAL=True, KB=kb), ones,
                    4, decode_kernels.ATTEND_STAGES)
         for est, db in ((True, 0), (False, 0), (True, 32)):
             yield (f"decode_combine G={G} est={est} dims={db}", decode_kernels._decode_combine_kernel,

@@ -12,7 +12,7 @@ import math
 
 import torch
 
-from dashbench.kernels.dash.decode_kernels import MAX_SPLIT, arrival_slots, decode_step
+from dashbench.kernels.dash.decode_kernels import decode_step
 from dashbench.kernels.dash.interface import check_kernel_inputs
 from dashbench.kernels.dash.summarize import summarize
 from dashbench.kernels.reference.dash import DashStats
@@ -36,8 +36,6 @@ class DashCache:
         self.v[:, :, :n] = v
         self.summaries = torch.empty(B, H, capacity // chunk_size, D, device=k.device, dtype=torch.float32)
         self.length = n
-        # The decode kernels' arrival counters: zeros that every step leaves zeroed (no memset a step)
-        self.arrivals = torch.zeros(arrival_slots(B * H, MAX_SPLIT), device=k.device, dtype=torch.int32)
         complete = n // chunk_size
         if complete:
             self.summaries[:, :, :complete] = summarize(k[:, :, : complete * chunk_size].contiguous(),
@@ -93,7 +91,7 @@ def dash_decode(
     C = cache.chunk_size
     summaries = cache.summaries[:, :, : max(1, math.ceil(L / C))]
     out, count = decode_step(q, k, v, summaries, chunk_size=C, scaling=scaling, sigma=sigma,
-                             estimate_diagonal=estimate_diagonal, arrivals=cache.arrivals)  # fmt: skip
+                             estimate_diagonal=estimate_diagonal)  # fmt: skip
     if not return_stats:
         return out
     pos = torch.tensor([L - 1], device=q.device)

@@ -38,28 +38,12 @@ from dashbench.kernels.dash.route import (
 
 
 @triton.jit
-def _last_to_arrive(counter, n_arrivals):
-    """Whether this program is the last of ``n_arrivals`` to reach ``counter``, which it then
-    resets for the next step (no memset launch). The block's global stores before the call are
-    visible to the last program: a CTA barrier, then one acq_rel atomic (CUDA's grid-sync
-    pattern); that program reads them with ``.cg`` loads (L2, not a stale L1 line)."""
-    tl.debug_barrier()
-    last = tl.atomic_add(counter, 1, sem="acq_rel", scope="gpu") == n_arrivals - 1
-    if last:
-        tl.atomic_xchg(counter, 0, sem="relaxed", scope="gpu")
-    return last
-
-
-@triton.jit
 def _decode_scores_kernel(
-    Q, S, X, TAU, ARRIVALS, stride_qb, stride_qh, stride_sb, stride_sh, stride_sc,
-    n_cand, n_pad, xscale, max_iter,
+    Q, S, X, stride_qb, stride_qh, stride_sb, stride_sh, stride_sc,
+    n_cand, n_pad, xscale,
     HKV: tl.constexpr, G: tl.constexpr, RP: tl.constexpr, D: tl.constexpr, CB: tl.constexpr,
-    SPLIT_BF16: tl.constexpr, GP: tl.constexpr = 1, THRESHOLD_BLK: tl.constexpr = 0,
+    SPLIT_BF16: tl.constexpr,
 ):  # fmt: skip
-    """Routing scores of a block of CB candidate chunks; with ``THRESHOLD_BLK`` (a power of two
-    >= n_cand), the last block program of each (batch, KV head) to finish also finds its G
-    rows' thresholds (the lean step on registers), saving the threshold kernel's launch."""
     blk = tl.program_id(0)
     bh = tl.program_id(1)
     b = (bh // HKV).to(tl.int64)
@@ -75,35 +59,26 @@ def _decode_scores_kernel(
     cs = blk * CB + tl.arange(0, CB)
     x = _scores(q, S + b * stride_sb + h * stride_sh, stride_sc, cs, cs < n_cand, xscale, D,
                 SPLIT_BF16, True)  # fmt: skip
-    x_rows = X + (bh * RP).to(tl.int64) * n_pad
-    tl.store(x_rows + rows[:, None].to(tl.int64) * n_pad + cs[None, :], x,
+    tl.store(X + (bh * RP + rows[:, None]).to(tl.int64) * n_pad + cs[None, :], x,
              mask=valid[:, None] & (cs[None, :] < n_pad))  # fmt: skip
-    if THRESHOLD_BLK > 0:
-        if _last_to_arrive(ARRIVALS + bh, tl.num_programs(0)):
-            g = tl.arange(0, GP)
-            tau = _decode_threshold_lean(x_rows + g.to(tl.int64) * n_pad, g < G, n_cand, max_iter,
-                                         THRESHOLD_BLK, True)  # fmt: skip
-            tl.store(TAU + bh * G + g, tau, mask=g < G)
 
 
 @triton.jit
-def _row_scores_and_max(rows, row_ok, n_cand, BLK: tl.constexpr, RESIDENT: tl.constexpr):
-    """Threshold rows' scores as ``[R, BLK]`` (``rows``: ``[R]`` row pointers; ``RESIDENT``;
-    otherwise the passes stream them and this is an unused placeholder) and their maxima (0 for
-    a row with no candidate, so that ``x - max`` and ``max - 1`` stay finite)."""
+def _row_scores_and_max(row, n_cand, BLK: tl.constexpr, RESIDENT: tl.constexpr):
+    """A threshold row's scores as ``[1, BLK]`` (``RESIDENT``; otherwise the passes stream
+    them and this is an unused placeholder) and its max (0 when it has no candidate, so that
+    ``x - max`` and ``max - 1`` stay finite)."""
     lanes = tl.arange(0, BLK)
     if RESIDENT:
-        x_all = tl.load(rows[:, None] + lanes[None, :], mask=row_ok[:, None] & (lanes < n_cand)[None, :],
-                        other=float("-inf"), cache_modifier=".cg")  # fmt: skip
+        x_all = tl.load(row + lanes[None, :], mask=(lanes < n_cand)[None, :], other=float("-inf"))
         m = tl.max(x_all, axis=1)
     else:
         # The max is kept per lane and reduced after the loop: a row reduction inside this loop
         # followed by the reducing loops below crashes Triton 3.6's thread-locality pass (sm_90).
-        x_all = tl.full([rows.shape[0], BLK], float("-inf"), tl.float32)
-        m_lanes = x_all
+        x_all = tl.full([1, BLK], float("-inf"), tl.float32)
+        m_lanes = tl.full([1, BLK], float("-inf"), tl.float32)
         for c0 in range(0, n_cand, BLK):
-            x = tl.load(rows[:, None] + c0 + lanes[None, :],
-                        mask=row_ok[:, None] & ((c0 + lanes) < n_cand)[None, :], other=float("-inf"))  # fmt: skip
+            x = tl.load(row + c0 + lanes[None, :], mask=((c0 + lanes) < n_cand)[None, :], other=float("-inf"))
             m_lanes = tl.maximum(m_lanes, x)
         m = tl.max(m_lanes, axis=1)
     return x_all, tl.where(m == float("-inf"), 0.0, m)
@@ -121,31 +96,31 @@ def _lean_step_sums(x, tau, probe, s2_probe, PROBE: tl.constexpr):
 
 
 @triton.jit
-def _decode_threshold_lean(rows, row_ok, n_cand, max_iter, BLK: tl.constexpr, RESIDENT: tl.constexpr):
-    """The exact thresholds (absolute) of ``[R]`` score rows (``rows``: row pointers; rows not
-    ``row_ok`` are skipped) by the lean router's step (``route._lean_solve``: one convergence
-    statistic, the smallest |x - tau|; the first pass also tests max - 1/4)."""
+def _decode_threshold_lean(row, n_cand, max_iter, BLK: tl.constexpr, RESIDENT: tl.constexpr):
+    """The row's exact threshold (absolute) by the lean router's step (``route._lean_solve``:
+    one convergence statistic, the smallest |x - tau|; the first pass also tests max - 1/4)."""
     lanes = tl.arange(0, BLK)
-    x_all, m = _row_scores_and_max(rows, row_ok, n_cand, BLK, RESIDENT)
+    one = tl.zeros([1], tl.int32) == 0
+    x_all, m = _row_scores_and_max(row, n_cand, BLK, RESIDENT)
     tau = m - 1.0
-    done = (~row_ok) | (n_cand == 0)
+    done = one & (n_cand == 0)
     it = 0
     while (it < max_iter) & (tl.min(done.to(tl.int32), axis=0) == 0):
         probe = tau + 0.75
-        s2_probe = tl.zeros_like(tau)
+        s2_probe = tl.zeros([1], tl.float32)
         if RESIDENT:
             if it == 0:
                 cnt, s1, s2, nearest, s2_probe = _lean_step_sums(x_all, tau, probe, s2_probe, True)
             else:
                 cnt, s1, s2, nearest, s2_probe = _lean_step_sums(x_all, tau, probe, s2_probe, False)
         else:
-            cnt = tl.zeros_like(tau)
-            s1 = tl.zeros_like(tau)
-            s2 = tl.zeros_like(tau)
-            nearest = tl.full(tau.shape, float("inf"), tl.float32)
+            cnt = tl.zeros([1], tl.float32)
+            s1 = tl.zeros([1], tl.float32)
+            s2 = tl.zeros([1], tl.float32)
+            nearest = tl.full([1], float("inf"), tl.float32)
             for c0 in range(0, n_cand, BLK):
-                x = tl.load(rows[:, None] + c0 + lanes[None, :],
-                            mask=row_ok[:, None] & ((c0 + lanes) < n_cand)[None, :], other=float("-inf"))  # fmt: skip
+                x = tl.load(row + c0 + lanes[None, :], mask=((c0 + lanes) < n_cand)[None, :],
+                            other=float("-inf"))  # fmt: skip
                 b_cnt, b_s1, b_s2, b_near, s2_probe = _lean_step_sums(x, tau, probe, s2_probe, True)
                 cnt += b_cnt
                 s1 += b_s1
@@ -170,15 +145,14 @@ def _decode_threshold_kernel(X, TAU, n_cand, n_pad, max_iter, RP: tl.constexpr, 
     r = tl.program_id(0).to(tl.int64)
     row = X + ((r // G) * RP + r % G) * n_pad
     if LEAN:
-        one = tl.zeros([1], tl.int32) == 0
-        tau = _decode_threshold_lean(row + tl.zeros([1], tl.int64), one, n_cand, max_iter, BLK, RESIDENT)
+        tau = _decode_threshold_lean(row, n_cand, max_iter, BLK, RESIDENT)
         tl.store(TAU + r + tl.arange(0, 1), tl.where(n_cand > 0, tau, float("inf")))
         return
     lanes = tl.arange(0, BLK)
     # Work on [1, BLK] tensors: the support helpers reduce along axis 1.
     one = tl.zeros([1], tl.int32) == 0
     ok_all = (lanes < n_cand)[None, :]
-    x_all, m = _row_scores_and_max(row + tl.zeros([1], tl.int64), one, n_cand, BLK, RESIDENT)
+    x_all, m = _row_scores_and_max(row, n_cand, BLK, RESIDENT)
     tau = tl.full([1], -1.0, tl.float32)
     done = one & (n_cand == 0)
     it = 0
@@ -260,60 +234,19 @@ def _fold_chunk(s, v, m_i, l_i, acc):
 
 
 @triton.jit
-def _merge_states(M, L, ACC, first, count, RP: tl.constexpr, G: tl.constexpr, GP: tl.constexpr,
-                  NB: tl.constexpr, D: tl.constexpr):  # fmt: skip
-    """Log-sum-exp merge of the ``count`` partial states ``first, first + 1, ...`` (rows at
-    ``state * RP + g``, g < G), NB at a time; returns the merged (max, sum, acc) of the G rows."""
-    g = tl.arange(0, GP)
-    dims = tl.arange(0, D)
-    nb = tl.arange(0, NB)
-    m_run = tl.full([GP], float("-inf"), tl.float32)
-    l_run = tl.zeros([GP], tl.float32)
-    acc_run = tl.zeros([GP, D], tl.float32)
-    for i0 in range(0, count, NB):
-        ok = ((i0 + nb) < count)[:, None] & (g < G)[None, :]
-        idx = (first + i0 + nb).to(tl.int64)[:, None] * RP + g[None, :]
-        m = tl.load(M + idx, mask=ok, other=float("-inf"), cache_modifier=".cg")
-        l = tl.load(L + idx, mask=ok, other=0.0, cache_modifier=".cg")
-        acc = tl.load(ACC + idx[:, :, None] * D + dims[None, None, :], mask=ok[:, :, None], other=0.0,
-                      cache_modifier=".cg")  # fmt: skip
-        m_new = tl.maximum(m_run, tl.max(m, axis=0))
-        m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
-        alpha = tl.exp2(m_run - m_safe)
-        w = tl.exp2(m - m_safe[None, :])
-        l_run = l_run * alpha + tl.sum(w * l, axis=0)
-        acc_run = acc_run * alpha[:, None] + tl.sum(w[:, :, None] * acc, axis=0)
-        m_run = m_new
-    return m_run, l_run, acc_run
-
-
-@triton.jit
-def _store_state(M, L, ACC, state, m_i, l_i, acc, valid, D: tl.constexpr):
-    """One partial state's rows (``state``: row indices; only the ``valid`` ones)."""
-    dims = tl.arange(0, D)
-    tl.store(M + state, m_i, mask=valid)
-    tl.store(L + state, l_i, mask=valid)
-    tl.store(ACC + state[:, None].to(tl.int64) * D + dims[None, :], acc, mask=valid[:, None])
-
-
-@triton.jit
 def _decode_attend_kernel(
     Q, K, V, X, TAU, IDS, LOGP, LSUM, NCNT, M_OUT, L_OUT, ACC_OUT,
     stride_qb, stride_qh, stride_kb, stride_kh, stride_kn,
     n_keys, n_cand, n_pad, n_split, sm_scale, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, RP: tl.constexpr, C: tl.constexpr,
-    D: tl.constexpr, SPAN: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr,
-    # the merge in the last programs to finish (``MERGE_GROUP`` > 0; otherwise the combine kernel)
-    ARRIVALS=None, GM=None, GL=None, GACC=None, OUT=None, COUNT=None, stride_ob=0, stride_oh=0,
-    n_groups=1, MERGE_GROUP: tl.constexpr = 0, NSP: tl.constexpr = 1, NG: tl.constexpr = 1,
+    D: tl.constexpr, SPAN: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, KB: tl.constexpr = 0,
 ):  # fmt: skip
     """Program ``s < n_split`` owns candidate chunks ``[s * SPAN, (s + 1) * SPAN)``: it forms
     their GQA-mean probabilities from the stored scores and thresholds, lists the routed ones
     (in its own slice of IDS/LOGP, read back after a barrier), attends them with the bias
     ``log p / sigma`` and writes a partial softmax state plus its sum of log-probabilities and
     count. Program ``n_split`` attends the query's own, partial chunk (no bias). The centring
-    by ``log_g`` (a mean over all splits) is applied by the merge: the combine kernel, or with
-    ``MERGE_GROUP`` a two-level merge in this kernel (``_merge_in_attend``)."""
+    by ``log_g`` (a mean over all splits) is applied by the combine."""
     split = tl.program_id(0)
     bh = tl.program_id(1)
     b = (bh // HKV).to(tl.int64)
@@ -321,7 +254,6 @@ def _decode_attend_kernel(
     rows = tl.arange(0, RP)
     valid = rows < G
     dims = tl.arange(0, D)
-    keys = tl.arange(0, C)
     q = tl.load(Q + b * stride_qb + (h * G + rows)[:, None] * stride_qh + dims[None, :],
                 mask=valid[:, None], other=0.0)  # fmt: skip
     k_base = K + b * stride_kb + h * stride_kh
@@ -353,12 +285,16 @@ def _decode_attend_kernel(
         tl.store(LSUM + bh * n_split + split, tl.sum(tl.where(routed, log_p, 0.0), axis=0))
         tl.store(NCNT + bh * n_split + split, n_routed)
         tl.debug_barrier()  # the list was written by the whole block; every thread reads it
-        for i in range(0, n_routed):
-            c = tl.load(IDS + base + i)
-            bias = tl.load(LOGP + base + i)  # the token's GQA-mean log-probability
+        # KB keys a step (KB < C: a chunk in C // KB steps, smaller K/V buffers, more programs an SM)
+        STEP: tl.constexpr = C if KB == 0 else KB
+        PARTS: tl.constexpr = C // STEP
+        step_keys = tl.arange(0, STEP)
+        for i in range(0, n_routed * PARTS):
+            c = tl.load(IDS + base + i // PARTS)
+            bias = tl.load(LOGP + base + i // PARTS)  # the token's GQA-mean log-probability
             if ESTIMATE_DIAGONAL:
                 bias = bias * inv_sigma
-            kpos = (c * C + keys).to(tl.int64)
+            kpos = (c * C + (i % PARTS) * STEP + step_keys).to(tl.int64)
             k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :])
             v = tl.load(v_base + kpos[:, None] * stride_kn + dims[None, :])
             s = tl.dot(q, tl.trans(k)) * sm_scale + bias * 1.4426950408889634
@@ -366,64 +302,9 @@ def _decode_attend_kernel(
     state = (bh * (n_split + 1) + split) * RP + rows
     # only the G real rows: the merge reads no other (at G = 4, 3/4 of the state is padding; H200,
     # 128k, 10%, Hkv 8, B=1: attend 21.5 -> 20.1-20.4 us, results/reference/h200-dash/stop29/)
-    _store_state(M_OUT, L_OUT, ACC_OUT, state, m_i, l_i, acc, valid, D)
-    if MERGE_GROUP > 0:
-        _merge_in_attend(M_OUT, L_OUT, ACC_OUT, LSUM, NCNT, ARRIVALS, GM, GL, GACC, OUT, COUNT,
-                         b, h, bh, split, n_split, n_groups, stride_ob, stride_oh, inv_sigma,
-                         HKV, G, GP, RP, D, ESTIMATE_DIAGONAL, MERGE_GROUP, NSP, NG)  # fmt: skip
-
-
-@triton.jit
-def _merge_in_attend(M_IN, L_IN, ACC_IN, LSUM, NCNT, ARRIVALS, GM, GL, GACC, OUT, COUNT,
-                     b, h, bh, split, n_split, n_groups, stride_ob, stride_oh, inv_sigma,
-                     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, RP: tl.constexpr,
-                     D: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, MERGE_GROUP: tl.constexpr,
-                     NSP: tl.constexpr, NG: tl.constexpr):  # fmt: skip
-    """The combine kernel's merge, done by the attend programs that finish last: the last of
-    each group of ``MERGE_GROUP`` routed spans merges the group's states (one shift, ``log_g``,
-    applies to every routed state, so it waits for the final merge); the last of the groups and
-    the own-chunk program merges the group states, centres them by ``log_g``, adds the own
-    chunk's state and writes the output rows and the count. ``ARRIVALS`` holds ``n_groups + 1``
-    counters a (batch, KV head)."""
-    g = tl.arange(0, GP)
-    gvalid = g < G
-    counters = ARRIVALS + bh * (n_groups + 1)
-    reach_final = split == n_split
-    if split < n_split:
-        group = split // MERGE_GROUP
-        in_group = tl.minimum(MERGE_GROUP, n_split - group * MERGE_GROUP)
-        group_done = _last_to_arrive(counters + group, in_group)
-        if group_done:
-            m, l, acc = _merge_states(M_IN, L_IN, ACC_IN, bh * (n_split + 1) + group * MERGE_GROUP, in_group,
-                                      RP, G, GP, MERGE_GROUP, D)  # fmt: skip
-            _store_state(GM, GL, GACC, (bh * n_groups + group) * RP + g, m, l, acc, gvalid, D)
-        reach_final = group_done
-    if reach_final:
-        if _last_to_arrive(counters + n_groups, n_groups + 1):
-            m_r, l_r, acc_r = _merge_states(GM, GL, GACC, bh * n_groups, n_groups, RP, G, GP, NG, D)
-            splits = tl.arange(0, NSP)
-            n_routed = tl.sum(tl.load(NCNT + bh * n_split + splits, mask=splits < n_split, other=0,
-                                      cache_modifier=".cg"), axis=0)  # fmt: skip
-            if ESTIMATE_DIAGONAL:
-                log_sum = tl.sum(tl.load(LSUM + bh * n_split + splits, mask=splits < n_split, other=0.0,
-                                         cache_modifier=".cg"), axis=0)  # fmt: skip
-                log_g = log_sum / tl.maximum(n_routed, 1).to(tl.float32)
-                m_r = m_r - log_g * inv_sigma * 1.4426950408889634
-            own = (bh * (n_split + 1) + n_split) * RP + g
-            dims = tl.arange(0, D)
-            m_o = tl.load(M_IN + own, mask=gvalid, other=float("-inf"), cache_modifier=".cg")
-            l_o = tl.load(L_IN + own, mask=gvalid, other=0.0, cache_modifier=".cg")
-            acc_o = tl.load(ACC_IN + own[:, None].to(tl.int64) * D + dims[None, :], mask=gvalid[:, None],
-                            other=0.0, cache_modifier=".cg")  # fmt: skip
-            m = tl.maximum(m_r, m_o)
-            m = tl.where(m == float("-inf"), 0.0, m)
-            w_r = tl.exp2(m_r - m)
-            w_o = tl.exp2(m_o - m)
-            l_sum = l_r * w_r + l_o * w_o
-            out = (acc_r * w_r[:, None] + acc_o * w_o[:, None]) / tl.where(l_sum > 0, l_sum, 1.0)[:, None]
-            tl.store(OUT + b * stride_ob + (h * G + g)[:, None] * stride_oh + dims[None, :],
-                     out.to(OUT.dtype.element_ty), mask=gvalid[:, None])  # fmt: skip
-            tl.store(COUNT + bh, n_routed + 1)
+    tl.store(M_OUT + state, m_i, mask=valid)
+    tl.store(L_OUT + state, l_i, mask=valid)
+    tl.store(ACC_OUT + state[:, None] * D + dims[None, :], acc, mask=valid[:, None])
 
 
 @triton.jit
@@ -485,6 +366,8 @@ SPAN_VALUES = 16384  # scores one attend program reads (GP rows x SPAN chunks)
 # chunks) 23.7 -> 25.2 us, the one case that lost. (Stop 16 had found 528 faster than 2112.)
 ATTEND_PROGRAMS = 1056
 ATTEND_STAGES = 5  # None: Triton's default
+ATTEND_KEYS = 0  # keys a step of the attend's loop (0: the chunk)
+ATTEND_WARPS = 4
 # (Spans of at least 8 chunks, against the 4 that 1056 programs cut at 32k, B=1: 24.5 -> 23.0 us
 # at Hkv 8, 16.6 -> 18.0 at Hkv 2, 128k within noise; not kept. stop26/52c5076_c/.)
 # (Programs sharing the routed candidates evenly instead of spans, the threshold kernel flagging
@@ -493,27 +376,10 @@ ATTEND_STAGES = 5  # None: Triton's default
 # slower; removed, commit b0a4993 has it. stop26/b0a4993_e/.)
 
 
-# The combine merged inside the attend, by the programs that finish last (``_merge_in_attend``):
-# groups of MERGE_VALUES // GP spans, then the groups. (0: the combine kernel.)
-MERGE_VALUES = 64
-# The thresholds found by the scores kernel's last program a (batch, KV head) when its G rows
-# of scores fit THRESHOLD_IN_SCORES_VALUES registers' worth (0: the threshold kernel).
-THRESHOLD_IN_SCORES_VALUES = 32768
-
-
-def arrival_slots(batch_heads: int, n_groups: int) -> int:
-    """Arrival counters a decode step uses: one a (batch, KV head) for the scores kernel, then
-    ``n_groups + 1`` for the attend's merge."""
-    return batch_heads * (n_groups + 2)
-
-
 def decode_step(q, k, v, summaries, *, chunk_size, scaling, sigma, estimate_diagonal,
-                n_split: int | None = None, arrivals: torch.Tensor | None = None):  # fmt: skip
+                n_split: int | None = None):  # fmt: skip
     """One decode step for ``q`` ``[B, Hq, 1, D]`` at position ``L - 1`` of ``k``/``v``
-    ``[B, Hkv, L, D]`` (views of a cache are fine). Returns ``(out, count [B, Hkv, 1])``.
-    ``arrivals``: int32 zeros of at least ``arrival_slots`` entries, which the step leaves
-    zeroed (a cache passes the same buffer every step; without one, or too small, a zeroed
-    buffer is allocated)."""
+    ``[B, Hkv, L, D]`` (views of a cache are fine). Returns ``(out, count [B, Hkv, 1])``."""
     B, Hq, _, D = q.shape
     Hkv, L = k.shape[1], k.shape[2]
     G = Hq // Hkv
@@ -527,58 +393,41 @@ def decode_step(q, k, v, summaries, *, chunk_size, scaling, sigma, estimate_diag
     BH = B * Hkv
     want = n_split or max(1, min(MAX_SPLIT, ATTEND_PROGRAMS // BH))
     span, n_split = split_config(n_cand, want, GP)
-    merge_group = max(1, MERGE_VALUES // GP) if MERGE_VALUES else 0
-    n_groups = -(-n_split // merge_group) if merge_group else 0
     states = BH * (n_split + 1) * RP  # routed slices, then the query's own chunk
-    group_states = BH * n_groups * RP
     # Two workspace allocations, split into views: a decode step is short enough for host-side
     # allocation calls to show up in its time.
-    f32 = torch.empty(BH * (RP * n_pad + G + n_pad + n_split) + (states + group_states) * (2 + D), device=dev,
+    f32 = torch.empty(BH * (RP * n_pad + G + n_pad + n_split) + states * (2 + D), device=dev,
                       dtype=torch.float32)  # fmt: skip
-    x, tau, log_p, l_sum, m_part, l_part, acc_part, m_group, l_group, acc_group = f32.split(
-        [BH * RP * n_pad, BH * G, BH * n_pad, BH * n_split, states, states, states * D,
-         group_states, group_states, group_states * D])  # fmt: skip
+    x, tau, log_p, l_sum, m_part, l_part, acc_part = f32.split(
+        [BH * RP * n_pad, BH * G, BH * n_pad, BH * n_split, states, states, states * D])
     i32 = torch.empty(BH * (1 + n_pad + n_split), device=dev, dtype=torch.int32)
     count, ids, n_count = i32.split([BH, BH * n_pad, BH * n_split])
-    if arrivals is None or arrivals.numel() < arrival_slots(BH, n_groups):
-        arrivals = torch.zeros(arrival_slots(BH, n_groups), device=dev, dtype=torch.int32)
     bf16 = q.dtype == torch.bfloat16
     out = torch.empty_like(q)
-    blk, resident, warps = threshold_config(n_cand)
-    threshold_in_scores = (n_cand > 0 and DECODE_LEAN_THRESHOLD and resident
-                           and GP * blk <= THRESHOLD_IN_SCORES_VALUES)  # fmt: skip
     if n_cand:
         _decode_scores_kernel[(n_pad // CB, BH)](
-            q, summaries, x, tau, arrivals, q.stride(0), q.stride(1),
+            q, summaries, x, q.stride(0), q.stride(1),
             summaries.stride(0), summaries.stride(1), summaries.stride(2),
-            n_cand, n_pad, xscale, MAX_ITER, HKV=Hkv, G=G, RP=RP, D=D, CB=CB, SPLIT_BF16=bf16,
-            GP=GP, THRESHOLD_BLK=blk if threshold_in_scores else 0,
-            num_warps=max(4, min(16, GP * blk // THRESHOLD_VALUES_PER_WARP)) if threshold_in_scores else 4,
+            n_cand, n_pad, xscale, HKV=Hkv, G=G, RP=RP, D=D, CB=CB, SPLIT_BF16=bf16,
         )  # fmt: skip
-    if not threshold_in_scores:
-        _decode_threshold_kernel[(BH * G,)](
-            x, tau, n_cand, n_pad, MAX_ITER, RP=RP, G=G, BLK=blk, RESIDENT=resident, LEAN=DECODE_LEAN_THRESHOLD,
-            num_warps=warps,
-        )  # fmt: skip
-    merge = {}
-    if merge_group:
-        merge = dict(ARRIVALS=arrivals[BH:], GM=m_group, GL=l_group, GACC=acc_group, OUT=out, COUNT=count,
-                     stride_ob=out.stride(0), stride_oh=out.stride(1), n_groups=n_groups,
-                     MERGE_GROUP=merge_group, NSP=triton.next_power_of_2(n_split),
-                     NG=min(triton.next_power_of_2(n_groups), max(1, MERGE_VALUES // GP)))  # fmt: skip
+    blk, resident, warps = threshold_config(n_cand)
+    _decode_threshold_kernel[(BH * G,)](
+        x, tau, n_cand, n_pad, MAX_ITER, RP=RP, G=G, BLK=blk, RESIDENT=resident, LEAN=DECODE_LEAN_THRESHOLD,
+        num_warps=warps,
+    )  # fmt: skip
     _decode_attend_kernel[(n_split + 1, BH)](
         q, k, v, x, tau, ids, log_p, l_sum, n_count, m_part, l_part, acc_part,
         q.stride(0), q.stride(1), k.stride(0), k.stride(1), k.stride(2),
         L, n_cand, n_pad, n_split, 1.4426950408889634 / math.sqrt(D), 1.0 / sigma,
         HKV=Hkv, G=G, GP=GP, RP=RP, C=C, D=D, SPAN=span, ESTIMATE_DIAGONAL=estimate_diagonal,
-        **merge, **({} if ATTEND_STAGES is None else {"num_stages": ATTEND_STAGES}),
+        KB=ATTEND_KEYS if 0 < ATTEND_KEYS < C else 0, num_warps=ATTEND_WARPS,
+        **({} if ATTEND_STAGES is None else {"num_stages": ATTEND_STAGES}),
     )  # fmt: skip
-    if not merge_group:
-        nsp = triton.next_power_of_2(n_split + 1)
-        db = COMBINE_DIMS if 0 < COMBINE_DIMS < D else 0
-        _decode_combine_kernel[(BH, G, D // db if db else 1)](
-            m_part, l_part, acc_part, l_sum, n_count, out, count, out.stride(0), out.stride(1), n_split,
-            1.0 / sigma, HKV=Hkv, G=G, RP=RP, D=D, NSP=nsp, ESTIMATE_DIAGONAL=estimate_diagonal, DB=db,
-            num_warps=min(16, max(4, nsp * (db or D) // 8192)),  # 4 up to 128 states (8 measured slower)
-        )  # fmt: skip
+    nsp = triton.next_power_of_2(n_split + 1)
+    db = COMBINE_DIMS if 0 < COMBINE_DIMS < D else 0
+    _decode_combine_kernel[(BH, G, D // db if db else 1)](
+        m_part, l_part, acc_part, l_sum, n_count, out, count, out.stride(0), out.stride(1), n_split,
+        1.0 / sigma, HKV=Hkv, G=G, RP=RP, D=D, NSP=nsp, ESTIMATE_DIAGONAL=estimate_diagonal, DB=db,
+        num_warps=min(16, max(4, nsp * (db or D) // 8192)),  # 4 up to 128 states (8 measured slower)
+    )  # fmt: skip
     return out, count.view(B, Hkv, 1)

@@ -121,12 +121,11 @@ def test_lean_threshold_step_finds_the_same_thresholds(resident):
 
 
 def test_decode_combine_over_head_dim_slices_changes_nothing(monkeypatch):
-    """The combine kernel over slices of the head dims (``COMBINE_DIMS``) gives the step's
-    output and counts with one program a row, at several splits (the attend's spans and the
-    combine's states)."""
+    """The combine over slices of the head dims (``COMBINE_DIMS``) gives the step's output and
+    counts with one program a row, at several splits (the attend's spans and the combine's
+    states)."""
     from dashbench.kernels.dash import decode_kernels
 
-    monkeypatch.setattr(decode_kernels, "MERGE_VALUES", 0)  # the combine kernel, not the attend's merge
     q, k, v, w = _inputs(2, 8, 2, 300, 128, seed=6)
     cache = DashCache.from_prefill(k, v, w, chunk_size=32)
     for n_split in (1, 5):
@@ -139,44 +138,17 @@ def test_decode_combine_over_head_dim_slices_changes_nothing(monkeypatch):
         assert int(base_count.min()) > 1
 
 
-@pytest.mark.parametrize("sigma, est", [(1.0, True), (0.3, False)])
-def test_merge_in_the_attend_equals_the_combine_kernel(monkeypatch, sigma, est):
-    """The attend programs that finish last merge the states (groups of spans, then the groups
-    and the own chunk) as the combine kernel does: the same output and counts with one group or
-    several, a partial last group and a final merge over more groups than one block; the step
-    leaves the cache's arrival counters zeroed."""
+@pytest.mark.parametrize("keys", [32, 16])
+def test_attend_over_part_of_a_chunk_a_step_changes_nothing(monkeypatch, keys):
+    """The attend's loop taking ``ATTEND_KEYS`` of a chunk's keys a step gives the step's
+    output and counts of a whole chunk a step."""
     from dashbench.kernels.dash import decode_kernels
 
-    q, k, v, w = _inputs(2, 8, 2, 300, 64, seed=7)
-    cache = DashCache.from_prefill(k, v, w, chunk_size=32)
-    for n_split in (1, 5, 8):
-        kw = dict(chunk_size=32, scaling=2.0, sigma=sigma, estimate_diagonal=est, n_split=n_split)
-        monkeypatch.setattr(decode_kernels, "MERGE_VALUES", 0)
-        base, base_count = decode_kernels.decode_step(q[:, :, -1:], k, v, cache.summaries, **kw)
-        # G = 4: groups of 16 spans (one group), or of 2 (a partial last one; final blocks of 2)
-        for merge_values in (64, 8):
-            monkeypatch.setattr(decode_kernels, "MERGE_VALUES", merge_values)
-            out, count = decode_kernels.decode_step(q[:, :, -1:], k, v, cache.summaries, **kw,
-                                                    arrivals=cache.arrivals)  # fmt: skip
-            assert _rel(out, base) < 1e-6, (n_split, merge_values)
-            assert torch.equal(count, base_count)
-            assert not cache.arrivals.any()
-        assert int(base_count.min()) > 1
-
-
-@pytest.mark.parametrize("hq", [8, 16])
-def test_thresholds_in_the_scores_kernel_equal_the_threshold_kernel(monkeypatch, hq):
-    """The scores kernel's last program a (batch, KV head) finds the G rows' thresholds (lean
-    step, rows on registers) as the threshold kernel does: same output and counts."""
-    from dashbench.kernels.dash import decode_kernels
-
-    q, k, v, w = _inputs(2, hq, 2, 500, 64, seed=8)
-    cache = DashCache.from_prefill(k, v, w, chunk_size=32)
-    kw = dict(chunk_size=32, scaling=2.0, sigma=1.0, estimate_diagonal=True)
-    outs = []
-    for values in (0, decode_kernels.THRESHOLD_IN_SCORES_VALUES):
-        monkeypatch.setattr(decode_kernels, "THRESHOLD_IN_SCORES_VALUES", values)
-        outs.append(decode_kernels.decode_step(q[:, :, -1:], k, v, cache.summaries, **kw, arrivals=cache.arrivals))
-        assert not cache.arrivals.any()
-    assert _rel(outs[1][0], outs[0][0]) < 1e-6 and torch.equal(outs[1][1], outs[0][1])
-    assert int(outs[0][1].min()) > 1
+    q, k, v, w = _inputs(2, 8, 2, 300, 64, seed=9)
+    cache = DashCache.from_prefill(k, v, w, chunk_size=64)
+    kw = dict(chunk_size=64, scaling=2.0, sigma=1.0, estimate_diagonal=True, n_split=3)
+    base, base_count = decode_kernels.decode_step(q[:, :, -1:], k, v, cache.summaries, **kw)
+    monkeypatch.setattr(decode_kernels, "ATTEND_KEYS", keys)
+    out, count = decode_kernels.decode_step(q[:, :, -1:], k, v, cache.summaries, **kw)
+    assert _rel(out, base) < 1e-5 and torch.equal(count, base_count)
+    assert int(base_count.min()) > 1
