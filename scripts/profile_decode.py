@@ -43,7 +43,9 @@ from profiling import kernel_times  # scripts/profiling.py
 # spans of at least 8 chunks (ATTEND_MIN_SPAN, mixed; removed, 52c5076 has it) and attend programs
 # sharing the routed candidates evenly (ATTEND_BALANCED, slower overall; removed, b0a4993 has it);
 # stop 30 the combine's merge in the attend's last programs and the thresholds in the scores
-# kernel's last program (both slower; removed, 60657bd has them; stop30/60657bd_a/).
+# kernel's last program (both slower; removed, 60657bd has them; stop30/60657bd_a/), and the
+# attend's loop over 32 or 16 keys a step, for more programs an SM (slower; removed, 00067af has
+# it; stop30/00067af_b/).
 VARIANTS = {
     "default": {},
     "stop25": dict(ATTEND_PROGRAMS=528, ATTEND_STAGES=None),  # the defaults before stop 26
@@ -56,17 +58,10 @@ VARIANTS = {
     "stages3": dict(ATTEND_STAGES=None),
     "stages7": dict(ATTEND_STAGES=7),
     "progs528": dict(ATTEND_PROGRAMS=528),  # half the attend programs: longer spans
-    # stop 30: the attend's loop over part of a chunk a step (ATTEND_KEYS): smaller K/V buffers,
-    # so more programs an SM (H200 sm_90 builds: 71.7 KB at 64 keys, 5 stages; 37.9 KB at 32)
-    "keys32": dict(ATTEND_KEYS=32),
-    "keys32_s7": dict(ATTEND_KEYS=32, ATTEND_STAGES=7),
-    "keys16_s9": dict(ATTEND_KEYS=16, ATTEND_STAGES=9),
-    "keys32_w2": dict(ATTEND_KEYS=32, ATTEND_WARPS=2),
-    "keys32_p2112": dict(ATTEND_KEYS=32, ATTEND_PROGRAMS=2112, MAX_SPLIT=256),
 }
 DEFAULTS = {name: getattr(decode_kernels, name) for name in
             ("MAX_SPLIT", "COMBINE_DIMS", "DECODE_LEAN_THRESHOLD", "THRESHOLD_VALUES_PER_WARP",
-             "ATTEND_PROGRAMS", "ATTEND_STAGES", "ATTEND_KEYS", "ATTEND_WARPS")}
+             "ATTEND_PROGRAMS", "ATTEND_STAGES")}
 
 
 def apply_variant(settings: dict) -> None:

@@ -186,10 +186,10 @@ def cases(shapes=SHAPES):
                        decode_kernels._decode_threshold_kernel,
                        pointer_types(decode_kernels._decode_threshold_kernel, "fp32", over),
                        dict(G=G, RP=RP, BLK=blk, RESIDENT=resident, LEAN=lean), ones, warps)
-        for ones, span, kb in (((), 32, 0), (("n_keys", "n_split"), 256, 0), ((), 16, 32)):
-            yield (f"decode_attend G={G} ones={ones} span={span} keys={kb}", decode_kernels._decode_attend_kernel,
+        for ones, span in (((), 32), (("n_keys", "n_split"), 256)):
+            yield (f"decode_attend G={G} ones={ones} span={span}", decode_kernels._decode_attend_kernel,
                    pointer_types(decode_kernels._decode_attend_kernel, "bf16", {**over, "IDS": "*i32", "NCNT": "*i32"}),
-                   dict(HKV=8, G=G, GP=GP, RP=RP, C=C, D=D, SPAN=span, ESTIMATE_DIAGONAL=True, KB=kb), ones,
+                   dict(HKV=8, G=G, GP=GP, RP=RP, C=C, D=D, SPAN=span, ESTIMATE_DIAGONAL=True), ones,
                    4, decode_kernels.ATTEND_STAGES)
         for est, db in ((True, 0), (False, 0), (True, 32)):
             yield (f"decode_combine G={G} est={est} dims={db}", decode_kernels._decode_combine_kernel,

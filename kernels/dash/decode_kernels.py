@@ -239,7 +239,7 @@ def _decode_attend_kernel(
     stride_qb, stride_qh, stride_kb, stride_kh, stride_kn,
     n_keys, n_cand, n_pad, n_split, sm_scale, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, RP: tl.constexpr, C: tl.constexpr,
-    D: tl.constexpr, SPAN: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, KB: tl.constexpr = 0,
+    D: tl.constexpr, SPAN: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr,
 ):  # fmt: skip
     """Program ``s < n_split`` owns candidate chunks ``[s * SPAN, (s + 1) * SPAN)``: it forms
     their GQA-mean probabilities from the stored scores and thresholds, lists the routed ones
@@ -254,6 +254,7 @@ def _decode_attend_kernel(
     rows = tl.arange(0, RP)
     valid = rows < G
     dims = tl.arange(0, D)
+    keys = tl.arange(0, C)
     q = tl.load(Q + b * stride_qb + (h * G + rows)[:, None] * stride_qh + dims[None, :],
                 mask=valid[:, None], other=0.0)  # fmt: skip
     k_base = K + b * stride_kb + h * stride_kh
@@ -285,16 +286,12 @@ def _decode_attend_kernel(
         tl.store(LSUM + bh * n_split + split, tl.sum(tl.where(routed, log_p, 0.0), axis=0))
         tl.store(NCNT + bh * n_split + split, n_routed)
         tl.debug_barrier()  # the list was written by the whole block; every thread reads it
-        # KB keys a step (KB < C: a chunk in C // KB steps, smaller K/V buffers, more programs an SM)
-        STEP: tl.constexpr = C if KB == 0 else KB
-        PARTS: tl.constexpr = C // STEP
-        step_keys = tl.arange(0, STEP)
-        for i in range(0, n_routed * PARTS):
-            c = tl.load(IDS + base + i // PARTS)
-            bias = tl.load(LOGP + base + i // PARTS)  # the token's GQA-mean log-probability
+        for i in range(0, n_routed):
+            c = tl.load(IDS + base + i)
+            bias = tl.load(LOGP + base + i)  # the token's GQA-mean log-probability
             if ESTIMATE_DIAGONAL:
                 bias = bias * inv_sigma
-            kpos = (c * C + (i % PARTS) * STEP + step_keys).to(tl.int64)
+            kpos = (c * C + keys).to(tl.int64)
             k = tl.load(k_base + kpos[:, None] * stride_kn + dims[None, :])
             v = tl.load(v_base + kpos[:, None] * stride_kn + dims[None, :])
             s = tl.dot(q, tl.trans(k)) * sm_scale + bias * 1.4426950408889634
@@ -366,8 +363,6 @@ SPAN_VALUES = 16384  # scores one attend program reads (GP rows x SPAN chunks)
 # chunks) 23.7 -> 25.2 us, the one case that lost. (Stop 16 had found 528 faster than 2112.)
 ATTEND_PROGRAMS = 1056
 ATTEND_STAGES = 5  # None: Triton's default
-ATTEND_KEYS = 0  # keys a step of the attend's loop (0: the chunk)
-ATTEND_WARPS = 4
 # (Spans of at least 8 chunks, against the 4 that 1056 programs cut at 32k, B=1: 24.5 -> 23.0 us
 # at Hkv 8, 16.6 -> 18.0 at Hkv 2, 128k within noise; not kept. stop26/52c5076_c/.)
 # (Programs sharing the routed candidates evenly instead of spans, the threshold kernel flagging
@@ -420,7 +415,6 @@ def decode_step(q, k, v, summaries, *, chunk_size, scaling, sigma, estimate_diag
         q.stride(0), q.stride(1), k.stride(0), k.stride(1), k.stride(2),
         L, n_cand, n_pad, n_split, 1.4426950408889634 / math.sqrt(D), 1.0 / sigma,
         HKV=Hkv, G=G, GP=GP, RP=RP, C=C, D=D, SPAN=span, ESTIMATE_DIAGONAL=estimate_diagonal,
-        KB=ATTEND_KEYS if 0 < ATTEND_KEYS < C else 0, num_warps=ATTEND_WARPS,
         **({} if ATTEND_STAGES is None else {"num_stages": ATTEND_STAGES}),
     )  # fmt: skip
     nsp = triton.next_power_of_2(n_split + 1)

@@ -136,19 +136,3 @@ def test_decode_combine_over_head_dim_slices_changes_nothing(monkeypatch):
         out, count = decode_kernels.decode_step(q[:, :, -1:], k, v, cache.summaries, **kw)
         assert _rel(out, base) < 1e-6 and torch.equal(count, base_count)
         assert int(base_count.min()) > 1
-
-
-@pytest.mark.parametrize("keys", [32, 16])
-def test_attend_over_part_of_a_chunk_a_step_changes_nothing(monkeypatch, keys):
-    """The attend's loop taking ``ATTEND_KEYS`` of a chunk's keys a step gives the step's
-    output and counts of a whole chunk a step."""
-    from dashbench.kernels.dash import decode_kernels
-
-    q, k, v, w = _inputs(2, 8, 2, 300, 64, seed=9)
-    cache = DashCache.from_prefill(k, v, w, chunk_size=64)
-    kw = dict(chunk_size=64, scaling=2.0, sigma=1.0, estimate_diagonal=True, n_split=3)
-    base, base_count = decode_kernels.decode_step(q[:, :, -1:], k, v, cache.summaries, **kw)
-    monkeypatch.setattr(decode_kernels, "ATTEND_KEYS", keys)
-    out, count = decode_kernels.decode_step(q[:, :, -1:], k, v, cache.summaries, **kw)
-    assert _rel(out, base) < 1e-5 and torch.equal(count, base_count)
-    assert int(base_count.min()) > 1
