@@ -58,10 +58,16 @@ VARIANTS = {
     "stages3": dict(ATTEND_STAGES=None),
     "stages7": dict(ATTEND_STAGES=7),
     "progs528": dict(ATTEND_PROGRAMS=528),  # half the attend programs: longer spans
+    # stop 30: the attend's programs launched head by head within each span index, so that a
+    # KV head with many routed chunks spreads over the waves instead of filling one
+    "heads_first": dict(ATTEND_HEADS_FIRST=True),
+    "heads_first_p2112": dict(ATTEND_HEADS_FIRST=True, ATTEND_PROGRAMS=2112, MAX_SPLIT=256),
+    "dims16": dict(COMBINE_DIMS=16),  # combine programs over 16 or 64 head dims (32 by default)
+    "dims64": dict(COMBINE_DIMS=64),
 }
 DEFAULTS = {name: getattr(decode_kernels, name) for name in
             ("MAX_SPLIT", "COMBINE_DIMS", "DECODE_LEAN_THRESHOLD", "THRESHOLD_VALUES_PER_WARP",
-             "ATTEND_PROGRAMS", "ATTEND_STAGES")}
+             "ATTEND_PROGRAMS", "ATTEND_STAGES", "ATTEND_HEADS_FIRST")}
 
 
 def apply_variant(settings: dict) -> None:
