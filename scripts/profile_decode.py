@@ -45,7 +45,8 @@ from profiling import kernel_times  # scripts/profiling.py
 # stop 30 the combine's merge in the attend's last programs and the thresholds in the scores
 # kernel's last program (both slower; removed, 60657bd has them; stop30/60657bd_a/), and the
 # attend's loop over 32 or 16 keys a step, for more programs an SM (slower; removed, 00067af has
-# it; stop30/00067af_b/).
+# it; stop30/00067af_b/), and the attend launched heads first (B=1 slower, B=8 Hkv 8 4% faster;
+# removed, 2b62767 has it; stop30/2b62767_c/).
 VARIANTS = {
     "default": {},
     "stop25": dict(ATTEND_PROGRAMS=528, ATTEND_STAGES=None),  # the defaults before stop 26
@@ -58,16 +59,10 @@ VARIANTS = {
     "stages3": dict(ATTEND_STAGES=None),
     "stages7": dict(ATTEND_STAGES=7),
     "progs528": dict(ATTEND_PROGRAMS=528),  # half the attend programs: longer spans
-    # stop 30: the attend's programs launched head by head within each span index, so that a
-    # KV head with many routed chunks spreads over the waves instead of filling one
-    "heads_first": dict(ATTEND_HEADS_FIRST=True),
-    "heads_first_p2112": dict(ATTEND_HEADS_FIRST=True, ATTEND_PROGRAMS=2112, MAX_SPLIT=256),
-    "dims16": dict(COMBINE_DIMS=16),  # combine programs over 16 or 64 head dims (32 by default)
-    "dims64": dict(COMBINE_DIMS=64),
 }
 DEFAULTS = {name: getattr(decode_kernels, name) for name in
             ("MAX_SPLIT", "COMBINE_DIMS", "DECODE_LEAN_THRESHOLD", "THRESHOLD_VALUES_PER_WARP",
-             "ATTEND_PROGRAMS", "ATTEND_STAGES", "ATTEND_HEADS_FIRST")}
+             "ATTEND_PROGRAMS", "ATTEND_STAGES")}
 
 
 def apply_variant(settings: dict) -> None:

@@ -239,7 +239,7 @@ def _decode_attend_kernel(
     stride_qb, stride_qh, stride_kb, stride_kh, stride_kn,
     n_keys, n_cand, n_pad, n_split, sm_scale, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, RP: tl.constexpr, C: tl.constexpr,
-    D: tl.constexpr, SPAN: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, HEADS_FIRST: tl.constexpr = False,
+    D: tl.constexpr, SPAN: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr,
 ):  # fmt: skip
     """Program ``s < n_split`` owns candidate chunks ``[s * SPAN, (s + 1) * SPAN)``: it forms
     their GQA-mean probabilities from the stored scores and thresholds, lists the routed ones
@@ -247,10 +247,8 @@ def _decode_attend_kernel(
     ``log p / sigma`` and writes a partial softmax state plus its sum of log-probabilities and
     count. Program ``n_split`` attends the query's own, partial chunk (no bias). The centring
     by ``log_g`` (a mean over all splits) is applied by the combine."""
-    # HEADS_FIRST: the grid is (B * Hkv, n_split + 1), so consecutive programs (the launch order)
-    # take one span of each head in turn: a head with many routed chunks spreads over the waves
-    split = tl.program_id(1 if HEADS_FIRST else 0)
-    bh = tl.program_id(0 if HEADS_FIRST else 1)
+    split = tl.program_id(0)
+    bh = tl.program_id(1)
     b = (bh // HKV).to(tl.int64)
     h = (bh % HKV).to(tl.int64)
     rows = tl.arange(0, RP)
@@ -365,7 +363,6 @@ SPAN_VALUES = 16384  # scores one attend program reads (GP rows x SPAN chunks)
 # chunks) 23.7 -> 25.2 us, the one case that lost. (Stop 16 had found 528 faster than 2112.)
 ATTEND_PROGRAMS = 1056
 ATTEND_STAGES = 5  # None: Triton's default
-ATTEND_HEADS_FIRST = False  # the attend's launch order: every head's first span, then the second, ...
 # (Spans of at least 8 chunks, against the 4 that 1056 programs cut at 32k, B=1: 24.5 -> 23.0 us
 # at Hkv 8, 16.6 -> 18.0 at Hkv 2, 128k within noise; not kept. stop26/52c5076_c/.)
 # (Programs sharing the routed candidates evenly instead of spans, the threshold kernel flagging
@@ -413,12 +410,12 @@ def decode_step(q, k, v, summaries, *, chunk_size, scaling, sigma, estimate_diag
         x, tau, n_cand, n_pad, MAX_ITER, RP=RP, G=G, BLK=blk, RESIDENT=resident, LEAN=DECODE_LEAN_THRESHOLD,
         num_warps=warps,
     )  # fmt: skip
-    _decode_attend_kernel[(BH, n_split + 1) if ATTEND_HEADS_FIRST else (n_split + 1, BH)](
+    _decode_attend_kernel[(n_split + 1, BH)](
         q, k, v, x, tau, ids, log_p, l_sum, n_count, m_part, l_part, acc_part,
         q.stride(0), q.stride(1), k.stride(0), k.stride(1), k.stride(2),
         L, n_cand, n_pad, n_split, 1.4426950408889634 / math.sqrt(D), 1.0 / sigma,
         HKV=Hkv, G=G, GP=GP, RP=RP, C=C, D=D, SPAN=span, ESTIMATE_DIAGONAL=estimate_diagonal,
-        HEADS_FIRST=ATTEND_HEADS_FIRST, **({} if ATTEND_STAGES is None else {"num_stages": ATTEND_STAGES}),
+        **({} if ATTEND_STAGES is None else {"num_stages": ATTEND_STAGES}),
     )  # fmt: skip
     nsp = triton.next_power_of_2(n_split + 1)
     db = COMBINE_DIMS if 0 < COMBINE_DIMS < D else 0

@@ -120,20 +120,6 @@ def test_lean_threshold_step_finds_the_same_thresholds(resident):
     assert torch.isinf(empty).all()
 
 
-def test_decode_attend_launched_heads_first_changes_nothing(monkeypatch):
-    """The attend's grid in either order (``ATTEND_HEADS_FIRST``) gives the same step."""
-    from dashbench.kernels.dash import decode_kernels
-
-    q, k, v, w = _inputs(2, 8, 2, 300, 64, seed=9)
-    cache = DashCache.from_prefill(k, v, w, chunk_size=32)
-    kw = dict(chunk_size=32, scaling=2.0, sigma=1.0, estimate_diagonal=True, n_split=5)
-    base, base_count = decode_kernels.decode_step(q[:, :, -1:], k, v, cache.summaries, **kw)
-    monkeypatch.setattr(decode_kernels, "ATTEND_HEADS_FIRST", True)
-    out, count = decode_kernels.decode_step(q[:, :, -1:], k, v, cache.summaries, **kw)
-    assert torch.equal(out, base) and torch.equal(count, base_count)
-    assert int(base_count.min()) > 1
-
-
 def test_decode_combine_over_head_dim_slices_changes_nothing(monkeypatch):
     """The combine over slices of the head dims (``COMBINE_DIMS``) gives the step's output and
     counts with one program a row, at several splits (the attend's spans and the combine's
