@@ -62,18 +62,19 @@ VARIANTS = {
     "gluonq": dict(BWD_GLUON_Q=True),
     "gluonq3": dict(BWD_GLUON_Q=True, BWD_GLUON_Q_STAGES=3),
     "tritonq": dict(BWD_GLUON_Q=False),
-    # stop 29, timing only (wrong gradients): what the Gluon dq kernel's second pass costs (stop
-    # 29 also timed it without the summary-gradient atomics: stop29/4d1bdc4_c/)
+    # stop 29, timing only (wrong gradients): what the Gluon dq kernel's second pass costs, and
+    # its summary-gradient atomics within it
+    "dq_no_atomics": dict(BWD_GLUON_Q_SECOND_PASS=1),
     "dq_no_second_pass": dict(BWD_GLUON_Q_SECOND_PASS=0),
-    # stop 30: the summaries' gradient by the dq kernel's atomics (stop 29's path) against the
-    # default, per chunk in the Gluon dk/dv kernel; and that kernel's registers a thread
-    "sum_grad_in_dq": dict(BWD_SUMMARY_GRAD_IN_GLUON_KV=False),
-    "kv_regs200": dict(BWD_GLUON_KV_MAXNREG=200),
-    "sum_grad_in_dq_kv_regs168": dict(BWD_SUMMARY_GRAD_IN_GLUON_KV=False, BWD_GLUON_KV_MAXNREG=168),
+    # stop 30: the summaries' gradient in the Gluon dk/dv kernel (per chunk, no atomics; the dq
+    # kernel storing k_row, its second pass without the summary product) was correct and slower:
+    # 32k, 25%, Hkv 8: dq 10.62 -> 8.71 ms but dk/dv 8.39 -> 15.11 (Hkv 2: 6.07 -> 5.00, 6.32 ->
+    # 10.66); removed, commit 469189b has it (stop30/469189b_d/). The dk/dv kernel's registers:
+    "kv_regs168": dict(BWD_GLUON_KV_MAXNREG=168),
 }
 SETTINGS = ("SUMMARY_IN_KV", "BWD_Q_ONE_PASS", "BWD_Q_ROUTE_MMA_LAYOUT", "BWD_KV_ROUTE_MMA", "BWD_Q_WARPS",
             "BWD_KV_WARPS", "BWD_RELAXED_ATOMICS", "BWD_Q_DEFERRED_TERMS", "BWD_GLUON_KV", "BWD_GLUON_Q",
-            "BWD_GLUON_Q_STAGES", "BWD_GLUON_Q_SECOND_PASS", "BWD_SUMMARY_GRAD_IN_GLUON_KV", "BWD_GLUON_KV_MAXNREG")
+            "BWD_GLUON_Q_STAGES", "BWD_GLUON_Q_SECOND_PASS", "BWD_GLUON_KV_MAXNREG")
 
 
 def profile_shape(B, hq, hkv, d, n, C=64) -> list[dict]:

@@ -470,24 +470,19 @@ BWD_GLUON_KV = True
 # ring's slots (2: two CTAs an SM in 109 KB each; 3, one CTA in 146 KB: 15.01 / 8.70 ms).
 BWD_GLUON_Q = True
 BWD_GLUON_Q_STAGES = 2
-# For timing only (scripts/profile_backward.py): the Gluon dq kernel's second pass left out (0:
-# the gradients are then wrong); otherwise it runs.
+# For timing only (scripts/profile_backward.py): the Gluon dq kernel's second pass in full (2),
+# without its summary-gradient atomics (1) or left out (0). Below 2 the gradients are wrong.
 BWD_GLUON_Q_SECOND_PASS = 2
-# Where both Gluon kernels run: the summaries' gradient formed by the dk/dv kernel, per chunk and
-# without atomics (each listing tile's routing product, w = 2 xscale sqrt(p) (dp - k_row) from the
-# dq kernel's stored dp and k_row, and q^T w), so that the dq kernel's second pass keeps only the
-# JVP's update of dq. Off: by the dq kernel's atomics (stop 29).
-BWD_SUMMARY_GRAD_IN_GLUON_KV = True
-# The Gluon dk/dv kernel's registers a consumer thread (two CTAs an SM up to 250): None, 168 with
-# the summaries' gradient (at 128 its sm_90 build spills 184 B and waits on every product) and
-# 128 without.
-BWD_GLUON_KV_MAXNREG = None
+# The Gluon dk/dv kernel's registers a consumer thread (two CTAs an SM allow up to 250). H200,
+# 32k, 25% (results/reference/h200-dash/stop30/469189b_d/, one sample): 168 against 128, dk/dv
+# 8.39 -> 8.84 ms at Hkv 8, 6.32 -> 5.66 at Hkv 2 (its sm_90 build spills 32 B at 128).
+BWD_GLUON_KV_MAXNREG = 128
 
 
 def _gluon_backward_fits(q, k, bm: int, gp: int, chunk_size: int) -> bool:
     """What both Gluon backward kernels run: bf16 or fp16 inputs on an sm_90 GPU, 64-row tiles,
-    64-key chunks, TMA rows that fit int32, the summaries' gradient not in the Triton dk/dv kernel
-    (``SUMMARY_IN_KV``), and a Triton with Gluon's Hopper ops."""
+    64-key chunks, TMA rows that fit int32, the summaries' gradient by the dq kernel's atomics,
+    and a Triton with Gluon's Hopper ops."""
     if not (q.is_cuda and q.dtype in (torch.bfloat16, torch.float16)):
         return False
     if SUMMARY_IN_KV is True or (SUMMARY_IN_KV == "auto" and q.shape[1] // k.shape[1] <= 8):
@@ -565,21 +560,13 @@ def _attention_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, toke
     common = dict(HKV=Hkv, G=G, GP=gp, BM=bm, C=chunk_size, D=D, ESTIMATE_DIAGONAL=estimate_diagonal,
                   PRIOR=prior)  # fmt: skip
     tma = tma and tma_ready(k, v)
-    gluon_q = deferred and BWD_GLUON_Q and _gluon_backward_fits(q, k, bm, gp, chunk_size)
-    summary_grad = None  # the Gluon dk/dv kernel's share of the summaries' gradient
-    if gluon_q:
-        from dashbench.kernels.dash.gluon_bwd_q import gluon_bwd_q, summary_rows
+    if deferred and BWD_GLUON_Q and _gluon_backward_fits(q, k, bm, gp, chunk_size):
+        from dashbench.kernels.dash.gluon_bwd_q import gluon_bwd_q
 
-        tiles = summary_rows(summaries, q.dtype)
-        if bias is not None and BWD_SUMMARY_GRAD_IN_GLUON_KV:
-            summary_grad = dict(summary_tiles=tiles, tau=tau, dpt=dpt, d_sum=d_sum, xscale=xscale,
-                                k_row=torch.empty(B, Hq, N, device=q.device, dtype=torch.float32))  # fmt: skip
-        second_pass = 0 if BWD_GLUON_Q_SECOND_PASS == 0 else (1 if summary_grad else 2)
         dq = gluon_bwd_q(q, k, v, d_out, lse, delta, summaries, tau, log_g, count, offsets, tile_count, ids, d_sum,
                          dpt, chunk_size=chunk_size, scaling=scaling, sigma=sigma,
                          estimate_diagonal=estimate_diagonal, bm=bm, gp=gp, stages=BWD_GLUON_Q_STAGES,
-                         second_pass=second_pass, summary_tiles=tiles,
-                         k_row=summary_grad["k_row"] if summary_grad else None)  # fmt: skip
+                         second_pass=BWD_GLUON_Q_SECOND_PASS)  # fmt: skip
     else:
         dq = torch.empty(B, Hq, N, D, device=q.device, dtype=torch.float32)
         _bwd_q_kernel[(n_tiles, B * Hkv)](
@@ -597,10 +584,9 @@ def _attention_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, toke
         entries = torch.arange(ids.numel(), device=q.device, dtype=torch.int32)
         t_offsets, t_counts, t_tiles, t_entries = transpose_lists(offsets, tile_count, ids, n_chunks, entries,
                                                                   packed=True)  # fmt: skip
-        maxnreg = BWD_GLUON_KV_MAXNREG or (168 if summary_grad else 128)
         dk, dv = gluon_bwd_kv(q, k, v, d_out, lse, delta, bias, t_offsets, t_counts, t_tiles, t_entries,
-                              chunk_size=chunk_size, bm=bm, gp=gp, n_tiles=n_tiles, maxnreg=maxnreg,
-                              summary_grad=summary_grad)  # fmt: skip
+                              chunk_size=chunk_size, bm=bm, gp=gp, n_tiles=n_tiles,
+                              maxnreg=BWD_GLUON_KV_MAXNREG)  # fmt: skip
         return dq, dk, dv
     # DashAttention's lists (chunk_lists) are packed; selection lists are, except for one token
     t_offsets, t_counts, t_tiles, t_words = transpose_lists(offsets, tile_count, ids, n_chunks,

@@ -132,7 +132,7 @@ def _routing_rows(x_acc, tau, valid, xscale, w_cols):
 @gluon.jit
 def _consumer(q_desc, do_desc, k_desc, v_desc, s_desc, OFFSETS, COUNTS, IDS, q_smem, do_smem, k_bufs, v_bufs,
               s_bufs, q_bar, ready, empty, t, bh, N, n_tiles, n_chunks, LSE, DELTA, TAU, LOGG, CNT, DQ, DSUM, DPT,
-              KROW, w_smem, sm_scale, xscale, inv_sigma, HKV: gl.constexpr, G: gl.constexpr, GP: gl.constexpr,
+              w_smem, sm_scale, xscale, inv_sigma, HKV: gl.constexpr, G: gl.constexpr, GP: gl.constexpr,
               BM: gl.constexpr, C: gl.constexpr, D: gl.constexpr, STAGES: gl.constexpr,
               ESTIMATE_DIAGONAL: gl.constexpr, SECOND_PASS: gl.constexpr):  # fmt: skip
     R: gl.constexpr = GP * BM
@@ -235,8 +235,6 @@ def _consumer(q_desc, do_desc, k_desc, v_desc, s_desc, OFFSETS, COUNTS, IDS, q_s
 
     dq = dq * (sm_scale * 0.6931471805599453)  # the attention's share, its products unscaled (sm_scale is base 2)
     k_row = gl.where(s_sum > 0, sdp_sum / gl.where(s_sum > 0, s_sum, 1.0), 0.0)
-    if SECOND_PASS == 1:  # the summaries' gradient is the dk/dv kernel's: it reads k_row
-        gl.store(KROW + (b * HKV * G + h * G + xrows // BM) * N + xpos, k_row, mask=xvalid)
     zscale = 2.0 * xscale
     w_op_layout: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=dq_layout, k_width=2)
     t_layout: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[NW, 1],
@@ -262,18 +260,15 @@ def _consumer(q_desc, do_desc, k_desc, v_desc, s_desc, OFFSETS, COUNTS, IDS, q_s
         w_mat = gl.where(w_cols < 3, wh, gl.where(w_cols < 6, wl, 0.0))
         w_op = gl.convert_layout(w_mat.to(dtype), w_op_layout)
         dq = warpgroup_mma(w_op, s_bufs.index(slot), dq, is_async=True)
+        # [w_hi, w_lo] as the B operand of q^T: the summaries' gradient
+        w_smem.store(gl.where(w_cols == 0, wh, gl.where(w_cols == 1, wl, 0.0)).to(dtype))
+        fence_async_shared()
+        term = warpgroup_mma(q_smem.permute((1, 0)), w_smem, gl.zeros([D, 16], gl.float32, layout=t_layout),
+                             use_acc=False, is_async=True)  # fmt: skip
+        dq, term = warpgroup_mma_wait(num_outstanding=0, deps=(dq, term, w_op))[:2]
+        mbarrier.arrive(empty.index(slot), count=1)
         if SECOND_PASS > 1:
-            # [w_hi, w_lo] as the B operand of q^T: the summaries' gradient, by atomics
-            w_smem.store(gl.where(w_cols == 0, wh, gl.where(w_cols == 1, wl, 0.0)).to(dtype))
-            fence_async_shared()
-            term = warpgroup_mma(q_smem.permute((1, 0)), w_smem, gl.zeros([D, 16], gl.float32, layout=t_layout),
-                                 use_acc=False, is_async=True)  # fmt: skip
-            dq, term = warpgroup_mma_wait(num_outstanding=0, deps=(dq, term, w_op))[:2]
-            mbarrier.arrive(empty.index(slot), count=1)
             gl.atomic_add(dsum_base + c * D + dims, gl.sum(gl.where(t_cols < 2, term, 0.0), axis=1), sem="relaxed")
-        else:
-            dq = warpgroup_mma_wait(num_outstanding=0, deps=(dq, w_op))[0]
-            mbarrier.arrive(empty.index(slot), count=1)
 
     orows = gl.arange(0, R, layout=gl.SliceLayout(1, dq_layout))
     odims = gl.arange(0, D, layout=gl.SliceLayout(0, dq_layout))
@@ -285,7 +280,7 @@ def _consumer(q_desc, do_desc, k_desc, v_desc, s_desc, OFFSETS, COUNTS, IDS, q_s
 
 @gluon.jit
 def _gluon_bwd_q_kernel(
-    q_desc, do_desc, k_desc, v_desc, s_desc, OFFSETS, COUNTS, IDS, LSE, DELTA, TAU, LOGG, CNT, DQ, DSUM, DPT, KROW,
+    q_desc, do_desc, k_desc, v_desc, s_desc, OFFSETS, COUNTS, IDS, LSE, DELTA, TAU, LOGG, CNT, DQ, DSUM, DPT,
     N, n_tiles, n_chunks, sm_scale, xscale, inv_sigma,
     HKV: gl.constexpr, G: gl.constexpr, GP: gl.constexpr, BM: gl.constexpr, C: gl.constexpr,
     D: gl.constexpr, STAGES: gl.constexpr, ESTIMATE_DIAGONAL: gl.constexpr, ROWS_LAYOUT: gl.constexpr,
@@ -307,7 +302,7 @@ def _gluon_bwd_q_kernel(
     gl.warp_specialize([
         (_consumer, (q_desc, do_desc, k_desc, v_desc, s_desc, OFFSETS, COUNTS, IDS, q_smem, do_smem, k_bufs, v_bufs,
                      s_bufs, q_bar, ready, empty, t, bh, N, n_tiles, n_chunks, LSE, DELTA, TAU, LOGG, CNT, DQ, DSUM,
-                     DPT, KROW, w_smem, sm_scale, xscale, inv_sigma, HKV, G, GP, BM, C, D, STAGES, ESTIMATE_DIAGONAL,
+                     DPT, w_smem, sm_scale, xscale, inv_sigma, HKV, G, GP, BM, C, D, STAGES, ESTIMATE_DIAGONAL,
                      SECOND_PASS)),
         (_producer, (q_desc, do_desc, k_desc, v_desc, s_desc, OFFSETS, COUNTS, IDS, q_smem, do_smem, k_bufs, v_bufs,
                      s_bufs, q_bar, ready, empty, t, bh, N, n_tiles, n_chunks, HKV, G, GP, BM, C, D, STAGES,
@@ -315,8 +310,7 @@ def _gluon_bwd_q_kernel(
     ], [1], [PRODUCER_REGS])  # fmt: skip
 
 
-def summary_tiles_descriptor(rows: torch.Tensor):
-    """TMA descriptor of ``summary_rows``' tiles: one ``[16, D]`` box a chunk."""
+def _rows_tile_descriptor(rows: torch.Tensor):
     gl_dtype = gl.bfloat16 if rows.dtype == torch.bfloat16 else gl.float16
     layout = gl.NVMMASharedLayout.get_default_for([PIECES, rows.shape[1]], gl_dtype)
     return TensorDescriptor(rows, list(rows.shape), list(rows.stride()), [PIECES, rows.shape[1]], layout)
@@ -324,16 +318,12 @@ def summary_tiles_descriptor(rows: torch.Tensor):
 
 def gluon_bwd_q(q, k, v, d_out, lse, delta, summaries, tau, log_g, count, offsets, tile_count, ids, d_sum, dpt, *,
                 chunk_size: int, scaling: float, sigma: float, estimate_diagonal: bool, bm: int, gp: int,
-                stages: int = 3, maxnreg: int = 128, producer_regs: int = 24, second_pass: int = 2,
-                summary_tiles=None, k_row=None):  # fmt: skip
+                stages: int = 3, maxnreg: int = 128, producer_regs: int = 24, second_pass: int = 2):  # fmt: skip
     """dq (``[B, Hq, N, D]`` in q's dtype) of DashAttention with the prior, adding the summaries' gradient
     into ``d_sum`` (fp32 ``[B, Hkv, n_chunks, D]``) and storing each listed entry's ``dp`` in
     ``dpt`` (``[n_pairs * bm]`` fp32), as ``backward._bwd_q_kernel``'s deferred path. q, k, v,
     d_out bf16 or fp16 and contiguous; lse (natural log), delta, tau fp32 ``[B, Hq, N]``.
-    ``second_pass`` 1: the summaries' gradient is left to the dk/dv kernel (``gluon_bwd_kv``'s
-    ``summary_grad``), and each row's ``k_row`` (fp32 ``[B, Hq, N]``) is stored for it; 0 is for
-    timing only (``backward.BWD_GLUON_Q_SECOND_PASS``). ``summary_tiles``: ``summary_rows``,
-    when the caller has them."""
+    ``second_pass`` below 2 is for timing only (``backward.BWD_GLUON_Q_SECOND_PASS``)."""
     B, Hq, N, D = q.shape
     Hkv = k.shape[1]
     n_chunks = summaries.shape[2]
@@ -341,18 +331,15 @@ def gluon_bwd_q(q, k, v, d_out, lse, delta, summaries, tau, log_g, count, offset
         raise ValueError("gluon_bwd_q runs bf16/fp16 inputs, 64-row tiles, 64-key chunks, 2+ stages")
     if not all(x.is_contiguous() for x in (q, k, v, d_out)):
         raise ValueError("gluon_bwd_q needs contiguous q, k, v and d_out")
-    if second_pass == 1 and k_row is None:
-        raise ValueError("gluon_bwd_q with second_pass=1 stores k_row: give its [B, Hq, N] fp32 buffer")
     q_desc, rows_layout = rows_descriptor(q, gp, bm)
     do_desc, _ = rows_descriptor(d_out, gp, bm)
     k_desc, v_desc, gl_dtype = kv_descriptors(k, v, chunk_size)
-    s_desc = summary_tiles_descriptor(summary_rows(summaries, q.dtype) if summary_tiles is None else summary_tiles)
+    s_desc = _rows_tile_descriptor(summary_rows(summaries, q.dtype))
     dq = torch.empty_like(q)  # (the Triton kernel's fp32 dq is converted after it; this one rounds once)
     n_tiles = tile_count.shape[2]
     _gluon_bwd_q_kernel[(n_tiles, B * Hkv)](
         q_desc, do_desc, k_desc, v_desc, s_desc, offsets, tile_count, ids, lse, delta, tau, log_g, count, dq, d_sum,
-        dpt, lse if k_row is None else k_row, N, n_tiles, n_chunks, LOG2E / math.sqrt(D),
-        0.5 * scaling / math.sqrt(D), 1.0 / sigma,
+        dpt, N, n_tiles, n_chunks, LOG2E / math.sqrt(D), 0.5 * scaling / math.sqrt(D), 1.0 / sigma,
         HKV=Hkv, G=Hq // Hkv, GP=gp, BM=bm, C=chunk_size, D=D, STAGES=stages, ESTIMATE_DIAGONAL=bool(estimate_diagonal),
         ROWS_LAYOUT=rows_layout, W_LAYOUT=gl.NVMMASharedLayout.get_default_for([gp * bm, PIECES], gl_dtype),
         PRODUCER_REGS=producer_regs, num_warps=4, maxnreg=maxnreg, SECOND_PASS=second_pass,
@@ -370,15 +357,14 @@ def compile_for_sm90(G: int = 4, D: int = 128, stages: int = 3, estimate_diagona
     gp, bm = padded_group(G), tile_rows(G, 64, 64)
     x = torch.zeros(2, 2 * G, 256, D, dtype=torch.bfloat16)  # only its type and layout matter
     rows_desc, rows_layout = rows_descriptor(x, gp, bm)
-    s_desc = summary_tiles_descriptor(torch.zeros(64, D, dtype=torch.bfloat16))
+    s_desc = _rows_tile_descriptor(torch.zeros(64, D, dtype=torch.bfloat16))
     w_layout = gl.NVMMASharedLayout.get_default_for([gp * bm, PIECES], gl.bfloat16)
     consts = dict(HKV=2, G=G, GP=gp, BM=bm, C=64, D=D, STAGES=stages, ESTIMATE_DIAGONAL=estimate_diagonal,
                   ROWS_LAYOUT=rows_layout, W_LAYOUT=w_layout, PRODUCER_REGS=producer_regs, num_warps=4,
                   SECOND_PASS=second_pass)  # fmt: skip
     types = {"q_desc": mangle_type(rows_desc), "do_desc": mangle_type(rows_desc), "s_desc": mangle_type(s_desc),
              "OFFSETS": "*i64", "COUNTS": "*i32", "IDS": "*i32", "LSE": "*fp32", "DELTA": "*fp32", "TAU": "*fp32",
-             "LOGG": "*fp32", "CNT": "*i32", "DQ": "*bf16", "DSUM": "*fp32", "DPT": "*fp32", "KROW": "*fp32",
-             "xscale": "fp32",
+             "LOGG": "*fp32", "CNT": "*i32", "DQ": "*bf16", "DSUM": "*fp32", "DPT": "*fp32", "xscale": "fp32",
              "inv_sigma": "fp32"}  # fmt: skip
     return compile_kernel_for_sm90(_gluon_bwd_q_kernel, consts, D, 64, types=types, maxnreg=maxnreg)
 
