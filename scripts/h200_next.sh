@@ -1,4 +1,4 @@
-# Issue 3, prepared at stop 30 for the next session's first call. ~4.5 min (limits sum to 260 s).
+# Issue 3, prepared at stop 30 for the next session's first call. ~7 min (limits sum to 380 s).
 # Carry .whl.   DASHBENCH_GIT_COMMIT=<sha> bash scripts/h200_next.sh
 # Stop 30's call f, lost with the device: the Gluon dk/dv kernel at 168 registers a thread
 # (backward.BWD_GLUON_KV_MAXNREG; stop 30 call e: Hkv 2 training step 3.01-3.02x -> 3.14x of cuDNN).
@@ -9,7 +9,8 @@ source scripts/device_setup.sh
 nvidia-smi --query-gpu=clocks.sm,power.draw,clocks_throttle_reasons.active --format=csv -lms 500 > $OUT/smi.csv &
 B="PYTHONPATH=scripts:$PYTHONPATH"
 {
-  gpu_tests test_gluon_bwd_kv 150 tests/kernels/dash/test_gluon_bwd_kv.py
+  gpu_tests test_kv_168 120 tests/kernels/dash/test_gluon_bwd_kv.py -k 168
+  gpu_tests test_gluon_bwd_kv 150 tests/kernels/dash/test_gluon_bwd_kv.py -k "not 168"
   gpu_tests test_grads 60 tests/kernels/dash/test_dash_attention.py -k "float64 or half_precision_gradients"
   mkdir -p $OUT/train_168
   env $B timeout 50 python3 scripts/bench_dash_bwd_decode.py --skip decode --train-seqlen 32k \
