@@ -1,5 +1,5 @@
-# Issue 3, prepared at stop 30 for the next session's first call. ~7 min (limits sum to 380 s).
-# Carry .whl.   DASHBENCH_GIT_COMMIT=<sha> bash scripts/h200_next.sh
+# Issue 3, stop 31 call a (prepared at stop 30). ~7 min (limits sum to 380 s).
+# Carry .whl.   DASHBENCH_GIT_COMMIT=<sha> bash scripts/h200_stop31_a.sh
 # Stop 30's call f, lost with the device: the Gluon dk/dv kernel at 168 registers a thread
 # (backward.BWD_GLUON_KV_MAXNREG; stop 30 call e: Hkv 2 training step 3.01-3.02x -> 3.14x of cuDNN).
 # 1. GPU tests: 168 against 128 (G = 16 and 4), the Gluon dk/dv file, the gradients through
