@@ -477,9 +477,9 @@ BWD_GLUON_Q_SECOND_PASS = 2
 # sm_90 build spills 32 B). H200, 32k, 25% (results/reference/h200-dash/stop30/3fa3e4c_e/;
 # 469189b_d/ agrees), 168 against 128: dk/dv 6.33 -> 5.75 ms at Hkv 2 (the training step 18.45 /
 # 18.63 -> 17.78 ms, 3.02 / 3.01x -> 3.14x of cuDNN, three processes, the same gradient errors)
-# and 8.42 -> 8.76 at Hkv 8. 168 where G >= 16 waits for the Gluon test files to run with it
-# (stop 30's call for them was lost with the device): until then 128 everywhere.
-BWD_GLUON_KV_MAXNREG = 128
+# and 8.42 -> 8.76 at Hkv 8. None: 168 where G >= 16, else 128 (stop 31: the Gluon test files and
+# the 168-against-128 test pass on the GPU, stop31/8faf0ee_a/).
+BWD_GLUON_KV_MAXNREG = None
 
 
 def _gluon_backward_fits(q, k, bm: int, gp: int, chunk_size: int) -> bool:
@@ -589,7 +589,7 @@ def _attention_backward(q, k, v, out, lse, d_out, offsets, tile_count, ids, toke
                                                                   packed=True)  # fmt: skip
         dk, dv = gluon_bwd_kv(q, k, v, d_out, lse, delta, bias, t_offsets, t_counts, t_tiles, t_entries,
                               chunk_size=chunk_size, bm=bm, gp=gp, n_tiles=n_tiles,
-                              maxnreg=BWD_GLUON_KV_MAXNREG)  # fmt: skip
+                              maxnreg=BWD_GLUON_KV_MAXNREG or (168 if G >= 16 else 128))  # fmt: skip
         return dq, dk, dv
     # DashAttention's lists (chunk_lists) are packed; selection lists are, except for one token
     t_offsets, t_counts, t_tiles, t_words = transpose_lists(offsets, tile_count, ids, n_chunks,
