@@ -51,6 +51,8 @@ VARIANTS = {  # name: route() keywords; "rows": rows per program (G x tokens) in
     "lean_separate_max": dict(lean=True, merged_max=False),
     "lean_merged_max": dict(lean=True, merged_max=True),
     "lean_merged_rough": dict(lean=True, merged_max=True, rough_solve=True),
+    # stop 31: every tile's solver started from a 64-chunk sample (route.ROUTE_SAMPLE_START)
+    "lean_sample": dict(lean=True, sample_start=True),
 }
 
 

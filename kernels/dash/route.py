@@ -135,6 +135,15 @@ ROUTE_MERGED_MAX = True
 # (LEAN_CB_BF16, the lean router's 2 stages and ROUTE_WARM_TILES were chosen before this pass.)
 ROUTE_FINAL_TRANSPOSED = "auto"
 FINAL_TRANSPOSED_MAX_TOKENS = 32
+# Each tile's solver started from a sample (_lean_sample_start: 64 chunks spread over the row,
+# their scores kept in registers, the root of sum (x - tau)^2 = 64 / chunks over them) instead
+# of the merged max pass, the max pass or a warm start. A CPU simulation (stop 31, the kernel's
+# steps in float64 over 4-tile programs of 128 rows; results/reference/h200-dash/stop31/
+# cpu_simulation/) put the solver's passes a tile, in two-product-pass equivalents (a
+# one-product pass as 0.72), at 32k: structured 25% 2.87 -> 2.12, 10% 4.16 -> 1.19, random 25%
+# 4.83 -> 3.71, random 10% 3.78 -> 4.07; 128k (rough solve): structured 25% 3.81 -> 3.48, 10%
+# 4.21 -> 2.11, random 25% 5.48 -> 5.21.
+ROUTE_SAMPLE_START = False
 # (A first solver pass that also tested max - 1/4, cutting a simulated 128-row program's steps
 # from 4-5 to 3, was slower on the H100, stop 17: 33.6 -> 35.5 ms at 128k, Hkv 8; 27.9 -> 32.0,
 # Hkv 2. Removed; commit 90c9092 has it. The decode threshold kernel keeps its probe.)
@@ -404,7 +413,13 @@ def _lean_step(cnt, s1, s2, nearest):
     entry within |delta| of tau only costs a step more. An empty support (a start above every
     score) would not move: there ``nearest`` is tau - max, and the step goes to max - 1, below
     the root."""
-    disc = tl.maximum(s1 * s1 - cnt * (s2 - 1.0), 0.0)
+    return _lean_step_to(cnt, s1, s2, nearest, 1.0)
+
+
+@triton.jit
+def _lean_step_to(cnt, s1, s2, nearest, rhs):
+    """``_lean_step`` for sum (d - delta)^2 = ``rhs`` (a sample's share of the 1)."""
+    disc = tl.maximum(s1 * s1 - cnt * (s2 - rhs), 0.0)
     delta = (s1 - tl.sqrt(disc)) / tl.maximum(cnt, 1.0)
     delta = tl.where(cnt > 0.0, delta, -(nearest + 1.0))
     return delta, nearest > tl.abs(delta)
@@ -596,6 +611,39 @@ def _lean_merged_pass(own, n_full, q, s_base, stride_st, stride_sc, D: tl.conste
 
 
 @triton.jit
+def _lean_sample_start(own, valid, q, s_base, stride_st, stride_sc, max_iter, D: tl.constexpr, CB: tl.constexpr,
+                       SPLIT_BF16: tl.constexpr):  # fmt: skip
+    """The solver's start from a sample (``ROUTE_SAMPLE_START``): the scores against ``CB``
+    chunks spread evenly over the row's ``own`` (all of them below ``CB``), kept in registers,
+    and the root of sum (x - tau)^2 = CB / own over them, found by the lean steps on those
+    registers: where the sample's support is a fair share of the row's, its threshold is near
+    the row's. Returns the sample's max (it sets ``three``) and the start, clamped to the
+    root's bounds [max - 1, max - 1/sqrt(own)] about the sample's max: never above a score of
+    the sample, so never an empty support."""
+    j = tl.arange(0, CB)
+    n_sample = tl.minimum(own, CB)
+    ids = tl.where(own >= CB, (j * own) // CB, j)
+    cm = j < n_sample
+    offs = ids[:, None].to(tl.int64) * stride_sc + tl.arange(0, D)[None, :]
+    x = _lean_term_scores(q, s_base, stride_st, offs, cm, SPLIT_BF16, True, False, False, False)
+    x = tl.where(cm[None, :], x, float("-inf"))
+    m = tl.max(x, axis=1)
+    m = tl.where(own > 0, m, 0.0)
+    share = n_sample.to(tl.float32) / tl.maximum(own, 1).to(tl.float32)
+    tau = m - 1.0
+    done = (~valid) | (own == 0)
+    it = 0
+    while (it < max_iter) & (tl.min(done.to(tl.int32), axis=0) == 0):
+        cnt, s1, s2, nearest = _lean_sums(x, tau)
+        delta, converged = _lean_step_to(cnt, s1, s2, nearest, share)
+        tau = tl.where(done, tau, tau + delta)
+        done = done | converged
+        it += 1
+    top = m - 1.0 / tl.sqrt(tl.maximum(own, 1).to(tl.float32))
+    return m, tl.minimum(tl.maximum(tau, m - 1.0), top)
+
+
+@triton.jit
 def _route_lean_tile(
     t, tau_prev, warm, Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT,
     stride_qb, stride_qh, stride_qn,
@@ -604,8 +652,11 @@ def _route_lean_tile(
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, SUB: tl.constexpr,
     ROUGH_SOLVE: tl.constexpr, FINAL_TRANSPOSED: tl.constexpr, MERGED_MAX: tl.constexpr = False,
+    SAMPLE_START: tl.constexpr = False,
 ):  # fmt: skip
-    """Router tile ``t``: thresholds, counts, log_g and tile unions. ``warm``: start the solver
+    """Router tile ``t``: thresholds, counts, log_g and tile unions. ``SAMPLE_START``: start the
+    solver from a sample of the chunks (``_lean_sample_start``; ``warm`` is then ignored).
+    ``warm``: start the solver
     from ``tau_prev``, the previous tile's thresholds (the same heads, BM tokens earlier), whose
     first pass also takes the max (``_lean_warm_pass``); else ``MERGED_MAX``: the max pass and
     the first step in one pass (``_lean_merged_pass``). Returns the tile's thresholds and the
@@ -616,7 +667,9 @@ def _route_lean_tile(
     n_full = own // CB * CB
     s_base = S + b * stride_sb + h * stride_sh
 
-    if warm:
+    if SAMPLE_START:
+        m, tau = _lean_sample_start(own, valid, q, s_base, stride_st, stride_sc, max_iter, D, CB, SPLIT_BF16)
+    elif warm:
         m, tau = _lean_warm_pass(tau_prev, own, n_full, q, s_base, stride_st, stride_sc, D, CB, R, SPLIT_BF16)
     elif MERGED_MAX and ROUGH_SOLVE:  # (the start is on one-product scores: see ROUTE_MERGED_MAX)
         m, tau = _lean_merged_pass(own, n_full, q, s_base, stride_st, stride_sc, D, CB, R, SPLIT_BF16)
@@ -691,6 +744,7 @@ def _route_lean_kernel(
     D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, SUB: tl.constexpr,
     ROUGH_SOLVE: tl.constexpr = False, TILES: tl.constexpr = 1, FINAL_TRANSPOSED: tl.constexpr = False,
     MERGED_MAX: tl.constexpr = False, ADAPTIVE_WARM: tl.constexpr = False, LONGEST_FIRST: tl.constexpr = False,
+    SAMPLE_START: tl.constexpr = False,
 ):  # fmt: skip
     """``_route_kernel`` with fewer operations per score: the host pre-scales and pre-splits the
     summaries (no conversions in the loop), the threshold is kept absolute (no ``x - max``), the
@@ -702,7 +756,8 @@ def _route_lean_kernel(
     thresholds (``ROUTE_WARM_TILES``); ``ADAPTIVE_WARM``: once a warm tile takes as many solver
     steps as the program's last cold one, the program's remaining tiles start cold
     (``ROUTE_ADAPTIVE_WARM``); ``LONGEST_FIRST``: programs take the tiles from the last
-    (``ROUTE_LONGEST_FIRST``)."""
+    (``ROUTE_LONGEST_FIRST``); ``SAMPLE_START``: every tile starts from a sample of its chunks
+    (``ROUTE_SAMPLE_START``), none warm."""
     pid = tl.program_id(0)
     if LONGEST_FIRST:
         pid = tl.num_programs(0) - 1 - pid
@@ -710,7 +765,7 @@ def _route_lean_kernel(
         _route_lean_tile(pid, 0.0, False, Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT, stride_qb,
                          stride_qh, stride_qn, stride_st, stride_sb, stride_sh, stride_sc, N, q_offset, n_tiles,
                          n_words, max_iter, HKV, G, GP, BM, C, D, CB, SPLIT_BF16, SUB, ROUGH_SOLVE,
-                         FINAL_TRANSPOSED, MERGED_MAX)  # fmt: skip
+                         FINAL_TRANSPOSED, MERGED_MAX, SAMPLE_START)  # fmt: skip
     else:
         tau = tl.zeros([GP * BM], tl.float32)  # (the first tile starts cold and ignores it)
         t0 = pid * TILES
@@ -721,7 +776,7 @@ def _route_lean_kernel(
             tau, steps = _route_lean_tile(t0 + i, tau, warm, Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT, stride_qb,
                                           stride_qh, stride_qn, stride_st, stride_sb, stride_sh, stride_sc, N,
                                           q_offset, n_tiles, n_words, max_iter, HKV, G, GP, BM, C, D, CB, SPLIT_BF16,
-                                          SUB, ROUGH_SOLVE, FINAL_TRANSPOSED, MERGED_MAX)  # fmt: skip
+                                          SUB, ROUGH_SOLVE, FINAL_TRANSPOSED, MERGED_MAX, SAMPLE_START)  # fmt: skip
             if ADAPTIVE_WARM:
                 use_warm = tl.where(warm & (steps >= cold_steps), 0, use_warm)
                 cold_steps = tl.where(warm, cold_steps, steps)
@@ -765,7 +820,8 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
           num_stages: int | None = None, lean: bool | None = None, rough_solve: bool | None = None,
           warm_tiles: int | None = None, max_iter: int = MAX_ITER, final_transposed: bool | None = None,
           merged_max: bool | None = None, operand: torch.Tensor | None = None,
-          adaptive_warm: bool | None = None, longest_first: bool | None = None):
+          adaptive_warm: bool | None = None, longest_first: bool | None = None,
+          sample_start: bool | None = None):
     """Run stage 2; see the module docstring for the outputs. ``max_iter`` caps each solver's
     passes (lower only to time a pass: ``scripts/router_pass_cost.py``). Masks and counts are per tile of
     ``bm`` tokens (the attention's tiles); the router itself may take ``route_bm`` tokens (a
@@ -774,7 +830,8 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
     the first. ``merged_max`` (lean router with ``rough_solve`` only; default
     ``ROUTE_MERGED_MAX``): the max pass merged into the first rough step. ``adaptive_warm``
     (default ``ROUTE_ADAPTIVE_WARM``): a program's warm tiles stop warm-starting once one saves
-    no step; ``longest_first`` (default ``ROUTE_LONGEST_FIRST``): the last tiles first.
+    no step; ``longest_first`` (default ``ROUTE_LONGEST_FIRST``): the last tiles first;
+    ``sample_start`` (default ``ROUTE_SAMPLE_START``): each tile's solver starts from a sample.
     ``operand``: the lean router's ``router_operand(summaries, scaling, q.dtype)`` where the
     caller has formed it."""
     B, Hq, N, D = q.shape
@@ -821,6 +878,7 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
             FINAL_TRANSPOSED=final_transposed, MERGED_MAX=ROUTE_MERGED_MAX if merged_max is None else merged_max,
             ADAPTIVE_WARM=ROUTE_ADAPTIVE_WARM if adaptive_warm is None else adaptive_warm,
             LONGEST_FIRST=ROUTE_LONGEST_FIRST if longest_first is None else longest_first,
+            SAMPLE_START=ROUTE_SAMPLE_START if sample_start is None else sample_start,
             num_warps=num_warps, num_stages=num_stages,
         )  # fmt: skip
         return tau, log_g, count, mask, tile_count

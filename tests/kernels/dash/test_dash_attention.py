@@ -372,6 +372,53 @@ def test_warm_started_router_tiles_find_the_same_thresholds(dtype, structured, h
     _assert_same_routing(warm, cold)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, pytest.param(torch.bfloat16, marks=INTERPRETER_BF16)])
+@pytest.mark.parametrize("structured", [False, True])
+@pytest.mark.parametrize("hq, hkv, n, d, scaling, tiles, rough", [(4, 1, 700, 64, 6.0, 3, False),
+                                                                 (6, 2, 301, 128, 3.0, 4, True),
+                                                                 (16, 1, 200, 64, 1.0, 1, False),
+                                                                 (4, 1, 500, 64, 60.0, 1, True),
+                                                                 (16, 1, 600, 64, 1e4, 4, False),
+                                                                 (4, 1, 2200, 64, 2.0, 4, True)])  # fmt: skip
+def test_sample_started_router_finds_the_same_thresholds(dtype, structured, hq, hkv, n, d, scaling, tiles, rough):
+    """Every tile's solver started from a sample of its chunks (``sample_start``: fewer chunks
+    than the sample, as many, and 2200 tokens' 68 chunks, more; several tiles a program, where
+    warm starts are then skipped) finds the thresholds, counts, log-means and tile unions of a
+    cold start from the max: random and locally coherent inputs, narrow supports (scaling 60),
+    scores in the thousands (1e4), with or without the rough steps."""
+    from dashbench.kernels.dash.route import route, tile_rows
+    from dashbench.kernels.dash.summarize import summarize
+
+    if structured:
+        q, k, _ = structured_qkv(1, hq, hkv, n, d, chunk_size=32, dtype=dtype, device=DEVICE, seed=n)
+        w = torch.zeros(hkv, d, device=DEVICE, dtype=dtype)
+    else:
+        q, k, _, w = _inputs(1, hq, hkv, n, d, dtype, seed=n + 9)
+    G = hq // hkv
+    bm, rbm = tile_rows(G, 32, 64), tile_rows(G, 32, 128)
+    s = summarize(k, w, 32)
+    kw = dict(route_bm=rbm, lean=True, rough_solve=rough)
+    cold = route(q, s, 32, scaling, bm, warm_tiles=1, sample_start=False, **kw)
+    sampled = route(q, s, 32, scaling, bm, warm_tiles=tiles, sample_start=True, **kw)
+    assert int(cold[2].max()) > 2  # several chunks routed
+    _assert_same_routing(sampled, cold)
+
+
+@pytest.mark.skipif(DEVICE != "cpu", reason="counts the solver passes through the interpreter's Python calls")
+def test_sample_start_saves_solver_passes_on_coherent_inputs(monkeypatch):
+    """On locally coherent inputs the sample's start leaves fewer full solver passes
+    (``route._lean_pass``) than the max pass's start, with the same routing."""
+    route_module, q, s, bm, rbm = _coherent_router_case()
+    passes, outs = [], []
+    for sample in (False, True):
+        calls = _count_calls(monkeypatch, route_module, "_lean_pass")
+        outs.append(route_module.route(q, s, 32, 3.0, bm, route_bm=rbm, lean=True, rough_solve=False, warm_tiles=1,
+                                       sample_start=sample))  # fmt: skip
+        passes.append(len(calls))
+    assert 0 < passes[1] < passes[0], passes
+    _assert_same_routing(outs[1], outs[0])
+
+
 @pytest.mark.parametrize("rough", [False, True])
 def test_default_router_warm_starts_tiles(monkeypatch, rough):
     """The default router takes ROUTE_WARM_TILES tiles a program, with the rough solve (from
