@@ -144,6 +144,14 @@ FINAL_TRANSPOSED_MAX_TOKENS = 32
 # 4.83 -> 3.71, random 10% 3.78 -> 4.07; 128k (rough solve): structured 25% 3.81 -> 3.48, 10%
 # 4.21 -> 2.11, random 25% 5.48 -> 5.21.
 ROUTE_SAMPLE_START = False
+# The sample's start is taken where its supports hold this many entries a row on average
+# (else the tile starts as without it). H200, router alone (stop31/bc3df35_b/), sample start
+# everywhere against the default: 128k structured 10% 27.27 -> 17.67 ms (Hkv 8), 25.67 -> 15.10
+# (Hkv 2), 25% 22.15 -> 21.18, 20.32 -> 17.50; but random 25% 32.02 -> 33.18, 30.74 -> 31.40,
+# random 10% 33.46 -> 32.99, 27.10 -> 33.43, and at 32k random +5% to +34%. On random inputs a
+# head's support holds 1-2 of the 64 sampled chunks (CPU, 32k: 1.0-1.9 a row on average; 4.2 at
+# Hkv 8, 25%), on structured ones 4-9.
+SAMPLE_MIN_SUPPORT = 3.0
 # (A first solver pass that also tested max - 1/4, cutting a simulated 128-row program's steps
 # from 4-5 to 3, was slower on the H100, stop 17: 33.6 -> 35.5 ms at 128k, Hkv 8; 27.9 -> 32.0,
 # Hkv 2. Removed; commit 90c9092 has it. The decode threshold kernel keeps its probe.)
@@ -640,7 +648,25 @@ def _lean_sample_start(own, valid, q, s_base, stride_st, stride_sc, max_iter, D:
         done = done | converged
         it += 1
     top = m - 1.0 / tl.sqrt(tl.maximum(own, 1).to(tl.float32))
-    return m, tl.minimum(tl.maximum(tau, m - 1.0), top)
+    tau = tl.minimum(tl.maximum(tau, m - 1.0), top)
+    return m, tau, tl.sum((x > tau[:, None]).to(tl.float32), axis=1)
+
+
+@triton.jit
+def _lean_start(warm, tau_prev, own, n_full, q, s_base, stride_st, stride_sc, D: tl.constexpr, CB: tl.constexpr,
+                R: tl.constexpr, SPLIT_BF16: tl.constexpr, ROUGH_SOLVE: tl.constexpr, MERGED_MAX: tl.constexpr):  # fmt: skip
+    """The row max and the solver's start without a sample: the warm pass from ``tau_prev``
+    (``warm``), the merged max pass (``MERGED_MAX`` with the rough solve), else the max pass."""
+    if warm:
+        m, tau = _lean_warm_pass(tau_prev, own, n_full, q, s_base, stride_st, stride_sc, D, CB, R, SPLIT_BF16)
+    elif MERGED_MAX and ROUGH_SOLVE:  # (the start is on one-product scores: see ROUTE_MERGED_MAX)
+        m, tau = _lean_merged_pass(own, n_full, q, s_base, stride_st, stride_sc, D, CB, R, SPLIT_BF16)
+    else:
+        # The solver converges from any start; the max only places it at the root's lower bound
+        # (max - 1), so rough scores (within ~2^-9 |x| of the exact ones) do.
+        m = _lean_max_pass(q, s_base, stride_st, stride_sc, own, n_full, D, CB, R, SPLIT_BF16)
+        tau = m - 1.0
+    return m, tau
 
 
 @triton.jit
@@ -652,10 +678,11 @@ def _route_lean_tile(
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, SUB: tl.constexpr,
     ROUGH_SOLVE: tl.constexpr, FINAL_TRANSPOSED: tl.constexpr, MERGED_MAX: tl.constexpr = False,
-    SAMPLE_START: tl.constexpr = False,
+    SAMPLE_START: tl.constexpr = False, SAMPLE_MIN_SUPPORT: tl.constexpr = 0.0,
 ):  # fmt: skip
     """Router tile ``t``: thresholds, counts, log_g and tile unions. ``SAMPLE_START``: start the
-    solver from a sample of the chunks (``_lean_sample_start``; ``warm`` is then ignored).
+    solver from a sample of the chunks (``_lean_sample_start``) where the sample's supports hold
+    ``SAMPLE_MIN_SUPPORT`` entries a row on average (``warm`` is then ignored); otherwise as below.
     ``warm``: start the solver
     from ``tau_prev``, the previous tile's thresholds (the same heads, BM tokens earlier), whose
     first pass also takes the max (``_lean_warm_pass``); else ``MERGED_MAX``: the max pass and
@@ -668,16 +695,15 @@ def _route_lean_tile(
     s_base = S + b * stride_sb + h * stride_sh
 
     if SAMPLE_START:
-        m, tau = _lean_sample_start(own, valid, q, s_base, stride_st, stride_sc, max_iter, D, CB, SPLIT_BF16)
-    elif warm:
-        m, tau = _lean_warm_pass(tau_prev, own, n_full, q, s_base, stride_st, stride_sc, D, CB, R, SPLIT_BF16)
-    elif MERGED_MAX and ROUGH_SOLVE:  # (the start is on one-product scores: see ROUTE_MERGED_MAX)
-        m, tau = _lean_merged_pass(own, n_full, q, s_base, stride_st, stride_sc, D, CB, R, SPLIT_BF16)
+        m, tau, support = _lean_sample_start(own, valid, q, s_base, stride_st, stride_sc, max_iter, D, CB,
+                                             SPLIT_BF16)  # fmt: skip
+        rows_in = tl.maximum(tl.sum(valid.to(tl.float32), axis=0), 1.0)
+        if tl.sum(tl.where(valid, support, 0.0), axis=0) / rows_in < SAMPLE_MIN_SUPPORT:
+            m, tau = _lean_start(warm, tau_prev, own, n_full, q, s_base, stride_st, stride_sc, D, CB, R, SPLIT_BF16,
+                                 ROUGH_SOLVE, MERGED_MAX)  # fmt: skip
     else:
-        # The solver converges from any start; the max only places it at the root's lower bound
-        # (max - 1), so rough scores (within ~2^-9 |x| of the exact ones) do.
-        m = _lean_max_pass(q, s_base, stride_st, stride_sc, own, n_full, D, CB, R, SPLIT_BF16)
-        tau = m - 1.0
+        m, tau = _lean_start(warm, tau_prev, own, n_full, q, s_base, stride_st, stride_sc, D, CB, R, SPLIT_BF16,
+                             ROUGH_SOLVE, MERGED_MAX)  # fmt: skip
     # Scores past 256: 16 bits of S could move them by ~1% of the entmax window (see _scores).
     three = tl.max(tl.where(valid & (own > 0), tl.abs(m), 0.0), axis=0) > 256.0
 
@@ -744,7 +770,7 @@ def _route_lean_kernel(
     D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, SUB: tl.constexpr,
     ROUGH_SOLVE: tl.constexpr = False, TILES: tl.constexpr = 1, FINAL_TRANSPOSED: tl.constexpr = False,
     MERGED_MAX: tl.constexpr = False, ADAPTIVE_WARM: tl.constexpr = False, LONGEST_FIRST: tl.constexpr = False,
-    SAMPLE_START: tl.constexpr = False,
+    SAMPLE_START: tl.constexpr = False, SAMPLE_MIN_SUPPORT: tl.constexpr = 0.0,
 ):  # fmt: skip
     """``_route_kernel`` with fewer operations per score: the host pre-scales and pre-splits the
     summaries (no conversions in the loop), the threshold is kept absolute (no ``x - max``), the
@@ -756,8 +782,8 @@ def _route_lean_kernel(
     thresholds (``ROUTE_WARM_TILES``); ``ADAPTIVE_WARM``: once a warm tile takes as many solver
     steps as the program's last cold one, the program's remaining tiles start cold
     (``ROUTE_ADAPTIVE_WARM``); ``LONGEST_FIRST``: programs take the tiles from the last
-    (``ROUTE_LONGEST_FIRST``); ``SAMPLE_START``: every tile starts from a sample of its chunks
-    (``ROUTE_SAMPLE_START``), none warm."""
+    (``ROUTE_LONGEST_FIRST``); ``SAMPLE_START``: tiles start from a sample of their chunks
+    where it holds ``SAMPLE_MIN_SUPPORT`` support entries a row (``ROUTE_SAMPLE_START``)."""
     pid = tl.program_id(0)
     if LONGEST_FIRST:
         pid = tl.num_programs(0) - 1 - pid
@@ -765,7 +791,7 @@ def _route_lean_kernel(
         _route_lean_tile(pid, 0.0, False, Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT, stride_qb,
                          stride_qh, stride_qn, stride_st, stride_sb, stride_sh, stride_sc, N, q_offset, n_tiles,
                          n_words, max_iter, HKV, G, GP, BM, C, D, CB, SPLIT_BF16, SUB, ROUGH_SOLVE,
-                         FINAL_TRANSPOSED, MERGED_MAX, SAMPLE_START)  # fmt: skip
+                         FINAL_TRANSPOSED, MERGED_MAX, SAMPLE_START, SAMPLE_MIN_SUPPORT)  # fmt: skip
     else:
         tau = tl.zeros([GP * BM], tl.float32)  # (the first tile starts cold and ignores it)
         t0 = pid * TILES
@@ -776,7 +802,8 @@ def _route_lean_kernel(
             tau, steps = _route_lean_tile(t0 + i, tau, warm, Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT, stride_qb,
                                           stride_qh, stride_qn, stride_st, stride_sb, stride_sh, stride_sc, N,
                                           q_offset, n_tiles, n_words, max_iter, HKV, G, GP, BM, C, D, CB, SPLIT_BF16,
-                                          SUB, ROUGH_SOLVE, FINAL_TRANSPOSED, MERGED_MAX, SAMPLE_START)  # fmt: skip
+                                          SUB, ROUGH_SOLVE, FINAL_TRANSPOSED, MERGED_MAX, SAMPLE_START,
+                                          SAMPLE_MIN_SUPPORT)  # fmt: skip
             if ADAPTIVE_WARM:
                 use_warm = tl.where(warm & (steps >= cold_steps), 0, use_warm)
                 cold_steps = tl.where(warm, cold_steps, steps)
@@ -821,7 +848,7 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
           warm_tiles: int | None = None, max_iter: int = MAX_ITER, final_transposed: bool | None = None,
           merged_max: bool | None = None, operand: torch.Tensor | None = None,
           adaptive_warm: bool | None = None, longest_first: bool | None = None,
-          sample_start: bool | None = None):
+          sample_start: bool | None = None, sample_min_support: float | None = None):
     """Run stage 2; see the module docstring for the outputs. ``max_iter`` caps each solver's
     passes (lower only to time a pass: ``scripts/router_pass_cost.py``). Masks and counts are per tile of
     ``bm`` tokens (the attention's tiles); the router itself may take ``route_bm`` tokens (a
@@ -831,7 +858,8 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
     ``ROUTE_MERGED_MAX``): the max pass merged into the first rough step. ``adaptive_warm``
     (default ``ROUTE_ADAPTIVE_WARM``): a program's warm tiles stop warm-starting once one saves
     no step; ``longest_first`` (default ``ROUTE_LONGEST_FIRST``): the last tiles first;
-    ``sample_start`` (default ``ROUTE_SAMPLE_START``): each tile's solver starts from a sample.
+    ``sample_start`` (default ``ROUTE_SAMPLE_START``): each tile's solver starts from a sample
+    where its supports hold ``sample_min_support`` (default ``SAMPLE_MIN_SUPPORT``) entries a row.
     ``operand``: the lean router's ``router_operand(summaries, scaling, q.dtype)`` where the
     caller has formed it."""
     B, Hq, N, D = q.shape
@@ -879,6 +907,7 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
             ADAPTIVE_WARM=ROUTE_ADAPTIVE_WARM if adaptive_warm is None else adaptive_warm,
             LONGEST_FIRST=ROUTE_LONGEST_FIRST if longest_first is None else longest_first,
             SAMPLE_START=ROUTE_SAMPLE_START if sample_start is None else sample_start,
+            SAMPLE_MIN_SUPPORT=float(SAMPLE_MIN_SUPPORT if sample_min_support is None else sample_min_support),
             num_warps=num_warps, num_stages=num_stages,
         )  # fmt: skip
         return tau, log_g, count, mask, tile_count
