@@ -51,10 +51,10 @@ VARIANTS = {  # name: route() keywords; "rows": rows per program (G x tokens) in
     "lean_separate_max": dict(lean=True, merged_max=False),
     "lean_merged_max": dict(lean=True, merged_max=True),
     "lean_merged_rough": dict(lean=True, merged_max=True, rough_solve=True),
-    # stop 31: tiles' solvers started from a 64-chunk sample (route.ROUTE_SAMPLE_START) where its
-    # supports hold route.SAMPLE_MIN_SUPPORT entries a row, or everywhere (call b timed the latter)
+    # stop 31: every tile's solver started from a 64-chunk sample (route.ROUTE_SAMPLE_START; call c
+    # also timed a fallback to the default start where the sample's supports were small, removed)
     "lean_sample": dict(lean=True, sample_start=True),
-    "lean_sample_all": dict(lean=True, sample_start=True, sample_min_support=0.0),
+    "lean_no_sample": dict(lean=True, sample_start=False),
 }
 
 

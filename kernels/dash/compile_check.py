@@ -107,7 +107,7 @@ def cases(shapes=SHAPES):
                                                                {**over, "S": "*bf16" if split else "*fp32"}),
                        dict(**common, BM=rbm, CB=cb, SPLIT_BF16=split, SUB=rbm // bm, ROUGH_SOLVE=rough,
                             TILES=tiles, FINAL_TRANSPOSED=final_t, MERGED_MAX=merged, ADAPTIVE_WARM=adaptive,
-                            LONGEST_FIRST=adaptive, SAMPLE_START=sample, SAMPLE_MIN_SUPPORT=route.SAMPLE_MIN_SUPPORT), ())
+                            LONGEST_FIRST=adaptive, SAMPLE_START=sample), ())
         yield ("expand", route._expand_kernel, {"MASK": "*i32", "OFFSETS": "*i64", "LIST": "*i32"},
                dict(WB=route.EXPAND_WORDS), ())
         # PRIOR=False: the block-sparse attention without the prior (InfLLMv2, NSA selection)

@@ -137,21 +137,22 @@ ROUTE_FINAL_TRANSPOSED = "auto"
 FINAL_TRANSPOSED_MAX_TOKENS = 32
 # Each tile's solver started from a sample (_lean_sample_start: 64 chunks spread over the row,
 # their scores kept in registers, the root of sum (x - tau)^2 = 64 / chunks over them) instead
-# of the merged max pass, the max pass or a warm start. A CPU simulation (stop 31, the kernel's
-# steps in float64 over 4-tile programs of 128 rows; results/reference/h200-dash/stop31/
-# cpu_simulation/) put the solver's passes a tile, in two-product-pass equivalents (a
-# one-product pass as 0.72), at 32k: structured 25% 2.87 -> 2.12, 10% 4.16 -> 1.19, random 25%
-# 4.83 -> 3.71, random 10% 3.78 -> 4.07; 128k (rough solve): structured 25% 3.81 -> 3.48, 10%
-# 4.21 -> 2.11, random 25% 5.48 -> 5.21.
-ROUTE_SAMPLE_START = False
-# The sample's start is taken where its supports hold this many entries a row on average
-# (else the tile starts as without it). H200, router alone (stop31/bc3df35_b/), sample start
-# everywhere against the default: 128k structured 10% 27.27 -> 17.67 ms (Hkv 8), 25.67 -> 15.10
-# (Hkv 2), 25% 22.15 -> 21.18, 20.32 -> 17.50; but random 25% 32.02 -> 33.18, 30.74 -> 31.40,
-# random 10% 33.46 -> 32.99, 27.10 -> 33.43, and at 32k random +5% to +34%. On random inputs a
-# head's support holds 1-2 of the 64 sampled chunks (CPU, 32k: 1.0-1.9 a row on average; 4.2 at
-# Hkv 8, 25%), on structured ones 4-9.
-SAMPLE_MIN_SUPPORT = 3.0
+# of the merged max pass, the max pass or a warm start. A CPU simulation (stop 31,
+# results/reference/h200-dash/stop31/cpu_simulation/) put the solver's passes a tile at 0.5-0.9x
+# today's on structured inputs. H200, router alone, default -> sample start, 3-5 rotated rounds
+# (stop31/bc3df35_b/, d8a7166_c/; ms):
+#   128k structured 25%: 22.15 -> 21.18, 21.87 -> 21.10 (Hkv 8); 20.32 -> 17.50, 20.16 -> 17.53 (Hkv 2)
+#   128k structured 10%: 27.27 -> 17.67, 26.88 -> 17.47; 25.67 -> 15.10, 25.26 -> 14.84
+#   128k random 25%: 32.02 -> 33.18, 31.42 -> 32.79; 30.74 -> 31.40, 30.13 -> 31.12
+#   128k random 10%: 33.46 -> 32.99, 33.13 -> 32.76; 27.10 -> 33.43, 26.61 -> 32.84
+#   32k structured 25%: 1.83 -> 2.06 / 2.19 (Hkv 8); 1.60 -> 1.53 / 1.65 (Hkv 2); 10% 2.19 -> 1.59 /
+#   1.70, 1.68 -> 1.18 / 1.25; random 25% +5-38%, 10% +28-33%
+# On random inputs a head's support holds 1-2 of the sampled chunks (CPU, 32k), too few to place
+# the start. A fallback to the default start where the sample's supports averaged under 3 entries
+# a row (d8a7166_c/) was slower than either everywhere (the sample's cost stays). "auto": on where
+# the rough solve runs (from ROUGH_SOLVE_MIN_CHUNKS), where it gains on structured inputs at both
+# densities; below, the warm tiles' start is kept (32k, 25% lost 13-19% at Hkv 8).
+ROUTE_SAMPLE_START = "auto"
 # (A first solver pass that also tested max - 1/4, cutting a simulated 128-row program's steps
 # from 4-5 to 3, was slower on the H100, stop 17: 33.6 -> 35.5 ms at 128k, Hkv 8; 27.9 -> 32.0,
 # Hkv 2. Removed; commit 90c9092 has it. The decode threshold kernel keeps its probe.)
@@ -648,8 +649,7 @@ def _lean_sample_start(own, valid, q, s_base, stride_st, stride_sc, max_iter, D:
         done = done | converged
         it += 1
     top = m - 1.0 / tl.sqrt(tl.maximum(own, 1).to(tl.float32))
-    tau = tl.minimum(tl.maximum(tau, m - 1.0), top)
-    return m, tau, tl.sum((x > tau[:, None]).to(tl.float32), axis=1)
+    return m, tl.minimum(tl.maximum(tau, m - 1.0), top)
 
 
 @triton.jit
@@ -678,11 +678,10 @@ def _route_lean_tile(
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, SUB: tl.constexpr,
     ROUGH_SOLVE: tl.constexpr, FINAL_TRANSPOSED: tl.constexpr, MERGED_MAX: tl.constexpr = False,
-    SAMPLE_START: tl.constexpr = False, SAMPLE_MIN_SUPPORT: tl.constexpr = 0.0,
+    SAMPLE_START: tl.constexpr = False,
 ):  # fmt: skip
     """Router tile ``t``: thresholds, counts, log_g and tile unions. ``SAMPLE_START``: start the
-    solver from a sample of the chunks (``_lean_sample_start``) where the sample's supports hold
-    ``SAMPLE_MIN_SUPPORT`` entries a row on average (``warm`` is then ignored); otherwise as below.
+    solver from a sample of the chunks (``_lean_sample_start``; ``warm`` is then ignored).
     ``warm``: start the solver
     from ``tau_prev``, the previous tile's thresholds (the same heads, BM tokens earlier), whose
     first pass also takes the max (``_lean_warm_pass``); else ``MERGED_MAX``: the max pass and
@@ -695,12 +694,7 @@ def _route_lean_tile(
     s_base = S + b * stride_sb + h * stride_sh
 
     if SAMPLE_START:
-        m, tau, support = _lean_sample_start(own, valid, q, s_base, stride_st, stride_sc, max_iter, D, CB,
-                                             SPLIT_BF16)  # fmt: skip
-        rows_in = tl.maximum(tl.sum(valid.to(tl.float32), axis=0), 1.0)
-        if tl.sum(tl.where(valid, support, 0.0), axis=0) / rows_in < SAMPLE_MIN_SUPPORT:
-            m, tau = _lean_start(warm, tau_prev, own, n_full, q, s_base, stride_st, stride_sc, D, CB, R, SPLIT_BF16,
-                                 ROUGH_SOLVE, MERGED_MAX)  # fmt: skip
+        m, tau = _lean_sample_start(own, valid, q, s_base, stride_st, stride_sc, max_iter, D, CB, SPLIT_BF16)
     else:
         m, tau = _lean_start(warm, tau_prev, own, n_full, q, s_base, stride_st, stride_sc, D, CB, R, SPLIT_BF16,
                              ROUGH_SOLVE, MERGED_MAX)  # fmt: skip
@@ -770,7 +764,7 @@ def _route_lean_kernel(
     D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, SUB: tl.constexpr,
     ROUGH_SOLVE: tl.constexpr = False, TILES: tl.constexpr = 1, FINAL_TRANSPOSED: tl.constexpr = False,
     MERGED_MAX: tl.constexpr = False, ADAPTIVE_WARM: tl.constexpr = False, LONGEST_FIRST: tl.constexpr = False,
-    SAMPLE_START: tl.constexpr = False, SAMPLE_MIN_SUPPORT: tl.constexpr = 0.0,
+    SAMPLE_START: tl.constexpr = False,
 ):  # fmt: skip
     """``_route_kernel`` with fewer operations per score: the host pre-scales and pre-splits the
     summaries (no conversions in the loop), the threshold is kept absolute (no ``x - max``), the
@@ -782,8 +776,8 @@ def _route_lean_kernel(
     thresholds (``ROUTE_WARM_TILES``); ``ADAPTIVE_WARM``: once a warm tile takes as many solver
     steps as the program's last cold one, the program's remaining tiles start cold
     (``ROUTE_ADAPTIVE_WARM``); ``LONGEST_FIRST``: programs take the tiles from the last
-    (``ROUTE_LONGEST_FIRST``); ``SAMPLE_START``: tiles start from a sample of their chunks
-    where it holds ``SAMPLE_MIN_SUPPORT`` support entries a row (``ROUTE_SAMPLE_START``)."""
+    (``ROUTE_LONGEST_FIRST``); ``SAMPLE_START``: every tile starts from a sample of its chunks
+    (``ROUTE_SAMPLE_START``), none warm."""
     pid = tl.program_id(0)
     if LONGEST_FIRST:
         pid = tl.num_programs(0) - 1 - pid
@@ -791,7 +785,7 @@ def _route_lean_kernel(
         _route_lean_tile(pid, 0.0, False, Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT, stride_qb,
                          stride_qh, stride_qn, stride_st, stride_sb, stride_sh, stride_sc, N, q_offset, n_tiles,
                          n_words, max_iter, HKV, G, GP, BM, C, D, CB, SPLIT_BF16, SUB, ROUGH_SOLVE,
-                         FINAL_TRANSPOSED, MERGED_MAX, SAMPLE_START, SAMPLE_MIN_SUPPORT)  # fmt: skip
+                         FINAL_TRANSPOSED, MERGED_MAX, SAMPLE_START)  # fmt: skip
     else:
         tau = tl.zeros([GP * BM], tl.float32)  # (the first tile starts cold and ignores it)
         t0 = pid * TILES
@@ -802,8 +796,7 @@ def _route_lean_kernel(
             tau, steps = _route_lean_tile(t0 + i, tau, warm, Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT, stride_qb,
                                           stride_qh, stride_qn, stride_st, stride_sb, stride_sh, stride_sc, N,
                                           q_offset, n_tiles, n_words, max_iter, HKV, G, GP, BM, C, D, CB, SPLIT_BF16,
-                                          SUB, ROUGH_SOLVE, FINAL_TRANSPOSED, MERGED_MAX, SAMPLE_START,
-                                          SAMPLE_MIN_SUPPORT)  # fmt: skip
+                                          SUB, ROUGH_SOLVE, FINAL_TRANSPOSED, MERGED_MAX, SAMPLE_START)  # fmt: skip
             if ADAPTIVE_WARM:
                 use_warm = tl.where(warm & (steps >= cold_steps), 0, use_warm)
                 cold_steps = tl.where(warm, cold_steps, steps)
@@ -848,7 +841,7 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
           warm_tiles: int | None = None, max_iter: int = MAX_ITER, final_transposed: bool | None = None,
           merged_max: bool | None = None, operand: torch.Tensor | None = None,
           adaptive_warm: bool | None = None, longest_first: bool | None = None,
-          sample_start: bool | None = None, sample_min_support: float | None = None):
+          sample_start: bool | None = None):
     """Run stage 2; see the module docstring for the outputs. ``max_iter`` caps each solver's
     passes (lower only to time a pass: ``scripts/router_pass_cost.py``). Masks and counts are per tile of
     ``bm`` tokens (the attention's tiles); the router itself may take ``route_bm`` tokens (a
@@ -858,8 +851,7 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
     ``ROUTE_MERGED_MAX``): the max pass merged into the first rough step. ``adaptive_warm``
     (default ``ROUTE_ADAPTIVE_WARM``): a program's warm tiles stop warm-starting once one saves
     no step; ``longest_first`` (default ``ROUTE_LONGEST_FIRST``): the last tiles first;
-    ``sample_start`` (default ``ROUTE_SAMPLE_START``): each tile's solver starts from a sample
-    where its supports hold ``sample_min_support`` (default ``SAMPLE_MIN_SUPPORT``) entries a row.
+    ``sample_start`` (default ``ROUTE_SAMPLE_START``): each tile's solver starts from a sample.
     ``operand``: the lean router's ``router_operand(summaries, scaling, q.dtype)`` where the
     caller has formed it."""
     B, Hq, N, D = q.shape
@@ -889,6 +881,9 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
     rough_solve = ROUTE_ROUGH_SOLVE if rough_solve is None else rough_solve
     if rough_solve == "auto":
         rough_solve = n_chunks >= ROUGH_SOLVE_MIN_CHUNKS
+    sample_start = ROUTE_SAMPLE_START if sample_start is None else sample_start
+    if sample_start == "auto":
+        sample_start = bool(rough_solve)
     if lean:
         s = router_operand(summaries, scaling, q.dtype) if operand is None else operand
         warm_tiles = max(1, ROUTE_WARM_TILES if warm_tiles is None else warm_tiles)
@@ -906,8 +901,7 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
             FINAL_TRANSPOSED=final_transposed, MERGED_MAX=ROUTE_MERGED_MAX if merged_max is None else merged_max,
             ADAPTIVE_WARM=ROUTE_ADAPTIVE_WARM if adaptive_warm is None else adaptive_warm,
             LONGEST_FIRST=ROUTE_LONGEST_FIRST if longest_first is None else longest_first,
-            SAMPLE_START=ROUTE_SAMPLE_START if sample_start is None else sample_start,
-            SAMPLE_MIN_SUPPORT=float(SAMPLE_MIN_SUPPORT if sample_min_support is None else sample_min_support),
+            SAMPLE_START=sample_start,
             num_warps=num_warps, num_stages=num_stages,
         )  # fmt: skip
         return tau, log_g, count, mask, tile_count

@@ -381,12 +381,11 @@ def test_warm_started_router_tiles_find_the_same_thresholds(dtype, structured, h
                                                                  (16, 1, 600, 64, 1e4, 4, False),
                                                                  (4, 1, 2200, 64, 2.0, 4, True)])  # fmt: skip
 def test_sample_started_router_finds_the_same_thresholds(dtype, structured, hq, hkv, n, d, scaling, tiles, rough):
-    """Every tile's solver started from a sample of its chunks (``sample_start`` with no minimum
-    support: fewer chunks than the sample, as many, and 2200 tokens' 68 chunks, more; several
-    tiles a program, where warm starts are then skipped) finds the thresholds, counts, log-means
-    and tile unions of a cold start from the max: random and locally coherent inputs, narrow
-    supports (scaling 60), scores in the thousands (1e4), with or without the rough steps. With
-    a minimum support no sample reaches, the router is the default one, bit for bit."""
+    """Every tile's solver started from a sample of its chunks (``sample_start``: fewer chunks
+    than the sample, as many, and 2200 tokens' 68 chunks, more; several tiles a program, where
+    warm starts are then skipped) finds the thresholds, counts, log-means and tile unions of a
+    cold start from the max: random and locally coherent inputs, narrow supports (scaling 60),
+    scores in the thousands (1e4), with or without the rough steps."""
     from dashbench.kernels.dash.route import route, tile_rows
     from dashbench.kernels.dash.summarize import summarize
 
@@ -400,14 +399,9 @@ def test_sample_started_router_finds_the_same_thresholds(dtype, structured, hq, 
     s = summarize(k, w, 32)
     kw = dict(route_bm=rbm, lean=True, rough_solve=rough)
     cold = route(q, s, 32, scaling, bm, warm_tiles=1, sample_start=False, **kw)
-    sampled = route(q, s, 32, scaling, bm, warm_tiles=tiles, sample_start=True, sample_min_support=0.0, **kw)
+    sampled = route(q, s, 32, scaling, bm, warm_tiles=tiles, sample_start=True, **kw)
     assert int(cold[2].max()) > 2  # several chunks routed
     _assert_same_routing(sampled, cold)
-    # where the sample's supports are too small, the tiles start as without it
-    fallback = route(q, s, 32, scaling, bm, warm_tiles=tiles, sample_start=True, sample_min_support=1e9, **kw)
-    default = route(q, s, 32, scaling, bm, warm_tiles=tiles, sample_start=False, **kw)
-    for a, b in zip(fallback, default):
-        assert torch.equal(a, b)
 
 
 @pytest.mark.skipif(DEVICE != "cpu", reason="counts the solver passes through the interpreter's Python calls")
@@ -419,7 +413,7 @@ def test_sample_start_saves_solver_passes_on_coherent_inputs(monkeypatch):
     for sample in (False, True):
         calls = _count_calls(monkeypatch, route_module, "_lean_pass")
         outs.append(route_module.route(q, s, 32, 3.0, bm, route_bm=rbm, lean=True, rough_solve=False, warm_tiles=1,
-                                       sample_start=sample, sample_min_support=0.0))  # fmt: skip
+                                       sample_start=sample))  # fmt: skip
         passes.append(len(calls))
     assert 0 < passes[1] < passes[0], passes
     _assert_same_routing(outs[1], outs[0])
@@ -428,8 +422,8 @@ def test_sample_start_saves_solver_passes_on_coherent_inputs(monkeypatch):
 @pytest.mark.parametrize("rough", [False, True])
 def test_default_router_warm_starts_tiles(monkeypatch, rough):
     """The default router takes ROUTE_WARM_TILES tiles a program, with the rough solve (from
-    ROUGH_SOLVE_MIN_CHUNKS chunks, lowered here to reach it at a small shape) and without, and
-    routes as one cold tile a program does."""
+    ROUGH_SOLVE_MIN_CHUNKS chunks, lowered here to reach it at a small shape) and the sample
+    start it brings, and without both, and routes as one cold tile a program does."""
     from dashbench.kernels.dash import route as route_module
     from dashbench.kernels.dash.summarize import summarize
 
@@ -445,6 +439,9 @@ def test_default_router_warm_starts_tiles(monkeypatch, rough):
     cold = route_module.route(q, s, 32, 3.0, bm, route_bm=rbm, warm_tiles=1)
     assert [(kw["ROUGH_SOLVE"], kw["TILES"]) for kw in launched] == [(rough, route_module.ROUTE_WARM_TILES),
                                                                      (rough, 1)]  # fmt: skip
+    # ROUTE_SAMPLE_START "auto": the sample start where the rough solve runs
+    assert route_module.ROUTE_SAMPLE_START == "auto"
+    assert [kw["SAMPLE_START"] for kw in launched] == [rough, rough]
     assert int(cold[2].max()) > 2
     _assert_same_routing(default, cold)
 
