@@ -138,7 +138,7 @@ FINAL_TRANSPOSED_MAX_TOKENS = 32
 # Each tile's solver started from a sample (_lean_sample_start: 64 chunks spread over the row,
 # their scores kept in registers, the root of sum (x - tau)^2 = 64 / chunks over them) instead
 # of the merged max pass, the max pass or a warm start. A CPU simulation (stop 31,
-# results/reference/h200-dash/stop31/cpu_simulation/) put the solver's passes a tile at 0.5-0.9x
+# results/reference/h200-dash/stop31/cpu_simulation/) put the solver's passes a tile at 0.3-0.9x
 # today's on structured inputs. H200, router alone, default -> sample start, 3-5 rotated rounds
 # (stop31/bc3df35_b/, d8a7166_c/; ms):
 #   128k structured 25%: 22.15 -> 21.18, 21.87 -> 21.10 (Hkv 8); 20.32 -> 17.50, 20.16 -> 17.53 (Hkv 2)
@@ -149,9 +149,12 @@ FINAL_TRANSPOSED_MAX_TOKENS = 32
 #   1.70, 1.68 -> 1.18 / 1.25; random 25% +5-38%, 10% +28-33%
 # On random inputs a head's support holds 1-2 of the sampled chunks (CPU, 32k), too few to place
 # the start. A fallback to the default start where the sample's supports averaged under 3 entries
-# a row (d8a7166_c/) was slower than either everywhere (the sample's cost stays). "auto": on where
-# the rough solve runs (from ROUGH_SOLVE_MIN_CHUNKS), where it gains on structured inputs at both
-# densities; below, the warm tiles' start is kept (32k, 25% lost 13-19% at Hkv 8).
+# a row (d8a7166_c/) was slower than the sample everywhere in 12 of 15 cases and than the default
+# on every random one (the sample's cost stays); removed. "auto": on where the rough solve runs
+# (from ROUGH_SOLVE_MIN_CHUNKS), where it gains on structured inputs at both densities; below,
+# the warm tiles' start is kept (32k, 25% lost 13-19% at Hkv 8). End to end at 128k, 3 rounds
+# (stop31/e997c46_d/), off -> on: 25% 2.16x -> 2.18x FA3 (Hkv 8), 3.28x -> 3.44x (Hkv 2); 10%
+# 2.65x -> 3.03x, 3.83x -> 4.79x; random 25% (Hkv 2) 1.24x either way.
 ROUTE_SAMPLE_START = "auto"
 # (A first solver pass that also tested max - 1/4, cutting a simulated 128-row program's steps
 # from 4-5 to 3, was slower on the H100, stop 17: 33.6 -> 35.5 ms at 128k, Hkv 8; 27.9 -> 32.0,
