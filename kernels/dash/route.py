@@ -147,8 +147,8 @@ FINAL_TRANSPOSED_MAX_TOKENS = 32
 #   128k random 10%: 33.46 -> 32.99, 33.13 -> 32.76; 27.10 -> 33.43, 26.61 -> 32.84
 #   32k structured 25%: 1.83 -> 2.06 / 2.19 (Hkv 8); 1.60 -> 1.53 / 1.65 (Hkv 2); 10% 2.19 -> 1.59 /
 #   1.70, 1.68 -> 1.18 / 1.25; random 25% +5-38%, 10% +28-33%
-# On random inputs a head's support holds 1-2 of the sampled chunks (CPU, 32k), too few to place
-# the start. A fallback to the default start where the sample's supports averaged under 3 entries
+# On random inputs a head's support holds 1-2 of the sampled chunks (CPU, 32k:
+# cpu_simulation/support_counts_32k.txt), too few to place the start. A fallback to the default start where the sample's supports averaged under 3 entries
 # a row (d8a7166_c/) was slower than the sample everywhere in 12 of 15 cases and than the default
 # on every random one (the sample's cost stays); removed. "auto": on where the rough solve runs
 # (from ROUGH_SOLVE_MIN_CHUNKS), where it gains on structured inputs at both densities; below,
@@ -685,10 +685,10 @@ def _route_lean_tile(
 ):  # fmt: skip
     """Router tile ``t``: thresholds, counts, log_g and tile unions. ``SAMPLE_START``: start the
     solver from a sample of the chunks (``_lean_sample_start``; ``warm`` is then ignored).
-    ``warm``: start the solver
-    from ``tau_prev``, the previous tile's thresholds (the same heads, BM tokens earlier), whose
-    first pass also takes the max (``_lean_warm_pass``); else ``MERGED_MAX``: the max pass and
-    the first step in one pass (``_lean_merged_pass``). Returns the tile's thresholds and the
+    Otherwise (``_lean_start``) ``warm``: start the solver from ``tau_prev``, the previous
+    tile's thresholds (the same heads, BM tokens earlier), whose first pass also takes the max
+    (``_lean_warm_pass``); else ``MERGED_MAX``: the max pass and the first step in one pass
+    (``_lean_merged_pass``). Returns the tile's thresholds and the
     solver steps after the first pass."""
     R: tl.constexpr = GP * BM
     b, h, g, pos, valid, own, q = _router_tile(t, Q, stride_qb, stride_qh, stride_qn, N, q_offset, HKV, G, GP,
