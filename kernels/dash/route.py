@@ -148,13 +148,14 @@ FINAL_TRANSPOSED_MAX_TOKENS = 32
 #   32k structured 25%: 1.83 -> 2.06 / 2.19 (Hkv 8); 1.60 -> 1.53 / 1.65 (Hkv 2); 10% 2.19 -> 1.59 /
 #   1.70, 1.68 -> 1.18 / 1.25; random 25% +5-38%, 10% +28-33%
 # On random inputs a head's support holds 1-2 of the sampled chunks (CPU, 32k:
-# cpu_simulation/support_counts_32k.txt), too few to place the start. A fallback to the default start where the sample's supports averaged under 3 entries
-# a row (d8a7166_c/) was slower than the sample everywhere in 12 of 15 cases and than the default
-# on every random one (the sample's cost stays); removed. "auto": on where the rough solve runs
-# (from ROUGH_SOLVE_MIN_CHUNKS), where it gains on structured inputs at both densities; below,
-# the warm tiles' start is kept (32k, 25% lost 13-19% at Hkv 8). End to end at 128k, 3 rounds
-# (stop31/e997c46_d/), off -> on: 25% 2.16x -> 2.18x FA3 (Hkv 8), 3.28x -> 3.44x (Hkv 2); 10%
-# 2.65x -> 3.03x, 3.83x -> 4.79x; random 25% (Hkv 2) 1.24x either way.
+# cpu_simulation/support_counts_32k.txt), too few to place the start. A fallback to the default
+# start where the sample's supports averaged under 3 entries a row (d8a7166_c/) was slower than
+# the sample everywhere in 12 of 15 cases and than the default on every random one (the sample's
+# cost stays); removed. "auto": on where the rough solve runs (from ROUGH_SOLVE_MIN_CHUNKS), where
+# it gains on structured inputs at both densities; below, the warm tiles' start is kept (32k, 25%
+# lost 13-19% at Hkv 8). End to end at 128k, 3 rounds (stop31/e997c46_d/), off -> on: 25% 2.16x ->
+# 2.18x FA3 (Hkv 8), 3.28x -> 3.44x (Hkv 2); 10% 2.65x -> 3.03x, 3.83x -> 4.79x; random 25% (Hkv 2)
+# 1.24x either way.
 ROUTE_SAMPLE_START = "auto"
 # (A first solver pass that also tested max - 1/4, cutting a simulated 128-row program's steps
 # from 4-5 to 3, was slower on the H100, stop 17: 33.6 -> 35.5 ms at 128k, Hkv 8; 27.9 -> 32.0,
@@ -657,7 +658,8 @@ def _lean_sample_start(own, valid, q, s_base, stride_st, stride_sc, max_iter, D:
 
 @triton.jit
 def _lean_start(warm, tau_prev, own, n_full, q, s_base, stride_st, stride_sc, D: tl.constexpr, CB: tl.constexpr,
-                R: tl.constexpr, SPLIT_BF16: tl.constexpr, ROUGH_SOLVE: tl.constexpr, MERGED_MAX: tl.constexpr):  # fmt: skip
+                R: tl.constexpr, SPLIT_BF16: tl.constexpr, ROUGH_SOLVE: tl.constexpr,
+                MERGED_MAX: tl.constexpr):  # fmt: skip
     """The row max and the solver's start without a sample: the warm pass from ``tau_prev``
     (``warm``), the merged max pass (``MERGED_MAX`` with the rough solve), else the max pass."""
     if warm:

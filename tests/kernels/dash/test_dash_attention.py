@@ -324,7 +324,7 @@ def test_rough_solver_steps_find_the_same_thresholds(dtype, hq, hkv, n, d, scali
     bm, rbm = tile_rows(G, 32, 64), tile_rows(G, 32, 128)
     s = summarize(k, w, 32)
     exact = route(q, s, 32, scaling, bm, route_bm=rbm, lean=True, rough_solve=False)
-    rough = route(q, s, 32, scaling, bm, route_bm=rbm, lean=True, rough_solve=True)
+    rough = route(q, s, 32, scaling, bm, route_bm=rbm, lean=True, rough_solve=True, sample_start=False)
     assert int(exact[2].max()) > 2  # several chunks routed
     _assert_same_routing(rough, exact)
 
@@ -366,8 +366,9 @@ def test_warm_started_router_tiles_find_the_same_thresholds(dtype, structured, h
     G = hq // hkv
     bm, rbm = tile_rows(G, 32, 64), tile_rows(G, 32, 128)
     s = summarize(k, w, 32)
-    cold = route(q, s, 32, scaling, bm, route_bm=rbm, lean=True, rough_solve=rough, warm_tiles=1)
-    warm = route(q, s, 32, scaling, bm, route_bm=rbm, lean=True, rough_solve=rough, warm_tiles=tiles)
+    kw = dict(route_bm=rbm, lean=True, rough_solve=rough, sample_start=False)  # (the warm starts themselves)
+    cold = route(q, s, 32, scaling, bm, warm_tiles=1, **kw)
+    warm = route(q, s, 32, scaling, bm, warm_tiles=tiles, **kw)
     assert int(cold[2].max()) > 2  # several chunks routed
     _assert_same_routing(warm, cold)
 
@@ -464,7 +465,7 @@ def test_router_launch_order_and_adaptive_warm_tiles_route_alike(structured, rou
         q, k, _, w = _inputs(1, hq, hkv, n, d, torch.float32, seed=n + 5)
     bm, rbm = tile_rows(hq // hkv, 32, 64), tile_rows(hq // hkv, 32, 128)
     s = summarize(k, w, 32)
-    kw = dict(route_bm=rbm, lean=True, rough_solve=rough)
+    kw = dict(route_bm=rbm, lean=True, rough_solve=rough, sample_start=False)
     cold = route(q, s, 32, 6.0, bm, warm_tiles=1, longest_first=False, adaptive_warm=False, **kw)
     assert int(cold[2].max()) > 2
     for tiles, adaptive, longest in ((1, False, True), (3, False, True), (4, True, False), (3, True, True)):
@@ -579,7 +580,8 @@ def test_merged_max_pass_finds_the_same_thresholds(dtype, structured, hq, hkv, n
     G = hq // hkv
     bm, rbm = tile_rows(G, 32, 64), tile_rows(G, 32, 128)
     s = summarize(k, w, 32)
-    kw = dict(route_bm=rbm, lean=True, cb=32, warm_tiles=1)  # (one tile a program: the merged pass's start)
+    # (one tile a program, no sample start: the merged pass's start)
+    kw = dict(route_bm=rbm, lean=True, cb=32, warm_tiles=1, sample_start=False)
     separate = route(q, s, 32, scaling, bm, merged_max=False, rough_solve=True, **kw)
     merged = route(q, s, 32, scaling, bm, merged_max=True, rough_solve=True, **kw)
     assert int(separate[2].max()) > 2  # several chunks routed
@@ -634,7 +636,7 @@ def test_merged_max_pass_start_matches_its_definition(structured):
     G = hq // hkv
     s = summarize(k, w, C)
     tau = route(q, s, C, scaling, tile_rows(G, C, 64), route_bm=tile_rows(G, C, 128), lean=True, cb=32,
-                rough_solve=True, merged_max=True, max_iter=0, warm_tiles=1)[0][0]  # fmt: skip
+                rough_solve=True, merged_max=True, max_iter=0, warm_tiles=1, sample_start=False)[0][0]  # fmt: skip
     x_all = (q[0].double() @ (s[0, 0].double() * (0.5 * scaling / d**0.5)).T)  # [Hq, N, chunks]
     want = torch.full_like(tau, float("inf"), dtype=torch.float64)
     rises = 0
@@ -671,7 +673,7 @@ def test_merged_max_pass_saves_a_pass_on_coherent_inputs(monkeypatch):
         passes = _count_calls(monkeypatch, route_module, "_lean_pass")
         blocks = _count_calls(monkeypatch, route_module, "_lean_max_block")
         out = route_module.route(q, s, 32, 0.78, bm, route_bm=rbm, lean=True, rough_solve=True, merged_max=merged,
-                                 warm_tiles=1)  # fmt: skip
+                                 warm_tiles=1, sample_start=False)  # fmt: skip
         counts.append({"pass": len(passes), "max block": len(blocks)})
         assert int(out[2].max()) > 2
     assert counts[0]["max block"] > 0 and counts[1]["max block"] == 0, counts
