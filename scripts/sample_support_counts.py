@@ -16,7 +16,7 @@ import torch
 from dashbench.harness.inputs import random_qkv, structured_qkv
 from dashbench.kernels import calibrate_scaling
 from dashbench.kernels.reference.dash import chunk_summaries
-from simulate_sample_start import SAMPLE, solve_to  # scripts/simulate_sample_start.py
+from simulate_sample_start import SAMPLE  # scripts/simulate_sample_start.py
 from simulate_solver_steps import solve  # scripts/simulate_solver_steps.py
 
 
@@ -44,7 +44,7 @@ def main() -> None:
                 x = (qh @ summ[h, :own].T).double()
                 xs = x[:, (torch.arange(SAMPLE) * own) // SAMPLE]
                 m = xs.max(1).values
-                tau_s, _ = solve_to(xs, m - 1, SAMPLE / own)
+                tau_s, _ = solve(xs, m - 1, rhs=SAMPLE / own)
                 support = (xs > tau_s[:, None]).sum(1).double()
                 tau, _ = solve(x, x.max(1).values - 1)
                 mins.append(support.min().item())

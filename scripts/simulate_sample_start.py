@@ -32,29 +32,12 @@ from simulate_solver_steps import merged_first_step, solve  # scripts/simulate_s
 SAMPLE = 64
 
 
-def solve_to(x: torch.Tensor, tau: torch.Tensor, rhs: float, max_iter: int = 30):
-    """``simulate_solver_steps.solve`` for sum (x - tau)^2 = ``rhs``."""
-    done = torch.zeros_like(tau, dtype=torch.bool)
-    steps = torch.zeros_like(tau, dtype=torch.int32)
-    for _ in range(max_iter):
-        if done.all():
-            break
-        d = x - tau[:, None]
-        dp = d.clamp_min(0)
-        cnt, s1, s2 = (d > 0).double().sum(1), dp.sum(1), (dp * dp).sum(1)
-        delta = (s1 - (s1 * s1 - cnt * (s2 - rhs)).clamp_min(0).sqrt()) / cnt.clamp_min(1)
-        steps += (~done).int()
-        tau = torch.where(done, tau, tau + delta)
-        done = done | (d.abs().min(1).values > delta.abs())
-    return tau, steps
-
-
 def sample_start(x: torch.Tensor, own: int) -> torch.Tensor:
     """The kernel's start (``route._lean_sample_start``) for rows ``x`` over ``own`` chunks."""
     idx = (torch.arange(SAMPLE) * own) // SAMPLE if own >= SAMPLE else torch.arange(own)
     xs = x[:, idx]
     m = xs.max(1).values
-    tau, _ = solve_to(xs, m - 1, len(idx) / own)
+    tau, _ = solve(xs, m - 1, rhs=len(idx) / own)
     return torch.minimum(torch.maximum(tau, m - 1), m - 1 / math.sqrt(own))
 
 

@@ -34,8 +34,9 @@ from dashbench.kernels import calibrate_scaling
 from dashbench.kernels.reference.dash import chunk_summaries
 
 
-def solve(x: torch.Tensor, tau: torch.Tensor, max_iter: int = 30):
-    """The kernel's solver steps from ``tau`` (float64); returns the root and each row's steps."""
+def solve(x: torch.Tensor, tau: torch.Tensor, max_iter: int = 30, rhs: float = 1.0):
+    """The kernel's solver steps from ``tau`` (float64) for sum (x - tau)^2 = ``rhs`` (1: the
+    threshold; less: a sample's share of it); returns the root and each row's steps."""
     done = torch.zeros_like(tau, dtype=torch.bool)
     steps = torch.zeros_like(tau, dtype=torch.int32)
     for _ in range(max_iter):
@@ -45,7 +46,7 @@ def solve(x: torch.Tensor, tau: torch.Tensor, max_iter: int = 30):
         dp = d.clamp_min(0)
         cnt, s1, s2 = (d > 0).double().sum(1), dp.sum(1), (dp * dp).sum(1)
         nearest = d.abs().min(1).values
-        delta = (s1 - (s1 * s1 - cnt * (s2 - 1)).clamp_min(0).sqrt()) / cnt.clamp_min(1)
+        delta = (s1 - (s1 * s1 - cnt * (s2 - rhs)).clamp_min(0).sqrt()) / cnt.clamp_min(1)
         steps += (~done).int()
         tau = torch.where(done, tau, tau + delta)
         done = done | (nearest > delta.abs())

@@ -409,13 +409,8 @@ def test_sample_started_router_finds_the_same_thresholds(dtype, structured, hq, 
 def test_sample_start_saves_solver_passes_on_coherent_inputs(monkeypatch):
     """On locally coherent inputs the sample's start leaves fewer full solver passes
     (``route._lean_pass``) than the max pass's start, with the same routing."""
-    route_module, q, s, bm, rbm = _coherent_router_case()
-    passes, outs = [], []
-    for sample in (False, True):
-        calls = _count_calls(monkeypatch, route_module, "_lean_pass")
-        outs.append(route_module.route(q, s, 32, 3.0, bm, route_bm=rbm, lean=True, rough_solve=False, warm_tiles=1,
-                                       sample_start=sample))  # fmt: skip
-        passes.append(len(calls))
+    settings = [dict(warm_tiles=1, sample_start=sample) for sample in (False, True)]
+    passes, outs = _coherent_routes_counting(monkeypatch, "_lean_pass", settings)
     assert 0 < passes[1] < passes[0], passes
     _assert_same_routing(outs[1], outs[0])
 
@@ -478,13 +473,8 @@ def test_adaptive_warm_tiles_stop_warm_starting_where_it_saves_no_step(monkeypat
     """With ``adaptive_warm`` a program's tiles start cold again after a warm tile that took as
     many solver steps as its last cold one: fewer warm passes (``route._lean_warm_pass``) than
     without, on inputs where some warm starts save nothing, and the same routing."""
-    route_module, q, s, bm, rbm = _coherent_router_case()
-    warm_passes, outs = [], []
-    for adaptive in (False, True):
-        calls = _count_calls(monkeypatch, route_module, "_lean_warm_pass")
-        outs.append(route_module.route(q, s, 32, 3.0, bm, route_bm=rbm, lean=True, rough_solve=False, warm_tiles=4,
-                                       adaptive_warm=adaptive))  # fmt: skip
-        warm_passes.append(len(calls))
+    settings = [dict(warm_tiles=4, adaptive_warm=adaptive) for adaptive in (False, True)]
+    warm_passes, outs = _coherent_routes_counting(monkeypatch, "_lean_warm_pass", settings)
     assert 0 < warm_passes[1] < warm_passes[0], warm_passes
     _assert_same_routing(outs[1], outs[0])
 
@@ -498,6 +488,18 @@ def _coherent_router_case():
     q, k, _ = structured_qkv(1, 8, 1, 1024, 64, chunk_size=32, dtype=torch.float32, device=DEVICE, seed=1024)
     s = summarize(k, torch.zeros(1, 64, device=DEVICE), 32)
     return route_module, q, s, route_module.tile_rows(8, 32, 64), route_module.tile_rows(8, 32, 128)
+
+
+def _coherent_routes_counting(monkeypatch, name: str, settings: list[dict]) -> tuple[list, list]:
+    """The lean router (no rough solve, scaling 3) on ``_coherent_router_case``'s input under each
+    of ``settings`` (``route()`` keywords): how often ``route.<name>`` ran in each, and the outputs."""
+    route_module, q, s, bm, rbm = _coherent_router_case()
+    counts, outs = [], []
+    for kw in settings:
+        calls = _count_calls(monkeypatch, route_module, name)
+        outs.append(route_module.route(q, s, 32, 3.0, bm, route_bm=rbm, lean=True, rough_solve=False, **kw))
+        counts.append(len(calls))
+    return counts, outs
 
 
 def _count_calls(monkeypatch, module, name: str) -> list:
