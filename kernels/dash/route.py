@@ -157,6 +157,11 @@ FINAL_TRANSPOSED_MAX_TOKENS = 32
 # 2.18x FA3 (Hkv 8), 3.28x -> 3.44x (Hkv 2); 10% 2.65x -> 3.03x, 3.83x -> 4.79x; random 25% (Hkv 2)
 # 1.24x either way.
 ROUTE_SAMPLE_START = "auto"
+# Warm tiles started from the previous tile's thresholds directly (_lean_direct_warm_start: a
+# sample's max only bounds them from below), without the warm pass's one-product pass; the
+# program's first tile starts from the sample (sample_start) or cold. Stop 32: timed, see
+# kernels/README.md.
+ROUTE_WARM_DIRECT = False
 # (A first solver pass that also tested max - 1/4, cutting a simulated 128-row program's steps
 # from 4-5 to 3, was slower on the H100, stop 17: 33.6 -> 35.5 ms at 128k, Hkv 8; 27.9 -> 32.0,
 # Hkv 2. Removed; commit 90c9092 has it. The decode threshold kernel keeps its probe.)
@@ -624,15 +629,11 @@ def _lean_merged_pass(own, n_full, q, s_base, stride_st, stride_sc, D: tl.conste
 
 
 @triton.jit
-def _lean_sample_start(own, valid, q, s_base, stride_st, stride_sc, max_iter, D: tl.constexpr, CB: tl.constexpr,
-                       SPLIT_BF16: tl.constexpr):  # fmt: skip
-    """The solver's start from a sample (``ROUTE_SAMPLE_START``): the scores against ``CB``
-    chunks spread evenly over the row's ``own`` (all of them below ``CB``), kept in registers,
-    and the root of sum (x - tau)^2 = CB / own over them, found by the lean steps on those
-    registers: where the sample's support is a fair share of the row's, its threshold is near
-    the row's. Returns the sample's max (it sets ``three``) and the start, clamped to the
-    root's bounds [max - 1, max - 1/sqrt(own)] about the sample's max: never above a score of
-    the sample, so never an empty support."""
+def _lean_sample_scores(own, q, s_base, stride_st, stride_sc, D: tl.constexpr, CB: tl.constexpr,
+                        SPLIT_BF16: tl.constexpr):  # fmt: skip
+    """The rows' exact scores against ``CB`` chunks spread evenly over the row's ``own`` (all of
+    them below ``CB``; the rest ``-inf``), their max (0 where the row has no chunk) and the
+    sample's share of the row."""
     j = tl.arange(0, CB)
     n_sample = tl.minimum(own, CB)
     ids = tl.where(own >= CB, (j * own) // CB, j)
@@ -643,6 +644,20 @@ def _lean_sample_start(own, valid, q, s_base, stride_st, stride_sc, max_iter, D:
     m = tl.max(x, axis=1)
     m = tl.where(own > 0, m, 0.0)
     share = n_sample.to(tl.float32) / tl.maximum(own, 1).to(tl.float32)
+    return x, m, share
+
+
+@triton.jit
+def _lean_sample_start(own, valid, q, s_base, stride_st, stride_sc, max_iter, D: tl.constexpr, CB: tl.constexpr,
+                       SPLIT_BF16: tl.constexpr):  # fmt: skip
+    """The solver's start from a sample (``ROUTE_SAMPLE_START``): the scores against ``CB``
+    chunks spread evenly over the row (``_lean_sample_scores``), kept in registers, and the
+    root of sum (x - tau)^2 = CB / own over them, found by the lean steps on those registers:
+    where the sample's support is a fair share of the row's, its threshold is near the row's.
+    Returns the sample's max (it sets ``three``) and the start, clamped to the root's bounds
+    [max - 1, max - 1/sqrt(own)] about the sample's max: never above a score of the sample, so
+    never an empty support."""
+    x, m, share = _lean_sample_scores(own, q, s_base, stride_st, stride_sc, D, CB, SPLIT_BF16)
     tau = m - 1.0
     done = (~valid) | (own == 0)
     it = 0
@@ -654,6 +669,18 @@ def _lean_sample_start(own, valid, q, s_base, stride_st, stride_sc, max_iter, D:
         it += 1
     top = m - 1.0 / tl.sqrt(tl.maximum(own, 1).to(tl.float32))
     return m, tl.minimum(tl.maximum(tau, m - 1.0), top)
+
+
+@triton.jit
+def _lean_direct_warm_start(tau_prev, own, q, s_base, stride_st, stride_sc, D: tl.constexpr, CB: tl.constexpr,
+                            SPLIT_BF16: tl.constexpr):  # fmt: skip
+    """A warm tile's start without the warm pass (``ROUTE_WARM_DIRECT``): the previous tile's
+    thresholds themselves, raised to the root's lower bound about a sample's max (max - 1; the
+    true max is at least the sample's), or that bound where the previous row had no threshold
+    (+inf: its tile lay in chunk 0). The solver converges from either side; a start above every
+    score steps to max - 1 (``_lean_step``). Returns the sample's max and the start."""
+    _, m, _ = _lean_sample_scores(own, q, s_base, stride_st, stride_sc, D, CB, SPLIT_BF16)
+    return m, tl.where(tau_prev < float("inf"), tl.maximum(tau_prev, m - 1.0), m - 1.0)
 
 
 @triton.jit
@@ -675,6 +702,20 @@ def _lean_start(warm, tau_prev, own, n_full, q, s_base, stride_st, stride_sc, D:
 
 
 @triton.jit
+def _lean_cold_start(own, valid, n_full, q, s_base, stride_st, stride_sc, max_iter, D: tl.constexpr, CB: tl.constexpr,
+                     R: tl.constexpr, SPLIT_BF16: tl.constexpr, ROUGH_SOLVE: tl.constexpr, MERGED_MAX: tl.constexpr,
+                     SAMPLE_START: tl.constexpr):  # fmt: skip
+    """A tile's start without its predecessor's thresholds: the sample's (``SAMPLE_START``) or
+    ``_lean_start``'s cold one."""
+    if SAMPLE_START:
+        m, tau = _lean_sample_start(own, valid, q, s_base, stride_st, stride_sc, max_iter, D, CB, SPLIT_BF16)
+    else:
+        m, tau = _lean_start(False, 0.0, own, n_full, q, s_base, stride_st, stride_sc, D, CB, R, SPLIT_BF16,
+                             ROUGH_SOLVE, MERGED_MAX)  # fmt: skip
+    return m, tau
+
+
+@triton.jit
 def _route_lean_tile(
     t, tau_prev, warm, Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT,
     stride_qb, stride_qh, stride_qn,
@@ -683,22 +724,29 @@ def _route_lean_tile(
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, SUB: tl.constexpr,
     ROUGH_SOLVE: tl.constexpr, FINAL_TRANSPOSED: tl.constexpr, MERGED_MAX: tl.constexpr = False,
-    SAMPLE_START: tl.constexpr = False,
+    SAMPLE_START: tl.constexpr = False, WARM_DIRECT: tl.constexpr = False,
 ):  # fmt: skip
     """Router tile ``t``: thresholds, counts, log_g and tile unions. ``SAMPLE_START``: start the
     solver from a sample of the chunks (``_lean_sample_start``; ``warm`` is then ignored).
     Otherwise (``_lean_start``) ``warm``: start the solver from ``tau_prev``, the previous
     tile's thresholds (the same heads, BM tokens earlier), whose first pass also takes the max
     (``_lean_warm_pass``); else ``MERGED_MAX``: the max pass and the first step in one pass
-    (``_lean_merged_pass``). Returns the tile's thresholds and the
-    solver steps after the first pass."""
+    (``_lean_merged_pass``). ``WARM_DIRECT``: a ``warm`` tile starts from ``tau_prev`` itself
+    (``_lean_direct_warm_start``), any other as ``SAMPLE_START`` says. Returns the tile's
+    thresholds and the solver steps after the first pass."""
     R: tl.constexpr = GP * BM
     b, h, g, pos, valid, own, q = _router_tile(t, Q, stride_qb, stride_qh, stride_qn, N, q_offset, HKV, G, GP,
                                                BM, C, D, SPLIT_BF16)  # fmt: skip
     n_full = own // CB * CB
     s_base = S + b * stride_sb + h * stride_sh
 
-    if SAMPLE_START:
+    if WARM_DIRECT:
+        if warm:
+            m, tau = _lean_direct_warm_start(tau_prev, own, q, s_base, stride_st, stride_sc, D, CB, SPLIT_BF16)
+        else:
+            m, tau = _lean_cold_start(own, valid, n_full, q, s_base, stride_st, stride_sc, max_iter, D, CB, R,
+                                      SPLIT_BF16, ROUGH_SOLVE, MERGED_MAX, SAMPLE_START)  # fmt: skip
+    elif SAMPLE_START:
         m, tau = _lean_sample_start(own, valid, q, s_base, stride_st, stride_sc, max_iter, D, CB, SPLIT_BF16)
     else:
         m, tau = _lean_start(warm, tau_prev, own, n_full, q, s_base, stride_st, stride_sc, D, CB, R, SPLIT_BF16,
@@ -769,7 +817,7 @@ def _route_lean_kernel(
     D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, SUB: tl.constexpr,
     ROUGH_SOLVE: tl.constexpr = False, TILES: tl.constexpr = 1, FINAL_TRANSPOSED: tl.constexpr = False,
     MERGED_MAX: tl.constexpr = False, ADAPTIVE_WARM: tl.constexpr = False, LONGEST_FIRST: tl.constexpr = False,
-    SAMPLE_START: tl.constexpr = False,
+    SAMPLE_START: tl.constexpr = False, WARM_DIRECT: tl.constexpr = False,
 ):  # fmt: skip
     """``_route_kernel`` with fewer operations per score: the host pre-scales and pre-splits the
     summaries (no conversions in the loop), the threshold is kept absolute (no ``x - max``), the
@@ -782,7 +830,9 @@ def _route_lean_kernel(
     steps as the program's last cold one, the program's remaining tiles start cold
     (``ROUTE_ADAPTIVE_WARM``); ``LONGEST_FIRST``: programs take the tiles from the last
     (``ROUTE_LONGEST_FIRST``); ``SAMPLE_START``: every tile starts from a sample of its chunks
-    (``ROUTE_SAMPLE_START``), none warm."""
+    (``ROUTE_SAMPLE_START``), none warm; ``WARM_DIRECT``: tiles after the first start from their
+    predecessor's thresholds without the warm pass, the first from the sample or cold
+    (``ROUTE_WARM_DIRECT``)."""
     pid = tl.program_id(0)
     if LONGEST_FIRST:
         pid = tl.num_programs(0) - 1 - pid
@@ -790,7 +840,7 @@ def _route_lean_kernel(
         _route_lean_tile(pid, 0.0, False, Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT, stride_qb,
                          stride_qh, stride_qn, stride_st, stride_sb, stride_sh, stride_sc, N, q_offset, n_tiles,
                          n_words, max_iter, HKV, G, GP, BM, C, D, CB, SPLIT_BF16, SUB, ROUGH_SOLVE,
-                         FINAL_TRANSPOSED, MERGED_MAX, SAMPLE_START)  # fmt: skip
+                         FINAL_TRANSPOSED, MERGED_MAX, SAMPLE_START, WARM_DIRECT)  # fmt: skip
     else:
         tau = tl.zeros([GP * BM], tl.float32)  # (the first tile starts cold and ignores it)
         t0 = pid * TILES
@@ -801,7 +851,8 @@ def _route_lean_kernel(
             tau, steps = _route_lean_tile(t0 + i, tau, warm, Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT, stride_qb,
                                           stride_qh, stride_qn, stride_st, stride_sb, stride_sh, stride_sc, N,
                                           q_offset, n_tiles, n_words, max_iter, HKV, G, GP, BM, C, D, CB, SPLIT_BF16,
-                                          SUB, ROUGH_SOLVE, FINAL_TRANSPOSED, MERGED_MAX, SAMPLE_START)  # fmt: skip
+                                          SUB, ROUGH_SOLVE, FINAL_TRANSPOSED, MERGED_MAX, SAMPLE_START,
+                                          WARM_DIRECT)  # fmt: skip
             if ADAPTIVE_WARM:
                 use_warm = tl.where(warm & (steps >= cold_steps), 0, use_warm)
                 cold_steps = tl.where(warm, cold_steps, steps)
@@ -846,7 +897,7 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
           warm_tiles: int | None = None, max_iter: int = MAX_ITER, final_transposed: bool | None = None,
           merged_max: bool | None = None, operand: torch.Tensor | None = None,
           adaptive_warm: bool | None = None, longest_first: bool | None = None,
-          sample_start: bool | None = None):
+          sample_start: bool | None = None, warm_direct: bool | None = None):
     """Run stage 2; see the module docstring for the outputs. ``max_iter`` caps each solver's
     passes (lower only to time a pass: ``scripts/router_pass_cost.py``). Masks and counts are per tile of
     ``bm`` tokens (the attention's tiles); the router itself may take ``route_bm`` tokens (a
@@ -856,7 +907,9 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
     ``ROUTE_MERGED_MAX``): the max pass merged into the first rough step. ``adaptive_warm``
     (default ``ROUTE_ADAPTIVE_WARM``): a program's warm tiles stop warm-starting once one saves
     no step; ``longest_first`` (default ``ROUTE_LONGEST_FIRST``): the last tiles first;
-    ``sample_start`` (default ``ROUTE_SAMPLE_START``): each tile's solver starts from a sample.
+    ``sample_start`` (default ``ROUTE_SAMPLE_START``): each tile's solver starts from a sample;
+    ``warm_direct`` (default ``ROUTE_WARM_DIRECT``): tiles after a program's first start from
+    their predecessor's thresholds without a warm pass (the first as ``sample_start`` says).
     ``operand``: the lean router's ``router_operand(summaries, scaling, q.dtype)`` where the
     caller has formed it."""
     B, Hq, N, D = q.shape
@@ -906,7 +959,7 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
             FINAL_TRANSPOSED=final_transposed, MERGED_MAX=ROUTE_MERGED_MAX if merged_max is None else merged_max,
             ADAPTIVE_WARM=ROUTE_ADAPTIVE_WARM if adaptive_warm is None else adaptive_warm,
             LONGEST_FIRST=ROUTE_LONGEST_FIRST if longest_first is None else longest_first,
-            SAMPLE_START=sample_start,
+            SAMPLE_START=sample_start, WARM_DIRECT=ROUTE_WARM_DIRECT if warm_direct is None else warm_direct,
             num_warps=num_warps, num_stages=num_stages,
         )  # fmt: skip
         return tau, log_g, count, mask, tile_count

@@ -405,6 +405,37 @@ def test_sample_started_router_finds_the_same_thresholds(dtype, structured, hq, 
     _assert_same_routing(sampled, cold)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, pytest.param(torch.bfloat16, marks=INTERPRETER_BF16)])
+@pytest.mark.parametrize("structured", [False, True])
+@pytest.mark.parametrize("sample", [False, True])
+@pytest.mark.parametrize("hq, hkv, n, d, scaling, tiles, rough", [(4, 1, 700, 64, 6.0, 3, False),
+                                                                 (6, 2, 301, 128, 3.0, 4, True),
+                                                                 (4, 1, 500, 64, 60.0, 5, True),
+                                                                 (16, 1, 600, 64, 1e4, 4, False)])  # fmt: skip
+def test_directly_warm_started_router_tiles_find_the_same_thresholds(dtype, structured, sample, hq, hkv, n, d,
+                                                                     scaling, tiles, rough):  # fmt: skip
+    """Warm tiles started from their predecessor's thresholds without the warm pass
+    (``warm_direct``; the first tile of a program sampled or cold) find the thresholds, counts,
+    log-means and tile unions of a cold start: tiles that cross from chunk 0 (no previous
+    threshold) into chunk 1, narrow supports (scaling 60), scores in the thousands (1e4)."""
+    from dashbench.kernels.dash.route import route, tile_rows
+    from dashbench.kernels.dash.summarize import summarize
+
+    if structured:
+        q, k, _ = structured_qkv(1, hq, hkv, n, d, chunk_size=32, dtype=dtype, device=DEVICE, seed=n)
+        w = torch.zeros(hkv, d, device=DEVICE, dtype=dtype)
+    else:
+        q, k, _, w = _inputs(1, hq, hkv, n, d, dtype, seed=n + 11)
+    G = hq // hkv
+    bm, rbm = tile_rows(G, 32, 64), tile_rows(G, 32, 128)
+    s = summarize(k, w, 32)
+    kw = dict(route_bm=rbm, lean=True, rough_solve=rough)
+    cold = route(q, s, 32, scaling, bm, warm_tiles=1, sample_start=False, **kw)
+    direct = route(q, s, 32, scaling, bm, warm_tiles=tiles, sample_start=sample, warm_direct=True, **kw)
+    assert int(cold[2].max()) > 2  # several chunks routed
+    _assert_same_routing(direct, cold)
+
+
 @pytest.mark.skipif(DEVICE != "cpu", reason="counts the solver passes through the interpreter's Python calls")
 def test_sample_start_saves_solver_passes_on_coherent_inputs(monkeypatch):
     """On locally coherent inputs the sample's start leaves fewer full solver passes
