@@ -55,12 +55,13 @@ VARIANTS = {  # name: route() keywords; "rows": rows per program (G x tokens) in
     # also timed a fallback to the default start where the sample's supports were small, removed)
     "lean_sample": dict(lean=True, sample_start=True),
     "lean_no_sample": dict(lean=True, sample_start=False),
-    # stop 32: the sample start with exact steps only; warm tiles without the warm pass, after a
-    # sampled or a cold first tile
+    # stop 32: the sample start then exact steps only (the default since); call a also timed warm
+    # tiles started from the previous thresholds without the warm pass (commit e2d87e4), removed
+    "lean_sample_rough": dict(lean=True, sample_start=True, rough_solve=True),
     "lean_sample_exact": dict(lean=True, sample_start=True, rough_solve=False),
-    "lean_sample_direct": dict(lean=True, sample_start=True, warm_direct=True),
-    "lean_cold_direct": dict(lean=True, sample_start=False, warm_direct=True),
-    "lean_sample_exact_direct": dict(lean=True, sample_start=True, rough_solve=False, warm_direct=True),
+    "lean_fallback2": dict(lean=True, sample_start=True, rough_solve=False, sample_fallback=2),
+    "lean_fallback3": dict(lean=True, sample_start=True, rough_solve=False, sample_fallback=3),
+    "lean_fallback5": dict(lean=True, sample_start=True, rough_solve=False, sample_fallback=5),
 }
 
 

@@ -53,7 +53,9 @@ LEAN_CB_BF16 = 64
 # to 1 a program. The steps are not product-bound, so it gains little: H100, structured 25%
 # (results/reference/h100-dash/stop16/): 128k 35.3 -> 34.1 ms (Hkv 8), 31.1 -> 28.9 ms (Hkv 2);
 # 32k 2.76 -> 2.97 ms (Hkv 8), 2.34 -> 2.35 (Hkv 2). "auto": on from ROUGH_SOLVE_MIN_CHUNKS
-# chunks (between 512 and 2048 it is not measured).
+# chunks (between 512 and 2048 it is not measured) where the sample start is off; after the
+# sample's start the exact steps alone are faster (stop 32, ROUTE_SAMPLE_START), so by default
+# it no longer runs.
 ROUTE_ROUGH_SOLVE = "auto"
 ROUGH_SOLVE_MIN_CHUNKS = 1024
 # Router tiles a lean-router program takes in a row, each after the first starting its solver
@@ -151,17 +153,23 @@ FINAL_TRANSPOSED_MAX_TOKENS = 32
 # cpu_simulation/support_counts_32k.txt), too few to place the start. A fallback to the default
 # start where the sample's supports averaged under 3 entries a row (d8a7166_c/) was slower than
 # the sample everywhere in 12 of 15 cases and than the default on every random one (the sample's
-# cost stays); removed. "auto": on where the rough solve runs (from ROUGH_SOLVE_MIN_CHUNKS), where
-# it gains on structured inputs at both densities; below, the warm tiles' start is kept (32k, 25%
-# lost 13-19% at Hkv 8). End to end at 128k, 3 rounds (stop31/e997c46_d/), off -> on: 25% 2.16x ->
-# 2.18x FA3 (Hkv 8), 3.28x -> 3.44x (Hkv 2); 10% 2.65x -> 3.03x, 3.83x -> 4.79x; random 25% (Hkv 2)
-# 1.24x either way.
+# cost stays); removed. "auto": on from SAMPLE_START_MIN_CHUNKS chunks, where it gains on
+# structured inputs at both densities; below, the warm tiles' start is kept (32k, 25% lost 13-19%
+# at Hkv 8). End to end at 128k, 3 rounds (stop31/e997c46_d/), off -> on: 25% 2.16x -> 2.18x FA3
+# (Hkv 8), 3.28x -> 3.44x (Hkv 2); 10% 2.65x -> 3.03x, 3.83x -> 4.79x; random 25% (Hkv 2) 1.24x
+# either way. Stop 32 (stop32/e2d87e4_a/, router alone, 3 rounds, ms): after the sample's start
+# the exact steps alone beat the rough solve then an exact step, at 128k structured 25% 21.01 ->
+# 19.07 (Hkv 8), 17.24 -> 15.32 (Hkv 2); 10% 17.31 -> 14.21, 14.72 -> 12.04; random 25% 32.78 ->
+# 31.62, 31.41 -> 30.82; random 10% 32.50 -> 31.83, but 32.83 -> 34.46 at Hkv 2. So the rough
+# solve no longer runs after it ("auto"). Warm tiles started from the previous thresholds
+# directly, without the warm pass (commit e2d87e4), lost on structured inputs (10%: 14.21 -> 27.03
+# ms at Hkv 8 after a sampled first tile) and gained on random ones (Hkv 2, 10%: 34.46 -> 28.00).
 ROUTE_SAMPLE_START = "auto"
-# Warm tiles started from the previous tile's thresholds directly (_lean_direct_warm_start: a
-# sample's max only bounds them from below), without the warm pass's one-product pass; the
-# program's first tile starts from the sample (sample_start) or cold. Stop 32: timed, see
-# kernels/README.md.
-ROUTE_WARM_DIRECT = False
+SAMPLE_START_MIN_CHUNKS = 1024
+# With the sample start, rows of a program's later tiles whose sample holds fewer than this many
+# entries of their support (random inputs: 1-2) start from the previous tile's thresholds
+# instead (0: never). Stop 32: timed, see kernels/README.md.
+ROUTE_SAMPLE_FALLBACK = 0
 # (A first solver pass that also tested max - 1/4, cutting a simulated 128-row program's steps
 # from 4-5 to 3, was slower on the H100, stop 17: 33.6 -> 35.5 ms at 128k, Hkv 8; 27.9 -> 32.0,
 # Hkv 2. Removed; commit 90c9092 has it. The decode threshold kernel keeps its probe.)
@@ -654,9 +662,9 @@ def _lean_sample_start(own, valid, q, s_base, stride_st, stride_sc, max_iter, D:
     chunks spread evenly over the row (``_lean_sample_scores``), kept in registers, and the
     root of sum (x - tau)^2 = CB / own over them, found by the lean steps on those registers:
     where the sample's support is a fair share of the row's, its threshold is near the row's.
-    Returns the sample's max (it sets ``three``) and the start, clamped to the root's bounds
-    [max - 1, max - 1/sqrt(own)] about the sample's max: never above a score of the sample, so
-    never an empty support."""
+    Returns the sample's max (it sets ``three``), the start, clamped to the root's bounds
+    [max - 1, max - 1/sqrt(own)] about the sample's max (never above a score of the sample, so
+    never an empty support), and how many sampled chunks lie above it."""
     x, m, share = _lean_sample_scores(own, q, s_base, stride_st, stride_sc, D, CB, SPLIT_BF16)
     tau = m - 1.0
     done = (~valid) | (own == 0)
@@ -668,19 +676,8 @@ def _lean_sample_start(own, valid, q, s_base, stride_st, stride_sc, max_iter, D:
         done = done | converged
         it += 1
     top = m - 1.0 / tl.sqrt(tl.maximum(own, 1).to(tl.float32))
-    return m, tl.minimum(tl.maximum(tau, m - 1.0), top)
-
-
-@triton.jit
-def _lean_direct_warm_start(tau_prev, own, q, s_base, stride_st, stride_sc, D: tl.constexpr, CB: tl.constexpr,
-                            SPLIT_BF16: tl.constexpr):  # fmt: skip
-    """A warm tile's start without the warm pass (``ROUTE_WARM_DIRECT``): the previous tile's
-    thresholds themselves, raised to the root's lower bound about a sample's max (max - 1; the
-    true max is at least the sample's), or that bound where the previous row had no threshold
-    (+inf: its tile lay in chunk 0). The solver converges from either side; a start above every
-    score steps to max - 1 (``_lean_step``). Returns the sample's max and the start."""
-    _, m, _ = _lean_sample_scores(own, q, s_base, stride_st, stride_sc, D, CB, SPLIT_BF16)
-    return m, tl.where(tau_prev < float("inf"), tl.maximum(tau_prev, m - 1.0), m - 1.0)
+    tau = tl.minimum(tl.maximum(tau, m - 1.0), top)
+    return m, tau, tl.sum((x > tau[:, None]).to(tl.int32), axis=1)
 
 
 @triton.jit
@@ -701,19 +698,6 @@ def _lean_start(warm, tau_prev, own, n_full, q, s_base, stride_st, stride_sc, D:
     return m, tau
 
 
-@triton.jit
-def _lean_cold_start(own, valid, n_full, q, s_base, stride_st, stride_sc, max_iter, D: tl.constexpr, CB: tl.constexpr,
-                     R: tl.constexpr, SPLIT_BF16: tl.constexpr, ROUGH_SOLVE: tl.constexpr, MERGED_MAX: tl.constexpr,
-                     SAMPLE_START: tl.constexpr):  # fmt: skip
-    """A tile's start without its predecessor's thresholds: the sample's (``SAMPLE_START``) or
-    ``_lean_start``'s cold one."""
-    if SAMPLE_START:
-        m, tau = _lean_sample_start(own, valid, q, s_base, stride_st, stride_sc, max_iter, D, CB, SPLIT_BF16)
-    else:
-        m, tau = _lean_start(False, 0.0, own, n_full, q, s_base, stride_st, stride_sc, D, CB, R, SPLIT_BF16,
-                             ROUGH_SOLVE, MERGED_MAX)  # fmt: skip
-    return m, tau
-
 
 @triton.jit
 def _route_lean_tile(
@@ -724,30 +708,28 @@ def _route_lean_tile(
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, SUB: tl.constexpr,
     ROUGH_SOLVE: tl.constexpr, FINAL_TRANSPOSED: tl.constexpr, MERGED_MAX: tl.constexpr = False,
-    SAMPLE_START: tl.constexpr = False, WARM_DIRECT: tl.constexpr = False,
+    SAMPLE_START: tl.constexpr = False, SAMPLE_FALLBACK: tl.constexpr = 0,
 ):  # fmt: skip
     """Router tile ``t``: thresholds, counts, log_g and tile unions. ``SAMPLE_START``: start the
     solver from a sample of the chunks (``_lean_sample_start``; ``warm`` is then ignored).
     Otherwise (``_lean_start``) ``warm``: start the solver from ``tau_prev``, the previous
     tile's thresholds (the same heads, BM tokens earlier), whose first pass also takes the max
     (``_lean_warm_pass``); else ``MERGED_MAX``: the max pass and the first step in one pass
-    (``_lean_merged_pass``). ``WARM_DIRECT``: a ``warm`` tile starts from ``tau_prev`` itself
-    (``_lean_direct_warm_start``), any other as ``SAMPLE_START`` says. Returns the tile's
-    thresholds and the solver steps after the first pass."""
+    (``_lean_merged_pass``). ``SAMPLE_FALLBACK``: in a ``warm`` tile, rows whose sample holds
+    fewer of their support than this start from ``tau_prev`` (not below the sample's max - 1)
+    instead. Returns the tile's thresholds and the solver steps after the first pass."""
     R: tl.constexpr = GP * BM
     b, h, g, pos, valid, own, q = _router_tile(t, Q, stride_qb, stride_qh, stride_qn, N, q_offset, HKV, G, GP,
                                                BM, C, D, SPLIT_BF16)  # fmt: skip
     n_full = own // CB * CB
     s_base = S + b * stride_sb + h * stride_sh
 
-    if WARM_DIRECT:
-        if warm:
-            m, tau = _lean_direct_warm_start(tau_prev, own, q, s_base, stride_st, stride_sc, D, CB, SPLIT_BF16)
-        else:
-            m, tau = _lean_cold_start(own, valid, n_full, q, s_base, stride_st, stride_sc, max_iter, D, CB, R,
-                                      SPLIT_BF16, ROUGH_SOLVE, MERGED_MAX, SAMPLE_START)  # fmt: skip
-    elif SAMPLE_START:
-        m, tau = _lean_sample_start(own, valid, q, s_base, stride_st, stride_sc, max_iter, D, CB, SPLIT_BF16)
+    if SAMPLE_START:
+        m, tau, n_in = _lean_sample_start(own, valid, q, s_base, stride_st, stride_sc, max_iter, D, CB, SPLIT_BF16)
+        if SAMPLE_FALLBACK > 0:
+            if warm:  # rows whose sample holds too few of their support start from the previous thresholds
+                prev = tl.where(tau_prev < float("inf"), tl.maximum(tau_prev, m - 1.0), m - 1.0)
+                tau = tl.where(n_in < SAMPLE_FALLBACK, prev, tau)
     else:
         m, tau = _lean_start(warm, tau_prev, own, n_full, q, s_base, stride_st, stride_sc, D, CB, R, SPLIT_BF16,
                              ROUGH_SOLVE, MERGED_MAX)  # fmt: skip
@@ -817,7 +799,7 @@ def _route_lean_kernel(
     D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, SUB: tl.constexpr,
     ROUGH_SOLVE: tl.constexpr = False, TILES: tl.constexpr = 1, FINAL_TRANSPOSED: tl.constexpr = False,
     MERGED_MAX: tl.constexpr = False, ADAPTIVE_WARM: tl.constexpr = False, LONGEST_FIRST: tl.constexpr = False,
-    SAMPLE_START: tl.constexpr = False, WARM_DIRECT: tl.constexpr = False,
+    SAMPLE_START: tl.constexpr = False, SAMPLE_FALLBACK: tl.constexpr = 0,
 ):  # fmt: skip
     """``_route_kernel`` with fewer operations per score: the host pre-scales and pre-splits the
     summaries (no conversions in the loop), the threshold is kept absolute (no ``x - max``), the
@@ -830,9 +812,8 @@ def _route_lean_kernel(
     steps as the program's last cold one, the program's remaining tiles start cold
     (``ROUTE_ADAPTIVE_WARM``); ``LONGEST_FIRST``: programs take the tiles from the last
     (``ROUTE_LONGEST_FIRST``); ``SAMPLE_START``: every tile starts from a sample of its chunks
-    (``ROUTE_SAMPLE_START``), none warm; ``WARM_DIRECT``: tiles after the first start from their
-    predecessor's thresholds without the warm pass, the first from the sample or cold
-    (``ROUTE_WARM_DIRECT``)."""
+    (``ROUTE_SAMPLE_START``), none warm, except rows that ``SAMPLE_FALLBACK`` sends back to their
+    predecessor's thresholds (``ROUTE_SAMPLE_FALLBACK``)."""
     pid = tl.program_id(0)
     if LONGEST_FIRST:
         pid = tl.num_programs(0) - 1 - pid
@@ -840,7 +821,7 @@ def _route_lean_kernel(
         _route_lean_tile(pid, 0.0, False, Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT, stride_qb,
                          stride_qh, stride_qn, stride_st, stride_sb, stride_sh, stride_sc, N, q_offset, n_tiles,
                          n_words, max_iter, HKV, G, GP, BM, C, D, CB, SPLIT_BF16, SUB, ROUGH_SOLVE,
-                         FINAL_TRANSPOSED, MERGED_MAX, SAMPLE_START, WARM_DIRECT)  # fmt: skip
+                         FINAL_TRANSPOSED, MERGED_MAX, SAMPLE_START, SAMPLE_FALLBACK)  # fmt: skip
     else:
         tau = tl.zeros([GP * BM], tl.float32)  # (the first tile starts cold and ignores it)
         t0 = pid * TILES
@@ -852,7 +833,7 @@ def _route_lean_kernel(
                                           stride_qh, stride_qn, stride_st, stride_sb, stride_sh, stride_sc, N,
                                           q_offset, n_tiles, n_words, max_iter, HKV, G, GP, BM, C, D, CB, SPLIT_BF16,
                                           SUB, ROUGH_SOLVE, FINAL_TRANSPOSED, MERGED_MAX, SAMPLE_START,
-                                          WARM_DIRECT)  # fmt: skip
+                                          SAMPLE_FALLBACK)  # fmt: skip
             if ADAPTIVE_WARM:
                 use_warm = tl.where(warm & (steps >= cold_steps), 0, use_warm)
                 cold_steps = tl.where(warm, cold_steps, steps)
@@ -897,7 +878,7 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
           warm_tiles: int | None = None, max_iter: int = MAX_ITER, final_transposed: bool | None = None,
           merged_max: bool | None = None, operand: torch.Tensor | None = None,
           adaptive_warm: bool | None = None, longest_first: bool | None = None,
-          sample_start: bool | None = None, warm_direct: bool | None = None):
+          sample_start: bool | None = None, sample_fallback: int | None = None):
     """Run stage 2; see the module docstring for the outputs. ``max_iter`` caps each solver's
     passes (lower only to time a pass: ``scripts/router_pass_cost.py``). Masks and counts are per tile of
     ``bm`` tokens (the attention's tiles); the router itself may take ``route_bm`` tokens (a
@@ -908,8 +889,9 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
     (default ``ROUTE_ADAPTIVE_WARM``): a program's warm tiles stop warm-starting once one saves
     no step; ``longest_first`` (default ``ROUTE_LONGEST_FIRST``): the last tiles first;
     ``sample_start`` (default ``ROUTE_SAMPLE_START``): each tile's solver starts from a sample;
-    ``warm_direct`` (default ``ROUTE_WARM_DIRECT``): tiles after a program's first start from
-    their predecessor's thresholds without a warm pass (the first as ``sample_start`` says).
+    ``sample_fallback`` (default ``ROUTE_SAMPLE_FALLBACK``; with the sample start): in tiles
+    after a program's first, rows whose sample holds fewer of their support than this start
+    from the previous tile's thresholds.
     ``operand``: the lean router's ``router_operand(summaries, scaling, q.dtype)`` where the
     caller has formed it."""
     B, Hq, N, D = q.shape
@@ -936,12 +918,12 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
     cb = cb or (LEAN_CB_BF16 if lean and q.dtype == torch.bfloat16 else CB)
     if cb % 32 or cb & (cb - 1):
         raise ValueError(f"cb {cb} must be a power of two and a multiple of 32 (mask words)")
-    rough_solve = ROUTE_ROUGH_SOLVE if rough_solve is None else rough_solve
-    if rough_solve == "auto":
-        rough_solve = n_chunks >= ROUGH_SOLVE_MIN_CHUNKS
     sample_start = ROUTE_SAMPLE_START if sample_start is None else sample_start
     if sample_start == "auto":
-        sample_start = bool(rough_solve)
+        sample_start = n_chunks >= SAMPLE_START_MIN_CHUNKS
+    rough_solve = ROUTE_ROUGH_SOLVE if rough_solve is None else rough_solve
+    if rough_solve == "auto":
+        rough_solve = n_chunks >= ROUGH_SOLVE_MIN_CHUNKS and not sample_start
     if lean:
         s = router_operand(summaries, scaling, q.dtype) if operand is None else operand
         warm_tiles = max(1, ROUTE_WARM_TILES if warm_tiles is None else warm_tiles)
@@ -959,7 +941,8 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
             FINAL_TRANSPOSED=final_transposed, MERGED_MAX=ROUTE_MERGED_MAX if merged_max is None else merged_max,
             ADAPTIVE_WARM=ROUTE_ADAPTIVE_WARM if adaptive_warm is None else adaptive_warm,
             LONGEST_FIRST=ROUTE_LONGEST_FIRST if longest_first is None else longest_first,
-            SAMPLE_START=sample_start, WARM_DIRECT=ROUTE_WARM_DIRECT if warm_direct is None else warm_direct,
+            SAMPLE_START=sample_start,
+            SAMPLE_FALLBACK=ROUTE_SAMPLE_FALLBACK if sample_fallback is None else sample_fallback,
             num_warps=num_warps, num_stages=num_stages,
         )  # fmt: skip
         return tau, log_g, count, mask, tile_count

@@ -407,17 +407,17 @@ def test_sample_started_router_finds_the_same_thresholds(dtype, structured, hq, 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, pytest.param(torch.bfloat16, marks=INTERPRETER_BF16)])
 @pytest.mark.parametrize("structured", [False, True])
-@pytest.mark.parametrize("sample", [False, True])
-@pytest.mark.parametrize("hq, hkv, n, d, scaling, tiles, rough", [(4, 1, 700, 64, 6.0, 3, False),
-                                                                 (6, 2, 301, 128, 3.0, 4, True),
-                                                                 (4, 1, 500, 64, 60.0, 5, True),
-                                                                 (16, 1, 600, 64, 1e4, 4, False)])  # fmt: skip
-def test_directly_warm_started_router_tiles_find_the_same_thresholds(dtype, structured, sample, hq, hkv, n, d,
-                                                                     scaling, tiles, rough):  # fmt: skip
-    """Warm tiles started from their predecessor's thresholds without the warm pass
-    (``warm_direct``; the first tile of a program sampled or cold) find the thresholds, counts,
-    log-means and tile unions of a cold start: tiles that cross from chunk 0 (no previous
-    threshold) into chunk 1, narrow supports (scaling 60), scores in the thousands (1e4)."""
+@pytest.mark.parametrize("hq, hkv, n, d, scaling, tiles, rough, fallback", [(4, 1, 700, 64, 6.0, 3, False, 3),
+                                                                           (6, 2, 301, 128, 3.0, 4, True, 2),
+                                                                           (4, 1, 500, 64, 60.0, 5, False, 64),
+                                                                           (16, 1, 600, 64, 1e4, 4, False, 5)])  # fmt: skip
+def test_sample_fallback_to_previous_thresholds_routes_alike(dtype, structured, hq, hkv, n, d, scaling, tiles, rough,
+                                                             fallback):  # fmt: skip
+    """Rows of a program's later tiles whose sample holds fewer than ``sample_fallback`` of
+    their support, started from the previous tile's thresholds instead (64: every such row),
+    find the thresholds, counts, log-means and tile unions of a cold start: tiles that cross from
+    chunk 0 (no previous threshold) into chunk 1, narrow supports (scaling 60), scores in the
+    thousands (1e4)."""
     from dashbench.kernels.dash.route import route, tile_rows
     from dashbench.kernels.dash.summarize import summarize
 
@@ -431,9 +431,9 @@ def test_directly_warm_started_router_tiles_find_the_same_thresholds(dtype, stru
     s = summarize(k, w, 32)
     kw = dict(route_bm=rbm, lean=True, rough_solve=rough)
     cold = route(q, s, 32, scaling, bm, warm_tiles=1, sample_start=False, **kw)
-    direct = route(q, s, 32, scaling, bm, warm_tiles=tiles, sample_start=sample, warm_direct=True, **kw)
+    mixed = route(q, s, 32, scaling, bm, warm_tiles=tiles, sample_start=True, sample_fallback=fallback, **kw)
     assert int(cold[2].max()) > 2  # several chunks routed
-    _assert_same_routing(direct, cold)
+    _assert_same_routing(mixed, cold)
 
 
 @pytest.mark.skipif(DEVICE != "cpu", reason="counts the solver passes through the interpreter's Python calls")
@@ -446,16 +446,19 @@ def test_sample_start_saves_solver_passes_on_coherent_inputs(monkeypatch):
     _assert_same_routing(outs[1], outs[0])
 
 
-@pytest.mark.parametrize("rough", [False, True])
-def test_default_router_warm_starts_tiles(monkeypatch, rough):
-    """The default router takes ROUTE_WARM_TILES tiles a program, with the rough solve (from
-    ROUGH_SOLVE_MIN_CHUNKS chunks, lowered here to reach it at a small shape) and the sample
-    start it brings, and without both, and routes as one cold tile a program does."""
+@pytest.mark.parametrize("long", [False, True])
+def test_default_router_warm_starts_tiles(monkeypatch, long):
+    """The default router takes ROUTE_WARM_TILES tiles a program; from SAMPLE_START_MIN_CHUNKS
+    chunks (lowered here to reach it at a small shape) they start from the sample and take exact
+    steps only, where the rough solve (from ROUGH_SOLVE_MIN_CHUNKS) no longer runs unless asked
+    for; it routes as one cold tile a program does."""
     from dashbench.kernels.dash import route as route_module
     from dashbench.kernels.dash.summarize import summarize
 
-    monkeypatch.setattr(route_module, "ROUGH_SOLVE_MIN_CHUNKS", 8 if rough else 10**6)
+    monkeypatch.setattr(route_module, "SAMPLE_START_MIN_CHUNKS", 8 if long else 10**6)
+    monkeypatch.setattr(route_module, "ROUGH_SOLVE_MIN_CHUNKS", 8 if long else 10**6)
     assert route_module.ROUTE_WARM_TILES > 1
+    assert route_module.ROUTE_SAMPLE_START == route_module.ROUTE_ROUGH_SOLVE == "auto"
     q, k, _, w = _inputs(1, 8, 2, 610, 64, torch.float32, seed=11)
     bm, rbm = route_module.tile_rows(4, 32, 64), route_module.tile_rows(4, 32, 128)
     s = summarize(k, w, 32)
@@ -464,11 +467,10 @@ def test_default_router_warm_starts_tiles(monkeypatch, rough):
     monkeypatch.setattr(route_module, "_route_lean_kernel", _RecordingLaunch(kernel, launched))
     default = route_module.route(q, s, 32, 3.0, bm, route_bm=rbm)
     cold = route_module.route(q, s, 32, 3.0, bm, route_bm=rbm, warm_tiles=1)
-    assert [(kw["ROUGH_SOLVE"], kw["TILES"]) for kw in launched] == [(rough, route_module.ROUTE_WARM_TILES),
-                                                                     (rough, 1)]  # fmt: skip
-    # ROUTE_SAMPLE_START "auto": the sample start where the rough solve runs
-    assert route_module.ROUTE_SAMPLE_START == "auto"
-    assert [kw["SAMPLE_START"] for kw in launched] == [rough, rough]
+    route_module.route(q, s, 32, 3.0, bm, route_bm=rbm, rough_solve=True)  # launch settings only
+    settings = [(kw["SAMPLE_START"], kw["ROUGH_SOLVE"], kw["TILES"]) for kw in launched]
+    tiles = route_module.ROUTE_WARM_TILES
+    assert settings == [(long, False, tiles), (long, False, 1), (long, True, tiles)]
     assert int(cold[2].max()) > 2
     _assert_same_routing(default, cold)
 
