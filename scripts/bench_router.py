@@ -55,13 +55,11 @@ VARIANTS = {  # name: route() keywords; "rows": rows per program (G x tokens) in
     # also timed a fallback to the default start where the sample's supports were small, removed)
     "lean_sample": dict(lean=True, sample_start=True),
     "lean_no_sample": dict(lean=True, sample_start=False),
-    # stop 32: the sample start then exact steps only (the default since); call a also timed warm
-    # tiles started from the previous thresholds without the warm pass (commit e2d87e4), removed
+    # stop 32: the sample start then exact steps only (the default since); calls a and b also
+    # timed warm tiles started from the previous thresholds without the warm pass, everywhere
+    # (commit e2d87e4) or for rows whose sample held few of their support (e3c2526): removed
     "lean_sample_rough": dict(lean=True, sample_start=True, rough_solve=True),
     "lean_sample_exact": dict(lean=True, sample_start=True, rough_solve=False),
-    "lean_fallback2": dict(lean=True, sample_start=True, rough_solve=False, sample_fallback=2),
-    "lean_fallback3": dict(lean=True, sample_start=True, rough_solve=False, sample_fallback=3),
-    "lean_fallback5": dict(lean=True, sample_start=True, rough_solve=False, sample_fallback=5),
 }
 
 

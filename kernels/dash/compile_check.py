@@ -93,22 +93,22 @@ def cases(shapes=SHAPES):
             yield (f"route G={G} bf16split={split} cb={cb}", route._route_kernel,
                    pointer_types(route._route_kernel, "bf16" if split else "fp16", over),
                    dict(**common, BM=rbm, CB=cb, SPLIT_BF16=split, SUB=rbm // bm), ())
-            for rough, tiles, final_t, merged, adaptive, sample, fallback in (
-                    (False, 1, False, False, False, False, 0), (True, 1, False, False, False, False, 0),
-                    (True, 4, False, False, False, False, 0), (True, 1, True, False, False, False, 0),
-                    (False, 4, True, False, False, False, 0), (True, 1, True, True, False, False, 0),
-                    (False, 1, True, True, False, False, 0), (True, 4, True, True, False, False, 0),
-                    (True, 4, True, True, True, False, 0), (False, 4, True, False, True, False, 0),
-                    (True, 4, True, True, False, True, 0), (False, 4, True, False, True, True, 0),
-                    (False, 4, True, False, False, True, 3), (False, 1, True, False, False, True, 3)):  # fmt: skip
+            for rough, tiles, final_t, merged, adaptive, sample in (
+                    (False, 1, False, False, False, False), (True, 1, False, False, False, False),
+                    (True, 4, False, False, False, False), (True, 1, True, False, False, False),
+                    (False, 4, True, False, False, False), (True, 1, True, True, False, False),
+                    (False, 1, True, True, False, False), (True, 4, True, True, False, False),
+                    (True, 4, True, True, True, False), (False, 4, True, False, True, False),
+                    (True, 4, True, True, False, True), (False, 4, True, False, True, True),
+                    (False, 4, True, False, False, True), (False, 1, True, False, False, True)):  # fmt: skip
                 yield (f"route_lean G={G} bf16split={split} cb={cb} rough={rough} warm_tiles={tiles} "
                        f"final_transposed={final_t} merged_max={merged} adaptive_warm={adaptive} "
-                       f"longest_first={adaptive} sample_start={sample} sample_fallback={fallback}",
+                       f"longest_first={adaptive} sample_start={sample}",
                        route._route_lean_kernel, pointer_types(route._route_lean_kernel, "bf16" if split else "fp16",
                                                                {**over, "S": "*bf16" if split else "*fp32"}),
                        dict(**common, BM=rbm, CB=cb, SPLIT_BF16=split, SUB=rbm // bm, ROUGH_SOLVE=rough,
                             TILES=tiles, FINAL_TRANSPOSED=final_t, MERGED_MAX=merged, ADAPTIVE_WARM=adaptive,
-                            LONGEST_FIRST=adaptive, SAMPLE_START=sample, SAMPLE_FALLBACK=fallback), ())
+                            LONGEST_FIRST=adaptive, SAMPLE_START=sample), ())
         yield ("expand", route._expand_kernel, {"MASK": "*i32", "OFFSETS": "*i64", "LIST": "*i32"},
                dict(WB=route.EXPAND_WORDS), ())
         # PRIOR=False: the block-sparse attention without the prior (InfLLMv2, NSA selection)

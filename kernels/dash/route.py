@@ -161,15 +161,16 @@ FINAL_TRANSPOSED_MAX_TOKENS = 32
 # the exact steps alone beat the rough solve then an exact step, at 128k structured 25% 21.01 ->
 # 19.07 (Hkv 8), 17.24 -> 15.32 (Hkv 2); 10% 17.31 -> 14.21, 14.72 -> 12.04; random 25% 32.78 ->
 # 31.62, 31.41 -> 30.82; random 10% 32.50 -> 31.83, but 32.83 -> 34.46 at Hkv 2. So the rough
-# solve no longer runs after it ("auto"). Warm tiles started from the previous thresholds
-# directly, without the warm pass (commit e2d87e4), lost on structured inputs (10%: 14.21 -> 27.03
-# ms at Hkv 8 after a sampled first tile) and gained on random ones (Hkv 2, 10%: 34.46 -> 28.00).
+# solve no longer runs after it ("auto"); end to end at 128k (stop32/e3c2526_b/, 3 rounds, FA3 in
+# the same process), with -> without it: 25% 2.19x -> 2.24x (Hkv 8), 3.44x -> 3.55x (Hkv 2); 10%
+# 3.05x -> 3.20x, 4.80x -> 5.11x. Two other starts for a program's later tiles were slower on
+# structured inputs at 10%, the target's density, and removed: the previous tile's thresholds
+# without the warm pass (commit e2d87e4; Hkv 8: 14.21 -> 27.03 ms after a sampled first tile),
+# and those thresholds only for rows whose sample held fewer than K entries of their support
+# (commit e3c2526; K = 2, 3, 5: 14.32 -> 15.97, 19.29, 24.66 ms), though both gained on some
+# random rows (Hkv 8, 25%: 31.89 -> 29.77 at K = 2; Hkv 2, 10%: 34.53 -> 29.26 at K = 5).
 ROUTE_SAMPLE_START = "auto"
 SAMPLE_START_MIN_CHUNKS = 1024
-# With the sample start, rows of a program's later tiles whose sample holds fewer than this many
-# entries of their support (random inputs: 1-2) start from the previous tile's thresholds
-# instead (0: never). Stop 32: timed, see kernels/README.md.
-ROUTE_SAMPLE_FALLBACK = 0
 # (A first solver pass that also tested max - 1/4, cutting a simulated 128-row program's steps
 # from 4-5 to 3, was slower on the H100, stop 17: 33.6 -> 35.5 ms at 128k, Hkv 8; 27.9 -> 32.0,
 # Hkv 2. Removed; commit 90c9092 has it. The decode threshold kernel keeps its probe.)
@@ -662,9 +663,9 @@ def _lean_sample_start(own, valid, q, s_base, stride_st, stride_sc, max_iter, D:
     chunks spread evenly over the row (``_lean_sample_scores``), kept in registers, and the
     root of sum (x - tau)^2 = CB / own over them, found by the lean steps on those registers:
     where the sample's support is a fair share of the row's, its threshold is near the row's.
-    Returns the sample's max (it sets ``three``), the start, clamped to the root's bounds
-    [max - 1, max - 1/sqrt(own)] about the sample's max (never above a score of the sample, so
-    never an empty support), and how many sampled chunks lie above it."""
+    Returns the sample's max (it sets ``three``) and the start, clamped to the root's bounds
+    [max - 1, max - 1/sqrt(own)] about the sample's max: never above a score of the sample, so
+    never an empty support."""
     x, m, share = _lean_sample_scores(own, q, s_base, stride_st, stride_sc, D, CB, SPLIT_BF16)
     tau = m - 1.0
     done = (~valid) | (own == 0)
@@ -676,8 +677,7 @@ def _lean_sample_start(own, valid, q, s_base, stride_st, stride_sc, max_iter, D:
         done = done | converged
         it += 1
     top = m - 1.0 / tl.sqrt(tl.maximum(own, 1).to(tl.float32))
-    tau = tl.minimum(tl.maximum(tau, m - 1.0), top)
-    return m, tau, tl.sum((x > tau[:, None]).to(tl.int32), axis=1)
+    return m, tl.minimum(tl.maximum(tau, m - 1.0), top)
 
 
 @triton.jit
@@ -708,16 +708,15 @@ def _route_lean_tile(
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, SUB: tl.constexpr,
     ROUGH_SOLVE: tl.constexpr, FINAL_TRANSPOSED: tl.constexpr, MERGED_MAX: tl.constexpr = False,
-    SAMPLE_START: tl.constexpr = False, SAMPLE_FALLBACK: tl.constexpr = 0,
+    SAMPLE_START: tl.constexpr = False,
 ):  # fmt: skip
     """Router tile ``t``: thresholds, counts, log_g and tile unions. ``SAMPLE_START``: start the
     solver from a sample of the chunks (``_lean_sample_start``; ``warm`` is then ignored).
     Otherwise (``_lean_start``) ``warm``: start the solver from ``tau_prev``, the previous
     tile's thresholds (the same heads, BM tokens earlier), whose first pass also takes the max
     (``_lean_warm_pass``); else ``MERGED_MAX``: the max pass and the first step in one pass
-    (``_lean_merged_pass``). ``SAMPLE_FALLBACK``: in a ``warm`` tile, rows whose sample holds
-    fewer of their support than this start from ``tau_prev`` (not below the sample's max - 1)
-    instead. Returns the tile's thresholds and the solver steps after the first pass."""
+    (``_lean_merged_pass``). Returns the tile's thresholds and the solver steps after the first
+    pass."""
     R: tl.constexpr = GP * BM
     b, h, g, pos, valid, own, q = _router_tile(t, Q, stride_qb, stride_qh, stride_qn, N, q_offset, HKV, G, GP,
                                                BM, C, D, SPLIT_BF16)  # fmt: skip
@@ -725,11 +724,7 @@ def _route_lean_tile(
     s_base = S + b * stride_sb + h * stride_sh
 
     if SAMPLE_START:
-        m, tau, n_in = _lean_sample_start(own, valid, q, s_base, stride_st, stride_sc, max_iter, D, CB, SPLIT_BF16)
-        if SAMPLE_FALLBACK > 0:
-            if warm:  # rows whose sample holds too few of their support start from the previous thresholds
-                prev = tl.where(tau_prev < float("inf"), tl.maximum(tau_prev, m - 1.0), m - 1.0)
-                tau = tl.where(n_in < SAMPLE_FALLBACK, prev, tau)
+        m, tau = _lean_sample_start(own, valid, q, s_base, stride_st, stride_sc, max_iter, D, CB, SPLIT_BF16)
     else:
         m, tau = _lean_start(warm, tau_prev, own, n_full, q, s_base, stride_st, stride_sc, D, CB, R, SPLIT_BF16,
                              ROUGH_SOLVE, MERGED_MAX)  # fmt: skip
@@ -799,7 +794,7 @@ def _route_lean_kernel(
     D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, SUB: tl.constexpr,
     ROUGH_SOLVE: tl.constexpr = False, TILES: tl.constexpr = 1, FINAL_TRANSPOSED: tl.constexpr = False,
     MERGED_MAX: tl.constexpr = False, ADAPTIVE_WARM: tl.constexpr = False, LONGEST_FIRST: tl.constexpr = False,
-    SAMPLE_START: tl.constexpr = False, SAMPLE_FALLBACK: tl.constexpr = 0,
+    SAMPLE_START: tl.constexpr = False,
 ):  # fmt: skip
     """``_route_kernel`` with fewer operations per score: the host pre-scales and pre-splits the
     summaries (no conversions in the loop), the threshold is kept absolute (no ``x - max``), the
@@ -812,8 +807,7 @@ def _route_lean_kernel(
     steps as the program's last cold one, the program's remaining tiles start cold
     (``ROUTE_ADAPTIVE_WARM``); ``LONGEST_FIRST``: programs take the tiles from the last
     (``ROUTE_LONGEST_FIRST``); ``SAMPLE_START``: every tile starts from a sample of its chunks
-    (``ROUTE_SAMPLE_START``), none warm, except rows that ``SAMPLE_FALLBACK`` sends back to their
-    predecessor's thresholds (``ROUTE_SAMPLE_FALLBACK``)."""
+    (``ROUTE_SAMPLE_START``), none warm."""
     pid = tl.program_id(0)
     if LONGEST_FIRST:
         pid = tl.num_programs(0) - 1 - pid
@@ -821,7 +815,7 @@ def _route_lean_kernel(
         _route_lean_tile(pid, 0.0, False, Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT, stride_qb,
                          stride_qh, stride_qn, stride_st, stride_sb, stride_sh, stride_sc, N, q_offset, n_tiles,
                          n_words, max_iter, HKV, G, GP, BM, C, D, CB, SPLIT_BF16, SUB, ROUGH_SOLVE,
-                         FINAL_TRANSPOSED, MERGED_MAX, SAMPLE_START, SAMPLE_FALLBACK)  # fmt: skip
+                         FINAL_TRANSPOSED, MERGED_MAX, SAMPLE_START)  # fmt: skip
     else:
         tau = tl.zeros([GP * BM], tl.float32)  # (the first tile starts cold and ignores it)
         t0 = pid * TILES
@@ -832,8 +826,7 @@ def _route_lean_kernel(
             tau, steps = _route_lean_tile(t0 + i, tau, warm, Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT, stride_qb,
                                           stride_qh, stride_qn, stride_st, stride_sb, stride_sh, stride_sc, N,
                                           q_offset, n_tiles, n_words, max_iter, HKV, G, GP, BM, C, D, CB, SPLIT_BF16,
-                                          SUB, ROUGH_SOLVE, FINAL_TRANSPOSED, MERGED_MAX, SAMPLE_START,
-                                          SAMPLE_FALLBACK)  # fmt: skip
+                                          SUB, ROUGH_SOLVE, FINAL_TRANSPOSED, MERGED_MAX, SAMPLE_START)  # fmt: skip
             if ADAPTIVE_WARM:
                 use_warm = tl.where(warm & (steps >= cold_steps), 0, use_warm)
                 cold_steps = tl.where(warm, cold_steps, steps)
@@ -878,7 +871,7 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
           warm_tiles: int | None = None, max_iter: int = MAX_ITER, final_transposed: bool | None = None,
           merged_max: bool | None = None, operand: torch.Tensor | None = None,
           adaptive_warm: bool | None = None, longest_first: bool | None = None,
-          sample_start: bool | None = None, sample_fallback: int | None = None):
+          sample_start: bool | None = None):
     """Run stage 2; see the module docstring for the outputs. ``max_iter`` caps each solver's
     passes (lower only to time a pass: ``scripts/router_pass_cost.py``). Masks and counts are per tile of
     ``bm`` tokens (the attention's tiles); the router itself may take ``route_bm`` tokens (a
@@ -889,9 +882,6 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
     (default ``ROUTE_ADAPTIVE_WARM``): a program's warm tiles stop warm-starting once one saves
     no step; ``longest_first`` (default ``ROUTE_LONGEST_FIRST``): the last tiles first;
     ``sample_start`` (default ``ROUTE_SAMPLE_START``): each tile's solver starts from a sample;
-    ``sample_fallback`` (default ``ROUTE_SAMPLE_FALLBACK``; with the sample start): in tiles
-    after a program's first, rows whose sample holds fewer of their support than this start
-    from the previous tile's thresholds.
     ``operand``: the lean router's ``router_operand(summaries, scaling, q.dtype)`` where the
     caller has formed it."""
     B, Hq, N, D = q.shape
@@ -942,7 +932,6 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
             ADAPTIVE_WARM=ROUTE_ADAPTIVE_WARM if adaptive_warm is None else adaptive_warm,
             LONGEST_FIRST=ROUTE_LONGEST_FIRST if longest_first is None else longest_first,
             SAMPLE_START=sample_start,
-            SAMPLE_FALLBACK=ROUTE_SAMPLE_FALLBACK if sample_fallback is None else sample_fallback,
             num_warps=num_warps, num_stages=num_stages,
         )  # fmt: skip
         return tau, log_g, count, mask, tile_count

@@ -405,37 +405,6 @@ def test_sample_started_router_finds_the_same_thresholds(dtype, structured, hq, 
     _assert_same_routing(sampled, cold)
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, pytest.param(torch.bfloat16, marks=INTERPRETER_BF16)])
-@pytest.mark.parametrize("structured", [False, True])
-@pytest.mark.parametrize("hq, hkv, n, d, scaling, tiles, rough, fallback", [(4, 1, 700, 64, 6.0, 3, False, 3),
-                                                                           (6, 2, 301, 128, 3.0, 4, True, 2),
-                                                                           (4, 1, 500, 64, 60.0, 5, False, 64),
-                                                                           (16, 1, 600, 64, 1e4, 4, False, 5)])  # fmt: skip
-def test_sample_fallback_to_previous_thresholds_routes_alike(dtype, structured, hq, hkv, n, d, scaling, tiles, rough,
-                                                             fallback):  # fmt: skip
-    """Rows of a program's later tiles whose sample holds fewer than ``sample_fallback`` of
-    their support, started from the previous tile's thresholds instead (64: every such row),
-    find the thresholds, counts, log-means and tile unions of a cold start: tiles that cross from
-    chunk 0 (no previous threshold) into chunk 1, narrow supports (scaling 60), scores in the
-    thousands (1e4)."""
-    from dashbench.kernels.dash.route import route, tile_rows
-    from dashbench.kernels.dash.summarize import summarize
-
-    if structured:
-        q, k, _ = structured_qkv(1, hq, hkv, n, d, chunk_size=32, dtype=dtype, device=DEVICE, seed=n)
-        w = torch.zeros(hkv, d, device=DEVICE, dtype=dtype)
-    else:
-        q, k, _, w = _inputs(1, hq, hkv, n, d, dtype, seed=n + 11)
-    G = hq // hkv
-    bm, rbm = tile_rows(G, 32, 64), tile_rows(G, 32, 128)
-    s = summarize(k, w, 32)
-    kw = dict(route_bm=rbm, lean=True, rough_solve=rough)
-    cold = route(q, s, 32, scaling, bm, warm_tiles=1, sample_start=False, **kw)
-    mixed = route(q, s, 32, scaling, bm, warm_tiles=tiles, sample_start=True, sample_fallback=fallback, **kw)
-    assert int(cold[2].max()) > 2  # several chunks routed
-    _assert_same_routing(mixed, cold)
-
-
 @pytest.mark.skipif(DEVICE != "cpu", reason="counts the solver passes through the interpreter's Python calls")
 def test_sample_start_saves_solver_passes_on_coherent_inputs(monkeypatch):
     """On locally coherent inputs the sample's start leaves fewer full solver passes
