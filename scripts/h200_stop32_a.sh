@@ -1,5 +1,7 @@
 # Issue 3, stop 32 call a. ~9.5 min (limits sum to 540 s).   Carry .whl.
 # DASHBENCH_GIT_COMMIT=<sha> bash scripts/h200_stop32_a.sh
+# (A record of what ran: its lean_sample_direct, lean_cold_direct and lean_sample_exact_direct
+# variants were removed after it; commit e2d87e4 has them.)
 # The router's starts (route.ROUTE_WARM_DIRECT, and the sample start without the rough solve):
 # 1. GPU tests: warm tiles started directly from their predecessor's thresholds route as a cold
 #    start does (bf16);

@@ -1,5 +1,7 @@
 # Issue 3, stop 32 call b. ~8.5 min (limits sum to 490 s).   Carry the three device wheels.
 # DASHBENCH_GIT_COMMIT=<sha> bash scripts/h200_stop32_b.sh
+# (A record of what ran: its lean_fallback* variants were removed after it; commit e3c2526 has
+# them.)
 # After the sample start, exact steps only (route.ROUTE_ROUGH_SOLVE "auto" now off where the
 # sample start runs), and a per-row fallback to the previous tile's thresholds where a row's
 # sample holds few of its support (route.ROUTE_SAMPLE_FALLBACK, off until timed):
