@@ -638,11 +638,15 @@ def _lean_merged_pass(own, n_full, q, s_base, stride_st, stride_sc, D: tl.conste
 
 
 @triton.jit
-def _lean_sample_scores(own, q, s_base, stride_st, stride_sc, D: tl.constexpr, CB: tl.constexpr,
-                        SPLIT_BF16: tl.constexpr):  # fmt: skip
-    """The rows' exact scores against ``CB`` chunks spread evenly over the row's ``own`` (all of
-    them below ``CB``; the rest ``-inf``), their max (0 where the row has no chunk) and the
-    sample's share of the row."""
+def _lean_sample_start(own, valid, q, s_base, stride_st, stride_sc, max_iter, D: tl.constexpr, CB: tl.constexpr,
+                       SPLIT_BF16: tl.constexpr):  # fmt: skip
+    """The solver's start from a sample (``ROUTE_SAMPLE_START``): the scores against ``CB``
+    chunks spread evenly over the row's ``own`` (all of them below ``CB``), kept in registers,
+    and the root of sum (x - tau)^2 = CB / own over them, found by the lean steps on those
+    registers: where the sample's support is a fair share of the row's, its threshold is near
+    the row's. Returns the sample's max (it sets ``three``) and the start, clamped to the
+    root's bounds [max - 1, max - 1/sqrt(own)] about the sample's max: never above a score of
+    the sample, so never an empty support."""
     j = tl.arange(0, CB)
     n_sample = tl.minimum(own, CB)
     ids = tl.where(own >= CB, (j * own) // CB, j)
@@ -653,20 +657,6 @@ def _lean_sample_scores(own, q, s_base, stride_st, stride_sc, D: tl.constexpr, C
     m = tl.max(x, axis=1)
     m = tl.where(own > 0, m, 0.0)
     share = n_sample.to(tl.float32) / tl.maximum(own, 1).to(tl.float32)
-    return x, m, share
-
-
-@triton.jit
-def _lean_sample_start(own, valid, q, s_base, stride_st, stride_sc, max_iter, D: tl.constexpr, CB: tl.constexpr,
-                       SPLIT_BF16: tl.constexpr):  # fmt: skip
-    """The solver's start from a sample (``ROUTE_SAMPLE_START``): the scores against ``CB``
-    chunks spread evenly over the row (``_lean_sample_scores``), kept in registers, and the
-    root of sum (x - tau)^2 = CB / own over them, found by the lean steps on those registers:
-    where the sample's support is a fair share of the row's, its threshold is near the row's.
-    Returns the sample's max (it sets ``three``) and the start, clamped to the root's bounds
-    [max - 1, max - 1/sqrt(own)] about the sample's max: never above a score of the sample, so
-    never an empty support."""
-    x, m, share = _lean_sample_scores(own, q, s_base, stride_st, stride_sc, D, CB, SPLIT_BF16)
     tau = m - 1.0
     done = (~valid) | (own == 0)
     it = 0
@@ -698,7 +688,6 @@ def _lean_start(warm, tau_prev, own, n_full, q, s_base, stride_st, stride_sc, D:
     return m, tau
 
 
-
 @triton.jit
 def _route_lean_tile(
     t, tau_prev, warm, Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT,
@@ -715,8 +704,8 @@ def _route_lean_tile(
     Otherwise (``_lean_start``) ``warm``: start the solver from ``tau_prev``, the previous
     tile's thresholds (the same heads, BM tokens earlier), whose first pass also takes the max
     (``_lean_warm_pass``); else ``MERGED_MAX``: the max pass and the first step in one pass
-    (``_lean_merged_pass``). Returns the tile's thresholds and the solver steps after the first
-    pass."""
+    (``_lean_merged_pass``). Returns the tile's thresholds and the
+    solver steps after the first pass."""
     R: tl.constexpr = GP * BM
     b, h, g, pos, valid, own, q = _router_tile(t, Q, stride_qb, stride_qh, stride_qn, N, q_offset, HKV, G, GP,
                                                BM, C, D, SPLIT_BF16)  # fmt: skip
@@ -881,7 +870,7 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
     ``ROUTE_MERGED_MAX``): the max pass merged into the first rough step. ``adaptive_warm``
     (default ``ROUTE_ADAPTIVE_WARM``): a program's warm tiles stop warm-starting once one saves
     no step; ``longest_first`` (default ``ROUTE_LONGEST_FIRST``): the last tiles first;
-    ``sample_start`` (default ``ROUTE_SAMPLE_START``): each tile's solver starts from a sample;
+    ``sample_start`` (default ``ROUTE_SAMPLE_START``): each tile's solver starts from a sample.
     ``operand``: the lean router's ``router_operand(summaries, scaling, q.dtype)`` where the
     caller has formed it."""
     B, Hq, N, D = q.shape
