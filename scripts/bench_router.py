@@ -60,6 +60,10 @@ VARIANTS = {  # name: route() keywords; "rows": rows per program (G x tokens) in
     # (commit e2d87e4) or for rows whose sample held few of their support (e3c2526): removed
     "lean_sample_rough": dict(lean=True, sample_start=True, rough_solve=True),
     "lean_sample_exact": dict(lean=True, sample_start=True, rough_solve=False),
+    # prepared at stop 32, not yet timed: 128 or 256 sampled chunks (a CPU simulation: 1.54 -> 1.06
+    # / 1.04 exact passes a tile at 128k, structured 10%)
+    "lean_sample128": dict(lean=True, sample_chunks=128),
+    "lean_sample256": dict(lean=True, sample_chunks=256),
 }
 
 

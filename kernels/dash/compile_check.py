@@ -93,22 +93,26 @@ def cases(shapes=SHAPES):
             yield (f"route G={G} bf16split={split} cb={cb}", route._route_kernel,
                    pointer_types(route._route_kernel, "bf16" if split else "fp16", over),
                    dict(**common, BM=rbm, CB=cb, SPLIT_BF16=split, SUB=rbm // bm), ())
-            for rough, tiles, final_t, merged, adaptive, sample in (
-                    (False, 1, False, False, False, False), (True, 1, False, False, False, False),
-                    (True, 4, False, False, False, False), (True, 1, True, False, False, False),
-                    (False, 4, True, False, False, False), (True, 1, True, True, False, False),
-                    (False, 1, True, True, False, False), (True, 4, True, True, False, False),
-                    (True, 4, True, True, True, False), (False, 4, True, False, True, False),
-                    (True, 4, True, True, False, True), (False, 4, True, False, True, True),
-                    (False, 4, True, False, False, True), (False, 1, True, False, False, True)):  # fmt: skip
+            # Every launch setting for the default operand (bf16 split, 64-chunk blocks); for the
+            # others the defaults below and from 1024 chunks (compiles dominate the CI test's time).
+            default_operand = split and cb == 2 * route.CB
+            for rough, tiles, final_t, merged, adaptive, sample, chunks in ((
+                    (False, 1, False, False, False, False, 64), (True, 1, False, False, False, False, 64),
+                    (True, 4, False, False, False, False, 64), (True, 1, True, False, False, False, 64),
+                    (False, 4, True, False, False, False, 64), (True, 1, True, True, False, False, 64),
+                    (False, 1, True, True, False, False, 64), (True, 4, True, True, False, False, 64),
+                    (True, 4, True, True, True, False, 64), (False, 4, True, False, True, False, 64),
+                    (True, 4, True, True, False, True, 64), (False, 4, True, False, True, True, 64),
+                    (False, 4, True, False, False, True, 128)) if default_operand else (
+                    (False, 4, True, False, False, False, 64), (False, 4, True, False, False, True, 64))):  # fmt: skip
                 yield (f"route_lean G={G} bf16split={split} cb={cb} rough={rough} warm_tiles={tiles} "
                        f"final_transposed={final_t} merged_max={merged} adaptive_warm={adaptive} "
-                       f"longest_first={adaptive} sample_start={sample}",
+                       f"longest_first={adaptive} sample_start={sample} sample_chunks={chunks}",
                        route._route_lean_kernel, pointer_types(route._route_lean_kernel, "bf16" if split else "fp16",
                                                                {**over, "S": "*bf16" if split else "*fp32"}),
                        dict(**common, BM=rbm, CB=cb, SPLIT_BF16=split, SUB=rbm // bm, ROUGH_SOLVE=rough,
                             TILES=tiles, FINAL_TRANSPOSED=final_t, MERGED_MAX=merged, ADAPTIVE_WARM=adaptive,
-                            LONGEST_FIRST=adaptive, SAMPLE_START=sample), ())
+                            LONGEST_FIRST=adaptive, SAMPLE_START=sample, SAMPLE_CHUNKS=chunks), ())
         yield ("expand", route._expand_kernel, {"MASK": "*i32", "OFFSETS": "*i64", "LIST": "*i32"},
                dict(WB=route.EXPAND_WORDS), ())
         # PRIOR=False: the block-sparse attention without the prior (InfLLMv2, NSA selection)

@@ -171,6 +171,11 @@ FINAL_TRANSPOSED_MAX_TOKENS = 32
 # random rows (Hkv 8, 25%: 31.89 -> 29.77 at K = 2; Hkv 2, 10%: 34.53 -> 29.26 at K = 5).
 ROUTE_SAMPLE_START = "auto"
 SAMPLE_START_MIN_CHUNKS = 1024
+# Chunks the sample scores. A CPU simulation at stop 32 (scripts/simulate_sample_size.py, 128k,
+# structured 10%, Hkv 8 tiles; results/reference/h200-dash/stop32/cpu_simulation/) put a tile's
+# exact passes after the start at 1.54 with 64, 1.06 with 128 and 1.04 with 256; 128 holds
+# 128 x 128 fp32 scores a tile in registers. Not yet timed.
+ROUTE_SAMPLE_CHUNKS = 64
 # (A first solver pass that also tested max - 1/4, cutting a simulated 128-row program's steps
 # from 4-5 to 3, was slower on the H100, stop 17: 33.6 -> 35.5 ms at 128k, Hkv 8; 27.9 -> 32.0,
 # Hkv 2. Removed; commit 90c9092 has it. The decode threshold kernel keeps its probe.)
@@ -697,10 +702,11 @@ def _route_lean_tile(
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, SUB: tl.constexpr,
     ROUGH_SOLVE: tl.constexpr, FINAL_TRANSPOSED: tl.constexpr, MERGED_MAX: tl.constexpr = False,
-    SAMPLE_START: tl.constexpr = False,
+    SAMPLE_START: tl.constexpr = False, SAMPLE_CHUNKS: tl.constexpr = 64,
 ):  # fmt: skip
     """Router tile ``t``: thresholds, counts, log_g and tile unions. ``SAMPLE_START``: start the
-    solver from a sample of the chunks (``_lean_sample_start``; ``warm`` is then ignored).
+    solver from a sample of ``SAMPLE_CHUNKS`` chunks (``_lean_sample_start``; ``warm`` is then
+    ignored).
     Otherwise (``_lean_start``) ``warm``: start the solver from ``tau_prev``, the previous
     tile's thresholds (the same heads, BM tokens earlier), whose first pass also takes the max
     (``_lean_warm_pass``); else ``MERGED_MAX``: the max pass and the first step in one pass
@@ -713,7 +719,8 @@ def _route_lean_tile(
     s_base = S + b * stride_sb + h * stride_sh
 
     if SAMPLE_START:
-        m, tau = _lean_sample_start(own, valid, q, s_base, stride_st, stride_sc, max_iter, D, CB, SPLIT_BF16)
+        m, tau = _lean_sample_start(own, valid, q, s_base, stride_st, stride_sc, max_iter, D, SAMPLE_CHUNKS,
+                                    SPLIT_BF16)  # fmt: skip
     else:
         m, tau = _lean_start(warm, tau_prev, own, n_full, q, s_base, stride_st, stride_sc, D, CB, R, SPLIT_BF16,
                              ROUGH_SOLVE, MERGED_MAX)  # fmt: skip
@@ -783,7 +790,7 @@ def _route_lean_kernel(
     D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, SUB: tl.constexpr,
     ROUGH_SOLVE: tl.constexpr = False, TILES: tl.constexpr = 1, FINAL_TRANSPOSED: tl.constexpr = False,
     MERGED_MAX: tl.constexpr = False, ADAPTIVE_WARM: tl.constexpr = False, LONGEST_FIRST: tl.constexpr = False,
-    SAMPLE_START: tl.constexpr = False,
+    SAMPLE_START: tl.constexpr = False, SAMPLE_CHUNKS: tl.constexpr = 64,
 ):  # fmt: skip
     """``_route_kernel`` with fewer operations per score: the host pre-scales and pre-splits the
     summaries (no conversions in the loop), the threshold is kept absolute (no ``x - max``), the
@@ -804,7 +811,7 @@ def _route_lean_kernel(
         _route_lean_tile(pid, 0.0, False, Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT, stride_qb,
                          stride_qh, stride_qn, stride_st, stride_sb, stride_sh, stride_sc, N, q_offset, n_tiles,
                          n_words, max_iter, HKV, G, GP, BM, C, D, CB, SPLIT_BF16, SUB, ROUGH_SOLVE,
-                         FINAL_TRANSPOSED, MERGED_MAX, SAMPLE_START)  # fmt: skip
+                         FINAL_TRANSPOSED, MERGED_MAX, SAMPLE_START, SAMPLE_CHUNKS)  # fmt: skip
     else:
         tau = tl.zeros([GP * BM], tl.float32)  # (the first tile starts cold and ignores it)
         t0 = pid * TILES
@@ -815,7 +822,8 @@ def _route_lean_kernel(
             tau, steps = _route_lean_tile(t0 + i, tau, warm, Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT, stride_qb,
                                           stride_qh, stride_qn, stride_st, stride_sb, stride_sh, stride_sc, N,
                                           q_offset, n_tiles, n_words, max_iter, HKV, G, GP, BM, C, D, CB, SPLIT_BF16,
-                                          SUB, ROUGH_SOLVE, FINAL_TRANSPOSED, MERGED_MAX, SAMPLE_START)  # fmt: skip
+                                          SUB, ROUGH_SOLVE, FINAL_TRANSPOSED, MERGED_MAX, SAMPLE_START,
+                                          SAMPLE_CHUNKS)  # fmt: skip
             if ADAPTIVE_WARM:
                 use_warm = tl.where(warm & (steps >= cold_steps), 0, use_warm)
                 cold_steps = tl.where(warm, cold_steps, steps)
@@ -860,7 +868,7 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
           warm_tiles: int | None = None, max_iter: int = MAX_ITER, final_transposed: bool | None = None,
           merged_max: bool | None = None, operand: torch.Tensor | None = None,
           adaptive_warm: bool | None = None, longest_first: bool | None = None,
-          sample_start: bool | None = None):
+          sample_start: bool | None = None, sample_chunks: int | None = None):
     """Run stage 2; see the module docstring for the outputs. ``max_iter`` caps each solver's
     passes (lower only to time a pass: ``scripts/router_pass_cost.py``). Masks and counts are per tile of
     ``bm`` tokens (the attention's tiles); the router itself may take ``route_bm`` tokens (a
@@ -870,7 +878,8 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
     ``ROUTE_MERGED_MAX``): the max pass merged into the first rough step. ``adaptive_warm``
     (default ``ROUTE_ADAPTIVE_WARM``): a program's warm tiles stop warm-starting once one saves
     no step; ``longest_first`` (default ``ROUTE_LONGEST_FIRST``): the last tiles first;
-    ``sample_start`` (default ``ROUTE_SAMPLE_START``): each tile's solver starts from a sample.
+    ``sample_start`` (default ``ROUTE_SAMPLE_START``): each tile's solver starts from a sample
+    of ``sample_chunks`` chunks (default ``ROUTE_SAMPLE_CHUNKS``, a power of two).
     ``operand``: the lean router's ``router_operand(summaries, scaling, q.dtype)`` where the
     caller has formed it."""
     B, Hq, N, D = q.shape
@@ -897,6 +906,9 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
     cb = cb or (LEAN_CB_BF16 if lean and q.dtype == torch.bfloat16 else CB)
     if cb % 32 or cb & (cb - 1):
         raise ValueError(f"cb {cb} must be a power of two and a multiple of 32 (mask words)")
+    sample_chunks = sample_chunks or ROUTE_SAMPLE_CHUNKS
+    if sample_chunks < 16 or sample_chunks & (sample_chunks - 1):
+        raise ValueError(f"sample_chunks {sample_chunks} must be a power of two, at least 16")
     sample_start = ROUTE_SAMPLE_START if sample_start is None else sample_start
     if sample_start == "auto":
         sample_start = n_chunks >= SAMPLE_START_MIN_CHUNKS
@@ -920,7 +932,7 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
             FINAL_TRANSPOSED=final_transposed, MERGED_MAX=ROUTE_MERGED_MAX if merged_max is None else merged_max,
             ADAPTIVE_WARM=ROUTE_ADAPTIVE_WARM if adaptive_warm is None else adaptive_warm,
             LONGEST_FIRST=ROUTE_LONGEST_FIRST if longest_first is None else longest_first,
-            SAMPLE_START=sample_start,
+            SAMPLE_START=sample_start, SAMPLE_CHUNKS=sample_chunks,
             num_warps=num_warps, num_stages=num_stages,
         )  # fmt: skip
         return tau, log_g, count, mask, tile_count

@@ -267,11 +267,14 @@ def test_router_chunk_block_does_not_change_routing(cb, hq, hkv, n, scaling):
     s = summarize(k, w, 32)
     base = route(q, s, 32, scaling, bm, route_bm=rbm)
     wide = route(q, s, 32, scaling, bm, route_bm=rbm, cb=cb)
-    for name, a, b in zip(("tau", "log_g", "count", "mask", "tile_count"), base, wide):
-        if a.is_floating_point():
-            torch.testing.assert_close(b, a, rtol=1e-6, atol=1e-6, msg=name)
-        else:
-            assert torch.equal(a, b), name
+    torch.testing.assert_close(wide[0], base[0], rtol=1e-6, atol=1e-6, msg="tau")
+    # log_g takes log p of chunks just above the threshold, where the thresholds' last-bit
+    # rounding (the blocks sum in another order; numpy's products differ between CPUs) is
+    # amplified without bound (seen on this repo's CPU machines: 1.4e-5 on 20 of 700 tokens at
+    # cb 64, 1.05e-4 on one at cb 128)
+    torch.testing.assert_close(wide[1], base[1], rtol=1e-6, atol=1e-3, msg="log_g")
+    for name, a, b in zip(("count", "mask", "tile_count"), base[2:], wide[2:]):
+        assert torch.equal(a, b), name
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, pytest.param(torch.bfloat16, marks=INTERPRETER_BF16)])
@@ -403,6 +406,25 @@ def test_sample_started_router_finds_the_same_thresholds(dtype, structured, hq, 
     sampled = route(q, s, 32, scaling, bm, warm_tiles=tiles, sample_start=True, **kw)
     assert int(cold[2].max()) > 2  # several chunks routed
     _assert_same_routing(sampled, cold)
+
+
+def test_larger_sample_routes_alike():
+    """A start from 128 sampled chunks (``sample_chunks``; 4200 tokens give up to 131 chunks, so
+    the later tiles sample a strided subset) finds the thresholds, counts, log-means and tile
+    unions of a cold start; sample sizes that are not powers of two are refused."""
+    from dashbench.kernels.dash.route import route, tile_rows
+    from dashbench.kernels.dash.summarize import summarize
+
+    hq, hkv, n, d = 4, 1, 4200, 64
+    q, k, _, w = _inputs(1, hq, hkv, n, d, torch.float32, seed=n + 13)
+    bm, rbm = tile_rows(hq // hkv, 32, 64), tile_rows(hq // hkv, 32, 128)
+    s = summarize(k, w, 32)
+    cold = route(q, s, 32, 3.0, bm, route_bm=rbm, lean=True, warm_tiles=1, sample_start=False)
+    sampled = route(q, s, 32, 3.0, bm, route_bm=rbm, lean=True, sample_start=True, sample_chunks=128)
+    assert int(cold[2].max()) > 2
+    _assert_same_routing(sampled, cold)
+    with pytest.raises(ValueError, match="sample_chunks"):
+        route(q, s, 32, 3.0, bm, route_bm=rbm, lean=True, sample_start=True, sample_chunks=96)
 
 
 @pytest.mark.skipif(DEVICE != "cpu", reason="counts the solver passes through the interpreter's Python calls")
