@@ -564,8 +564,10 @@ def test_transposed_final_router_pass_routes_alike(dtype, hq, hkv, n, d, scaling
     pass: padded heads (G = 3), one head a KV head, warm tiles, router tiles of one and two
     attention tiles, partial last tiles and blocks, full blocks and three mask words (2200
     tokens: 69 chunks), and scores in the thousands (scaling 1e4: a third bf16 term on the GPU).
-    On the CPU the two agree exactly (the log-means to summation order); on the GPU a product
-    may round differently with its operands swapped, so a chunk at a threshold may flip."""
+    On the CPU the counts and unions agree exactly and the log-means to rounding (the swapped
+    products may round differently there too: numpy's matmul kernels differ between CPUs; seen
+    1.6e-5 at scaling 4 and 4.0e-4 at 1e4 on stop 32's machine); on the GPU a chunk at a
+    threshold may flip."""
     from dashbench.kernels.dash.route import route, tile_rows
     from dashbench.kernels.dash.summarize import summarize
 
@@ -578,7 +580,7 @@ def test_transposed_final_router_pass_routes_alike(dtype, hq, hkv, n, d, scaling
     assert int(rows[2].max()) > 2  # several chunks routed
     assert torch.equal(cols[0], rows[0])  # the solver is untouched
     if DEVICE == "cpu":
-        torch.testing.assert_close(cols[1], rows[1], rtol=0, atol=1e-5)
+        torch.testing.assert_close(cols[1], rows[1], rtol=1e-4, atol=1e-3)
         for a, b in zip(cols[2:], rows[2:]):
             assert torch.equal(a, b)
     else:
