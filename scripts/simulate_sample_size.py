@@ -17,37 +17,20 @@ start's support equals the root's for every row of the tile.
 
 from __future__ import annotations
 
-import math
 import sys
 
 import torch
 
-from dashbench.harness.inputs import random_qkv, structured_qkv
-from dashbench.kernels import calibrate_scaling
-from dashbench.kernels.reference.dash import chunk_summaries
+from simulate_sample_start import sample_start, scaled_inputs  # scripts/simulate_sample_start.py
 from simulate_solver_steps import solve  # scripts/simulate_solver_steps.py
 
 SIZES = (64, 128, 256)
 
 
-def sample_start(x: torch.Tensor, own: int, size: int) -> torch.Tensor:
-    """``route._lean_sample_start`` with ``size`` sampled chunks instead of 64."""
-    idx = (torch.arange(size) * own) // size if own >= size else torch.arange(own)
-    xs = x[:, idx]
-    m = xs.max(1).values
-    tau, _ = solve(xs, m - 1, rhs=len(idx) / own)
-    return torch.minimum(torch.maximum(tau, m - 1), m - 1 / math.sqrt(own))
-
-
 def main() -> None:
     n, target, kind, programs = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3], int(sys.argv[4])
     hq, hkv, d, C = 32, 8, 128, 64
-    gen = structured_qkv if kind == "structured" else random_qkv
-    kw = dict(chunk_size=C) if kind == "structured" else {}
-    q, k, _ = gen(1, hq, hkv, n, d, dtype=torch.bfloat16, seed=1, **kw)
-    w = torch.zeros(hkv, d, dtype=torch.bfloat16)
-    scaling = calibrate_scaling(q, k, w, target, chunk_size=C)
-    summaries = chunk_summaries(k.float(), w.float(), C)[0] * (0.5 * scaling / math.sqrt(d))
+    q, summaries, scaling = scaled_inputs(n, target, kind, hq, hkv, d, C)
     passes = {size: [] for size in SIZES}
     exact_support = {size: 0 for size in SIZES}
     gen_ = torch.Generator().manual_seed(0)

@@ -32,13 +32,25 @@ from simulate_solver_steps import merged_first_step, solve  # scripts/simulate_s
 SAMPLE = 64
 
 
-def sample_start(x: torch.Tensor, own: int) -> torch.Tensor:
-    """The kernel's start (``route._lean_sample_start``) for rows ``x`` over ``own`` chunks."""
-    idx = (torch.arange(SAMPLE) * own) // SAMPLE if own >= SAMPLE else torch.arange(own)
+def sample_start(x: torch.Tensor, own: int, size: int = SAMPLE) -> torch.Tensor:
+    """The kernel's start (``route._lean_sample_start``) for rows ``x`` over ``own`` chunks,
+    from ``size`` sampled chunks (the kernel's ``SAMPLE_CHUNKS``)."""
+    idx = (torch.arange(size) * own) // size if own >= size else torch.arange(own)
     xs = x[:, idx]
     m = xs.max(1).values
     tau, _ = solve(xs, m - 1, rhs=len(idx) / own)
     return torch.minimum(torch.maximum(tau, m - 1), m - 1 / math.sqrt(own))
+
+
+def scaled_inputs(n: int, target: float, kind: str, hq: int = 32, hkv: int = 8, d: int = 128, C: int = 64):
+    """q and the summaries pre-scaled as the router scores them (``x = q . s``), calibrated to
+    ``target`` density on ``kind`` inputs (bf16, seed 1), and the scaling."""
+    gen = structured_qkv if kind == "structured" else random_qkv
+    kw = dict(chunk_size=C) if kind == "structured" else {}
+    q, k, _ = gen(1, hq, hkv, n, d, dtype=torch.bfloat16, seed=1, **kw)
+    w = torch.zeros(hkv, d, dtype=torch.bfloat16)
+    scaling = calibrate_scaling(q, k, w, target, chunk_size=C)
+    return q, chunk_summaries(k.float(), w.float(), C)[0] * (0.5 * scaling / math.sqrt(d)), scaling
 
 
 def warm_start(x: torch.Tensor, tau_prev: torch.Tensor) -> torch.Tensor:
@@ -56,12 +68,7 @@ def main() -> None:
     n, target, kind, programs = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3], int(sys.argv[4])
     hq, hkv, d, C = 32, 8, 128, 64
     rough_on = n // C >= 1024  # route.ROUGH_SOLVE_MIN_CHUNKS
-    gen = structured_qkv if kind == "structured" else random_qkv
-    kw = dict(chunk_size=C) if kind == "structured" else {}
-    q, k, _ = gen(1, hq, hkv, n, d, dtype=torch.bfloat16, seed=1, **kw)
-    w = torch.zeros(hkv, d, dtype=torch.bfloat16)
-    scaling = calibrate_scaling(q, k, w, target, chunk_size=C)
-    summaries = chunk_summaries(k.float(), w.float(), C)[0] * (0.5 * scaling / math.sqrt(d))
+    q, summaries, scaling = scaled_inputs(n, target, kind, hq, hkv, d, C)
     totals = {"today": [0.0, 0.0], "sample": [0.0, 0.0]}  # one-product, two-product passes
     gen_ = torch.Generator().manual_seed(0)
     for h in range(2):
