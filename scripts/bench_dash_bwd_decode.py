@@ -162,16 +162,19 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--backward-setting", action="append", default=[], metavar="NAME=VALUE",
                     help="set dashbench.kernels.dash.backward.NAME (a Python literal) before timing")
+    ap.add_argument("--decode-setting", action="append", default=[], metavar="NAME=VALUE",
+                    help="set dashbench.kernels.dash.decode_kernels.NAME (a Python literal) before timing")
     args = ap.parse_args()
-    from dashbench.kernels.dash import backward
+    from dashbench.kernels.dash import backward, decode_kernels
 
     settings = {}
-    for item in args.backward_setting:
-        name, value = item.split("=", 1)
-        if not hasattr(backward, name):
-            raise SystemExit(f"backward has no setting {name}")
-        settings[name] = ast.literal_eval(value)
-        setattr(backward, name, settings[name])
+    for module, items in ((backward, args.backward_setting), (decode_kernels, args.decode_setting)):
+        for item in items:
+            name, value = item.split("=", 1)
+            if not hasattr(module, name):
+                raise SystemExit(f"{module.__name__} has no setting {name}")
+            settings[name] = ast.literal_eval(value)
+            setattr(module, name, settings[name])
     hkvs = [int(h) for h in args.hkv.split(",")]
     t0 = time.time()
     rows = []
@@ -184,7 +187,7 @@ def main() -> int:
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         meta = {"device": torch.cuda.get_device_name(), "torch": torch.__version__,
-                "command": "python " + " ".join(sys.argv), "backward_settings": settings, "rows": rows}
+                "command": "python " + " ".join(sys.argv), "settings": settings, "rows": rows}
         (args.out / "bench_dash_bwd_decode.json").write_text(json.dumps(meta, indent=1) + "\n")
     return 0
 

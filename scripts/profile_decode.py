@@ -59,10 +59,13 @@ VARIANTS = {
     "stages3": dict(ATTEND_STAGES=None),
     "stages7": dict(ATTEND_STAGES=7),
     "progs528": dict(ATTEND_PROGRAMS=528),  # half the attend programs: longer spans
+    # every n_split-th candidate a program (stop 33): runs of routed chunks spread over programs
+    "interleaved": dict(ATTEND_INTERLEAVED=True),
+    "default_again": {},  # the default once more, after the others: the run's drift
 }
 DEFAULTS = {name: getattr(decode_kernels, name) for name in
             ("MAX_SPLIT", "COMBINE_DIMS", "DECODE_LEAN_THRESHOLD", "THRESHOLD_VALUES_PER_WARP",
-             "ATTEND_PROGRAMS", "ATTEND_STAGES")}
+             "ATTEND_PROGRAMS", "ATTEND_STAGES", "ATTEND_INTERLEAVED")}
 
 
 def apply_variant(settings: dict) -> None:
