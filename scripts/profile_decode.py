@@ -46,7 +46,8 @@ from profiling import kernel_times  # scripts/profiling.py
 # kernel's last program (both slower; removed, 60657bd has them; stop30/60657bd_a/), and the
 # attend's loop over 32 or 16 keys a step, for more programs an SM (slower; removed, 00067af has
 # it; stop30/00067af_b/), and the attend launched heads first (B=1 slower, B=8 Hkv 8 4% faster;
-# removed, 2b62767 has it; stop30/2b62767_c/).
+# removed, 2b62767 has it; stop30/2b62767_c/); stop 33 the attend over interleaved spans again, at
+# 1056 programs and 5 stages (not faster; removed, 96af170 has it; stop33/96af170_b/).
 VARIANTS = {
     "default": {},
     "stop25": dict(ATTEND_PROGRAMS=528, ATTEND_STAGES=None),  # the defaults before stop 26
@@ -59,13 +60,11 @@ VARIANTS = {
     "stages3": dict(ATTEND_STAGES=None),
     "stages7": dict(ATTEND_STAGES=7),
     "progs528": dict(ATTEND_PROGRAMS=528),  # half the attend programs: longer spans
-    # every n_split-th candidate a program (stop 33): runs of routed chunks spread over programs
-    "interleaved": dict(ATTEND_INTERLEAVED=True),
     "default_again": {},  # the default once more, after the others: the run's drift
 }
 DEFAULTS = {name: getattr(decode_kernels, name) for name in
             ("MAX_SPLIT", "COMBINE_DIMS", "DECODE_LEAN_THRESHOLD", "THRESHOLD_VALUES_PER_WARP",
-             "ATTEND_PROGRAMS", "ATTEND_STAGES", "ATTEND_INTERLEAVED")}
+             "ATTEND_PROGRAMS", "ATTEND_STAGES")}
 
 
 def apply_variant(settings: dict) -> None:

@@ -239,11 +239,9 @@ def _decode_attend_kernel(
     stride_qb, stride_qh, stride_kb, stride_kh, stride_kn,
     n_keys, n_cand, n_pad, n_split, sm_scale, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, RP: tl.constexpr, C: tl.constexpr,
-    D: tl.constexpr, SPAN: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr, INTERLEAVED: tl.constexpr = False,
+    D: tl.constexpr, SPAN: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr,
 ):  # fmt: skip
-    """Program ``s < n_split`` owns candidate chunks ``[s * SPAN, (s + 1) * SPAN)`` (``INTERLEAVED``:
-    chunks ``s, s + n_split, s + 2 n_split, ...``, so that a run of routed chunks spreads over
-    the programs instead of filling one span): it forms
+    """Program ``s < n_split`` owns candidate chunks ``[s * SPAN, (s + 1) * SPAN)``: it forms
     their GQA-mean probabilities from the stored scores and thresholds, lists the routed ones
     (in its own slice of IDS/LOGP, read back after a barrier), attends them with the bias
     ``log p / sigma`` and writes a partial softmax state plus its sum of log-probabilities and
@@ -270,10 +268,7 @@ def _decode_attend_kernel(
         grows = tl.arange(0, GP)
         gvalid = grows < G
         lanes = tl.arange(0, SPAN)
-        if INTERLEAVED:
-            cs = split + lanes * n_split
-        else:
-            cs = split * SPAN + lanes
+        cs = split * SPAN + lanes
         cm = cs < n_cand
         x = tl.load(X + (bh.to(tl.int64) * RP + grows[:, None]) * n_pad + cs[None, :],
                     mask=gvalid[:, None] & cm[None, :], other=float("-inf"))  # fmt: skip
@@ -368,11 +363,11 @@ SPAN_VALUES = 16384  # scores one attend program reads (GP rows x SPAN chunks)
 # chunks) 23.7 -> 25.2 us, the one case that lost. (Stop 16 had found 528 faster than 2112.)
 ATTEND_PROGRAMS = 1056
 ATTEND_STAGES = 5  # None: Triton's default
-# Each attend program takes every n_split-th candidate instead of a contiguous span, so that the
-# runs of routed chunks that coherent inputs produce (the fullest 16-chunk span held 7-9 routed
-# chunks where the mean was 2-4 at 128k, 10%: stop 26's cpu_span_counts.txt) spread over the
-# programs. Stop 18 timed it slower (7.76 -> 7.95 us, H100, warm L2, 528 programs at 3 stages).
-ATTEND_INTERLEAVED = False
+# (Programs over interleaved spans, every n_split-th candidate, so that runs of routed chunks spread
+# over them: H200, 128k, 10%, cold, in one process (results/reference/h200-dash/stop33/96af170_b/)
+# not faster: Hkv 8, B=1 35.6 / 37.6 us (default before / after) against 37.8; B=8 159.7 / 159.4
+# against 161.4; Hkv 2, B=1 25.6 / 25.4 against 24.7; B=8 58.7 / 58.6 against 61.1. Removed,
+# commit 96af170 has it; stop 18 had timed it slower on the H100 too.)
 # (Spans of at least 8 chunks, against the 4 that 1056 programs cut at 32k, B=1: 24.5 -> 23.0 us
 # at Hkv 8, 16.6 -> 18.0 at Hkv 2, 128k within noise; not kept. stop26/52c5076_c/.)
 # (Programs sharing the routed candidates evenly instead of spans, the threshold kernel flagging
@@ -425,7 +420,7 @@ def decode_step(q, k, v, summaries, *, chunk_size, scaling, sigma, estimate_diag
         q.stride(0), q.stride(1), k.stride(0), k.stride(1), k.stride(2),
         L, n_cand, n_pad, n_split, 1.4426950408889634 / math.sqrt(D), 1.0 / sigma,
         HKV=Hkv, G=G, GP=GP, RP=RP, C=C, D=D, SPAN=span, ESTIMATE_DIAGONAL=estimate_diagonal,
-        INTERLEAVED=ATTEND_INTERLEAVED, **({} if ATTEND_STAGES is None else {"num_stages": ATTEND_STAGES}),
+        **({} if ATTEND_STAGES is None else {"num_stages": ATTEND_STAGES}),
     )  # fmt: skip
     nsp = triton.next_power_of_2(n_split + 1)
     db = COMBINE_DIMS if 0 < COMBINE_DIMS < D else 0

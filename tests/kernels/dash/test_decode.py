@@ -136,22 +136,3 @@ def test_decode_combine_over_head_dim_slices_changes_nothing(monkeypatch):
         out, count = decode_kernels.decode_step(q[:, :, -1:], k, v, cache.summaries, **kw)
         assert _rel(out, base) < 1e-6 and torch.equal(count, base_count)
         assert int(base_count.min()) > 1
-
-
-@pytest.mark.parametrize("n_split", [3, 8])
-def test_interleaved_attend_spans_change_nothing(monkeypatch, n_split):
-    """Attend programs over every n_split-th candidate (``ATTEND_INTERLEAVED``) give the
-    contiguous spans' output (to the merge's rounding) and counts, and the reference's row."""
-    from dashbench.kernels.dash import decode_kernels
-
-    q, k, v, w = _inputs(2, 8, 2, 300, 64, seed=7)
-    ref = dash_attention_reference(q, k, v, w, chunk_size=32, scaling=2.0)
-    cache = DashCache.from_prefill(k, v, w, chunk_size=32)
-    kw = dict(chunk_size=32, scaling=2.0, sigma=1.0, estimate_diagonal=True, n_split=n_split)
-    monkeypatch.setattr(decode_kernels, "ATTEND_INTERLEAVED", False)
-    base, base_count = decode_kernels.decode_step(q[:, :, -1:], k, v, cache.summaries, **kw)
-    monkeypatch.setattr(decode_kernels, "ATTEND_INTERLEAVED", True)
-    out, count = decode_kernels.decode_step(q[:, :, -1:], k, v, cache.summaries, **kw)
-    assert _rel(out, base) < 1e-5 and torch.equal(count, base_count)
-    assert _rel(out, ref[:, :, -1:]) < TOL
-    assert int(base_count.min()) > 1
