@@ -437,6 +437,89 @@ def test_sample_start_saves_solver_passes_on_coherent_inputs(monkeypatch):
     _assert_same_routing(outs[1], outs[0])
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, pytest.param(torch.bfloat16, marks=INTERPRETER_BF16)])
+@pytest.mark.parametrize("structured", [False, True])
+@pytest.mark.parametrize("hq, hkv, n, d, scaling, sample, rough", [(4, 1, 700, 64, 6.0, False, False),
+                                                                  (6, 2, 301, 128, 3.0, True, False),
+                                                                  (16, 1, 600, 64, 1e4, False, True),
+                                                                  (4, 1, 2200, 64, 2.0, True, False)])  # fmt: skip
+def test_unions_from_the_solver_passes_route_alike(dtype, structured, hq, hkv, n, d, scaling, sample, rough):
+    """``union_in_solve``: the exact passes write the tile unions and converged tiles skip the
+    final pass. The thresholds, unions and their sizes equal the final pass's; the counts and
+    log-means that ``listed_stats`` and ``listed_bias(count=...)`` then write from the lists equal
+    the final pass's (the log-means to the rounding of products formed in another order), and
+    so do the biases."""
+    from dashbench.kernels.dash.prior import listed_bias, listed_stats
+    from dashbench.kernels.dash.route import chunk_lists, padded_group, route
+    from dashbench.kernels.dash.summarize import summarize
+
+    if structured:
+        q, k, _ = structured_qkv(1, hq, hkv, n, d, chunk_size=32, dtype=dtype, device=DEVICE, seed=n)
+        w = torch.zeros(hkv, d, device=DEVICE, dtype=dtype)
+    else:
+        q, k, _, w = _inputs(1, hq, hkv, n, d, dtype, seed=n + 5)
+    G = hq // hkv
+    bm, rbm, gp = tile_rows(G, 32, 64), tile_rows(G, 32, 128), padded_group(G)
+    s = summarize(k, w, 32)
+    kw = dict(route_bm=rbm, lean=True, sample_start=sample, rough_solve=rough)
+    want = route(q, s, 32, scaling, bm, **kw)
+    got = route(q, s, 32, scaling, bm, union_in_solve=True, **kw)
+    assert int(want[2].max()) > 2  # several chunks routed
+    assert torch.equal(got[0], want[0]) and torch.equal(got[3], want[3]) and torch.equal(got[4], want[4])
+    offsets, ids = chunk_lists(got[3], got[4])
+    log_g, count = torch.full_like(want[1], float("nan")), torch.full_like(want[2], -1)
+    listed_stats(q, s, got[0], log_g, count, offsets, got[4], ids, scaling=scaling, bm=bm, gp=gp)
+    assert float((count == want[2]).float().mean()) > 0.999
+    # A chunk near a threshold has a tiny probability whose log moves with the scores' rounding,
+    # which the two kernels' products (other shapes) do differently; with scores in the thousands
+    # (scaling 1e4) fp32 products resolve them to ~1e-4, so such logs move further.
+    tol = 1e-3 if scaling < 100 else 1e-2
+    torch.testing.assert_close(log_g, want[1], rtol=tol, atol=tol)
+    bias_kw = dict(scaling=scaling, sigma=1.0, estimate_diagonal=True, bm=bm, gp=gp)
+    want_bias = listed_bias(q, s, want[0], want[1], offsets, want[4], ids, **bias_kw)
+    log_g2, count2 = torch.full_like(log_g, float("nan")), torch.full_like(count, -1)
+    bias = listed_bias(q, s, got[0], log_g2, offsets, got[4], ids, count=count2, **bias_kw)
+    assert torch.equal(log_g2, log_g) and torch.equal(count2, count)
+    assert torch.equal(torch.isfinite(bias), torch.isfinite(want_bias))
+    fin = torch.isfinite(bias)
+    torch.testing.assert_close(bias[fin].float(), want_bias[fin].float(), rtol=0, atol=2 * tol)
+
+
+@pytest.mark.skipif(DEVICE != "cpu", reason="counts the final passes through the interpreter's Python calls")
+def test_unions_from_the_solver_passes_skip_final_passes(monkeypatch):
+    """On locally coherent inputs the solver's passes converge in every row of most tiles, which
+    then skip the final pass (``route._lean_final_pass``)."""
+    settings = [dict(sample_start=True, union_in_solve=union) for union in (False, True)]
+    passes, outs = _coherent_routes_counting(monkeypatch, "_lean_final_pass", settings)
+    assert passes[1] < passes[0] / 2, passes
+    for a, b in zip(outs[0][3:], outs[1][3:]):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("stored", [True, False])
+def test_dash_attention_with_unions_from_the_solver_passes(monkeypatch, stored):
+    """``dash_attention`` with ``route.ROUTE_UNION_IN_SOLVE`` (counts and log_g from the lists,
+    by the bias kernel or, without stored biases, by ``listed_stats``) gives the default's output,
+    stats and gradients: odd length, two KV heads of three query heads each."""
+    from dashbench.kernels.dash import route as route_module
+
+    q, k, v, w = _inputs(1, 6, 2, 301, 64, torch.float32, seed=41)
+    monkeypatch.setattr(interface, "ATTEND_STORED_BIAS", stored)
+    results = []
+    for union in (False, True):
+        monkeypatch.setattr(route_module, "ROUTE_UNION_IN_SOLVE", union)
+        leaves = [t.clone().requires_grad_() for t in (q, k, v, w)]
+        out, stats = dash_attention(*leaves, chunk_size=32, scaling=3.0, return_stats=True)
+        out.backward(torch.ones_like(out))
+        results.append((out.detach(), stats.active_chunks, [t.grad for t in leaves]))
+    (base, base_count, base_grads), (got, count, grads) = results
+    assert int(base_count.max()) > 2
+    assert torch.equal(count, base_count)
+    assert rel(got, base) < 1e-5
+    for a, b in zip(grads, base_grads):
+        assert rel(a, b) < 1e-4
+
+
 @pytest.mark.parametrize("long", [False, True])
 def test_default_router_warm_starts_tiles(monkeypatch, long):
     """The default router takes ROUTE_WARM_TILES tiles a program; from SAMPLE_START_MIN_CHUNKS
