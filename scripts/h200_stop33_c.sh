@@ -11,7 +11,7 @@ nvidia-smi --query-gpu=clocks.sm,power.draw,clocks_throttle_reasons.active --for
 B="PYTHONPATH=scripts:$PYTHONPATH"
 {
   gpu_tests test_union 150 tests/kernels/dash/test_dash_attention.py -k "unions_from_the_solver"
-  gpu_tests test_prior 90 tests/kernels/dash/test_prior.py
+  gpu_tests test_prior 60 tests/kernels/dash/test_prior.py
   env $B timeout 120 python3 scripts/bench_router.py --seqlen 128k --hkv 8,2 --inputs structured,random \
       --densities 0.25,0.1 --check-against lean_default --rounds 3 \
       --variants lean_default,lean_union,lean_default_again \
@@ -22,7 +22,7 @@ B="PYTHONPATH=scripts:$PYTHONPATH"
   env $B timeout 60 python3 scripts/bench_dash.py --seqlen 32k --hkv 2,8 --inputs structured \
       --densities 0.25,0.1 --variants none --rounds 3 --rounds-against route.ROUTE_UNION_IN_SOLVE=True \
       --out $OUT/e2e_32k 2>&1 | grep -v -i warn | cut -c1-400
-  env $B timeout 60 python3 scripts/bench_dash.py --seqlen 128k --hkv 2,8 --inputs random \
+  env $B timeout 80 python3 scripts/bench_dash.py --seqlen 128k --hkv 2,8 --inputs random \
       --densities 0.25 --variants none --rounds 3 --rounds-against route.ROUTE_UNION_IN_SOLVE=True \
       --out $OUT/e2e_128k_random 2>&1 | grep -v -i warn | cut -c1-400
 } 2>&1 | tee $OUT/log.txt
