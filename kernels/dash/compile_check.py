@@ -96,26 +96,23 @@ def cases(shapes=SHAPES):
             # Every launch setting for the default operand (bf16 split, 64-chunk blocks); for the
             # others the defaults below and from 1024 chunks (compiles dominate the CI test's time).
             default_operand = split and cb == 2 * route.CB
-            for rough, tiles, final_t, merged, adaptive, sample, chunks, union in ((
-                    (False, 1, False, False, False, False, 64, False), (True, 1, False, False, False, False, 64, False),
-                    (True, 4, False, False, False, False, 64, False), (True, 1, True, False, False, False, 64, False),
-                    (False, 4, True, False, False, False, 64, False), (True, 1, True, True, False, False, 64, False),
-                    (False, 1, True, True, False, False, 64, False), (True, 4, True, True, False, False, 64, False),
-                    (True, 4, True, True, True, False, 64, False), (False, 4, True, False, True, False, 64, False),
-                    (True, 4, True, True, False, True, 64, False), (False, 4, True, False, True, True, 64, False),
-                    (False, 4, True, False, False, True, 128, False), (False, 4, True, False, True, True, 64, True),
-                    (True, 4, True, True, True, False, 64, True)) if default_operand else (
-                    (False, 4, True, False, False, False, 64, False), (False, 4, True, False, False, True, 64, False),
-                    (False, 4, True, False, False, True, 64, True))):  # fmt: skip
+            for rough, tiles, final_t, merged, adaptive, sample, chunks in ((
+                    (False, 1, False, False, False, False, 64), (True, 1, False, False, False, False, 64),
+                    (True, 4, False, False, False, False, 64), (True, 1, True, False, False, False, 64),
+                    (False, 4, True, False, False, False, 64), (True, 1, True, True, False, False, 64),
+                    (False, 1, True, True, False, False, 64), (True, 4, True, True, False, False, 64),
+                    (True, 4, True, True, True, False, 64), (False, 4, True, False, True, False, 64),
+                    (True, 4, True, True, False, True, 64), (False, 4, True, False, True, True, 64),
+                    (False, 4, True, False, False, True, 128)) if default_operand else (
+                    (False, 4, True, False, False, False, 64), (False, 4, True, False, False, True, 64))):  # fmt: skip
                 yield (f"route_lean G={G} bf16split={split} cb={cb} rough={rough} warm_tiles={tiles} "
                        f"final_transposed={final_t} merged_max={merged} adaptive_warm={adaptive} "
-                       f"longest_first={adaptive} sample_start={sample} sample_chunks={chunks} union_in_solve={union}",
+                       f"longest_first={adaptive} sample_start={sample} sample_chunks={chunks}",
                        route._route_lean_kernel, pointer_types(route._route_lean_kernel, "bf16" if split else "fp16",
                                                                {**over, "S": "*bf16" if split else "*fp32"}),
                        dict(**common, BM=rbm, CB=cb, SPLIT_BF16=split, SUB=rbm // bm, ROUGH_SOLVE=rough,
                             TILES=tiles, FINAL_TRANSPOSED=final_t, MERGED_MAX=merged, ADAPTIVE_WARM=adaptive,
-                            LONGEST_FIRST=adaptive, SAMPLE_START=sample, SAMPLE_CHUNKS=chunks,
-                            UNION_IN_SOLVE=union), ())
+                            LONGEST_FIRST=adaptive, SAMPLE_START=sample, SAMPLE_CHUNKS=chunks), ())
         yield ("expand", route._expand_kernel, {"MASK": "*i32", "OFFSETS": "*i64", "LIST": "*i32"},
                dict(WB=route.EXPAND_WORDS), ())
         # PRIOR=False: the block-sparse attention without the prior (InfLLMv2, NSA selection)
@@ -133,17 +130,13 @@ def cases(shapes=SHAPES):
                            dict(**common, BM=bm, ESTIMATE_DIAGONAL=est, TMA=tma, PRIOR=prior,
                                 ROUTE_MMA_LAYOUT=mma_rows, DIAGONAL_LAST=last, STORED_BIAS=stored, HALF_BIAS=half), ())
             if prior:
-                # (stats: the counts and log_g written first, with or without the biases)
-                for split, stats, store in ((True, False, True), (False, False, True), (True, True, True),
-                                            (True, True, False)):  # fmt: skip
-                    yield (f"listed_bias G={G} est={est} bf16split={split} longest_first={split} expand={split} "
-                           f"write_stats={stats} store_bias={store}",
+                for split in (True, False):
+                    yield (f"listed_bias G={G} est={est} bf16split={split} longest_first={split} expand={split}",
                            prior_module._listed_bias_kernel,
                            pointer_types(prior_module._listed_bias_kernel, "bf16" if split else "fp16",
                                          {**over, "S": "*bf16" if split else "*fp32", "BIAS": "*fp16"}),
                            dict(HKV=8, G=G, GP=GP, BM=bm, D=D, LB=prior_module.LIST_BLOCK, SPLIT_BF16=split,
-                                ESTIMATE_DIAGONAL=est, LONGEST_FIRST=split, EXPAND=split, WB=route.EXPAND_WORDS,
-                                WRITE_STATS=stats, STORE_BIAS=store), (),
+                                ESTIMATE_DIAGONAL=est, LONGEST_FIRST=split, EXPAND=split, WB=route.EXPAND_WORDS), (),
                            4 if split or D < 128 else 8)
             for tma in (False, True):
                 # (summary gradient in dk/dv, one-pass dq, mma-layout rows, the JVP's terms

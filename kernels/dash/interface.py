@@ -10,8 +10,8 @@ import torch
 from dashbench.kernels.dash.attend import attend, tma_ready
 from dashbench.kernels.dash.backward import dash_backward, use_gluon_bwd_kv
 from dashbench.kernels.dash.common import io_bytes
-from dashbench.kernels.dash import prior, route as route_module
-from dashbench.kernels.dash.prior import listed_bias, listed_stats, stored_bias_bytes
+from dashbench.kernels.dash import prior
+from dashbench.kernels.dash.prior import listed_bias, stored_bias_bytes
 from dashbench.kernels.dash.route import (
     chunk_lists,
     list_offsets,
@@ -198,12 +198,9 @@ class _DashAttention(torch.autograd.Function):
         k, v, head_cls = k.contiguous(), v.contiguous(), head_cls.contiguous()
         summaries = summarize(k, head_cls, chunk_size)
         operand = router_operand(summaries, scaling, q.dtype)  # the router's and the biases'
-        # With the unions written by the solver's passes, the router leaves counts and log_g of
-        # its converged tiles to the bias kernel (or listed_stats) over the lists.
-        union_in_solve = route_module.ROUTE_UNION_IN_SOLVE
         tau, log_g, count, mask, tile_count = route(
             q, summaries, chunk_size, scaling, bm, route_bm=tile_rows(G, chunk_size, ROUTE_ROWS),
-            operand=operand, union_in_solve=union_in_solve,
+            operand=operand,
         )
         offsets = list_offsets(tile_count)
         if capacity is not None:
@@ -222,10 +219,7 @@ class _DashAttention(torch.autograd.Function):
         if stored:
             bias = listed_bias(q, summaries, tau, log_g, offsets, tile_count, ids, scaling=scaling, sigma=sigma,
                                estimate_diagonal=estimate_diagonal, bm=bm, gp=gp, operand=operand,
-                               mask=mask if fused else None, count=count if union_in_solve else None)  # fmt: skip
-        elif union_in_solve:
-            listed_stats(q, summaries, tau, log_g, count, offsets, tile_count, ids, scaling=scaling, bm=bm, gp=gp,
-                         operand=operand)  # fmt: skip
+                               mask=mask if fused else None)  # fmt: skip
         del operand  # (not held through the attention, where the memory peaks)
         gluon = use_gluon_attend(q, k, v, bias, bm, gp, chunk_size)
         if gluon:

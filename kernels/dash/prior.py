@@ -41,53 +41,35 @@ BIAS_EXPANDS_LISTS = False
 
 
 @triton.jit
-def _listed_p_bar(q_t, tau, s_base, stride_st, stride_sc, IDS, start, i0, n_list, three, D: tl.constexpr,
-                  LB: tl.constexpr, GP: tl.constexpr, G: tl.constexpr, BM: tl.constexpr,
-                  SPLIT_BF16: tl.constexpr):  # fmt: skip
-    """The GQA-mean probabilities ``[LB, BM]`` of list entries ``i0 .. i0 + LB`` for the tile's
-    tokens (0 past the list's end), and which entries are in the list."""
-    lanes = tl.arange(0, LB)
-    ok = i0 + lanes < n_list
-    ids = tl.load(IDS + start + i0 + lanes, mask=ok, other=0)
-    offs = ids[:, None].to(tl.int64) * stride_sc + tl.arange(0, D)[None, :]
-    xt = _lean_term_scores(q_t, s_base, stride_st, offs, ok, SPLIT_BF16, True, three, False, True)
-    p = tl.maximum(xt - tau[None, :], 0.0)  # rows without a threshold (+inf) give 0
-    p_bar = tl.sum(tl.reshape(p * p, (LB, GP, BM)), axis=1) / G
-    return tl.where(ok[:, None], p_bar, 0.0), ok
-
-
-@triton.jit
 def _listed_bias_kernel(
-    Q, S, TAU, LOGG, COUNT, OFFSETS, COUNTS, IDS, BIAS, MASK,
+    Q, S, TAU, LOGG, OFFSETS, COUNTS, IDS, BIAS, MASK,
     stride_qb, stride_qh, stride_qn,
     stride_st, stride_sb, stride_sh, stride_sc,
     N, n_tiles, n_words, inv_sigma,
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, D: tl.constexpr,
     LB: tl.constexpr, SPLIT_BF16: tl.constexpr, ESTIMATE_DIAGONAL: tl.constexpr,
     LONGEST_FIRST: tl.constexpr = False, EXPAND: tl.constexpr = False, WB: tl.constexpr = 16,
-    WRITE_STATS: tl.constexpr = False, STORE_BIAS: tl.constexpr = True,
 ):  # fmt: skip
     """Program (tile ``t``, batch x KV head): the biases of the tile's listed chunks, ``LB`` at a
     time. Scores as the router's (two bf16 terms of the summaries, three where the tile's
     thresholds pass 255, as the router's tiles whose max passes 256; fp32: tf32x3).
     ``LONGEST_FIRST``: the last tiles (the longest lists) first. ``EXPAND``: the program first
     writes its tile's list into ``IDS`` from the union bitmask ``MASK`` (``route._expand_tile``),
-    so that no launch of its own does. ``WRITE_STATS``: a first walk of the list writes each
-    token's routed count and log_g (the router's final pass skipped them: ``route(...,
-    union_in_solve=True)``); ``STORE_BIAS`` off: only that walk."""
+    so that no launch of its own does."""
     t = tl.program_id(0)
     if LONGEST_FIRST:
         t = n_tiles - 1 - t
     # The router's tile rows and q (its own chunk, from C = BM, is not used here).
     b, h, g, pos, valid, _, q = _router_tile(t, Q, stride_qb, stride_qh, stride_qn, N, 0, HKV, G, GP, BM, BM, D,
                                              SPLIT_BF16)  # fmt: skip
+    dims = tl.arange(0, D)
     q_t = tl.trans(q)
     tau = tl.load(TAU + (b * HKV * G + h * G + g).to(tl.int64) * N + pos, mask=valid, other=float("inf"))
     finite = valid & (tau < float("inf"))
     three = tl.max(tl.where(finite, tl.abs(tau), 0.0), axis=0) > 255.0
     tokens = tl.arange(0, BM)
     tok_pos = t.to(tl.int64) * BM + tokens
-    tok_out = (b * HKV + h) * N + tok_pos
+    log_g = tl.load(LOGG + (b * HKV + h) * N + tok_pos, mask=tok_pos < N, other=0.0)
     tile = (b * HKV + h) * n_tiles + t
     start = tl.load(OFFSETS + tile)
     if EXPAND:
@@ -95,34 +77,23 @@ def _listed_bias_kernel(
         tl.debug_barrier()  # the ids written by all the program's threads, read by others below
     n_list = tl.load(COUNTS + tile)
     s_base = S + b * stride_sb + h * stride_sh
-    if WRITE_STATS:  # the list holds every chunk a token of the tile routes
-        log_sum = tl.zeros([BM], tl.float32)
-        n_routed = tl.zeros([BM], tl.int32)
-        for i0 in range(0, n_list, LB):
-            p_bar, _ = _listed_p_bar(q_t, tau, s_base, stride_st, stride_sc, IDS, start, i0, n_list, three, D, LB,
-                                     GP, G, BM, SPLIT_BF16)  # fmt: skip
-            routed = p_bar > 1e-20
-            log_sum += tl.sum(tl.where(routed, tl.log(tl.where(routed, p_bar, 1.0)), 0.0), axis=0)
-            n_routed += tl.sum(routed.to(tl.int32), axis=0)
-        log_g = log_sum / tl.maximum(n_routed, 1).to(tl.float32)
-        tl.store(LOGG + tok_out, log_g, mask=tok_pos < N)
-        tl.store(COUNT + tok_out, n_routed + 1, mask=tok_pos < N)
-    else:
-        log_g = tl.load(LOGG + tok_out, mask=tok_pos < N, other=0.0)
-    if STORE_BIAS:
-        lanes = tl.arange(0, LB)
-        for i0 in range(0, n_list, LB):
-            p_bar, ok = _listed_p_bar(q_t, tau, s_base, stride_st, stride_sc, IDS, start, i0, n_list, three, D, LB,
-                                      GP, G, BM, SPLIT_BF16)  # fmt: skip
-            routed = p_bar > 1e-20
-            log_p = tl.log(tl.where(routed, p_bar, 1.0))
-            if ESTIMATE_DIAGONAL:
-                bias = (log_p - log_g[None, :]) * inv_sigma
-            else:
-                bias = log_p
-            bias = tl.where(routed, bias * 1.4426950408889634, float("-inf"))
-            tl.store(BIAS + (start + i0 + lanes)[:, None].to(tl.int64) * BM + tokens[None, :],
-                     bias.to(BIAS.dtype.element_ty), mask=ok[:, None])  # fmt: skip
+    lanes = tl.arange(0, LB)
+    for i0 in range(0, n_list, LB):
+        ok = i0 + lanes < n_list
+        ids = tl.load(IDS + start + i0 + lanes, mask=ok, other=0)
+        offs = ids[:, None].to(tl.int64) * stride_sc + dims[None, :]
+        xt = _lean_term_scores(q_t, s_base, stride_st, offs, ok, SPLIT_BF16, True, three, False, True)
+        p = tl.maximum(xt - tau[None, :], 0.0)  # rows without a threshold (+inf) give 0
+        p_bar = tl.sum(tl.reshape(p * p, (LB, GP, BM)), axis=1) / G
+        routed = p_bar > 1e-20
+        log_p = tl.log(tl.where(routed, p_bar, 1.0))
+        if ESTIMATE_DIAGONAL:
+            bias = (log_p - log_g[None, :]) * inv_sigma
+        else:
+            bias = log_p
+        bias = tl.where(routed, bias * 1.4426950408889634, float("-inf"))
+        tl.store(BIAS + (start + i0 + lanes)[:, None].to(tl.int64) * BM + tokens[None, :],
+                 bias.to(BIAS.dtype.element_ty), mask=ok[:, None])  # fmt: skip
 
 
 def bias_dtype(q_dtype: torch.dtype, sigma: float) -> torch.dtype:
@@ -142,48 +113,29 @@ def stored_bias_bytes(n_pairs: int, bm: int, q_dtype: torch.dtype, sigma: float)
 
 def listed_bias(q, summaries, tau, log_g, offsets, counts, ids, *, scaling, sigma, estimate_diagonal,
                 bm: int, gp: int, operand: torch.Tensor | None = None,
-                longest_first: bool | None = None, mask: torch.Tensor | None = None,
-                count: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+                longest_first: bool | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
     """Base-2 log-prior biases ``[n_pairs, bm]`` of every listed pair (``bias_dtype``), in ``ids`` order
     (``offsets``/``counts``/``ids`` from ``route.chunk_lists``; ``tau``, ``log_g`` from
     ``route.route``); ``-inf`` where the token did not route the chunk. ``operand``: the router's
     ``route.router_operand(summaries, scaling, q.dtype)`` where the caller has formed it.
     ``longest_first`` (default ``BIAS_LONGEST_FIRST``): the last tiles first. ``mask``: the
     router's union bitmask, from which the kernel writes ``ids`` itself (``chunk_lists(...,
-    expand=False)`` allocated it). ``count``: the kernel first writes ``log_g`` and ``count``
-    from the lists (``route(..., union_in_solve=True)`` left them)."""
-    bias = torch.empty(max(1, ids.numel()), bm, device=q.device, dtype=bias_dtype(q.dtype, sigma))
-    _launch(q, summaries, tau, log_g, count, offsets, counts, ids, bias, scaling=scaling, sigma=sigma,
-            estimate_diagonal=estimate_diagonal, bm=bm, gp=gp, operand=operand, longest_first=longest_first,
-            mask=mask)  # fmt: skip
-    return bias
-
-
-def listed_stats(q, summaries, tau, log_g, count, offsets, counts, ids, *, scaling, bm: int, gp: int,
-                 operand: torch.Tensor | None = None) -> None:  # fmt: skip
-    """Writes each token's routed count (diagonal included) and log_g (the mean log-probability
-    of its routed chunks) into ``count`` and ``log_g`` from the tile lists, where ``route(...,
-    union_in_solve=True)`` left them and no biases are stored."""
-    _launch(q, summaries, tau, log_g, count, offsets, counts, ids, None, scaling=scaling, sigma=1.0,
-            estimate_diagonal=True, bm=bm, gp=gp, operand=operand)  # fmt: skip
-
-
-def _launch(q, summaries, tau, log_g, count, offsets, counts, ids, bias, *, scaling, sigma, estimate_diagonal, bm, gp,
-            operand=None, longest_first=None, mask=None):  # fmt: skip
+    expand=False)`` allocated it)."""
     B, Hq, N, D = q.shape
     Hkv = summaries.shape[1]
     n_tiles = counts.shape[2]
     split = q.dtype == torch.bfloat16
     s = router_operand(summaries, scaling, q.dtype) if operand is None else operand
+    bias = torch.empty(max(1, ids.numel()), bm, device=q.device, dtype=bias_dtype(q.dtype, sigma))
     _listed_bias_kernel[(n_tiles, B * Hkv)](
-        q, s, tau, log_g, log_g if count is None else count, offsets, counts, ids,
-        log_g if bias is None else bias, counts if mask is None else mask,  # (MASK read only with EXPAND)
+        q, s, tau, log_g, offsets, counts, ids, bias, counts if mask is None else mask,  # (MASK read only with EXPAND)
         q.stride(0), q.stride(1), q.stride(2),
         s.stride(3), s.stride(0), s.stride(1), s.stride(2),
         N, n_tiles, 0 if mask is None else mask.shape[-1], 1.0 / sigma,
         HKV=Hkv, G=Hq // Hkv, GP=gp, BM=bm, D=D, LB=LIST_BLOCK, SPLIT_BF16=split,
         ESTIMATE_DIAGONAL=estimate_diagonal,
         LONGEST_FIRST=BIAS_LONGEST_FIRST if longest_first is None else longest_first,
-        EXPAND=mask is not None, WB=EXPAND_WORDS, WRITE_STATS=count is not None, STORE_BIAS=bias is not None,
+        EXPAND=mask is not None, WB=EXPAND_WORDS,
         num_warps=4 if split or D < 128 else 8,  # (fp32 q, D 128: spills at 4)
     )  # fmt: skip
+    return bias

@@ -174,16 +174,19 @@ SAMPLE_START_MIN_CHUNKS = 1024
 # Chunks the sample scores. A CPU simulation at stop 32 (scripts/simulate_sample_size.py, 128k,
 # structured 10%, Hkv 8 tiles; results/reference/h200-dash/stop32/cpu_simulation/) put a tile's
 # exact passes after the start at 1.54 with 64, 1.06 with 128 and 1.04 with 256; 128 holds
-# 128 x 128 fp32 scores a tile in registers. Not yet timed.
+# 128 x 128 fp32 scores a tile in registers. Timed at stop 33 (H200, router alone, 3 rotated
+# rounds, results/reference/h200-dash/stop33/679d253_a/), 64 -> 128 -> 256, ms: 128k structured
+# 10% 14.24 -> 14.20 -> 30.63 (Hkv 8), 11.74 -> 12.09 -> 27.98 (Hkv 2); 25% 18.87 -> 18.63 ->
+# 37.83, 15.16 -> 15.02 -> 30.68; random 2-6% faster at 128; 64k structured 1-11% slower at 128.
+# End to end at 128k, structured (3 rounds, FA3 in the same process): within 0.4% either way. 64
+# stays.
 ROUTE_SAMPLE_CHUNKS = 64
-# The exact solver's passes also write the tile unions (the support {x > tau} of the pass's rows,
-# OR-ed over each attention tile's rows), so that a router tile whose rows all converged skips the
-# final pass: the last pass's support is the converged one (no score lies between its tau and the
-# root). The per-token counts and log_g are then computed over each tile's list by the bias kernel
-# (prior.listed_bias(write_stats=True)) or prior.listed_stats. The final pass costs about an exact
-# pass (~4.5 ms at 128k, stop 32); the unions cost every exact pass a reduction over its rows.
-# route(union_in_solve=...) defaults to off (every output written); dash_attention takes this.
-ROUTE_UNION_IN_SOLVE = False
+# (The exact passes writing the tile unions, so that tiles whose rows all converged skip the final
+# pass and the bias kernel forms counts and log_g from the lists: the reduction over a block's 128
+# rows crosses warps every block, and the router alone ran slower in every case at 128k, stop 33
+# (stop33/7279e32_c/), default -> unions in the passes, ms: structured 25% 18.97 -> 29.49 (Hkv 8),
+# 15.21 -> 17.82 (Hkv 2); 10% 14.28 -> 17.67, 12.07 -> 12.11; random 31.7-34.0 -> 44.5-60.4.
+# Removed; commit 7279e32 has it.)
 # (A first solver pass that also tested max - 1/4, cutting a simulated 128-row program's steps
 # from 4-5 to 3, was slower on the H100, stop 17: 33.6 -> 35.5 ms at 128k, Hkv 8; 27.9 -> 32.0,
 # Hkv 2. Removed; commit 90c9092 has it. The decode threshold kernel keeps its probe.)
@@ -512,67 +515,6 @@ def _lean_solve(tau, valid, own, n_full, q, s_base, stride_st, stride_sc, max_it
 
 
 @triton.jit
-def _lean_union_words(x, tau, union_rows, mask_base, sub_ok, c0, n_words, CB: tl.constexpr, GP: tl.constexpr,
-                      BM: tl.constexpr, SUB: tl.constexpr):  # fmt: skip
-    """The block's tile unions: chunk ``c`` of attention tile ``s`` is in it where any real row
-    of the tile's tokens has ``x > tau``; written as mask words (as the final pass does), and the
-    union's size in the block per attention tile."""
-    BMA: tl.constexpr = BM // SUB
-    sup = ((x - tau[:, None]) > 0.0) & union_rows[:, None]
-    per_token = tl.max(tl.reshape(sup.to(tl.int32), (GP, SUB, BMA, CB)), axis=0)
-    any_routed = tl.max(per_token, axis=1)
-    WORDS: tl.constexpr = CB // 32
-    words = tl.sum(tl.reshape(any_routed, (SUB, WORDS, 32)) << tl.arange(0, 32)[None, None, :], axis=2)
-    w_ids = c0 // 32 + tl.arange(0, WORDS)
-    tl.store(mask_base[:, None] + w_ids[None, :], words, mask=sub_ok[:, None] & (w_ids < n_words)[None, :])
-    return tl.sum(any_routed, axis=1)
-
-
-@triton.jit
-def _lean_union_block(tau, cnt, s1, s2, nearest, n_union, union_rows, q, s_base, stride_term, stride_sc, c0, own,
-                      mask_base, sub_ok, n_words, D: tl.constexpr, CB: tl.constexpr, GP: tl.constexpr,
-                      BM: tl.constexpr, SUB: tl.constexpr, SPLIT_BF16: tl.constexpr, MASKED: tl.constexpr,
-                      three):  # fmt: skip
-    """``_lean_solve_block`` on exact scores that also writes the block's tile unions."""
-    x = _lean_scores(q, s_base, stride_term, stride_sc, c0, own, D, CB, SPLIT_BF16, MASKED, three)
-    b_cnt, b_s1, b_s2, b_near = _lean_sums(x, tau)
-    n_union += _lean_union_words(x, tau, union_rows, mask_base, sub_ok, c0, n_words, CB, GP, BM, SUB)
-    return cnt + b_cnt, s1 + b_s1, s2 + b_s2, tl.minimum(nearest, b_near), n_union
-
-
-@triton.jit
-def _lean_union_solve(tau, valid, own, n_full, q, s_base, stride_st, stride_sc, max_iter, mask_base, sub_ok,
-                      n_words, D: tl.constexpr, CB: tl.constexpr, R: tl.constexpr, GP: tl.constexpr,
-                      BM: tl.constexpr, SUB: tl.constexpr, SPLIT_BF16: tl.constexpr, three):  # fmt: skip
-    """``_lean_solve`` on exact scores whose passes also write the tile unions at the pass's
-    thresholds. Returns the thresholds, the passes, whether every row converged (then the last
-    pass's unions are the routed ones) and the unions' sizes."""
-    done = (~valid) | (own == 0)
-    union_rows = valid & (own > 0)
-    n_union = tl.zeros([SUB], tl.int32)
-    it = 0
-    while (it < max_iter) & (tl.min(done.to(tl.int32), axis=0) == 0):
-        cnt = tl.zeros([R], tl.float32)
-        s1 = tl.zeros([R], tl.float32)
-        s2 = tl.zeros([R], tl.float32)
-        nearest = tl.full([R], float("inf"), tl.float32)
-        n_union = tl.zeros([SUB], tl.int32)
-        for c0 in range(0, n_full, CB):
-            cnt, s1, s2, nearest, n_union = _lean_union_block(
-                tau, cnt, s1, s2, nearest, n_union, union_rows, q, s_base, stride_st, stride_sc, c0, own, mask_base,
-                sub_ok, n_words, D, CB, GP, BM, SUB, SPLIT_BF16, False, three)  # fmt: skip
-        if n_full < own:
-            cnt, s1, s2, nearest, n_union = _lean_union_block(
-                tau, cnt, s1, s2, nearest, n_union, union_rows, q, s_base, stride_st, stride_sc, n_full, own,
-                mask_base, sub_ok, n_words, D, CB, GP, BM, SUB, SPLIT_BF16, True, three)  # fmt: skip
-        delta, converged = _lean_step(cnt, s1, s2, nearest)
-        tau = tl.where(done, tau, tau + delta)
-        done = done | converged
-        it += 1
-    return tau, it, tl.min(done.to(tl.int32), axis=0) == 1, n_union
-
-
-@triton.jit
 def _lean_final_block(log_sum, n_routed, n_union, tau, q, s_base, stride_term, stride_sc, c0, own,
                       mask_base, sub_ok, tok_valid, n_words, D: tl.constexpr, CB: tl.constexpr,
                       GP: tl.constexpr, G: tl.constexpr, BM: tl.constexpr, SUB: tl.constexpr,
@@ -771,13 +713,11 @@ def _route_lean_tile(
     HKV: tl.constexpr, G: tl.constexpr, GP: tl.constexpr, BM: tl.constexpr, C: tl.constexpr,
     D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, SUB: tl.constexpr,
     ROUGH_SOLVE: tl.constexpr, FINAL_TRANSPOSED: tl.constexpr, MERGED_MAX: tl.constexpr = False,
-    SAMPLE_START: tl.constexpr = False, SAMPLE_CHUNKS: tl.constexpr = 64, UNION_IN_SOLVE: tl.constexpr = False,
+    SAMPLE_START: tl.constexpr = False, SAMPLE_CHUNKS: tl.constexpr = 64,
 ):  # fmt: skip
     """Router tile ``t``: thresholds, counts, log_g and tile unions. ``SAMPLE_START``: start the
     solver from a sample of ``SAMPLE_CHUNKS`` chunks (``_lean_sample_start``; ``warm`` is then
-    ignored). ``UNION_IN_SOLVE``: the exact passes write the unions, and where every row
-    converged the final pass is skipped, leaving counts and log_g unwritten
-    (``ROUTE_UNION_IN_SOLVE``).
+    ignored).
     Otherwise (``_lean_start``) ``warm``: start the solver from ``tau_prev``, the previous
     tile's thresholds (the same heads, BM tokens earlier), whose first pass also takes the max
     (``_lean_warm_pass``); else ``MERGED_MAX``: the max pass and the first step in one pass
@@ -805,44 +745,17 @@ def _route_lean_tile(
         # take one step (two where an entry lies within that rounding of the threshold).
         tau, steps = _lean_solve(tau, valid, own, n_full, q, s_base, stride_st, stride_sc, max_iter, D, CB, R,
                                  SPLIT_BF16, three, True)  # fmt: skip
+    tau, exact_steps = _lean_solve(tau, valid, own, n_full, q, s_base, stride_st, stride_sc, max_iter, D, CB, R,
+                                   SPLIT_BF16, three, False)  # fmt: skip
+    steps += exact_steps
+    tau = tl.where(valid & (own > 0), tau, float("inf"))
+    tl.store(TAU + b * (HKV * G * N) + (h * G + g).to(tl.int64) * N + pos, tau, mask=valid)
+
     tok_pos = t.to(tl.int64) * BM + tl.arange(0, BM)
     tok_valid = tok_pos < N
     sub_tile = t * SUB + tl.arange(0, SUB)
     sub_ok = sub_tile < n_tiles
     mask_base = MASK + ((b * HKV + h) * n_tiles + sub_tile) * n_words
-    tau_out = TAU + b * (HKV * G * N) + (h * G + g).to(tl.int64) * N + pos
-    routes = valid & (own > 0)
-    if UNION_IN_SOLVE:
-        tau, exact_steps, converged, n_union = _lean_union_solve(
-            tau, valid, own, n_full, q, s_base, stride_st, stride_sc, max_iter, mask_base, sub_ok, n_words, D, CB,
-            R, GP, BM, SUB, SPLIT_BF16, three)  # fmt: skip
-        tau = tl.where(routes, tau, float("inf"))
-        tl.store(tau_out, tau, mask=valid)
-        if converged:  # the last pass wrote the routed unions; counts and log_g are left to the bias kernel
-            tl.store(TILE_COUNT + (b * HKV + h) * n_tiles + sub_tile, n_union, mask=sub_ok)
-        else:
-            _lean_final_pass(tau, q, s_base, stride_st, stride_sc, own, n_full, mask_base, sub_tile, sub_ok, tok_pos,
-                             tok_valid, n_words, n_tiles, b, h, LOGG, COUNT, TILE_COUNT, HKV, N, D, CB, GP, G, BM,
-                             SUB, SPLIT_BF16, FINAL_TRANSPOSED, three)  # fmt: skip
-    else:
-        tau, exact_steps = _lean_solve(tau, valid, own, n_full, q, s_base, stride_st, stride_sc, max_iter, D, CB, R,
-                                       SPLIT_BF16, three, False)  # fmt: skip
-        tau = tl.where(routes, tau, float("inf"))
-        tl.store(tau_out, tau, mask=valid)
-        _lean_final_pass(tau, q, s_base, stride_st, stride_sc, own, n_full, mask_base, sub_tile, sub_ok, tok_pos,
-                         tok_valid, n_words, n_tiles, b, h, LOGG, COUNT, TILE_COUNT, HKV, N, D, CB, GP, G, BM, SUB,
-                         SPLIT_BF16, FINAL_TRANSPOSED, three)  # fmt: skip
-    return tau, steps + exact_steps
-
-
-@triton.jit
-def _lean_final_pass(tau, q, s_base, stride_st, stride_sc, own, n_full, mask_base, sub_tile, sub_ok, tok_pos, tok_valid,
-                     n_words, n_tiles, b, h, LOGG, COUNT, TILE_COUNT, HKV: tl.constexpr, N, D: tl.constexpr,
-                     CB: tl.constexpr, GP: tl.constexpr, G: tl.constexpr, BM: tl.constexpr, SUB: tl.constexpr,
-                     SPLIT_BF16: tl.constexpr, FINAL_TRANSPOSED: tl.constexpr, three):  # fmt: skip
-    """The router tile's last pass at its thresholds: per token the routed count and log_g (the
-    mean log-probability of its routed chunks), per attention tile the union (mask words) and its
-    size."""
     if FINAL_TRANSPOSED:
         q_t = tl.trans(q)
         log_acc = tl.zeros([CB, BM], tl.float32)
@@ -875,6 +788,7 @@ def _lean_final_pass(tau, q, s_base, stride_st, stride_sc, own, n_full, mask_bas
     tok_out = (b * HKV + h) * N + tok_pos
     tl.store(LOGG + tok_out, log_sum / tl.maximum(n_routed, 1).to(tl.float32), mask=tok_valid)
     tl.store(COUNT + tok_out, n_routed + 1, mask=tok_valid)
+    return tau, steps
 
 
 @triton.jit
@@ -887,7 +801,7 @@ def _route_lean_kernel(
     D: tl.constexpr, CB: tl.constexpr, SPLIT_BF16: tl.constexpr, SUB: tl.constexpr,
     ROUGH_SOLVE: tl.constexpr = False, TILES: tl.constexpr = 1, FINAL_TRANSPOSED: tl.constexpr = False,
     MERGED_MAX: tl.constexpr = False, ADAPTIVE_WARM: tl.constexpr = False, LONGEST_FIRST: tl.constexpr = False,
-    SAMPLE_START: tl.constexpr = False, SAMPLE_CHUNKS: tl.constexpr = 64, UNION_IN_SOLVE: tl.constexpr = False,
+    SAMPLE_START: tl.constexpr = False, SAMPLE_CHUNKS: tl.constexpr = 64,
 ):  # fmt: skip
     """``_route_kernel`` with fewer operations per score: the host pre-scales and pre-splits the
     summaries (no conversions in the loop), the threshold is kept absolute (no ``x - max``), the
@@ -900,7 +814,7 @@ def _route_lean_kernel(
     steps as the program's last cold one, the program's remaining tiles start cold
     (``ROUTE_ADAPTIVE_WARM``); ``LONGEST_FIRST``: programs take the tiles from the last
     (``ROUTE_LONGEST_FIRST``); ``SAMPLE_START``: every tile starts from a sample of its chunks
-    (``ROUTE_SAMPLE_START``), none warm; ``UNION_IN_SOLVE``: see ``_route_lean_tile``."""
+    (``ROUTE_SAMPLE_START``), none warm."""
     pid = tl.program_id(0)
     if LONGEST_FIRST:
         pid = tl.num_programs(0) - 1 - pid
@@ -908,7 +822,7 @@ def _route_lean_kernel(
         _route_lean_tile(pid, 0.0, False, Q, S, TAU, LOGG, COUNT, MASK, TILE_COUNT, stride_qb,
                          stride_qh, stride_qn, stride_st, stride_sb, stride_sh, stride_sc, N, q_offset, n_tiles,
                          n_words, max_iter, HKV, G, GP, BM, C, D, CB, SPLIT_BF16, SUB, ROUGH_SOLVE,
-                         FINAL_TRANSPOSED, MERGED_MAX, SAMPLE_START, SAMPLE_CHUNKS, UNION_IN_SOLVE)  # fmt: skip
+                         FINAL_TRANSPOSED, MERGED_MAX, SAMPLE_START, SAMPLE_CHUNKS)  # fmt: skip
     else:
         tau = tl.zeros([GP * BM], tl.float32)  # (the first tile starts cold and ignores it)
         t0 = pid * TILES
@@ -920,7 +834,7 @@ def _route_lean_kernel(
                                           stride_qh, stride_qn, stride_st, stride_sb, stride_sh, stride_sc, N,
                                           q_offset, n_tiles, n_words, max_iter, HKV, G, GP, BM, C, D, CB, SPLIT_BF16,
                                           SUB, ROUGH_SOLVE, FINAL_TRANSPOSED, MERGED_MAX, SAMPLE_START,
-                                          SAMPLE_CHUNKS, UNION_IN_SOLVE)  # fmt: skip
+                                          SAMPLE_CHUNKS)  # fmt: skip
             if ADAPTIVE_WARM:
                 use_warm = tl.where(warm & (steps >= cold_steps), 0, use_warm)
                 cold_steps = tl.where(warm, cold_steps, steps)
@@ -965,7 +879,7 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
           warm_tiles: int | None = None, max_iter: int = MAX_ITER, final_transposed: bool | None = None,
           merged_max: bool | None = None, operand: torch.Tensor | None = None,
           adaptive_warm: bool | None = None, longest_first: bool | None = None,
-          sample_start: bool | None = None, sample_chunks: int | None = None, union_in_solve: bool = False):
+          sample_start: bool | None = None, sample_chunks: int | None = None):
     """Run stage 2; see the module docstring for the outputs. ``max_iter`` caps each solver's
     passes (lower only to time a pass: ``scripts/router_pass_cost.py``). Masks and counts are per tile of
     ``bm`` tokens (the attention's tiles); the router itself may take ``route_bm`` tokens (a
@@ -978,10 +892,7 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
     ``sample_start`` (default ``ROUTE_SAMPLE_START``): each tile's solver starts from a sample
     of ``sample_chunks`` chunks (default ``ROUTE_SAMPLE_CHUNKS``, a power of two).
     ``operand``: the lean router's ``router_operand(summaries, scaling, q.dtype)`` where the
-    caller has formed it. ``union_in_solve`` (lean router): the exact passes write the unions and
-    tiles whose rows all converged skip the final pass, leaving ``log_g`` and ``count`` unwritten
-    there: ``prior.listed_bias(write_stats=True)`` or ``prior.listed_stats`` fill them from the
-    lists (``ROUTE_UNION_IN_SOLVE``)."""
+    caller has formed it."""
     B, Hq, N, D = q.shape
     Hkv, n_chunks = summaries.shape[1], summaries.shape[2]
     G = Hq // Hkv
@@ -1032,7 +943,7 @@ def route(q: torch.Tensor, summaries: torch.Tensor, chunk_size: int, scaling: fl
             FINAL_TRANSPOSED=final_transposed, MERGED_MAX=ROUTE_MERGED_MAX if merged_max is None else merged_max,
             ADAPTIVE_WARM=ROUTE_ADAPTIVE_WARM if adaptive_warm is None else adaptive_warm,
             LONGEST_FIRST=ROUTE_LONGEST_FIRST if longest_first is None else longest_first,
-            SAMPLE_START=sample_start, SAMPLE_CHUNKS=sample_chunks, UNION_IN_SOLVE=union_in_solve,
+            SAMPLE_START=sample_start, SAMPLE_CHUNKS=sample_chunks,
             num_warps=num_warps, num_stages=num_stages,
         )  # fmt: skip
         return tau, log_g, count, mask, tile_count
