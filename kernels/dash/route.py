@@ -177,16 +177,18 @@ SAMPLE_START_MIN_CHUNKS = 1024
 # 128 x 128 fp32 scores a tile in registers. Timed at stop 33 (H200, router alone, 3 rotated
 # rounds, results/reference/h200-dash/stop33/679d253_a/), 64 -> 128 -> 256, ms: 128k structured
 # 10% 14.24 -> 14.20 -> 30.63 (Hkv 8), 11.74 -> 12.09 -> 27.98 (Hkv 2); 25% 18.87 -> 18.63 ->
-# 37.83, 15.16 -> 15.02 -> 30.68; random 2-6% faster at 128; 64k structured 1-11% slower at 128.
+# 37.83, 15.16 -> 15.02 -> 30.68; random 1-6% faster at 128 (the default's own spread reached
+# 5% there); 64k structured 1-11% slower at 128.
 # End to end at 128k, structured (3 rounds, FA3 in the same process): within 0.4% either way. 64
 # stays.
 ROUTE_SAMPLE_CHUNKS = 64
 # (The exact passes writing the tile unions, so that tiles whose rows all converged skip the final
 # pass and the bias kernel forms counts and log_g from the lists: the reduction over a block's 128
-# rows crosses warps every block, and the router alone ran slower in every case at 128k, stop 33
-# (stop33/7279e32_c/), default -> unions in the passes, ms: structured 25% 18.97 -> 29.49 (Hkv 8),
-# 15.21 -> 17.82 (Hkv 2); 10% 14.28 -> 17.67, 12.07 -> 12.11; random 31.7-34.0 -> 44.5-60.4.
-# Removed; commit 7279e32 has it.)
+# rows crosses warps every block. Router alone at 128k, stop 33 (stop33/7279e32_c/), default ->
+# unions in the passes, ms: structured 25% 18.97 -> 29.49 (Hkv 8), 15.21 -> 17.82 (Hkv 2); 10%
+# 14.28 -> 17.67, 12.07 -> 12.11; random 30.6-34.0 -> 44.5-60.4. Removed; commit 7279e32 has it.
+# Nor can an exact pass skip its second product where a block's tail cannot reach a threshold: a
+# CPU simulation, scripts/simulate_lo_skip.py, found 0-2% of 64-chunk blocks clear for all 128 rows.)
 # (A first solver pass that also tested max - 1/4, cutting a simulated 128-row program's steps
 # from 4-5 to 3, was slower on the H100, stop 17: 33.6 -> 35.5 ms at 128k, Hkv 8; 27.9 -> 32.0,
 # Hkv 2. Removed; commit 90c9092 has it. The decode threshold kernel keeps its probe.)
