@@ -1,6 +1,6 @@
 # Issue 3, stop 33 call a (prepared at stop 32 as h200_next.sh). ~7 min (limits sum to 400 s).   Carry the three
 # device wheels (.whl/fa3_fwd-..., entmax, tabulate).
-# DASHBENCH_GIT_COMMIT=<sha> bash scripts/h200_next.sh
+# DASHBENCH_GIT_COMMIT=<sha> bash scripts/h200_stop33_a.sh
 # The router's sample of 128 or 256 chunks (route.ROUTE_SAMPLE_CHUNKS; a CPU simulation,
 # stop32/cpu_simulation/: a tile's exact passes 1.54 -> 1.06 / 1.04 at 128k, structured 10%;
 # compile_check: the spill stack grows by ~300 B a thread at 128):

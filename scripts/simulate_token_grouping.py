@@ -14,6 +14,11 @@ at Hkv 8). Tiles spanning several chunks would need a per-row causal mask on the
 chunks; that cost is not counted.
 
     python scripts/simulate_token_grouping.py --seqlen 16384 --hkv 8 --inputs structured --windows 64,256,1024
+
+At 128k, ``--sample-windows K`` routes only K windows of the largest W tokens, placed at random
+in the second half, and ``--orders`` leaves out the slow greedy order:
+
+    python scripts/simulate_token_grouping.py --seqlen 131072 --sample-windows 8 --orders position,top_chunk,minhash
 """
 
 from __future__ import annotations
@@ -55,7 +60,11 @@ def main() -> None:
     ap.add_argument("--inputs", default="structured", help="random, structured, structured:<coherence>")
     ap.add_argument("--windows", default="64,256,1024")
     ap.add_argument("--densities", default="0.25,0.10")
+    ap.add_argument("--sample-windows", type=int, default=0,
+                    help="route only this many windows of the largest W tokens in the second half (0: all of it)")
+    ap.add_argument("--orders", default="position,greedy,top_chunk,minhash")
     args = ap.parse_args()
+    orders = args.orders.split(",")
     n, hq, hkv, d, C = args.seqlen, 32, args.hkv, 128, 64
     tokens = 64 // (hq // hkv)  # a tile's tokens: 64 GQA rows
     q, k, _ = make_qkv(args.inputs, 1, hq, hkv, n, d, dtype=torch.float32, device="cpu", seed=1)
@@ -63,6 +72,10 @@ def main() -> None:
     summaries = chunk_summaries(k, w, C)
     rows = torch.arange(n // 2, n)
     g = torch.Generator().manual_seed(0)
+    if args.sample_windows:
+        span = max(map(int, args.windows.split(",")))
+        starts = torch.randperm(n // 2 // span, generator=g)[: args.sample_windows].sort().values * span + n // 2
+        rows = (starts[:, None] + torch.arange(span)[None, :]).reshape(-1)
     for target in map(float, args.densities.split(",")):
         scaling = calibrate_scaling(q, k, w, target, chunk_size=C)
         p = route(q[:, :, rows], summaries, rows, C, scaling)[0]  # [hkv, tokens, chunks]
@@ -75,15 +88,16 @@ def main() -> None:
         rank = torch.randperm(p.shape[-1], generator=g)
         minhash = torch.where(others > 0, rank, p.shape[-1]).min(-1).values * p.shape[-1] + top2[..., 0]
         for W in map(int, args.windows.split(",")):
-            total = dict(position=0, greedy=0, top_chunk=0, minhash=0)
+            total = dict.fromkeys(orders, 0)
             for h in range(hkv):
                 for c0 in range(0, rows.numel(), W):
                     r = routed[h, c0 : c0 + W]
-                    total["position"] += union_pairs(r, torch.arange(r.shape[0]), tokens)
-                    total["greedy"] += union_pairs(r, greedy_order(r, tokens), tokens)
-                    total["top_chunk"] += union_pairs(r, torch.argsort(top_key[h, c0 : c0 + W], stable=True), tokens)
-                    total["minhash"] += union_pairs(r, torch.argsort(minhash[h, c0 : c0 + W], stable=True), tokens)
-            print(f"{args.inputs} n={n} Hkv={hkv} density {target:.2f} window {W}: computed / routed pairs "
+                    order = dict(position=lambda: torch.arange(r.shape[0]), greedy=lambda: greedy_order(r, tokens),
+                                 top_chunk=lambda: torch.argsort(top_key[h, c0 : c0 + W], stable=True),
+                                 minhash=lambda: torch.argsort(minhash[h, c0 : c0 + W], stable=True))  # fmt: skip
+                    for key in orders:
+                        total[key] += union_pairs(r, order[key](), tokens)
+            print(f"{args.inputs} n={n} Hkv={hkv} density {target:.2f} window {W} ({rows.numel()} rows): computed / routed pairs "
                   + ", ".join(f"{key} {v / pairs:.3f}" for key, v in total.items()), flush=True)  # fmt: skip
 
 
