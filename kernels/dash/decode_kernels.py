@@ -364,10 +364,10 @@ SPAN_VALUES = 16384  # scores one attend program reads (GP rows x SPAN chunks)
 ATTEND_PROGRAMS = 1056
 ATTEND_STAGES = 5  # None: Triton's default
 # (Programs over interleaved spans, every n_split-th candidate, so that runs of routed chunks spread
-# over them: H200, 128k, 10%, cold, in one process (results/reference/h200-dash/stop33/96af170_b/)
-# not faster: Hkv 8, B=1 35.6 / 37.6 us (default before / after) against 37.8; B=8 159.7 / 159.3
-# against 161.4; Hkv 2, B=1 25.6 / 25.4 against 24.7; B=8 58.7 / 58.6 against 61.1. Removed,
-# commit 96af170 has it; stop 18 had timed it slower on the H100 too.)
+# over them: H200, 128k, 10%, cold, in one process (results/reference/h200-dash/stop33/96af170_b/):
+# Hkv 8, B=1 35.6 / 37.6 us (default before / after) against 37.8; B=8 159.7 / 159.3 against
+# 161.4; Hkv 2, B=8 58.7 / 58.6 against 61.1; faster only at Hkv 2, B=1, 25.6 / 25.4 against 24.7
+# (1.9x FA3 either way). Removed, commit 96af170 has it; stop 18 had timed it slower on the H100.)
 # (Spans of at least 8 chunks, against the 4 that 1056 programs cut at 32k, B=1: 24.5 -> 23.0 us
 # at Hkv 8, 16.6 -> 18.0 at Hkv 2, 128k within noise; not kept. stop26/52c5076_c/.)
 # (Programs sharing the routed candidates evenly instead of spans, the threshold kernel flagging

@@ -176,9 +176,9 @@ SAMPLE_START_MIN_CHUNKS = 1024
 # exact passes after the start at 1.54 with 64, 1.06 with 128 and 1.04 with 256; 128 holds
 # 128 x 128 fp32 scores a tile in registers. Timed at stop 33 (H200, router alone, 3 rotated
 # rounds, results/reference/h200-dash/stop33/679d253_a/), 64 -> 128 -> 256, ms: 128k structured
-# 10% 14.24 -> 14.20 -> 30.63 (Hkv 8), 11.74 -> 12.09 -> 27.98 (Hkv 2); 25% 18.87 -> 18.63 ->
-# 37.83, 15.16 -> 15.02 -> 30.68; random 1-6% faster at 128 (the default's own spread reached
-# 5% there); 64k structured 1-11% slower at 128.
+# 10% 14.24 -> 14.20 -> 30.62 (Hkv 8), 11.74 -> 12.09 -> 27.98 (Hkv 2); 25% 18.87 -> 18.63 ->
+# 37.83, 15.16 -> 15.02 -> 30.68; random 0.4-5.9% faster at 128 (the default's own spread
+# reached 5% there); 64k structured 1-11% slower at 128.
 # End to end at 128k, structured (3 rounds, FA3 in the same process): within 0.4% either way. 64
 # stays.
 ROUTE_SAMPLE_CHUNKS = 64
