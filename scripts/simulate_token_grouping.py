@@ -7,7 +7,11 @@ within windows of W tokens:
 - ``greedy``: each tile grown from the token with the most chunks by the token that adds fewest;
 - ``top_chunk``: tokens sorted by their two most probable chunks other than their own;
 - ``minhash``: tokens sorted by the min-hash of their routed chunks (a random order of chunk ids),
-  then by their top chunk: one sort a window, what a GPU would do.
+  then by their top chunk: one sort a window, what a GPU would do;
+- ``minhash_start``: the same over the chunks above the router's sample start
+  (``route._lean_sample_start``, any of the token's heads): what the router's first exact pass
+  sees, so the key could come from it;
+- ``minhash_sampled``: the same over the routed chunks among the sample's 64 chunks only.
 
 Printed: computed / routed (token, chunk) pairs for each order (position is stop 30's 2.6-3.2
 at Hkv 8). Tiles spanning several chunks would need a per-row causal mask on the window's own
@@ -30,6 +34,7 @@ import torch
 from dashbench.harness.inputs import make_qkv
 from dashbench.kernels import calibrate_scaling
 from dashbench.kernels.reference.dash import chunk_summaries, route
+from simulate_sample_start import sample_start  # scripts/simulate_sample_start.py
 
 
 def union_pairs(routed: torch.Tensor, order: torch.Tensor, tokens: int) -> int:
@@ -51,6 +56,28 @@ def greedy_order(routed: torch.Tensor, tokens: int) -> torch.Tensor:
             left.remove(j)
         order += tile
     return torch.tensor(order)
+
+
+def start_keys(q, summaries, rows, routed, scaling, rank, C: int = 64):
+    """Per KV head and token of ``rows`` (whole chunks): the min-hash over the chunks above the
+    sample start of any of its heads, and over its routed chunks among the sampled ones."""
+    hkv, n_rows, n_chunks = routed.shape
+    G, d = q.shape[1] // hkv, q.shape[-1]
+    start_key = torch.full((hkv, n_rows), n_chunks, dtype=torch.long)
+    sampled_key = torch.full((hkv, n_rows), n_chunks, dtype=torch.long)
+    for i0 in range(0, n_rows, C):
+        own = int(rows[i0]) // C
+        if own == 0:
+            continue
+        idx = (torch.arange(64) * own) // 64 if own >= 64 else torch.arange(own)
+        for h in range(hkv):
+            x = q[0, h * G:(h + 1) * G, rows[i0:i0 + C]].double() @ summaries[0, h, :own].double().T
+            x = (0.5 * scaling / d**0.5) * x.reshape(-1, own)
+            above = (x > sample_start(x, own)[:, None]).view(G, -1, own).any(0)
+            start_key[h, i0:i0 + C] = torch.where(above, rank[:own], n_chunks).min(-1).values
+            in_sample = routed[h, i0:i0 + C][:, idx]
+            sampled_key[h, i0:i0 + C] = torch.where(in_sample, rank[idx], n_chunks).min(-1).values
+    return start_key, sampled_key
 
 
 def main() -> None:
@@ -87,6 +114,10 @@ def main() -> None:
         top_key = top2[..., 0] * p.shape[-1] + top2[..., 1]
         rank = torch.randperm(p.shape[-1], generator=g)
         minhash = torch.where(others > 0, rank, p.shape[-1]).min(-1).values * p.shape[-1] + top2[..., 0]
+        if {"minhash_start", "minhash_sampled"} & set(orders):
+            start_key, sampled_key = start_keys(q, summaries, rows, routed, scaling, rank, C)
+            start_key = start_key * p.shape[-1] + top2[..., 0]
+            sampled_key = sampled_key * p.shape[-1] + top2[..., 0]
         for W in map(int, args.windows.split(",")):
             total = dict.fromkeys(orders, 0)
             for h in range(hkv):
@@ -94,7 +125,9 @@ def main() -> None:
                     r = routed[h, c0 : c0 + W]
                     order = dict(position=lambda: torch.arange(r.shape[0]), greedy=lambda: greedy_order(r, tokens),
                                  top_chunk=lambda: torch.argsort(top_key[h, c0 : c0 + W], stable=True),
-                                 minhash=lambda: torch.argsort(minhash[h, c0 : c0 + W], stable=True))  # fmt: skip
+                                 minhash=lambda: torch.argsort(minhash[h, c0 : c0 + W], stable=True),
+                                 minhash_start=lambda: torch.argsort(start_key[h, c0 : c0 + W], stable=True),
+                                 minhash_sampled=lambda: torch.argsort(sampled_key[h, c0 : c0 + W], stable=True))  # fmt: skip
                     for key in orders:
                         total[key] += union_pairs(r, order[key](), tokens)
             print(f"{args.inputs} n={n} Hkv={hkv} density {target:.2f} window {W} ({rows.numel()} rows): computed / routed pairs "
