@@ -23,6 +23,8 @@ At 128k, ``--sample-windows K`` routes only K windows of the largest W tokens, p
 in the second half, and ``--orders`` leaves out the slow greedy order:
 
     python scripts/simulate_token_grouping.py --seqlen 131072 --sample-windows 8 --orders position,top_chunk,minhash
+
+(``--device cuda`` runs the same on a GPU.)
 """
 
 from __future__ import annotations
@@ -63,13 +65,13 @@ def start_keys(q, summaries, rows, routed, scaling, rank, C: int = 64):
     sample start of any of its heads, and over its routed chunks among the sampled ones."""
     hkv, n_rows, n_chunks = routed.shape
     G, d = q.shape[1] // hkv, q.shape[-1]
-    start_key = torch.full((hkv, n_rows), n_chunks, dtype=torch.long)
-    sampled_key = torch.full((hkv, n_rows), n_chunks, dtype=torch.long)
+    start_key = torch.full((hkv, n_rows), n_chunks, dtype=torch.long, device=routed.device)
+    sampled_key = torch.full_like(start_key, n_chunks)
     for i0 in range(0, n_rows, C):
         own = int(rows[i0]) // C
         if own == 0:
             continue
-        idx = (torch.arange(64) * own) // 64 if own >= 64 else torch.arange(own)
+        idx = ((torch.arange(64) * own) // 64 if own >= 64 else torch.arange(own)).to(routed.device)
         for h in range(hkv):
             x = q[0, h * G:(h + 1) * G, rows[i0:i0 + C]].double() @ summaries[0, h, :own].double().T
             x = (0.5 * scaling / d**0.5) * x.reshape(-1, own)
@@ -90,12 +92,14 @@ def main() -> None:
     ap.add_argument("--sample-windows", type=int, default=0,
                     help="route only this many windows of the largest W tokens in the second half (0: all of it)")
     ap.add_argument("--orders", default="position,greedy,top_chunk,minhash")
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda for 128k in seconds")
     args = ap.parse_args()
     orders = args.orders.split(",")
     n, hq, hkv, d, C = args.seqlen, 32, args.hkv, 128, 64
     tokens = 64 // (hq // hkv)  # a tile's tokens: 64 GQA rows
-    q, k, _ = make_qkv(args.inputs, 1, hq, hkv, n, d, dtype=torch.float32, device="cpu", seed=1)
-    w = torch.zeros(hkv, d)
+    dev = torch.device(args.device)
+    q, k, _ = make_qkv(args.inputs, 1, hq, hkv, n, d, dtype=torch.float32, device=dev, seed=1)
+    w = torch.zeros(hkv, d, device=dev)
     summaries = chunk_summaries(k, w, C)
     rows = torch.arange(n // 2, n)
     g = torch.Generator().manual_seed(0)
@@ -103,16 +107,17 @@ def main() -> None:
         span = max(map(int, args.windows.split(",")))
         starts = torch.randperm(n // 2 // span, generator=g)[: args.sample_windows].sort().values * span + n // 2
         rows = (starts[:, None] + torch.arange(span)[None, :]).reshape(-1)
+    rows = rows.to(dev)
     for target in map(float, args.densities.split(",")):
         scaling = calibrate_scaling(q, k, w, target, chunk_size=C)
         p = route(q[:, :, rows], summaries, rows, C, scaling)[0]  # [hkv, tokens, chunks]
         routed = p > 0
         pairs = int(routed.sum())
         others = p.clone()
-        others[:, torch.arange(rows.numel()), rows // C] = 0  # every token routes its own chunk
+        others[:, torch.arange(rows.numel(), device=dev), rows // C] = 0  # every token routes its own chunk
         top2 = torch.topk(others, 2, dim=-1).indices
         top_key = top2[..., 0] * p.shape[-1] + top2[..., 1]
-        rank = torch.randperm(p.shape[-1], generator=g)
+        rank = torch.randperm(p.shape[-1], generator=g).to(dev)
         minhash = torch.where(others > 0, rank, p.shape[-1]).min(-1).values * p.shape[-1] + top2[..., 0]
         if {"minhash_start", "minhash_sampled"} & set(orders):
             start_key, sampled_key = start_keys(q, summaries, rows, routed, scaling, rank, C)
